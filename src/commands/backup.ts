@@ -1,0 +1,398 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Config } from '../config/types.js';
+import { DumpError, UploadError, VerifyError, errorMessage } from '../errors.js';
+import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
+import {
+  archiveExtension,
+  createCompressor,
+  planCompression,
+  type CompressionPlan,
+  type CompressorsAvailable,
+} from '../pipeline/compression.js';
+import { ChildExitError, spawnStage, type ChildStage } from '../pipeline/process.js';
+import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
+import { classifyPgError } from '../postgres/classify.js';
+import { buildPgDumpallGlobalsArgs, buildPgDumpArgs } from '../postgres/dump-args.js';
+import type { Dumper } from '../postgres/dumper.js';
+import type { DatabaseInspector } from '../postgres/inspect.js';
+import { libpqEnv } from '../postgres/libpq.js';
+import type { ClientTool, Connection } from '../postgres/types.js';
+import { archiveKey, globalsKey, manifestKey } from '../storage/keys.js';
+import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
+
+/** Log sink and phase grouping (core.info / core.warning / core.group in the action). */
+export interface Log {
+  info(message: string): void;
+  warning(message: string): void;
+  group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** The I/O a backup needs, passed in so tests can run it against real servers with other settings. */
+export interface BackupDeps {
+  log: Log;
+  connect(connection: Connection): Promise<DatabaseInspector>;
+  /** Finds (or installs) a client for the server's major; returns pg_dump and the folder of its siblings. */
+  ensureClient(serverMajor: number): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
+  detectCompressors(): Promise<CompressorsAvailable>;
+  createStore(destination: Destination, s3: S3Settings): ObjectStore;
+  dumper(binDir: string): Dumper;
+  /** Folder for the directory format's dump (RUNNER_TEMP on a runner). */
+  tempDir: string;
+  now(): Date;
+  /** Aborted on SIGINT/SIGTERM: the dump is killed and uploads aborted. */
+  signal?: AbortSignal;
+  /** Version of this action, for the manifest. */
+  version: string;
+}
+
+/** One destination's outcome. */
+export interface DestinationResult {
+  url: string;
+  key: string;
+  manifestKey: string;
+  ok: boolean;
+  error?: string;
+}
+
+/** What a successful backup produced (outputs and summary are made from it). */
+export interface BackupResult {
+  manifest: Manifest;
+  destinations: DestinationResult[];
+  /** Bytes per second of archive stored, over the dump+upload phase. */
+  throughput: number;
+}
+
+/**
+ * `command: backup`: connect, get a matching client, stream pg_dump (→ compress) → sha256/bytes →
+ * every destination at once, verify each stored archive, then write the manifests.
+ *
+ * @throws ConnectionError, ClientInstallError, DumpError (classified pg_dump stderr), UploadError,
+ *   VerifyError. When some destinations succeed and others fail, the good ones keep their archive
+ *   and manifest and an UploadError naming the failed ones is thrown after.
+ */
+export async function runBackup(config: Config, deps: BackupDeps): Promise<BackupResult> {
+  const { log } = deps;
+  const started = deps.now();
+  const { connection, dump } = config;
+
+  const inspector = await log.group('Connect', () => deps.connect(connection));
+  try {
+    const server = await inspector.serverInfo();
+    log.info(`Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${server.version}, database size ${formatBytes(server.databaseSizeBytes)}.`);
+
+    const client = await log.group('PostgreSQL client', async () => {
+      const found = await deps.ensureClient(server.major);
+      if (found.warning) log.warning(found.warning);
+      log.info(`Using pg_dump ${found.pgDump.version} (${found.pgDump.path}) for server ${server.version}.`);
+      return found;
+    });
+
+    const plan = planCompression(dump.compression, dump.format, client.pgDump.major, await deps.detectCompressors());
+    const extension = archiveExtension(dump.format, plan);
+    const contentType = archiveContentType(extension);
+    const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
+    const keys = stores.map((s) =>
+      archiveKey({
+        prefix: s.destination.prefix,
+        database: connection.database,
+        time: started,
+        ...(config.label ? { label: config.label } : {}),
+        extension,
+      }),
+    );
+
+    const streamed = await log.group('Dump and upload', async () => {
+      await Promise.all(
+        stores.map(async (store, i) => {
+          if (await store.head(keys[i] as string)) {
+            throw new UploadError(
+              `${store.destination.url}: an object already exists at ${keys[i]}; another backup of this database started in the same second. Nothing was overwritten; use a concurrency group so backups of one database never overlap.`,
+            );
+          }
+        }),
+      );
+      log.info(
+        `Format ${dump.format}, compression ${describeCompression(plan)}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
+      );
+      return streamDump(config, deps, inspector, client.binDir, plan, stores, keys, contentType, server.databaseSizeBytes);
+    });
+
+    const results: DestinationResult[] = stores.map((store, i) => ({
+      url: store.destination.url,
+      key: keys[i] as string,
+      manifestKey: manifestKey(keys[i] as string),
+      ok: streamed.uploads[i]?.status === 'fulfilled',
+      ...(streamed.uploads[i]?.status === 'rejected' ? { error: errorMessage((streamed.uploads[i] as PromiseRejectedResult).reason) } : {}),
+    }));
+
+    await log.group('Verify', async () => {
+      for (const [i, store] of stores.entries()) {
+        const result = results[i] as DestinationResult;
+        if (!result.ok) continue;
+        try {
+          await verifyArchive(store, result.key, streamed.measurement);
+          log.info(`${store.destination.url}: ${result.key} verified (${streamed.measurement.bytes} bytes).`);
+        } catch (error) {
+          result.ok = false;
+          result.error = errorMessage(error);
+          log.warning(result.error);
+        }
+      }
+    });
+
+    let globals: Manifest['globals'] = null;
+    if (dump.globals) {
+      globals = await log.group('Globals', async () => {
+        const data = await dumpGlobals(deps.dumper(client.binDir), connection);
+        const sha256 = createHash('sha256').update(data).digest('hex');
+        const key = globalsKey(keys[0] as string);
+        for (const [i, store] of stores.entries()) {
+          if (results[i]?.ok) await store.put(globalsKey(keys[i] as string), data, 'application/sql');
+        }
+        log.info(`Globals (roles, tablespaces; no role passwords): ${data.length} bytes.`);
+        return { key, bytes: data.length, sha256 };
+      });
+    }
+
+    const finished = deps.now();
+    const durationSeconds = round3((finished.getTime() - started.getTime()) / 1000);
+    const manifest: Manifest = {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      tool: { name: 'postgres-backup-action', version: deps.version },
+      database: connection.database,
+      label: config.label ?? null,
+      server: { version: server.version, versionNum: server.versionNum, major: server.major },
+      client: { pgDumpVersion: client.pgDump.version, major: client.pgDump.major },
+      format: dump.format,
+      compression: { method: plan.method, level: plan.level ?? null, where: plan.where, engine: plan.engine ?? (plan.where === 'pg_dump' ? 'pg_dump' : null) },
+      options: {
+        jobs: dump.jobs,
+        schemas: dump.schemas,
+        excludeSchemas: dump.excludeSchemas,
+        tables: dump.tables,
+        excludeTables: dump.excludeTables,
+        excludeTableData: dump.excludeTableData,
+        schemaOnly: dump.schemaOnly,
+        dataOnly: dump.dataOnly,
+        noOwner: dump.noOwner,
+        noPrivileges: dump.noPrivileges,
+        globals: dump.globals,
+        extraArgs: dump.extraArgs,
+      },
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationSeconds,
+      archive: { key: keys[0] as string, bytes: streamed.measurement.bytes, sha256: streamed.measurement.sha256, contentType },
+      globals,
+      databaseSizeBytes: server.databaseSizeBytes,
+      snapshot: streamed.snapshot,
+      rowCounts: { mode: config.rowCounts, tables: streamed.rowCounts },
+      objects: streamed.catalogCounts,
+    };
+
+    await log.group('Manifest', async () => {
+      for (const [i, store] of stores.entries()) {
+        const result = results[i] as DestinationResult;
+        if (!result.ok) continue;
+        const own: Manifest = {
+          ...manifest,
+          archive: { ...manifest.archive, key: result.key },
+          globals: globals ? { ...globals, key: globalsKey(result.key) } : null,
+        };
+        try {
+          await store.put(result.manifestKey, `${JSON.stringify(own, null, 2)}\n`, 'application/json');
+          log.info(`${store.destination.url}: manifest ${result.manifestKey}`);
+        } catch (error) {
+          result.ok = false;
+          result.error = `the archive ${result.key} was stored and verified but its manifest could not be written: ${errorMessage(error)}`;
+        }
+      }
+    });
+
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0) {
+      const good = results.filter((r) => r.ok);
+      throw new UploadError(
+        `${failed.length} of ${results.length} destinations failed: ${failed.map((r) => `${r.url}: ${r.error}`).join('; ')}` +
+          (good.length > 0 ? ` (stored and verified: ${good.map((r) => `${r.url} ${r.key}`).join(', ')})` : ''),
+      );
+    }
+    return { manifest, destinations: results, throughput: streamed.measurement.bytes / Math.max(streamed.seconds, 0.001) };
+  } finally {
+    await inspector.close();
+  }
+}
+
+interface Streamed {
+  measurement: { bytes: number; sha256: string };
+  uploads: PromiseSettledResult<unknown>[];
+  snapshot: string;
+  rowCounts: Manifest['rowCounts']['tables'];
+  catalogCounts: Manifest['objects'];
+  seconds: number;
+}
+
+/** The hot path: one pg_dump run streamed to every store, in the dump's exported snapshot. */
+async function streamDump(
+  config: Config,
+  deps: BackupDeps,
+  inspector: DatabaseInspector,
+  binDir: string,
+  plan: CompressionPlan,
+  stores: ObjectStore[],
+  keys: string[],
+  contentType: string,
+  expectedBytes: number,
+): Promise<Streamed> {
+  const { connection, dump } = config;
+  const t0 = Date.now();
+  const env = libpqEnv(connection);
+  const dumper = deps.dumper(binDir);
+  const session = await inspector.openSnapshot();
+  const children: ChildStage[] = [];
+  const killAll = (): void => children.forEach((c) => c.kill());
+  const onAbort = (): void => killAll();
+  deps.signal?.addEventListener('abort', onAbort, { once: true });
+  let tempDir: string | undefined;
+  try {
+    if (deps.signal?.aborted) throw new DumpError('The backup was cancelled before the dump started.');
+    let source: Readable;
+    let pgDump: ChildStage;
+    if (dump.format === 'directory') {
+      tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
+      const outputDir = join(tempDir, 'dump');
+      pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.where === 'pg_dump' ? plan.pgDumpCompress : '0', snapshot: session.snapshotId, outputDir }), env);
+      children.push(pgDump);
+      pgDump.stdout.resume();
+      await pgDump.done.catch((error: unknown) => {
+        throw dumpFailure(error, connection);
+      });
+      const tar = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.']);
+      children.push(tar);
+      source = tar.stdout;
+    } else {
+      pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env);
+      children.push(pgDump);
+      source = pgDump.stdout;
+    }
+    const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
+    counts.catch(() => undefined);
+
+    const compressor = createCompressor(plan, await deps.detectCompressors());
+    if (compressor?.child) children.push(compressor.child);
+    const meter = new Meter();
+    const gate = new ExitGate(() => children.map((c) => c.done));
+    const fanout = new Fanout(stores.length);
+    const uploads = stores.map((store, i) =>
+      store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
+        contentType,
+        expectedBytes,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      }),
+    );
+    // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
+    uploads.forEach((upload, i) => upload.catch((error: unknown) => fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)))));
+    const stages = [source, ...(compressor ? [compressor.stream] : []), meter, gate, fanout] as const;
+    const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
+    const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
+    if (flow?.status === 'rejected') {
+      killAll();
+      throw await rootCause(children, connection, settled, deps.signal, flow.reason);
+    }
+    const [rowCounts, catalogCounts] = await counts;
+    return { measurement: meter.result(), uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    deps.signal?.removeEventListener('abort', onAbort);
+    killAll();
+    await session.close().catch(() => undefined);
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+/** The real reason a stream failed: a child's exit status first, then the stores' errors. */
+async function rootCause(
+  children: ChildStage[],
+  connection: Connection,
+  uploads: PromiseSettledResult<unknown>[],
+  signal: AbortSignal | undefined,
+  streamError: unknown,
+): Promise<Error> {
+  const exits = await Promise.allSettled(children.map((c) => c.done));
+  const uploadErrors = uploads.filter((u): u is PromiseRejectedResult => u.status === 'rejected').map((u) => errorMessage(u.reason));
+  // Every store failed first: the dump was stopped because of them (pg_dump then sees a broken pipe).
+  if (streamError instanceof AllOutputsFailedError && uploadErrors.length > 0 && !signal?.aborted) {
+    return new UploadError(uploadErrors.join('; '), { cause: streamError });
+  }
+  if (signal?.aborted) return new DumpError('The backup was cancelled (SIGINT/SIGTERM): pg_dump was stopped and every upload aborted; no archive was stored.');
+  const pgDumpFailed = exits.find((e, i) => e.status === 'rejected' && children[i]?.name === 'pg_dump' && !killedByUs(e.reason));
+  if (pgDumpFailed?.status === 'rejected') return dumpFailure(pgDumpFailed.reason, connection);
+  const otherFailed = exits.find((e) => e.status === 'rejected' && !killedByUs(e.reason));
+  if (otherFailed?.status === 'rejected') return new DumpError(`The dump stream failed: ${errorMessage(otherFailed.reason)}`, { cause: otherFailed.reason });
+  if (uploadErrors.length > 0) return new UploadError(uploadErrors.join('; '), { cause: streamError });
+  return new DumpError(`The dump stream failed: ${errorMessage(streamError)}`, { cause: streamError });
+}
+
+function killedByUs(reason: unknown): boolean {
+  return reason instanceof ChildExitError && (reason.signal === 'SIGTERM' || reason.signal === 'SIGPIPE' || reason.exitCode === 141);
+}
+
+/** Turns pg_dump's exit into a DumpError with the classified, actionable message. */
+function dumpFailure(error: unknown, connection: Connection): DumpError {
+  if (error instanceof ChildExitError) {
+    const { message } = classifyPgError(error.stderr || error.message, { host: connection.host, port: connection.port, tool: error.stage });
+    return new DumpError(message, { cause: error });
+  }
+  return error instanceof DumpError ? error : new DumpError(errorMessage(error), { cause: error });
+}
+
+/** HeadObject (or stat) the stored archive and compare with what was streamed; a local file is re-hashed. */
+async function verifyArchive(store: ObjectStore, key: string, expected: { bytes: number; sha256: string }): Promise<void> {
+  const info = await store.head(key);
+  const where = `${store.destination.url}: ${key}`;
+  if (!info) throw new VerifyError(`${where} is missing after the upload completed; the store did not keep it.`);
+  if (info.size !== expected.bytes) {
+    throw new VerifyError(`${where} holds ${info.size} bytes but ${expected.bytes} were streamed; the stored archive is incomplete.`);
+  }
+  if (store.destination.kind === 'file') {
+    const hash = createHash('sha256');
+    for await (const chunk of await store.get(key)) hash.update(chunk as Buffer);
+    const sha256 = hash.digest('hex');
+    if (sha256 !== expected.sha256) throw new VerifyError(`${where} has sha256 ${sha256} but ${expected.sha256} was streamed.`);
+  }
+}
+
+/** `pg_dumpall --globals-only --no-role-passwords`, buffered (a few KB). */
+async function dumpGlobals(dumper: Dumper, connection: Connection): Promise<Buffer> {
+  const child = dumper.start('pg_dumpall', [...buildPgDumpallGlobalsArgs(), `--database=${connection.database}`], libpqEnv(connection));
+  const chunks: Buffer[] = [];
+  for await (const chunk of child.stdout) chunks.push(chunk as Buffer);
+  await child.done.catch((error: unknown) => {
+    throw dumpFailure(error, connection);
+  });
+  return Buffer.concat(chunks);
+}
+
+function describeCompression(plan: CompressionPlan): string {
+  if (plan.where === 'none') return 'none';
+  return `${plan.method}:${plan.level} (${plan.where === 'pg_dump' ? 'by pg_dump' : `in the stream, ${plan.engine}`})`;
+}
+
+/** `1.5 MB`-style size for logs (decimal units). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

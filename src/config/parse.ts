@@ -1,0 +1,317 @@
+import { parse as parseConnectionString } from 'pg-connection-string';
+import { ConfigError } from '../errors.js';
+import { LIBPQ_PARAM_ENV } from '../postgres/libpq.js';
+import { checkExtraPgDumpArgs } from '../postgres/dump-args.js';
+import {
+  SSL_MODES,
+  type Compression,
+  type CompressionMethod,
+  type Connection,
+  type DumpFormat,
+  type DumpOptions,
+  type SslMode,
+} from '../postgres/types.js';
+import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
+import type { Destination, S3Settings } from '../storage/types.js';
+import { INPUT_DEFAULTS, type InputName } from './inputs.js';
+import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
+
+/**
+ * Reads every input once and returns the typed, validated {@link Config}.
+ *
+ * Pure apart from `read`: no I/O, no logging. Empty inputs take their action.yml default.
+ * @throws ConfigError naming the first bad input, what is wrong and how to fix it. Messages never
+ *   contain the value of a secret input.
+ */
+export function parseConfig(read: InputReader): Config {
+  const input = (name: InputName): string => {
+    const value = read(name).trim();
+    return value === '' ? INPUT_DEFAULTS[name] : value;
+  };
+
+  const command = oneOf(input, 'command', COMMANDS) as Command;
+  const connection = parseConnection(input);
+  const destinations = parseDestinations(input('destination'));
+  const s3 = parseS3Settings(input);
+  const dump = parseDumpOptions(input);
+  const label = parseLabel(input('label'));
+  const rowCounts = oneOf(input, 'row-counts', ['exact', 'estimate'] as const) as RowCountMode;
+  const installClient = bool(input, 'install-client');
+  const clientVersion = input('client-version');
+  let clientMajor: number | undefined;
+  if (clientVersion !== 'auto') {
+    clientMajor = integer(input, 'client-version', { min: 9, max: 99, hint: "use 'auto' or a major version such as 17" });
+  }
+  return {
+    command,
+    connection,
+    destinations,
+    s3,
+    dump,
+    ...(label === undefined ? {} : { label }),
+    rowCounts,
+    installClient,
+    ...(clientMajor === undefined ? {} : { clientMajor }),
+    summary: bool(input, 'summary'),
+  };
+}
+
+type Input = (name: InputName) => string;
+
+/** A YAML 1.2 core-schema boolean, as @actions/core's getBooleanInput accepts. */
+function bool(input: Input, name: InputName): boolean {
+  const value = input(name);
+  if (['true', 'True', 'TRUE'].includes(value)) return true;
+  if (['false', 'False', 'FALSE'].includes(value)) return false;
+  throw new ConfigError(name, `'${value}' is not a boolean; use true or false.`);
+}
+
+function integer(input: Input, name: InputName, range: { min: number; max: number; hint?: string }): number {
+  const value = input(name);
+  if (!/^-?\d+$/.test(value)) {
+    throw new ConfigError(name, `'${value}' is not a whole number; ${range.hint ?? `use a number from ${range.min} to ${range.max}`}.`);
+  }
+  const n = Number(value);
+  if (n < range.min || n > range.max) {
+    throw new ConfigError(name, `${n} is out of range; ${range.hint ?? `use a number from ${range.min} to ${range.max}`}.`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(input: Input, name: InputName, allowed: readonly T[]): T {
+  const value = input(name);
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new ConfigError(name, `'${value}' is not one of: ${allowed.join(', ')}.`);
+}
+
+/** A multi-line list: one entry per line, blank lines ignored, surrounding spaces trimmed. */
+function lines(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
+const CONNECTION_FIELDS: readonly InputName[] = ['host', 'username', 'password', 'database', 'sslmode'];
+
+function parseConnection(input: Input): Connection {
+  const url = input('database-url');
+  if (url !== '') {
+    const mixed = CONNECTION_FIELDS.filter((name) => input(name) !== '');
+    if (input('port') !== INPUT_DEFAULTS.port) mixed.push('port');
+    if (mixed.length > 0) {
+      throw new ConfigError(
+        'database-url',
+        `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either database-url or the separate connection inputs, not both.`,
+      );
+    }
+    return parseDatabaseUrl(url);
+  }
+  const host = input('host');
+  if (host === '') {
+    throw new ConfigError(
+      'database-url',
+      "no database to back up; set 'database-url' (e.g. postgres://user:password@host:5432/dbname, from a repository secret) or 'host', 'username' and 'database'.",
+    );
+  }
+  const user = input('username');
+  if (user === '') throw new ConfigError('username', "required with 'host'; set the role to connect as.");
+  const database = input('database');
+  if (database === '') throw new ConfigError('database', "required with 'host'; set the name of the database to back up.");
+  const sslmode = input('sslmode');
+  return {
+    host,
+    port: integer(input, 'port', { min: 1, max: 65535 }),
+    user,
+    password: input('password'),
+    database,
+    ...(sslmode === '' ? {} : { sslmode: sslMode('sslmode', sslmode) }),
+    params: {},
+  };
+}
+
+function sslMode(name: InputName, value: string): SslMode {
+  if ((SSL_MODES as readonly string[]).includes(value)) return value as SslMode;
+  throw new ConfigError(name, `sslmode '${value}' is not one of: ${SSL_MODES.join(', ')}.`);
+}
+
+/** URL query parameters that are parts of the connection itself, not libpq options. */
+const URL_CONNECTION_PARAMS = new Set(['host', 'port', 'user', 'password', 'dbname', 'sslmode']);
+
+/**
+ * Parses a libpq connection URI (PostgreSQL docs, "34.1.1.2 Connection URIs") with
+ * pg-connection-string. Errors never quote the URL: it holds the password.
+ */
+function parseDatabaseUrl(url: string): Connection {
+  const fail = (problem: string): never => {
+    throw new ConfigError('database-url', `${problem} Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).`);
+  };
+  if (!/^postgres(ql)?:\/\//i.test(url)) fail('it does not start with postgres:// or postgresql://.');
+  if ((url.match(/@/g) ?? []).length > 1 || url.includes('#') || /%(?![0-9a-f]{2})/i.test(url) || /\s/.test(url)) {
+    fail('it has an unencoded special character (@, #, %, or a space; most likely in the password).');
+  }
+  let searchParams: URLSearchParams;
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    searchParams = new URL(url.replace(/^postgres(ql)?:/i, 'http:').replace('@/', '@localhost/')).searchParams;
+    parsed = parseConnectionString(url, { useLibpqCompat: true });
+  } catch {
+    return fail('it is not a valid URL (check the port and that special characters in the password are percent-encoded).');
+  }
+  const params: Record<string, string> = {};
+  for (const [key, value] of searchParams) {
+    if (URL_CONNECTION_PARAMS.has(key) || key === 'uselibpqcompat') continue;
+    if (!(key in LIBPQ_PARAM_ENV)) {
+      fail(`parameter '${key}' is not a libpq connection parameter this action supports (supported: ${Object.keys(LIBPQ_PARAM_ENV).join(', ')}).`);
+    }
+    params[key] = value;
+  }
+  const host = parsed.host ?? '';
+  if (host === '' || host === 'base') fail('it has no host.');
+  const database = parsed.database ?? '';
+  if (database === '') fail('it has no database name after the host (…/dbname).');
+  const user = parsed.user ?? '';
+  if (user === '') fail('it has no user name (postgres://user@host/…).');
+  let port = 5432;
+  if (parsed.port) {
+    port = Number(parsed.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) fail('its port is not a number from 1 to 65535.');
+  }
+  const sslmode = searchParams.get('sslmode');
+  return {
+    host,
+    port,
+    user,
+    password: parsed.password ?? '',
+    database,
+    ...(sslmode === null ? {} : { sslmode: sslMode('database-url', sslmode) }),
+    params,
+  };
+}
+
+function parseDestinations(value: string): Destination[] {
+  const entries = lines(value);
+  if (entries.length === 0) {
+    throw new ConfigError('destination', 'required; set s3://bucket/prefix or file:///absolute/folder (one per line for several).');
+  }
+  const destinations = entries.map(parseDestination);
+  const seen = new Set<string>();
+  for (const d of destinations) {
+    const id = d.kind === 's3' ? `s3://${d.bucket}/${d.prefix}` : `file://${d.root}`;
+    if (seen.has(id)) throw new ConfigError('destination', `'${d.url}' is listed twice; list each destination once.`);
+    seen.add(id);
+  }
+  return destinations;
+}
+
+function parseS3Settings(input: Input): S3Settings {
+  const endpoint = parseS3Endpoint(input('s3-endpoint'));
+  const region = input('s3-region');
+  if (!/^([a-z]{2}(-[a-z0-9]+)+-\d+|auto|[a-z0-9-]+)$/.test(region)) {
+    throw new ConfigError('s3-region', `'${region}' is not a region name; use e.g. us-east-1, or auto for Cloudflare R2.`);
+  }
+  const pathStyle = input('s3-force-path-style');
+  let forcePathStyle: boolean;
+  if (pathStyle === 'auto') forcePathStyle = endpoint !== undefined;
+  else forcePathStyle = bool(input, 's3-force-path-style');
+  const checksumInput = oneOf(input, 's3-checksums', ['auto', 'when_required', 'when_supported'] as const);
+  const checksums = checksumInput === 'auto' ? (endpoint === undefined ? 'when_supported' : 'when_required') : checksumInput;
+
+  const sseValue = input('s3-sse');
+  let sse: S3Settings['sse'];
+  if (sseValue !== '') sse = oneOf(input, 's3-sse', ['AES256', 'aws:kms'] as const);
+  const sseKmsKeyId = input('s3-sse-kms-key-id');
+  if (sseKmsKeyId !== '' && sse !== 'aws:kms') {
+    throw new ConfigError('s3-sse-kms-key-id', "is only used with s3-sse: aws:kms; set s3-sse to aws:kms or remove the key id.");
+  }
+  const storageClass = input('s3-storage-class');
+  if (storageClass !== '' && !/^[A-Z_]+$/.test(storageClass)) {
+    throw new ConfigError('s3-storage-class', `'${storageClass}' is not a storage class; use e.g. STANDARD, STANDARD_IA or GLACIER_IR.`);
+  }
+  const accessKeyId = input('s3-access-key-id');
+  const secretAccessKey = input('s3-secret-access-key');
+  if ((accessKeyId === '') !== (secretAccessKey === '')) {
+    throw new ConfigError(
+      accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
+      'set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC).',
+    );
+  }
+  return {
+    ...(endpoint === undefined ? {} : { endpoint }),
+    region,
+    forcePathStyle,
+    ...(storageClass === '' ? {} : { storageClass }),
+    ...(sse === undefined ? {} : { sse }),
+    ...(sseKmsKeyId === '' ? {} : { sseKmsKeyId }),
+    ...(accessKeyId === '' ? {} : { accessKeyId, secretAccessKey }),
+    checksums,
+  };
+}
+
+const COMPRESSION_LEVELS: Record<Exclude<CompressionMethod, 'none'>, [number, number]> = {
+  zstd: [1, 22],
+  gzip: [1, 9],
+  lz4: [1, 12],
+};
+
+/** `zstd`, `zstd:19`, `gzip:6`, `lz4`, `none`. */
+export function parseCompression(value: string): Compression {
+  const [method, level, ...rest] = value.split(':');
+  const fail = (problem: string): never => {
+    throw new ConfigError('compression', `${problem} Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none.`);
+  };
+  if (rest.length > 0 || method === undefined) return fail(`'${value}' is not a method[:level].`);
+  if (method === 'none') {
+    if (level !== undefined) fail("'none' takes no level.");
+    return { method: 'none' };
+  }
+  if (!(method in COMPRESSION_LEVELS)) return fail(`'${method}' is not a compression method.`);
+  const m = method as keyof typeof COMPRESSION_LEVELS;
+  if (level === undefined) return { method: m };
+  const [min, max] = COMPRESSION_LEVELS[m];
+  if (!/^\d+$/.test(level) || Number(level) < min || Number(level) > max) {
+    return fail(`level '${level}' is out of range for ${m} (${min}-${max}).`);
+  }
+  return { method: m, level: Number(level) };
+}
+
+function parseDumpOptions(input: Input): DumpOptions {
+  const format = oneOf(input, 'format', ['custom', 'directory', 'plain'] as const) as DumpFormat;
+  const jobs = integer(input, 'jobs', { min: 1, max: 64 });
+  if (jobs > 1 && format !== 'directory') {
+    throw new ConfigError('jobs', `pg_dump runs parallel jobs only with the directory format; set format: directory, or jobs: 1.`);
+  }
+  const schemaOnly = bool(input, 'schema-only');
+  const dataOnly = bool(input, 'data-only');
+  if (schemaOnly && dataOnly) {
+    throw new ConfigError('schema-only', 'schema-only and data-only are both true; set at most one of them.');
+  }
+  const extraArgs = lines(input('pg-dump-args'));
+  const problem = checkExtraPgDumpArgs(extraArgs);
+  if (problem !== undefined) throw new ConfigError('pg-dump-args', problem);
+  return {
+    format,
+    compression: parseCompression(input('compression')),
+    jobs,
+    schemas: lines(input('schema')),
+    excludeSchemas: lines(input('exclude-schema')),
+    tables: lines(input('table')),
+    excludeTables: lines(input('exclude-table')),
+    excludeTableData: lines(input('exclude-table-data')),
+    schemaOnly,
+    dataOnly,
+    noOwner: bool(input, 'no-owner'),
+    noPrivileges: bool(input, 'no-privileges'),
+    globals: bool(input, 'globals'),
+    extraArgs,
+  };
+}
+
+/** Labels go into object keys: lower-case letters, digits and dashes, as later parsed back from keys. */
+function parseLabel(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/.test(value)) {
+    throw new ConfigError('label', `'${value}' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.`);
+  }
+  return value;
+}

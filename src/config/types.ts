@@ -1,0 +1,30 @@
+import type { Connection, DumpOptions } from '../postgres/types.js';
+import type { Destination, S3Settings } from '../storage/types.js';
+
+/** The commands this action runs (`command` input). Later commands plug in here. */
+export const COMMANDS = ['backup'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+/** How the manifest's per-table row counts are taken. */
+export type RowCountMode = 'exact' | 'estimate';
+
+/** Every input, read once, validated and typed. Built by {@link parseConfig}. */
+export interface Config {
+  command: Command;
+  connection: Connection;
+  /** One or more; the archive is streamed to all of them from a single pg_dump run. */
+  destinations: Destination[];
+  s3: S3Settings;
+  dump: DumpOptions;
+  /** Goes into the object key and the manifest (`daily`, `pre-migration`, …); undefined when none. */
+  label?: string;
+  rowCounts: RowCountMode;
+  installClient: boolean;
+  /** Wanted pg_dump major, or undefined for `auto` (the server's major). */
+  clientMajor?: number;
+  /** Write the job summary. */
+  summary: boolean;
+}
+
+/** Reads one raw input by its action.yml name ('' when unset). */
+export type InputReader = (name: string) => string;

@@ -1,0 +1,47 @@
+import type { CompressionPlan } from './pipeline/compression.js';
+import type { CatalogCounts, TableRowCount } from './postgres/inspect.js';
+import type { DumpFormat, DumpOptions } from './postgres/types.js';
+
+/** Version of the manifest schema below; bumped on incompatible changes. */
+export const MANIFEST_FORMAT_VERSION = 1;
+
+/**
+ * The JSON written at `<archive key>.manifest.json` once the archive is stored and verified: the
+ * contract restores and drills check against. Documented in docs/manifest.md.
+ */
+export interface Manifest {
+  formatVersion: typeof MANIFEST_FORMAT_VERSION;
+  tool: { name: 'postgres-backup-action'; version: string };
+  database: string;
+  label: string | null;
+  server: { version: string; versionNum: number; major: number };
+  client: { pgDumpVersion: string; major: number };
+  format: DumpFormat;
+  compression: { method: string; level: number | null; where: CompressionPlan['where']; engine: string | null };
+  /** The dump options that shape what the archive holds. */
+  options: Omit<DumpOptions, 'format' | 'compression'>;
+  /** ISO 8601 UTC. */
+  startedAt: string;
+  finishedAt: string;
+  /** Wall time from connect to verified archive, seconds. */
+  durationSeconds: number;
+  archive: { key: string; bytes: number; sha256: string; contentType: string };
+  globals: { key: string; bytes: number; sha256: string } | null;
+  /** Size of the database on the server (pg_database_size), bytes. */
+  databaseSizeBytes: number;
+  /** Identifier of the exported snapshot the dump and the counts were taken in. */
+  snapshot: string;
+  /** Row count of each table (partitions individually), taken in the dump's snapshot. */
+  rowCounts: { mode: 'exact' | 'estimate'; tables: TableRowCount[] };
+  objects: CatalogCounts;
+}
+
+/** MIME type of an archive by extension. */
+export function archiveContentType(extension: string): string {
+  if (extension.endsWith('.zst')) return 'application/zstd';
+  if (extension.endsWith('.lz4')) return 'application/x-lz4';
+  if (extension.endsWith('.gz')) return 'application/gzip';
+  if (extension === 'sql') return 'application/sql';
+  if (extension === 'tar') return 'application/x-tar';
+  return 'application/octet-stream';
+}

@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+
+/** The last bytes of a child's stderr kept for error messages (bytes). */
+const STDERR_TAIL_BYTES = 16 * 1024;
+
+/** A child process that is one stage of the stream (pg_dump, tar, a compressor CLI). */
+export interface ChildStage {
+  readonly name: string;
+  /** The child's stdin when `stdin: 'pipe'`, else null. */
+  readonly stdin: Writable | null;
+  readonly stdout: Readable;
+  /**
+   * Settles when the child has exited and its stdio closed: resolves on exit code 0, rejects with a
+   * {@link ChildExitError} otherwise (including when it was killed).
+   */
+  readonly done: Promise<void>;
+  /** Stops the child (SIGTERM) if it still runs. Safe to call more than once. */
+  kill(): void;
+  /** What the child wrote to stderr so far (the last 16 KiB). */
+  stderr(): string;
+}
+
+export class ChildExitError extends Error {
+  constructor(
+    readonly stage: string,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderr: string,
+  ) {
+    super(
+      `${stage} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}` +
+        (stderr.trim() ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''),
+    );
+    this.name = 'ChildExitError';
+  }
+}
+
+export interface SpawnOptions {
+  /** Extra environment variables (merged over process.env). */
+  env?: Record<string, string>;
+  stdin?: 'pipe' | 'ignore';
+  /** Called with each complete stderr line, e.g. to log pg_dump warnings. */
+  onStderrLine?: (line: string) => void;
+}
+
+/**
+ * Starts `command` with an argument array (never a shell) and exposes it as a stream stage.
+ * A failure to start (ENOENT) rejects `done` as well.
+ */
+export function spawnStage(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildStage {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  let partial = '';
+  const stderr = child.stderr as Readable;
+  stderr.setEncoding('utf8');
+  stderr.on('data', (text: string) => {
+    tail = (tail + text).slice(-STDERR_TAIL_BYTES);
+    if (options.onStderrLine) {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) if (line.trim()) options.onStderrLine(line);
+    }
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new ChildExitError(name, null, null, `${error.message}`)));
+    child.once('close', (code, signal) => {
+      if (options.onStderrLine && partial.trim()) options.onStderrLine(partial);
+      if (code === 0) resolve();
+      else reject(new ChildExitError(name, code, signal, tail));
+    });
+  });
+  // Observed by the pipeline; avoid an unhandled rejection when the stage is abandoned early.
+  done.catch(() => undefined);
+  return {
+    name,
+    stdin: child.stdin,
+    stdout: child.stdout as Readable,
+    done,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+    stderr: () => tail,
+  };
+}

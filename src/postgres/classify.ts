@@ -1,0 +1,290 @@
+/**
+ * Turns the stderr of pg_dump/pg_dumpall/psql (libpq) and node-pg errors into one actionable
+ * paragraph. Pure. The texts quote the key line of the tool's output and never a connection URL
+ * (libpq never prints the password; neither do we).
+ */
+
+export type PgFailureKind =
+  | 'auth'
+  | 'connection-refused'
+  | 'dns'
+  | 'ipv6-unreachable'
+  | 'pooler'
+  | 'version-mismatch'
+  | 'permission-denied'
+  | 'database-missing'
+  | 'ssl'
+  | 'timeout'
+  | 'out-of-disk'
+  | 'unknown';
+
+export interface PgFailureContext {
+  host: string;
+  port: number;
+  /** Tool whose output this is (default 'pg_dump'); only used in texts. */
+  tool?: string;
+}
+
+export interface PgFailure {
+  kind: PgFailureKind;
+  message: string;
+}
+
+/** Supabase transaction pooler port (Supavisor / pgbouncer in transaction mode). */
+const TRANSACTION_POOLER_PORT = 6543;
+
+interface Rule {
+  kind: PgFailureKind;
+  test: RegExp;
+}
+
+/** An IPv6 literal as libpq prints it: `at "host" (2600:1f18::1), port` or `at "2600:1f18::1", port`. */
+const IPV6_IN_LINE = /[("][0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}[)"]/i;
+
+/** Checked in order; the first rule with a matching line wins. */
+const RULES: Rule[] = [
+  { kind: 'out-of-disk', test: /No space left on device|could not extend file|disk full/i },
+  { kind: 'version-mismatch', test: /server version mismatch|unsupported version \([\d.]+\) in file header/i },
+  { kind: 'dns', test: /could not translate host name|Name or service not known|Temporary failure in name resolution|nodename nor servname provided|getaddrinfo/i },
+  { kind: 'pooler', test: /unsupported startup parameter|prepared statement "[^"]*" (does not exist|already exists)|pgbouncer|query_wait_timeout|server login has been failing/i },
+  { kind: 'connection-refused', test: /Connection refused|Network is unreachable|No route to host|Is the server running/i },
+  { kind: 'timeout', test: /timeout expired|Connection timed out|timed out|canceling statement due to (statement|lock) timeout|could not obtain lock/i },
+  { kind: 'auth', test: /password authentication failed|Tenant or user not found|fe_sendauth: no password supplied|authentication failed|role "[^"]*" does not exist|SASL authentication/i },
+  { kind: 'database-missing', test: /database "[^"]*" does not exist/i },
+  { kind: 'permission-denied', test: /permission denied|must be owner of|must be superuser/i },
+  // Case-sensitive "SSL" so that object names such as ssl_keys do not match.
+  { kind: 'ssl', test: /\bSSL\b|[Cc]ertificate|sslmode|GSSAPI encryption/ },
+];
+
+/** Classifies the stderr of a libpq tool. */
+export function classifyPgError(stderr: string, ctx: PgFailureContext): PgFailure {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  // "no pg_hba.conf entry ... no encryption" / "SSL off" mentions SSL but is an access rule: auth first.
+  const hbaLine = lines.find((line) => /no pg_hba\.conf entry|pg_hba\.conf rejects/i.test(line));
+  if (hbaLine) return build('auth', hbaLine, lines, ctx);
+  const unreachable = lines.find((line) => /Network is unreachable/i.test(line));
+  if (unreachable && (IPV6_IN_LINE.test(unreachable) || ctx.host.includes(':') || isSupabaseDirectHost(ctx.host))) {
+    return build('ipv6-unreachable', unreachable, lines, ctx);
+  }
+  for (const rule of RULES) {
+    const line = lines.find((l) => rule.test.test(l));
+    if (line) return build(rule.kind, line, lines, ctx);
+  }
+  const keyLine = lines.find((line) => /error|fatal|failed/i.test(line)) ?? lines[0] ?? '(no error output)';
+  if (ctx.port === TRANSACTION_POOLER_PORT) return build('pooler', keyLine, lines, ctx);
+  return build('unknown', keyLine, lines, ctx);
+}
+
+/**
+ * Classifies an error thrown by the node `pg` driver (or Node's net/tls layer under it):
+ * `err.code` is a Node errno (ECONNREFUSED, ENOTFOUND, ENETUNREACH, ...), an OpenSSL code, or a
+ * SQLSTATE (28P01, 28000, 3D000, 42501, ...). Uses the same kinds and texts as {@link classifyPgError}.
+ */
+export function classifyDriverError(err: unknown, ctx: PgFailureContext): PgFailure {
+  const e = firstError(err);
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = e.message || String(err);
+  const address = typeof e.address === 'string' ? e.address : undefined;
+  // SQLSTATEs come from the server; errno and TLS codes from Node's network layer under node-pg.
+  const tool = ctx.tool ?? (/^[0-9A-Z]{5}$/.test(code) ? 'the server' : 'node-pg');
+  const withTool = { ...ctx, tool };
+  const lines = [message];
+  const kind = driverKind(code, message, address, ctx);
+  if (kind === 'ipv6-unreachable' && address) {
+    return build(kind, `connect ENETUNREACH ${address}:${ctx.port} (Network is unreachable)`, lines, withTool);
+  }
+  if (kind !== 'unknown') return build(kind, message, lines, withTool);
+  return classifyPgError(message, withTool);
+}
+
+function driverKind(code: string, message: string, address: string | undefined, ctx: PgFailureContext): PgFailureKind {
+  switch (code) {
+    case 'ENOSPC':
+      return 'out-of-disk';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+    case 'EAI_FAIL':
+      return 'dns';
+    case 'ENETUNREACH':
+      return (address ?? '').includes(':') || isSupabaseDirectHost(ctx.host) ? 'ipv6-unreachable' : 'connection-refused';
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ECONNRESET':
+      return 'connection-refused';
+    case 'ETIMEDOUT':
+    case 'ESOCKETTIMEDOUT':
+    case '57014': // query_canceled (statement/lock timeout)
+    case '55P03': // lock_not_available
+      return 'timeout';
+    case '28P01':
+      return 'auth';
+    case '28000':
+      return /SSL|encryption/i.test(message) && !/pg_hba/i.test(message) ? 'ssl' : 'auth';
+    case '3D000':
+      return 'database-missing';
+    case '42501':
+      return 'permission-denied';
+    case '08P01':
+      return /startup parameter|pgbouncer/i.test(message) ? 'pooler' : 'unknown';
+    case '26000': // invalid_sql_statement_name: prepared statement missing (transaction pooler)
+    case '42P05': // duplicate_prepared_statement
+      return 'pooler';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_HAS_EXPIRED':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'ssl';
+    default:
+      break;
+  }
+  if (/connection timeout|timeout expired|timed out/i.test(message)) return 'timeout';
+  if (/does not support SSL|SSL|certificate/i.test(message)) return 'ssl';
+  return 'unknown';
+}
+
+interface ErrorLike {
+  code?: unknown;
+  message: string;
+  address?: unknown;
+}
+
+/** Node's happy-eyeballs connect throws an AggregateError whose code is on the inner errors. */
+function firstError(err: unknown): ErrorLike {
+  if (err && typeof err === 'object') {
+    const e = err as { code?: unknown; message?: unknown; address?: unknown; errors?: unknown };
+    if (!e.code && Array.isArray(e.errors) && e.errors.length > 0) {
+      const inner = firstError(e.errors[0]);
+      return { ...inner, message: typeof e.message === 'string' && e.message ? `${e.message}: ${inner.message}` : inner.message };
+    }
+    return { code: e.code, message: typeof e.message === 'string' ? e.message : String(err), address: e.address };
+  }
+  return { message: String(err) };
+}
+
+function isSupabaseDirectHost(host: string): boolean {
+  return /^db\.[a-z0-9]+\.supabase\.co$/i.test(host);
+}
+
+function quote(line: string): string {
+  return `"${line.length > 400 ? `${line.slice(0, 400)}…` : line}"`;
+}
+
+function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFailureContext): PgFailure {
+  const tool = ctx.tool ?? 'pg_dump';
+  const where = ctx.host.includes(':') ? `[${ctx.host}]:${ctx.port}` : `${ctx.host}:${ctx.port}`;
+  const said = `${tool} said ${quote(keyLine)}.`;
+  let text: string;
+  switch (kind) {
+    case 'auth': {
+      text = `Authentication to PostgreSQL at ${where} was rejected: ${said} `;
+      if (/Tenant or user not found/i.test(keyLine)) {
+        text += 'Supabase poolers expect the user name as `postgres.<project-ref>`; copy the connection string from the dashboard (Connect → Session pooler).';
+      } else if (/no pg_hba\.conf entry|pg_hba\.conf rejects/i.test(keyLine)) {
+        text += 'The server does not accept this user/database/address combination. ';
+        text += /no encryption|SSL off/i.test(keyLine)
+          ? 'It probably only allows SSL connections: set `sslmode=require` (or verify-full) in the connection URL.'
+          : 'Allow the runner\'s address in pg_hba.conf or your provider\'s network rules, or use an allowed user.';
+      } else if (/no password supplied/i.test(keyLine)) {
+        text += 'No password was given: set the password (e.g. from a secret) in the `database-url` or `password` input.';
+      } else if (/role "[^"]*" does not exist/i.test(keyLine)) {
+        text += 'Check the user name in the connection inputs.';
+      } else {
+        text += 'Check the user name and password secrets (a rotated password, or special characters in the URL that are not percent-encoded, are the usual causes).';
+      }
+      break;
+    }
+    case 'connection-refused':
+      text =
+        `Cannot connect to PostgreSQL at ${where}: ${said} Check the host and port, that the server is running ` +
+        'and listening on that address (listen_addresses), and that firewalls or your provider\'s IP allow-list let the runner in.';
+      break;
+    case 'dns':
+      text =
+        `The host name ${quote(ctx.host)} could not be resolved: ${said} Check the host in the connection inputs ` +
+        '(a typo, or a private name that the runner cannot resolve; self-hosted networks need a self-hosted runner).';
+      break;
+    case 'ipv6-unreachable':
+      text =
+        `The server's address for ${ctx.host} is IPv6 and the runner has no IPv6 route: ${said} ` +
+        (isSupabaseDirectHost(ctx.host)
+          ? 'Supabase\'s direct host (db.<ref>.supabase.co) is IPv6-only. Use the IPv4 session pooler instead: ' +
+            'host `aws-0-<region>.pooler.supabase.com`, port 5432, user `postgres.<ref>` (Dashboard → Connect → Session pooler).'
+          : 'Use an IPv4 address or host name for the server (GitHub-hosted runners cannot reach IPv6 addresses).');
+      break;
+    case 'pooler':
+      text =
+        `The connection to ${where} goes through a connection pooler in transaction mode, which pg_dump cannot use: ${said} ` +
+        'Connect directly to the database or through a session-mode pooler' +
+        (ctx.port === TRANSACTION_POOLER_PORT ? ' (on Supabase: the session pooler on port 5432, not the transaction pooler on 6543).' : '.');
+      break;
+    case 'version-mismatch': {
+      if (/in file header/i.test(keyLine)) {
+        text =
+          `${tool} cannot read this archive: ${said} It was written by a newer pg_dump. ` +
+          'Restore it with pg_restore of the major version recorded in the backup\'s manifest (or newer).';
+        break;
+      }
+      const m = /server version:\s*([\w.]+);\s*\w+ version:\s*([\w.]+)/i.exec(lines.join('\n'));
+      const detail = m ? ` The server runs ${m[1]}, the client is ${m[2]}.` : '';
+      const serverMajor = m ? /^\d+/.exec(m[1]!)?.[0] : undefined;
+      text =
+        `${tool} refuses to dump a server of a newer major version than its own: ${said}${detail} ` +
+        `Use a client of the server's major version${serverMajor ? ` (${tool} ${serverMajor})` : ''}: ` +
+        'leave `install-client` enabled so the action installs it, ' +
+        'or set `client-version` to the server\'s major (or newer) and make that client available on the runner.';
+      break;
+    }
+    case 'permission-denied': {
+      const m = /permission denied for (table|schema|sequence|relation|view|materialized view|function|database|large object) ("?[^\s"]+"?)/i.exec(keyLine);
+      const object = m ? `${m[1]} ${m[2]}` : 'an object';
+      text =
+        `The database user may not read ${object}: ${said} ` +
+        (m && /schema/i.test(m[1]!)
+          ? `Grant it (\`GRANT USAGE ON SCHEMA ${m[2]} TO <user>\` plus SELECT on its tables), or exclude it with the \`exclude-schema\` input, or back up as the owner.`
+          : `Grant it (\`GRANT SELECT ON ${m ? m[2] : '<object>'} TO <user>\`; for all tables: \`GRANT pg_read_all_data TO <user>\` on PostgreSQL 14+), ` +
+            'or exclude it with the `exclude-table` (or `exclude-schema`) input, or back up as the owner.');
+      break;
+    }
+    case 'database-missing':
+      text = `The database does not exist on ${where}: ${said} Check the database name in the connection inputs (names are case-sensitive).`;
+      break;
+    case 'ssl':
+      text = `The SSL/TLS negotiation with ${where} failed: ${said} `;
+      if (/does not support SSL/i.test(keyLine)) {
+        text += 'The server has SSL switched off: use `sslmode=prefer` or `sslmode=disable` in the connection URL (only on a trusted network).';
+      } else if (/root certificate file|certificate verify failed|self[- ]signed|unable to verify|UNABLE_TO|CERT_/i.test(keyLine)) {
+        text +=
+          'The server certificate could not be verified: pass your provider\'s CA certificate with `sslrootcert=<file>` ' +
+          '(write it from a secret in an earlier step) or `sslrootcert=system`, or use `sslmode=require` (encrypted, not verified).';
+      } else if (/does not match host name|altname/i.test(keyLine)) {
+        text += 'The certificate was issued for another host name: connect with the host name in the certificate, or use `sslmode=verify-ca`.';
+      } else {
+        text += 'Check `sslmode` in the connection URL: most hosted databases need `sslmode=require` or stricter.';
+      }
+      break;
+    case 'timeout':
+      text = `Timed out talking to PostgreSQL at ${where}: ${said} `;
+      text += /lock|LOCK TABLE/i.test(lines.join('\n'))
+        ? 'pg_dump could not lock a table in time because another session holds a conflicting lock (e.g. a migration): retry later or raise `--lock-wait-timeout` in `pg-dump-args`.'
+        : 'The server did not answer in time: check the host, port and firewall or allow-list (a dropped packet looks like a timeout), or raise `connect_timeout` in the connection URL.';
+      break;
+    case 'out-of-disk':
+      text =
+        `The runner ran out of disk space: ${said} Stream straight to the destination instead of a local folder, ` +
+        'free space in an earlier step, or use a runner with a larger disk.';
+      break;
+    default:
+      text =
+        `${tool} failed (${where}): ${said}` +
+        (ctx.port === TRANSACTION_POOLER_PORT ? ' Port 6543 is usually a transaction pooler, which pg_dump cannot use: connect directly or through a session pooler.' : '');
+      break;
+  }
+  return { kind, message: text };
+}

@@ -1,0 +1,249 @@
+/**
+ * Looks at the source database with the node `pg` driver: server version and size, and — inside
+ * an exported snapshot that pg_dump then imports with `--snapshot` — per-table row counts and
+ * counts of user objects, so the manifest describes exactly the data in the archive.
+ */
+import pg from 'pg';
+import { ConnectionError } from '../errors.js';
+import { classifyDriverError } from './classify.js';
+import { pgClientConfig, sslFallbackAllowed, withoutSsl } from './libpq.js';
+import type { Connection } from './types.js';
+
+export interface ServerInfo {
+  /** server_version_num, e.g. 150018. */
+  versionNum: number;
+  /** Major version: 15 for 150018; 9.6 for 90624 (two-part majors before 10). */
+  major: number;
+  /** `SHOW server_version`, e.g. "15.18 (Debian 15.18-0+deb12u1)". */
+  version: string;
+  databaseSizeBytes: number;
+}
+
+export interface CatalogCounts {
+  /** Ordinary tables (relkind r), partitions included. */
+  tables: number;
+  /** Partitioned tables (relkind p). */
+  partitionedTables: number;
+  /** Indexes, including partitioned indexes (relkind i and I). */
+  indexes: number;
+  /** pg_constraint rows on tables and domains (check, foreign key, primary key, unique, exclusion, trigger), not-null excluded. */
+  constraints: number;
+  views: number;
+  materializedViews: number;
+  /** pg_proc rows: functions, procedures, aggregates, window functions. */
+  functions: number;
+  sequences: number;
+}
+
+export interface TableRowCount {
+  schema: string;
+  table: string;
+  rows: number;
+}
+
+export interface SnapshotSession {
+  /** For `pg_dump --snapshot=<id>`; valid until close(). */
+  readonly snapshotId: string;
+  /**
+   * Rows of every user table (relkind r: plain tables and partitions; partitioned parents have no
+   * rows of their own and are left out), sorted by schema then table.
+   * - 'exact': `SELECT count(*) FROM ONLY <table>` in the snapshot, i.e. exactly what the dump holds.
+   * - 'estimate': `pg_class.reltuples` (as of the last VACUUM/ANALYZE/CREATE INDEX). When it is not
+   *   positive — never analyzed (-1 since PostgreSQL 14, 0 before) or analyzed empty — the
+   *   statistics system's `pg_stat_user_tables.n_live_tup` is used instead, and 0 when that is
+   *   missing too; never -1 or null. Estimates are not bound to the snapshot.
+   */
+  rowCounts(mode: 'exact' | 'estimate'): Promise<TableRowCount[]>;
+  /** Counts of user objects (system schemas and extension members excluded), in the snapshot. */
+  catalogCounts(): Promise<CatalogCounts>;
+  /** Ends the transaction (the snapshot becomes invalid) and the connection. */
+  close(): Promise<void>;
+}
+
+export interface DatabaseInspector {
+  serverInfo(): Promise<ServerInfo>;
+  /** A second connection holding a REPEATABLE READ, READ ONLY transaction with an exported snapshot. */
+  openSnapshot(): Promise<SnapshotSession>;
+  /** Closes the connection and any snapshot sessions still open. */
+  close(): Promise<void>;
+}
+
+/** Major version from server_version_num (90624 → 9.6, 150018 → 15). */
+export function majorFromVersionNum(versionNum: number): number {
+  return versionNum >= 100_000 ? Math.floor(versionNum / 10_000) : Math.floor(versionNum / 100) / 10;
+}
+
+/**
+ * Connects with libpq's sslmode semantics (see {@link pgClientConfig}; with allow/prefer/unset a
+ * server that refuses SSL is retried without it).
+ * @throws ConnectionError whose message comes from {@link classifyDriverError}.
+ */
+export async function connectInspector(conn: Connection): Promise<DatabaseInspector> {
+  const client = await connectClient(conn);
+  const sessions = new Set<Session>();
+  let closed = false;
+  return {
+    async serverInfo() {
+      const result = await client.query<{ num: string; version: string; size: string }>(
+        `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version,
+                pg_database_size(current_database())::text AS size`,
+      );
+      const row = result.rows[0]!;
+      const versionNum = Number(row.num);
+      return { versionNum, major: majorFromVersionNum(versionNum), version: row.version, databaseSizeBytes: Number(row.size) };
+    },
+    async openSnapshot() {
+      const session = await Session.open(conn, () => sessions.delete(session));
+      sessions.add(session);
+      return session;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...sessions].map((s) => s.close()));
+      await client.end().catch(() => undefined);
+    },
+  };
+}
+
+async function connectClient(conn: Connection): Promise<pg.Client> {
+  const config = pgClientConfig(conn);
+  try {
+    return await tryConnect(config);
+  } catch (error) {
+    if (sslFallbackAllowed(conn) && config.ssl && /does not support SSL/i.test(String((error as Error)?.message))) {
+      try {
+        return await tryConnect(withoutSsl(config));
+      } catch (retryError) {
+        throw toConnectionError(retryError, conn);
+      }
+    }
+    throw toConnectionError(error, conn);
+  }
+}
+
+async function tryConnect(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  // An idle connection that drops must not crash the process; the next query reports it.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+}
+
+function toConnectionError(error: unknown, conn: Connection): ConnectionError {
+  const { message } = classifyDriverError(error, { host: conn.host, port: conn.port });
+  return new ConnectionError(message, { cause: error });
+}
+
+/** Schemas that are not user schemas: system, toast and temp (pg_temp_N, pg_toast_temp_N). */
+const USER_NAMESPACE = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
+/** SQL condition: the object `oid` (of system catalog `catalog`) is not a member of an extension. */
+const notExtensionMember = (oid: string, catalog: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+
+const USER_TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS table, c.reltuples::float8 AS reltuples,
+         s.n_live_tup::float8 AS live
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
+  WHERE c.relkind = 'r' AND ${USER_NAMESPACE} AND ${notExtensionMember('c.oid', 'pg_catalog.pg_class')}`;
+
+const CATALOG_COUNTS_SQL = `
+  WITH rel AS (
+    SELECT c.relkind FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NAMESPACE} AND ${notExtensionMember('c.oid', 'pg_catalog.pg_class')}
+      AND (c.relkind NOT IN ('i', 'I') OR NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_index x WHERE x.indexrelid = c.oid AND NOT ${notExtensionMember('x.indrelid', 'pg_catalog.pg_class')}))
+  )
+  SELECT
+    (SELECT count(*) FROM rel WHERE relkind = 'r') AS tables,
+    (SELECT count(*) FROM rel WHERE relkind = 'p') AS partitioned_tables,
+    (SELECT count(*) FROM rel WHERE relkind IN ('i', 'I')) AS indexes,
+    (SELECT count(*) FROM rel WHERE relkind = 'v') AS views,
+    (SELECT count(*) FROM rel WHERE relkind = 'm') AS materialized_views,
+    (SELECT count(*) FROM rel WHERE relkind = 'S') AS sequences,
+    (SELECT count(*) FROM pg_catalog.pg_constraint k
+       JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
+       WHERE ${USER_NAMESPACE} AND k.contype <> 'n'
+         AND ${notExtensionMember('k.oid', 'pg_catalog.pg_constraint')}
+         AND (k.conrelid = 0 OR ${notExtensionMember('k.conrelid', 'pg_catalog.pg_class')})
+         AND (k.contypid = 0 OR ${notExtensionMember('k.contypid', 'pg_catalog.pg_type')})) AS constraints,
+    (SELECT count(*) FROM pg_catalog.pg_proc p
+       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+       WHERE ${USER_NAMESPACE} AND ${notExtensionMember('p.oid', 'pg_catalog.pg_proc')}) AS functions`;
+
+class Session implements SnapshotSession {
+  private closed = false;
+
+  private constructor(
+    private readonly client: pg.Client,
+    readonly snapshotId: string,
+    private readonly onClose: () => void,
+  ) {}
+
+  static async open(conn: Connection, onClose: () => void): Promise<Session> {
+    const client = await connectClient(conn);
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const result = await client.query<{ id: string }>('SELECT pg_catalog.pg_export_snapshot() AS id');
+      return new Session(client, result.rows[0]!.id, onClose);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async rowCounts(mode: 'exact' | 'estimate'): Promise<TableRowCount[]> {
+    const tables = (
+      await this.client.query<{ schema: string; table: string; reltuples: number; live: number | null }>(USER_TABLES_SQL)
+    ).rows;
+    tables.sort((a, b) => compare(a.schema, b.schema) || compare(a.table, b.table));
+    const out: TableRowCount[] = [];
+    for (const t of tables) {
+      let rows: number;
+      if (mode === 'exact') {
+        const name = `${this.client.escapeIdentifier(t.schema)}.${this.client.escapeIdentifier(t.table)}`;
+        const result = await this.client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${name}`);
+        rows = Number(result.rows[0]!.n);
+      } else {
+        rows = t.reltuples > 0 ? Math.round(t.reltuples) : Math.max(0, Math.round(t.live ?? 0));
+      }
+      out.push({ schema: t.schema, table: t.table, rows });
+    }
+    return out;
+  }
+
+  async catalogCounts(): Promise<CatalogCounts> {
+    const r = (await this.client.query<Record<string, string>>(CATALOG_COUNTS_SQL)).rows[0]!;
+    return {
+      tables: Number(r.tables),
+      partitionedTables: Number(r.partitioned_tables),
+      indexes: Number(r.indexes),
+      constraints: Number(r.constraints),
+      views: Number(r.views),
+      materializedViews: Number(r.materialized_views),
+      functions: Number(r.functions),
+      sequences: Number(r.sequences),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+    await this.client.query('ROLLBACK').catch(() => undefined);
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/** Code-unit order, independent of the server's collation. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,79 @@
+/**
+ * Object key layout: `<prefix>/<database>/<yyyy-mm-ddTHHMMSSZ>[-<label>].<ext>`, the manifest at
+ * `<archive key>.manifest.json` and the globals at `<archive key without ext>.globals.sql`.
+ * The time in the key is UTC, so later planning (retention, freshness) needs the listing alone.
+ */
+
+/** `2026-11-25T071403Z` for 2026-11-25 07:14:03.xxx UTC (sub-seconds dropped). */
+export function formatKeyTime(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '');
+}
+
+/**
+ * The database name as one key segment: kept as is when it is made of safe characters, else
+ * percent-encoded (so `/` or spaces can never create folders or odd keys).
+ */
+export function databaseSegment(database: string): string {
+  return /^[A-Za-z0-9._-]+$/.test(database) && database !== '.' && database !== '..'
+    ? database
+    : encodeURIComponent(database).replace(/\./g, '%2E');
+}
+
+export interface ArchiveKeyParts {
+  /** Destination prefix without leading/trailing slash ('' for none). */
+  prefix: string;
+  database: string;
+  time: Date;
+  label?: string;
+  /** e.g. `dump`, `dump.zst`, `sql.gz`, `tar`. */
+  extension: string;
+}
+
+/** Full object key of an archive. */
+export function archiveKey(parts: ArchiveKeyParts): string {
+  const name = `${formatKeyTime(parts.time)}${parts.label ? `-${parts.label}` : ''}.${parts.extension}`;
+  return [parts.prefix, databaseSegment(parts.database), name].filter((s) => s !== '').join('/');
+}
+
+/** Key of the manifest written beside `archive`. */
+export function manifestKey(archive: string): string {
+  return `${archive}.manifest.json`;
+}
+
+/** Key of the globals (roles, tablespaces) stored beside `archive`. */
+export function globalsKey(archive: string): string {
+  return archive.replace(/\.(dump|sql|tar)(\.[a-z0-9]+)?$/, '') + '.globals.sql';
+}
+
+const KEY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?))?\.((?:dump|sql|tar)(?:\.(?:zst|lz4|gz))?)$/;
+
+/** What {@link parseArchiveKey} reads back from a key. */
+export interface ParsedArchiveKey {
+  database: string;
+  time: Date;
+  label?: string;
+  extension: string;
+}
+
+/**
+ * Reads an archive key written by {@link archiveKey} under `prefix`; undefined for any other key
+ * (manifests, globals, objects this action did not write).
+ */
+export function parseArchiveKey(key: string, prefix: string): ParsedArchiveKey | undefined {
+  const rest = prefix === '' ? key : key.startsWith(`${prefix}/`) ? key.slice(prefix.length + 1) : undefined;
+  if (rest === undefined) return undefined;
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || rest.indexOf('/', slash + 1) !== -1) return undefined;
+  const match = KEY_PATTERN.exec(rest.slice(slash + 1));
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, s, label, extension] = match;
+  const time = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
+  if (formatKeyTime(time) !== rest.slice(slash + 1, slash + 1 + 18)) return undefined;
+  let database: string;
+  try {
+    database = decodeURIComponent(rest.slice(0, slash));
+  } catch {
+    return undefined;
+  }
+  return { database, time, ...(label ? { label } : {}), extension: extension as string };
+}

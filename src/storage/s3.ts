@@ -1,0 +1,620 @@
+/**
+ * {@link ObjectStore} over S3 and S3-compatible stores (R2, B2, MinIO, …) with AWS SDK v3.
+ *
+ * Uploads stream through `@aws-sdk/lib-storage` (multipart, bounded memory). The SDK client given
+ * to lib-storage is wrapped so that this module sees every request it makes: that is how the
+ * multipart upload id, the accepted bytes and parts are known, how in-flight parts are cancelled
+ * the moment the upload fails or is aborted, and how the multipart upload is aborted only once
+ * nothing is in flight any more (lib-storage aborts while other parts may still be uploading, and
+ * lets an AbortMultipartUpload error hide the original error).
+ */
+import { Readable } from 'node:stream';
+
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type S3ClientConfig,
+  type ServerSideEncryption,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+import { ConfigError, UploadError, errorMessage } from '../errors.js';
+import { multipartPlan } from './part-size.js';
+import type { Destination, ObjectInfo, ObjectStore, S3Settings, UploadOptions, UploadResult } from './types.js';
+
+/** Attempts per request (first try + retries) with the SDK's standard retry strategy. */
+export const S3_MAX_ATTEMPTS = 5;
+/** Milliseconds to establish a TCP/TLS connection before the attempt fails (and is retried). */
+export const S3_CONNECTION_TIMEOUT_MS = 10_000;
+/** Milliseconds a socket may stay idle (nothing sent or received) before the attempt fails. */
+export const S3_SOCKET_TIMEOUT_MS = 120_000;
+/** DeleteObjects accepts at most this many keys per request. */
+export const DELETE_BATCH_SIZE = 1000;
+/** Concurrent DeleteObject calls when falling back from DeleteObjects. */
+const SINGLE_DELETE_CONCURRENCY = 8;
+
+type S3Destination = Extract<Destination, { kind: 's3' }>;
+
+/**
+ * SDK client configuration for `settings` (pure).
+ *
+ * - Checksums: `when_required` → `requestChecksumCalculation`/`responseChecksumValidation`
+ *   `WHEN_REQUIRED`, which R2, B2 and older MinIO need (see FIELD-NOTES, "S3-compatible storage");
+ *   `when_supported` → `WHEN_SUPPORTED` (the SDK default; AWS S3).
+ * - Credentials only when given (else the SDK default chain: env, web identity/OIDC, profile).
+ * - Retries: the SDK's standard retry strategy with {@link S3_MAX_ATTEMPTS} attempts.
+ */
+export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
+  const checksumMode = settings.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+  const config: S3ClientConfig = {
+    region: settings.region.trim() || 'us-east-1',
+    forcePathStyle: settings.forcePathStyle,
+    requestChecksumCalculation: checksumMode,
+    responseChecksumValidation: checksumMode,
+    maxAttempts: S3_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    requestHandler: { connectionTimeout: S3_CONNECTION_TIMEOUT_MS, socketTimeout: S3_SOCKET_TIMEOUT_MS },
+  };
+  if (settings.endpoint) config.endpoint = settings.endpoint;
+  const accessKeyId = settings.accessKeyId ?? '';
+  const secretAccessKey = settings.secretAccessKey ?? '';
+  if (accessKeyId !== '' || secretAccessKey !== '') {
+    if (accessKeyId === '' || secretAccessKey === '') {
+      throw new ConfigError(
+        accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
+        'is empty but its pair is set; give s3-access-key-id and s3-secret-access-key together (from secrets), or neither to use the AWS default credential chain (AWS_* environment, OIDC)',
+      );
+    }
+    config.credentials = {
+      accessKeyId,
+      secretAccessKey,
+      ...(settings.sessionToken ? { sessionToken: settings.sessionToken } : {}),
+    };
+  }
+  return config;
+}
+
+/** Object parameters common to every write (PutObject, CreateMultipartUpload); never an empty value. */
+export interface ObjectWriteParams {
+  ContentType?: string;
+  StorageClass?: StorageClass;
+  ServerSideEncryption?: ServerSideEncryption;
+  SSEKMSKeyId?: string;
+}
+
+/**
+ * Headers for a write (pure). Empty values are left out (R2 rejects an empty
+ * `x-amz-storage-class`); the KMS key id is sent only with `aws:kms`.
+ */
+export function objectWriteParams(settings: S3Settings, contentType?: string): ObjectWriteParams {
+  const params: ObjectWriteParams = {};
+  if (contentType?.trim()) params.ContentType = contentType.trim();
+  const storageClass = settings.storageClass?.trim();
+  if (storageClass) params.StorageClass = storageClass as StorageClass;
+  if (settings.sse) params.ServerSideEncryption = settings.sse;
+  const kmsKeyId = settings.sseKmsKeyId?.trim();
+  if (settings.sse === 'aws:kms' && kmsKeyId) params.SSEKMSKeyId = kmsKeyId;
+  return params;
+}
+
+export interface S3ObjectStoreOptions {
+  /** A client to use instead of one built from the settings (it is not destroyed by {@link S3ObjectStore.destroy}). */
+  client?: S3Client;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly destination: S3Destination;
+  private readonly settings: S3Settings;
+  private readonly client: S3Client;
+  private readonly ownsClient: boolean;
+  /** Set once DeleteObjects was refused by the store: later deletes go key by key. */
+  private batchDeleteRefused = false;
+
+  constructor(destination: S3Destination, settings: S3Settings, options: S3ObjectStoreOptions = {}) {
+    this.destination = destination;
+    this.settings = settings;
+    this.ownsClient = options.client === undefined;
+    this.client = options.client ?? new S3Client(s3ClientConfig(settings));
+  }
+
+  /** Closes the client's connections (when the store created the client). */
+  destroy(): void {
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  /** True once the store refused DeleteObjects and deletes fell back to single DeleteObject calls. */
+  get usesSingleDeletes(): boolean {
+    return this.batchDeleteRefused;
+  }
+
+  async upload(key: string, body: Readable, options: UploadOptions = {}): Promise<UploadResult> {
+    const where = this.location(key);
+    const signal = options.signal;
+    if (signal?.aborted) {
+      body.destroy();
+      throw new UploadError(`Upload to ${where} was aborted before it started (${abortReason(signal)}); nothing was written.`, {
+        cause: signal.reason,
+      });
+    }
+    const { partSize, queueSize } = multipartPlan(options.expectedBytes);
+    const session = new UploadSession(this.client, () => {
+      if (!body.destroyed) body.destroy();
+    });
+    const onBodyError = (error: unknown) => session.fail('body', error);
+    body.on('error', onBodyError);
+    const upload = new Upload({
+      client: session.client,
+      params: {
+        Bucket: this.destination.bucket,
+        Key: key,
+        Body: body,
+        ...objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream'),
+      },
+      partSize,
+      queueSize,
+      leavePartsOnError: false,
+    });
+    const onAbort = () => {
+      session.fail('aborted', signal?.reason);
+      void upload.abort();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+      if (session.failure === undefined) {
+        return { key, bytes: session.bytes, parts: session.parts };
+      }
+      // The upload completed, but the body failed or the upload was aborted at the last moment.
+      throw session.failure.cause;
+    } catch (error) {
+      session.fail('other', error);
+      await session.settle();
+      const leftovers = await this.cleanUpFailedUpload(key, session);
+      const failure = session.failure ?? { kind: 'other', cause: error };
+      throw new UploadError(this.uploadFailureMessage(where, failure, leftovers), { cause: failure.cause });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async put(key: string, data: string | Buffer, contentType: string): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.destination.bucket,
+          Key: key,
+          Body: data,
+          ...objectWriteParams(this.settings, contentType),
+        }),
+      );
+    } catch (error) {
+      throw new UploadError(`Writing ${this.location(key)} failed: ${this.describe(error)}`, { cause: error });
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const output = await this.client.send(new HeadObjectCommand({ Bucket: this.destination.bucket, Key: key }));
+      return {
+        key,
+        size: output.ContentLength ?? 0,
+        ...(output.LastModified ? { lastModified: output.LastModified } : {}),
+        ...(output.ETag ? { etag: stripQuotes(output.ETag) } : {}),
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw new Error(`Reading the metadata of ${this.location(key)} failed: ${this.describe(error)}`, { cause: error });
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    let body: unknown;
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.destination.bucket, Key: key }));
+      body = output.Body;
+    } catch (error) {
+      const what = isNotFound(error) ? `There is no object ${this.location(key)}` : `Reading ${this.location(key)} failed`;
+      throw new Error(`${what}: ${this.describe(error)}`, { cause: error });
+    }
+    if (body instanceof Readable) return body;
+    throw new Error(`Reading ${this.location(key)} failed: the S3 client returned no readable body`);
+  }
+
+  async *list(prefix: string): AsyncGenerator<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.destination.bucket,
+            ...(prefix !== '' ? { Prefix: prefix } : {}),
+            ...(token !== undefined ? { ContinuationToken: token } : {}),
+          }),
+        );
+      } catch (error) {
+        throw new Error(`Listing ${this.location(prefix)} failed: ${this.describe(error)}`, { cause: error });
+      }
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield {
+          key: object.Key,
+          size: object.Size ?? 0,
+          ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+          ...(object.ETag ? { etag: stripQuotes(object.ETag) } : {}),
+        };
+      }
+      const next = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !next) {
+        throw new Error(`Listing ${this.location(prefix)} failed: the store said the listing is truncated but sent no continuation token`);
+      }
+      if (next !== undefined && next === token) {
+        throw new Error(`Listing ${this.location(prefix)} failed: the store sent the same continuation token twice`);
+      }
+      token = next;
+    } while (token !== undefined);
+  }
+
+  async delete(keys: string[]): Promise<{ deleted: string[]; errors: { key: string; message: string }[] }> {
+    const deleted: string[] = [];
+    const errors: { key: string; message: string }[] = [];
+    for (let start = 0; start < keys.length; start += DELETE_BATCH_SIZE) {
+      const batch = keys.slice(start, start + DELETE_BATCH_SIZE);
+      if (this.batchDeleteRefused) {
+        await this.deleteOneByOne(batch, deleted, errors);
+        continue;
+      }
+      let output;
+      try {
+        output = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.destination.bucket,
+            Delete: { Objects: batch.map((key) => ({ Key: key })), Quiet: true },
+          }),
+        );
+      } catch (error) {
+        if (!isBatchDeleteRefusal(error)) {
+          throw new Error(`Deleting ${batch.length} object(s) from ${this.location('')} failed: ${this.describe(error)}`, { cause: error });
+        }
+        this.batchDeleteRefused = true;
+        await this.deleteOneByOne(batch, deleted, errors);
+        continue;
+      }
+      const failed = new Map<string, string>();
+      for (const entry of output.Errors ?? []) {
+        if (entry.Key === undefined) continue;
+        failed.set(entry.Key, [entry.Code, entry.Message].filter(Boolean).join(': ') || 'not deleted');
+      }
+      for (const key of batch) {
+        const message = failed.get(key);
+        if (message === undefined) deleted.push(key);
+        else errors.push({ key, message });
+      }
+    }
+    return { deleted, errors };
+  }
+
+  private async deleteOneByOne(
+    batch: string[],
+    deleted: string[],
+    errors: { key: string; message: string }[],
+  ): Promise<void> {
+    const results = new Array<string | undefined>(batch.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < batch.length) {
+        const index = next++;
+        const key = batch[index] as string;
+        try {
+          await this.client.send(new DeleteObjectCommand({ Bucket: this.destination.bucket, Key: key }));
+          results[index] = undefined;
+        } catch (error) {
+          results[index] = describeS3Error(error).text;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SINGLE_DELETE_CONCURRENCY, batch.length) }, worker));
+    batch.forEach((key, index) => {
+      const message = results[index];
+      if (message === undefined) deleted.push(key);
+      else errors.push({ key, message });
+    });
+  }
+
+  /** Aborts the multipart upload / removes a completed object after a failure; returns what could not be cleaned. */
+  private async cleanUpFailedUpload(key: string, session: UploadSession): Promise<string[]> {
+    const problems: string[] = [];
+    if (session.completed) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.destination.bucket, Key: key }));
+      } catch (error) {
+        problems.push(`The object was stored before the failure was noticed and could not be removed (${this.describe(error)}); delete ${this.location(key)} by hand.`);
+      }
+    } else if (session.uploadId !== undefined) {
+      try {
+        await this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.destination.bucket, Key: key, UploadId: session.uploadId }),
+        );
+      } catch (error) {
+        if (errorCode(error) !== 'NoSuchUpload') {
+          problems.push(
+            `The incomplete multipart upload ${session.uploadId} could not be aborted (${describeS3Error(error).text}); its parts take storage until it is aborted: add a lifecycle rule "AbortIncompleteMultipartUpload" to bucket '${this.destination.bucket}'.`,
+          );
+        }
+      }
+    }
+    return problems;
+  }
+
+  private uploadFailureMessage(where: string, failure: Failure, leftovers: string[]): string {
+    let message: string;
+    switch (failure.kind) {
+      case 'aborted':
+        message = `Upload to ${where} was aborted (${failure.cause === undefined ? 'AbortSignal' : errorMessage(failure.cause)}).`;
+        break;
+      case 'body':
+        message = `Upload to ${where} failed because the data stream failed: ${errorMessage(failure.cause)}.`;
+        break;
+      default:
+        message = `Upload to ${where} failed: ${this.describe(failure.cause)}`;
+    }
+    if (leftovers.length === 0) return `${message} Nothing was left under the key.`;
+    return `${message} ${leftovers.join(' ')}`;
+  }
+
+  private describe(error: unknown): string {
+    const { text } = describeS3Error(error);
+    const hint = s3ErrorHint(error, this.destination, this.settings);
+    return hint ? `${text}. ${hint}` : `${text}.`;
+  }
+
+  private location(key: string): string {
+    return `s3://${this.destination.bucket}/${key}`;
+  }
+}
+
+type FailureKind = 'aborted' | 'body' | 's3' | 'other';
+interface Failure {
+  kind: FailureKind;
+  cause: unknown;
+}
+
+/**
+ * Stands between lib-storage and the SDK client for one upload: records the upload id, counts what
+ * the store accepted, cancels in-flight requests on the first failure and refuses new ones, and
+ * swallows lib-storage's own AbortMultipartUpload (the store sends it once everything settled).
+ */
+class UploadSession {
+  readonly client: S3Client;
+  uploadId: string | undefined;
+  bytes = 0;
+  parts = 0;
+  /** A PutObject or CompleteMultipartUpload succeeded: an object exists under the key. */
+  completed = false;
+  failure: Failure | undefined;
+  private readonly cancel = new AbortController();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    real: S3Client,
+    private readonly onFail: () => void,
+  ) {
+    const send = (command: unknown) => this.send(real, command);
+    this.client = new Proxy(real, {
+      get: (target, property) => (property === 'send' ? send : Reflect.get(target, property, target)),
+    });
+  }
+
+  /** Records the first failure and stops everything; later calls change nothing. */
+  fail(kind: FailureKind, cause: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = { kind, cause };
+    this.cancel.abort();
+    this.onFail();
+  }
+
+  /** Resolves once no request of this upload is in flight. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private send(real: S3Client, command: unknown): Promise<unknown> {
+    if (command instanceof AbortMultipartUploadCommand) return Promise.resolve({});
+    if (this.failure !== undefined) {
+      return Promise.reject(new Error('upload stopped after an earlier failure', { cause: this.failure.cause }));
+    }
+    // Creating and completing are not cancelled mid-flight: the store may act on a request whose
+    // answer we dropped; letting them finish tells us the upload id to abort or the object to remove.
+    const cancellable = command instanceof UploadPartCommand || command instanceof PutObjectCommand;
+    const sendOptions = cancellable ? { abortSignal: this.cancel.signal } : {};
+    const request = (real.send as (c: unknown, o: object) => Promise<unknown>).call(real, command, sendOptions).then(
+      (output) => {
+        if (command instanceof CreateMultipartUploadCommand) {
+          this.uploadId = (output as { UploadId?: string }).UploadId;
+        } else if (command instanceof UploadPartCommand) {
+          this.parts += 1;
+          this.bytes += byteLength(command.input.Body);
+        } else if (command instanceof PutObjectCommand) {
+          this.parts = 1;
+          this.bytes = byteLength(command.input.Body);
+          this.completed = true;
+        } else if (command instanceof CompleteMultipartUploadCommand) {
+          this.completed = true;
+        }
+        return output;
+      },
+      (error: unknown) => {
+        this.fail('s3', error);
+        throw error;
+      },
+    );
+    this.inFlight.add(request);
+    const forget = () => this.inFlight.delete(request);
+    request.then(forget, forget);
+    return request;
+  }
+}
+
+function byteLength(body: unknown): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.byteLength;
+  return 0;
+}
+
+function stripQuotes(etag: string): string {
+  return etag.replace(/^"(.*)"$/, '$1');
+}
+
+function abortReason(signal: AbortSignal): string {
+  return signal.reason === undefined ? 'AbortSignal' : errorMessage(signal.reason);
+}
+
+/** The S3 error code (`NoSuchBucket`, …) or network error code (`ECONNREFUSED`, …) of an error. */
+export function errorCode(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): string | undefined => {
+    if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
+    seen.add(value);
+    const record = value as { Code?: unknown; code?: unknown; name?: unknown; $metadata?: unknown; errors?: unknown; cause?: unknown };
+    if (typeof record.Code === 'string' && record.Code !== '') return record.Code;
+    if (typeof record.code === 'string' && record.code !== '') return record.code;
+    if (record.$metadata !== undefined && typeof record.name === 'string' && !GENERIC_NAMES.has(record.name)) return record.name;
+    if (record.name === 'TimeoutError' || record.name === 'AbortError' || record.name === 'CredentialsProviderError') return record.name;
+    if (Array.isArray(record.errors)) {
+      for (const inner of record.errors) {
+        const code = visit(inner);
+        if (code !== undefined) return code;
+      }
+    }
+    return visit(record.cause);
+  };
+  // Errors from another realm (e.g. Node's net errors seen from a VM context) reach the SDK's retry
+  // layer as non-Errors and come out as "AWS SDK error wrapper for Error: connect ECONNREFUSED …":
+  // fall back to a network code in the message.
+  return visit(error) ?? NETWORK_CODE_IN_MESSAGE.exec(errorMessage(error))?.[1];
+}
+
+const GENERIC_NAMES = new Set(['Error', 'UnknownError', 'S3ServiceException']);
+const NETWORK_CODE_IN_MESSAGE = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\b/;
+
+function httpStatus(error: unknown): number | undefined {
+  const metadata = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata;
+  return typeof metadata?.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
+}
+
+/** `CODE: message` (or the message alone) of an SDK or network error. */
+export function describeS3Error(error: unknown): { code: string | undefined; text: string } {
+  const code = errorCode(error);
+  let message = errorMessage(error)
+    .trim()
+    .replace(/^AWS SDK error wrapper for (Error: )?/, '');
+  if ((message === '' || message === 'UnknownError') && httpStatus(error) !== undefined) message = `HTTP ${httpStatus(error)}`;
+  message = message.replace(/\.$/, '');
+  if (code === undefined || message.startsWith(code) || message.includes(` ${code} `)) return { code, text: message || String(error) };
+  return { code, text: `${code}: ${message}` };
+}
+
+const CREDENTIAL_CODES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'CredentialsProviderError',
+  'AllAccessDisabled',
+  'Forbidden',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'TimeoutError',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function isChecksumRejection(code: string | undefined, message: string): boolean {
+  return (
+    /x-amz-checksum|x-amz-sdk-checksum|checksum-mode|unsupported header|content-md5|checksum/i.test(message) ||
+    code === 'XAmzContentSHA256Mismatch' ||
+    code === 'BadDigest' ||
+    code === 'InvalidDigest' ||
+    code === 'NotImplemented'
+  );
+}
+
+/** How to fix a failed request, or undefined when there is nothing specific to say. */
+export function s3ErrorHint(error: unknown, destination: S3Destination, settings: S3Settings): string | undefined {
+  const code = errorCode(error);
+  const message = errorMessage(error);
+  const server = settings.endpoint ?? 'AWS S3';
+  if (code === 'NoSuchBucket') {
+    const style = settings.endpoint && !settings.forcePathStyle
+      ? ' If the bucket exists, the store may need path-style addressing: set `s3-force-path-style: true` (MinIO, Hetzner, Ceph).'
+      : '';
+    return `The bucket '${destination.bucket}' does not exist at ${server}: create the bucket or fix \`destination\` (${destination.url}).${style}`;
+  }
+  if (code !== undefined && CREDENTIAL_CODES.has(code)) {
+    return `The store refused the credentials: check \`s3-access-key-id\` and \`s3-secret-access-key\` (or the AWS credentials in the environment), \`s3-region\` (${settings.region}), and that they may read and write bucket '${destination.bucket}'.`;
+  }
+  if (code !== undefined && NETWORK_CODES.has(code)) {
+    return `Could not reach the S3 endpoint (${server}): check \`s3-endpoint\` and that the server is up and reachable from the runner.`;
+  }
+  if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || code === 'IllegalLocationConstraintException') {
+    return `The bucket '${destination.bucket}' is not in region ${settings.region}: set \`s3-region\` to the bucket's region (R2 uses 'auto').`;
+  }
+  if (code === 'InvalidBucketName') {
+    return `The store does not accept the bucket name '${destination.bucket}': fix \`destination\` (${destination.url}).`;
+  }
+  if (code === 'InvalidStorageClass') {
+    return `The store does not accept storage class '${settings.storageClass ?? ''}': set \`s3-storage-class\` to one it supports or leave it empty.`;
+  }
+  if (code === 'EntityTooLarge' || /Exceeded \d+ parts/.test(message)) {
+    return 'The archive outgrew the part size chosen from the size estimate (10,000 parts at most): the estimate was far too small.';
+  }
+  if (isChecksumRejection(code, message)) {
+    return settings.checksums === 'when_supported'
+      ? "This store does not accept the AWS SDK's default checksum headers (x-amz-checksum-*): set `s3-checksums: when_required` (R2, B2 and older MinIO need it)."
+      : 'The store does not implement this request or its checksum; if it is not AWS S3, check that it supports multipart uploads and DeleteObjects.';
+  }
+  return undefined;
+}
+
+function isNotFound(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'NotFound' || code === 'NoSuchKey' || httpStatus(error) === 404;
+}
+
+/** Errors with which stores refuse the DeleteObjects request itself (its checksum, or the operation). */
+function isBatchDeleteRefusal(error: unknown): boolean {
+  const code = errorCode(error);
+  const status = httpStatus(error);
+  if (status === undefined) return false; // network failure: not a refusal
+  return (
+    code === 'NotImplemented' ||
+    code === 'InvalidArgument' ||
+    code === 'InvalidRequest' ||
+    code === 'XAmzContentSHA256Mismatch' ||
+    code === 'BadDigest' ||
+    code === 'InvalidDigest' ||
+    code === 'MissingContentMD5' ||
+    code === 'MethodNotAllowed' ||
+    status === 501 ||
+    /checksum|content-md5|unsupported header/i.test(errorMessage(error))
+  );
+}

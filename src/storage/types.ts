@@ -1,0 +1,92 @@
+import type { Readable } from 'node:stream';
+
+/** Where archives go: parsed from one line of the `destination` input. */
+export type Destination =
+  | {
+      kind: 's3';
+      /** As the user wrote it, e.g. `s3://my-bucket/backups`. */
+      url: string;
+      bucket: string;
+      /** Key prefix without leading or trailing slash; '' for the bucket root. */
+      prefix: string;
+    }
+  | {
+      kind: 'file';
+      url: string;
+      /** Absolute path of the folder that holds the archives. */
+      root: string;
+      /** Always '' (the folder is the root). */
+      prefix: string;
+    };
+
+/** S3 client settings shared by every s3:// destination. */
+export interface S3Settings {
+  /** Custom endpoint (R2, B2, MinIO); undefined for AWS S3. Never has a bucket in its path. */
+  endpoint?: string;
+  /** `us-east-1` by default; `auto` for R2. */
+  region: string;
+  forcePathStyle: boolean;
+  storageClass?: string;
+  sse?: 'AES256' | 'aws:kms';
+  sseKmsKeyId?: string;
+  /** Explicit credentials; when absent the AWS SDK default chain is used (env, OIDC, profile). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /**
+   * `when_required` sends/validates flexible checksums (x-amz-checksum-*) only when an operation
+   * requires them: what R2, B2 and older MinIO accept. `when_supported` is the SDK default (AWS S3).
+   */
+  checksums: 'when_required' | 'when_supported';
+}
+
+export interface ObjectInfo {
+  /** Full object key (for file destinations: the path relative to the root, with '/'). */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  lastModified?: Date;
+  /** ETag as the store returns it (quotes stripped), when it has one. */
+  etag?: string;
+}
+
+export interface UploadOptions {
+  contentType?: string;
+  /**
+   * Expected size in bytes (an estimate, e.g. from pg_database_size). Used to size multipart parts
+   * so the 10,000-part limit of S3 is never reached; memory stays ≈ part size × queue size.
+   */
+  expectedBytes?: number;
+  /** Aborting it cancels the upload; nothing is left under the key. */
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  key: string;
+  /** Bytes the store accepted. */
+  bytes: number;
+  /** Parts used (1 for a single PUT or a local file). */
+  parts: number;
+}
+
+/**
+ * One interface over S3-compatible storage and a local folder.
+ *
+ * Guarantee of `upload`: an object appears under `key` only when `body` ended without error and
+ * every byte was stored; on any error or abort the multipart upload is aborted (S3) or the
+ * temporary file removed (folder), and the promise rejects with an UploadError.
+ */
+export interface ObjectStore {
+  readonly destination: Destination;
+  upload(key: string, body: Readable, options?: UploadOptions): Promise<UploadResult>;
+  /** Writes a small object (manifest, globals) in one request. */
+  put(key: string, data: string | Buffer, contentType: string): Promise<void>;
+  /** Metadata of `key`, or undefined when there is no such object. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Streams the object's bytes. Rejects when it does not exist. */
+  get(key: string): Promise<Readable>;
+  /** Every object whose key starts with `prefix`, across all pages (ListObjectsV2 continuation). */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Deletes keys (≤ 1000 per request); per-key failures are returned, not thrown. */
+  delete(keys: string[]): Promise<{ deleted: string[]; errors: { key: string; message: string }[] }>;
+}

@@ -1,0 +1,117 @@
+/**
+ * Black box: the committed bundle dist/index.js run as a process with INPUT_* variables, on Node 20
+ * and Node 24 (the runtime of `runs.using: node24`), against real PostgreSQL and S3 servers.
+ * Every run's stdout, stderr, outputs and summary are scanned for the sentinel password.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { s3ClientConfig } from '../../src/storage/s3.js';
+import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
+import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { startS3Server, testS3Settings } from '../support/s3-server.js';
+
+const SENTINEL = 'Sentinel-P@ss:/%#? w0rd';
+const SENTINEL_FORMS = [SENTINEL, encodeURIComponent(SENTINEL), 'Sentinel-P%40ss', 'P@ss:/%#?'];
+
+let cluster: Cluster;
+let s3: Awaited<ReturnType<typeof startS3Server>>;
+let work: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'action-bb-'));
+  [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
+  await loadPagila(cluster, 'pagila');
+  await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${SENTINEL.replace(/'/g, "''")}'`);
+  await s3.createBucket('bb');
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([cluster?.stop(), s3?.stop()]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * The secret must never be printed at all (stronger than the runner's masking, which the bundle
+ * asks for with ::add-mask:: before anything else).
+ */
+function expectNoSecret(run: ActionRun, password = SENTINEL): void {
+  expect(run.masks).toEqual(expect.arrayContaining([password, encodeURIComponent(password)]));
+  expect(run.firstNonMaskLine).toBeGreaterThanOrEqual(run.masks.length);
+  const everything = [run.stdout, run.stderr, run.summary, JSON.stringify(run.outputs)].join('\n');
+  for (const form of SENTINEL_FORMS) expect(everything).not.toContain(form);
+}
+
+const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+
+describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
+  test('backup to a local folder: exit 0, outputs, summary, file matches size and sha256', async () => {
+    const folder = path.join(work, `folder-${path.basename(path.dirname(node))}-${Math.random().toString(36).slice(2)}`);
+    const run = await runAction({
+      node,
+      inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}`, label: 'manual' },
+    });
+    expect(run.stderr + run.stdout).not.toMatch(/::error::/);
+    expect(run.exitCode).toBe(0);
+    expectNoSecret(run);
+    const key = run.outputs['backup-key'] as string;
+    expect(key).toMatch(/^pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z-manual\.dump(\.zst)?$/);
+    const file = path.join(folder, key);
+    expect(String(statSync(file).size)).toBe(run.outputs['size-bytes']);
+    expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(run.outputs['sha256']);
+    expect(run.outputs['manifest-key']).toBe(`${key}.manifest.json`);
+    expect(run.outputs['server-version']).toMatch(/^15\./);
+    expect(Number(run.outputs['duration-seconds'])).toBeGreaterThan(0);
+    const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
+    expect(manifest.archive.sha256).toBe(run.outputs['sha256']);
+    expect(run.summary).toContain('## PostgreSQL backup: pagila');
+    expect(run.summary).toContain(key);
+    for (const phase of ['Connect', 'PostgreSQL client', 'Dump and upload', 'Verify', 'Manifest']) expect(run.stdout).toContain(`::group::${phase}`);
+  }, 120_000);
+
+  test('backup to S3 with host/port/username/password inputs and credentials from the environment', async () => {
+    const run = await runAction({
+      node,
+      env: S3_ENV,
+      inputs: {
+        host: '127.0.0.1',
+        port: String(cluster.port),
+        username: 'backup',
+        password: SENTINEL,
+        database: 'pagila',
+        destination: 's3://bb/gh',
+        's3-endpoint': s3.endpoint,
+        summary: 'false',
+      },
+    });
+    expect(run.exitCode).toBe(0);
+    expectNoSecret(run);
+    expect(run.summary).toBe('');
+    const client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'bb', Prefix: 'gh/pagila/' }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key);
+    expect(keys).toContain(run.outputs['backup-key']);
+    expect(keys).toContain(run.outputs['manifest-key']);
+    expect(listed.Contents?.find((o) => o.Key === run.outputs['backup-key'])?.Size).toBe(Number(run.outputs['size-bytes']));
+  }, 120_000);
+
+  test('a bad input fails before any work, naming the input', async () => {
+    const run = await runAction({ node, inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: 's3://bb/x', format: 'tar' } });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain("::error::Input 'format': 'tar' is not one of: custom, directory, plain.");
+    expect(run.stdout).not.toContain('::group::Connect');
+    expectNoSecret(run);
+  });
+
+  test('a wrong password fails with the cause and no secret in the log', async () => {
+    const run = await runAction({
+      node,
+      inputs: { 'database-url': cluster.url('pagila', 'backup', `${SENTINEL}x`), destination: `file://${work}/never` },
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/::error::.*password authentication failed/);
+    expectNoSecret(run, `${SENTINEL}x`);
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * End to end, in process: Pagila in a real PostgreSQL 15 cluster, dumped by the real pg_dump,
+ * streamed into a real S3-compatible server (s3rver) and a local folder, then restored with the real
+ * pg_restore/psql and checked table by table against the manifest.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { runBackup, type BackupResult, type Log } from '../../src/commands/backup.js';
+import { parseConfig } from '../../src/config/parse.js';
+import type { Config } from '../../src/config/types.js';
+import { DumpError, UploadError } from '../../src/errors.js';
+import type { Manifest } from '../../src/manifest.js';
+import { realDeps } from '../../src/main.js';
+import { s3ClientConfig } from '../../src/storage/s3.js';
+import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { startS3Server, testS3Settings } from '../support/s3-server.js';
+
+const execFileAsync = promisify(execFile);
+const SENTINEL = 'Sentinel-P@ss:/%#? w0rd';
+
+let cluster: Cluster;
+let s3: Awaited<ReturnType<typeof startS3Server>>;
+let work: string;
+const logged: string[] = [];
+
+const log: Log = {
+  info: (m) => logged.push(m),
+  warning: (m) => logged.push(`WARNING ${m}`),
+  group: async (name, fn) => {
+    logged.push(`## ${name}`);
+    return fn();
+  },
+};
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'backup-e2e-'));
+  [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
+  await loadPagila(cluster, 'pagila');
+  await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${SENTINEL.replace(/'/g, "''")}'`);
+  await s3.createBucket('backups');
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([cluster?.stop(), s3?.stop()]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+function config(inputs: Record<string, string>): Config {
+  const all: Record<string, string> = {
+    'database-url': cluster.url('pagila', 'backup', SENTINEL),
+    's3-endpoint': s3.endpoint,
+    's3-access-key-id': 'S3RVER',
+    's3-secret-access-key': 'S3RVER',
+    ...inputs,
+  };
+  return parseConfig((name) => all[name] ?? '');
+}
+
+function s3Client(): S3Client {
+  return new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
+}
+
+async function download(bucket: string, key: string, to: string): Promise<void> {
+  const { Body } = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(to, await (Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+}
+
+async function manifestFromS3(key: string): Promise<Manifest> {
+  const { Body } = await s3Client().send(new GetObjectCommand({ Bucket: 'backups', Key: key }));
+  return JSON.parse(await (Body as { transformToString(): Promise<string> }).transformToString()) as Manifest;
+}
+
+/** Row count of every table listed in the manifest, read from a restored database. */
+async function restoredCounts(db: string, manifest: Manifest): Promise<Record<string, number>> {
+  const sql = manifest.rowCounts.tables
+    .map((t) => `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema}"."${t.table}"`)
+    .join(' UNION ALL ');
+  const out = await cluster.psql(db, sql);
+  return Object.fromEntries(out.split('\n').map((line) => {
+    const [name, n] = line.split('|');
+    return [name as string, Number(n)];
+  }));
+}
+
+function manifestCounts(manifest: Manifest): Record<string, number> {
+  return Object.fromEntries(manifest.rowCounts.tables.map((t) => [`${t.schema}.${t.table}`, t.rows]));
+}
+
+async function backup(inputs: Record<string, string>): Promise<BackupResult> {
+  return runBackup(config(inputs), { ...realDeps(config(inputs), undefined, log), tempDir: work });
+}
+
+test('custom format, zstd in the stream, to S3: restores with pg_restore to the manifest\'s row counts', async () => {
+  const result = await backup({ destination: 's3://backups/prod', label: 'daily' });
+  const { manifest } = result;
+  expect(manifest.archive.key).toMatch(/^prod\/pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z-daily\.dump\.zst$/);
+  expect(manifest.compression).toEqual({ method: 'zstd', level: 3, where: 'stream', engine: expect.stringMatching(/^(node-zlib|zstd-cli)$/) });
+  expect(manifest.server.major).toBe(15);
+  expect(manifest.rowCounts.tables.length).toBeGreaterThanOrEqual(15);
+  expect(manifest.rowCounts.tables.find((t) => t.table === 'film')?.rows).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM film')));
+  expect(await manifestFromS3(result.destinations[0]!.manifestKey)).toEqual(manifest);
+
+  const archive = path.join(work, 'a.dump.zst');
+  await download('backups', manifest.archive.key, archive);
+  const { stdout: sha } = await execFileAsync('sha256sum', [archive]);
+  expect(sha.split(' ')[0]).toBe(manifest.archive.sha256);
+  expect(statSync(archive).size).toBe(manifest.archive.bytes);
+  await execFileAsync('zstd', ['-q', '-d', archive, '-o', path.join(work, 'a.dump')]);
+  await cluster.createDatabase('restored_custom');
+  await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '--no-owner', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_custom', path.join(work, 'a.dump')]);
+  expect(await restoredCounts('restored_custom', manifest)).toEqual(manifestCounts(manifest));
+  expect(logged.join('\n')).not.toContain(SENTINEL);
+}, 120_000);
+
+test('plain format with gzip to a local folder and S3 at once: same bytes in both, psql restores it', async () => {
+  const folder = path.join(work, 'folder');
+  const result = await backup({ destination: `s3://backups/plain\nfile://${folder}`, format: 'plain', compression: 'gzip:6', globals: 'true' });
+  expect(result.destinations.map((d) => d.ok)).toEqual([true, true]);
+  const [remote, local] = result.destinations;
+  expect(local!.key).toMatch(/^pagila\/.*\.sql\.gz$/);
+  const localFile = path.join(folder, local!.key);
+  const { stdout: sha } = await execFileAsync('sha256sum', [localFile]);
+  expect(sha.split(' ')[0]).toBe(result.manifest.archive.sha256);
+  expect((await manifestFromS3(remote!.manifestKey)).archive.sha256).toBe(result.manifest.archive.sha256);
+  expect(readdirSync(path.dirname(localFile)).sort()).toEqual(
+    [path.basename(local!.key), `${path.basename(local!.key)}.manifest.json`, path.basename(local!.key).replace(/\.sql\.gz$/, '.globals.sql')].sort(),
+  );
+  expect(result.manifest.globals?.bytes).toBeGreaterThan(0);
+
+  await cluster.createDatabase('restored_plain');
+  const sql = path.join(work, 'plain.sql');
+  await execFileAsync('sh', ['-c', 'gzip -dc "$1" > "$2"', 'sh', localFile, sql]);
+  await execFileAsync(`${cluster.binDir}/psql`, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_plain', '-f', sql]);
+  expect(await restoredCounts('restored_plain', result.manifest)).toEqual(manifestCounts(result.manifest));
+}, 120_000);
+
+test('directory format with 2 jobs: a tar that pg_restore -j reads; the temporary folder is removed', async () => {
+  const result = await backup({ destination: 's3://backups/dir', format: 'directory', jobs: '2', compression: 'gzip' });
+  expect(result.manifest.archive.key).toMatch(/\.tar$/);
+  const tarFile = path.join(work, 'd.tar');
+  await download('backups', result.manifest.archive.key, tarFile);
+  const extracted = path.join(work, 'd');
+  await execFileAsync('mkdir', ['-p', extracted]);
+  await execFileAsync('tar', ['-xf', tarFile, '-C', extracted]);
+  expect(readdirSync(extracted)).toContain('toc.dat');
+  await cluster.createDatabase('restored_dir');
+  await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '-j', '2', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_dir', extracted]);
+  expect(await restoredCounts('restored_dir', result.manifest)).toEqual(manifestCounts(result.manifest));
+  expect(readdirSync(work).filter((f) => f.startsWith('pg-backup-'))).toEqual([]);
+}, 120_000);
+
+test('wrong password: a classified error, nothing stored', async () => {
+  const inputs = { destination: 's3://backups/wrongpw', 'database-url': cluster.url('pagila', 'backup', 'not-the-password') };
+  await expect(backup(inputs)).rejects.toThrow(/password authentication failed/);
+  const keys = await listKeys('wrongpw/');
+  expect(keys).toEqual([]);
+});
+
+test('unreachable server: connection refused, named host and port', async () => {
+  const inputs = { destination: 's3://backups/refused', 'database-url': `postgres://backup:x@127.0.0.1:1/pagila` };
+  await expect(backup(inputs)).rejects.toThrow(/127\.0\.0\.1:1|port 1/);
+});
+
+test('missing bucket: UploadError naming the bucket, nothing left', async () => {
+  const error = await backup({ destination: 's3://no-such-bucket/x' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(UploadError);
+  expect((error as Error).message).toContain('no-such-bucket');
+});
+
+test('a pg_dump that fails mid-way (permission denied on a table) leaves no archive, and says which table', async () => {
+  await cluster.psql('pagila', `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;`);
+  const error = await backup({ destination: 's3://backups/denied', 'database-url': cluster.url('pagila', 'reader', 'r') }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(DumpError);
+  expect((error as Error).message).toMatch(/permission denied for table staff/);
+  expect(await listKeys('denied/')).toEqual([]);
+}, 60_000);
+
+async function listKeys(prefix: string): Promise<string[]> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const out = await s3Client().send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key as string);
+}

@@ -1,0 +1,237 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ConnectionError } from '../../src/errors.js';
+import { classifyDriverError } from '../../src/postgres/classify.js';
+import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
+import { connectInspector, type DatabaseInspector, type TableRowCount } from '../../src/postgres/inspect.js';
+import { libpqEnv } from '../../src/postgres/libpq.js';
+import type { Connection, DumpOptions } from '../../src/postgres/types.js';
+import { freePort, loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+
+const execFileAsync = promisify(execFile);
+
+const T = 60_000;
+
+let cluster: Cluster;
+let conn: Connection;
+let inspector: DatabaseInspector;
+
+/** process.env without inherited PG* variables, plus the connection's libpq variables. */
+function pgEnv(c: Connection): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('PG')) env[key] = value;
+  return { ...env, ...libpqEnv(c) };
+}
+
+function dumpOptions(overrides: Partial<DumpOptions>): DumpOptions {
+  return {
+    format: 'plain', compression: { method: 'none' }, jobs: 1, schemas: [], excludeSchemas: [], tables: [],
+    excludeTables: [], excludeTableData: [], schemaOnly: false, dataOnly: false, noOwner: false, noPrivileges: false,
+    globals: false, extraArgs: [], ...overrides,
+  };
+}
+
+async function psqlCounts(db: string, tables: TableRowCount[]): Promise<Map<string, number>> {
+  const sql = tables
+    .map((t) => `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema.replace(/"/g, '""')}"."${t.table.replace(/"/g, '""')}";`)
+    .join('\n');
+  const out = await cluster.psql(db, sql);
+  return new Map(out.split('\n').map((line) => {
+    const [name, n] = line.split('|');
+    return [name!, Number(n)];
+  }));
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  await loadPagila(cluster, 'pagila');
+  // sslmode unset = libpq's prefer: the server has SSL off, so this also covers the plaintext fallback.
+  conn = { host: cluster.host, port: cluster.port, user: 'postgres', password: cluster.password, database: 'pagila', params: {} };
+  inspector = await connectInspector(conn);
+}, T);
+
+afterAll(async () => {
+  await inspector?.close();
+  await cluster?.stop();
+}, T);
+
+test('serverInfo reports the real server version and database size', async () => {
+  const info = await inspector.serverInfo();
+  expect(info.major).toBe(15);
+  expect(info.versionNum).toBeGreaterThanOrEqual(150000);
+  expect(info.versionNum).toBeLessThan(160000);
+  expect(info.version).toBe(await cluster.psql('pagila', 'SHOW server_version'));
+  const size = Number(await cluster.psql('pagila', 'SELECT pg_database_size(current_database())'));
+  expect(info.databaseSizeBytes).toBeGreaterThan(5_000_000);
+  expect(Math.abs(info.databaseSizeBytes - size) / size).toBeLessThan(0.05);
+}, T);
+
+test('exact row counts equal count(*) for every table; partitions are listed individually', async () => {
+  const session = await inspector.openSnapshot();
+  try {
+    expect(session.snapshotId).toMatch(/^[0-9A-F]+-[0-9A-F]+-\d+$/);
+    const rows = await session.rowCounts('exact');
+    const expected = await psqlCounts('pagila', rows);
+    expect(rows.length).toBe(21);
+    for (const t of rows) expect([`${t.schema}.${t.table}`, t.rows]).toEqual([`${t.schema}.${t.table}`, expected.get(`${t.schema}.${t.table}`)]);
+    const byName = new Map(rows.map((t) => [t.table, t.rows]));
+    expect(byName.get('actor')).toBe(200);
+    expect(byName.get('film')).toBe(1000);
+    expect(byName.get('rental')).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')));
+    // payment is partitioned: the parent is omitted, its 7 partitions appear with their own rows.
+    expect(byName.has('payment')).toBe(false);
+    const partitions = rows.filter((t) => t.table.startsWith('payment_p'));
+    expect(partitions.map((t) => t.table)).toEqual([1, 2, 3, 4, 5, 6, 7].map((m) => `payment_p2022_0${m}`));
+    const paymentTotal = Number(await cluster.psql('pagila', 'SELECT count(*) FROM payment'));
+    expect(partitions.reduce((sum, t) => sum + t.rows, 0)).toBe(paymentTotal);
+    expect(paymentTotal).toBeGreaterThan(10_000);
+    // Sorted by schema, then table.
+    const names = rows.map((t) => `${t.schema}\u0000${t.table}`);
+    expect(names).toEqual([...names].sort());
+  } finally {
+    await session.close();
+  }
+}, T);
+
+test('estimated row counts are non-negative numbers, reltuples once analyzed', async () => {
+  const session = await inspector.openSnapshot();
+  try {
+    const before = await session.rowCounts('estimate');
+    expect(before.length).toBe(21);
+    for (const t of before) expect(t.rows).toBeGreaterThanOrEqual(0);
+  } finally {
+    await session.close();
+  }
+  await cluster.psql('pagila', 'ANALYZE film');
+  const session2 = await inspector.openSnapshot();
+  try {
+    const film = (await session2.rowCounts('estimate')).find((t) => t.table === 'film');
+    expect(film?.rows).toBe(1000);
+  } finally {
+    await session2.close();
+  }
+}, T);
+
+test('catalog counts of Pagila', async () => {
+  const session = await inspector.openSnapshot();
+  try {
+    // Measured with psql on a fresh Pagila load (schema public only; plpgsql is the only extension).
+    expect(await session.catalogCounts()).toEqual({
+      tables: 21,
+      partitionedTables: 1,
+      indexes: 56,
+      constraints: 59,
+      views: 7,
+      materializedViews: 1,
+      functions: 10,
+      sequences: 13,
+    });
+  } finally {
+    await session.close();
+  }
+}, T);
+
+test('extension members are not counted; odd identifiers are quoted', async () => {
+  await cluster.createDatabase('extdb');
+  await cluster.psql(
+    'extdb',
+    `CREATE EXTENSION citext; CREATE EXTENSION pg_stat_statements;
+     CREATE SCHEMA "My Schema";
+     CREATE TABLE "My Schema"."Odd ""Name""" (id int PRIMARY KEY, v citext);
+     INSERT INTO "My Schema"."Odd ""Name""" SELECT g, 'x' FROM generate_series(1, 3) g;
+     CREATE FUNCTION public.one() RETURNS int LANGUAGE sql AS 'SELECT 1';`,
+  );
+  const ext = await connectInspector({ ...conn, database: 'extdb' });
+  try {
+    const session = await ext.openSnapshot();
+    expect(await session.rowCounts('exact')).toEqual([{ schema: 'My Schema', table: 'Odd "Name"', rows: 3 }]);
+    expect(await session.catalogCounts()).toEqual({
+      tables: 1, partitionedTables: 0, indexes: 1, constraints: 1, views: 0, materializedViews: 0, functions: 1, sequences: 0,
+    });
+    await session.close();
+  } finally {
+    await ext.close();
+  }
+}, T);
+
+test('the snapshot hides later writes, and pg_dump --snapshot dumps the same data', async () => {
+  const session = await inspector.openSnapshot();
+  try {
+    await cluster.psql('pagila', "INSERT INTO actor (first_name, last_name) VALUES ('SNAPSHOT', 'LATECOMER')");
+    const now = Number(await cluster.psql('pagila', 'SELECT count(*) FROM actor'));
+    expect(now).toBe(201);
+    const actor = (await session.rowCounts('exact')).find((t) => t.table === 'actor');
+    expect(actor?.rows).toBe(200);
+
+    const args = buildPgDumpArgs(dumpOptions({ tables: ['public.actor'], dataOnly: true }), {
+      compress: '0',
+      snapshot: session.snapshotId,
+    });
+    expect(args).toContain(`--snapshot=${session.snapshotId}`);
+    const { stdout } = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), args, {
+      env: pgEnv(conn),
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(stdout).toContain('PENELOPE');
+    expect(stdout).not.toContain('LATECOMER');
+    const dataLines = stdout.split('\n').filter((line) => /^\d+\t/.test(line));
+    expect(dataLines).toHaveLength(200);
+  } finally {
+    await session.close();
+    await cluster.psql('pagila', "DELETE FROM actor WHERE last_name = 'LATECOMER'");
+  }
+  // After close the snapshot can no longer be imported.
+  const again = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', `--snapshot=${session.snapshotId}`, '--no-password'], {
+    env: pgEnv(conn),
+  }).then(() => 'ok', (error: { stderr: string }) => error.stderr);
+  expect(again).toMatch(/invalid snapshot identifier/);
+}, T);
+
+async function connectError(c: Connection): Promise<ConnectionError> {
+  const error = await connectInspector(c).then(
+    async (i) => {
+      await i.close();
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConnectionError);
+  return error as ConnectionError;
+}
+
+test('wrong password → ConnectionError with the auth message', async () => {
+  const error = await connectError({ ...conn, password: 'not-the-password' });
+  expect(error.phase).toBe('connect');
+  expect(error.message).toContain('Authentication to PostgreSQL at 127.0.0.1');
+  expect(error.message).toContain('password authentication failed for user \\"postgres\\"'.replace(/\\"/g, '"'));
+  expect(error.message).not.toContain('not-the-password');
+  expect(classifyDriverError(error.cause, { host: conn.host, port: conn.port }).kind).toBe('auth');
+}, T);
+
+test('nothing listening on the port → connection-refused message', async () => {
+  const port = await freePort();
+  const error = await connectError({ ...conn, port });
+  expect(error.message).toContain(`Cannot connect to PostgreSQL at 127.0.0.1:${port}`);
+  expect(error.message).toContain('ECONNREFUSED');
+  expect(classifyDriverError(error.cause, { host: conn.host, port }).kind).toBe('connection-refused');
+}, T);
+
+test('missing database and SSL required by the client are told apart', async () => {
+  const missing = await connectError({ ...conn, database: 'no_such_db' });
+  expect(missing.message).toContain('The database does not exist');
+  expect(missing.message).toContain('database "no_such_db" does not exist');
+
+  const ssl = await connectError({ ...conn, sslmode: 'require' });
+  expect(ssl.message).toContain('SSL');
+  expect(classifyDriverError(ssl.cause, { host: conn.host, port: conn.port }).kind).toBe('ssl');
+}, T);
+
+test('sslmode=disable connects without trying TLS', async () => {
+  const plain = await connectInspector({ ...conn, sslmode: 'disable' });
+  try {
+    expect((await plain.serverInfo()).major).toBe(15);
+  } finally {
+    await plain.close();
+  }
+}, T);

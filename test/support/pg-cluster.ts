@@ -1,0 +1,214 @@
+/**
+ * Throwaway PostgreSQL clusters for integration tests: a fresh data directory in a temp folder owned
+ * by the `postgres` OS user (initdb refuses root), TCP on 127.0.0.1 with scram-sha-256 (so wrong
+ * passwords really fail) and trust on the Unix socket (setup via psql as `postgres`).
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export interface Cluster {
+  host: '127.0.0.1';
+  port: number;
+  dataDir: string;
+  /** Directory of the Unix socket (also the temp root removed by stop()). */
+  socketDir: string;
+  superuser: 'postgres';
+  /** Password of the `postgres` role for TCP connections (the socket needs none). */
+  password: string;
+  binDir: string;
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Runs SQL over the socket as postgres (`-X -A -t -v ON_ERROR_STOP=1`); stdout without the trailing newline. */
+  psql(db: string, sql: string): Promise<string>;
+  createDatabase(name: string): Promise<void>;
+  setPassword(role: string, password: string): Promise<void>;
+  /** postgres://user:password@127.0.0.1:port/db (user defaults to postgres with its password). */
+  url(db: string, user?: string, password?: string): string;
+}
+
+export function pgBinDir(): string {
+  return process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function asPostgres(cmd: string, args: string[]): string[] {
+  return process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];
+}
+
+async function run(argv: string[], input?: string): Promise<string> {
+  const [cmd, ...args] = argv;
+  if (input === undefined) {
+    const { stdout } = await execFileAsync(cmd!, args, { maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
+    child.stdin.end(input);
+  });
+}
+
+const live = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(binDir: string): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const dataDir of live) {
+      try {
+        const argv = asPostgres(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop']);
+        execFileSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+      } catch {
+        // best effort
+      }
+      rmSync(path.dirname(dataDir), { recursive: true, force: true });
+    }
+  });
+}
+
+export async function startCluster(options: { port?: number } = {}): Promise<Cluster> {
+  const binDir = pgBinDir();
+  if (!existsSync(path.join(binDir, 'postgres'))) {
+    throw new Error(`No PostgreSQL server binaries in ${binDir} (set PG_BIN_DIR).`);
+  }
+  const root = mkdtempSync(path.join(os.tmpdir(), 'pg-cluster-'));
+  const dataDir = path.join(root, 'data');
+  const password = randomBytes(12).toString('hex');
+  const pwfile = path.join(root, 'pwfile');
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  if (process.getuid?.() === 0) {
+    const { uid, gid } = postgresIds();
+    chownSync(root, uid, gid);
+    chownSync(pwfile, uid, gid);
+  }
+  await run(
+    asPostgres(path.join(binDir, 'initdb'), [
+      '-D', dataDir, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust',
+      '--auth-host=scram-sha-256', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8',
+    ]),
+  );
+  rmSync(pwfile, { force: true });
+  installExitHook(binDir);
+
+  let port = options.port ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    if (!options.port) port = await freePort();
+    try {
+      await run(
+        asPostgres(path.join(binDir, 'pg_ctl'), [
+          '-D', dataDir, '-w', '-t', '30', '-l', path.join(root, 'server.log'), '-o',
+          `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
+          'start',
+        ]),
+      );
+      break;
+    } catch (error) {
+      if (options.port || attempt >= 2) {
+        rmSync(root, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
+  live.add(dataDir);
+
+  const psql = (db: string, sql: string) =>
+    run(
+      [path.join(binDir, 'psql'), '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', root, '-p', String(port),
+        '-U', 'postgres', '-d', db, '-f', '-'],
+      sql,
+    ).then((out) => out.replace(/\n$/, ''));
+
+  let stopped = false;
+  const cluster: Cluster = {
+    host: '127.0.0.1',
+    port,
+    dataDir,
+    socketDir: root,
+    superuser: 'postgres',
+    password,
+    binDir,
+    async stop(mode = 'fast') {
+      if (stopped) return;
+      stopped = true;
+      try {
+        await run(asPostgres(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', mode, '-w', 'stop']));
+      } finally {
+        live.delete(dataDir);
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+    psql,
+    async createDatabase(name) {
+      await psql('postgres', `CREATE DATABASE "${name.replace(/"/g, '""')}";`);
+    },
+    async setPassword(role, pw) {
+      await psql('postgres', `ALTER ROLE "${role.replace(/"/g, '""')}" PASSWORD '${pw.replace(/'/g, "''")}';`);
+    },
+    url(db, user = 'postgres', pw) {
+      const secret = pw ?? (user === 'postgres' ? password : '');
+      const auth = secret ? `${encodeURIComponent(user)}:${encodeURIComponent(secret)}` : encodeURIComponent(user);
+      return `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+    },
+  };
+  return cluster;
+}
+
+function postgresIds(): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid, gid };
+}
+
+/** Repository root: the nearest folder at or above process.cwd() with a package.json. */
+export function repoRoot(): string {
+  let dir = process.cwd();
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`No package.json above ${process.cwd()}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export function pagilaDir(): string {
+  return path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'pagila');
+}
+
+/** Creates `db` and loads the Pagila schema and data into it (as postgres, over the socket). */
+export async function loadPagila(cluster: Cluster, db: string): Promise<void> {
+  await cluster.createDatabase(db);
+  const dir = pagilaDir();
+  for (const file of ['pagila-schema.sql', 'pagila-data.sql']) {
+    await run([
+      path.join(cluster.binDir, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.socketDir,
+      '-p', String(cluster.port), '-U', 'postgres', '-d', db, '-f', path.join(dir, file),
+    ]);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * A real S3-compatible server for integration tests: s3rver 3.7.1, in-process, on 127.0.0.1.
+ *
+ * Notes on s3rver (verified on this machine):
+ * - Its ListObjectsV2 continuation tokens are DES-encrypted: run with
+ *   `NODE_OPTIONS=--openssl-legacy-provider` (the integration test command sets it).
+ * - Clients need `forcePathStyle: true` and checksums `WHEN_REQUIRED` (see {@link testS3Settings}).
+ * - It does not implement AbortMultipartUpload (DELETE ?uploadId= answers 405 MethodNotAllowed) nor
+ *   ListMultipartUploads (GET ?uploads answers 501 NotImplemented). This server therefore answers
+ *   AbortMultipartUpload itself, as S3 does: it removes the upload's folder from s3rver's storage
+ *   (204) or answers 404 NoSuchUpload. `pendingMultipartUploads` reads that storage to show which
+ *   multipart uploads are still open. Pass `abortMultipartUpload: false` for s3rver's own behaviour.
+ * - `stop()` drops open connections at once (requests in flight fail as on a crash).
+ */
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { S3Settings } from '../../src/storage/types.js';
+
+const require = createRequire(import.meta.url);
+
+interface S3rverApp {
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  store: { putBucket(name: string): Promise<unknown> };
+  logger?: { exceptions?: { unhandle(): void }; close(): void };
+}
+type S3rverConstructor = new (options: Record<string, unknown>) => S3rverApp;
+
+/** s3rver keeps multipart uploads in `<dir>/<bucket>/._S3rver_uploads/<uploadId>/` (with a `key` file). */
+const UPLOADS_FOLDER = '._S3rver_uploads';
+
+export interface S3ServerOptions {
+  /** Storage folder; kept on stop. Default: a new temporary folder, removed on stop. */
+  dir?: string;
+  /** Port on 127.0.0.1; default: a free one. */
+  port?: number;
+  /** Answer AbortMultipartUpload (s3rver itself does not). Default true. */
+  abortMultipartUpload?: boolean;
+}
+
+export interface S3Server {
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+  createBucket(name: string): Promise<void>;
+  /** Multipart uploads started and neither completed nor aborted. */
+  pendingMultipartUploads(bucket: string): Promise<{ uploadId: string; key: string }[]>;
+  /** Requests received so far, as `METHOD path?query` (path-style), in order of arrival. */
+  requests: string[];
+  /** Responses sent so far, as `METHOD path?query status`, in order of completion. */
+  responses: string[];
+}
+
+export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
+  const S3rver = require('s3rver') as S3rverConstructor;
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 's3rver-')));
+  const app = new S3rver({ silent: true, directory: dir, resetOnClose: false });
+  const handle = app.callback();
+  const answerAborts = options.abortMultipartUpload ?? true;
+  const requests: string[] = [];
+  const responses: string[] = [];
+
+  const server: Server = createServer((req, res) => {
+    const line = `${req.method ?? ''} ${req.url ?? ''}`;
+    requests.push(line);
+    res.on('finish', () => responses.push(`${line} ${res.statusCode}`));
+    if (answerAborts && req.method === 'DELETE' && isAbortMultipart(req.url ?? '')) {
+      abortMultipart(dir, req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      });
+      return;
+    }
+    handle(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let stopped = false;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    dir,
+    requests,
+    responses,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      app.logger?.exceptions?.unhandle();
+      app.logger?.close();
+      if (ownsDir) await rm(dir, { recursive: true, force: true });
+    },
+    async createBucket(name: string) {
+      await app.store.putBucket(name);
+    },
+    async pendingMultipartUploads(bucket: string) {
+      const folder = join(dir, bucket, UPLOADS_FOLDER);
+      let ids: string[];
+      try {
+        ids = await readdir(folder);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ENOENT') return [];
+        throw error;
+      }
+      return Promise.all(
+        ids.map(async (uploadId) => ({
+          uploadId,
+          key: await readFile(join(folder, uploadId, 'key'), 'utf8').catch(() => ''),
+        })),
+      );
+    },
+  };
+}
+
+function isAbortMultipart(url: string): boolean {
+  return new URL(url, 'http://localhost').searchParams.has('uploadId');
+}
+
+function xmlError(res: ServerResponse, status: number, code: string, message: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/xml');
+  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+}
+
+/** AbortMultipartUpload (path-style `DELETE /<bucket>/<key>?uploadId=<id>`) on s3rver's storage. */
+async function abortMultipart(dir: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req.resume();
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const uploadId = url.searchParams.get('uploadId') ?? '';
+  const [, bucket = '', ...keyParts] = url.pathname.split('/');
+  const key = keyParts.map((part) => decodeURIComponent(part)).join('/');
+  if (!/^[0-9a-f]+$/.test(uploadId)) return xmlError(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+  const folder = join(dir, decodeURIComponent(bucket), UPLOADS_FOLDER, uploadId);
+  const exists = await stat(folder).then(
+    () => true,
+    () => false,
+  );
+  const storedKey = exists ? await readFile(join(folder, 'key'), 'utf8').catch(() => undefined) : undefined;
+  if (!exists || storedKey !== key) return xmlError(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+  await rm(folder, { recursive: true, force: true });
+  res.statusCode = 204;
+  res.end();
+}
+
+/** Settings for a client of {@link startS3Server}. */
+export function testS3Settings(endpoint: string): S3Settings {
+  return {
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    checksums: 'when_required',
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+  };
+}

@@ -1,0 +1,144 @@
+import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkExtraPgDumpArgs } from '../../src/postgres/dump-args.js';
+import type { DumpOptions } from '../../src/postgres/types.js';
+
+function opts(overrides: Partial<DumpOptions> = {}): DumpOptions {
+  return {
+    format: 'custom',
+    compression: { method: 'zstd', level: 3 },
+    jobs: 1,
+    schemas: [],
+    excludeSchemas: [],
+    tables: [],
+    excludeTables: [],
+    excludeTableData: [],
+    schemaOnly: false,
+    dataOnly: false,
+    noOwner: false,
+    noPrivileges: false,
+    globals: false,
+    extraArgs: [],
+    ...overrides,
+  };
+}
+
+describe('buildPgDumpArgs', () => {
+  test.each<[string, Partial<DumpOptions>, Parameters<typeof buildPgDumpArgs>[1], string[]]>([
+    ['custom, minimal', {}, { compress: '0' }, ['--format=custom', '--compress=0', '--no-password']],
+    ['plain with gzip level', { format: 'plain' }, { compress: '6' }, ['--format=plain', '--compress=6', '--no-password']],
+    ['custom with zstd and snapshot', {}, { compress: 'zstd:3', snapshot: '00000003-00000002-1' },
+      ['--format=custom', '--compress=zstd:3', '--snapshot=00000003-00000002-1', '--no-password']],
+    ['jobs are ignored outside the directory format', { jobs: 4 }, { compress: 'lz4' }, ['--format=custom', '--compress=lz4', '--no-password']],
+    ['directory with jobs, snapshot and file', { format: 'directory', jobs: 4 }, { compress: 'zstd:1', snapshot: 'S-1', outputDir: '/tmp/out dir' },
+      ['--format=directory', '--compress=zstd:1', '--jobs=4', '--snapshot=S-1', '--file=/tmp/out dir', '--no-password']],
+    ['directory with one job', { format: 'directory' }, { compress: '0', outputDir: '/d' }, ['--format=directory', '--compress=0', '--file=/d', '--no-password']],
+    ['outputDir is ignored for custom', {}, { compress: '0', outputDir: '/d' }, ['--format=custom', '--compress=0', '--no-password']],
+    [
+      'every selection option, in order',
+      {
+        schemas: ['public', 'sales'],
+        excludeSchemas: ['audit'],
+        tables: ['public.actor', '-weird'],
+        excludeTables: ['public.log*'],
+        excludeTableData: ['public.big'],
+        schemaOnly: true,
+        noOwner: true,
+        noPrivileges: true,
+        extraArgs: ['--no-comments', '--lock-wait-timeout=60s'],
+      },
+      { compress: '0', snapshot: 'X' },
+      [
+        '--format=custom', '--compress=0', '--snapshot=X', '--schema=public', '--schema=sales', '--exclude-schema=audit',
+        '--table=public.actor', '--table=-weird', '--exclude-table=public.log*', '--exclude-table-data=public.big',
+        '--schema-only', '--no-owner', '--no-privileges', '--no-comments', '--lock-wait-timeout=60s', '--no-password',
+      ],
+    ],
+    ['data only', { dataOnly: true }, { compress: '0' }, ['--format=custom', '--compress=0', '--data-only', '--no-password']],
+  ])('%s', (_name, overrides, plan, expected) => {
+    expect(buildPgDumpArgs(opts(overrides), plan)).toEqual(expected);
+  });
+
+  test('directory format without outputDir is a programming error', () => {
+    expect(() => buildPgDumpArgs(opts({ format: 'directory' }), { compress: '0' })).toThrow(/outputDir/);
+  });
+
+  test('no connection options and no password ever appear', () => {
+    const args = buildPgDumpArgs(opts({ format: 'directory', jobs: 2 }), { compress: '0', outputDir: '/x' });
+    for (const arg of args) expect(arg).not.toMatch(/^--(host|port|username|dbname|password)\b|^-[hpUdW]/);
+    expect(args.filter((a) => a === '--no-password')).toHaveLength(1);
+  });
+});
+
+test('buildPgDumpallGlobalsArgs', () => {
+  expect(buildPgDumpallGlobalsArgs()).toEqual(['--globals-only', '--no-role-passwords', '--no-password']);
+});
+
+describe('checkExtraPgDumpArgs', () => {
+  test.each<[string, string | undefined]>([
+    // allowed
+    ['--no-comments', undefined],
+    ['--lock-wait-timeout=60s', undefined],
+    ['--verbose', undefined],
+    ['-v', undefined],
+    ['--encoding=UTF8', undefined],
+    ['--exclude-table-and-children=public.logs', undefined],
+    ['--role=backup', undefined],
+    ['--inserts', undefined],
+    // output / format / compression / jobs
+    ['-f', "'-f' (--file) is not allowed in `pg-dump-args`: the action writes the output itself; choose where with the `destination` input."],
+    ['-fout.sql', "'-fout.sql' (--file) is not allowed in `pg-dump-args`: the action writes the output itself; choose where with the `destination` input."],
+    ['--file=x', "'--file=x' is not allowed in `pg-dump-args`: the action writes the output itself; choose where with the `destination` input."],
+    ['--file', "'--file' is not allowed in `pg-dump-args`: the action writes the output itself; choose where with the `destination` input."],
+    ['-Fc', "'-Fc' (--format) is not allowed in `pg-dump-args`: use the `format` input."],
+    ['--format=directory', "'--format=directory' is not allowed in `pg-dump-args`: use the `format` input."],
+    ['-Z9', "'-Z9' (--compress) is not allowed in `pg-dump-args`: use the `compression` input."],
+    ['--compress=zstd:9', "'--compress=zstd:9' is not allowed in `pg-dump-args`: use the `compression` input."],
+    ['-j4', "'-j4' (--jobs) is not allowed in `pg-dump-args`: use the `jobs` input (directory format)."],
+    ['--jobs=4', "'--jobs=4' is not allowed in `pg-dump-args`: use the `jobs` input (directory format)."],
+    ['--snapshot=0000-1', "'--snapshot=0000-1' is not allowed in `pg-dump-args`: the action exports its own snapshot so that row counts and the dump see the same data."],
+    // connection
+    ['-d', "'-d' (--dbname) is not allowed in `pg-dump-args`: the connection comes from the `database-url` input (or `host`, `port`, `username`, `database`)."],
+    ['--dbname=postgres://u:p@h/db', "'--dbname=postgres://u:p@h/db' is not allowed in `pg-dump-args`: the connection comes from the `database-url` input (or `host`, `port`, `username`, `database`)."],
+    ['-hlocalhost', "'-hlocalhost' (--host) is not allowed in `pg-dump-args`: the connection comes from the `database-url` input (or `host`, `port`, `username`, `database`)."],
+    ['--port=5433', "'--port=5433' is not allowed in `pg-dump-args`: the connection comes from the `database-url` input (or `host`, `port`, `username`, `database`)."],
+    ['-U', "'-U' (--username) is not allowed in `pg-dump-args`: the connection comes from the `database-url` input (or `host`, `port`, `username`, `database`)."],
+    ['-W', "'-W' (--password) is not allowed in `pg-dump-args`: the action never prompts; the password comes from the `database-url` or `password` input."],
+    ['--password', "'--password' is not allowed in `pg-dump-args`: the action never prompts; the password comes from the `database-url` or `password` input."],
+    ['-w', "'-w' (--no-password) is not allowed in `pg-dump-args`: the action always passes --no-password."],
+    ['--no-password', "'--no-password' is not allowed in `pg-dump-args`: the action always passes --no-password."],
+    // inputs that exist
+    ['-n', "'-n' (--schema) is not allowed in `pg-dump-args`: use the `schema` input."],
+    ['--table=public.actor', "'--table=public.actor' is not allowed in `pg-dump-args`: use the `table` input."],
+    ['-T', "'-T' (--exclude-table) is not allowed in `pg-dump-args`: use the `exclude-table` input."],
+    ['--exclude-table-data=x', "'--exclude-table-data=x' is not allowed in `pg-dump-args`: use the `exclude-table-data` input."],
+    ['-s', "'-s' (--schema-only) is not allowed in `pg-dump-args`: use the `schema-only` input."],
+    ['--no-acl', "'--no-acl' is not allowed in `pg-dump-args`: use the `no-privileges` input."],
+    // would not dump at all
+    ['--version', "'--version' is not allowed in `pg-dump-args`: it prints the version and exits without dumping."],
+    ['-?', "'-?' (--help) is not allowed in `pg-dump-args`: it prints help and exits without dumping."],
+    // shape
+    ['--lock-wait-timeout', "'--lock-wait-timeout' needs a value on the same line: `--lock-wait-timeout=<value>`."],
+    ['--no-comments=yes', "'--no-comments=yes' takes no value: write `--no-comments`."],
+    ['-E', "'-E' takes a value: write the long form `--encoding=<value>` instead."],
+    ['-EUTF8', "'-EUTF8' takes a value: write the long form `--encoding=<value>` instead."],
+    ['-cC', "'-cC' combines several options: write one option per line, e.g. `-c`."],
+    ['--fi=x', "'--fi=x' is not a pg_dump option this action knows (write the full option name; abbreviations are not accepted)."],
+    ['--form=plain', "'--form=plain' is not a pg_dump option this action knows (write the full option name; abbreviations are not accepted)."],
+    ['-q', "'-q' is not a pg_dump option this action knows."],
+    ['60s', "'60s' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
+    ['mydb', "'mydb' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
+    ['--', "'--' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
+    ['-', "'-' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
+  ])('%s', (token, expected) => {
+    expect(checkExtraPgDumpArgs([token])).toBe(expected);
+  });
+
+  test('an empty list and a list of allowed options are fine', () => {
+    expect(checkExtraPgDumpArgs([])).toBeUndefined();
+    expect(checkExtraPgDumpArgs(['--no-comments', '--quote-all-identifiers', '--extra-float-digits=3'])).toBeUndefined();
+  });
+
+  test('the first offending token is reported', () => {
+    expect(checkExtraPgDumpArgs(['--no-comments', '--file', 'out.sql'])).toMatch(/^'--file' is not allowed/);
+    expect(checkExtraPgDumpArgs(['--no-comments', 'x', '-f'])).toMatch(/^'x' is not an option/);
+  });
+});
