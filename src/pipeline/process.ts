@@ -39,6 +39,8 @@ export class ChildExitError extends Error {
 export interface SpawnOptions {
   /** Extra environment variables (merged over process.env). */
   env?: Record<string, string>;
+  /** Which inherited variables to keep (default: all), e.g. to drop a runner's stray PG* settings. */
+  inherit?: (name: string) => boolean;
   stdin?: 'pipe' | 'ignore';
   /** Called with each complete stderr line, e.g. to log pg_dump warnings. */
   onStderrLine?: (line: string) => void;
@@ -50,7 +52,7 @@ export interface SpawnOptions {
  */
 export function spawnStage(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildStage {
   const child = spawn(command, args, {
-    env: { ...process.env, ...options.env },
+    env: { ...inherited(options.inherit), ...options.env },
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   let tail = '';
@@ -85,4 +87,9 @@ export function spawnStage(name: string, command: string, args: string[], option
     },
     stderr: () => tail,
   };
+}
+
+function inherited(keep: ((name: string) => boolean) | undefined): NodeJS.ProcessEnv {
+  if (!keep) return process.env;
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => keep(name)));
 }

@@ -73,10 +73,25 @@ export function classifyPgError(stderr: string, ctx: PgFailureContext): PgFailur
     const line = lines.find((l) => rule.test.test(l));
     if (line) return build(rule.kind, line, lines, ctx);
   }
-  const keyLine = lines.find((line) => /error|fatal|failed/i.test(line)) ?? lines[0] ?? '(no error output)';
+  const index = Math.max(0, lines.findIndex((line) => /error|fatal|failed/i.test(line)));
+  const keyLine = lines[index] ?? '(no error output)';
   if (ctx.port === TRANSACTION_POOLER_PORT) return build('pooler', keyLine, lines, ctx);
-  return build('unknown', keyLine, lines, ctx);
+  return build('unknown', withDetails(lines, index) || keyLine, lines, ctx);
 }
+
+/** The line at `index` and up to three detail lines after it (not the query text). */
+function withDetails(lines: string[], index: number): string {
+  const out = lines.slice(index, index + 1);
+  for (const line of lines.slice(index + 1)) {
+    if (out.length >= 4 || /: error:/.test(line)) break;
+    if (/(Query|Command) was:/.test(line)) continue;
+    out.push(line);
+  }
+  return out.join(' ');
+}
+
+const CONNECTION_LOST =
+  /server closed the connection unexpectedly|terminating connection|connection to server was lost|SSL SYSCALL error|could not receive data from server|PQgetCopyData\(\) failed/i;
 
 /**
  * Classifies an error thrown by the node `pg` driver (or Node's net/tls layer under it):
@@ -283,6 +298,10 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
     default:
       text =
         `${tool} failed (${where}): ${said}` +
+        (CONNECTION_LOST.test(keyLine)
+          ? ' The connection to the server was lost during the dump (a restart or failover, a proxy or pooler cutting a long ' +
+            'connection, or the server running out of memory): run the backup again and check the server\'s log.'
+          : '') +
         (ctx.port === TRANSACTION_POOLER_PORT ? ' Port 6543 is usually a transaction pooler, which pg_dump cannot use: connect directly or through a session pooler.' : '');
       break;
   }

@@ -9,10 +9,14 @@ export interface Dumper {
   start(program: 'pg_dump' | 'pg_dumpall', args: string[], env: Record<string, string>): ChildStage;
 }
 
-/** The real {@link Dumper}: spawns the programs from `binDir`, logging their stderr lines. */
+/**
+ * The real {@link Dumper}: spawns the programs from `binDir`, logging their stderr lines. Inherited
+ * PG* variables (PGSERVICE, PGPASSFILE, a stray PGHOST…) are dropped: the connection is only what
+ * the inputs say.
+ */
 export function processDumper(binDir: string, log: (line: string) => void): Dumper {
   return {
     start: (program, args, env) =>
-      spawnStage(program, `${binDir}/${program}`, args, { env, onStderrLine: (line) => log(`${program}: ${line.replace(/^\S+: /, '')}`) }),
+      spawnStage(program, `${binDir}/${program}`, args, { env, inherit: (name) => !name.startsWith('PG'), onStderrLine: (line) => log(`${program}: ${line.replace(/^\S+: /, '')}`) }),
   };
 }

@@ -4,7 +4,7 @@
  * counts of user objects, so the manifest describes exactly the data in the archive.
  */
 import pg from 'pg';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, DumpError } from '../errors.js';
 import { classifyDriverError } from './classify.js';
 import { pgClientConfig, sslFallbackAllowed, withoutSsl } from './libpq.js';
 import type { Connection } from './types.js';
@@ -181,10 +181,13 @@ const CATALOG_COUNTS_SQL = `
 
 class Session implements SnapshotSession {
   private closed = false;
+  /** Calls run one after another: a failed one must be rolled back before the next query runs. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly client: pg.Client,
     readonly snapshotId: string,
+    private readonly conn: Connection,
     private readonly onClose: () => void,
   ) {}
 
@@ -193,14 +196,41 @@ class Session implements SnapshotSession {
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const result = await client.query<{ id: string }>('SELECT pg_catalog.pg_export_snapshot() AS id');
-      return new Session(client, result.rows[0]!.id, onClose);
+      return new Session(client, result.rows[0]!.id, conn, onClose);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
     }
   }
 
-  async rowCounts(mode: 'exact' | 'estimate'): Promise<TableRowCount[]> {
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Runs `fn` inside a savepoint. An error (e.g. permission denied on one table) would otherwise
+   * abort the transaction, and with it the exported snapshot — pg_dump would then fail with
+   * "could not import the requested snapshot" instead of the real cause.
+   */
+  private async inSavepoint<T>(fn: () => Promise<T>): Promise<T> {
+    await this.client.query('SAVEPOINT inspect');
+    try {
+      const result = await fn();
+      await this.client.query('RELEASE SAVEPOINT inspect');
+      return result;
+    } catch (error) {
+      await this.client.query('ROLLBACK TO SAVEPOINT inspect').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  rowCounts(mode: 'exact' | 'estimate'): Promise<TableRowCount[]> {
+    return this.exclusive(() => this.inSavepoint(() => this.countRows(mode)));
+  }
+
+  private async countRows(mode: 'exact' | 'estimate'): Promise<TableRowCount[]> {
     const tables = (
       await this.client.query<{ schema: string; table: string; reltuples: number; live: number | null }>(USER_TABLES_SQL)
     ).rows;
@@ -210,7 +240,13 @@ class Session implements SnapshotSession {
       let rows: number;
       if (mode === 'exact') {
         const name = `${this.client.escapeIdentifier(t.schema)}.${this.client.escapeIdentifier(t.table)}`;
-        const result = await this.client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${name}`);
+        let result: pg.QueryResult<{ n: string }>;
+        try {
+          result = await this.client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${name}`);
+        } catch (error) {
+          const { message } = classifyDriverError(error, { host: this.conn.host, port: this.conn.port });
+          throw new DumpError(`Counting the rows of ${t.schema}.${t.table} failed. ${message}`, { cause: error });
+        }
         rows = Number(result.rows[0]!.n);
       } else {
         rows = t.reltuples > 0 ? Math.round(t.reltuples) : Math.max(0, Math.round(t.live ?? 0));
@@ -220,7 +256,11 @@ class Session implements SnapshotSession {
     return out;
   }
 
-  async catalogCounts(): Promise<CatalogCounts> {
+  catalogCounts(): Promise<CatalogCounts> {
+    return this.exclusive(() => this.inSavepoint(() => this.countCatalog()));
+  }
+
+  private async countCatalog(): Promise<CatalogCounts> {
     const r = (await this.client.query<Record<string, string>>(CATALOG_COUNTS_SQL)).rows[0]!;
     return {
       tables: Number(r.tables),
@@ -238,7 +278,8 @@ class Session implements SnapshotSession {
     if (this.closed) return;
     this.closed = true;
     this.onClose();
-    await this.client.query('ROLLBACK').catch(() => undefined);
+    // Ending the connection ends the transaction (and the snapshot) without waiting for a count
+    // that may still be running.
     await this.client.end().catch(() => undefined);
   }
 }

@@ -109,7 +109,7 @@ export class LocalFolderStore implements ObjectStore {
     try {
       const info = await stat(path);
       if (!info.isFile()) return undefined;
-      return { key, size: info.size, lastModified: info.mtime };
+      return { key, size: info.size, lastModified: new Date(info.mtimeMs) };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
@@ -177,7 +177,7 @@ export class LocalFolderStore implements ObjectStore {
       } else if (entry.isFile() && !isPartialName(entry.name) && key.startsWith(prefix)) {
         try {
           const info = await stat(join(folder, entry.name));
-          found.push({ key, size: info.size, lastModified: info.mtime });
+          found.push({ key, size: info.size, lastModified: new Date(info.mtimeMs) });
         } catch (error) {
           if (!isMissing(error)) throw error; // deleted while listing: skip
         }

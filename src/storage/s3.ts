@@ -3,10 +3,15 @@
  *
  * Uploads stream through `@aws-sdk/lib-storage` (multipart, bounded memory). The SDK client given
  * to lib-storage is wrapped so that this module sees every request it makes: that is how the
- * multipart upload id, the accepted bytes and parts are known, how in-flight parts are cancelled
- * the moment the upload fails or is aborted, and how the multipart upload is aborted only once
- * nothing is in flight any more (lib-storage aborts while other parts may still be uploading, and
- * lets an AbortMultipartUpload error hide the original error).
+ * multipart upload id, the accepted bytes and parts are known, how no new request starts once the
+ * upload failed or was aborted, and how the multipart upload is aborted only once every request
+ * sent has been answered (lib-storage aborts while other parts may still be uploading, and lets an
+ * AbortMultipartUpload error hide the original error).
+ *
+ * Requests already sent are not cancelled but awaited: a part whose request the client cancels
+ * may still be stored by the server after the abort (S3 documents that aborting may have to be
+ * repeated for parts in progress; s3rver even re-creates the upload's folder). Waiting costs at
+ * most the transfer of `queueSize` parts.
  */
 import { Readable } from 'node:stream';
 
@@ -391,7 +396,7 @@ interface Failure {
 
 /**
  * Stands between lib-storage and the SDK client for one upload: records the upload id, counts what
- * the store accepted, cancels in-flight requests on the first failure and refuses new ones, and
+ * the store accepted, refuses new requests after the first failure, tracks requests in flight, and
  * swallows lib-storage's own AbortMultipartUpload (the store sends it once everything settled).
  */
 class UploadSession {
@@ -402,7 +407,6 @@ class UploadSession {
   /** A PutObject or CompleteMultipartUpload succeeded: an object exists under the key. */
   completed = false;
   failure: Failure | undefined;
-  private readonly cancel = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -419,7 +423,6 @@ class UploadSession {
   fail(kind: FailureKind, cause: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = { kind, cause };
-    this.cancel.abort();
     this.onFail();
   }
 
@@ -433,11 +436,9 @@ class UploadSession {
     if (this.failure !== undefined) {
       return Promise.reject(new Error('upload stopped after an earlier failure', { cause: this.failure.cause }));
     }
-    // Creating and completing are not cancelled mid-flight: the store may act on a request whose
-    // answer we dropped; letting them finish tells us the upload id to abort or the object to remove.
-    const cancellable = command instanceof UploadPartCommand || command instanceof PutObjectCommand;
-    const sendOptions = cancellable ? { abortSignal: this.cancel.signal } : {};
-    const request = (real.send as (c: unknown, o: object) => Promise<unknown>).call(real, command, sendOptions).then(
+    // Requests are not cancelled mid-flight (see the module comment): the store may act on a
+    // request whose answer we dropped; their answers tell us the upload id to abort or the object to remove.
+    const request = (real.send as (c: unknown) => Promise<unknown>).call(real, command).then(
       (output) => {
         if (command instanceof CreateMultipartUploadCommand) {
           this.uploadId = (output as { UploadId?: string }).UploadId;

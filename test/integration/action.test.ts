@@ -3,7 +3,10 @@
  * and Node 24 (the runtime of `runs.using: node24`), against real PostgreSQL and S3 servers.
  * Every run's stdout, stderr, outputs and summary are scanned for the sentinel password.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +16,7 @@ import { nodeBinaries, runAction, type ActionRun } from '../support/action-runne
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Settings } from '../support/s3-server.js';
 
+const execFileAsync = promisify(execFile);
 const SENTINEL = 'Sentinel-P@ss:/%#? w0rd';
 const SENTINEL_FORMS = [SENTINEL, encodeURIComponent(SENTINEL), 'Sentinel-P%40ss', 'P@ss:/%#?'];
 
@@ -25,7 +29,7 @@ beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
   await loadPagila(cluster, 'pagila');
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${SENTINEL.replace(/'/g, "''")}'`);
-  await s3.createBucket('bb');
+  await s3.createBucket('bb-test');
 }, 120_000);
 
 afterAll(async () => {
@@ -66,6 +70,10 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expect(Number(run.outputs['duration-seconds'])).toBeGreaterThan(0);
     const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
     expect(manifest.archive.sha256).toBe(run.outputs['sha256']);
+    // Whichever engine compressed it (Node 24's zlib zstd or the zstd CLI), the standard tools read it.
+    expect(manifest.compression.engine).toBe(node === process.execPath && !('createZstdCompress' in zlib) ? 'zstd-cli' : 'node-zlib');
+    const { stdout: toc } = await execFileAsync('sh', ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`], { maxBuffer: 1 << 24 });
+    expect(toc).toMatch(/TABLE DATA public film /);
     expect(run.summary).toContain('## PostgreSQL backup: pagila');
     expect(run.summary).toContain(key);
     for (const phase of ['Connect', 'PostgreSQL client', 'Dump and upload', 'Verify', 'Manifest']) expect(run.stdout).toContain(`::group::${phase}`);
@@ -81,7 +89,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
         username: 'backup',
         password: SENTINEL,
         database: 'pagila',
-        destination: 's3://bb/gh',
+        destination: 's3://bb-test/gh',
         's3-endpoint': s3.endpoint,
         summary: 'false',
       },
@@ -90,7 +98,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expectNoSecret(run);
     expect(run.summary).toBe('');
     const client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
-    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'bb', Prefix: 'gh/pagila/' }));
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'bb-test', Prefix: 'gh/pagila/' }));
     const keys = (listed.Contents ?? []).map((o) => o.Key);
     expect(keys).toContain(run.outputs['backup-key']);
     expect(keys).toContain(run.outputs['manifest-key']);
@@ -98,7 +106,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
   }, 120_000);
 
   test('a bad input fails before any work, naming the input', async () => {
-    const run = await runAction({ node, inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: 's3://bb/x', format: 'tar' } });
+    const run = await runAction({ node, inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: 's3://bb-test/x', format: 'tar' } });
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toContain("::error::Input 'format': 'tar' is not one of: custom, directory, plain.");
     expect(run.stdout).not.toContain('::group::Connect');

@@ -24,14 +24,19 @@ const PG15 = '/usr/lib/postgresql/15/bin';
 
 let tmp: string;
 let cluster: Cluster;
+const originalRunnerTemp = process.env.RUNNER_TEMP;
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'pg-client-test-'));
+  // The apt path keeps downloaded packages in $RUNNER_TEMP/pg-client-debs: keep that inside tmp.
+  process.env.RUNNER_TEMP = tmp;
   cluster = await startCluster();
   await loadPagila(cluster, 'pagila');
 }, T);
 
 afterAll(async () => {
+  if (originalRunnerTemp === undefined) delete process.env.RUNNER_TEMP;
+  else process.env.RUNNER_TEMP = originalRunnerTemp;
   await cluster?.stop();
   rmSync(tmp, { recursive: true, force: true });
 }, T);
@@ -127,7 +132,9 @@ test('ensureClient runs the real apt path when no client is found (idempotent in
   expect(result.binDir).toBe(PG15);
   const commands = calls.map((c) => [c.cmd, ...c.args].join(' '));
   expect(commands).toHaveLength(1);
-  expect(commands[0]).toMatch(/^apt-get install -y --no-install-recommends -o Dir::Cache::Archives=\S+pg-client-debs -o APT::Keep-Downloaded-Packages=true postgresql-client-15$/);
+  expect(commands[0]).toBe(
+    `apt-get install -y --no-install-recommends -o Dir::Cache::Archives=${path.join(tmp, 'pg-client-debs')} -o APT::Keep-Downloaded-Packages=true postgresql-client-15`,
+  );
   expect(commands.join('\n')).not.toContain('apt.postgresql.org');
   expect(restored).toEqual([`pg-client-${release.id}-${release.versionId}-${process.arch}-15-v1`]);
   expect(saved).toEqual([]); // nothing was downloaded: the package was already installed

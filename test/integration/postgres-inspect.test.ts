@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ConnectionError } from '../../src/errors.js';
-import { classifyDriverError } from '../../src/postgres/classify.js';
+import { ConnectionError, DumpError } from '../../src/errors.js';
+import { classifyDriverError, classifyPgError } from '../../src/postgres/classify.js';
 import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
 import { connectInspector, type DatabaseInspector, type TableRowCount } from '../../src/postgres/inspect.js';
 import { libpqEnv } from '../../src/postgres/libpq.js';
@@ -188,6 +188,36 @@ test('the snapshot hides later writes, and pg_dump --snapshot dumps the same dat
   expect(again).toMatch(/invalid snapshot identifier/);
 }, T);
 
+test('a table the role may not read: rowCounts fails naming it, the snapshot survives for pg_dump', async () => {
+  await cluster.psql(
+    'pagila',
+    "CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; GRANT SELECT ON public.actor, public.address TO limited;",
+  );
+  const limitedConn = { ...conn, user: 'limited', password: 'limited-pw' };
+  const limited = await connectInspector(limitedConn);
+  try {
+    const session = await limited.openSnapshot();
+    const [rows, catalog] = await Promise.allSettled([session.rowCounts('exact'), session.catalogCounts()]);
+    expect(rows.status).toBe('rejected');
+    const error = (rows as PromiseRejectedResult).reason as Error;
+    expect(error).toBeInstanceOf(DumpError);
+    expect(error.message).toContain('Counting the rows of public.category failed.');
+    expect(error.message).toContain('permission denied for table category');
+    // The failed count did not abort the transaction: queries go on and the snapshot is importable.
+    expect(catalog.status).toBe('fulfilled');
+    expect((await session.rowCounts('estimate')).length).toBe(21);
+    const { stdout } = await execFileAsync(
+      path.join(cluster.binDir, 'pg_dump'),
+      ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
+      { env: pgEnv(limitedConn), maxBuffer: 64 * 1024 * 1024 },
+    );
+    expect(stdout).toContain('PENELOPE');
+    await session.close();
+  } finally {
+    await limited.close();
+  }
+}, T);
+
 async function connectError(c: Connection): Promise<ConnectionError> {
   const error = await connectInspector(c).then(
     async (i) => {
@@ -234,4 +264,45 @@ test('sslmode=disable connects without trying TLS', async () => {
   } finally {
     await plain.close();
   }
+}, T);
+
+test('TLS: sslmode semantics against a server with a self-signed certificate (node-pg and pg_dump agree)', async () => {
+  const cert = path.join(cluster.dataDir, 'server.crt');
+  const key = path.join(cluster.dataDir, 'server.key');
+  await execFileAsync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=db.test',
+    '-addext', 'subjectAltName=DNS:db.test', '-keyout', key, '-out', cert,
+  ]);
+  await execFileAsync('chown', ['postgres', cert, key]);
+  await execFileAsync('chmod', ['600', key]);
+  await cluster.psql('postgres', "ALTER SYSTEM SET ssl = on; SELECT pg_reload_conf();");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+
+  const ok = async (c: Connection) => {
+    const i = await connectInspector(c);
+    try {
+      return (await i.serverInfo()).major;
+    } finally {
+      await i.close();
+    }
+  };
+  expect(await ok({ ...conn, sslmode: 'require' })).toBe(15);
+  expect(await ok({ ...conn, sslmode: 'verify-ca', params: { sslrootcert: cert } })).toBe(15);
+  const wrongName = await connectError({ ...conn, sslmode: 'verify-full', params: { sslrootcert: cert } });
+  expect(wrongName.message).toContain('issued for another host name');
+  const untrusted = await connectError({ ...conn, sslmode: 'verify-full' });
+  expect(untrusted.message).toContain('could not be verified');
+
+  // pg_dump through libpqEnv: the same verdicts.
+  const dump = (c: Connection) =>
+    execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', '--table=public.actor', '--no-password'], { env: pgEnv(c) }).then(
+      () => 'ok',
+      (error: { stderr: string }) => error.stderr,
+    );
+  expect(await dump({ ...conn, sslmode: 'verify-ca', params: { sslrootcert: cert } })).toBe('ok');
+  const stderr = await dump({ ...conn, sslmode: 'verify-full', params: { sslrootcert: cert } });
+  expect(stderr).toContain('server certificate for "db.test" (and 1 other name) does not match host name "127.0.0.1"');
+  const classified = classifyPgError(stderr, { host: conn.host, port: conn.port });
+  expect(classified.kind).toBe('ssl');
+  expect(classified.message).toContain('issued for another host name');
 }, T);

@@ -146,10 +146,14 @@ describe('S3ObjectStore against s3rver', () => {
     expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
   }, 60_000);
 
-  test('a small body goes up in one PutObject', async () => {
+  test('small and empty bodies go up in one PutObject', async () => {
     const result = await store.upload('db/small.dump', Readable.from([Buffer.from('hello '), Buffer.from('world')]));
     expect(result).toEqual({ key: 'db/small.dump', bytes: 11, parts: 1 });
     expect(await readAll(await store.get('db/small.dump'))).toBe('hello world');
+
+    const empty = await store.upload('db/empty.dump', Readable.from([]));
+    expect(empty).toEqual({ key: 'db/empty.dump', bytes: 0, parts: 1 });
+    expect((await store.head('db/empty.dump'))?.size).toBe(0);
   });
 
   describe('with 1,050 objects', () => {

@@ -103,7 +103,7 @@ export async function runAction(options: {
       child.on('close', (exitCode) => {
         clearTimeout(timer);
         const lines = stdout.split('\n');
-        const masks = lines.filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length));
+        const masks = lines.filter((l) => l.startsWith('::add-mask::')).map((l) => unescapeCommandData(l.slice('::add-mask::'.length)));
         resolve({
           exitCode,
           stdout: lines.filter((l) => !l.startsWith('::add-mask::')).join('\n'),
@@ -118,4 +118,9 @@ export async function runAction(options: {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Undoes @actions/core's escaping of workflow-command data (%25, %0D, %0A), as the runner does. */
+function unescapeCommandData(text: string): string {
+  return text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }

@@ -116,6 +116,11 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
     'issued for another host name',
   ],
   [
+    'pg_dump: error: connection to server at "127.0.0.1", port 34961 failed: server certificate for "db.test" (and 1 other name) does not match host name "127.0.0.1"\n',
+    'ssl',
+    'sslmode=verify-ca',
+  ],
+  [
     'pg_dump: error: connection to server at "127.0.0.1", port 55432 failed: SSL error: certificate verify failed\n',
     'ssl',
     'could not be verified',
@@ -137,6 +142,11 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
     'GRANT SELECT ON ssl_settings',
   ],
   ['pg_dump: error: invalid sslmode value: "bogus"\n', 'ssl', 'invalid sslmode value'],
+  [
+    'pg_dump: error: Dumping the contents of table "big" failed: PQgetCopyData() failed.\npg_dump: detail: Error message from server: server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\npg_dump: detail: Command was: COPY public.big (id, pad) TO stdout;\n',
+    'unknown',
+    'failed: PQgetCopyData() failed. pg_dump: detail: Error message from server: server closed the connection unexpectedly This probably means the server terminated abnormally before or while processing the request.". The connection to the server was lost during the dump',
+  ],
   ['pg_dump: error: something nobody has seen before\n', 'unknown', 'pg_dump failed (db.example.com:5432): pg_dump said "pg_dump: error: something nobody has seen before".'],
   ['', 'unknown', '(no error output)'],
 ];

@@ -241,7 +241,7 @@ describe('pgClientConfig', () => {
     ['0 waits forever', '0', 0],
     ['garbage falls back to the default', 'soon', 10_000],
   ])('connect_timeout %s', (_name, value, expected) => {
-    const params = value === undefined ? {} : { connect_timeout: value };
+    const params: Record<string, string> = value === undefined ? {} : { connect_timeout: value };
     expect(pgClientConfig({ ...base, params }).connectionTimeoutMillis).toBe(expected);
   });
 

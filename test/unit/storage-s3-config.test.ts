@@ -1,5 +1,5 @@
 import { ConfigError } from '../../src/errors.js';
-import { objectWriteParams, s3ClientConfig, S3_MAX_ATTEMPTS } from '../../src/storage/s3.js';
+import { describeS3Error, objectWriteParams, s3ClientConfig, s3ErrorHint, S3_MAX_ATTEMPTS } from '../../src/storage/s3.js';
 import type { S3Settings } from '../../src/storage/types.js';
 
 const base: S3Settings = { region: 'us-east-1', forcePathStyle: false, checksums: 'when_supported' };
@@ -108,5 +108,68 @@ describe('objectWriteParams never sends an empty header', () => {
     const params = objectWriteParams(settings, contentType);
     expect(params).toEqual(expected);
     expect(Object.values(params).every((value) => typeof value === 'string' && value !== '')).toBe(true);
+  });
+});
+
+describe('describeS3Error and s3ErrorHint', () => {
+  const destination = { kind: 's3' as const, url: 's3://my-bucket/db', bucket: 'my-bucket', prefix: 'db' };
+  const r2: S3Settings = { ...base, endpoint: 'https://acc.r2.cloudflarestorage.com', region: 'auto', checksums: 'when_supported' };
+  const sdkError = (name: string, message: string, status: number) =>
+    Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
+  const netError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  test.each<[string, unknown, S3Settings, string, string | undefined]>([
+    [
+      'missing bucket',
+      sdkError('NoSuchBucket', 'The specified bucket does not exist', 404),
+      r2,
+      'NoSuchBucket: The specified bucket does not exist',
+      "The bucket 'my-bucket' does not exist at https://acc.r2.cloudflarestorage.com: create the bucket or fix `destination` (s3://my-bucket/db). If the bucket exists, the store may need path-style addressing: set `s3-force-path-style: true` (MinIO, Hetzner, Ceph).",
+    ],
+    [
+      'bad secret',
+      sdkError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.', 403),
+      base,
+      'SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided',
+      "The store refused the credentials: check `s3-access-key-id` and `s3-secret-access-key` (or the AWS credentials in the environment), `s3-region` (us-east-1), and that they may read and write bucket 'my-bucket'.",
+    ],
+    [
+      'connection refused',
+      netError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9000'),
+      { ...base, endpoint: 'http://127.0.0.1:9000' },
+      'connect ECONNREFUSED 127.0.0.1:9000',
+      'Could not reach the S3 endpoint (http://127.0.0.1:9000): check `s3-endpoint` and that the server is up and reachable from the runner.',
+    ],
+    [
+      'unknown host, wrapped by the SDK retry layer',
+      new Error('AWS SDK error wrapper for Error: getaddrinfo ENOTFOUND minio'),
+      { ...base, endpoint: 'http://minio:9000' },
+      'getaddrinfo ENOTFOUND minio',
+      'Could not reach the S3 endpoint (http://minio:9000): check `s3-endpoint` and that the server is up and reachable from the runner.',
+    ],
+    [
+      'R2 refusing the CRC32 header',
+      sdkError('NotImplemented', "Header 'x-amz-checksum-crc32' with value 'AAAAAA==' not implemented", 501),
+      r2,
+      "NotImplemented: Header 'x-amz-checksum-crc32' with value 'AAAAAA==' not implemented",
+      "This store does not accept the AWS SDK's default checksum headers (x-amz-checksum-*): set `s3-checksums: when_required` (R2, B2 and older MinIO need it).",
+    ],
+    [
+      'B2 refusing the CRC32 header',
+      sdkError('InvalidArgument', "Unsupported header 'x-amz-checksum-crc32' received for this API call.", 400),
+      r2,
+      "InvalidArgument: Unsupported header 'x-amz-checksum-crc32' received for this API call",
+      "This store does not accept the AWS SDK's default checksum headers (x-amz-checksum-*): set `s3-checksums: when_required` (R2, B2 and older MinIO need it).",
+    ],
+    [
+      'HeadObject 404 without a body',
+      sdkError('NotFound', 'UnknownError', 404),
+      base,
+      'NotFound: HTTP 404',
+      undefined,
+    ],
+  ])('%s', (_label, error, settings, text, hint) => {
+    expect(describeS3Error(error).text).toBe(text);
+    expect(s3ErrorHint(error, destination, settings)).toBe(hint);
   });
 });
