@@ -79,11 +79,18 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
   const started = deps.now();
   const { connection, dump } = config;
 
-  const inspector = await log.group('Connect', () => deps.connect(connection));
+  const { inspector, server } = await log.group('Connect', async () => {
+    const db = await deps.connect(connection);
+    try {
+      const info = await db.serverInfo();
+      log.info(`Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${info.version}, database size ${formatBytes(info.databaseSizeBytes)}.`);
+      return { inspector: db, server: info };
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  });
   try {
-    const server = await inspector.serverInfo();
-    log.info(`Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${server.version}, database size ${formatBytes(server.databaseSizeBytes)}.`);
-
     const client = await log.group('PostgreSQL client', async () => {
       const found = await deps.ensureClient(server.major);
       if (found.warning) log.warning(found.warning);
@@ -165,7 +172,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       tool: { name: 'postgres-backup-action', version: deps.version },
       database: connection.database,
       label: config.label ?? null,
-      server: { version: server.version, versionNum: server.versionNum, major: server.major },
+      server: { version: server.version.split(' ')[0] as string, versionNum: server.versionNum, major: server.major },
       client: { pgDumpVersion: client.pgDump.version, major: client.pgDump.major },
       format: dump.format,
       compression: { method: plan.method, level: plan.level ?? null, where: plan.where, engine: plan.engine ?? (plan.where === 'pg_dump' ? 'pg_dump' : null) },

