@@ -98,7 +98,8 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       return found;
     });
 
-    const plan = planCompression(dump.compression, dump.format, client.pgDump.major, await deps.detectCompressors());
+    const compressors = await deps.detectCompressors();
+    const plan = planCompression(dump.compression, dump.format, client.pgDump.major, compressors);
     const extension = archiveExtension(dump.format, plan);
     const contentType = archiveContentType(extension);
     const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
@@ -125,7 +126,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       log.info(
         `Format ${dump.format}, compression ${describeCompression(plan)}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
       );
-      return streamDump(config, deps, inspector, client.binDir, plan, stores, keys, contentType, server.databaseSizeBytes);
+      return streamDump(config, deps, inspector, client.binDir, { plan, compressors }, stores, keys, contentType, server.databaseSizeBytes);
     });
 
     const results: DestinationResult[] = stores.map((store, i) => ({
@@ -249,7 +250,7 @@ async function streamDump(
   deps: BackupDeps,
   inspector: DatabaseInspector,
   binDir: string,
-  plan: CompressionPlan,
+  { plan, compressors }: { plan: CompressionPlan; compressors: CompressorsAvailable },
   stores: ObjectStore[],
   keys: string[],
   contentType: string,
@@ -289,7 +290,7 @@ async function streamDump(
     const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
     counts.catch(() => undefined);
 
-    const compressor = createCompressor(plan, await deps.detectCompressors());
+    const compressor = createCompressor(plan, compressors);
     if (compressor?.child) children.push(compressor.child);
     const meter = new Meter();
     const gate = new ExitGate(() => children.map((c) => c.done));

@@ -152,7 +152,10 @@ const USER_TABLES_SQL = `
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
-  WHERE c.relkind = 'r' AND ${USER_NAMESPACE} AND ${notExtensionMember('c.oid', 'pg_catalog.pg_class')}`;
+  WHERE c.relkind = 'r' AND ${USER_NAMESPACE} AND ${notExtensionMember('c.oid', 'pg_catalog.pg_class')}
+    -- Tables the role cannot read are left out: pg_dump fails on them unless they are excluded,
+    -- and an excluded one must not fail the counts.
+    AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND pg_catalog.has_table_privilege(c.oid, 'SELECT')`;
 
 const CATALOG_COUNTS_SQL = `
   WITH rel AS (

@@ -173,11 +173,24 @@ test('missing bucket: UploadError naming the bucket, nothing left', async () => 
 });
 
 test('a pg_dump that fails mid-way (permission denied on a table) leaves no archive, and says which table', async () => {
-  await cluster.psql('pagila', `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;`);
+  await cluster.psql('pagila', `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;`);
   const error = await backup({ destination: 's3://backups/denied', 'database-url': cluster.url('pagila', 'reader', 'r') }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(DumpError);
   expect((error as Error).message).toMatch(/permission denied for table staff/);
   expect(await listKeys('denied/')).toEqual([]);
+}, 60_000);
+
+test('a table the role cannot read, excluded from the dump, does not fail the backup or its counts', async () => {
+  const result = await backup({
+    destination: 's3://backups/excluded',
+    'database-url': cluster.url('pagila', 'reader', 'r'),
+    'exclude-table': 'public.staff',
+    'no-owner': 'true',
+  });
+  const tables = result.manifest.rowCounts.tables.map((t) => t.table);
+  expect(tables).toContain('film');
+  expect(tables).not.toContain('staff');
+  expect(await listKeys('excluded/')).toEqual(expect.arrayContaining([result.manifest.archive.key, result.destinations[0]!.manifestKey]));
 }, 60_000);
 
 async function listKeys(prefix: string): Promise<string[]> {
