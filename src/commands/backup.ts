@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/types.js';
-import { DumpError, UploadError, VerifyError, errorMessage } from '../errors.js';
+import { ConfigError, DumpError, UploadError, VerifyError, errorMessage } from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import {
   archiveExtension,
@@ -78,6 +78,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
   const { log } = deps;
   const started = deps.now();
   const { connection, dump } = config;
+  if (!connection) throw new ConfigError('database-url', 'required for command backup; set it from a repository secret.');
 
   const { inspector, server } = await log.group('Connect', async () => {
     const db = await deps.connect(connection);
@@ -256,7 +257,8 @@ async function streamDump(
   contentType: string,
   expectedBytes: number,
 ): Promise<Streamed> {
-  const { connection, dump } = config;
+  const { dump } = config;
+  const connection = config.connection as Connection;
   const t0 = Date.now();
   const env = libpqEnv(connection);
   const dumper = deps.dumper(binDir);

@@ -30,7 +30,12 @@ export function parseConfig(read: InputReader): Config {
   };
 
   const command = oneOf(input, 'command', COMMANDS) as Command;
-  const connection = parseConnection(input);
+  const needsConnection = command === 'backup';
+  const connection = needsConnection || input('database-url') !== '' || input('host') !== '' ? parseConnection(input) : undefined;
+  const database = connection?.database ?? input('database');
+  if (database === '') {
+    throw new ConfigError('database', `required for command ${command}: set the name of the source database whose backups to use.`);
+  }
   const destinations = parseDestinations(input('destination'));
   const s3 = parseS3Settings(input);
   const dump = parseDumpOptions(input);
@@ -44,7 +49,8 @@ export function parseConfig(read: InputReader): Config {
   }
   return {
     command,
-    connection,
+    ...(connection ? { connection } : {}),
+    database,
     destinations,
     s3,
     dump,

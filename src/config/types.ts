@@ -11,7 +11,10 @@ export type RowCountMode = 'exact' | 'estimate';
 /** Every input, read once, validated and typed. Built by {@link parseConfig}. */
 export interface Config {
   command: Command;
-  connection: Connection;
+  /** The source database's connection; required by `backup` only (a drill job holds no production credentials). */
+  connection?: Connection;
+  /** The source database's name: from the connection, or the `database` input for the other commands. */
+  database: string;
   /** One or more; the archive is streamed to all of them from a single pg_dump run. */
   destinations: Destination[];
   s3: S3Settings;

@@ -33,7 +33,7 @@ function config(inputs: Record<string, string>) {
 }
 
 test('the real pg_dump 15 against a 17 server: its refusal is turned into an actionable message', async () => {
-  const conn = config({}).connection;
+  const conn = config({}).connection!;
   const child = processDumper(cluster.binDir, () => undefined).start('pg_dump', buildPgDumpArgs(config({}).dump, { compress: '0' }), libpqEnv(conn));
   child.stdout.resume();
   const error = await child.done.catch((e: unknown) => e);

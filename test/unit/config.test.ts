@@ -15,6 +15,7 @@ describe('parseConfig: good inputs', () => {
     expect(config).toEqual({
       command: 'backup',
       connection: { host: 'db.example.com', port: 5432, user: 'app', password: 'secret', database: 'shop', params: {} },
+      database: 'shop',
       destinations: [{ kind: 's3', url: 's3://backups/prod', bucket: 'backups', prefix: 'prod' }],
       s3: { region: 'us-east-1', forcePathStyle: false, checksums: 'when_supported' },
       dump: {

@@ -1,0 +1,286 @@
+#!/usr/bin/env node
+// Backup benchmark: builds a realistic database on a throwaway local PostgreSQL, starts a local
+// S3-compatible server (s3rver), and times side by side, over several repetitions:
+//   the physical limit (pg_dump -Fc -Z0 > /dev/null), pg_dump's default (-Fc, gzip),
+//   a typical peer pipeline (pg_dump -Fc -f file, then upload the file with @aws-sdk/lib-storage),
+//   this action (dist/index.js, run as a runner runs it) to S3 and to file://, directory format
+//   with 2 jobs, and exact vs estimated row counts.
+// It samples the peak RSS of the action's Node process and of its children, and the temporary
+// disk used, and writes docs/benchmarks.md.
+//
+// Usage: npm run bench -- [--scale GB] [--reps N] [--out docs/benchmarks.md]
+// Needs: PostgreSQL server binaries (npm run setup), zstd, dist/ built. Cleans up after itself.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const SCALE_GB = Number(arg('scale', '1'));
+const REPS = Number(arg('reps', '3'));
+const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
+const BIN = process.env.PG_BIN_DIR ?? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
+const NODE = process.env.BENCH_NODE ?? process.execPath;
+
+if (!(SCALE_GB > 0) || !(REPS >= 1)) throw new Error('--scale must be > 0 and --reps ≥ 1');
+if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: npm run build');
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'pg-bench-'));
+const asRoot = process.getuid?.() === 0;
+const asPg = (cmd, cmdArgs) => (asRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...cmdArgs] : [cmd, ...cmdArgs]);
+const run = (argv, options = {}) => execFileSync(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26, ...options })?.toString() ?? '';
+const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
+
+let pgStarted = false;
+let s3;
+const cleanup = async () => {
+  if (pgStarted) {
+    try {
+      run(asPg(`${BIN}/pg_ctl`, ['-D', path.join(work, 'data'), '-m', 'immediate', 'stop']));
+    } catch {
+      // already stopped
+    }
+  }
+  await s3?.close?.();
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('SIGINT', async () => {
+  await cleanup();
+  process.exit(130);
+});
+
+try {
+  // ---------------------------------------------------------------- servers and data
+  if (asRoot) chownSync(work, Number(run(['id', '-u', 'postgres']).trim()), Number(run(['id', '-g', 'postgres']).trim()));
+  const port = 50000 + Math.floor(Math.random() * 10000);
+  run(asPg(`${BIN}/initdb`, ['-D', path.join(work, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync']));
+  run(asPg(`${BIN}/pg_ctl`, ['-D', path.join(work, 'data'), '-w', '-l', path.join(work, 'pg.log'), '-o',
+    `-p ${port} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c shared_buffers=512MB`, 'start']));
+  pgStarted = true;
+  const psql = (sql, db = 'bench') => run([`${BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', work, '-p', String(port), '-U', 'postgres', '-d', db, '-c', sql]).trim();
+  psql('CREATE DATABASE bench', 'postgres');
+  const pgbenchScale = Math.max(1, Math.round(SCALE_GB * 45));
+  log(`building the database: pgbench -i -s ${pgbenchScale} + TOASTed text, jsonb and ~10 % random bytea`);
+  run([`${BIN}/pgbench`, '-i', '-q', '-s', String(pgbenchScale), '-h', work, '-p', String(port), '-U', 'postgres', 'bench'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const docs = Math.round(SCALE_GB * 120_000);
+  psql(`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, meta jsonb, blob bytea)`);
+  psql(`INSERT INTO documents SELECT g, 'Document ' || g,
+          repeat('Lorem ipsum dolor sit amet ' || (g % 97) || ' consectetur adipiscing elit. ', 40),
+          jsonb_build_object('id', g, 'tags', jsonb_build_array('a' || (g % 13), 'b' || (g % 7)), 'score', random()),
+          CASE WHEN g % 10 = 0 THEN decode(string_agg(md5(random()::text), ''), 'hex') END
+        FROM generate_series(1, ${docs}) g
+        CROSS JOIN LATERAL (SELECT md5(random()::text) FROM generate_series(1, CASE WHEN g % 10 = 0 THEN 500 ELSE 1 END)) r(x)
+        GROUP BY g`);
+  psql('VACUUM ANALYZE');
+  const dbBytes = Number(psql("SELECT pg_database_size('bench')"));
+  log(`database size ${(dbBytes / 1e9).toFixed(2)} GB`);
+
+  const s3rverDir = path.join(work, 's3');
+  mkdirSync(s3rverDir);
+  const S3rver = require('s3rver');
+  s3 = new S3rver({ silent: true, directory: s3rverDir, port: 0, address: '127.0.0.1', configureBuckets: [{ name: 'bench' }] });
+  const { port: s3Port } = await s3.run();
+  const endpoint = `http://127.0.0.1:${s3Port}`;
+  const clearBucket = () => {
+    for (const entry of readdirSync(path.join(s3rverDir, 'bench'))) rmSync(path.join(s3rverDir, 'bench', entry), { recursive: true, force: true });
+  };
+
+  // ---------------------------------------------------------------- measuring
+  const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGDATABASE: 'bench' };
+
+  /** Runs argv, sampling RSS of the process and its descendants and the size of `watchDir`. */
+  function measured(argv, { env = {}, watchDir } = {}) {
+    return new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d).length > 65536 && (stderr = stderr.slice(-65536)));
+      let peakMain = 0;
+      let peakChildren = 0;
+      let peakDisk = 0;
+      const sample = () => {
+        const main = rssKb(child.pid);
+        const kids = descendants(child.pid).reduce((sum, pid) => sum + rssKb(pid), 0);
+        peakMain = Math.max(peakMain, main);
+        peakChildren = Math.max(peakChildren, kids);
+        if (watchDir) peakDisk = Math.max(peakDisk, duBytes(watchDir));
+      };
+      const timer = setInterval(sample, 50);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearInterval(timer);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
+        else resolve({ seconds, peakMainMb: peakMain / 1024, peakChildrenMb: peakChildren / 1024, peakDiskMb: peakDisk / 1e6 });
+      });
+    });
+  }
+
+  const actionInputs = (inputs) => {
+    const yml = readFileSync(path.join(ROOT, 'action.yml'), 'utf8');
+    const env = {};
+    // Defaults as the runner applies them (simple parse of `default:` lines under inputs).
+    let current;
+    for (const line of yml.split('\n')) {
+      const name = /^  ([a-z0-9-]+):\s*$/.exec(line);
+      if (name) current = name[1];
+      const def = /^    default:\s*(.*)$/.exec(line);
+      if (current && def) env[`INPUT_${current.toUpperCase()}`] = def[1].replace(/^'(.*)'$/, '$1');
+      if (/^outputs:/.test(line)) break;
+    }
+    for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+    return env;
+  };
+
+  const results = [];
+  async function stage(name, fn, { archive } = {}) {
+    const runs = [];
+    for (let i = 0; i < REPS; i++) {
+      runs.push(await fn(i));
+      log(`${name} #${i + 1}: ${runs.at(-1).seconds.toFixed(2)} s`);
+    }
+    const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
+    results.push({
+      name,
+      median: secs[Math.floor(secs.length / 2)],
+      min: secs[0],
+      max: secs.at(-1),
+      peakMainMb: runs[0].noNode ? undefined : Math.max(...runs.map((r) => r.peakMainMb)),
+      peakChildrenMb: Math.max(...runs.map((r) => r.peakChildrenMb)),
+      peakDiskMb: Math.max(...runs.map((r) => r.peakDiskMb ?? 0)),
+      archiveMb: archive ? archive() / 1e6 : runs.at(-1).archiveBytes ? runs.at(-1).archiveBytes / 1e6 : undefined,
+    });
+  }
+
+  const sh = (script) => ['sh', '-c', script];
+  const pgDumpOnly = async (script) => ({ ...(await measured(sh(script), { env: pgEnv })), noNode: true });
+  await stage('pg_dump -Fc -Z0 > /dev/null (physical limit)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`));
+  const peerFile = path.join(work, 'peer.dump');
+  await stage('pg_dump -Fc > /dev/null (pg_dump default, gzip)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc > /dev/null`));
+  await stage(
+    'peer: pg_dump -Fc -f file, then upload (lib-storage)',
+    async () => {
+      const dump = await measured(sh(`"${BIN}/pg_dump" -Fc -f "${peerFile}"`), { env: pgEnv });
+      const up = await measured([NODE, path.join(ROOT, 'bench', 'upload-file.mjs'), endpoint, 'bench', 'peer/peer.dump', peerFile]);
+      const archiveBytes = statSync(peerFile).size;
+      rmSync(peerFile);
+      clearBucket();
+      return { seconds: dump.seconds + up.seconds, peakMainMb: up.peakMainMb, peakChildrenMb: dump.peakMainMb, peakDiskMb: archiveBytes / 1e6, archiveBytes };
+    },
+  );
+  const action = (name, inputs, extra = {}) =>
+    stage(name, async () => {
+      const runnerTemp = mkdtempSync(path.join(work, 'runner-'));
+      const outFile = path.join(runnerTemp, 'out');
+      writeFileSync(outFile, '');
+      const r = await measured([NODE, path.join(ROOT, 'dist', 'index.js')], {
+        env: {
+          ...actionInputs({ 'database-url': `postgres://postgres@127.0.0.1:${port}/bench`, summary: 'false', ...inputs }),
+          AWS_ACCESS_KEY_ID: 'S3RVER',
+          AWS_SECRET_ACCESS_KEY: 'S3RVER',
+          GITHUB_OUTPUT: outFile,
+          RUNNER_TEMP: runnerTemp,
+        },
+        watchDir: runnerTemp,
+      });
+      const size = /size-bytes<<(\S+)\n(\d+)/.exec(readFileSync(outFile, 'utf8'));
+      rmSync(runnerTemp, { recursive: true, force: true });
+      clearBucket();
+      if (extra.after) extra.after();
+      return { ...r, archiveBytes: size ? Number(size[2]) : undefined };
+    });
+  await action('action → S3 (custom, zstd, exact row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint });
+  await action('action → S3 (custom, zstd, estimated row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint, 'row-counts': 'estimate' });
+  const folder = path.join(work, 'folder');
+  await action('action → file:// (custom, zstd)', { destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });
+  await action('action → S3 (directory, jobs 2, zstd)', { destination: 's3://bench/d', 's3-endpoint': endpoint, format: 'directory', jobs: '2' });
+
+  // ---------------------------------------------------------------- report
+  const floor = results[0].median;
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const pgVersion = psql('SHOW server_version');
+  const rows = results.map((r) =>
+    `| ${r.name} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
+  );
+  const md = `# Benchmarks
+
+Produced by \`npm run bench -- --scale ${SCALE_GB} --reps ${REPS}\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu},
+${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.versions.node} (${path.basename(NODE) === 'node' && NODE !== process.execPath ? NODE : 'this'} runtime for the action),
+PostgreSQL ${pgVersion} (server and pg_dump on the same machine), s3rver as the S3 server on 127.0.0.1.
+Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): pgbench tables at scale ${pgbenchScale} plus
+${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea.
+
+MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the
+measured Node process (the action, or the peer's uploader), "children" its child processes summed
+(pg_dump, zstd, tar; for the peer row: pg_dump). Temp disk is the peak size of RUNNER_TEMP (for the
+peer row: the dump file it uploads).
+
+| Stage | Median s | Min–max s | MB/s | vs limit | Archive MB | Peak RSS node MB | Peak RSS children MB | Temp disk MB |
+|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
+  writeFileSync(OUT, md);
+  log(`wrote ${path.relative(ROOT, OUT)}`);
+  console.log(md);
+} finally {
+  await cleanup();
+}
+
+function rssKb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function descendants(pid) {
+  const out = [];
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop();
+    let kids = [];
+    try {
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        kids = kids.concat(readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+      }
+    } catch {
+      // exited
+    }
+    out.push(...kids);
+    stack.push(...kids);
+  }
+  return out;
+}
+
+function duBytes(dir) {
+  let total = 0;
+  const walk = (d) => {
+    let entries = [];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      try {
+        if (e.isDirectory()) walk(p);
+        else total += statSync(p).size;
+      } catch {
+        // vanished
+      }
+    }
+  };
+  walk(dir);
+  return total;
+}
