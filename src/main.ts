@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { tmpdir } from 'node:os';
 import { runBackup, type BackupDeps, type Log } from './commands/backup.js';
+import { withDefaults } from './config/inputs.js';
 import { secretsToMask } from './config/mask.js';
 import { parseConfig } from './config/parse.js';
 import type { Config, InputReader } from './config/types.js';
@@ -10,16 +11,26 @@ import { actionsCache, ensureClient, execRunner, readOsId } from './postgres/cli
 import { processDumper } from './postgres/dumper.js';
 import { connectInspector } from './postgres/inspect.js';
 import { backupOutputs, backupSummary } from './report/backup-report.js';
+import { reportOutcome, type Outcome } from './report/failure-report.js';
+import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
+import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
 import { VERSION } from './version.js';
 
+/** What a command hands back for the outcome report. */
+interface CommandOutcome {
+  backupKey?: string;
+}
+
 /**
  * The action's entry: masks every secret, reads the inputs into one validated config, runs the
- * command, and reports. Never throws; a failure sets the step's exit code through core.setFailed.
+ * command, reports the outcome (failure issue, webhook), and sets the step's result. Never throws;
+ * a failure sets the exit code through core.setFailed.
  */
 export async function run(): Promise<void> {
   const read: InputReader = (name) => core.getInput(name);
-  for (const secret of secretsToMask(read)) core.setSecret(secret);
+  const secrets = [...secretsToMask(read), ...reportingSecrets(withDefaults(read))];
+  for (const secret of secrets) core.setSecret(secret);
 
   const controller = new AbortController();
   const cancel = (signal: NodeJS.Signals): void => {
@@ -28,27 +39,65 @@ export async function run(): Promise<void> {
   };
   process.once('SIGINT', cancel);
   process.once('SIGTERM', cancel);
+  let config: Config | undefined;
+  // Reporting settings are read on their own too, so that a bad input elsewhere is still reported.
+  let reporting: ReportingConfig | undefined;
   try {
-    const config = parseConfig(read);
-    await runCommand(config, controller.signal);
+    reporting = parseReportingInputs(withDefaults(read));
+  } catch {
+    // parseConfig below throws the same error with the input's name.
+  }
+  try {
+    config = parseConfig(read);
+    const outcome = await runCommand(config, controller.signal);
+    await reportOutcome(
+      { ok: true, command: config.command, database: config.database, ...(outcome.backupKey ? { backupKey: outcome.backupKey } : {}) },
+      { config: config.reporting, env: process.env, log, secrets },
+    );
   } catch (error) {
-    const phase = error instanceof ActionError ? ` [${error.phase}]` : '';
+    const message = errorMessage(error);
+    const phase = error instanceof ActionError ? error.phase : 'unknown';
     if (!(error instanceof ActionError) && error instanceof Error && error.stack) core.debug(error.stack);
-    core.setFailed(`${errorMessage(error)}${phase}`);
+    core.setFailed(`${message} [${phase}]`);
+    if (reporting) {
+      const failure: Outcome = {
+        ok: false,
+        command: config?.command ?? (core.getInput('command') || 'backup'),
+        database: config?.database ?? '',
+        error: message,
+        phase,
+        ...(config ? await lastSuccess(config) : {}),
+      };
+      await reportOutcome(failure, { config: reporting, env: process.env, log, secrets });
+    }
   } finally {
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
   }
 }
 
-async function runCommand(config: Config, signal: AbortSignal): Promise<void> {
+async function runCommand(config: Config, signal: AbortSignal): Promise<CommandOutcome> {
   switch (config.command) {
     case 'backup': {
       const result = await runBackup(config, realDeps(config, signal));
       for (const [name, value] of Object.entries(backupOutputs(result))) core.setOutput(name, value);
       if (config.summary) await core.summary.addRaw(backupSummary(result)).write();
-      return;
+      return { backupKey: result.manifest.archive.key };
     }
+  }
+}
+
+/** The newest complete backup in the first destination, for the failure issue (best effort). */
+async function lastSuccess(config: Config): Promise<{ lastSuccess?: { key: string; time: Date } }> {
+  const destination = config.destinations[0];
+  if (!destination || config.database === '') return {};
+  try {
+    const catalog = await readCatalog(createStore(destination, config.s3), config.database);
+    const newest = catalog.backups.filter((b) => b.hasManifest).at(-1);
+    return newest ? { lastSuccess: { key: newest.key, time: newest.time } } : {};
+  } catch (error) {
+    core.info(`Could not list ${destination.url} for the last successful backup: ${errorMessage(error)}`);
+    return {};
   }
 }
 

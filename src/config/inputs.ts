@@ -1,9 +1,18 @@
+import { REPORTING_INPUTS } from '../report/reporting-config.js';
+
+/** An input as declared in action.yml, for the modules that own their inputs. */
+export interface InputSpec {
+  name: string;
+  default: string;
+  description: string;
+}
+
 /**
- * The action's inputs and their defaults, mirrored from action.yml (the source of truth the runner
+ * The core inputs and their defaults, mirrored from action.yml (the source of truth the runner
  * applies). A unit test keeps the two in step; the parser applies these defaults when an input is
  * empty, so the bundle behaves the same when run outside a runner (tests, the demo).
  */
-export const INPUT_DEFAULTS = {
+export const CORE_INPUT_DEFAULTS = {
   command: 'backup',
   'database-url': '',
   host: '',
@@ -43,7 +52,30 @@ export const INPUT_DEFAULTS = {
   summary: 'true',
 } as const satisfies Record<string, string>;
 
-export type InputName = keyof typeof INPUT_DEFAULTS;
+export type InputName = keyof typeof CORE_INPUT_DEFAULTS;
 
-/** Inputs whose values are secrets: masked before anything else runs. */
+/** Inputs owned by other modules (failure reporting, …), each declared in action.yml too. */
+export const MODULE_INPUTS: readonly InputSpec[] = [...REPORTING_INPUTS];
+
+/** Every input's default, by name. */
+export const INPUT_DEFAULTS: Readonly<Record<string, string>> = {
+  ...CORE_INPUT_DEFAULTS,
+  ...Object.fromEntries(MODULE_INPUTS.map((i) => [i.name, i.default])),
+};
+
+/**
+ * Wraps a raw reader (core.getInput) so that values are trimmed and an empty input takes its
+ * action.yml default, as the runner would. A default that is a workflow expression
+ * (`${{ github.token }}`) cannot be evaluated here and reads as ''.
+ */
+export function withDefaults(raw: (name: string) => string): (name: string) => string {
+  return (name) => {
+    const value = raw(name).trim();
+    if (value !== '') return value;
+    const fallback = INPUT_DEFAULTS[name] ?? '';
+    return fallback.includes('${{') ? '' : fallback;
+  };
+}
+
+/** Core inputs whose values are secrets: masked before anything else runs. */
 export const SECRET_INPUTS: readonly InputName[] = ['database-url', 'password', 's3-secret-access-key'];

@@ -13,7 +13,8 @@ import {
 } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
-import { INPUT_DEFAULTS, type InputName } from './inputs.js';
+import { CORE_INPUT_DEFAULTS, withDefaults, type InputName } from './inputs.js';
+import { parseReportingInputs } from '../report/reporting-config.js';
 import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
 
 /**
@@ -24,10 +25,7 @@ import { COMMANDS, type Command, type Config, type InputReader, type RowCountMod
  *   contain the value of a secret input.
  */
 export function parseConfig(read: InputReader): Config {
-  const input = (name: InputName): string => {
-    const value = read(name).trim();
-    return value === '' ? INPUT_DEFAULTS[name] : value;
-  };
+  const input: (name: InputName) => string = withDefaults(read);
 
   const command = oneOf(input, 'command', COMMANDS) as Command;
   const needsConnection = command === 'backup';
@@ -59,6 +57,7 @@ export function parseConfig(read: InputReader): Config {
     installClient,
     ...(clientMajor === undefined ? {} : { clientMajor }),
     summary: bool(input, 'summary'),
+    reporting: parseReportingInputs(withDefaults(read)),
   };
 }
 
@@ -104,7 +103,7 @@ function parseConnection(input: Input): Connection {
   const url = input('database-url');
   if (url !== '') {
     const mixed = CONNECTION_FIELDS.filter((name) => input(name) !== '');
-    if (input('port') !== INPUT_DEFAULTS.port) mixed.push('port');
+    if (input('port') !== CORE_INPUT_DEFAULTS.port) mixed.push('port');
     if (mixed.length > 0) {
       throw new ConfigError(
         'database-url',

@@ -1,4 +1,5 @@
 import type { Connection, DumpOptions } from '../postgres/types.js';
+import type { ReportingConfig } from '../report/reporting-config.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 
 /** The commands this action runs (`command` input). Later commands plug in here. */
@@ -27,6 +28,8 @@ export interface Config {
   clientMajor?: number;
   /** Write the job summary. */
   summary: boolean;
+  /** Failure issue and webhook settings (every command reports its outcome). */
+  reporting: ReportingConfig;
 }
 
 /** Reads one raw input by its action.yml name ('' when unset). */

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
+import { FakeGitHub } from '../support/fake-github.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Settings } from '../support/s3-server.js';
 
@@ -122,4 +123,65 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expect(run.stdout).toMatch(/::error::.*password authentication failed/);
     expectNoSecret(run, `${SENTINEL}x`);
   });
+});
+
+describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)', () => {
+  let github: FakeGitHub;
+  const TOKEN = 'ghs_Sentinel_Token_123';
+  beforeAll(async () => {
+    github = await FakeGitHub.start({ token: TOKEN });
+  });
+  afterAll(async () => {
+    await github?.stop();
+  });
+  const env = () => ({
+    GITHUB_API_URL: github.url,
+    GITHUB_SERVER_URL: 'https://github.example',
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_WORKFLOW: 'Nightly backup',
+    GITHUB_JOB: 'backup',
+    GITHUB_RUN_ID: '4242',
+  });
+
+  test('two failed runs: one issue, then a comment; a good run closes it; no secret in any of it', async () => {
+    const bad = { 'database-url': cluster.url('pagila', 'backup', `${SENTINEL}x`), destination: `file://${work}/issue-flow`, 'github-token': TOKEN };
+    const first = await runAction({ env: env(), inputs: bad });
+    expect(first.exitCode).toBe(1);
+    expect(first.stdout).toMatch(/::error::.*password authentication failed/);
+    expect(github.issues).toHaveLength(1);
+    const issue = github.issues[0]!;
+    expect(issue.title).toBe('Backup failed: pagila (Nightly backup)');
+    expect(issue.labels).toEqual(['backup-failure']);
+    expect(issue.body).toContain('password authentication failed');
+    expect(issue.body).toContain('https://github.example/acme/shop/actions/runs/4242');
+
+    const second = await runAction({ env: { ...env(), GITHUB_RUN_ID: '4243' }, inputs: bad });
+    expect(second.exitCode).toBe(1);
+    expect(github.issues).toHaveLength(1);
+    expect(issue.comments).toHaveLength(1);
+
+    const good = await runAction({ env: { ...env(), GITHUB_RUN_ID: '4244' }, inputs: { ...bad, 'database-url': cluster.url('pagila', 'backup', SENTINEL) } });
+    expect(good.exitCode).toBe(0);
+    expect(issue.state).toBe('closed');
+    expect(issue.comments.at(-1)?.body).toContain(good.outputs['backup-key']);
+
+    const everything = JSON.stringify(github.issues) + first.stdout + second.stdout + good.stdout;
+    for (const form of [...SENTINEL_FORMS, TOKEN]) expect(everything).not.toContain(form);
+    expect(github.requests.every((r) => r.authorization === `token ${TOKEN}` || r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  }, 120_000);
+
+  test('a token without issues: write: the warning names the permission, the run still fails with the original error', async () => {
+    github.override = (request) => (request.method === 'POST' ? { status: 403, body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest', status: '403' } } : undefined);
+    try {
+      const run = await runAction({
+        env: { ...env(), GITHUB_JOB: 'other-job' },
+        inputs: { 'database-url': cluster.url('pagila', 'backup', 'wrong'), destination: `file://${work}/perm`, 'github-token': TOKEN },
+      });
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).toMatch(/::error::.*password authentication failed/);
+      expect(run.stdout).toMatch(/::warning::.*issues: write/);
+    } finally {
+      github.override = undefined;
+    }
+  }, 60_000);
 });

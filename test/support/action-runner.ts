@@ -84,7 +84,8 @@ export async function runAction(options: {
     ...options.env,
   };
   for (const [name, spec] of Object.entries(yml.inputs)) {
-    const value = options.inputs[name] ?? spec.default ?? '';
+    // The runner evaluates expression defaults (`${{ github.token }}`); there is no token here.
+    const value = options.inputs[name] ?? (String(spec.default ?? '').includes('${{') ? '' : String(spec.default ?? ''));
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   for (const name of Object.keys(options.inputs)) {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { INPUT_DEFAULTS, SECRET_INPUTS } from '../../src/config/inputs.js';
+import { INPUT_DEFAULTS, MODULE_INPUTS, SECRET_INPUTS } from '../../src/config/inputs.js';
 import { backupOutputs } from '../../src/report/backup-report.js';
 import type { BackupResult } from '../../src/commands/backup.js';
 import { VERSION } from '../../src/version.js';
@@ -21,11 +21,16 @@ describe('action.yml', () => {
   test('declares exactly the inputs the code reads, with the same defaults and a description each', () => {
     expect(Object.keys(action.inputs).sort()).toEqual(Object.keys(INPUT_DEFAULTS).sort());
     for (const [name, spec] of Object.entries(action.inputs)) {
-      expect([name, spec.default]).toEqual([name, INPUT_DEFAULTS[name as keyof typeof INPUT_DEFAULTS]]);
+      expect([name, spec.default]).toEqual([name, INPUT_DEFAULTS[name]]);
       expect(spec.description?.length ?? 0).toBeGreaterThan(10);
       expect(spec.required).toBeUndefined();
     }
     for (const secret of SECRET_INPUTS) expect(action.inputs[secret]?.default).toBe('');
+  });
+
+  test('the modules\' own input descriptions are the ones in action.yml', () => {
+    const squash = (text: string | undefined) => (text ?? '').replace(/\s+/g, ' ').trim();
+    for (const spec of MODULE_INPUTS) expect([spec.name, squash(action.inputs[spec.name]?.description)]).toEqual([spec.name, squash(spec.description)]);
   });
 
   test('declares exactly the outputs the backup sets', () => {

@@ -37,6 +37,16 @@ describe('parseConfig: good inputs', () => {
       rowCounts: 'exact',
       installClient: true,
       summary: true,
+      reporting: {
+        githubToken: '',
+        issueOnFailure: true,
+        issueLabels: ['backup-failure'],
+        issueAssignees: [],
+        failureThreshold: 1,
+        closeIssueOnSuccess: true,
+        webhookUrl: '',
+        notifyOn: 'failure',
+      },
     });
   });
 
