@@ -3,7 +3,7 @@
  * what went wrong and how to fix it, and `phase` names where (config, connect, client, dump, upload,
  * verify, manifest) so reports can say which phase failed.
  */
-export type Phase = 'config' | 'connect' | 'client' | 'dump' | 'upload' | 'verify' | 'manifest';
+export type Phase = 'config' | 'connect' | 'client' | 'dump' | 'upload' | 'verify' | 'manifest' | 'prune';
 
 export class ActionError extends Error {
   constructor(
@@ -58,6 +58,13 @@ export class UploadError extends ActionError {
 export class VerifyError extends ActionError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'verify', options);
+  }
+}
+
+/** `command: prune` or `list` could not do its work (after a backup, prune problems only warn). */
+export class PruneError extends ActionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'prune', options);
   }
 }
 

@@ -5,12 +5,15 @@ import { withDefaults } from './config/inputs.js';
 import { secretsToMask } from './config/mask.js';
 import { parseConfig } from './config/parse.js';
 import type { Config, InputReader } from './config/types.js';
-import { ActionError, errorMessage } from './errors.js';
+import { ActionError, PruneError, errorMessage } from './errors.js';
 import { detectCompressors } from './pipeline/compression.js';
 import { actionsCache, ensureClient, execRunner, readOsId } from './postgres/client.js';
 import { processDumper } from './postgres/dumper.js';
 import { connectInspector } from './postgres/inspect.js';
+import { listJson, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
 import { backupOutputs, backupSummary } from './report/backup-report.js';
+import { runList } from './commands/list.js';
+import { pruneAfterBackup, runPrune } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
 import { readCatalog } from './storage/catalog.js';
@@ -80,11 +83,49 @@ async function runCommand(config: Config, signal: AbortSignal): Promise<CommandO
   switch (config.command) {
     case 'backup': {
       const result = await runBackup(config, realDeps(config, signal));
-      for (const [name, value] of Object.entries(backupOutputs(result))) core.setOutput(name, value);
-      if (config.summary) await core.summary.addRaw(backupSummary(result)).write();
+      setOutputs(backupOutputs(result));
+      let summary = backupSummary(result);
+      const { policy, prune, dryRun } = config.retention;
+      if (policy && prune) {
+        // A prune failure warns (inside pruneAfterBackup); the verified backup stands.
+        const pruned = await pruneAfterBackup(result, { ...retentionOptions(config), policy, dryRun });
+        setOutputs(pruneOutputs(pruned));
+        summary += `\n${pruneSummary(pruned)}`;
+      }
+      if (config.summary) await core.summary.addRaw(summary).write();
       return { backupKey: result.manifest.archive.key };
     }
+    case 'prune': {
+      const { policy, prune, dryRun } = config.retention;
+      const result = await runPrune({ ...retentionOptions(config), ...(policy ? { policy } : {}), dryRun: dryRun || !prune });
+      setOutputs(pruneOutputs(result));
+      if (config.summary) await core.summary.addRaw(pruneSummary(result)).write();
+      const failed = result.destinations.filter((d) => !d.ok || (d.execution?.failed.length ?? 0) > 0);
+      if (failed.length > 0) {
+        throw new PruneError(
+          `Pruning failed in ${failed.map((d) => d.url).join(', ')}: ${failed.map((d) => d.error ?? d.execution?.failed.map((f) => `${f.key}: ${f.message}`).join('; ')).join('; ')}. Nothing else was deleted; the keys named are left in place.`,
+        );
+      }
+      return {};
+    }
+    case 'list': {
+      const { policy } = config.retention;
+      const result = await runList({ ...retentionOptions(config), ...(policy ? { policy } : {}) });
+      setOutputs({ backups: listJson(result) });
+      if (config.summary) await core.summary.addRaw(listSummary(result)).write();
+      const failed = result.destinations.filter((d) => d.error);
+      if (failed.length > 0) throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
+      return {};
+    }
   }
+}
+
+function setOutputs(outputs: Record<string, string>): void {
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+}
+
+function retentionOptions(config: Config) {
+  return { destinations: config.destinations, s3: config.s3, database: config.database, now: new Date(), log, createStore };
 }
 
 /** The newest complete backup in the first destination, for the failure issue (best effort). */

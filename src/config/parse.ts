@@ -15,6 +15,7 @@ import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 import { CORE_INPUT_DEFAULTS, withDefaults, type InputName } from './inputs.js';
 import { parseReportingInputs } from '../report/reporting-config.js';
+import { parseRetentionInputs } from '../retention/policy.js';
 import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
 
 /**
@@ -35,6 +36,10 @@ export function parseConfig(read: InputReader): Config {
     throw new ConfigError('database', `required for command ${command}: set the name of the source database whose backups to use.`);
   }
   const destinations = parseDestinations(input('destination'));
+  const retention = parseRetentionInputs(withDefaults(read));
+  if (command === 'prune' && !retention.policy) {
+    throw new ConfigError('command', 'prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within.');
+  }
   const s3 = parseS3Settings(input);
   const dump = parseDumpOptions(input);
   const label = parseLabel(input('label'));
@@ -57,6 +62,7 @@ export function parseConfig(read: InputReader): Config {
     installClient,
     ...(clientMajor === undefined ? {} : { clientMajor }),
     summary: bool(input, 'summary'),
+    retention,
     reporting: parseReportingInputs(withDefaults(read)),
   };
 }

@@ -1,9 +1,10 @@
 import type { Connection, DumpOptions } from '../postgres/types.js';
 import type { ReportingConfig } from '../report/reporting-config.js';
+import type { RetentionInputs } from '../retention/policy.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 
 /** The commands this action runs (`command` input). Later commands plug in here. */
-export const COMMANDS = ['backup'] as const;
+export const COMMANDS = ['backup', 'prune', 'list'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** How the manifest's per-table row counts are taken. */
@@ -28,6 +29,8 @@ export interface Config {
   clientMajor?: number;
   /** Write the job summary. */
   summary: boolean;
+  /** Retention policy; applied after a verified backup, or alone by `prune`; previewed by `list`. */
+  retention: RetentionInputs;
   /** Failure issue and webhook settings (every command reports its outcome). */
   reporting: ReportingConfig;
 }

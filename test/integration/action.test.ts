@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -184,4 +184,39 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
       github.override = undefined;
     }
   }, 60_000);
+});
+
+describe('retention through the bundle', () => {
+  test('backups with keep-last 2 prune the oldest after each verified backup; list and prune commands work without database-url', async () => {
+    const folder = path.join(work, 'retention');
+    const backupInputs = { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}`, 'keep-last': '2', compression: 'none', format: 'plain', 'schema-only': 'true' };
+    const keys: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1100)); // keys have whole seconds
+      const run = await runAction({ inputs: backupInputs });
+      expect(run.exitCode).toBe(0);
+      expectNoSecret(run);
+      keys.push(run.outputs['backup-key'] as string);
+      expect(run.outputs['kept-count']).toBe(String(Math.min(i + 1, 2)));
+      expect(run.outputs['pruned-count']).toBe(i === 2 ? '1' : '0');
+    }
+    const list = await runAction({ inputs: { command: 'list', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' } });
+    expect(list.exitCode).toBe(0);
+    const listed = JSON.parse(list.outputs['backups'] as string) as { key: string; complete: boolean; retention?: { action: string } }[];
+    expect(listed.map((b) => b.key).sort()).toEqual([keys[1], keys[2]].sort());
+    expect(listed.find((b) => b.key === keys[2])?.retention?.action).toBe('keep');
+    expect(listed.find((b) => b.key === keys[1])?.retention?.action).toBe('delete');
+    expect(list.summary).toContain(keys[2]);
+
+    const dry = await runAction({ inputs: { command: 'prune', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1', 'prune-dry-run': 'true' } });
+    expect(dry.exitCode).toBe(0);
+    expect(existsSync(path.join(folder, keys[1] as string))).toBe(true);
+
+    const prune = await runAction({ inputs: { command: 'prune', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' } });
+    expect(prune.exitCode).toBe(0);
+    expect(prune.outputs['pruned-count']).toBe('1');
+    expect(existsSync(path.join(folder, keys[1] as string))).toBe(false);
+    expect(existsSync(path.join(folder, `${keys[1]}.manifest.json`))).toBe(false);
+    expect(existsSync(path.join(folder, keys[2] as string))).toBe(true);
+  }, 120_000);
 });

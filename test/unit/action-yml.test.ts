@@ -5,6 +5,8 @@ import { INPUT_DEFAULTS, MODULE_INPUTS, SECRET_INPUTS } from '../../src/config/i
 import { backupOutputs } from '../../src/report/backup-report.js';
 import type { BackupResult } from '../../src/commands/backup.js';
 import { VERSION } from '../../src/version.js';
+import { pruneOutputs } from '../../src/report/retention-report.js';
+import type { PruneResult } from '../../src/commands/prune.js';
 
 interface ActionYaml {
   runs: { using: string; main: string };
@@ -33,13 +35,15 @@ describe('action.yml', () => {
     for (const spec of MODULE_INPUTS) expect([spec.name, squash(action.inputs[spec.name]?.description)]).toEqual([spec.name, squash(spec.description)]);
   });
 
-  test('declares exactly the outputs the backup sets', () => {
+  test('declares exactly the outputs the commands set', () => {
     const result = {
       manifest: { archive: { key: 'k', bytes: 1, sha256: 's' }, durationSeconds: 1, server: { version: '15.1' } },
       destinations: [{ url: 's3://b', key: 'k', manifestKey: 'k.manifest.json', ok: true }],
       throughput: 1,
     } as unknown as BackupResult;
-    expect(Object.keys(backupOutputs(result)).sort()).toEqual(Object.keys(action.outputs).sort());
+    const prune = pruneOutputs({ prunedCount: 0, keptCount: 0 } as unknown as PruneResult);
+    const set = [...Object.keys(backupOutputs(result)), ...Object.keys(prune), 'backups'];
+    expect(set.sort()).toEqual(Object.keys(action.outputs).sort());
   });
 
   test('README lists every input and output as action.yml has them', () => {

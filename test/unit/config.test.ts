@@ -37,6 +37,7 @@ describe('parseConfig: good inputs', () => {
       rowCounts: 'exact',
       installClient: true,
       summary: true,
+      retention: { prune: false, dryRun: false },
       reporting: {
         githubToken: '',
         issueOnFailure: true,
@@ -158,7 +159,7 @@ describe('parseConfig: bad inputs fail before any work with the input named', ()
     ['sslmode unknown', { host: 'h', username: 'u', database: 'd', sslmode: 'on', destination: 's3://b/p' }, "Input 'sslmode': sslmode 'on' is not one of: disable, allow, prefer, require, verify-ca, verify-full."],
     ['no destination', { 'database-url': BASE['database-url'] }, "Input 'destination': required; set s3://bucket/prefix or file:///absolute/folder (one per line for several)."],
     ['destination twice', { ...BASE, destination: 's3://backups/prod\ns3://backups/prod/' }, "Input 'destination': 's3://backups/prod/' is listed twice; list each destination once."],
-    ['unknown command', { ...BASE, command: 'backupp' }, "Input 'command': 'backupp' is not one of: backup."],
+    ['unknown command', { ...BASE, command: 'backupp' }, "Input 'command': 'backupp' is not one of: backup, prune, list."],
     ['unknown format', { ...BASE, format: 'tar' }, "Input 'format': 'tar' is not one of: custom, directory, plain."],
     ['jobs zero', { ...BASE, format: 'directory', jobs: '0' }, "Input 'jobs': 0 is out of range; use a number from 1 to 64."],
     ['jobs fraction', { ...BASE, format: 'directory', jobs: '1.5' }, "Input 'jobs': '1.5' is not a whole number; use a number from 1 to 64."],
@@ -180,6 +181,8 @@ describe('parseConfig: bad inputs fail before any work with the input named', ()
     ['access key without secret', { ...BASE, 's3-access-key-id': 'AKIA' }, "Input 's3-secret-access-key': set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC)."],
     ['checksums unknown', { ...BASE, 's3-checksums': 'always' }, "Input 's3-checksums': 'always' is not one of: auto, when_required, when_supported."],
     ['path style typo', { ...BASE, 's3-force-path-style': 'on' }, "Input 's3-force-path-style': 'on' is not a boolean; use true or false."],
+    ['prune without a policy', { 'database': 'shop', destination: 's3://b-1/p', command: 'prune' }, "Input 'command': prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within."],
+    ['list without a database name', { destination: 's3://b-1/p', command: 'list' }, "Input 'database': required for command list: set the name of the source database whose backups to use."],
     ['region garbage', { ...BASE, 's3-region': 'US East' }, "Input 's3-region': 'US East' is not a region name; use e.g. us-east-1, or auto for Cloudflare R2."],
     ['storage class lower-case', { ...BASE, 's3-storage-class': 'glacier' }, "Input 's3-storage-class': 'glacier' is not a storage class; use e.g. STANDARD, STANDARD_IA or GLACIER_IR."],
   ];

@@ -1,0 +1,137 @@
+/** Outputs, job summaries and the JSON `backups` output of `command: prune` / `command: list`. */
+import type { ListResult } from '../commands/list.js';
+import type { PruneResult } from '../commands/prune.js';
+import { formatBytes } from '../commands/backup.js';
+import type { DeletedBackup, KeptBackup, RetentionPlan } from '../retention/plan.js';
+import { describePolicy } from '../retention/policy.js';
+
+/** Rows in each job-summary table (GitHub caps a summary at 1 MiB). */
+const SUMMARY_ROWS = 200;
+
+/** `[key, time ISO, reasons joined]` per kept backup, in the given order. */
+export function keptRows(kept: KeptBackup[]): [string, string, string][] {
+  return kept.map((k) => [k.backup.key, k.backup.time.toISOString(), k.reasons.join(', ')]);
+}
+
+/** `[key, time ISO, why]` per deleted backup, in the given order. */
+export function deletedRows(deleted: DeletedBackup[]): [string, string, string][] {
+  return deleted.map((d) => [d.backup.key, d.backup.time.toISOString(), d.why]);
+}
+
+/** keep/delete and the reasons of each backup in a plan, by archive key. */
+export function verdictsOf(plan: RetentionPlan): Map<string, { action: 'keep' | 'delete'; reasons: string[] }> {
+  const map = new Map<string, { action: 'keep' | 'delete'; reasons: string[] }>();
+  for (const k of plan.kept) map.set(k.backup.key, { action: 'keep', reasons: k.reasons });
+  for (const d of plan.deleted) map.set(d.backup.key, { action: 'delete', reasons: [d.why] });
+  return map;
+}
+
+/** Step outputs of `command: prune` (and of a backup that pruned): `pruned-count`, `kept-count`. */
+export function pruneOutputs(result: PruneResult): Record<string, string> {
+  return { 'pruned-count': String(result.prunedCount), 'kept-count': String(result.keptCount) };
+}
+
+/** Markdown for the job summary of a prune: per destination, what was kept and why, what was deleted. */
+export function pruneSummary(result: PruneResult): string {
+  const head = `## Retention: ${result.database}${result.dryRun ? ' (dry run: nothing deleted)' : ''}\n\nPolicy: ${describePolicy(result.policy) || '(none)'}. ${
+    result.dryRun ? `Would delete ${result.plannedDeleteCount}` : `Deleted ${result.prunedCount}`
+  } backup(s), kept ${result.keptCount}.\n`;
+  const parts = [head];
+  for (const d of result.destinations) {
+    parts.push(`### ${cell(d.url)}\n`);
+    if (!d.execution) {
+      parts.push(`${cell(d.error ?? 'not pruned')}\n`);
+      continue;
+    }
+    const e = d.execution;
+    const gone = e.dryRun ? e.plan.deleted : e.deleted;
+    parts.push(
+      `${e.kept.length} kept, ${gone.length} ${e.dryRun ? 'would be deleted' : 'deleted'}${e.failed.length ? `, ${e.failed.length} object(s) could not be deleted` : ''}.\n`,
+    );
+    parts.push(table(['Kept backup', 'Time (UTC)', 'Why'], keptRows(e.kept)));
+    if (gone.length > 0) {
+      parts.push(`<details><summary>${e.dryRun ? 'Would delete' : 'Deleted'} (${gone.length})</summary>\n\n${table(['Backup', 'Time (UTC)', 'Why'], deletedRows(gone))}</details>\n`);
+    }
+    if (e.failed.length > 0) parts.push(table(['Not deleted', 'Error'], e.failed.map((f) => [f.key, f.message])));
+  }
+  if (result.warnings.length > 0) parts.push(`### Warnings\n\n${result.warnings.map((w) => `- ${cell(w)}`).join('\n')}\n`);
+  return parts.join('\n');
+}
+
+/** Markdown for the job summary of a listing: key, time, label, size, and the policy's preview when set. */
+export function listSummary(result: ListResult): string {
+  const parts = [
+    `## Backups of ${result.database}\n\n${result.policy ? `Retention preview for policy ${describePolicy(result.policy)} (nothing is deleted by list).` : 'No retention policy set.'}\n`,
+  ];
+  for (const d of result.destinations) {
+    parts.push(`### ${cell(d.url)}\n`);
+    if (!d.catalog) {
+      parts.push(`${cell(d.error ?? 'not listed')}\n`);
+      continue;
+    }
+    const backups = [...d.catalog.backups].reverse();
+    const total = backups.reduce((n, b) => n + b.size, 0);
+    const verdicts = d.plan ? verdictsOf(d.plan) : undefined;
+    parts.push(
+      `${backups.length} backup(s), ${formatBytes(total)}${d.plan ? `; the policy keeps ${d.plan.kept.length} and would delete ${d.plan.deleted.length}` : ''}. Newest first.\n`,
+    );
+    const columns = ['Backup', 'Time (UTC)', 'Label', 'Size', 'Manifest', ...(verdicts ? ['Retention'] : [])];
+    const rows = backups.map((b) => {
+      const v = verdicts?.get(b.key);
+      return [b.key, b.time.toISOString(), b.label ?? '', formatBytes(b.size), b.hasManifest ? 'yes' : 'no', ...(v ? [`${v.action}: ${v.reasons.join(', ')}`] : [])];
+    });
+    parts.push(table(columns, rows));
+  }
+  if (result.warnings.length > 0) parts.push(`### Warnings\n\n${result.warnings.map((w) => `- ${cell(w)}`).join('\n')}\n`);
+  return parts.join('\n');
+}
+
+/** One backup in the `backups` JSON output. */
+export interface ListedBackup {
+  destination: string;
+  key: string;
+  manifestKey: string;
+  /** ISO 8601 UTC, from the key. */
+  time: string;
+  label: string | null;
+  sizeBytes: number;
+  /** False for an archive without manifest (an interrupted run). */
+  complete: boolean;
+  /** Present when a policy is set: what it would do. */
+  retention?: { action: 'keep' | 'delete'; reasons: string[] };
+}
+
+/** The `backups` output: a JSON array of {@link ListedBackup}, per destination oldest first. */
+export function listJson(result: ListResult): string {
+  const out: ListedBackup[] = [];
+  for (const d of result.destinations) {
+    if (!d.catalog) continue;
+    const verdicts = d.plan ? verdictsOf(d.plan) : undefined;
+    for (const b of d.catalog.backups) {
+      const v = verdicts?.get(b.key);
+      out.push({
+        destination: d.url,
+        key: b.key,
+        manifestKey: b.manifestKey,
+        time: b.time.toISOString(),
+        label: b.label ?? null,
+        sizeBytes: b.size,
+        complete: b.hasManifest,
+        ...(v ? { retention: v } : {}),
+      });
+    }
+  }
+  return JSON.stringify(out);
+}
+
+function table(columns: string[], rows: string[][]): string {
+  const shown = rows.slice(0, SUMMARY_ROWS);
+  const lines = [`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`, ...shown.map((r) => `| ${r.map((c, i) => (i === 0 ? `\`${c}\`` : cell(c))).join(' | ')} |`)];
+  if (rows.length > shown.length) lines.push(`\n… and ${rows.length - shown.length} more (see the step log).`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Text safe inside a Markdown table cell. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
