@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { runBackup, type BackupDeps, type Log } from './commands/backup.js';
 import { withDefaults } from './config/inputs.js';
 import { secretsToMask } from './config/mask.js';
-import { parseConfig } from './config/parse.js';
+import { resolveConfig } from './config/parse.js';
+import { encryptionSecrets } from './crypto/openpgp.js';
 import type { Config, InputReader } from './config/types.js';
 import { ActionError, PruneError, errorMessage } from './errors.js';
 import { detectCompressors } from './pipeline/compression.js';
@@ -32,7 +33,7 @@ interface CommandOutcome {
  */
 export async function run(): Promise<void> {
   const read: InputReader = (name) => core.getInput(name);
-  const secrets = [...secretsToMask(read), ...reportingSecrets(withDefaults(read))];
+  const secrets = [...secretsToMask(read), ...reportingSecrets(withDefaults(read)), ...encryptionSecrets(withDefaults(read))];
   for (const secret of secrets) core.setSecret(secret);
 
   const controller = new AbortController();
@@ -51,7 +52,7 @@ export async function run(): Promise<void> {
     // parseConfig below throws the same error with the input's name.
   }
   try {
-    config = parseConfig(read);
+    config = await resolveConfig(read);
     const outcome = await runCommand(config, controller.signal);
     await reportOutcome(
       { ok: true, command: config.command, database: config.database, ...(outcome.backupKey ? { backupKey: outcome.backupKey } : {}) },

@@ -1,3 +1,4 @@
+import type { EncryptionInfo } from './crypto/openpgp.js';
 import type { CompressionPlan } from './pipeline/compression.js';
 import type { CatalogCounts, TableRowCount } from './postgres/inspect.js';
 import type { DumpFormat, DumpOptions } from './postgres/types.js';
@@ -18,6 +19,8 @@ export interface Manifest {
   client: { pgDumpVersion: string; major: number };
   format: DumpFormat;
   compression: { method: string; level: number | null; where: CompressionPlan['where']; engine: string | null };
+  /** OpenPGP encryption of the archive (applied after compression); null when not encrypted. Never key material. */
+  encryption: EncryptionInfo | null;
   /** The dump options that shape what the archive holds. */
   options: Omit<DumpOptions, 'format' | 'compression'>;
   /** ISO 8601 UTC. */
@@ -38,6 +41,7 @@ export interface Manifest {
 
 /** MIME type of an archive by extension. */
 export function archiveContentType(extension: string): string {
+  if (extension.endsWith('.gpg')) return 'application/pgp-encrypted';
   if (extension.endsWith('.zst')) return 'application/zstd';
   if (extension.endsWith('.lz4')) return 'application/x-lz4';
   if (extension.endsWith('.gz')) return 'application/gzip';

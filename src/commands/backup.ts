@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/types.js';
-import { ConfigError, DumpError, UploadError, VerifyError, errorMessage } from '../errors.js';
+import { createEncryptStage, ENCRYPTED_SUFFIX, type EncryptionConfig, type EncryptionInfo } from '../crypto/openpgp.js';
+import { ActionError, ConfigError, DumpError, UploadError, VerifyError, errorMessage } from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import {
   archiveExtension,
@@ -101,7 +102,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
 
     const compressors = await deps.detectCompressors();
     const plan = planCompression(dump.compression, dump.format, client.pgDump.major, compressors);
-    const extension = archiveExtension(dump.format, plan);
+    const extension = archiveExtension(dump.format, plan) + (config.encryption ? ENCRYPTED_SUFFIX : '');
     const contentType = archiveContentType(extension);
     const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
     const keys = stores.map((s) =>
@@ -156,13 +157,14 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     let globals: Manifest['globals'] = null;
     if (dump.globals) {
       globals = await log.group('Globals', async () => {
-        const data = await dumpGlobals(deps.dumper(client.binDir), connection);
+        const plain = await dumpGlobals(deps.dumper(client.binDir), connection);
+        const data = config.encryption ? await encryptBuffer(plain, config.encryption) : plain;
         const sha256 = createHash('sha256').update(data).digest('hex');
         const key = globalsKey(keys[0] as string);
         for (const [i, store] of stores.entries()) {
-          if (results[i]?.ok) await store.put(globalsKey(keys[i] as string), data, 'application/sql');
+          if (results[i]?.ok) await store.put(globalsKey(keys[i] as string), data, config.encryption ? 'application/pgp-encrypted' : 'application/sql');
         }
-        log.info(`Globals (roles, tablespaces; no role passwords): ${data.length} bytes.`);
+        log.info(`Globals (roles, tablespaces; no role passwords): ${data.length} bytes${config.encryption ? ', encrypted' : ''}.`);
         return { key, bytes: data.length, sha256 };
       });
     }
@@ -178,6 +180,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       client: { pgDumpVersion: client.pgDump.version, major: client.pgDump.major },
       format: dump.format,
       compression: { method: plan.method, level: plan.level ?? null, where: plan.where, engine: plan.engine ?? (plan.where === 'pg_dump' ? 'pg_dump' : null) },
+      encryption: streamed.encryption,
       options: {
         jobs: dump.jobs,
         schemas: dump.schemas,
@@ -238,6 +241,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
 
 interface Streamed {
   measurement: { bytes: number; sha256: string };
+  encryption: EncryptionInfo | null;
   uploads: PromiseSettledResult<unknown>[];
   snapshot: string;
   rowCounts: Manifest['rowCounts']['tables'];
@@ -294,6 +298,8 @@ async function streamDump(
 
     const compressor = createCompressor(plan, compressors);
     if (compressor?.child) children.push(compressor.child);
+    // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
+    const encryption = config.encryption ? await createEncryptStage(config.encryption) : undefined;
     const meter = new Meter();
     const gate = new ExitGate(() => children.map((c) => c.done));
     const fanout = new Fanout(stores.length);
@@ -306,7 +312,7 @@ async function streamDump(
     );
     // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
     uploads.forEach((upload, i) => upload.catch((error: unknown) => fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)))));
-    const stages = [source, ...(compressor ? [compressor.stream] : []), meter, gate, fanout] as const;
+    const stages = [source, ...(compressor ? [compressor.stream] : []), ...(encryption ? [encryption.stream] : []), meter, gate, fanout] as const;
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
     if (flow?.status === 'rejected') {
@@ -314,7 +320,7 @@ async function streamDump(
       throw await rootCause(children, connection, settled, deps.signal, flow.reason);
     }
     const [rowCounts, catalogCounts] = await counts;
-    return { measurement: meter.result(), uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000 };
+    return { measurement: meter.result(), encryption: encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000 };
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
     killAll();
@@ -340,6 +346,8 @@ async function rootCause(
   if (signal?.aborted) return new DumpError('The backup was cancelled (SIGINT/SIGTERM): pg_dump was stopped and every upload aborted; no archive was stored.');
   const pgDumpFailed = exits.find((e, i) => e.status === 'rejected' && children[i]?.name === 'pg_dump' && !killedByUs(e.reason));
   if (pgDumpFailed?.status === 'rejected') return dumpFailure(pgDumpFailed.reason, connection);
+  // A stage of ours failed with a typed error (e.g. encryption): that is the cause.
+  if (streamError instanceof ActionError && !(streamError instanceof UploadError)) return streamError;
   const otherFailed = exits.find((e) => e.status === 'rejected' && !killedByUs(e.reason));
   if (otherFailed?.status === 'rejected') return new DumpError(`The dump stream failed: ${errorMessage(otherFailed.reason)}`, { cause: otherFailed.reason });
   if (uploadErrors.length > 0) return new UploadError(uploadErrors.join('; '), { cause: streamError });
@@ -373,6 +381,18 @@ async function verifyArchive(store: ObjectStore, key: string, expected: { bytes:
     const sha256 = hash.digest('hex');
     if (sha256 !== expected.sha256) throw new VerifyError(`${where} has sha256 ${sha256} but ${expected.sha256} was streamed.`);
   }
+}
+
+/** Encrypts a small buffer (the globals) with the same stage as the archive. */
+async function encryptBuffer(data: Buffer, encryption: EncryptionConfig): Promise<Buffer> {
+  const { stream } = await createEncryptStage(encryption);
+  const chunks: Buffer[] = [];
+  const collected = (async () => {
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+  })();
+  stream.end(data);
+  await collected;
+  return Buffer.concat(chunks);
 }
 
 /** `pg_dumpall --globals-only --no-role-passwords`, buffered (a few KB). */

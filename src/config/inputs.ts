@@ -1,5 +1,6 @@
 import { REPORTING_INPUTS } from '../report/reporting-config.js';
 import { RETENTION_INPUTS } from '../retention/policy.js';
+import { ENCRYPTION_INPUTS } from '../crypto/openpgp.js';
 
 /** An input as declared in action.yml, for the modules that own their inputs. */
 export interface InputSpec {
@@ -56,7 +57,7 @@ export const CORE_INPUT_DEFAULTS = {
 export type InputName = keyof typeof CORE_INPUT_DEFAULTS;
 
 /** Inputs owned by other modules (failure reporting, …), each declared in action.yml too. */
-export const MODULE_INPUTS: readonly InputSpec[] = [...RETENTION_INPUTS, ...REPORTING_INPUTS];
+export const MODULE_INPUTS: readonly InputSpec[] = [...RETENTION_INPUTS, ...ENCRYPTION_INPUTS, ...REPORTING_INPUTS];
 
 /** Every input's default, by name. */
 export const INPUT_DEFAULTS: Readonly<Record<string, string>> = {

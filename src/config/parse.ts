@@ -14,9 +14,23 @@ import {
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 import { CORE_INPUT_DEFAULTS, withDefaults, type InputName } from './inputs.js';
+import { parseDecryptionInputs, parseEncryptionInputs } from '../crypto/openpgp.js';
 import { parseReportingInputs } from '../report/reporting-config.js';
 import { parseRetentionInputs } from '../retention/policy.js';
 import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
+
+/**
+ * {@link parseConfig}, then the inputs that need async validation (OpenPGP keys are parsed and
+ * checked: malformed, expired, no encryption subkey, wrong passphrase).
+ * @throws ConfigError as parseConfig does.
+ */
+export async function resolveConfig(read: InputReader): Promise<Config> {
+  const config = parseConfig(read);
+  const inputs = withDefaults(read);
+  const encryption = config.command === 'backup' ? await parseEncryptionInputs(inputs) : undefined;
+  const decryption = await parseDecryptionInputs(inputs);
+  return { ...config, ...(encryption ? { encryption } : {}), ...(decryption ? { decryption } : {}) };
+}
 
 /**
  * Reads every input once and returns the typed, validated {@link Config}.

@@ -1,4 +1,5 @@
 import type { Connection, DumpOptions } from '../postgres/types.js';
+import type { DecryptionConfig, EncryptionConfig } from '../crypto/openpgp.js';
 import type { ReportingConfig } from '../report/reporting-config.js';
 import type { RetentionInputs } from '../retention/policy.js';
 import type { Destination, S3Settings } from '../storage/types.js';
@@ -31,6 +32,10 @@ export interface Config {
   summary: boolean;
   /** Retention policy; applied after a verified backup, or alone by `prune`; previewed by `list`. */
   retention: RetentionInputs;
+  /** OpenPGP encryption of new archives (public key(s) or passphrase); undefined = none. */
+  encryption?: EncryptionConfig;
+  /** How to decrypt archives for restore and drill; undefined = none given. */
+  decryption?: DecryptionConfig;
   /** Failure issue and webhook settings (every command reports its outcome). */
   reporting: ReportingConfig;
 }

@@ -40,12 +40,13 @@ export function manifestKey(archive: string): string {
   return `${archive}.manifest.json`;
 }
 
-/** Key of the globals (roles, tablespaces) stored beside `archive`. */
+/** Key of the globals (roles, tablespaces) stored beside `archive` (encrypted like it: `.gpg`). */
 export function globalsKey(archive: string): string {
-  return archive.replace(/\.(dump|sql|tar)(\.[a-z0-9]+)?$/, '') + '.globals.sql';
+  const encrypted = archive.endsWith('.gpg');
+  return archive.replace(/\.(dump|sql|tar)(\.(zst|lz4|gz))?(\.gpg)?$/, '') + '.globals.sql' + (encrypted ? '.gpg' : '');
 }
 
-const KEY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?))?\.((?:dump|sql|tar)(?:\.(?:zst|lz4|gz))?)$/;
+const KEY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?))?\.((?:dump|sql|tar)(?:\.(?:zst|lz4|gz))?(?:\.gpg)?)$/;
 
 /** What {@link parseArchiveKey} reads back from a key. */
 export interface ParsedArchiveKey {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runBackup, type BackupResult, type Log } from '../../src/commands/backup.js';
-import { parseConfig } from '../../src/config/parse.js';
+import { parseConfig, resolveConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/types.js';
 import { DumpError, UploadError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
@@ -91,9 +91,11 @@ function manifestCounts(manifest: Manifest): Record<string, number> {
   return Object.fromEntries(manifest.rowCounts.tables.map((t) => [`${t.schema}.${t.table}`, t.rows]));
 }
 
-async function backup(inputs: Record<string, string>): Promise<BackupResult> {
+async function backup(inputs: Record<string, string>, resolve = false): Promise<BackupResult> {
   try {
-    const result = await runBackup(config(inputs), { ...realDeps(config(inputs), undefined, log), tempDir: work });
+    const all: Record<string, string> = { 'database-url': cluster.url('pagila', 'backup', SENTINEL), 's3-endpoint': s3.endpoint, 's3-access-key-id': 'S3RVER', 's3-secret-access-key': 'S3RVER', ...inputs };
+    const cfg = resolve ? await resolveConfig((name) => all[name] ?? '') : config(inputs);
+    const result = await runBackup(cfg, { ...realDeps(cfg, undefined, log), tempDir: work });
     logged.push(JSON.stringify(result));
     return result;
   } catch (error) {
@@ -232,4 +234,57 @@ test('no log line, result or error of any backup above holds the sentinel passwo
   expect(logged.some((l) => l.startsWith('ERROR '))).toBe(true);
   const text = logged.join('\n');
   for (const form of [SENTINEL, encodeURIComponent(SENTINEL), 'Sentinel-P%40ss', 'P@ss:/%#?']) expect(text).not.toContain(form);
+});
+
+describe('encrypted archives', () => {
+  let gnupg: string;
+  let publicKey: string;
+  const gpg = (args: string[], options: { input?: string } = {}) =>
+    execFileAsync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback', ...args], { maxBuffer: 1 << 26, ...options });
+
+  beforeAll(async () => {
+    gnupg = mkdtempSync(path.join(os.tmpdir(), 'gnupg-'));
+    await gpg(['--passphrase', '', '--quick-gen-key', 'Backup Drill <drill@example.com>', 'default', 'default', 'never']);
+    publicKey = (await gpg(['--armor', '--export', 'drill@example.com'])).stdout;
+  }, 60_000);
+  afterAll(() => rmSync(gnupg, { recursive: true, force: true }));
+
+  test('to a public key: gpg --decrypt | zstd -d | pg_restore gives back every row; the bucket holds no table name', async () => {
+    const result = await backup({ destination: 's3://backups/enc', 'encryption-public-key': publicKey, globals: 'true' }, true);
+    const { manifest } = result;
+    expect(manifest.archive.key).toMatch(/\.dump\.zst\.gpg$/);
+    expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [expect.stringMatching(/^[0-9A-F]{40,64}$/)] });
+    expect(JSON.stringify(manifest)).not.toContain('BEGIN PGP');
+    const encrypted = path.join(work, 'e.dump.zst.gpg');
+    await download('backups', manifest.archive.key, encrypted);
+    const bytes = (await import('node:fs')).readFileSync(encrypted);
+    expect(bytes.includes(Buffer.from('CREATE TABLE'))).toBe(false);
+    expect(bytes.includes(Buffer.from('film_actor'))).toBe(false);
+    const { stdout: sha } = await execFileAsync('sha256sum', [encrypted]);
+    expect(sha.split(' ')[0]).toBe(manifest.archive.sha256);
+    await gpg(['--output', path.join(work, 'e.dump.zst'), '--decrypt', encrypted]);
+    await execFileAsync('zstd', ['-q', '-f', '-d', path.join(work, 'e.dump.zst'), '-o', path.join(work, 'e.dump')]);
+    await cluster.createDatabase('restored_encrypted');
+    await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_encrypted', path.join(work, 'e.dump')]);
+    expect(await restoredCounts('restored_encrypted', manifest)).toEqual(manifestCounts(manifest));
+    // The globals are encrypted as well.
+    const globals = path.join(work, 'g.sql.gpg');
+    await download('backups', manifest.globals!.key, globals);
+    expect(manifest.globals!.key).toMatch(/\.globals\.sql\.gpg$/);
+    const { stdout: roles } = await gpg(['--decrypt', globals]);
+    expect(roles).toContain('CREATE ROLE backup');
+  }, 120_000);
+
+  test('with a passphrase: gpg --decrypt with it reads the archive', async () => {
+    const result = await backup({ destination: `file://${path.join(work, 'enc-pass')}`, 'encryption-passphrase': 'correct horse battery staple', format: 'plain', compression: 'gzip' }, true);
+    expect(result.manifest.encryption?.mode).toBe('passphrase');
+    const file = path.join(work, 'enc-pass', result.manifest.archive.key);
+    const { stdout } = await execFileAsync('sh', ['-c', 'gpg --homedir "$1" --batch --pinentry-mode loopback --passphrase "$2" --decrypt "$3" | gzip -dc', 'sh', gnupg, 'correct horse battery staple', file], { maxBuffer: 1 << 26 });
+    expect(stdout).toContain('CREATE TABLE public.film ');
+  }, 60_000);
+
+  test('a malformed public key is refused before any work', async () => {
+    await expect(backup({ destination: 's3://backups/bad-key', 'encryption-public-key': '-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----' }, true)).rejects.toThrow(/^Input 'encryption-public-key'/);
+    expect(await listKeys('bad-key/')).toEqual([]);
+  });
 });

@@ -41,3 +41,12 @@ describe('object keys', () => {
     expect(databaseSegment('app_prod-1.v2')).toBe('app_prod-1.v2');
   });
 });
+
+describe('encrypted archives', () => {
+  test('keys with .gpg parse back, and their globals are encrypted too', () => {
+    expect(parseArchiveKey('p/db/2026-11-25T071403Z-daily.dump.zst.gpg', 'p')).toEqual({ database: 'db', time: new Date('2026-11-25T07:14:03Z'), label: 'daily', extension: 'dump.zst.gpg' });
+    expect(globalsKey('p/db/2026-11-25T071403Z-daily.dump.zst.gpg')).toBe('p/db/2026-11-25T071403Z-daily.globals.sql.gpg');
+    expect(globalsKey('p/db/2026-11-25T071403Z.sql.gpg')).toBe('p/db/2026-11-25T071403Z.globals.sql.gpg');
+    expect(parseArchiveKey('p/db/2026-11-25T071403Z.gpg', 'p')).toBeUndefined();
+  });
+});

@@ -1,0 +1,19 @@
+/**
+ * Client-side OpenPGP encryption of archives (OpenPGP.js v6, https://docs.openpgpjs.org/):
+ * the inputs, the encryption stage of the backup stream, and the decryption stage of restores.
+ * See docs/encryption.md.
+ */
+export {
+  ENCRYPTION_INPUTS,
+  encryptionSecrets,
+  parseDecryptionInputs,
+  parseEncryptionInputs,
+  type DecryptionConfig,
+  type EncryptionConfig,
+  type PassphraseDecryption,
+  type PassphraseEncryption,
+  type PrivateKeyDecryption,
+  type PublicKeyEncryption,
+} from './inputs.js';
+export { createEncryptStage, ENCRYPTED_SUFFIX, EncryptError, type EncryptionInfo } from './encrypt.js';
+export { createDecryptStage, DecryptError } from './decrypt.js';
