@@ -6,7 +6,7 @@ import { secretsToMask } from './config/mask.js';
 import { resolveConfig } from './config/parse.js';
 import { encryptionSecrets } from './crypto/openpgp.js';
 import type { Config, InputReader } from './config/types.js';
-import { ActionError, PruneError, errorMessage } from './errors.js';
+import { ActionError, ConfigError, PruneError, errorMessage } from './errors.js';
 import { detectCompressors } from './pipeline/compression.js';
 import { actionsCache, ensureClient, execRunner, readOsId } from './postgres/client.js';
 import { processDumper } from './postgres/dumper.js';
@@ -14,6 +14,10 @@ import { connectInspector } from './postgres/inspect.js';
 import { listJson, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
 import { backupOutputs, backupSummary } from './report/backup-report.js';
 import { runList } from './commands/list.js';
+import { CheckError, checkOutputs, checkSummary, runCheck } from './commands/check.js';
+import { DrillError, drillOutputs, drillSummary, runDrill } from './commands/drill.js';
+import { restoreOutputs, restoreSummary, runRestore } from './commands/restore.js';
+import { restoreSecrets } from './restore/options.js';
 import { pruneAfterBackup, runPrune } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
@@ -33,7 +37,8 @@ interface CommandOutcome {
  */
 export async function run(): Promise<void> {
   const read: InputReader = (name) => core.getInput(name);
-  const secrets = [...secretsToMask(read), ...reportingSecrets(withDefaults(read)), ...encryptionSecrets(withDefaults(read))];
+  const inputs = withDefaults(read);
+  const secrets = [...secretsToMask(read), ...reportingSecrets(inputs), ...encryptionSecrets(inputs), ...restoreSecrets(inputs)];
   for (const secret of secrets) core.setSecret(secret);
 
   const controller = new AbortController();
@@ -118,6 +123,48 @@ async function runCommand(config: Config, signal: AbortSignal): Promise<CommandO
       if (failed.length > 0) throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
       return {};
     }
+    case 'restore':
+    case 'drill':
+    case 'check':
+      return runRestoreCommand(config, signal);
+  }
+}
+
+/** restore, drill and check: they find backups by `database` and `destination` alone. */
+async function runRestoreCommand(config: Config, signal: AbortSignal): Promise<CommandOutcome> {
+  const settings = config.restore;
+  if (!settings) throw new ConfigError('command', `${config.command} settings are missing.`);
+  const source = { database: config.database, destinations: config.destinations, s3: config.s3, ...(config.decryption ? { decryption: config.decryption } : {}) };
+  const report = async (outputs: Record<string, string>, summary: string): Promise<void> => {
+    setOutputs(outputs);
+    if (config.summary) await core.summary.addRaw(summary).write();
+  };
+  switch (settings.command) {
+    case 'restore': {
+      const result = await runRestore({ ...settings, ...source }, realDeps(config, signal));
+      await report(restoreOutputs(result), restoreSummary(result));
+      return {};
+    }
+    case 'drill':
+      try {
+        const result = await runDrill({ ...settings, ...source }, realDeps(config, signal));
+        await report(drillOutputs(result), drillSummary(result));
+        return {};
+      } catch (error) {
+        // A failed drill still publishes its table of checks; any other failure says drill-passed=false.
+        if (error instanceof DrillError) await report(drillOutputs(error.result), drillSummary(error.result));
+        else setOutputs({ 'drill-passed': 'false' });
+        throw error;
+      }
+    case 'check':
+      try {
+        const result = await runCheck({ ...settings, ...source }, { log, createStore, now: () => new Date() });
+        await report(checkOutputs(result), checkSummary(result));
+        return {};
+      } catch (error) {
+        if (error instanceof CheckError) await report(checkOutputs(error.result), checkSummary(error.result));
+        throw error;
+      }
   }
 }
 

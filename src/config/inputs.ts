@@ -1,6 +1,7 @@
 import { REPORTING_INPUTS } from '../report/reporting-config.js';
 import { RETENTION_INPUTS } from '../retention/policy.js';
 import { ENCRYPTION_INPUTS } from '../crypto/openpgp.js';
+import { RESTORE_INPUTS } from '../restore/options.js';
 
 /** An input as declared in action.yml, for the modules that own their inputs. */
 export interface InputSpec {
@@ -57,7 +58,7 @@ export const CORE_INPUT_DEFAULTS = {
 export type InputName = keyof typeof CORE_INPUT_DEFAULTS;
 
 /** Inputs owned by other modules (failure reporting, …), each declared in action.yml too. */
-export const MODULE_INPUTS: readonly InputSpec[] = [...RETENTION_INPUTS, ...ENCRYPTION_INPUTS, ...REPORTING_INPUTS];
+export const MODULE_INPUTS: readonly InputSpec[] = [...RETENTION_INPUTS, ...ENCRYPTION_INPUTS, ...RESTORE_INPUTS, ...REPORTING_INPUTS];
 
 /** Every input's default, by name. */
 export const INPUT_DEFAULTS: Readonly<Record<string, string>> = {
@@ -79,5 +80,3 @@ export function withDefaults(raw: (name: string) => string): (name: string) => s
   };
 }
 
-/** Core inputs whose values are secrets: masked before anything else runs. */
-export const SECRET_INPUTS: readonly InputName[] = ['database-url', 'password', 's3-secret-access-key'];

@@ -1,5 +1,7 @@
 import type { InputReader } from './types.js';
-import { SECRET_INPUTS } from './inputs.js';
+
+/** Core inputs whose values are secrets: masked before anything else runs. */
+export const SECRET_INPUTS = ['database-url', 'password', 's3-secret-access-key'] as const;
 
 /**
  * Every form in which a secret input could reach a log: the raw values, the password inside

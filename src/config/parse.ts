@@ -17,6 +17,7 @@ import { CORE_INPUT_DEFAULTS, withDefaults, type InputName } from './inputs.js';
 import { parseDecryptionInputs, parseEncryptionInputs } from '../crypto/openpgp.js';
 import { parseReportingInputs } from '../report/reporting-config.js';
 import { parseRetentionInputs } from '../retention/policy.js';
+import { parseRestoreInputs } from '../restore/options.js';
 import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
 
 /**
@@ -55,7 +56,8 @@ export function parseConfig(read: InputReader): Config {
     throw new ConfigError('command', 'prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within.');
   }
   const s3 = parseS3Settings(input);
-  const dump = parseDumpOptions(input);
+  const dump = parseDumpOptions(input, command);
+  const restore = command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(withDefaults(read)) : undefined;
   const label = parseLabel(input('label'));
   const rowCounts = oneOf(input, 'row-counts', ['exact', 'estimate'] as const) as RowCountMode;
   const installClient = bool(input, 'install-client');
@@ -77,6 +79,7 @@ export function parseConfig(read: InputReader): Config {
     ...(clientMajor === undefined ? {} : { clientMajor }),
     summary: bool(input, 'summary'),
     retention,
+    ...(restore ? { restore } : {}),
     reporting: parseReportingInputs(withDefaults(read)),
   };
 }
@@ -300,10 +303,11 @@ export function parseCompression(value: string): Compression {
   return { method: m, level: Number(level) };
 }
 
-function parseDumpOptions(input: Input): DumpOptions {
+function parseDumpOptions(input: Input, command: Command): DumpOptions {
   const format = oneOf(input, 'format', ['custom', 'directory', 'plain'] as const) as DumpFormat;
   const jobs = integer(input, 'jobs', { min: 1, max: 64 });
-  if (jobs > 1 && format !== 'directory') {
+  // For restore and drill, `jobs` is pg_restore's (validated by parseRestoreInputs).
+  if (command === 'backup' && jobs > 1 && format !== 'directory') {
     throw new ConfigError('jobs', `pg_dump runs parallel jobs only with the directory format; set format: directory, or jobs: 1.`);
   }
   const schemaOnly = bool(input, 'schema-only');

@@ -1,11 +1,12 @@
 import type { Connection, DumpOptions } from '../postgres/types.js';
 import type { DecryptionConfig, EncryptionConfig } from '../crypto/openpgp.js';
 import type { ReportingConfig } from '../report/reporting-config.js';
+import type { RestoreInputs } from '../restore/options.js';
 import type { RetentionInputs } from '../retention/policy.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 
 /** The commands this action runs (`command` input). Later commands plug in here. */
-export const COMMANDS = ['backup', 'prune', 'list'] as const;
+export const COMMANDS = ['backup', 'prune', 'list', 'restore', 'drill', 'check'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** How the manifest's per-table row counts are taken. */
@@ -36,6 +37,8 @@ export interface Config {
   encryption?: EncryptionConfig;
   /** How to decrypt archives for restore and drill; undefined = none given. */
   decryption?: DecryptionConfig;
+  /** What `restore`, `drill` and `check` do (their own inputs); undefined for the other commands. */
+  restore?: RestoreInputs;
   /** Failure issue and webhook settings (every command reports its outcome). */
   reporting: ReportingConfig;
 }

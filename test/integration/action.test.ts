@@ -220,3 +220,41 @@ describe('retention through the bundle', () => {
     expect(existsSync(path.join(folder, keys[2] as string))).toBe(true);
   }, 120_000);
 });
+
+describe('restore drill and freshness check through the bundle (no production credentials)', () => {
+  test('backup, then check and a drill into a scratch database that is dropped afterwards', async () => {
+    const folder = path.join(work, 'drill');
+    const backup = await runAction({ inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}`, label: 'daily' } });
+    expect(backup.exitCode).toBe(0);
+
+    const check = await runAction({ inputs: { command: 'check', database: 'pagila', destination: `file://${folder}`, 'max-age': '1h', 'expect-label': 'daily' } });
+    expect(check.exitCode).toBe(0);
+    expect(check.outputs['latest-key']).toBe(backup.outputs['backup-key']);
+    expect(Number(check.outputs['latest-age-seconds'])).toBeLessThan(3600);
+
+    const drill = await runAction({
+      inputs: {
+        command: 'drill',
+        database: 'pagila',
+        destination: `file://${folder}`,
+        'target-database-url': cluster.url('drill_scratch', 'backup', SENTINEL),
+        'drill-sql': "SELECT count(*) = 1000 FROM film\nSELECT exists (SELECT 1 FROM actor WHERE first_name = 'PENELOPE')",
+      },
+    });
+    expect(drill.stdout + drill.stderr).not.toMatch(/::error::/);
+    expect(drill.exitCode).toBe(0);
+    expectNoSecret(drill);
+    expect(drill.outputs['drill-passed']).toBe('true');
+    expect(drill.outputs['restored-key']).toBe(backup.outputs['backup-key']);
+    expect(Number(drill.outputs['restore-seconds'])).toBeGreaterThan(0);
+    expect(drill.summary).toMatch(/film/);
+    expect(await cluster.psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'drill_scratch'")).toBe('0');
+
+    const failing = await runAction({
+      inputs: { command: 'drill', database: 'pagila', destination: `file://${folder}`, 'target-database-url': cluster.url('drill_scratch', 'backup', SENTINEL), 'drill-sql': 'SELECT count(*) = 7 FROM film' },
+    });
+    expect(failing.exitCode).toBe(1);
+    expect(failing.outputs['drill-passed']).toBe('false');
+    expect(failing.stdout).toMatch(/::error::.*drill/i);
+  }, 180_000);
+});

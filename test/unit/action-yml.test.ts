@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { INPUT_DEFAULTS, MODULE_INPUTS, SECRET_INPUTS } from '../../src/config/inputs.js';
+import { INPUT_DEFAULTS, MODULE_INPUTS } from '../../src/config/inputs.js';
+import { SECRET_INPUTS } from '../../src/config/mask.js';
 import { backupOutputs } from '../../src/report/backup-report.js';
 import type { BackupResult } from '../../src/commands/backup.js';
 import { VERSION } from '../../src/version.js';
 import { pruneOutputs } from '../../src/report/retention-report.js';
+import { RESTORE_OUTPUTS } from '../../src/restore/options.js';
 import type { PruneResult } from '../../src/commands/prune.js';
 
 interface ActionYaml {
@@ -42,7 +44,7 @@ describe('action.yml', () => {
       throughput: 1,
     } as unknown as BackupResult;
     const prune = pruneOutputs({ prunedCount: 0, keptCount: 0 } as unknown as PruneResult);
-    const set = [...Object.keys(backupOutputs(result)), ...Object.keys(prune), 'backups'];
+    const set = [...Object.keys(backupOutputs(result)), ...Object.keys(prune), 'backups', ...RESTORE_OUTPUTS.map((o) => o.name)];
     expect(set.sort()).toEqual(Object.keys(action.outputs).sort());
   });
 

@@ -159,7 +159,7 @@ describe('parseConfig: bad inputs fail before any work with the input named', ()
     ['sslmode unknown', { host: 'h', username: 'u', database: 'd', sslmode: 'on', destination: 's3://b/p' }, "Input 'sslmode': sslmode 'on' is not one of: disable, allow, prefer, require, verify-ca, verify-full."],
     ['no destination', { 'database-url': BASE['database-url'] }, "Input 'destination': required; set s3://bucket/prefix or file:///absolute/folder (one per line for several)."],
     ['destination twice', { ...BASE, destination: 's3://backups/prod\ns3://backups/prod/' }, "Input 'destination': 's3://backups/prod/' is listed twice; list each destination once."],
-    ['unknown command', { ...BASE, command: 'backupp' }, "Input 'command': 'backupp' is not one of: backup, prune, list."],
+    ['unknown command', { ...BASE, command: 'backupp' }, "Input 'command': 'backupp' is not one of: backup, prune, list, restore, drill, check."],
     ['unknown format', { ...BASE, format: 'tar' }, "Input 'format': 'tar' is not one of: custom, directory, plain."],
     ['jobs zero', { ...BASE, format: 'directory', jobs: '0' }, "Input 'jobs': 0 is out of range; use a number from 1 to 64."],
     ['jobs fraction', { ...BASE, format: 'directory', jobs: '1.5' }, "Input 'jobs': '1.5' is not a whole number; use a number from 1 to 64."],

@@ -1,0 +1,189 @@
+/**
+ * `command: check`: is there a recent, plausible backup? From the listing alone (the time is in
+ * each key, the size in the listing, completeness from the manifest's presence): no GET, no
+ * database connection.
+ */
+import { ActionError } from '../errors.js';
+import type { CheckOptions, CheckSettings } from '../restore/options.js';
+import { restorePhase } from '../restore/select.js';
+import type { Check } from '../restore/verify.js';
+import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
+import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
+import { formatBytes, type Log } from './backup.js';
+
+/** The I/O of a check (a subset of main.ts's realDeps). */
+export interface CheckDeps {
+  log: Log;
+  createStore(destination: Destination, s3: S3Settings): ObjectStore;
+  now(): Date;
+}
+
+/** How many complete backups before the newest make up the size baseline. */
+export const SIZE_HISTORY = 7;
+
+/** One destination's verdict. */
+export interface CheckDestinationResult {
+  url: string;
+  /** The newest complete backup (with the expected label), if any. */
+  latest?: { key: string; time: string; ageSeconds: number; bytes: number; label?: string };
+  /** Median size (bytes) of up to 7 complete backups before it; undefined without history. */
+  medianBytes?: number;
+  /** How many backups the median is taken over. */
+  history: number;
+  checks: Check[];
+  warnings: string[];
+  passed: boolean;
+}
+
+export interface CheckResult {
+  database: string;
+  /** ISO 8601 time the check ran. */
+  checkedAt: string;
+  destinations: CheckDestinationResult[];
+  passed: boolean;
+}
+
+/** A freshness or size check failed; `result` holds every destination's checks. */
+export class CheckError extends ActionError {
+  constructor(
+    message: string,
+    readonly result: CheckResult,
+  ) {
+    super(message, restorePhase('check'));
+  }
+}
+
+/** `26h 5m`-style duration for messages (seconds → d/h/m/s, two largest units). */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const parts: string[] = [];
+  const units: [string, number][] = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]];
+  let rest = s;
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0 || (unit === 's' && parts.length === 0)) parts.push(`${n}${unit}`);
+  }
+  return parts.slice(0, 2).join(' ');
+}
+
+/** Median of positive numbers (mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * Judges one destination's catalog (pure). Complete backups are those with a manifest, and with
+ * `expectLabel`, only those with that label. Checks:
+ * - `complete backup`: there is one (else nothing else is checked);
+ * - `age` (with `maxAgeSeconds`): now − the time in the newest one's key ≤ max age;
+ * - `size` (with `minSizeRatio`): its size ≥ ratio × the median of up to {@link SIZE_HISTORY}
+ *   complete backups before it (skipped, with a warning, when there are none).
+ * Warnings: archives newer than it without a manifest (interrupted runs).
+ */
+export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Date, url: string, database: string): CheckDestinationResult {
+  const warnings: string[] = [];
+  const label = settings.expectLabel;
+  const complete = catalog.backups.filter((b) => b.hasManifest && (label === undefined || b.label === label));
+  const latest = complete[complete.length - 1];
+  const what = `complete backup${label ? ` with label '${label}'` : ''}`;
+  if (!latest) {
+    const check: Check = { name: what, expected: 'at least one', actual: catalog.backups.length === 0 ? 'no backups at all' : `none among ${catalog.backups.length} archive(s)`, passed: false };
+    return { url, history: 0, checks: [check], warnings, passed: false };
+  }
+  const checks: Check[] = [{ name: what, expected: 'at least one', actual: latest.key, passed: true }];
+  const ageSeconds = Math.round((now.getTime() - latest.time.getTime()) / 1000);
+  if (ageSeconds < 0) warnings.push(`The newest backup's time (${latest.time.toISOString()}) is ${formatDuration(-ageSeconds)} in the future: check the clocks.`);
+  if (settings.maxAgeSeconds !== undefined) {
+    checks.push({
+      name: 'age',
+      expected: `≤ ${formatDuration(settings.maxAgeSeconds)}`,
+      actual: formatDuration(ageSeconds),
+      passed: ageSeconds <= settings.maxAgeSeconds,
+    });
+  }
+  const before = complete.slice(0, -1).slice(-SIZE_HISTORY);
+  let medianBytes: number | undefined;
+  if (before.length > 0) medianBytes = median(before.map((b) => b.size));
+  if (settings.minSizeRatio !== undefined) {
+    if (medianBytes === undefined) {
+      warnings.push('No earlier complete backup to compare the size with: the size check is skipped.');
+    } else {
+      const ratio = medianBytes > 0 ? latest.size / medianBytes : 1;
+      checks.push({
+        name: 'size',
+        expected: `≥ ${Math.round(settings.minSizeRatio * 100)}% of the median ${formatBytes(medianBytes)} (${before.length} earlier)`,
+        actual: `${formatBytes(latest.size)} (${(ratio * 100).toFixed(1)}%)`,
+        passed: latest.size >= settings.minSizeRatio * medianBytes,
+      });
+    }
+  }
+  const newerIncomplete = catalog.backups.filter((b: BackupEntry) => !b.hasManifest && b.time.getTime() > latest.time.getTime());
+  if (newerIncomplete.length > 0) {
+    warnings.push(
+      `${newerIncomplete.length} newer archive(s) of '${database}' have no manifest (interrupted or running backups): ${newerIncomplete.slice(-3).map((b) => b.key).join(', ')}.`,
+    );
+  }
+  return {
+    url,
+    latest: { key: latest.key, time: latest.time.toISOString(), ageSeconds, bytes: latest.size, ...(latest.label ? { label: latest.label } : {}) },
+    ...(medianBytes === undefined ? {} : { medianBytes }),
+    history: before.length,
+    checks,
+    warnings,
+    passed: checks.every((c) => c.passed),
+  };
+}
+
+/**
+ * `command: check`: lists `<prefix>/<database>/` in every destination and judges each with
+ * {@link judgeCatalog}; every destination must pass.
+ * @throws CheckError (with `result`) when a check fails, or the store's error when listing fails.
+ */
+export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<CheckResult> {
+  const { log } = deps;
+  const now = deps.now();
+  const destinations: CheckDestinationResult[] = [];
+  for (const destination of options.destinations) {
+    const judged = await log.group(`Check ${destination.url}`, async () => {
+      const store = deps.createStore(destination, options.s3);
+      const catalog = await readCatalog(store, options.database);
+      const r = judgeCatalog(catalog, options, now, destination.url, options.database);
+      if (r.latest) log.info(`Newest complete backup: ${r.latest.key} (${formatBytes(r.latest.bytes)}, ${formatDuration(r.latest.ageSeconds)} old).`);
+      for (const c of r.checks) {
+        const line = `${c.passed ? 'PASS' : 'FAIL'} ${c.name}: expected ${c.expected}, actual ${c.actual}`;
+        if (c.passed) log.info(line);
+        else log.warning(line);
+      }
+      for (const w of r.warnings) log.warning(w);
+      return r;
+    });
+    destinations.push(judged);
+  }
+  const result: CheckResult = { database: options.database, checkedAt: now.toISOString(), destinations, passed: destinations.every((d) => d.passed) };
+  if (!result.passed) {
+    const problems = destinations.flatMap((d) => d.checks.filter((c) => !c.passed).map((c) => `${d.url}: ${c.name} expected ${c.expected}, actual ${c.actual}`));
+    throw new CheckError(`The backups of '${options.database}' failed the check: ${problems.join('; ')}.`, result);
+  }
+  return result;
+}
+
+/** Step outputs of `command: check`: the first destination's newest complete backup. */
+export function checkOutputs(result: CheckResult): Record<string, string> {
+  const latest = result.destinations[0]?.latest;
+  return { 'latest-key': latest?.key ?? '', 'latest-age-seconds': latest ? String(latest.ageSeconds) : '' };
+}
+
+/** Markdown for the job summary of a check. */
+export function checkSummary(result: CheckResult): string {
+  const lines = [`## PostgreSQL backup check: ${result.database}`, '', `${result.passed ? '✅ passed' : '❌ failed'} at ${result.checkedAt}`, ''];
+  for (const d of result.destinations) {
+    lines.push(`### ${d.url}`, '', '| Check | Expected | Actual | Result |', '|---|---|---|---|');
+    for (const c of d.checks) lines.push(`| ${c.name} | ${String(c.expected).replace(/\|/g, '\\|')} | ${String(c.actual).replace(/\|/g, '\\|')} | ${c.passed ? '✅' : '❌'} |`);
+    if (d.warnings.length > 0) lines.push('', ...d.warnings.map((w) => `- ⚠️ ${w}`));
+    lines.push('');
+  }
+  return `${lines.join('\n')}`;
+}

@@ -1,0 +1,446 @@
+/**
+ * Inputs of `command: restore`, `drill` and `check`, read once and validated.
+ *
+ * These commands find backups by the source database's name (the `database` input) and
+ * `destination` alone: they never read the production `database-url`. The lead's config parser
+ * supplies that {@link BackupSource}; this module parses what is specific to the three commands.
+ */
+import { parse as parseConnectionString } from 'pg-connection-string';
+import { secretsToMask } from '../config/mask.js';
+import type { DecryptionConfig } from '../crypto/openpgp.js';
+import { ConfigError } from '../errors.js';
+import { LIBPQ_PARAM_ENV } from '../postgres/libpq.js';
+import { SSL_MODES, type Connection, type SslMode } from '../postgres/types.js';
+import type { Destination, S3Settings } from '../storage/types.js';
+
+/** The commands this module parses inputs for. */
+export const RESTORE_COMMANDS = ['restore', 'drill', 'check'] as const;
+export type RestoreCommand = (typeof RESTORE_COMMANDS)[number];
+
+/** Which backup to use: the newest complete one (optionally with a label), or one exact key. */
+export type BackupSelector = { kind: 'latest'; label?: string } | { kind: 'key'; key: string };
+
+/** Where the backups are and how to read them, from the shared inputs (the lead's Config). */
+export interface BackupSource {
+  /** Name of the source database (the `database` input): a segment of every key. */
+  database: string;
+  /** restore and drill read the first one; check checks each. */
+  destinations: Destination[];
+  s3: S3Settings;
+  /** `config.decryption` (decryption-private-key / decryption-passphrase), for encrypted archives. */
+  decryption?: DecryptionConfig;
+}
+
+/** What `pg_restore`/`psql` do, shared by restore and drill. */
+export interface RestoreBehaviour {
+  backup: BackupSelector;
+  /** The database restored into; its password reaches the tools only through PGPASSWORD. */
+  target: Connection;
+  /** Must equal `target.database` to restore into a database that already has user tables. */
+  confirm?: string;
+  /** pg_restore parallel jobs (custom and directory archives; plain SQL runs in one psql). */
+  jobs: number;
+  noOwner: boolean;
+  noPrivileges: boolean;
+  /** Apply the `.globals.sql` beside the archive (roles) with psql before the archive. */
+  restoreGlobals: boolean;
+}
+
+/** `command: restore`. */
+export interface RestoreSettings extends RestoreBehaviour {
+  command: 'restore';
+  /** `pg_restore --clean --if-exists`: drop the archive's objects before recreating them. */
+  clean: boolean;
+  /** CREATE DATABASE the target (through the `postgres` maintenance database) when it is missing. */
+  createDatabase: boolean;
+}
+
+/** `command: drill`: restore into a scratch database, then verify it against the manifest. */
+export interface DrillSettings extends RestoreBehaviour {
+  command: 'drill';
+  /** DROP the scratch database when the drill ends (passed or failed). */
+  dropAfter: boolean;
+  /** Extra assertions: each must return one row with one boolean `true`. */
+  drillSql: string[];
+}
+
+/** `command: check`: freshness and size anomalies from the listing. */
+export interface CheckSettings {
+  command: 'check';
+  /** Fail when the newest complete backup started longer ago than this (seconds). */
+  maxAgeSeconds?: number;
+  /** Fail when the newest archive is smaller than this fraction of the median of the previous 7. */
+  minSizeRatio?: number;
+  /** Only backups with this label count. */
+  expectLabel?: string;
+}
+
+export type RestoreInputs = RestoreSettings | DrillSettings | CheckSettings;
+
+/** Options of `runRestore`, `runDrill` and `runCheck`: the command's settings plus where the backups are. */
+export type RestoreOptions = RestoreSettings & BackupSource;
+export type DrillOptions = DrillSettings & BackupSource;
+export type CheckOptions = CheckSettings & BackupSource;
+
+/** One input as it goes into action.yml. */
+export interface InputSpec {
+  name: string;
+  default: string;
+  description: string;
+}
+
+/**
+ * The inputs these commands add (to copy into action.yml). They also read these existing inputs:
+ * `command`, `database` (the source database name), `destination`, the `s3-*` inputs, `jobs`,
+ * `no-owner`, `no-privileges`, `install-client`, `client-version` and `summary`
+ * (see {@link RESTORE_SHARED_INPUTS}).
+ */
+export const RESTORE_INPUTS: readonly InputSpec[] = [
+  {
+    name: 'backup-key',
+    default: 'latest',
+    description:
+      'restore/drill: which backup. `latest` (the newest archive that has a manifest), `latest:<label>` (the newest with that label), or an archive\'s full object key as the `backup-key` output of a backup printed it.',
+  },
+  {
+    name: 'target-database-url',
+    default: '',
+    description:
+      'restore/drill: connection URI of the database to restore into, e.g. `postgres://user:password@host:5432/restored` (pass it from a secret). A drill drops it afterwards (see `drop-after`). Use either this or the target-host/… inputs.',
+  },
+  { name: 'target-host', default: '', description: 'restore/drill: host of the target database (instead of target-database-url).' },
+  { name: 'target-port', default: '5432', description: 'restore/drill: port of the target database.' },
+  { name: 'target-username', default: '', description: 'restore/drill: role to connect to the target as (with target-host).' },
+  { name: 'target-password', default: '', description: 'restore/drill: password of that role (pass it from a secret).' },
+  { name: 'target-database', default: '', description: 'restore/drill: name of the target database (with target-host).' },
+  {
+    name: 'target-sslmode',
+    default: '',
+    description: 'restore/drill: libpq sslmode for the target (disable, allow, prefer, require, verify-ca, verify-full); empty = prefer.',
+  },
+  {
+    name: 'confirm',
+    default: '',
+    description:
+      'restore/drill: the target database\'s name, to restore into a database that already has tables (without it the action refuses and touches nothing). A drill then drops and recreates that database.',
+  },
+  { name: 'clean', default: 'false', description: 'restore: drop the archive\'s objects before recreating them (`pg_restore --clean --if-exists`); custom and directory archives only.' },
+  { name: 'create-database', default: 'false', description: 'restore: create the target database when it does not exist (through the `postgres` maintenance database; needs CREATEDB).' },
+  {
+    name: 'restore-globals',
+    default: 'false',
+    description:
+      'restore/drill: first apply the roles saved beside the archive (backup made with `globals: true`) with psql; existing roles are kept and altered, tablespaces skipped. Needs a superuser or CREATEROLE.',
+  },
+  { name: 'drop-after', default: 'true', description: 'drill: drop the scratch database when the drill ends, passed or failed.' },
+  {
+    name: 'drill-sql',
+    default: '',
+    description:
+      'drill: extra assertions run in the restored database, one query per line (or several lines per query, each query ending with `;`). Each must return one row with one boolean `true`, e.g. `SELECT count(*) > 1000 FROM orders`.',
+  },
+  {
+    name: 'max-age',
+    default: '',
+    description: 'check: fail when the newest complete backup is older than this, e.g. `26h`, `90m`, `7d`, `1w`, `1d12h` (units s, m, h, d, w). Empty: no age check.',
+  },
+  {
+    name: 'min-size-ratio',
+    default: '',
+    description: 'check: fail when the newest archive is smaller than this fraction of the median size of the previous 7 complete backups, e.g. `0.5`. Empty: no size check.',
+  },
+  { name: 'expect-label', default: '', description: 'check: only backups with this label count (e.g. `daily`).' },
+];
+
+/** Existing inputs these commands read, and what they mean here (descriptions to merge into action.yml). */
+export const RESTORE_SHARED_INPUTS: readonly { name: string; meaning: string }[] = [
+  { name: 'command', meaning: '`restore`, `drill` or `check` (besides `backup`).' },
+  { name: 'database', meaning: 'restore/drill/check: name of the source database whose backups to use (no database-url needed).' },
+  { name: 'destination', meaning: 'Where the backups are; restore and drill read the first line, check checks every line.' },
+  { name: 'jobs', meaning: 'restore/drill: pg_restore parallel jobs (directory archives; custom archives are written to a temporary file first when > 1).' },
+  { name: 'no-owner', meaning: 'restore/drill: `pg_restore --no-owner` (objects owned by the connecting role).' },
+  { name: 'no-privileges', meaning: 'restore/drill: `pg_restore --no-privileges` (no GRANT/REVOKE).' },
+];
+
+/** Step outputs of these commands (to copy into action.yml). */
+export const RESTORE_OUTPUTS: readonly { name: string; description: string }[] = [
+  { name: 'restored-key', description: 'restore/drill: object key of the archive that was restored.' },
+  { name: 'restore-seconds', description: 'restore/drill: wall seconds from the start of the download to the restored (drill: verified) database.' },
+  { name: 'drill-passed', description: 'drill: `true` when every check passed.' },
+  { name: 'latest-key', description: 'check: object key of the newest complete backup (first destination).' },
+  { name: 'latest-age-seconds', description: 'check: age in seconds of that backup (from the time in its key).' },
+];
+
+const DEFAULTS: Record<string, string> = Object.fromEntries([
+  ...RESTORE_INPUTS.map((i) => [i.name, i.default]),
+  ['jobs', '1'],
+  ['no-owner', 'false'],
+  ['no-privileges', 'false'],
+]);
+
+type Read = (name: string) => string;
+
+/**
+ * Parses the inputs of `command: restore | drill | check` (read from `command`).
+ *
+ * `read` returns an input's value ('' when unset); values are trimmed here and empty ones take the
+ * defaults of {@link RESTORE_INPUTS}. Pure apart from `read`.
+ * @throws ConfigError naming the first bad input, what is wrong and how to fix it. Messages never
+ *   quote a password or a connection URL.
+ */
+export function parseRestoreInputs(read: Read): RestoreInputs {
+  const input = (name: string): string => {
+    const value = read(name).trim();
+    return value === '' ? (DEFAULTS[name] ?? '') : value;
+  };
+  const command = input('command');
+  if (!(RESTORE_COMMANDS as readonly string[]).includes(command)) {
+    throw new ConfigError('command', `'${command}' is not one of: ${RESTORE_COMMANDS.join(', ')}.`);
+  }
+  if (command === 'check') return parseCheck(input);
+
+  for (const name of ['max-age', 'min-size-ratio', 'expect-label']) {
+    if (input(name) !== '') throw new ConfigError(name, `is only used with command: check; remove it or set command: check.`);
+  }
+  const behaviour: RestoreBehaviour = {
+    backup: parseBackupKey(input('backup-key')),
+    target: parseTarget(input),
+    ...(input('confirm') === '' ? {} : { confirm: input('confirm') }),
+    jobs: integer(input, 'jobs', 1, 64),
+    noOwner: bool(input, 'no-owner'),
+    noPrivileges: bool(input, 'no-privileges'),
+    restoreGlobals: bool(input, 'restore-globals'),
+  };
+  if (command === 'restore') {
+    if (input('drill-sql') !== '') throw new ConfigError('drill-sql', 'is only used with command: drill; remove it or set command: drill.');
+    return { command, ...behaviour, clean: bool(input, 'clean'), createDatabase: bool(input, 'create-database') };
+  }
+  if (bool(input, 'clean')) {
+    throw new ConfigError('clean', 'is only used with command: restore; a drill restores into a fresh scratch database (set confirm to let it drop and recreate an existing one).');
+  }
+  const maintenance = ['postgres', 'template0', 'template1'];
+  if (maintenance.includes(behaviour.target.database)) {
+    throw new ConfigError(
+      targetInputName(input, 'database'),
+      `'${behaviour.target.database}' is a system database; a drill needs a scratch database it may create and drop, e.g. drill_scratch.`,
+    );
+  }
+  return { command: 'drill', ...behaviour, dropAfter: bool(input, 'drop-after'), drillSql: parseDrillSql(input('drill-sql')) };
+}
+
+function parseCheck(input: (name: string) => string): CheckSettings {
+  if (input('backup-key') !== 'latest') {
+    throw new ConfigError('backup-key', 'is not used with command: check, which always checks the newest complete backup; use expect-label to pick backups with a label.');
+  }
+  const maxAge = input('max-age');
+  const ratio = input('min-size-ratio');
+  const label = input('expect-label');
+  return {
+    command: 'check',
+    ...(maxAge === '' ? {} : { maxAgeSeconds: parseDuration(maxAge, 'max-age') }),
+    ...(ratio === '' ? {} : { minSizeRatio: parseRatio(ratio) }),
+    ...(label === '' ? {} : { expectLabel: parseLabelValue(label, 'expect-label') }),
+  };
+}
+
+/** Seconds per duration unit. */
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/**
+ * A duration such as `26h`, `90m`, `7d`, `1w`, `45s` or `1d12h` (whole numbers, units s, m, h, d, w;
+ * months and years are not accepted: their length varies) → seconds.
+ * @throws ConfigError(input) for anything else, or for zero.
+ */
+export function parseDuration(value: string, input = 'max-age'): number {
+  const hint = 'write a duration such as 26h, 90m, 7d or 1w (units: s, m, h, d, w)';
+  if (/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(input, `'${value}' has no unit; ${hint}.`);
+  if (!/^(\d+[smhdw])+$/.test(value)) throw new ConfigError(input, `'${value}' is not a duration; ${hint}.`);
+  let seconds = 0;
+  for (const [, n, unit] of value.matchAll(/(\d+)([smhdw])/g)) seconds += Number(n) * (UNIT_SECONDS[unit as string] as number);
+  if (seconds <= 0) throw new ConfigError(input, `'${value}' is zero; ${hint}.`);
+  return seconds;
+}
+
+function parseRatio(value: string): number {
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(value)) {
+    throw new ConfigError('min-size-ratio', `'${value}' is not a number; use a fraction of the median size between 0 and 1, e.g. 0.5.`);
+  }
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new ConfigError('min-size-ratio', `${value} is out of range; use a number greater than 0 and at most 1, e.g. 0.5.`);
+  return n;
+}
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+function parseLabelValue(value: string, input: string): string {
+  if (!LABEL.test(value)) {
+    throw new ConfigError(input, `'${value}' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.`);
+  }
+  return value;
+}
+
+/**
+ * `latest`, `latest:<label>`, or an archive's full object key (as stored: relative to the bucket
+ * or folder, prefix included, e.g. `prod/shop/2026-11-25T071403Z-daily.dump.zst`).
+ * @throws ConfigError('backup-key') for URLs, manifest or globals keys, absolute paths, bad labels.
+ */
+export function parseBackupKey(value: string): BackupSelector {
+  if (value === 'latest') return { kind: 'latest' };
+  if (value.startsWith('latest:')) return { kind: 'latest', label: parseLabelValue(value.slice('latest:'.length), 'backup-key') };
+  const fail = (problem: string): never => {
+    throw new ConfigError('backup-key', `${problem}; use latest, latest:<label>, or the archive's object key, e.g. prod/shop/2026-11-25T071403Z-daily.dump.zst.`);
+  };
+  if (/[\u0000-\u001f\u007f]/.test(value)) fail(`'${value.replace(/[\u0000-\u001f\u007f]/g, '?')}' contains control characters`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) fail(`'${value}' is a URL; give the object key without the bucket or folder (the destination input says where)`);
+  if (value.startsWith('/')) fail(`'${value}' starts with '/'; keys are relative to the destination`);
+  if (value.endsWith('.manifest.json')) fail(`'${value}' is a manifest; give the archive's key (without .manifest.json)`);
+  if (/\.globals\.sql(\.gpg)?$/.test(value)) fail(`'${value}' is a globals file; give the archive's key`);
+  if (!/\.(dump|sql|tar)(\.(zst|lz4|gz))?(\.gpg)?$/.test(value)) fail(`'${value}' is not an archive key (they end in .dump, .sql or .tar, optionally with .zst, .lz4 or .gz, then .gpg when encrypted)`);
+  return { kind: 'key', key: value };
+}
+
+/**
+ * Splits the `drill-sql` input into queries. When some line ends with `;`, queries are the texts
+ * between such line ends (a query may span lines); otherwise every non-empty line is one query.
+ * Lines that are only `--` comments are dropped; the trailing `;` is removed.
+ */
+export function parseDrillSql(value: string): string[] {
+  const lines = value.split(/\r?\n/).filter((line) => !/^\s*--/.test(line));
+  if (lines.some((line) => /;\s*$/.test(line))) {
+    return lines
+      .join('\n')
+      .split(/;[ \t]*(?:\n|$)/)
+      .map((q) => q.trim())
+      .filter((q) => q !== '');
+  }
+  return lines.map((line) => line.trim().replace(/;$/, '').trim()).filter((q) => q !== '');
+}
+
+function bool(input: (name: string) => string, name: string): boolean {
+  const value = input(name);
+  if (['true', 'True', 'TRUE'].includes(value)) return true;
+  if (['false', 'False', 'FALSE'].includes(value)) return false;
+  throw new ConfigError(name, `'${value}' is not a boolean; use true or false.`);
+}
+
+function integer(input: (name: string) => string, name: string, min: number, max: number): number {
+  const value = input(name);
+  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `'${value}' is not a whole number; use a number from ${min} to ${max}.`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(name, `${n} is out of range; use a number from ${min} to ${max}.`);
+  return n;
+}
+
+const TARGET_FIELDS = ['target-host', 'target-username', 'target-password', 'target-database', 'target-sslmode'];
+
+/** The input a target field came from, for messages. */
+function targetInputName(input: (name: string) => string, field: 'database'): string {
+  return input('target-database-url') !== '' ? 'target-database-url' : `target-${field}`;
+}
+
+function parseTarget(input: (name: string) => string): Connection {
+  const url = input('target-database-url');
+  if (url !== '') {
+    const mixed = TARGET_FIELDS.filter((name) => input(name) !== '');
+    if (input('target-port') !== '5432') mixed.push('target-port');
+    if (mixed.length > 0) {
+      throw new ConfigError(
+        'target-database-url',
+        `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either target-database-url or the separate target-* inputs, not both.`,
+      );
+    }
+    return parseTargetUrl(url);
+  }
+  const host = input('target-host');
+  if (host === '') {
+    throw new ConfigError(
+      'target-database-url',
+      "no database to restore into; set 'target-database-url' (e.g. postgres://user:password@host:5432/restored, from a repository secret) or 'target-host', 'target-username' and 'target-database'.",
+    );
+  }
+  const user = input('target-username');
+  if (user === '') throw new ConfigError('target-username', "required with 'target-host'; set the role to connect as.");
+  const database = input('target-database');
+  if (database === '') throw new ConfigError('target-database', "required with 'target-host'; set the name of the database to restore into.");
+  const sslmode = input('target-sslmode');
+  return {
+    host,
+    port: integer(input, 'target-port', 1, 65535),
+    user,
+    password: input('target-password'),
+    database,
+    ...(sslmode === '' ? {} : { sslmode: sslMode('target-sslmode', sslmode) }),
+    params: {},
+  };
+}
+
+function sslMode(name: string, value: string): SslMode {
+  if ((SSL_MODES as readonly string[]).includes(value)) return value as SslMode;
+  throw new ConfigError(name, `sslmode '${value}' is not one of: ${SSL_MODES.join(', ')}.`);
+}
+
+const URL_CONNECTION_PARAMS = new Set(['host', 'port', 'user', 'password', 'dbname', 'sslmode', 'uselibpqcompat']);
+
+/** A libpq connection URI (PostgreSQL docs, "Connection URIs"); errors never quote it. */
+function parseTargetUrl(url: string): Connection {
+  const fail = (problem: string): never => {
+    throw new ConfigError(
+      'target-database-url',
+      `${problem} Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).`,
+    );
+  };
+  if (!/^postgres(ql)?:\/\//i.test(url)) fail('it does not start with postgres:// or postgresql://.');
+  if ((url.match(/@/g) ?? []).length > 1 || url.includes('#') || /%(?![0-9a-f]{2})/i.test(url) || /\s/.test(url)) {
+    fail('it has an unencoded special character (@, #, %, or a space; most likely in the password).');
+  }
+  let searchParams: URLSearchParams;
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    searchParams = new URL(url.replace(/^postgres(ql)?:/i, 'http:').replace('@/', '@localhost/')).searchParams;
+    parsed = parseConnectionString(url, { useLibpqCompat: true });
+  } catch {
+    return fail('it is not a valid URL (check the port and that special characters in the password are percent-encoded).');
+  }
+  const params: Record<string, string> = {};
+  for (const [key, value] of searchParams) {
+    if (URL_CONNECTION_PARAMS.has(key)) continue;
+    if (!(key in LIBPQ_PARAM_ENV)) {
+      fail(`parameter '${key}' is not a libpq connection parameter this action supports (supported: ${Object.keys(LIBPQ_PARAM_ENV).join(', ')}).`);
+    }
+    params[key] = value;
+  }
+  const host = parsed.host ?? '';
+  if (host === '' || host === 'base') fail('it has no host.');
+  const database = parsed.database ?? '';
+  if (database === '') fail('it has no database name after the host (…/dbname).');
+  const user = parsed.user ?? '';
+  if (user === '') fail('it has no user name (postgres://user@host/…).');
+  let port = 5432;
+  if (parsed.port) {
+    port = Number(parsed.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) fail('its port is not a number from 1 to 65535.');
+  }
+  const sslmode = searchParams.get('sslmode');
+  return {
+    host,
+    port,
+    user,
+    password: parsed.password ?? '',
+    database,
+    ...(sslmode === null ? {} : { sslmode: sslMode('target-database-url', sslmode) }),
+    params,
+  };
+}
+
+/**
+ * Every form of the target's secrets that could reach a log: `target-password` and
+ * `target-database-url` raw, the URL's password as written and decoded, and their URL- and
+ * form-encodings. Pure; pass each to core.setSecret before anything else runs.
+ */
+export function restoreSecrets(read: Read): string[] {
+  return secretsToMask((name) => {
+    if (name === 'database-url') return read('target-database-url');
+    if (name === 'password') return read('target-password');
+    return '';
+  });
+}

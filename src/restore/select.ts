@@ -1,0 +1,118 @@
+/**
+ * Choosing the backup to restore from a destination's catalog (pure), the manifest checks every
+ * restore starts with, and the errors of restore, drill and check.
+ */
+import { ActionError, type Phase } from '../errors.js';
+import { MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
+import type { BackupEntry, Catalog } from '../storage/catalog.js';
+import type { BackupSelector } from './options.js';
+
+/**
+ * Phases of restore, drill and check. errors.ts's `Phase` does not list them yet; they are passed
+ * through {@link restorePhase} so `error.phase` names them at run time.
+ */
+export type RestorePhase = 'select' | 'restore' | 'drill' | 'check';
+
+/** `phase` as errors.ts types it (the values differ until errors.ts lists the restore phases). */
+export function restorePhase(phase: RestorePhase): Phase {
+  return phase as unknown as Phase;
+}
+
+/** No backup matches the selector, or the chosen one cannot be used (no manifest, bad manifest). */
+export class BackupNotFoundError extends ActionError {
+  constructor(message: string) {
+    super(message, restorePhase('select'));
+  }
+}
+
+/** Where a catalog came from, for messages. */
+export interface CatalogContext {
+  database: string;
+  /** The destination URL, e.g. `s3://backups/prod`. */
+  url: string;
+}
+
+/**
+ * Picks the backup `selector` names from `catalog` (whose backups are oldest first):
+ * - `latest`: the newest archive that has a manifest (archives without one are interrupted runs);
+ * - `latest:<label>`: the newest such archive with that label;
+ * - a key: that archive, which must be in the catalog and have a manifest.
+ * @throws BackupNotFoundError saying what was found instead (newest keys, labels in use, or that an
+ *   archive lacks its manifest).
+ */
+export function selectBackup(catalog: Catalog, selector: BackupSelector, context: CatalogContext): BackupEntry {
+  const where = `database '${context.database}' in ${context.url}`;
+  const complete = catalog.backups.filter((b) => b.hasManifest);
+  if (selector.kind === 'key') {
+    const entry = catalog.backups.find((b) => b.key === selector.key);
+    if (!entry) {
+      const newest = complete.slice(-3).reverse().map((b) => b.key);
+      throw new BackupNotFoundError(
+        `There is no archive '${selector.key}' among the backups of ${where}` +
+          (newest.length > 0 ? `; the newest complete ones are: ${newest.join(', ')}.` : `; there are no complete backups there.`) +
+          ' Check backup-key, database and destination (keys include the destination\'s prefix and the database name).',
+      );
+    }
+    if (!entry.hasManifest) {
+      throw new BackupNotFoundError(
+        `The archive '${entry.key}' of ${where} has no manifest (${entry.manifestKey}): it is from an interrupted backup and is never restored. Choose another backup-key, or latest.`,
+      );
+    }
+    return entry;
+  }
+  const label = selector.label;
+  const candidates = label === undefined ? complete : complete.filter((b) => b.label === label);
+  const chosen = candidates[candidates.length - 1];
+  if (chosen) return chosen;
+  if (catalog.backups.length === 0) {
+    throw new BackupNotFoundError(
+      `No backups of ${where}. Check database (the source database's name, as in the keys) and destination (with its prefix); the backup command writes <prefix>/<database>/<time>.<ext>.`,
+    );
+  }
+  if (complete.length === 0) {
+    throw new BackupNotFoundError(
+      `No complete backup of ${where}: the ${catalog.backups.length} archive(s) there have no manifest (interrupted runs), e.g. ${catalog.backups[catalog.backups.length - 1]?.key}.`,
+    );
+  }
+  const labels = [...new Set(complete.map((b) => b.label ?? '(none)'))].sort();
+  throw new BackupNotFoundError(
+    `No complete backup with label '${label}' of ${where}; labels found: ${labels.join(', ')}. Use backup-key: latest for the newest of any label.`,
+  );
+}
+
+/**
+ * Parses and checks a manifest read from storage for the archive `entry`.
+ * @throws BackupNotFoundError when it is not JSON, has another format version, or is for another
+ *   database, or lacks the fields a restore needs.
+ */
+export function checkManifest(text: string, entry: BackupEntry): Manifest {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text) as Manifest;
+  } catch (error) {
+    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} is not valid JSON (${(error as Error).message}); the backup cannot be verified, so it is not restored.`);
+  }
+  if (typeof manifest !== 'object' || manifest === null) {
+    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} is not a JSON object; the backup cannot be verified, so it is not restored.`);
+  }
+  if (manifest.formatVersion !== MANIFEST_FORMAT_VERSION) {
+    throw new BackupNotFoundError(
+      `The manifest ${entry.manifestKey} has format version ${String(manifest.formatVersion)}; this version of the action reads version ${MANIFEST_FORMAT_VERSION}. Use the action version that wrote it.`,
+    );
+  }
+  const archive = manifest.archive as Partial<Manifest['archive']> | undefined;
+  if (
+    typeof archive?.sha256 !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(archive.sha256) ||
+    typeof archive.bytes !== 'number' ||
+    !['custom', 'directory', 'plain'].includes(manifest.format) ||
+    typeof manifest.client?.major !== 'number' ||
+    !Array.isArray(manifest.rowCounts?.tables)
+  ) {
+    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} lacks fields a restore needs (archive.sha256, archive.bytes, format, client.major, rowCounts); it is damaged.`);
+  }
+  if (manifest.database !== entry.database) {
+    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} is for database '${manifest.database}', not '${entry.database}'; it is not used.`);
+  }
+  return manifest;
+}
