@@ -5,7 +5,7 @@
  */
 import { ActionError } from '../errors.js';
 import type { CheckOptions, CheckSettings } from '../restore/options.js';
-import { restorePhase } from '../restore/select.js';
+import { checkManifest, restorePhase } from '../restore/select.js';
 import type { Check } from '../restore/verify.js';
 import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
@@ -37,6 +37,8 @@ export interface CheckDestinationResult {
 
 export interface CheckResult {
   database: string;
+  /** PostgreSQL major of the server the newest backup (first destination) was taken from, from its manifest. */
+  latestServerMajor?: number;
   /** ISO 8601 time the check ran. */
   checkedAt: string;
   destinations: CheckDestinationResult[];
@@ -146,11 +148,21 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<
   const { log } = deps;
   const now = deps.now();
   const destinations: CheckDestinationResult[] = [];
+  let latestServerMajor: number | undefined;
   for (const destination of options.destinations) {
     const judged = await log.group(`Check ${destination.url}`, async () => {
       const store = deps.createStore(destination, options.s3);
       const catalog = await readCatalog(store, options.database);
       const r = judgeCatalog(catalog, options, now, destination.url, options.database);
+      const entry = r.latest ? catalog.backups.find((b) => b.key === r.latest?.key) : undefined;
+      if (entry && latestServerMajor === undefined && destinations.length === 0) {
+        // One GET: the manifest says which PostgreSQL major a drill container should run.
+        try {
+          latestServerMajor = checkManifest(await readText(store, entry.manifestKey), entry).server.major;
+        } catch (error) {
+          r.warnings.push(`Could not read the server version from ${entry.manifestKey}: ${(error as Error).message}`);
+        }
+      }
       if (r.latest) log.info(`Newest complete backup: ${r.latest.key} (${formatBytes(r.latest.bytes)}, ${formatDuration(r.latest.ageSeconds)} old).`);
       for (const c of r.checks) {
         const line = `${c.passed ? 'PASS' : 'FAIL'} ${c.name}: expected ${c.expected}, actual ${c.actual}`;
@@ -162,7 +174,7 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<
     });
     destinations.push(judged);
   }
-  const result: CheckResult = { database: options.database, checkedAt: now.toISOString(), destinations, passed: destinations.every((d) => d.passed) };
+  const result: CheckResult = { database: options.database, ...(latestServerMajor === undefined ? {} : { latestServerMajor }), checkedAt: now.toISOString(), destinations, passed: destinations.every((d) => d.passed) };
   if (!result.passed) {
     const problems = destinations.flatMap((d) => d.checks.filter((c) => !c.passed).map((c) => `${d.url}: ${c.name} expected ${c.expected}, actual ${c.actual}`));
     throw new CheckError(`The backups of '${options.database}' failed the check: ${problems.join('; ')}.`, result);
@@ -173,7 +185,17 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<
 /** Step outputs of `command: check`: the first destination's newest complete backup. */
 export function checkOutputs(result: CheckResult): Record<string, string> {
   const latest = result.destinations[0]?.latest;
-  return { 'latest-key': latest?.key ?? '', 'latest-age-seconds': latest ? String(latest.ageSeconds) : '' };
+  return {
+    'latest-key': latest?.key ?? '',
+    'latest-age-seconds': latest ? String(latest.ageSeconds) : '',
+    'latest-server-major': result.latestServerMajor === undefined ? '' : String(result.latestServerMajor),
+  };
+}
+
+async function readText(store: ObjectStore, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Markdown for the job summary of a check. */

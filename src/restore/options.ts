@@ -169,6 +169,7 @@ export const RESTORE_OUTPUTS: readonly { name: string; description: string }[] =
   { name: 'drill-passed', description: 'drill: `true` when every check passed.' },
   { name: 'latest-key', description: 'check: object key of the newest complete backup (first destination).' },
   { name: 'latest-age-seconds', description: 'check: age in seconds of that backup (from the time in its key).' },
+  { name: 'latest-server-major', description: "check: PostgreSQL major version of the server that backup was taken from (from its manifest), e.g. for a drill's service container image." },
 ];
 
 const DEFAULTS: Record<string, string> = Object.fromEntries([

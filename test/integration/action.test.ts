@@ -231,6 +231,7 @@ describe('restore drill and freshness check through the bundle (no production cr
     expect(check.exitCode).toBe(0);
     expect(check.outputs['latest-key']).toBe(backup.outputs['backup-key']);
     expect(Number(check.outputs['latest-age-seconds'])).toBeLessThan(3600);
+    expect(check.outputs['latest-server-major']).toBe('15');
 
     const drill = await runAction({
       inputs: {
