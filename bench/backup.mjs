@@ -133,7 +133,8 @@ try {
       const name = /^  ([a-z0-9-]+):\s*$/.exec(line);
       if (name) current = name[1];
       const def = /^    default:\s*(.*)$/.exec(line);
-      if (current && def) env[`INPUT_${current.toUpperCase()}`] = def[1].replace(/^'(.*)'$/, '$1');
+      // Expression defaults (`${{ github.token }}`) are the runner's to evaluate: none here.
+      if (current && def) env[`INPUT_${current.toUpperCase()}`] = def[1].includes('${{') ? '' : def[1].replace(/^'(.*)'$/, '$1');
       if (/^outputs:/.test(line)) break;
     }
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
@@ -183,7 +184,7 @@ try {
       writeFileSync(outFile, '');
       const r = await measured([NODE, path.join(ROOT, 'dist', 'index.js')], {
         env: {
-          ...actionInputs({ 'database-url': `postgres://postgres@127.0.0.1:${port}/bench`, summary: 'false', ...inputs }),
+          ...actionInputs({ 'database-url': `postgres://postgres@127.0.0.1:${port}/bench`, summary: 'false', 'issue-on-failure': 'false', ...inputs }),
           AWS_ACCESS_KEY_ID: 'S3RVER',
           AWS_SECRET_ACCESS_KEY: 'S3RVER',
           GITHUB_OUTPUT: outFile,
@@ -202,6 +203,35 @@ try {
   const folder = path.join(work, 'folder');
   await action('action → file:// (custom, zstd)', { destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });
   await action('action → S3 (directory, jobs 2, zstd)', { destination: 's3://bench/d', 's3-endpoint': endpoint, format: 'directory', jobs: '2' });
+
+  // Encryption: an OpenPGP public key made by gpg, as users make theirs.
+  const gnupg = mkdtempSync(path.join(work, 'gnupg-'));
+  run(['gpg', '--homedir', gnupg, '--batch', '--passphrase', '', '--quick-gen-key', 'Bench <bench@example.com>', 'default', 'default', 'never'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const publicKey = run(['gpg', '--homedir', gnupg, '--armor', '--export', 'bench@example.com']);
+  await action('action → S3 (custom, zstd, encrypted to a public key)', { destination: 's3://bench/e', 's3-endpoint': endpoint, 'encryption-public-key': publicKey });
+
+  // Restore drill vs a plain restore of the same archive from a local file.
+  const drillFolder = path.join(work, 'drill');
+  const made = mkdtempSync(path.join(work, 'runner-'));
+  writeFileSync(path.join(made, 'out'), '');
+  await measured([NODE, path.join(ROOT, 'dist', 'index.js')], {
+    env: { ...actionInputs({ 'database-url': `postgres://postgres@127.0.0.1:${port}/bench`, destination: `file://${drillFolder}`, summary: 'false', 'issue-on-failure': 'false' }), GITHUB_OUTPUT: path.join(made, 'out'), RUNNER_TEMP: made },
+  });
+  const archiveKey = /backup-key<<(\S+)\n(.+)/.exec(readFileSync(path.join(made, 'out'), 'utf8'))[2];
+  const archiveFile = path.join(drillFolder, archiveKey);
+  await action('restore drill (action: download, verify sha256, pg_restore, count rows)', {
+    command: 'drill', 'database-url': '', database: 'bench', destination: `file://${drillFolder}`,
+    'target-database-url': `postgres://postgres@127.0.0.1:${port}/drill_scratch`,
+  });
+  await stage('zstd -d -c file | pg_restore (same archive, local file)', async () => {
+    psql('CREATE DATABASE restore_plain', 'postgres');
+    const restoreCmd = archiveFile.endsWith('.zst')
+      ? `zstd -q -d -c "${archiveFile}" | "${BIN}/pg_restore" --exit-on-error -d restore_plain`
+      : `"${BIN}/pg_restore" --exit-on-error -d restore_plain "${archiveFile}"`;
+    const r = await measured(sh(restoreCmd), { env: { ...pgEnv, PGDATABASE: 'restore_plain' } });
+    psql('DROP DATABASE restore_plain', 'postgres');
+    return { ...r, noNode: true };
+  });
 
   // ---------------------------------------------------------------- report
   const floor = results[0].median;
@@ -226,12 +256,38 @@ peer row: the dump file it uploads).
 | Stage | Median s | Min–max s | MB/s | vs limit | Archive MB | Peak RSS node MB | Peak RSS children MB | Temp disk MB |
 |---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
+
+## Targets
+
+| Target | Measured | Met |
+|---|---|---|
+${targets().join('\n')}
 `;
   writeFileSync(OUT, md);
   log(`wrote ${path.relative(ROOT, OUT)}`);
   console.log(md);
 } finally {
   await cleanup();
+}
+
+/** The issue's targets, from the medians above (ratios of wall times). */
+function targets() {
+  const m = (prefix) => results.find((r) => r.name.startsWith(prefix));
+  const rows = [];
+  const add = (label, value, limit, detail = '') => rows.push(`| ${label} | ${value.toFixed(2)}×${detail} | ${value <= limit ? 'yes' : 'no'} |`);
+  const action = m('action → S3 (custom, zstd, exact');
+  const peer = m('peer:');
+  const limit = m('pg_dump -Fc -Z0');
+  const enc = m('action → S3 (custom, zstd, encrypted');
+  const drill = m('restore drill');
+  const plain = m('zstd -d -c file');
+  if (action && peer) add('backup ≤ 0.5× the peer pipeline', action.median / peer.median, 0.5, ` (archive ${action.archiveMb?.toFixed(0)} MB vs ${peer.archiveMb?.toFixed(0)} MB)`);
+  if (action && limit) add('backup ≤ 1.5× pg_dump -Fc -Z0 > /dev/null', action.median / limit.median, 1.5);
+  if (action && enc) add('encrypted ≤ 1.2× unencrypted', enc.median / action.median, 1.2);
+  if (drill && plain) add('drill ≤ 1.15× zstd -d | pg_restore', drill.median / plain.median, 1.15);
+  const rss = Math.max(...results.filter((r) => r.name.startsWith('action')).map((r) => r.peakMainMb ?? 0));
+  rows.push(`| peak RSS of the action's Node process ≤ 150 MB | ${rss.toFixed(0)} MB | ${rss <= 150 ? 'yes' : 'no'} |`);
+  return rows;
 }
 
 function rssKb(pid) {
