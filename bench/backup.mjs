@@ -261,7 +261,7 @@ ${rows.join('\n')}
 
 | Target | Measured | Met |
 |---|---|---|
-${targets().join('\n')}
+${targets(results).join('\n')}
 `;
   writeFileSync(OUT, md);
   log(`wrote ${path.relative(ROOT, OUT)}`);
@@ -271,7 +271,7 @@ ${targets().join('\n')}
 }
 
 /** The issue's targets, from the medians above (ratios of wall times). */
-function targets() {
+function targets(results) {
   const m = (prefix) => results.find((r) => r.name.startsWith(prefix));
   const rows = [];
   const add = (label, value, limit, detail = '') => rows.push(`| ${label} | ${value.toFixed(2)}×${detail} | ${value <= limit ? 'yes' : 'no'} |`);
