@@ -238,7 +238,7 @@ try {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const pgVersion = psql('SHOW server_version');
   const rows = results.map((r) =>
-    `| ${r.name} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
+    `| ${r.name.replace(/\|/g, '\\|')} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
   );
   const md = `# Benchmarks
 
@@ -274,7 +274,7 @@ ${targets(results).join('\n')}
 function targets(results) {
   const m = (prefix) => results.find((r) => r.name.startsWith(prefix));
   const rows = [];
-  const add = (label, value, limit, detail = '') => rows.push(`| ${label} | ${value.toFixed(2)}×${detail} | ${value <= limit ? 'yes' : 'no'} |`);
+  const add = (label, value, limit, detail = '') => rows.push(`| ${label.replace(/\|/g, '\\|')} | ${value.toFixed(2)}×${detail} | ${value <= limit ? 'yes' : 'no'} |`);
   const action = m('action → S3 (custom, zstd, exact');
   const peer = m('peer:');
   const limit = m('pg_dump -Fc -Z0');
