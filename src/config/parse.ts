@@ -1,16 +1,7 @@
-import { parse as parseConnectionString } from 'pg-connection-string';
 import { ConfigError } from '../errors.js';
-import { LIBPQ_PARAM_ENV } from '../postgres/libpq.js';
 import { checkExtraPgDumpArgs } from '../postgres/dump-args.js';
-import {
-  SSL_MODES,
-  type Compression,
-  type CompressionMethod,
-  type Connection,
-  type DumpFormat,
-  type DumpOptions,
-  type SslMode,
-} from '../postgres/types.js';
+import { parseConnectionUrl, parseSslMode } from './connection-url.js';
+import type { Compression, CompressionMethod, Connection, DumpFormat, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 import { CORE_INPUT_DEFAULTS, withDefaults, type InputName } from './inputs.js';
@@ -133,7 +124,7 @@ function parseConnection(input: Input): Connection {
         `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either database-url or the separate connection inputs, not both.`,
       );
     }
-    return parseDatabaseUrl(url);
+    return parseConnectionUrl('database-url', url);
   }
   const host = input('host');
   if (host === '') {
@@ -153,67 +144,8 @@ function parseConnection(input: Input): Connection {
     user,
     password: input('password'),
     database,
-    ...(sslmode === '' ? {} : { sslmode: sslMode('sslmode', sslmode) }),
+    ...(sslmode === '' ? {} : { sslmode: parseSslMode('sslmode', sslmode) }),
     params: {},
-  };
-}
-
-function sslMode(name: InputName, value: string): SslMode {
-  if ((SSL_MODES as readonly string[]).includes(value)) return value as SslMode;
-  throw new ConfigError(name, `sslmode '${value}' is not one of: ${SSL_MODES.join(', ')}.`);
-}
-
-/** URL query parameters that are parts of the connection itself, not libpq options. */
-const URL_CONNECTION_PARAMS = new Set(['host', 'port', 'user', 'password', 'dbname', 'sslmode']);
-
-/**
- * Parses a libpq connection URI (PostgreSQL docs, "34.1.1.2 Connection URIs") with
- * pg-connection-string. Errors never quote the URL: it holds the password.
- */
-function parseDatabaseUrl(url: string): Connection {
-  const fail = (problem: string): never => {
-    throw new ConfigError('database-url', `${problem} Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).`);
-  };
-  if (!/^postgres(ql)?:\/\//i.test(url)) fail('it does not start with postgres:// or postgresql://.');
-  if ((url.match(/@/g) ?? []).length > 1 || url.includes('#') || /%(?![0-9a-f]{2})/i.test(url) || /\s/.test(url)) {
-    fail('it has an unencoded special character (@, #, %, or a space; most likely in the password).');
-  }
-  let searchParams: URLSearchParams;
-  let parsed: ReturnType<typeof parseConnectionString>;
-  try {
-    searchParams = new URL(url.replace(/^postgres(ql)?:/i, 'http:').replace('@/', '@localhost/')).searchParams;
-    parsed = parseConnectionString(url, { useLibpqCompat: true });
-  } catch {
-    return fail('it is not a valid URL (check the port and that special characters in the password are percent-encoded).');
-  }
-  const params: Record<string, string> = {};
-  for (const [key, value] of searchParams) {
-    if (URL_CONNECTION_PARAMS.has(key) || key === 'uselibpqcompat') continue;
-    if (!(key in LIBPQ_PARAM_ENV)) {
-      fail(`parameter '${key}' is not a libpq connection parameter this action supports (supported: ${Object.keys(LIBPQ_PARAM_ENV).join(', ')}).`);
-    }
-    params[key] = value;
-  }
-  const host = parsed.host ?? '';
-  if (host === '' || host === 'base') fail('it has no host.');
-  const database = parsed.database ?? '';
-  if (database === '') fail('it has no database name after the host (…/dbname).');
-  const user = parsed.user ?? '';
-  if (user === '') fail('it has no user name (postgres://user@host/…).');
-  let port = 5432;
-  if (parsed.port) {
-    port = Number(parsed.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) fail('its port is not a number from 1 to 65535.');
-  }
-  const sslmode = searchParams.get('sslmode');
-  return {
-    host,
-    port,
-    user,
-    password: parsed.password ?? '',
-    database,
-    ...(sslmode === null ? {} : { sslmode: sslMode('database-url', sslmode) }),
-    params,
   };
 }
 

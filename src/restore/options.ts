@@ -5,12 +5,11 @@
  * `destination` alone: they never read the production `database-url`. The lead's config parser
  * supplies that {@link BackupSource}; this module parses what is specific to the three commands.
  */
-import { parse as parseConnectionString } from 'pg-connection-string';
+import { parseConnectionUrl, parseSslMode } from '../config/connection-url.js';
 import { secretsToMask } from '../config/mask.js';
 import type { DecryptionConfig } from '../crypto/openpgp.js';
 import { ConfigError } from '../errors.js';
-import { LIBPQ_PARAM_ENV } from '../postgres/libpq.js';
-import { SSL_MODES, type Connection, type SslMode } from '../postgres/types.js';
+import type { Connection } from '../postgres/types.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 
 /** The commands this module parses inputs for. */
@@ -350,7 +349,7 @@ function parseTarget(input: (name: string) => string): Connection {
         `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either target-database-url or the separate target-* inputs, not both.`,
       );
     }
-    return parseTargetUrl(url);
+    return parseConnectionUrl('target-database-url', url);
   }
   const host = input('target-host');
   if (host === '') {
@@ -370,66 +369,8 @@ function parseTarget(input: (name: string) => string): Connection {
     user,
     password: input('target-password'),
     database,
-    ...(sslmode === '' ? {} : { sslmode: sslMode('target-sslmode', sslmode) }),
+    ...(sslmode === '' ? {} : { sslmode: parseSslMode('target-sslmode', sslmode) }),
     params: {},
-  };
-}
-
-function sslMode(name: string, value: string): SslMode {
-  if ((SSL_MODES as readonly string[]).includes(value)) return value as SslMode;
-  throw new ConfigError(name, `sslmode '${value}' is not one of: ${SSL_MODES.join(', ')}.`);
-}
-
-const URL_CONNECTION_PARAMS = new Set(['host', 'port', 'user', 'password', 'dbname', 'sslmode', 'uselibpqcompat']);
-
-/** A libpq connection URI (PostgreSQL docs, "Connection URIs"); errors never quote it. */
-function parseTargetUrl(url: string): Connection {
-  const fail = (problem: string): never => {
-    throw new ConfigError(
-      'target-database-url',
-      `${problem} Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).`,
-    );
-  };
-  if (!/^postgres(ql)?:\/\//i.test(url)) fail('it does not start with postgres:// or postgresql://.');
-  if ((url.match(/@/g) ?? []).length > 1 || url.includes('#') || /%(?![0-9a-f]{2})/i.test(url) || /\s/.test(url)) {
-    fail('it has an unencoded special character (@, #, %, or a space; most likely in the password).');
-  }
-  let searchParams: URLSearchParams;
-  let parsed: ReturnType<typeof parseConnectionString>;
-  try {
-    searchParams = new URL(url.replace(/^postgres(ql)?:/i, 'http:').replace('@/', '@localhost/')).searchParams;
-    parsed = parseConnectionString(url, { useLibpqCompat: true });
-  } catch {
-    return fail('it is not a valid URL (check the port and that special characters in the password are percent-encoded).');
-  }
-  const params: Record<string, string> = {};
-  for (const [key, value] of searchParams) {
-    if (URL_CONNECTION_PARAMS.has(key)) continue;
-    if (!(key in LIBPQ_PARAM_ENV)) {
-      fail(`parameter '${key}' is not a libpq connection parameter this action supports (supported: ${Object.keys(LIBPQ_PARAM_ENV).join(', ')}).`);
-    }
-    params[key] = value;
-  }
-  const host = parsed.host ?? '';
-  if (host === '' || host === 'base') fail('it has no host.');
-  const database = parsed.database ?? '';
-  if (database === '') fail('it has no database name after the host (…/dbname).');
-  const user = parsed.user ?? '';
-  if (user === '') fail('it has no user name (postgres://user@host/…).');
-  let port = 5432;
-  if (parsed.port) {
-    port = Number(parsed.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) fail('its port is not a number from 1 to 65535.');
-  }
-  const sslmode = searchParams.get('sslmode');
-  return {
-    host,
-    port,
-    user,
-    password: parsed.password ?? '',
-    database,
-    ...(sslmode === null ? {} : { sslmode: sslMode('target-database-url', sslmode) }),
-    params,
   };
 }
 

@@ -218,6 +218,6 @@ describe('input and output lists for action.yml', () => {
       expect(i.description.length).toBeGreaterThan(10);
     }
     expect(names).toEqual(expect.arrayContaining(['backup-key', 'target-database-url', 'confirm', 'clean', 'create-database', 'restore-globals', 'drop-after', 'drill-sql', 'max-age', 'min-size-ratio', 'expect-label']));
-    expect(RESTORE_OUTPUTS.map((o) => o.name)).toEqual(['restored-key', 'restore-seconds', 'drill-passed', 'latest-key', 'latest-age-seconds']);
+    expect(RESTORE_OUTPUTS.map((o) => o.name)).toEqual(['restored-key', 'restore-seconds', 'drill-passed', 'latest-key', 'latest-age-seconds', 'latest-server-major']);
   });
 });
