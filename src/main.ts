@@ -4,7 +4,7 @@ import { runBackup, type BackupDeps, type Log } from './commands/backup.js';
 import { withDefaults } from './config/inputs.js';
 import { secretsToMask } from './config/mask.js';
 import { resolveConfig } from './config/parse.js';
-import { encryptionSecrets } from './crypto/openpgp.js';
+import { encryptionSecrets } from './crypto/specs.js';
 import type { Config, InputReader } from './config/types.js';
 import { ActionError, ConfigError, PruneError, errorMessage } from './errors.js';
 import { detectCompressors } from './pipeline/compression.js';

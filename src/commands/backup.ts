@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/types.js';
-import { createEncryptStage, ENCRYPTED_SUFFIX, type EncryptionConfig, type EncryptionInfo } from '../crypto/openpgp.js';
+import type { EncryptionInfo } from '../crypto/encrypt.js';
+import { ENCRYPTED_SUFFIX, type EncryptionConfig } from '../crypto/specs.js';
 import { ActionError, ConfigError, DumpError, UploadError, VerifyError, errorMessage } from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import {
@@ -299,7 +300,7 @@ async function streamDump(
     const compressor = createCompressor(plan, compressors);
     if (compressor?.child) children.push(compressor.child);
     // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
-    const encryption = config.encryption ? await createEncryptStage(config.encryption) : undefined;
+    const encryption = config.encryption ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
     const meter = new Meter();
     const gate = new ExitGate(() => children.map((c) => c.done));
     const fanout = new Fanout(stores.length);
@@ -385,6 +386,7 @@ async function verifyArchive(store: ObjectStore, key: string, expected: { bytes:
 
 /** Encrypts a small buffer (the globals) with the same stage as the archive. */
 async function encryptBuffer(data: Buffer, encryption: EncryptionConfig): Promise<Buffer> {
+  const { createEncryptStage } = await import('../crypto/encrypt.js');
   const { stream } = await createEncryptStage(encryption);
   const chunks: Buffer[] = [];
   const collected = (async () => {

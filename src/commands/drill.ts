@@ -76,7 +76,7 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));
   const { manifest, entry } = chosen;
-  const decrypter = decrypterFor(chosen, options.decryption, deps);
+  const decrypter = await decrypterFor(chosen, options.decryption, deps);
   if (options.restoreGlobals) requireGlobals(chosen);
   if (manifest.options.dataOnly) {
     throw new ConfigError(

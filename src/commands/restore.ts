@@ -8,7 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
-import { createDecryptStage, type DecryptionConfig } from '../crypto/openpgp.js';
+import type { DecryptionConfig } from '../crypto/specs.js';
 import { ClientInstallError, ConfigError, ConnectionError, errorMessage } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
@@ -273,7 +273,7 @@ export function isEncrypted(manifest: Manifest, key: string): boolean {
  * @throws ConfigError('decryption-private-key' or 'decryption-passphrase') when the backup is
  *   encrypted and no decryption is configured.
  */
-export function decrypterFor(chosen: ChosenBackup, decryption: DecryptionConfig | undefined, deps: RestoreDeps): (() => Duplex) | undefined {
+export async function decrypterFor(chosen: ChosenBackup, decryption: DecryptionConfig | undefined, deps: RestoreDeps): Promise<(() => Duplex) | undefined> {
   const { manifest, entry } = chosen;
   if (!isEncrypted(manifest, entry.key)) return undefined;
   const passphrase = manifest.encryption?.mode === 'passphrase';
@@ -291,6 +291,8 @@ export function decrypterFor(chosen: ChosenBackup, decryption: DecryptionConfig 
     const how = passphrase ? 'decryption-passphrase (the encryption-passphrase of the backup)' : `decryption-private-key (the private key of one of the recipients${recipients})`;
     throw new ConfigError(input, `the backup ${entry.key} is encrypted (OpenPGP${manifest.encryption ? `, ${manifest.encryption.mode}` : ''}); set ${how} from a secret to restore it.`);
   }
+  // OpenPGP.js is loaded only for encrypted backups.
+  const { createDecryptStage } = await import('../crypto/decrypt.js');
   return () => createDecryptStage(decryption);
 }
 
@@ -378,7 +380,7 @@ export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Pr
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));
   // Everything that can be refused without touching the target is checked first.
-  const decrypter = decrypterFor(chosen, options.decryption, deps);
+  const decrypter = await decrypterFor(chosen, options.decryption, deps);
   if (options.restoreGlobals) requireGlobals(chosen);
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, chosen.manifest));
 

@@ -1,6 +1,6 @@
 import { REPORTING_INPUTS } from '../report/reporting-config.js';
 import { RETENTION_INPUTS } from '../retention/policy.js';
-import { ENCRYPTION_INPUTS } from '../crypto/openpgp.js';
+import { ENCRYPTION_INPUTS } from '../crypto/specs.js';
 import { RESTORE_INPUTS } from '../restore/options.js';
 
 /** An input as declared in action.yml, for the modules that own their inputs. */

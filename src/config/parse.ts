@@ -5,7 +5,7 @@ import type { Compression, CompressionMethod, Connection, DumpFormat, DumpOption
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 import { CORE_INPUT_DEFAULTS, withDefaults, type InputName } from './inputs.js';
-import { parseDecryptionInputs, parseEncryptionInputs } from '../crypto/openpgp.js';
+import { ENCRYPTION_INPUTS } from '../crypto/specs.js';
 import { parseReportingInputs } from '../report/reporting-config.js';
 import { parseRetentionInputs } from '../retention/policy.js';
 import { parseRestoreInputs } from '../restore/options.js';
@@ -19,6 +19,9 @@ import { COMMANDS, type Command, type Config, type InputReader, type RowCountMod
 export async function resolveConfig(read: InputReader): Promise<Config> {
   const config = parseConfig(read);
   const inputs = withDefaults(read);
+  // OpenPGP.js is loaded only when a key or passphrase is given.
+  if (ENCRYPTION_INPUTS.every((i) => inputs(i.name) === '')) return config;
+  const { parseDecryptionInputs, parseEncryptionInputs } = await import('../crypto/inputs.js');
   const encryption = config.command === 'backup' ? await parseEncryptionInputs(inputs) : undefined;
   const decryption = await parseDecryptionInputs(inputs);
   return { ...config, ...(encryption ? { encryption } : {}), ...(decryption ? { decryption } : {}) };

@@ -6,7 +6,7 @@ import { WRITE_CONFIG, safeReason, type EncryptionConfig } from './inputs.js';
 import { WebStreamStage } from './web-stream.js';
 
 /** Suffix of an encrypted archive's key, after the compression suffix: `x.dump.gpg`, `x.sql.zst.gpg`. */
-export const ENCRYPTED_SUFFIX = '.gpg';
+export { ENCRYPTED_SUFFIX } from './specs.js';
 
 /** What the manifest records about the encryption; never key material. */
 export interface EncryptionInfo {
