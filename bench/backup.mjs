@@ -263,7 +263,10 @@ ${rows.join('\n')}
 |---|---|---|
 ${targets(results).join('\n')}
 `;
-  writeFileSync(OUT, md);
+  // Keep the hand-written "## History" section (before/after of changes) across runs.
+  const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '';
+  const history = previous.indexOf('\n## History');
+  writeFileSync(OUT, history >= 0 ? `${md}${previous.slice(history)}` : md);
   log(`wrote ${path.relative(ROOT, OUT)}`);
   console.log(md);
 } finally {
