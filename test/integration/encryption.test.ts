@@ -333,7 +333,9 @@ describe('integrity (6)', () => {
     expect((error as DecryptError).message).toMatch(/^(The archive failed its integrity check \(Modification detected\)|Decrypting the archive failed \()/);
     expect((error as DecryptError).message).toMatch(/Discard everything decrypted from it/);
     // The MDC is checked at the end: plaintext passed before the error, hence "treat it as fatal".
-    expect(output.length).toBeLessThanOrEqual(data20.length);
+    // What passed is not the archive (a flipped bit may even land in a packet length, so its size
+    // can differ either way).
+    expect(output.equals(data20)).toBe(false);
   });
 
   test('16 archives with a flipped byte near a length inside the encrypted packet: each errors, none hangs', async () => {
