@@ -12,9 +12,7 @@ import type { DecryptionConfig } from '../crypto/specs.js';
 import { ClientInstallError, ConfigError, ConnectionError, errorMessage } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
-import { classifyDriverError } from '../postgres/classify.js';
-import type { DatabaseInspector } from '../postgres/inspect.js';
-import { pgClientConfig, sslFallbackAllowed, withoutSsl } from '../postgres/libpq.js';
+import { connectClient, type DatabaseInspector } from '../postgres/inspect.js';
 import type { ClientTool, Connection } from '../postgres/types.js';
 import { readCatalog, type BackupEntry } from '../storage/catalog.js';
 import { globalsKey } from '../storage/keys.js';
@@ -89,29 +87,12 @@ export function isMissingDatabase(error: unknown): boolean {
  * @throws ConnectionError with the classified message; its `cause` keeps the driver's error.
  */
 export async function openTarget(conn: Connection): Promise<TargetDb> {
-  const config = pgClientConfig(conn);
-  const attempt = async (c: pg.ClientConfig): Promise<pg.Client> => {
-    const client = new pg.Client(c);
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-  };
   let client: pg.Client;
   try {
-    try {
-      client = await attempt(config);
-    } catch (error) {
-      if (!(sslFallbackAllowed(conn) && config.ssl && /does not support SSL/i.test(errorMessage(error)))) throw error;
-      client = await attempt(withoutSsl(config));
-    }
+    client = await connectClient(conn);
   } catch (error) {
-    const { message } = classifyDriverError(error, { host: conn.host, port: conn.port });
-    throw new ConnectionError(message.replace('Check the database name in the connection inputs', 'Check the target database name'), { cause: error });
+    if (!(error instanceof ConnectionError)) throw error;
+    throw new ConnectionError(error.message.replace('Check the database name in the connection inputs', 'Check the target database name'), { cause: error.cause });
   }
   return {
     async query<T extends Record<string, unknown>>(sql: string, values?: unknown[]) {

@@ -106,7 +106,12 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
   };
 }
 
-async function connectClient(conn: Connection): Promise<pg.Client> {
+/**
+ * A node-pg client with libpq's sslmode semantics: for allow/prefer/unset, retries without TLS when
+ * the server does not support it.
+ * @throws ConnectionError with the classified message; its `cause` keeps the driver's error.
+ */
+export async function connectClient(conn: Connection): Promise<pg.Client> {
   const config = pgClientConfig(conn);
   try {
     return await tryConnect(config);
