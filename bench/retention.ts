@@ -12,8 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,7 +26,7 @@ import { parseDestination } from '../src/storage/destination.js';
 import { createStore } from '../src/storage/index.js';
 import { archiveKey, manifestKey } from '../src/storage/keys.js';
 import type { ObjectStore } from '../src/storage/types.js';
-import { startS3Server, testS3Settings, type S3Server } from '../test/support/s3-server.js';
+import { bounded, speedUpS3rverDeletes, startS3Server, testS3Settings, type S3Server } from '../test/support/s3-server.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -54,13 +53,6 @@ function archiveKeys(prefix: string, count: number): string[] {
   return keys;
 }
 
-async function bounded<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
 
 /** Writes `keys` into a folder tree (`objectFile(folder, name)` names the file of one key). */
 async function seedFiles(root: string, keys: string[], write: (folder: string, name: string) => Promise<void>): Promise<void> {
@@ -81,34 +73,6 @@ function withManifests(archives: string[]): string[] {
   return archives.flatMap((k) => [k, manifestKey(k)]);
 }
 
-type S3rverDelete = (bucket: string, key: string) => Promise<void>;
-const s3rverStore = createRequire(import.meta.url)('s3rver/lib/stores/filesystem.js') as {
-  prototype: { deleteObject: S3rverDelete; getResourcePath(bucket: string, key: string, resource: string): string; getBucketPath(bucket: string): string };
-};
-const originalDeleteObject = s3rverStore.prototype.deleteObject;
-
-/** Replaces s3rver's deleteObject by the same logic minus the folder scan (see the file comment). */
-function speedUpS3rverDeletes(): void {
-  s3rverStore.prototype.deleteObject = async function deleteObject(bucket, key) {
-    await Promise.all(
-      ['object', 'object.md5', 'metadata.json'].map((resource) =>
-        unlink(this.getResourcePath(bucket, key, resource)).catch((error: { code?: string }) => {
-          if (error.code !== 'ENOENT') throw error;
-        }),
-      ),
-    );
-    const parts = key.split('/');
-    parts.pop();
-    while (parts.length > 0) {
-      try {
-        await rmdir(join(this.getBucketPath(bucket), ...parts));
-      } catch {
-        break;
-      }
-      parts.pop();
-    }
-  };
-}
 
 interface Timing {
   list: number;
@@ -226,10 +190,7 @@ let s3: Timing[];
 let unpatched: Timing[] = [];
 let patchedSmall: Timing[] = [];
 try {
-  if (UNPATCHED > 0) {
-    s3rverStore.prototype.deleteObject = originalDeleteObject;
-    unpatched = await s3Runs(server, 1, UNPATCHED, 'unpatched');
-  }
+  if (UNPATCHED > 0) unpatched = await s3Runs(server, 1, UNPATCHED, 'unpatched');
   speedUpS3rverDeletes();
   if (UNPATCHED > 0) patchedSmall = await s3Runs(server, 1, UNPATCHED, 'patched');
   s3 = await s3Runs(server, RUNS, BACKUPS, 'main');

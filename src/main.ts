@@ -75,7 +75,8 @@ export async function run(): Promise<void> {
         database: config?.database ?? '',
         error: message,
         phase,
-        ...(config ? await lastSuccess(config) : {}),
+        // The listing is only worth its cost when an issue or a webhook will show the result.
+        ...(config && wantsReport(reporting) ? await lastSuccess(config) : {}),
       };
       await reportOutcome(failure, { config: reporting, env: process.env, log, secrets });
     }
@@ -174,6 +175,11 @@ function setOutputs(outputs: Record<string, string>): void {
 
 function retentionOptions(config: Config) {
   return { destinations: config.destinations, s3: config.s3, database: config.database, now: new Date(), log, createStore };
+}
+
+/** True when a failure report would reach anyone (an issue with a token, or a webhook). */
+function wantsReport(reporting: ReportingConfig): boolean {
+  return (reporting.issueOnFailure && reporting.githubToken !== '') || (reporting.webhookUrl !== '' && reporting.notifyOn !== 'never');
 }
 
 /** The newest complete backup in the first destination, for the failure issue (best effort). */

@@ -24,6 +24,7 @@ import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { ClientTool, Connection } from '../postgres/types.js';
 import { archiveKey, globalsKey, manifestKey } from '../storage/keys.js';
+import { hashObject } from '../storage/read.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 
 /** Log sink and phase grouping (core.info / core.warning / core.group in the action). */
@@ -377,9 +378,7 @@ async function verifyArchive(store: ObjectStore, key: string, expected: { bytes:
     throw new VerifyError(`${where} holds ${info.size} bytes but ${expected.bytes} were streamed; the stored archive is incomplete.`);
   }
   if (store.destination.kind === 'file') {
-    const hash = createHash('sha256');
-    for await (const chunk of await store.get(key)) hash.update(chunk as Buffer);
-    const sha256 = hash.digest('hex');
+    const { sha256 } = await hashObject(store, key);
     if (sha256 !== expected.sha256) throw new VerifyError(`${where} has sha256 ${sha256} but ${expected.sha256} was streamed.`);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { ActionError } from '../errors.js';
 import type { CheckOptions, CheckSettings } from '../restore/options.js';
-import { checkManifest, restorePhase } from '../restore/select.js';
+import { readManifest, restorePhase } from '../restore/select.js';
 import type { Check } from '../restore/verify.js';
 import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
@@ -158,7 +158,7 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<
       if (entry && latestServerMajor === undefined && destinations.length === 0) {
         // One GET: the manifest says which PostgreSQL major a drill container should run.
         try {
-          latestServerMajor = checkManifest(await readText(store, entry.manifestKey), entry).server.major;
+          latestServerMajor = (await readManifest(store, entry)).server.major;
         } catch (error) {
           r.warnings.push(`Could not read the server version from ${entry.manifestKey}: ${(error as Error).message}`);
         }
@@ -190,12 +190,6 @@ export function checkOutputs(result: CheckResult): Record<string, string> {
     'latest-age-seconds': latest ? String(latest.ageSeconds) : '',
     'latest-server-major': result.latestServerMajor === undefined ? '' : String(result.latestServerMajor),
   };
-}
-
-async function readText(store: ObjectStore, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Markdown for the job summary of a check. */

@@ -9,7 +9,7 @@
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import type { DecryptionConfig } from '../crypto/specs.js';
-import { ClientInstallError, ConfigError, ConnectionError, errorMessage } from '../errors.js';
+import { ClientInstallError, ConfigError, ConnectionError } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { connectClient, type DatabaseInspector } from '../postgres/inspect.js';
@@ -18,7 +18,7 @@ import { readCatalog, type BackupEntry } from '../storage/catalog.js';
 import { globalsKey } from '../storage/keys.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupSelector, RestoreOptions } from '../restore/options.js';
-import { BackupNotFoundError, checkManifest, selectBackup } from '../restore/select.js';
+import { readManifest, selectBackup } from '../restore/select.js';
 import { applyGlobals, streamRestore, type PgRestoreOptions, type StreamOutcome } from '../restore/stream.js';
 import { formatBytes, type Log } from './backup.js';
 
@@ -203,15 +203,7 @@ export async function chooseBackup(
   const store = deps.createStore(destination, source.s3);
   const catalog = await readCatalog(store, source.database);
   const entry = selectBackup(catalog, selector, { database: source.database, url: destination.url });
-  let text: string;
-  try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await store.get(entry.manifestKey)) chunks.push(chunk as Buffer);
-    text = Buffer.concat(chunks).toString('utf8');
-  } catch (error) {
-    throw new BackupNotFoundError(`Reading the manifest ${entry.manifestKey} from ${destination.url} failed: ${errorMessage(error)}`);
-  }
-  const manifest = checkManifest(text, entry);
+  const manifest = await readManifest(store, entry);
   if (manifest.archive.key !== entry.key) {
     deps.log.warning(`The manifest names the archive ${manifest.archive.key} but it lies at ${entry.key} (copied or moved?); using ${entry.key} with the manifest's size and SHA-256.`);
   }

@@ -92,7 +92,7 @@ export interface InputSpec {
  * The inputs these commands add (to copy into action.yml). They also read these existing inputs:
  * `command`, `database` (the source database name), `destination`, the `s3-*` inputs, `jobs`,
  * `no-owner`, `no-privileges`, `install-client`, `client-version` and `summary`
- * (see {@link RESTORE_SHARED_INPUTS}).
+ * (their descriptions in action.yml mention these commands).
  */
 export const RESTORE_INPUTS: readonly InputSpec[] = [
   {
@@ -151,15 +151,6 @@ export const RESTORE_INPUTS: readonly InputSpec[] = [
   { name: 'expect-label', default: '', description: 'check: only backups with this label count (e.g. `daily`).' },
 ];
 
-/** Existing inputs these commands read, and what they mean here (descriptions to merge into action.yml). */
-export const RESTORE_SHARED_INPUTS: readonly { name: string; meaning: string }[] = [
-  { name: 'command', meaning: '`restore`, `drill` or `check` (besides `backup`).' },
-  { name: 'database', meaning: 'restore/drill/check: name of the source database whose backups to use (no database-url needed).' },
-  { name: 'destination', meaning: 'Where the backups are; restore and drill read the first line, check checks every line.' },
-  { name: 'jobs', meaning: 'restore/drill: pg_restore parallel jobs (directory archives; custom archives are written to a temporary file first when > 1).' },
-  { name: 'no-owner', meaning: 'restore/drill: `pg_restore --no-owner` (objects owned by the connecting role).' },
-  { name: 'no-privileges', meaning: 'restore/drill: `pg_restore --no-privileges` (no GRANT/REVOKE).' },
-];
 
 /** Step outputs of these commands (to copy into action.yml). */
 export const RESTORE_OUTPUTS: readonly { name: string; description: string }[] = [

@@ -2,9 +2,11 @@
  * Choosing the backup to restore from a destination's catalog (pure), the manifest checks every
  * restore starts with, and the errors of restore, drill and check.
  */
-import { ActionError, type Phase } from '../errors.js';
+import { ActionError, errorMessage, type Phase } from '../errors.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import type { BackupEntry, Catalog } from '../storage/catalog.js';
+import { readObject } from '../storage/read.js';
+import type { ObjectStore } from '../storage/types.js';
 import type { BackupSelector } from './options.js';
 
 /**
@@ -78,6 +80,20 @@ export function selectBackup(catalog: Catalog, selector: BackupSelector, context
   throw new BackupNotFoundError(
     `No complete backup with label '${label}' of ${where}; labels found: ${labels.join(', ')}. Use backup-key: latest for the newest of any label.`,
   );
+}
+
+/**
+ * Reads the manifest of `entry` from `store` and checks it ({@link checkManifest}).
+ * @throws BackupNotFoundError when it cannot be read or fails the checks.
+ */
+export async function readManifest(store: ObjectStore, entry: BackupEntry): Promise<Manifest> {
+  let text: string;
+  try {
+    text = (await readObject(store, entry.manifestKey)).toString('utf8');
+  } catch (error) {
+    throw new BackupNotFoundError(`Reading the manifest ${entry.manifestKey} from ${store.destination.url} failed: ${errorMessage(error)}`);
+  }
+  return checkManifest(text, entry);
 }
 
 /**

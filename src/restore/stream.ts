@@ -38,6 +38,7 @@ import { STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
 import { classifyPgError } from '../postgres/classify.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { Connection, DumpFormat } from '../postgres/types.js';
+import { hashObject, readObject } from '../storage/read.js';
 import type { ObjectStore } from '../storage/types.js';
 import { restorePhase } from './select.js';
 
@@ -435,13 +436,7 @@ async function logDiskSpace(folder: string, input: StreamRestoreInput, suffix: s
  */
 export async function verifyStored(store: ObjectStore, key: string, expected: Expected, where: string): Promise<'ok' | CorruptArchiveError | Error> {
   try {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    for await (const chunk of await store.get(key)) {
-      hash.update(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-    }
-    const sha256 = hash.digest('hex');
+    const { bytes, sha256 } = await hashObject(store, key);
     if (sha256 !== expected.sha256 || bytes !== expected.bytes) return new CorruptArchiveError(key, where, expected, { bytes, sha256 });
     return 'ok';
   } catch (error) {
@@ -567,13 +562,12 @@ export async function applyGlobals(input: {
   decrypt?: Duplex;
 }): Promise<{ roles: number; skipped: string[] }> {
   const where = input.store.destination.url;
-  const chunks: Buffer[] = [];
+  let data: Buffer;
   try {
-    for await (const chunk of await input.store.get(input.key)) chunks.push(chunk as Buffer);
+    data = await readObject(input.store, input.key);
   } catch (error) {
     throw new RestoreError(`Reading the globals ${input.key} from ${where} failed: ${errorMessage(error)}`, { cause: error });
   }
-  const data = Buffer.concat(chunks);
   const sha256 = createHash('sha256').update(data).digest('hex');
   if (sha256 !== input.expected.sha256 || data.length !== input.expected.bytes) {
     throw new CorruptArchiveError(input.key, where, input.expected, { bytes: data.length, sha256 });

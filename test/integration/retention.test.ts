@@ -4,9 +4,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import { parseDestination } from '../../src/storage/destination.js';
 import { createStore } from '../../src/storage/index.js';
 import { archiveKey, globalsKey, manifestKey } from '../../src/storage/keys.js';
 import type { Destination, ObjectStore } from '../../src/storage/types.js';
-import { startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
+import { bounded, speedUpS3rverDeletes, startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
 
 const BUCKET = 'retention';
 /** The 10,000 backups get a bucket of their own (s3rver walks the whole bucket folder on each listing page). */
@@ -60,14 +59,6 @@ async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
   return (await collect(store.list(prefix))).map((o) => o.key).sort();
 }
 
-/** Runs `work` over `items`, `concurrency` at a time. */
-async function bounded<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
 
 interface Synthetic {
   time: Date;
@@ -153,6 +144,7 @@ describe('retention against s3rver', () => {
   let server: S3Server;
   const consoleError = console.error;
 
+  let restoreS3rverDeletes: (() => void) | undefined;
   beforeAll(async () => {
     // s3rver's silent logger has no transports, so winston reports each deleted object on
     // console.error ("Attempt to write logs with no transports"); jest would buffer 20,000 of them.
@@ -160,7 +152,7 @@ describe('retention against s3rver', () => {
       if (typeof args[0] === 'string' && args[0].startsWith('[winston] Attempt to write logs with no transports')) return;
       consoleError(...args);
     };
-    speedUpS3rverDeletes();
+    restoreS3rverDeletes = speedUpS3rverDeletes();
     server = await startS3Server();
     await server.createBucket(BUCKET);
     await server.createBucket(BIG_BUCKET);
@@ -168,6 +160,7 @@ describe('retention against s3rver', () => {
 
   afterAll(async () => {
     await server?.stop();
+    restoreS3rverDeletes?.();
     console.error = consoleError;
   }, 30_000);
 
@@ -559,36 +552,6 @@ describe('retention in a file:// destination', () => {
   }, 30_000);
 });
 
-/**
- * s3rver's FilesystemStore.deleteObject runs `readdirSync` on the key's folder after every delete
- * (to remove emptied folders): quadratic in the folder's size, minutes for 20,000 objects in one
- * database folder. Same behaviour without the scan: `rmdir` fails on a folder that is not empty.
- * Everything else (listing, DeleteObjects parsing and answers) stays s3rver's own.
- */
-function speedUpS3rverDeletes(): void {
-  const store = createRequire(import.meta.url)('s3rver/lib/stores/filesystem.js') as {
-    prototype: { deleteObject(bucket: string, key: string): Promise<void>; getResourcePath(bucket: string, key: string, resource: string): string; getBucketPath(bucket: string): string };
-  };
-  store.prototype.deleteObject = async function deleteObject(bucket, key) {
-    await Promise.all(
-      ['object', 'object.md5', 'metadata.json'].map((resource) =>
-        unlink(this.getResourcePath(bucket, key, resource)).catch((error: { code?: string }) => {
-          if (error.code !== 'ENOENT') throw error;
-        }),
-      ),
-    );
-    const parts = key.split('/');
-    parts.pop();
-    while (parts.length > 0) {
-      try {
-        await rmdir(join(this.getBucketPath(bucket), ...parts));
-      } catch {
-        break; // not empty (or already gone)
-      }
-      parts.pop();
-    }
-  };
-}
 
 /**
  * Makes `path` impossible to unlink: as root (who ignores permissions) with the immutable
