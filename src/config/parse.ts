@@ -1,10 +1,10 @@
 import { ConfigError } from '../errors.js';
 import { checkExtraPgDumpArgs } from '../postgres/dump-args.js';
-import { parseConnectionUrl, parseSslMode } from './connection-url.js';
-import type { Compression, CompressionMethod, Connection, DumpFormat, DumpOptions } from '../postgres/types.js';
+import { parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from './values.js';
+import type { Compression, CompressionMethod, DumpFormat, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
-import { CORE_INPUT_DEFAULTS, withDefaults, type InputName } from './inputs.js';
+import { withDefaults, type InputName } from './inputs.js';
 import { ENCRYPTION_INPUTS } from '../crypto/specs.js';
 import { parseReportingInputs } from '../report/reporting-config.js';
 import { parseRetentionInputs } from '../retention/policy.js';
@@ -35,30 +35,31 @@ export async function resolveConfig(read: InputReader): Promise<Config> {
  *   contain the value of a secret input.
  */
 export function parseConfig(read: InputReader): Config {
-  const input: (name: InputName) => string = withDefaults(read);
+  const inputs = withDefaults(read);
+  const input: (name: InputName) => string = inputs;
 
   const command = oneOf(input, 'command', COMMANDS) as Command;
   const needsConnection = command === 'backup';
-  const connection = needsConnection || input('database-url') !== '' || input('host') !== '' ? parseConnection(input) : undefined;
+  const connection = needsConnection || input('database-url') !== '' || input('host') !== '' ? parseConnectionInputs(inputs, SOURCE_CONNECTION) : undefined;
   const database = connection?.database ?? input('database');
   if (database === '') {
     throw new ConfigError('database', `required for command ${command}: set the name of the source database whose backups to use.`);
   }
   const destinations = parseDestinations(input('destination'));
-  const retention = parseRetentionInputs(withDefaults(read));
+  const retention = parseRetentionInputs(inputs);
   if (command === 'prune' && !retention.policy) {
     throw new ConfigError('command', 'prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within.');
   }
   const s3 = parseS3Settings(input);
   const dump = parseDumpOptions(input, command);
-  const restore = command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(withDefaults(read)) : undefined;
+  const restore = command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
   const label = parseLabel(input('label'));
   const rowCounts = oneOf(input, 'row-counts', ['exact', 'estimate'] as const) as RowCountMode;
-  const installClient = bool(input, 'install-client');
+  const installClient = parseBoolean('install-client', input('install-client'));
   const clientVersion = input('client-version');
   let clientMajor: number | undefined;
   if (clientVersion !== 'auto') {
-    clientMajor = integer(input, 'client-version', { min: 9, max: 99, hint: "use 'auto' or a major version such as 17" });
+    clientMajor = parseInteger('client-version', input('client-version'), { min: 9, max: 99, hint: "use 'auto' or a major version such as 17" });
   }
   return {
     command,
@@ -71,34 +72,30 @@ export function parseConfig(read: InputReader): Config {
     rowCounts,
     installClient,
     ...(clientMajor === undefined ? {} : { clientMajor }),
-    summary: bool(input, 'summary'),
+    summary: parseBoolean('summary', input('summary')),
     retention,
     ...(restore ? { restore } : {}),
-    reporting: parseReportingInputs(withDefaults(read)),
+    reporting: parseReportingInputs(inputs),
   };
 }
 
 type Input = (name: InputName) => string;
 
-/** A YAML 1.2 core-schema boolean, as @actions/core's getBooleanInput accepts. */
-function bool(input: Input, name: InputName): boolean {
-  const value = input(name);
-  if (['true', 'True', 'TRUE'].includes(value)) return true;
-  if (['false', 'False', 'FALSE'].includes(value)) return false;
-  throw new ConfigError(name, `'${value}' is not a boolean; use true or false.`);
-}
+/** The source database's connection inputs. */
+const SOURCE_CONNECTION: ConnectionInputNames = {
+  url: 'database-url',
+  host: 'host',
+  port: 'port',
+  username: 'username',
+  password: 'password',
+  database: 'database',
+  sslmode: 'sslmode',
+  separately: 'the separate connection inputs',
+  purpose: 'back up',
+  example: 'postgres://user:password@host:5432/dbname',
+};
 
-function integer(input: Input, name: InputName, range: { min: number; max: number; hint?: string }): number {
-  const value = input(name);
-  if (!/^-?\d+$/.test(value)) {
-    throw new ConfigError(name, `'${value}' is not a whole number; ${range.hint ?? `use a number from ${range.min} to ${range.max}`}.`);
-  }
-  const n = Number(value);
-  if (n < range.min || n > range.max) {
-    throw new ConfigError(name, `${n} is out of range; ${range.hint ?? `use a number from ${range.min} to ${range.max}`}.`);
-  }
-  return n;
-}
+
 
 function oneOf<T extends string>(input: Input, name: InputName, allowed: readonly T[]): T {
   const value = input(name);
@@ -114,43 +111,6 @@ function lines(value: string): string[] {
     .filter((line) => line !== '');
 }
 
-const CONNECTION_FIELDS: readonly InputName[] = ['host', 'username', 'password', 'database', 'sslmode'];
-
-function parseConnection(input: Input): Connection {
-  const url = input('database-url');
-  if (url !== '') {
-    const mixed = CONNECTION_FIELDS.filter((name) => input(name) !== '');
-    if (input('port') !== CORE_INPUT_DEFAULTS.port) mixed.push('port');
-    if (mixed.length > 0) {
-      throw new ConfigError(
-        'database-url',
-        `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either database-url or the separate connection inputs, not both.`,
-      );
-    }
-    return parseConnectionUrl('database-url', url);
-  }
-  const host = input('host');
-  if (host === '') {
-    throw new ConfigError(
-      'database-url',
-      "no database to back up; set 'database-url' (e.g. postgres://user:password@host:5432/dbname, from a repository secret) or 'host', 'username' and 'database'.",
-    );
-  }
-  const user = input('username');
-  if (user === '') throw new ConfigError('username', "required with 'host'; set the role to connect as.");
-  const database = input('database');
-  if (database === '') throw new ConfigError('database', "required with 'host'; set the name of the database to back up.");
-  const sslmode = input('sslmode');
-  return {
-    host,
-    port: integer(input, 'port', { min: 1, max: 65535 }),
-    user,
-    password: input('password'),
-    database,
-    ...(sslmode === '' ? {} : { sslmode: parseSslMode('sslmode', sslmode) }),
-    params: {},
-  };
-}
 
 function parseDestinations(value: string): Destination[] {
   const entries = lines(value);
@@ -176,7 +136,7 @@ function parseS3Settings(input: Input): S3Settings {
   const pathStyle = input('s3-force-path-style');
   let forcePathStyle: boolean;
   if (pathStyle === 'auto') forcePathStyle = endpoint !== undefined;
-  else forcePathStyle = bool(input, 's3-force-path-style');
+  else forcePathStyle = parseBoolean('s3-force-path-style', pathStyle);
   const checksumInput = oneOf(input, 's3-checksums', ['auto', 'when_required', 'when_supported'] as const);
   const checksums = checksumInput === 'auto' ? (endpoint === undefined ? 'when_supported' : 'when_required') : checksumInput;
 
@@ -240,13 +200,13 @@ export function parseCompression(value: string): Compression {
 
 function parseDumpOptions(input: Input, command: Command): DumpOptions {
   const format = oneOf(input, 'format', ['custom', 'directory', 'plain'] as const) as DumpFormat;
-  const jobs = integer(input, 'jobs', { min: 1, max: 64 });
+  const jobs = parseInteger('jobs', input('jobs'), { min: 1, max: 64 });
   // For restore and drill, `jobs` is pg_restore's (validated by parseRestoreInputs).
   if (command === 'backup' && jobs > 1 && format !== 'directory') {
     throw new ConfigError('jobs', `pg_dump runs parallel jobs only with the directory format; set format: directory, or jobs: 1.`);
   }
-  const schemaOnly = bool(input, 'schema-only');
-  const dataOnly = bool(input, 'data-only');
+  const schemaOnly = parseBoolean('schema-only', input('schema-only'));
+  const dataOnly = parseBoolean('data-only', input('data-only'));
   if (schemaOnly && dataOnly) {
     throw new ConfigError('schema-only', 'schema-only and data-only are both true; set at most one of them.');
   }
@@ -264,9 +224,9 @@ function parseDumpOptions(input: Input, command: Command): DumpOptions {
     excludeTableData: lines(input('exclude-table-data')),
     schemaOnly,
     dataOnly,
-    noOwner: bool(input, 'no-owner'),
-    noPrivileges: bool(input, 'no-privileges'),
-    globals: bool(input, 'globals'),
+    noOwner: parseBoolean('no-owner', input('no-owner')),
+    noPrivileges: parseBoolean('no-privileges', input('no-privileges')),
+    globals: parseBoolean('globals', input('globals')),
     extraArgs,
   };
 }

@@ -3,6 +3,7 @@
  * webhook alert. Parsed separately from the backup inputs so the lead can read them even when the
  * other inputs are invalid (a config failure is reported too).
  */
+import { parseBoolean, parseInteger } from '../config/values.js';
 import { ConfigError } from '../errors.js';
 
 /** When the webhook is called. `failure` also sends the all-clear when an open failure issue is closed. */
@@ -101,11 +102,11 @@ export function parseReportingInputs(read: (name: string) => string): ReportingC
   }
   return {
     githubToken: input('github-token'),
-    issueOnFailure: bool('issue-on-failure', input('issue-on-failure')),
+    issueOnFailure: parseBoolean('issue-on-failure', input('issue-on-failure')),
     issueLabels: parseLabels(input('issue-labels')),
     issueAssignees: parseAssignees(input('issue-assignees')),
     failureThreshold: parseThreshold(input('failure-threshold')),
-    closeIssueOnSuccess: bool('close-issue-on-success', input('close-issue-on-success')),
+    closeIssueOnSuccess: parseBoolean('close-issue-on-success', input('close-issue-on-success')),
     webhookUrl: parseWebhookUrl(input('webhook-url')),
     notifyOn: notifyOn as NotifyOn,
   };
@@ -138,11 +139,6 @@ export function reportingSecrets(read: (name: string) => string): string[] {
   return [...secrets];
 }
 
-function bool(name: string, value: string): boolean {
-  if (['true', 'True', 'TRUE'].includes(value)) return true;
-  if (['false', 'False', 'FALSE'].includes(value)) return false;
-  throw new ConfigError(name, `'${value}' is not a boolean; use true or false.`);
-}
 
 function list(value: string): string[] {
   return [
@@ -156,11 +152,11 @@ function list(value: string): string[] {
 }
 
 function parseThreshold(value: string): number {
-  const hint = `use a whole number of consecutive failed runs from 1 to ${MAX_FAILURE_THRESHOLD}`;
-  if (!/^-?\d+$/.test(value)) throw new ConfigError('failure-threshold', `'${value}' is not a whole number; ${hint}.`);
-  const n = Number(value);
-  if (n < 1 || n > MAX_FAILURE_THRESHOLD) throw new ConfigError('failure-threshold', `${n} is out of range; ${hint}.`);
-  return n;
+  return parseInteger('failure-threshold', value, {
+    min: 1,
+    max: MAX_FAILURE_THRESHOLD,
+    hint: `use a whole number of consecutive failed runs from 1 to ${MAX_FAILURE_THRESHOLD}`,
+  });
 }
 
 function parseLabels(value: string): string[] {

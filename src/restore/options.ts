@@ -5,7 +5,7 @@
  * `destination` alone: they never read the production `database-url`. The lead's config parser
  * supplies that {@link BackupSource}; this module parses what is specific to the three commands.
  */
-import { parseConnectionUrl, parseSslMode } from '../config/connection-url.js';
+import { parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from '../config/values.js';
 import { secretsToMask } from '../config/mask.js';
 import type { DecryptionConfig } from '../crypto/openpgp.js';
 import { ConfigError } from '../errors.js';
@@ -171,6 +171,20 @@ const DEFAULTS: Record<string, string> = Object.fromEntries([
 
 type Read = (name: string) => string;
 
+/** The restore target's connection inputs. */
+const TARGET_CONNECTION: ConnectionInputNames = {
+  url: 'target-database-url',
+  host: 'target-host',
+  port: 'target-port',
+  username: 'target-username',
+  password: 'target-password',
+  database: 'target-database',
+  sslmode: 'target-sslmode',
+  separately: 'the separate target-* inputs',
+  purpose: 'restore into',
+  example: 'postgres://user:password@host:5432/restored',
+};
+
 /**
  * Parses the inputs of `command: restore | drill | check` (read from `command`).
  *
@@ -195,18 +209,18 @@ export function parseRestoreInputs(read: Read): RestoreInputs {
   }
   const behaviour: RestoreBehaviour = {
     backup: parseBackupKey(input('backup-key')),
-    target: parseTarget(input),
+    target: parseConnectionInputs(input, TARGET_CONNECTION),
     ...(input('confirm') === '' ? {} : { confirm: input('confirm') }),
-    jobs: integer(input, 'jobs', 1, 64),
-    noOwner: bool(input, 'no-owner'),
-    noPrivileges: bool(input, 'no-privileges'),
-    restoreGlobals: bool(input, 'restore-globals'),
+    jobs: parseInteger('jobs', input('jobs'), { min: 1, max: 64 }),
+    noOwner: parseBoolean('no-owner', input('no-owner')),
+    noPrivileges: parseBoolean('no-privileges', input('no-privileges')),
+    restoreGlobals: parseBoolean('restore-globals', input('restore-globals')),
   };
   if (command === 'restore') {
     if (input('drill-sql') !== '') throw new ConfigError('drill-sql', 'is only used with command: drill; remove it or set command: drill.');
-    return { command, ...behaviour, clean: bool(input, 'clean'), createDatabase: bool(input, 'create-database') };
+    return { command, ...behaviour, clean: parseBoolean('clean', input('clean')), createDatabase: parseBoolean('create-database', input('create-database')) };
   }
-  if (bool(input, 'clean')) {
+  if (parseBoolean('clean', input('clean'))) {
     throw new ConfigError('clean', 'is only used with command: restore; a drill restores into a fresh scratch database (set confirm to let it drop and recreate an existing one).');
   }
   const maintenance = ['postgres', 'template0', 'template1'];
@@ -216,7 +230,7 @@ export function parseRestoreInputs(read: Read): RestoreInputs {
       `'${behaviour.target.database}' is a system database; a drill needs a scratch database it may create and drop, e.g. drill_scratch.`,
     );
   }
-  return { command: 'drill', ...behaviour, dropAfter: bool(input, 'drop-after'), drillSql: parseDrillSql(input('drill-sql')) };
+  return { command: 'drill', ...behaviour, dropAfter: parseBoolean('drop-after', input('drop-after')), drillSql: parseDrillSql(input('drill-sql')) };
 }
 
 function parseCheck(input: (name: string) => string): CheckSettings {
@@ -307,63 +321,13 @@ export function parseDrillSql(value: string): string[] {
   return lines.map((line) => line.trim().replace(/;$/, '').trim()).filter((q) => q !== '');
 }
 
-function bool(input: (name: string) => string, name: string): boolean {
-  const value = input(name);
-  if (['true', 'True', 'TRUE'].includes(value)) return true;
-  if (['false', 'False', 'FALSE'].includes(value)) return false;
-  throw new ConfigError(name, `'${value}' is not a boolean; use true or false.`);
-}
 
-function integer(input: (name: string) => string, name: string, min: number, max: number): number {
-  const value = input(name);
-  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `'${value}' is not a whole number; use a number from ${min} to ${max}.`);
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, `${n} is out of range; use a number from ${min} to ${max}.`);
-  return n;
-}
-
-const TARGET_FIELDS = ['target-host', 'target-username', 'target-password', 'target-database', 'target-sslmode'];
 
 /** The input a target field came from, for messages. */
 function targetInputName(input: (name: string) => string, field: 'database'): string {
   return input('target-database-url') !== '' ? 'target-database-url' : `target-${field}`;
 }
 
-function parseTarget(input: (name: string) => string): Connection {
-  const url = input('target-database-url');
-  if (url !== '') {
-    const mixed = TARGET_FIELDS.filter((name) => input(name) !== '');
-    if (input('target-port') !== '5432') mixed.push('target-port');
-    if (mixed.length > 0) {
-      throw new ConfigError(
-        'target-database-url',
-        `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either target-database-url or the separate target-* inputs, not both.`,
-      );
-    }
-    return parseConnectionUrl('target-database-url', url);
-  }
-  const host = input('target-host');
-  if (host === '') {
-    throw new ConfigError(
-      'target-database-url',
-      "no database to restore into; set 'target-database-url' (e.g. postgres://user:password@host:5432/restored, from a repository secret) or 'target-host', 'target-username' and 'target-database'.",
-    );
-  }
-  const user = input('target-username');
-  if (user === '') throw new ConfigError('target-username', "required with 'target-host'; set the role to connect as.");
-  const database = input('target-database');
-  if (database === '') throw new ConfigError('target-database', "required with 'target-host'; set the name of the database to restore into.");
-  const sslmode = input('target-sslmode');
-  return {
-    host,
-    port: integer(input, 'target-port', 1, 65535),
-    user,
-    password: input('target-password'),
-    database,
-    ...(sslmode === '' ? {} : { sslmode: parseSslMode('target-sslmode', sslmode) }),
-    params: {},
-  };
-}
 
 /**
  * Every form of the target's secrets that could reach a log: `target-password` and

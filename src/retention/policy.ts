@@ -6,6 +6,7 @@
  * with UTC calendar buckets and `keep-within` measured from now (restic measures from the newest
  * snapshot); see planRetention in ./plan.ts and docs/retention.md.
  */
+import { parseBoolean } from '../config/values.js';
 import { ConfigError } from '../errors.js';
 
 /** A duration as the user wrote it (`30d`) and its length in seconds. */
@@ -226,10 +227,7 @@ export function parseRetentionInputs(read: (name: string) => string): RetentionI
     throw new ConfigError('prune', `'${pruneText}' is not one of: auto, true, false.`);
   }
   const dryRunText = read('prune-dry-run');
-  let dryRun: boolean;
-  if (['true', 'True', 'TRUE'].includes(dryRunText)) dryRun = true;
-  else if (['false', 'False', 'FALSE'].includes(dryRunText)) dryRun = false;
-  else throw new ConfigError('prune-dry-run', `'${dryRunText}' is not a boolean; use true or false.`);
+  const dryRun = parseBoolean('prune-dry-run', dryRunText);
 
   if (!hasRule) {
     if (pruneText.toLowerCase() === 'true') {

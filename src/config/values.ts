@@ -1,0 +1,80 @@
+import { ConfigError } from '../errors.js';
+import type { Connection } from '../postgres/types.js';
+import { parseConnectionUrl, parseSslMode } from './connection-url.js';
+
+/**
+ * A YAML 1.2 core-schema boolean, as @actions/core's getBooleanInput accepts.
+ * @throws ConfigError naming `name`.
+ */
+export function parseBoolean(name: string, value: string): boolean {
+  if (['true', 'True', 'TRUE'].includes(value)) return true;
+  if (['false', 'False', 'FALSE'].includes(value)) return false;
+  throw new ConfigError(name, `'${value}' is not a boolean; use true or false.`);
+}
+
+/**
+ * A whole number in `[min, max]`; `hint` replaces "use a number from min to max" in messages.
+ * @throws ConfigError naming `name`.
+ */
+export function parseInteger(name: string, value: string, range: { min: number; max: number; hint?: string }): number {
+  const hint = range.hint ?? `use a number from ${range.min} to ${range.max}`;
+  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `'${value}' is not a whole number; ${hint}.`);
+  const n = Number(value);
+  if (n < range.min || n > range.max) throw new ConfigError(name, `${n} is out of range; ${hint}.`);
+  return n;
+}
+
+/** Which inputs describe one connection, and how the messages speak of them. */
+export interface ConnectionInputNames {
+  url: string;
+  host: string;
+  port: string;
+  username: string;
+  password: string;
+  database: string;
+  sslmode: string;
+  /** How the separate inputs are called in "use either <url> or <this>, not both". */
+  separately: string;
+  /** What the database is for: "back up", "restore into". */
+  purpose: string;
+  /** Example URL for the "nothing set" message. */
+  example: string;
+}
+
+/**
+ * One connection from a URL input or from host/port/username/password/database/sslmode inputs
+ * (never both). `input` returns values with defaults applied; the port's default is 5432.
+ * @throws ConfigError naming the input at fault.
+ */
+export function parseConnectionInputs(input: (name: string) => string, names: ConnectionInputNames): Connection {
+  const url = input(names.url);
+  if (url !== '') {
+    const mixed = [names.host, names.username, names.password, names.database, names.sslmode].filter((name) => input(name) !== '');
+    if (input(names.port) !== '5432') mixed.push(names.port);
+    if (mixed.length > 0) {
+      throw new ConfigError(names.url, `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either ${names.url} or ${names.separately}, not both.`);
+    }
+    return parseConnectionUrl(names.url, url);
+  }
+  const host = input(names.host);
+  if (host === '') {
+    throw new ConfigError(
+      names.url,
+      `no database to ${names.purpose}; set '${names.url}' (e.g. ${names.example}, from a repository secret) or '${names.host}', '${names.username}' and '${names.database}'.`,
+    );
+  }
+  const user = input(names.username);
+  if (user === '') throw new ConfigError(names.username, `required with '${names.host}'; set the role to connect as.`);
+  const database = input(names.database);
+  if (database === '') throw new ConfigError(names.database, `required with '${names.host}'; set the name of the database to ${names.purpose}.`);
+  const sslmode = input(names.sslmode);
+  return {
+    host,
+    port: parseInteger(names.port, input(names.port), { min: 1, max: 65535 }),
+    user,
+    password: input(names.password),
+    database,
+    ...(sslmode === '' ? {} : { sslmode: parseSslMode(names.sslmode, sslmode) }),
+    params: {},
+  };
+}
