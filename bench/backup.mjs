@@ -28,7 +28,11 @@ const SCALE_GB = Number(arg('scale', '1'));
 const REPS = Number(arg('reps', '3'));
 const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
 const BIN = process.env.PG_BIN_DIR ?? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
-const NODE = process.env.BENCH_NODE ?? process.execPath;
+// The action runs on the runtime action.yml declares (node24), installed by .ci/run into .tmp/node24;
+// BENCH_NODE overrides, and without Node 24 this Node is used (the report says which).
+const NODE24 = path.join(ROOT, '.tmp', 'node24', 'node_modules', 'node', 'bin', 'node');
+const NODE = process.env.BENCH_NODE ?? (existsSync(NODE24) ? NODE24 : process.execPath);
+const NODE_VERSION = execFileSync(NODE, ['-p', 'process.versions.node']).toString().trim();
 
 if (!(SCALE_GB > 0) || !(REPS >= 1)) throw new Error('--scale must be > 0 and --reps ≥ 1');
 if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: npm run build');
@@ -49,7 +53,7 @@ const cleanup = async () => {
       // already stopped
     }
   }
-  await s3?.close?.();
+  s3?.kill();
   rmSync(work, { recursive: true, force: true });
 };
 process.on('SIGINT', async () => {
@@ -83,11 +87,17 @@ try {
   const dbBytes = Number(psql("SELECT pg_database_size('bench')"));
   log(`database size ${(dbBytes / 1e9).toFixed(2)} GB`);
 
+  // s3rver in a process of its own (not this one, which samples memory every 50 ms).
   const s3rverDir = path.join(work, 's3');
   mkdirSync(s3rverDir);
-  const S3rver = require('s3rver');
-  s3 = new S3rver({ silent: true, directory: s3rverDir, port: 0, address: '127.0.0.1', configureBuckets: [{ name: 'bench' }] });
-  const { port: s3Port } = await s3.run();
+  s3 = spawn(process.execPath, ['-e', `
+    const S3rver = require(${JSON.stringify(require.resolve('s3rver'))});
+    new S3rver({ silent: true, directory: ${JSON.stringify(s3rverDir)}, port: 0, address: '127.0.0.1', configureBuckets: [{ name: 'bench' }] })
+      .run().then(({ port }) => console.log(port));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const s3Port = await new Promise((resolve, reject) => {
+    s3.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
+    s3.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+  });
   const endpoint = `http://127.0.0.1:${s3Port}`;
   const clearBucket = () => {
     for (const entry of readdirSync(path.join(s3rverDir, 'bench'))) rmSync(path.join(s3rverDir, 'bench', entry), { recursive: true, force: true });
@@ -243,7 +253,7 @@ try {
   const md = `# Benchmarks
 
 Produced by \`npm run bench -- --scale ${SCALE_GB} --reps ${REPS}\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu},
-${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.versions.node} (${path.basename(NODE) === 'node' && NODE !== process.execPath ? NODE : 'this'} runtime for the action),
+${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM; the action and the peer's uploader run on Node ${NODE_VERSION}, s3rver in its own Node process,
 PostgreSQL ${pgVersion} (server and pg_dump on the same machine), s3rver as the S3 server on 127.0.0.1.
 Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): pgbench tables at scale ${pgbenchScale} plus
 ${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea.

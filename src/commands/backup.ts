@@ -276,30 +276,31 @@ async function streamDump(
   let tempDir: string | undefined;
   try {
     if (deps.signal?.aborted) throw new DumpError('The backup was cancelled before the dump started.');
-    let source: Readable;
-    let pgDump: ChildStage;
+    // A compressor CLI starts first so that pg_dump (or tar) writes straight into it: an OS pipe
+    // between the two, the uncompressed dump never passes through Node.
+    const compressor = createCompressor(plan, compressors);
+    if (compressor?.kind === 'child') children.push(compressor.child);
+    const into = compressor?.kind === 'child' ? { stdout: compressor.child.stdin } : {};
+    let producer: ChildStage;
     if (dump.format === 'directory') {
       tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
       const outputDir = join(tempDir, 'dump');
-      pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.where === 'pg_dump' ? plan.pgDumpCompress : '0', snapshot: session.snapshotId, outputDir }), env);
+      const pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.where === 'pg_dump' ? plan.pgDumpCompress : '0', snapshot: session.snapshotId, outputDir }), env);
       children.push(pgDump);
-      pgDump.stdout.resume();
+      pgDump.stdout?.resume();
       await pgDump.done.catch((error: unknown) => {
         throw dumpFailure(error, connection);
       });
-      const tar = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.']);
-      children.push(tar);
-      source = tar.stdout;
+      producer = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.'], into);
     } else {
-      pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env);
-      children.push(pgDump);
-      source = pgDump.stdout;
+      producer = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env, into);
     }
+    children.push(producer);
+    const source = compressor?.kind === 'child' ? compressor.child.stdout : producer.stdout;
+    if (!source) throw new Error(`${producer.name} was started without a stdout`);
     const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
     counts.catch(() => undefined);
 
-    const compressor = createCompressor(plan, compressors);
-    if (compressor?.child) children.push(compressor.child);
     // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
     const encryption = config.encryption ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
     const meter = new Meter();
@@ -314,7 +315,7 @@ async function streamDump(
     );
     // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
     uploads.forEach((upload, i) => upload.catch((error: unknown) => fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)))));
-    const stages = [source, ...(compressor ? [compressor.stream] : []), ...(encryption ? [encryption.stream] : []), meter, gate, fanout] as const;
+    const stages = [source, ...(compressor?.kind === 'in-process' ? [compressor.stream] : []), ...(encryption ? [encryption.stream] : []), meter, gate, fanout] as const;
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
     if (flow?.status === 'rejected') {
@@ -400,6 +401,7 @@ async function encryptBuffer(data: Buffer, encryption: EncryptionConfig): Promis
 async function dumpGlobals(dumper: Dumper, connection: Connection): Promise<Buffer> {
   const child = dumper.start('pg_dumpall', [...buildPgDumpallGlobalsArgs(), `--database=${connection.database}`], libpqEnv(connection));
   const chunks: Buffer[] = [];
+  if (!child.stdout) throw new Error('pg_dumpall was started without a stdout');
   for await (const chunk of child.stdout) chunks.push(chunk as Buffer);
   await child.done.catch((error: unknown) => {
     throw dumpFailure(error, connection);

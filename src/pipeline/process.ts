@@ -9,7 +9,8 @@ export interface ChildStage {
   readonly name: string;
   /** The child's stdin when `stdin: 'pipe'`, else null. */
   readonly stdin: Writable | null;
-  readonly stdout: Readable;
+  /** The child's stdout, or null when it was connected straight to another child ({@link SpawnOptions.stdout}). */
+  readonly stdout: Readable | null;
   /**
    * Settles when the child has exited and its stdio closed: resolves on exit code 0, rejects with a
    * {@link ChildExitError} otherwise (including when it was killed).
@@ -42,6 +43,12 @@ export interface SpawnOptions {
   /** Which inherited variables to keep (default: all), e.g. to drop a runner's stray PG* settings. */
   inherit?: (name: string) => boolean;
   stdin?: 'pipe' | 'ignore';
+  /**
+   * Connect stdout straight to another child's stdin (e.g. pg_dump → zstd): the two share an OS pipe
+   * and the bytes never pass through Node. The stream is handed over: Node's end of it is closed
+   * once this child has started, so the reader sees end-of-file when this child exits.
+   */
+  stdout?: Writable;
   /** Called with each complete stderr line, e.g. to log pg_dump warnings. */
   onStderrLine?: (line: string) => void;
 }
@@ -53,8 +60,10 @@ export interface SpawnOptions {
 export function spawnStage(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildStage {
   const child = spawn(command, args, {
     env: { ...inherited(options.inherit), ...options.env },
-    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'],
   });
+  // The child holds its own copy of the pipe now; keeping Node's open would delay end-of-file.
+  options.stdout?.destroy();
   let tail = '';
   let partial = '';
   const stderr = child.stderr as Readable;
@@ -80,7 +89,7 @@ export function spawnStage(name: string, command: string, args: string[], option
   return {
     name,
     stdin: child.stdin,
-    stdout: child.stdout as Readable,
+    stdout: child.stdout,
     done,
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { spawnStage, type ChildStage } from '../pipeline/process.js';
 
 /**
@@ -5,8 +6,11 @@ import { spawnStage, type ChildStage } from '../pipeline/process.js';
  * from `env` (libpq environment variables, PGPASSWORD included), never from argv.
  */
 export interface Dumper {
-  /** Starts `<binDir>/<program> <args>`; stdout is the archive stream. */
-  start(program: 'pg_dump' | 'pg_dumpall', args: string[], env: Record<string, string>): ChildStage;
+  /**
+   * Starts `<binDir>/<program> <args>`; stdout is the archive stream, or, with `to.stdout` (another
+   * child's stdin, see {@link spawnStage}), goes straight there and the stage's stdout is null.
+   */
+  start(program: 'pg_dump' | 'pg_dumpall', args: string[], env: Record<string, string>, to?: { stdout?: Writable }): ChildStage;
 }
 
 /**
@@ -16,7 +20,12 @@ export interface Dumper {
  */
 export function processDumper(binDir: string, log: (line: string) => void): Dumper {
   return {
-    start: (program, args, env) =>
-      spawnStage(program, `${binDir}/${program}`, args, { env, inherit: (name) => !name.startsWith('PG'), onStderrLine: (line) => log(`${program}: ${line.replace(/^\S+: /, '')}`) }),
+    start: (program, args, env, to = {}) =>
+      spawnStage(program, `${binDir}/${program}`, args, {
+        env,
+        inherit: (name) => !name.startsWith('PG'),
+        onStderrLine: (line) => log(`${program}: ${line.replace(/^\S+: /, '')}`),
+        ...to,
+      }),
   };
 }

@@ -207,7 +207,7 @@ export function createDecompressor(suffix: string, available: CompressorsAvailab
     );
   }
   const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], { stdin: 'pipe' });
-  return { stream: Duplex.from({ writable: child.stdin as Writable, readable: child.stdout }), child, engine: `${tool.name} -d` };
+  return { stream: Duplex.from({ writable: child.stdin as Writable, readable: child.stdout as Readable }), child, engine: `${tool.name} -d` };
 }
 
 /** The pg_restore options of restore and drill. */
@@ -327,7 +327,7 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
         onStderrLine: (line) => log.info(`${program}: ${line.replace(/^(pg_restore|psql): /, '')}`),
       });
       children.push(child);
-      child.stdout.resume();
+      child.stdout?.resume();
       return child;
     };
 
@@ -345,7 +345,7 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
         await mkdir(fileTarget);
         sinkChild = spawnStage('tar', 'tar', ['-x', '-f', '-', '-C', fileTarget, '--no-same-owner'], { stdin: 'pipe' });
         children.push(sinkChild);
-        sinkChild.stdout.resume();
+        sinkChild.stdout?.resume();
         sink = new ChildSink(sinkChild);
       } else {
         fileTarget = join(work, 'archive.dump');
@@ -451,7 +451,7 @@ export async function verifyStored(store: ObjectStore, key: string, expected: Ex
 function stopStage(child: ChildStage): void {
   child.kill();
   child.stdin?.destroy();
-  child.stdout.destroy();
+  child.stdout?.destroy();
 }
 
 function killedByUs(reason: unknown): boolean {
@@ -595,7 +595,7 @@ export async function applyGlobals(input: {
     stdin: 'pipe',
     onStderrLine: (line) => input.log.info(`psql: ${line.replace(/^psql: /, '')}`),
   });
-  child.stdout.resume();
+  child.stdout?.resume();
   child.stdin?.on('error', () => undefined);
   child.stdin?.end(sql);
   await child.done.catch((error: unknown) => {

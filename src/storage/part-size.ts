@@ -5,7 +5,7 @@
  * - at most 10,000 parts per upload;
  * - each part 5 MiB to 5 GiB, except the last part, which may be smaller.
  *
- * `@aws-sdk/lib-storage` buffers each part in memory, so an upload holds about
+ * An upload (multipart.ts) keeps a fixed pool of part buffers, so it holds at most
  * `partSize × (queueSize + 1)` bytes (the parts in flight plus the one being filled).
  * A fixed part size therefore caps the archive size (8 MiB × 10,000 ≈ 78 GiB): given an estimate of
  * the archive size, parts grow so that four times the estimate still fits in 10,000 parts, and the

@@ -1,12 +1,9 @@
 /**
  * {@link ObjectStore} over S3 and S3-compatible stores (R2, B2, MinIO, …) with AWS SDK v3.
  *
- * Uploads stream through `@aws-sdk/lib-storage` (multipart, bounded memory). The SDK client given
- * to lib-storage is wrapped so that this module sees every request it makes: that is how the
- * multipart upload id, the accepted bytes and parts are known, how no new request starts once the
- * upload failed or was aborted, and how the multipart upload is aborted only once every request
- * sent has been answered (lib-storage aborts while other parts may still be uploading, and lets an
- * AbortMultipartUpload error hide the original error).
+ * Uploads stream through {@link PooledUpload} (multipart with a fixed pool of part buffers, see
+ * multipart.ts): no new request starts once the upload failed or was aborted, and the multipart
+ * upload is aborted (or a completed object deleted) only once every request sent has been answered.
  *
  * Requests already sent are not cancelled but awaited: a part whose request the client cancels
  * may still be stored by the server after the abort (S3 documents that aborting may have to be
@@ -17,8 +14,6 @@ import { Readable } from 'node:stream';
 
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -26,14 +21,13 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
   type S3ClientConfig,
   type ServerSideEncryption,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
+import { PooledUpload, type Failure } from './multipart.js';
 import { multipartPlan } from './part-size.js';
 import type { Destination, ObjectInfo, ObjectStore, S3Settings, UploadOptions, UploadResult } from './types.js';
 
@@ -152,40 +146,27 @@ export class S3ObjectStore implements ObjectStore {
       });
     }
     const { partSize, queueSize } = multipartPlan(options.expectedBytes);
-    const session = new UploadSession(this.client, () => {
-      if (!body.destroyed) body.destroy();
-    });
-    const onBodyError = (error: unknown) => session.fail('body', error);
-    body.on('error', onBodyError);
-    const upload = new Upload({
-      client: session.client,
-      params: {
-        Bucket: this.destination.bucket,
-        Key: key,
-        Body: body,
-        ...objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream'),
+    const upload = new PooledUpload(
+      this.client,
+      { Bucket: this.destination.bucket, Key: key, params: { ...objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream') }, partSize, queueSize },
+      () => {
+        if (!body.destroyed) body.destroy();
       },
-      partSize,
-      queueSize,
-      leavePartsOnError: false,
-    });
-    const onAbort = () => {
-      session.fail('aborted', signal?.reason);
-      void upload.abort();
-    };
+    );
+    const onBodyError = (error: unknown) => upload.fail('body', error);
+    body.on('error', onBodyError);
+    const onAbort = () => upload.fail('aborted', signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await upload.done();
-      if (session.failure === undefined) {
-        return { key, bytes: session.bytes, parts: session.parts };
-      }
+      await upload.run(body);
+      if (upload.failure === undefined) return { key, bytes: upload.bytes, parts: upload.parts };
       // The upload completed, but the body failed or the upload was aborted at the last moment.
-      throw session.failure.cause;
+      throw upload.failure.cause;
     } catch (error) {
-      session.fail('other', error);
-      await session.settle();
-      const leftovers = await this.cleanUpFailedUpload(key, session);
-      const failure = session.failure ?? { kind: 'other', cause: error };
+      upload.fail('other', error);
+      await upload.settle();
+      const leftovers = await this.cleanUpFailedUpload(key, upload);
+      const failure = upload.failure ?? { kind: 'other', cause: error };
       throw new UploadError(this.uploadFailureMessage(where, failure, leftovers), { cause: failure.cause });
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -337,7 +318,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** Aborts the multipart upload / removes a completed object after a failure; returns what could not be cleaned. */
-  private async cleanUpFailedUpload(key: string, session: UploadSession): Promise<string[]> {
+  private async cleanUpFailedUpload(key: string, session: PooledUpload): Promise<string[]> {
     const problems: string[] = [];
     if (session.completed) {
       try {
@@ -386,90 +367,6 @@ export class S3ObjectStore implements ObjectStore {
   private location(key: string): string {
     return `s3://${this.destination.bucket}/${key}`;
   }
-}
-
-type FailureKind = 'aborted' | 'body' | 's3' | 'other';
-interface Failure {
-  kind: FailureKind;
-  cause: unknown;
-}
-
-/**
- * Stands between lib-storage and the SDK client for one upload: records the upload id, counts what
- * the store accepted, refuses new requests after the first failure, tracks requests in flight, and
- * swallows lib-storage's own AbortMultipartUpload (the store sends it once everything settled).
- */
-class UploadSession {
-  readonly client: S3Client;
-  uploadId: string | undefined;
-  bytes = 0;
-  parts = 0;
-  /** A PutObject or CompleteMultipartUpload succeeded: an object exists under the key. */
-  completed = false;
-  failure: Failure | undefined;
-  private readonly inFlight = new Set<Promise<unknown>>();
-
-  constructor(
-    real: S3Client,
-    private readonly onFail: () => void,
-  ) {
-    const send = (command: unknown) => this.send(real, command);
-    this.client = new Proxy(real, {
-      get: (target, property) => (property === 'send' ? send : Reflect.get(target, property, target)),
-    });
-  }
-
-  /** Records the first failure and stops everything; later calls change nothing. */
-  fail(kind: FailureKind, cause: unknown): void {
-    if (this.failure !== undefined) return;
-    this.failure = { kind, cause };
-    this.onFail();
-  }
-
-  /** Resolves once no request of this upload is in flight. */
-  async settle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-  }
-
-  private send(real: S3Client, command: unknown): Promise<unknown> {
-    if (command instanceof AbortMultipartUploadCommand) return Promise.resolve({});
-    if (this.failure !== undefined) {
-      return Promise.reject(new Error('upload stopped after an earlier failure', { cause: this.failure.cause }));
-    }
-    // Requests are not cancelled mid-flight (see the module comment): the store may act on a
-    // request whose answer we dropped; their answers tell us the upload id to abort or the object to remove.
-    const request = (real.send as (c: unknown) => Promise<unknown>).call(real, command).then(
-      (output) => {
-        if (command instanceof CreateMultipartUploadCommand) {
-          this.uploadId = (output as { UploadId?: string }).UploadId;
-        } else if (command instanceof UploadPartCommand) {
-          this.parts += 1;
-          this.bytes += byteLength(command.input.Body);
-        } else if (command instanceof PutObjectCommand) {
-          this.parts = 1;
-          this.bytes = byteLength(command.input.Body);
-          this.completed = true;
-        } else if (command instanceof CompleteMultipartUploadCommand) {
-          this.completed = true;
-        }
-        return output;
-      },
-      (error: unknown) => {
-        this.fail('s3', error);
-        throw error;
-      },
-    );
-    this.inFlight.add(request);
-    const forget = () => this.inFlight.delete(request);
-    request.then(forget, forget);
-    return request;
-  }
-}
-
-function byteLength(body: unknown): number {
-  if (typeof body === 'string') return Buffer.byteLength(body);
-  if (body instanceof Uint8Array) return body.byteLength;
-  return 0;
 }
 
 function stripQuotes(etag: string): string {

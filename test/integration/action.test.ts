@@ -3,11 +3,11 @@
  * and Node 24 (the runtime of `runs.using: node24`), against real PostgreSQL and S3 servers.
  * Every run's stdout, stderr, outputs and summary are scanned for the sentinel password.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -49,6 +49,36 @@ function expectNoSecret(run: ActionRun, password = SENTINEL): void {
   for (const form of SENTINEL_FORMS) expect(everything).not.toContain(form);
 }
 
+/** Node ≥ 22.15 has zstd in zlib; process.execPath is asked directly, other binaries by version. */
+function nodeHasZlibZstd(node: string): boolean {
+  if (node === process.execPath) return 'createZstdCompress' in zlib;
+  const [major, minor] = execFileSyncText(node, ['-p', 'process.versions.node']).split('.').map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 15);
+}
+
+function execFileSyncText(file: string, args: string[]): string {
+  return execFileSync(file, args, { encoding: 'utf8' }).trim();
+}
+
+/** A PATH with every program of the current PATH except `names` (a folder of symlinks). */
+function pathWithout(names: string[]): string {
+  const dir = mkdtempSync(path.join(work, 'path-'));
+  for (const entry of (process.env.PATH ?? '').split(':').filter(Boolean).reverse()) {
+    let files: string[] = [];
+    try {
+      files = readdirSync(entry);
+    } catch {
+      continue;
+    }
+    for (const file of files) {
+      if (names.includes(file)) continue;
+      rmSync(path.join(dir, file), { force: true });
+      symlinkSync(path.join(entry, file), path.join(dir, file));
+    }
+  }
+  return dir;
+}
+
 const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 
 describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
@@ -71,13 +101,35 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expect(Number(run.outputs['duration-seconds'])).toBeGreaterThan(0);
     const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
     expect(manifest.archive.sha256).toBe(run.outputs['sha256']);
-    // Whichever engine compressed it (Node 24's zlib zstd or the zstd CLI), the standard tools read it.
-    expect(manifest.compression.engine).toBe(node === process.execPath && !('createZstdCompress' in zlib) ? 'zstd-cli' : 'node-zlib');
+    // The zstd CLI is on PATH, so it compresses (pg_dump writes straight into it).
+    expect(manifest.compression.engine).toBe('zstd-cli');
     const { stdout: toc } = await execFileAsync('sh', ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`], { maxBuffer: 1 << 24 });
     expect(toc).toMatch(/TABLE DATA public film /);
     expect(run.summary).toContain('## PostgreSQL backup: pagila');
     expect(run.summary).toContain(key);
     for (const phase of ['Connect', 'PostgreSQL client', 'Dump and upload', 'Verify', 'Manifest']) expect(run.stdout).toContain(`::group::${phase}`);
+  }, 120_000);
+
+  test('without the zstd CLI: Node 24 compresses with its own zlib zstd, older Node stops with a clear error', async () => {
+    const folder = path.join(work, `no-zstd-${path.basename(path.dirname(node))}-${Math.random().toString(36).slice(2)}`);
+    const run = await runAction({
+      node,
+      inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}` },
+      env: { PATH: pathWithout(['zstd']) },
+    });
+    expectNoSecret(run);
+    if (!nodeHasZlibZstd(node)) {
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).toMatch(/::error::.*compression zstd needs pg_dump 16 or newer, Node 24's zlib or the zstd command-line tool/);
+      expect(existsSync(folder)).toBe(false);
+      return;
+    }
+    expect(run.exitCode).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
+    expect(manifest.compression.engine).toBe('node-zlib');
+    const file = path.join(folder, run.outputs['backup-key'] as string);
+    const { stdout: toc } = await execFileAsync('sh', ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`], { maxBuffer: 1 << 24 });
+    expect(toc).toMatch(/TABLE DATA public film /);
   }, 120_000);
 
   test('backup to S3 with host/port/username/password inputs and credentials from the environment', async () => {

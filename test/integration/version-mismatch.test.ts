@@ -35,7 +35,7 @@ function config(inputs: Record<string, string>) {
 test('the real pg_dump 15 against a 17 server: its refusal is turned into an actionable message', async () => {
   const conn = config({}).connection!;
   const child = processDumper(cluster.binDir, () => undefined).start('pg_dump', buildPgDumpArgs(config({}).dump, { compress: '0' }), libpqEnv(conn));
-  child.stdout.resume();
+  child.stdout?.resume();
   const error = await child.done.catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ChildExitError);
   const failure = classifyPgError((error as ChildExitError).stderr, { host: conn.host, port: conn.port });

@@ -4,11 +4,13 @@ import type { Compression, DumpFormat } from '../../src/postgres/types.js';
 const ALL: CompressorsAvailable = { nodeZstd: true, zstdCli: '/usr/bin/zstd', lz4Cli: '/usr/bin/lz4' };
 const CLI_ONLY: CompressorsAvailable = { nodeZstd: false, zstdCli: '/usr/bin/zstd', lz4Cli: '/usr/bin/lz4' };
 const NOTHING: CompressorsAvailable = { nodeZstd: false };
+const NODE_ONLY: CompressorsAvailable = { nodeZstd: true };
 
 describe('planCompression', () => {
   test.each<[Compression, DumpFormat, number, CompressorsAvailable, string, string, string, string | undefined]>([
     // compression, format, client major, available → pg_dump --compress, where, extension, engine
-    [{ method: 'zstd' }, 'custom', 15, ALL, '0', 'stream', 'dump.zst', 'node-zlib'],
+    [{ method: 'zstd' }, 'custom', 15, ALL, '0', 'stream', 'dump.zst', 'zstd-cli'],
+    [{ method: 'zstd' }, 'custom', 15, NODE_ONLY, '0', 'stream', 'dump.zst', 'node-zlib'],
     [{ method: 'zstd' }, 'custom', 15, CLI_ONLY, '0', 'stream', 'dump.zst', 'zstd-cli'],
     [{ method: 'zstd', level: 19 }, 'plain', 15, CLI_ONLY, '0', 'stream', 'sql.zst', 'zstd-cli'],
     [{ method: 'zstd' }, 'custom', 16, NOTHING, 'zstd:3', 'pg_dump', 'dump', undefined],

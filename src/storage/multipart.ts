@@ -1,0 +1,273 @@
+/**
+ * Streams a Readable into one S3 object through a fixed pool of part buffers.
+ *
+ * Why not `@aws-sdk/lib-storage`: it concatenates every part into a freshly allocated buffer, so an
+ * upload allocates the archive's size in garbage that V8 frees only at its next full collection
+ * (it lets about 64 MB of such external memory pile up first); at 1 GB the Node process peaked
+ * above 150 MB, with forced collections it stayed below (docs/benchmarks.md, "History"). It also
+ * aborts the multipart upload while other parts may still be uploading. Here the stream is copied
+ * into at most `queueSize + 1` buffers of `partSize` bytes, allocated once and reused, so memory is
+ * `partSize × (queueSize + 1)` whatever the archive's size, and nothing is aborted or completed
+ * before every request sent has been answered. Signing, retries (the client's retry strategy) and
+ * checksums stay the SDK's.
+ *
+ * Protocol (AWS S3 user guide, "Uploading and copying objects using multipart upload"): an archive
+ * that fits one part is a single PutObject; else CreateMultipartUpload, UploadPart 1…n (every part
+ * `partSize` bytes but the last), CompleteMultipartUpload with the parts' ETags (and CRC32s when
+ * the client sends flexible checksums, as lib-storage does: `ChecksumAlgorithm: CRC32` on create).
+ */
+import type { Readable } from 'node:stream';
+
+import {
+  ChecksumAlgorithm,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client,
+  type UploadPartCommandOutput,
+} from '@aws-sdk/client-s3';
+
+import { MAX_PARTS } from './part-size.js';
+
+export type FailureKind = 'aborted' | 'body' | 's3' | 'other';
+export interface Failure {
+  kind: FailureKind;
+  cause: unknown;
+}
+
+export interface MultipartTarget {
+  Bucket: string;
+  Key: string;
+  /** Headers of the object (content type, storage class, SSE), sent with PutObject or CreateMultipartUpload. */
+  params: Record<string, unknown>;
+  /** Bytes per part (all parts but the last); 5 MiB … 5 GiB (see part-size.ts). */
+  partSize: number;
+  /** Parts uploaded at the same time, ≥ 1. */
+  queueSize: number;
+}
+
+/**
+ * One streamed upload. {@link PooledUpload.run} resolves once the object exists; on any failure it
+ * rejects, and the state (`uploadId`, `completed`) tells the caller what to clean up: abort the
+ * multipart upload, or delete an object that was completed before the failure was noticed.
+ */
+export class PooledUpload {
+  /** Id of the multipart upload, once CreateMultipartUpload answered. */
+  uploadId: string | undefined;
+  /** Bytes the store accepted. */
+  bytes = 0;
+  /** Parts the store accepted (1 for a single PutObject). */
+  parts = 0;
+  /** A PutObject or CompleteMultipartUpload succeeded: an object exists under the key. */
+  completed = false;
+  /** The first failure; later failures change nothing. */
+  failure: Failure | undefined;
+
+  /** Most UploadPart requests that were in flight at once (≤ `queueSize`). */
+  peakPartsInFlight = 0;
+
+  private partsInFlight = 0;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly free: Buffer[] = [];
+  private allocated = 0;
+  private created: Promise<void> | undefined;
+  /** Read from the client's `requestChecksumCalculation` when the upload starts. */
+  private checksumsSupported = false;
+  private readonly done: CompletedPart[] = [];
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly target: MultipartTarget,
+    /** Called once, on the first failure (e.g. to stop the producer). */
+    private readonly onFail: () => void,
+  ) {}
+
+  /** Part buffers allocated so far (≤ `queueSize + 1`); memory is this × `partSize` bytes. */
+  get buffers(): number {
+    return this.allocated;
+  }
+
+  /** Records the first failure and stops everything; later calls change nothing. */
+  fail(kind: FailureKind, cause: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = { kind, cause };
+    this.onFail();
+  }
+
+  /** Resolves once no request of this upload is in flight. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * Reads `body` to its end and stores it under the key.
+   * @throws the failure's cause (an S3 error, the body's error, …); see {@link PooledUpload.failure}.
+   */
+  async run(body: Readable): Promise<void> {
+    const { partSize } = this.target;
+    const setting = (this.client.config as { requestChecksumCalculation?: () => Promise<string> }).requestChecksumCalculation;
+    this.checksumsSupported = typeof setting === 'function' && (await setting()) === 'WHEN_SUPPORTED';
+    let current: Buffer | undefined;
+    let filled = 0;
+    let partNumber = 0;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          if (this.failure !== undefined) break;
+          current ??= await this.takeBuffer();
+          if (current === undefined) break;
+          const copied = chunk.copy(current, filled, offset, Math.min(chunk.length, offset + partSize - filled));
+          filled += copied;
+          offset += copied;
+          if (filled === partSize) {
+            await this.partSlot();
+            if (this.failure !== undefined) break;
+            this.startPart(++partNumber, current, filled);
+            current = undefined;
+            filled = 0;
+          }
+        }
+        if (this.failure !== undefined) break;
+      }
+    } catch (error) {
+      this.fail('body', error);
+    }
+    if (this.failure === undefined) {
+      if (partNumber === 0) {
+        await this.send(new PutObjectCommand({ ...this.base(), Body: (current ?? Buffer.alloc(0)).subarray(0, filled), ContentLength: filled })).catch(() => undefined);
+      } else {
+        if (filled > 0 && current) {
+          await this.partSlot();
+          if (this.failure === undefined) this.startPart(++partNumber, current, filled);
+        }
+        await this.settle();
+        if (this.failure === undefined) {
+          this.done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+          await this.send(
+            new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done } }),
+          ).catch(() => undefined); // recorded by send()
+        }
+      }
+    }
+    await this.settle();
+    if (this.failure !== undefined) throw this.failure.cause;
+  }
+
+  /** Resolves once fewer than `queueSize` parts are in flight (or the upload failed). */
+  private async partSlot(): Promise<void> {
+    while (this.failure === undefined && this.partsInFlight >= this.target.queueSize) await Promise.race(this.inFlight);
+  }
+
+  /** A free part buffer: a reused one, a new one while fewer than `queueSize + 1` exist, else the next one a finished part returns. */
+  private async takeBuffer(): Promise<Buffer | undefined> {
+    for (;;) {
+      if (this.failure !== undefined) return undefined;
+      const reused = this.free.pop();
+      if (reused) return reused;
+      if (this.allocated <= this.target.queueSize) {
+        this.allocated += 1;
+        return Buffer.allocUnsafeSlow(this.target.partSize);
+      }
+      // Every buffer but the one being filled belongs to a part in flight.
+      if (this.inFlight.size === 0) throw new Error('no part buffer is free and no part is in flight');
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  /** Sends part `partNumber` (the first `length` bytes of `buffer`); the buffer returns to the pool once answered. */
+  private startPart(partNumber: number, buffer: Buffer, length: number): void {
+    if (partNumber > MAX_PARTS) {
+      this.fail(
+        'other',
+        new Error(`the archive needs more than ${MAX_PARTS} parts of ${this.target.partSize} bytes (S3's limit); it is far larger than the database size estimate`),
+      );
+      return;
+    }
+    this.created ??= this.send(new CreateMultipartUploadCommand({ ...this.base(), ...this.checksumAlgorithm() })).then(() => undefined);
+    this.partsInFlight += 1;
+    this.peakPartsInFlight = Math.max(this.peakPartsInFlight, this.partsInFlight);
+    const part = this.created
+      .then(() =>
+        this.failure === undefined
+          ? this.send<UploadPartCommandOutput>(new UploadPartCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, PartNumber: partNumber, Body: buffer.subarray(0, length), ContentLength: length }))
+          : undefined,
+      )
+      .then(
+        (output) => {
+          if (output === undefined) return;
+          if (!output.ETag) {
+            this.fail('s3', new Error(`UploadPart ${partNumber} was answered without an ETag`));
+            return;
+          }
+          this.done.push({
+            PartNumber: partNumber,
+            ETag: output.ETag,
+            ...(output.ChecksumCRC32 ? { ChecksumCRC32: output.ChecksumCRC32 } : {}),
+            ...(output.ChecksumCRC32C ? { ChecksumCRC32C: output.ChecksumCRC32C } : {}),
+            ...(output.ChecksumCRC64NVME ? { ChecksumCRC64NVME: output.ChecksumCRC64NVME } : {}),
+            ...(output.ChecksumSHA1 ? { ChecksumSHA1: output.ChecksumSHA1 } : {}),
+            ...(output.ChecksumSHA256 ? { ChecksumSHA256: output.ChecksumSHA256 } : {}),
+          });
+        },
+        () => undefined, // recorded by send()
+      )
+      .finally(() => {
+        this.partsInFlight -= 1;
+        this.free.push(buffer);
+      });
+    this.track(part);
+  }
+
+  private base(): { Bucket: string; Key: string } & Record<string, unknown> {
+    return { Bucket: this.target.Bucket, Key: this.target.Key, ...this.target.params };
+  }
+
+  /** With flexible checksums on (`WHEN_SUPPORTED`) the SDK adds a CRC32 to each part; the upload must be created for it. */
+  private checksumAlgorithm(): { ChecksumAlgorithm?: ChecksumAlgorithm } {
+    return this.checksumsSupported ? { ChecksumAlgorithm: ChecksumAlgorithm.CRC32 } : {};
+  }
+
+
+  /** Sends a request unless the upload already failed; records its effect, or the failure. */
+  private send<Output>(command: { input: unknown } & object): Promise<Output> {
+    if (this.failure !== undefined) return Promise.reject(new Error('upload stopped after an earlier failure', { cause: this.failure.cause }));
+    // Requests are not cancelled mid-flight: the store may act on a request whose answer we
+    // dropped, so every answer is awaited before the upload is aborted or the object removed.
+    const request = (this.client.send as (c: unknown) => Promise<Output>).call(this.client, command).then(
+      (output) => {
+        if (command instanceof CreateMultipartUploadCommand) {
+          this.uploadId = (output as { UploadId?: string }).UploadId;
+          if (!this.uploadId) this.fail('s3', new Error('CreateMultipartUpload was answered without an UploadId'));
+        } else if (command instanceof UploadPartCommand) {
+          this.parts += 1;
+          this.bytes += command.input.ContentLength ?? 0;
+        } else if (command instanceof PutObjectCommand) {
+          this.parts = 1;
+          this.bytes = command.input.ContentLength ?? 0;
+          this.completed = true;
+        } else if (command instanceof CompleteMultipartUploadCommand) {
+          this.completed = true;
+        }
+        return output;
+      },
+      (error: unknown) => {
+        this.fail('s3', error);
+        throw error;
+      },
+    );
+    this.track(request);
+    return request;
+  }
+
+  private track(request: Promise<unknown>): void {
+    const settled = request.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+  }
+}
