@@ -209,6 +209,7 @@ try {
       return { ...r, archiveBytes: size ? Number(size[2]) : undefined };
     });
   await action('action → S3 (custom, zstd, exact row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint });
+  await action('action → S3 (custom, zstd level 1)', { destination: 's3://bench/a', 's3-endpoint': endpoint, compression: 'zstd:1' });
   await action('action → S3 (custom, zstd, estimated row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint, 'row-counts': 'estimate' });
   const folder = path.join(work, 'folder');
   await action('action → file:// (custom, zstd)', { destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });

@@ -135,7 +135,15 @@ export class DigestGate extends Transform {
  * child BEFORE closing its stdin, so the child never reads a clean end of a truncated input.
  */
 export class ChildSink extends Writable {
-  constructor(private readonly child: ChildStage) {
+  /**
+   * @param first on failure, called before the child is killed: when the child writes straight into
+   *   another (zstd -d → pg_restore), that one must be stopped first, or it would read the end of
+   *   its input as a clean end.
+   */
+  constructor(
+    private readonly child: ChildStage,
+    private readonly first?: () => void,
+  ) {
     super({ highWaterMark: STREAM_HIGH_WATER_MARK });
     if (!child.stdin) throw new Error(`${child.name} has no stdin`);
     // Errors are reported through write callbacks; avoid an unhandled 'error' event (EPIPE).
@@ -166,6 +174,7 @@ export class ChildSink extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (error) {
+      this.first?.();
       this.child.kill();
       (this.child.stdin as Writable).destroy();
     }
@@ -179,23 +188,31 @@ export function streamSuffix(key: string): '' | '.zst' | '.lz4' | '.gz' {
   return (m?.[1] ?? '') as '' | '.zst' | '.lz4' | '.gz';
 }
 
-/** A decompressing stage: a Duplex, and for CLI engines the child whose exit status counts. */
+/**
+ * A decompressing stage: a Duplex in the stream, or a CLI child (whose exit status counts) that
+ * either sits in the stream or, given the restoring tool, writes straight into its stdin.
+ */
 export interface Decompressor {
-  stream: Duplex;
+  /** The stage in Node's stream; undefined when the CLI writes straight into the tool (`into`). */
+  stream?: Duplex;
   child?: ChildStage;
+  /** The tool the CLI writes into (its stdin was handed over to the CLI). */
+  into?: ChildStage;
   /** What does it, for logs: `node-zlib gunzip`, `zstd -d`, … */
   engine: string;
 }
 
 /**
- * The stage that undoes `suffix`: `.gz` → Node's gunzip; `.zst` → Node's zstd (Node ≥ 22.15) or
- * `zstd -d`; `.lz4` → `lz4 -d`; '' → none.
+ * The stage that undoes `suffix`: `.gz` → Node's gunzip; `.zst` → `zstd -d`, else Node's zstd
+ * (Node ≥ 22.15); `.lz4` → `lz4 -d`; '' → none. With `into` (the restoring tool, started with a
+ * stdin pipe), a CLI writes straight into that tool's stdin: the decompressed archive never passes
+ * through Node.
  * @throws RestoreError when the tool is missing (naming the package to install).
  */
-export function createDecompressor(suffix: string, available: CompressorsAvailable): Decompressor | undefined {
+export function createDecompressor(suffix: string, available: CompressorsAvailable, into?: ChildStage): Decompressor | undefined {
   if (suffix === '') return undefined;
   if (suffix === '.gz') return { stream: zlib.createGunzip({ chunkSize: 64 * 1024 }), engine: 'node-zlib gunzip' };
-  if (suffix === '.zst' && available.nodeZstd) {
+  if (suffix === '.zst' && available.nodeZstd && !available.zstdCli) {
     const z = zlib as unknown as { createZstdDecompress(options?: object): Duplex };
     return { stream: z.createZstdDecompress(), engine: 'node-zlib zstd' };
   }
@@ -205,6 +222,10 @@ export function createDecompressor(suffix: string, available: CompressorsAvailab
     throw new RestoreError(
       `The archive is compressed with ${tool.name} around the dump and no ${tool.name} tool was found to undo it: install it in an earlier step (apt-get install ${tool.name}; brew install ${tool.name})${tool.name === 'zstd' ? ' or run on Node 24, whose zlib has zstd' : ''}.`,
     );
+  }
+  if (into?.stdin) {
+    const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], { stdin: 'pipe', stdout: into.stdin });
+    return { child, into, engine: `${tool.name} -d` };
   }
   const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], { stdin: 'pipe' });
   return { stream: Duplex.from({ writable: child.stdin as Writable, readable: child.stdout as Readable }), child, engine: `${tool.name} -d` };
@@ -331,12 +352,11 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
       return child;
     };
 
-    let sink: Writable;
+    let sink: Writable | undefined;
     let sinkChild: ChildStage | undefined;
     let fileTarget: string | undefined;
     if (mode === 'pg_restore-stdin' || mode === 'psql') {
       sinkChild = mode === 'psql' ? spawnTool('psql', buildPsqlArgs(), true) : spawnTool('pg_restore', buildPgRestoreArgs(input.target.database, input.options), true);
-      sink = new ChildSink(sinkChild);
     } else {
       work = await mkdtemp(join(input.tempDir, 'pg-restore-'));
       await logDiskSpace(work, input, suffix, log);
@@ -346,7 +366,6 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
         sinkChild = spawnStage('tar', 'tar', ['-x', '-f', '-', '-C', fileTarget, '--no-same-owner'], { stdin: 'pipe' });
         children.push(sinkChild);
         sinkChild.stdout?.resume();
-        sink = new ChildSink(sinkChild);
       } else {
         fileTarget = join(work, 'archive.dump');
         sink = createWriteStream(fileTarget);
@@ -358,10 +377,17 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
     });
     const gate = new DigestGate(input.expected, input.key, where, killAll);
     const decrypt = input.decrypt?.();
-    const decompressor = createDecompressor(suffix, input.compressors);
+    // zstd -d / lz4 -d write straight into pg_restore or tar, which fail on a truncated input. Not
+    // into psql: a decompressor dying mid-stream would give psql a clean end of a cut script, so
+    // for plain archives Node stays in between (ChildSink stops psql before closing its stdin).
+    const decompressor = createDecompressor(suffix, input.compressors, mode === 'psql' ? undefined : sinkChild);
     if (decompressor?.child) children.push(decompressor.child);
-    if (decompressor) log.info(`Undoing ${suffix} stream compression with ${decompressor.engine}.`);
-    const stages = [source, gate, ...(decrypt ? [decrypt] : []), ...(decompressor ? [decompressor.stream] : []), sink];
+    if (decompressor) log.info(`Undoing ${suffix} stream compression with ${decompressor.engine}${decompressor.into ? ` straight into ${decompressor.into.name}` : ''}.`);
+    const restoring = sinkChild;
+    if (decompressor?.into && decompressor.child) sink = new ChildSink(decompressor.child, () => restoring && stopStage(restoring));
+    else if (sinkChild) sink = new ChildSink(sinkChild);
+    if (!sink) throw new Error(`no sink for restore mode ${mode}`);
+    const stages = [source, gate, ...(decrypt ? [decrypt] : []), ...(decompressor?.stream ? [decompressor.stream] : []), sink];
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     // A failed stream leaves CLI stages blocked on pipes nobody drains: stop them all at once.
     flowing.catch(() => killAll());

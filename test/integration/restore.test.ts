@@ -135,10 +135,13 @@ afterAll(async () => {
 test('custom (zstd in the stream) from S3: restore latest:daily into a new database; counts equal the manifest', async () => {
   expect(backups.custom.manifest.archive.key).toMatch(/\.dump\.zst$/);
   const opts = options<RestoreOptions>({ command: 'restore', 'backup-key': 'latest:daily', 'target-database-url': target('restored_custom'), 'create-database': 'true' }, 's3://backups/prod');
+  const mark = logged.length;
   const result = await runRestore(opts, deps());
   expect(result.key).toBe(backups.custom.manifest.archive.key);
   expect(result.createdDatabase).toBe(true);
   expect(result.mode).toBe('pg_restore-stdin');
+  // The zstd CLI writes straight into pg_restore's stdin (the decompressed archive skips Node).
+  expect(logged.slice(mark)).toContainEqual(expect.stringContaining('Undoing .zst stream compression with zstd -d straight into pg_restore.'));
   expect(restoreOutputs(result)).toEqual({ 'restored-key': result.key, 'restore-seconds': String(result.restoreSeconds) });
   expect(await restoredCounts('restored_custom', result.manifest)).toEqual(manifestCounts(result.manifest));
 }, 60_000);
