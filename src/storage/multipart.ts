@@ -2,10 +2,10 @@
  * Streams a Readable into one S3 object through a fixed pool of part buffers.
  *
  * Why not `@aws-sdk/lib-storage`: it concatenates every part into a freshly allocated buffer, so an
- * upload allocates the archive's size in garbage that V8 frees only at its next full collection
- * (it lets about 64 MB of such external memory pile up first); at 1 GB the Node process peaked
- * above 150 MB, with forced collections it stayed below (docs/benchmarks.md, "History"). It also
- * aborts the multipart upload while other parts may still be uploading. Here the stream is copied
+ * upload allocates the archive's size once more as garbage, which V8 frees only at a full
+ * collection (it lets tens of MB of such external memory pile up first): with it an S3 backup of
+ * 1 GB peaked at 157 MB (Node 20), with this pool at 125 MB (docs/benchmarks.md, "History"). It
+ * also aborts the multipart upload while other parts may still be uploading. Here the stream is copied
  * into at most `queueSize + 1` buffers of `partSize` bytes, allocated once and reused, so memory is
  * `partSize × (queueSize + 1)` whatever the archive's size, and nothing is aborted or completed
  * before every request sent has been answered. Signing, retries (the client's retry strategy) and

@@ -54,7 +54,7 @@ export interface UploadOptions {
   contentType?: string;
   /**
    * Expected size in bytes (an estimate, e.g. from pg_database_size). Used to size multipart parts
-   * so the 10,000-part limit of S3 is never reached; memory stays ≈ part size × queue size.
+   * so the 10,000-part limit of S3 is never reached; memory stays ≤ part size × (queue size + 1).
    */
   expectedBytes?: number;
   /** Aborting it cancels the upload; nothing is left under the key. */
