@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import type { Log } from '../src/commands/backup.js';
-import { executePrune, readListedCatalog } from '../src/retention/execute.js';
+import { executePrune } from '../src/retention/execute.js';
 import { planRetention } from '../src/retention/plan.js';
 import type { RetentionPolicy } from '../src/retention/policy.js';
-import type { BackupEntry } from '../src/storage/catalog.js';
+import { readCatalog, type BackupEntry } from '../src/storage/catalog.js';
 import { parseDestination } from '../src/storage/destination.js';
 import { createStore } from '../src/storage/index.js';
 import { archiveKey, manifestKey } from '../src/storage/keys.js';
@@ -88,7 +88,8 @@ interface Timing {
 /** list + plan + delete once; seconds. */
 async function pruneOnce(store: ObjectStore, requests: () => number): Promise<Timing> {
   const t0 = performance.now();
-  const { catalog, listed } = await readListedCatalog(store, 'shop');
+  const listed = new Set<string>();
+  const catalog = await readCatalog(store, 'shop', listed);
   const t1 = performance.now();
   const plan = planRetention(catalog.backups, GFS, NOW);
   const t2 = performance.now();

@@ -8,7 +8,7 @@ import { encryptionSecrets } from './crypto/specs.js';
 import type { Config, InputReader } from './config/types.js';
 import { ActionError, ConfigError, PruneError, errorMessage } from './errors.js';
 import { detectCompressors } from './pipeline/compression.js';
-import { actionsCache, ensureClient, execRunner, readOsId } from './postgres/client.js';
+import { actionsCache, ensureClient, execRunner } from './postgres/client.js';
 import { processDumper } from './postgres/dumper.js';
 import { connectInspector } from './postgres/inspect.js';
 import { listJson, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
@@ -52,7 +52,7 @@ export async function run(): Promise<void> {
   // Reporting settings are read on their own too, so that a bad input elsewhere is still reported.
   let reporting: ReportingConfig | undefined;
   try {
-    reporting = parseReportingInputs(withDefaults(read));
+    reporting = parseReportingInputs(inputs);
   } catch {
     // parseConfig below throws the same error with the input's name.
   }
@@ -71,7 +71,7 @@ export async function run(): Promise<void> {
     if (reporting) {
       const failure: Outcome = {
         ok: false,
-        command: config?.command ?? (core.getInput('command') || 'backup'),
+        command: config?.command ?? inputs('command'),
         database: config?.database ?? '',
         error: message,
         phase,
@@ -105,8 +105,7 @@ async function runCommand(config: Config, signal: AbortSignal): Promise<CommandO
     case 'prune': {
       const { policy, prune, dryRun } = config.retention;
       const result = await runPrune({ ...retentionOptions(config), ...(policy ? { policy } : {}), dryRun: dryRun || !prune });
-      setOutputs(pruneOutputs(result));
-      if (config.summary) await core.summary.addRaw(pruneSummary(result)).write();
+      await publish(config, pruneOutputs(result), pruneSummary(result));
       const failed = result.destinations.filter((d) => !d.ok || (d.execution?.failed.length ?? 0) > 0);
       if (failed.length > 0) {
         throw new PruneError(
@@ -118,8 +117,7 @@ async function runCommand(config: Config, signal: AbortSignal): Promise<CommandO
     case 'list': {
       const { policy } = config.retention;
       const result = await runList({ ...retentionOptions(config), ...(policy ? { policy } : {}) });
-      setOutputs({ backups: listJson(result) });
-      if (config.summary) await core.summary.addRaw(listSummary(result)).write();
+      await publish(config, { backups: listJson(result) }, listSummary(result));
       const failed = result.destinations.filter((d) => d.error);
       if (failed.length > 0) throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
       return {};
@@ -136,10 +134,7 @@ async function runRestoreCommand(config: Config, signal: AbortSignal): Promise<C
   const settings = config.restore;
   if (!settings) throw new ConfigError('command', `${config.command} settings are missing.`);
   const source = { database: config.database, destinations: config.destinations, s3: config.s3, ...(config.decryption ? { decryption: config.decryption } : {}) };
-  const report = async (outputs: Record<string, string>, summary: string): Promise<void> => {
-    setOutputs(outputs);
-    if (config.summary) await core.summary.addRaw(summary).write();
-  };
+  const report = (outputs: Record<string, string>, summary: string): Promise<void> => publish(config, outputs, summary);
   switch (settings.command) {
     case 'restore': {
       const result = await runRestore({ ...settings, ...source }, realDeps(config, signal));
@@ -171,6 +166,12 @@ async function runRestoreCommand(config: Config, signal: AbortSignal): Promise<C
 
 function setOutputs(outputs: Record<string, string>): void {
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+}
+
+/** Sets the step's outputs, and writes the job summary when `summary` is on. */
+async function publish(config: Config, outputs: Record<string, string>, summary: string): Promise<void> {
+  setOutputs(outputs);
+  if (config.summary) await core.summary.addRaw(summary).write();
 }
 
 function retentionOptions(config: Config) {
@@ -207,7 +208,7 @@ export function realDeps(config: Config, signal: AbortSignal | undefined, logTo:
   return {
     log: logTo,
     connect: (connection) => connectInspector(connection),
-    ensureClient: async (serverMajor) =>
+    ensureClient: (serverMajor) =>
       ensureClient({
         serverMajor,
         ...(config.clientMajor === undefined ? {} : { requestedMajor: config.clientMajor }),
@@ -215,7 +216,6 @@ export function realDeps(config: Config, signal: AbortSignal | undefined, logTo:
         runner: execRunner(),
         log: logTo,
         cache: actionsCache(),
-        osId: await readOsId(),
       }),
     detectCompressors,
     createStore,

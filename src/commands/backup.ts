@@ -15,7 +15,7 @@ import {
   type CompressionPlan,
   type CompressorsAvailable,
 } from '../pipeline/compression.js';
-import { ChildExitError, spawnStage, type ChildStage } from '../pipeline/process.js';
+import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
 import { classifyPgError } from '../postgres/classify.js';
 import { buildPgDumpallGlobalsArgs, buildPgDumpArgs } from '../postgres/dump-args.js';
@@ -285,7 +285,7 @@ async function streamDump(
     if (dump.format === 'directory') {
       tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
       const outputDir = join(tempDir, 'dump');
-      const pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.where === 'pg_dump' ? plan.pgDumpCompress : '0', snapshot: session.snapshotId, outputDir }), env);
+      const pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId, outputDir }), env);
       children.push(pgDump);
       pgDump.stdout?.resume();
       await pgDump.done.catch((error: unknown) => {
@@ -357,10 +357,6 @@ async function rootCause(
   return new DumpError(`The dump stream failed: ${errorMessage(streamError)}`, { cause: streamError });
 }
 
-function killedByUs(reason: unknown): boolean {
-  return reason instanceof ChildExitError && (reason.signal === 'SIGTERM' || reason.signal === 'SIGPIPE' || reason.exitCode === 141);
-}
-
 /** Turns pg_dump's exit into a DumpError with the classified, actionable message. */
 function dumpFailure(error: unknown, connection: Connection): DumpError {
   if (error instanceof ChildExitError) {
@@ -426,6 +422,6 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-function round3(n: number): number {
+export function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }

@@ -9,7 +9,7 @@ import type { Connection } from '../postgres/types.js';
 import type { DrillOptions } from '../restore/options.js';
 import { restorePhase } from '../restore/select.js';
 import { judgeSqlResult, shorten, verifyDrill, type Check, type RestoredState, type SqlOutcome } from '../restore/verify.js';
-import { formatBytes } from './backup.js';
+import { formatBytes, round3 } from './backup.js';
 import {
   chooseBackup,
   confirmMessage,
@@ -19,7 +19,6 @@ import {
   quoteIdent,
   restoreChosen,
   restoreClient,
-  round3,
   userTableCount,
   withMaintenance,
   type RestoreDeps,
@@ -88,7 +87,8 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, manifest));
 
   let prepared = false;
-  let dropped = false;
+  // Set once the drop was attempted, so that a failed drop is not tried (and warned about) twice.
+  let dropTried = false;
   try {
     await log.group('Scratch database', async () => {
       await prepareScratch(deps, target, options.confirm);
@@ -129,8 +129,8 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
       dropped: false,
     };
     if (options.dropAfter) {
-      dropped = await dropScratch(deps, target);
-      result.dropped = dropped;
+      dropTried = true;
+      result.dropped = await dropScratch(deps, target);
     }
     const failed = result.checks.filter((c) => !c.passed);
     if (failed.length > 0) {
@@ -145,7 +145,7 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
     log.info(`Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s.`);
     return result;
   } finally {
-    if (prepared && options.dropAfter && !dropped) await dropScratch(deps, target);
+    if (prepared && options.dropAfter && !dropTried) await dropScratch(deps, target);
   }
 }
 

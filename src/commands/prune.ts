@@ -3,11 +3,11 @@
  * the database's backups, plan retention, delete (unless a dry run), and log what was kept and why.
  */
 import { ConfigError, errorMessage } from '../errors.js';
-import { executePrune, readListedCatalog, type PruneExecution } from '../retention/execute.js';
+import { executePrune, type PruneExecution } from '../retention/execute.js';
 import { planRetention } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
 import { keptRows, deletedRows } from '../report/retention-report.js';
-import type { Catalog } from '../storage/catalog.js';
+import { readCatalog, type Catalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupResult, Log } from './backup.js';
 
@@ -107,7 +107,8 @@ async function pruneDestination(destination: Destination, policy: RetentionPolic
   let store: ObjectStore | undefined;
   try {
     store = options.createStore(destination, options.s3);
-    const { catalog, listed } = await readListedCatalog(store, options.database);
+    const listed = new Set<string>();
+    const catalog = await readCatalog(store, options.database, listed);
     const mustKeep = options.mustKeep?.[url];
     if (mustKeep) {
       const listed = new Set(catalog.backups.filter((b) => b.hasManifest).map((b) => b.key));

@@ -20,7 +20,7 @@ import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupSelector, RestoreOptions } from '../restore/options.js';
 import { readManifest, selectBackup } from '../restore/select.js';
 import { applyGlobals, streamRestore, type PgRestoreOptions, type StreamOutcome } from '../restore/stream.js';
-import { formatBytes, type Log } from './backup.js';
+import { formatBytes, round3, type Log } from './backup.js';
 
 /**
  * The I/O of restore and drill. `realDeps` of main.ts (a BackupDeps) has every required member.
@@ -429,8 +429,4 @@ export function restoreSummary(result: RestoreResult): string {
     ['pg_restore', result.pgRestoreVersion],
   ];
   return `## PostgreSQL restore: ${m.database}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
-}
-
-export function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { checkExtraPgDumpArgs } from '../postgres/dump-args.js';
-import { parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from './values.js';
+import { oneOf, parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from './values.js';
 import type { Compression, CompressionMethod, DumpFormat, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
@@ -38,7 +38,7 @@ export function parseConfig(read: InputReader): Config {
   const inputs = withDefaults(read);
   const input: (name: InputName) => string = inputs;
 
-  const command = oneOf(input, 'command', COMMANDS) as Command;
+  const command = oneOf('command', input('command'), COMMANDS) as Command;
   const needsConnection = command === 'backup';
   const connection = needsConnection || input('database-url') !== '' || input('host') !== '' ? parseConnectionInputs(inputs, SOURCE_CONNECTION) : undefined;
   const database = connection?.database ?? input('database');
@@ -54,7 +54,7 @@ export function parseConfig(read: InputReader): Config {
   const dump = parseDumpOptions(input, command);
   const restore = command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
   const label = parseLabel(input('label'));
-  const rowCounts = oneOf(input, 'row-counts', ['exact', 'estimate'] as const) as RowCountMode;
+  const rowCounts = oneOf('row-counts', input('row-counts'), ['exact', 'estimate'] as const) as RowCountMode;
   const installClient = parseBoolean('install-client', input('install-client'));
   const clientVersion = input('client-version');
   let clientMajor: number | undefined;
@@ -97,11 +97,6 @@ const SOURCE_CONNECTION: ConnectionInputNames = {
 
 
 
-function oneOf<T extends string>(input: Input, name: InputName, allowed: readonly T[]): T {
-  const value = input(name);
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new ConfigError(name, `'${value}' is not one of: ${allowed.join(', ')}.`);
-}
 
 /** A multi-line list: one entry per line, blank lines ignored, surrounding spaces trimmed. */
 function lines(value: string): string[] {
@@ -137,12 +132,12 @@ function parseS3Settings(input: Input): S3Settings {
   let forcePathStyle: boolean;
   if (pathStyle === 'auto') forcePathStyle = endpoint !== undefined;
   else forcePathStyle = parseBoolean('s3-force-path-style', pathStyle);
-  const checksumInput = oneOf(input, 's3-checksums', ['auto', 'when_required', 'when_supported'] as const);
+  const checksumInput = oneOf('s3-checksums', input('s3-checksums'), ['auto', 'when_required', 'when_supported'] as const);
   const checksums = checksumInput === 'auto' ? (endpoint === undefined ? 'when_supported' : 'when_required') : checksumInput;
 
   const sseValue = input('s3-sse');
   let sse: S3Settings['sse'];
-  if (sseValue !== '') sse = oneOf(input, 's3-sse', ['AES256', 'aws:kms'] as const);
+  if (sseValue !== '') sse = oneOf('s3-sse', input('s3-sse'), ['AES256', 'aws:kms'] as const);
   const sseKmsKeyId = input('s3-sse-kms-key-id');
   if (sseKmsKeyId !== '' && sse !== 'aws:kms') {
     throw new ConfigError('s3-sse-kms-key-id', "is only used with s3-sse: aws:kms; set s3-sse to aws:kms or remove the key id.");
@@ -199,7 +194,7 @@ export function parseCompression(value: string): Compression {
 }
 
 function parseDumpOptions(input: Input, command: Command): DumpOptions {
-  const format = oneOf(input, 'format', ['custom', 'directory', 'plain'] as const) as DumpFormat;
+  const format = oneOf('format', input('format'), ['custom', 'directory', 'plain'] as const) as DumpFormat;
   const jobs = parseInteger('jobs', input('jobs'), { min: 1, max: 64 });
   // For restore and drill, `jobs` is pg_restore's (validated by parseRestoreInputs).
   if (command === 'backup' && jobs > 1 && format !== 'directory') {

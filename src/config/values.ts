@@ -6,6 +6,15 @@ import { parseConnectionUrl, parseSslMode } from './connection-url.js';
  * A YAML 1.2 core-schema boolean, as @actions/core's getBooleanInput accepts.
  * @throws ConfigError naming `name`.
  */
+/**
+ * `value` when it is one of `allowed` (exact, case-sensitive).
+ * @throws ConfigError naming the input and listing the allowed values.
+ */
+export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new ConfigError(name, `'${value}' is not one of: ${allowed.join(', ')}.`);
+}
+
 export function parseBoolean(name: string, value: string): boolean {
   if (['true', 'True', 'TRUE'].includes(value)) return true;
   if (['false', 'False', 'FALSE'].includes(value)) return false;

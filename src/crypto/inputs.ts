@@ -10,7 +10,7 @@ import type { InputReader } from '../config/types.js';
 import { armoredBlocks, type ArmoredBlock, type DecryptionConfig, type EncryptionConfig } from './specs.js';
 
 export { ENCRYPTION_INPUTS, encryptionSecrets, type DecryptionConfig, type EncryptionConfig, type PassphraseDecryption, type PassphraseEncryption, type PrivateKeyDecryption, type PublicKeyEncryption } from './specs.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 
 export const WRITE_CONFIG = {
   aeadProtect: false,
@@ -293,6 +293,6 @@ function errorText(error: unknown): string {
 
 /** An OpenPGP.js error message fit for a log: one line, short, no long base64 run. */
 export function safeReason(error: unknown): string {
-  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] as string;
+  const message = errorMessage(error).split('\n')[0] as string;
   return message.replace(/[A-Za-z0-9+/=]{24,}/g, '…').replace(/\.$/, '').slice(0, 200);
 }

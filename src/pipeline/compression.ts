@@ -68,7 +68,7 @@ export function planCompression(
   if (engine === undefined) {
     throw new Error(
       `compression ${method} needs pg_dump 16 or newer, ${method === 'zstd' ? "Node 24's zlib or " : ''}the ${method} command-line tool; ` +
-        `pg_dump ${clientMajor} is in use and no ${method} tool was found. Install ${method} (apt-get install ${method === 'zstd' ? 'zstd' : 'lz4'}) or set compression: gzip.`,
+        `pg_dump ${clientMajor} is in use and no ${method} tool was found. Install ${method} (apt-get install ${method}) or set compression: gzip.`,
     );
   }
   return { method, level, pgDumpCompress: '0', where: 'stream', engine, suffix: plainSuffix };

@@ -37,6 +37,11 @@ export class ChildExitError extends Error {
   }
 }
 
+/** True when a stage ended because we stopped it (SIGTERM) or its reader went away (SIGPIPE, exit 141). */
+export function killedByUs(reason: unknown): boolean {
+  return reason instanceof ChildExitError && (reason.signal === 'SIGTERM' || reason.signal === 'SIGPIPE' || reason.exitCode === 141);
+}
+
 export interface SpawnOptions {
   /** Extra environment variables (merged over process.env). */
   env?: Record<string, string>;

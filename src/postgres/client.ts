@@ -453,7 +453,7 @@ async function installWithApt(
       : runner.run(cmd, args, { env: { DEBIAN_FRONTEND: 'noninteractive' } });
   const installedDir = `/usr/lib/postgresql/${major}/bin`;
   const lookForClient = async () =>
-    (await findClients({ searchDirs: [...(opts.searchDirs ?? defaultSearchDirs('linux')), installedDir], platform: 'linux' })).find(
+    (await findClients({ searchDirs: [...(opts.searchDirs ?? []), installedDir], platform: 'linux' })).find(
       (tool) => tool.major === major,
     );
 
@@ -546,12 +546,6 @@ async function needsSudo(): Promise<boolean> {
     if (dir && (await isExecutable(path.join(dir, 'sudo')))) return true;
   }
   return false;
-}
-
-/** ID from /etc/os-release (ubuntu, debian, ...), or undefined off Linux / when unreadable. */
-export async function readOsId(): Promise<string | undefined> {
-  if (process.platform !== 'linux') return undefined;
-  return (await readOsRelease()).id;
 }
 
 /** ID and VERSION_ID from /etc/os-release. */

@@ -79,7 +79,8 @@ export function majorFromVersionNum(versionNum: number): number {
  * @throws ConnectionError whose message comes from {@link classifyDriverError}.
  */
 export async function connectInspector(conn: Connection): Promise<DatabaseInspector> {
-  const client = await connectClient(conn);
+  // The snapshot sessions reuse the config that worked: no second read of the SSL files, no second failed TLS attempt.
+  const { client, config } = await connectResolved(conn);
   const sessions = new Set<Session>();
   let closed = false;
   return {
@@ -93,7 +94,7 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
       return { versionNum, major: majorFromVersionNum(versionNum), version: row.version, databaseSizeBytes: Number(row.size) };
     },
     async openSnapshot() {
-      const session = await Session.open(conn, () => sessions.delete(session));
+      const session = await Session.open(conn, config, () => sessions.delete(session));
       sessions.add(session);
       return session;
     },
@@ -112,13 +113,19 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
  * @throws ConnectionError with the classified message; its `cause` keeps the driver's error.
  */
 export async function connectClient(conn: Connection): Promise<pg.Client> {
+  return (await connectResolved(conn)).client;
+}
+
+/** {@link connectClient}, also returning the client config that worked, for more connections to the same server. */
+async function connectResolved(conn: Connection): Promise<{ client: pg.Client; config: pg.ClientConfig }> {
   const config = pgClientConfig(conn);
   try {
-    return await tryConnect(config);
+    return { client: await tryConnect(config), config };
   } catch (error) {
     if (sslFallbackAllowed(conn) && config.ssl && /does not support SSL/i.test(String((error as Error)?.message))) {
+      const plain = withoutSsl(config);
       try {
-        return await tryConnect(withoutSsl(config));
+        return { client: await tryConnect(plain), config: plain };
       } catch (retryError) {
         throw toConnectionError(retryError, conn);
       }
@@ -199,8 +206,10 @@ class Session implements SnapshotSession {
     private readonly onClose: () => void,
   ) {}
 
-  static async open(conn: Connection, onClose: () => void): Promise<Session> {
-    const client = await connectClient(conn);
+  static async open(conn: Connection, config: pg.ClientConfig, onClose: () => void): Promise<Session> {
+    const client = await tryConnect(config).catch((error: unknown) => {
+      throw toConnectionError(error, conn);
+    });
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const result = await client.query<{ id: string }>('SELECT pg_catalog.pg_export_snapshot() AS id');

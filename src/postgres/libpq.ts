@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { ClientConfig } from 'pg';
 import type { ConnectionOptions } from 'node:tls';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, errorMessage } from '../errors.js';
 import type { Connection, SslMode } from './types.js';
 
 /**
@@ -146,7 +146,7 @@ function readPemFile(param: string, file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new ConnectionError(
       `Cannot read the ${param} file '${file}' named in the connection parameters: ${reason}. ` +
         `Write the file in an earlier step (e.g. from a secret) or remove '${param}'.`,

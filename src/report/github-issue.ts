@@ -23,7 +23,9 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { errorMessage } from '../errors.js';
 import type { ReportingConfig } from './reporting-config.js';
-import { commandTitle, type ReportLog } from './webhook.js';
+import { commandTitle, redact, type ReportLog } from './webhook.js';
+
+export { redact };
 
 // ---------------------------------------------------------------------------------------------
 // Markers
@@ -277,15 +279,6 @@ function ordinal(n: number): string {
   const rem100 = n % 100;
   const suffix = rem100 >= 11 && rem100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
   return `${n}${suffix}`;
-}
-
-/** Replaces every secret (4+ characters) with `***`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret.length >= 4) out = out.split(secret).join('***');
-  }
-  return out;
 }
 
 /** Inline code that survives backticks and table pipes. */

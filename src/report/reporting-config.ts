@@ -3,7 +3,7 @@
  * webhook alert. Parsed separately from the backup inputs so the lead can read them even when the
  * other inputs are invalid (a config failure is reported too).
  */
-import { parseBoolean, parseInteger } from '../config/values.js';
+import { oneOf, parseBoolean, parseInteger } from '../config/values.js';
 import { ConfigError } from '../errors.js';
 
 /** When the webhook is called. `failure` also sends the all-clear when an open failure issue is closed. */
@@ -96,10 +96,7 @@ export function parseReportingInputs(read: (name: string) => string): ReportingC
     const value = (read(name) ?? '').trim();
     return value === '' && name !== 'github-token' && name !== 'webhook-url' ? (DEFAULTS[name] ?? '') : value;
   };
-  const notifyOn = input('notify-on');
-  if (!(NOTIFY_ON as readonly string[]).includes(notifyOn)) {
-    throw new ConfigError('notify-on', `'${notifyOn}' is not one of: ${NOTIFY_ON.join(', ')}.`);
-  }
+  const notifyOn = oneOf('notify-on', input('notify-on'), NOTIFY_ON);
   return {
     githubToken: input('github-token'),
     issueOnFailure: parseBoolean('issue-on-failure', input('issue-on-failure')),

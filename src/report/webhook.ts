@@ -173,9 +173,15 @@ export function slackPayload(event: ReportEvent): SlackPayload {
   return { text, blocks };
 }
 
-function redact(text: string, secrets: readonly string[]): string {
+/**
+ * `text` with every secret (of 4 characters or more) replaced by `***`, longest first so that a
+ * secret containing a shorter one is not left half-replaced.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('***');
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (secret.length >= 4) out = out.split(secret).join('***');
+  }
   return out;
 }
 

@@ -5,7 +5,8 @@
  * `destination` alone: they never read the production `database-url`. The lead's config parser
  * supplies that {@link BackupSource}; this module parses what is specific to the three commands.
  */
-import { parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from '../config/values.js';
+import { oneOf, parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from '../config/values.js';
+import type { InputReader } from '../config/types.js';
 import { secretsToMask } from '../config/mask.js';
 import type { DecryptionConfig } from '../crypto/openpgp.js';
 import { ConfigError } from '../errors.js';
@@ -169,8 +170,6 @@ const DEFAULTS: Record<string, string> = Object.fromEntries([
   ['no-privileges', 'false'],
 ]);
 
-type Read = (name: string) => string;
-
 /** The restore target's connection inputs. */
 const TARGET_CONNECTION: ConnectionInputNames = {
   url: 'target-database-url',
@@ -193,15 +192,12 @@ const TARGET_CONNECTION: ConnectionInputNames = {
  * @throws ConfigError naming the first bad input, what is wrong and how to fix it. Messages never
  *   quote a password or a connection URL.
  */
-export function parseRestoreInputs(read: Read): RestoreInputs {
+export function parseRestoreInputs(read: InputReader): RestoreInputs {
   const input = (name: string): string => {
     const value = read(name).trim();
     return value === '' ? (DEFAULTS[name] ?? '') : value;
   };
-  const command = input('command');
-  if (!(RESTORE_COMMANDS as readonly string[]).includes(command)) {
-    throw new ConfigError('command', `'${command}' is not one of: ${RESTORE_COMMANDS.join(', ')}.`);
-  }
+  const command = oneOf('command', input('command'), RESTORE_COMMANDS);
   if (command === 'check') return parseCheck(input);
 
   for (const name of ['max-age', 'min-size-ratio', 'expect-label']) {
@@ -334,7 +330,7 @@ function targetInputName(input: (name: string) => string, field: 'database'): st
  * `target-database-url` raw, the URL's password as written and decoded, and their URL- and
  * form-encodings. Pure; pass each to core.setSecret before anything else runs.
  */
-export function restoreSecrets(read: Read): string[] {
+export function restoreSecrets(read: InputReader): string[] {
   return secretsToMask((name) => {
     if (name === 'database-url') return read('target-database-url');
     if (name === 'password') return read('target-password');

@@ -33,8 +33,9 @@ import zlib from 'node:zlib';
 import type { Log } from '../commands/backup.js';
 import { ActionError, VerifyError, errorMessage } from '../errors.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
-import { ChildExitError, spawnStage, type ChildStage } from '../pipeline/process.js';
-import { STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
+import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
+import { shorten } from './verify.js';
+import { STREAM_HIGH_WATER_MARK, type Measurement } from '../pipeline/stages.js';
 import { classifyPgError } from '../postgres/classify.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { Connection, DumpFormat } from '../postgres/types.js';
@@ -68,11 +69,8 @@ export class CorruptArchiveError extends VerifyError {
   }
 }
 
-/** SHA-256 and size the manifest records for the stored archive. */
-export interface Expected {
-  bytes: number;
-  sha256: string;
-}
+/** SHA-256 and size the manifest records for the stored archive (what {@link Meter} measured). */
+export type Expected = Measurement;
 
 /**
  * Pass-through stage that hashes and counts the stored bytes and holds back the last chunk until
@@ -192,15 +190,14 @@ export function streamSuffix(key: string): '' | '.zst' | '.lz4' | '.gz' {
  * A decompressing stage: a Duplex in the stream, or a CLI child (whose exit status counts) that
  * either sits in the stream or, given the restoring tool, writes straight into its stdin.
  */
-export interface Decompressor {
-  /** The stage in Node's stream; undefined when the CLI writes straight into the tool (`into`). */
-  stream?: Duplex;
-  child?: ChildStage;
-  /** The tool the CLI writes into (its stdin was handed over to the CLI). */
-  into?: ChildStage;
+export type Decompressor = {
   /** What does it, for logs: `node-zlib gunzip`, `zstd -d`, … */
   engine: string;
-}
+} & (
+  | { stream: Duplex; child?: ChildStage; into?: undefined }
+  /** A CLI writing straight into `into`, the restoring tool (whose stdin was handed over to it). */
+  | { stream?: undefined; child: ChildStage; into: ChildStage }
+);
 
 /**
  * The stage that undoes `suffix`: `.gz` → Node's gunzip; `.zst` → `zstd -d`, else Node's zstd
@@ -223,11 +220,8 @@ export function createDecompressor(suffix: string, available: CompressorsAvailab
       `The archive is compressed with ${tool.name} around the dump and no ${tool.name} tool was found to undo it: install it in an earlier step (apt-get install ${tool.name}; brew install ${tool.name})${tool.name === 'zstd' ? ' or run on Node 24, whose zlib has zstd' : ''}.`,
     );
   }
-  if (into?.stdin) {
-    const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], { stdin: 'pipe', stdout: into.stdin });
-    return { child, into, engine: `${tool.name} -d` };
-  }
-  const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], { stdin: 'pipe' });
+  const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], { stdin: 'pipe', ...(into?.stdin ? { stdout: into.stdin } : {}) });
+  if (into?.stdin) return { child, into, engine: `${tool.name} -d` };
   return { stream: Duplex.from({ writable: child.stdin as Writable, readable: child.stdout as Readable }), child, engine: `${tool.name} -d` };
 }
 
@@ -372,9 +366,6 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
       }
     }
 
-    const source = await input.store.get(input.key).catch((error: unknown) => {
-      throw new RestoreError(`Reading the archive ${input.key} from ${where} failed: ${errorMessage(error)}`, { cause: error });
-    });
     const gate = new DigestGate(input.expected, input.key, where, killAll);
     const decrypt = input.decrypt?.();
     // zstd -d / lz4 -d write straight into pg_restore or tar, which fail on a truncated input. Not
@@ -383,10 +374,13 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
     const decompressor = createDecompressor(suffix, input.compressors, mode === 'psql' ? undefined : sinkChild);
     if (decompressor?.child) children.push(decompressor.child);
     if (decompressor) log.info(`Undoing ${suffix} stream compression with ${decompressor.engine}${decompressor.into ? ` straight into ${decompressor.into.name}` : ''}.`);
-    const restoring = sinkChild;
-    if (decompressor?.into && decompressor.child) sink = new ChildSink(decompressor.child, () => restoring && stopStage(restoring));
+    if (decompressor?.into) sink = new ChildSink(decompressor.child, () => stopStage(decompressor.into));
     else if (sinkChild) sink = new ChildSink(sinkChild);
     if (!sink) throw new Error(`no sink for restore mode ${mode}`);
+    // Opened last: nothing above may throw and leave the download open.
+    const source = await input.store.get(input.key).catch((error: unknown) => {
+      throw new RestoreError(`Reading the archive ${input.key} from ${where} failed: ${errorMessage(error)}`, { cause: error });
+    });
     const stages = [source, gate, ...(decrypt ? [decrypt] : []), ...(decompressor?.stream ? [decompressor.stream] : []), sink];
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     // A failed stream leaves CLI stages blocked on pipes nobody drains: stop them all at once.
@@ -480,10 +474,6 @@ function stopStage(child: ChildStage): void {
   child.stdout?.destroy();
 }
 
-function killedByUs(reason: unknown): boolean {
-  return reason instanceof ChildExitError && (reason.signal === 'SIGTERM' || reason.signal === 'SIGPIPE' || reason.exitCode === 141);
-}
-
 /** The real reason a restore stream failed: the tool's own error first, then the decompressor's, then the read. */
 function rootCause(c: {
   sinkExit: PromiseSettledResult<void>;
@@ -530,8 +520,8 @@ export function toolFailure(error: unknown, target: Connection, key: string): Re
     return new RestoreError(`${head}${classified.message}`, { cause: error });
   }
   const statement = lines[lines.indexOf(sqlError) + 1];
-  const command = statement && /^Command was:/.test(statement) ? ` while running \`${shortLine(statement.replace(/^Command was:\s*/, ''), 200)}\`` : '';
-  const said = shortLine(sqlError.replace(/^.*?\bERROR:\s+/, 'ERROR: '), 400);
+  const command = statement && /^Command was:/.test(statement) ? ` while running \`${shorten(statement.replace(/^Command was:\s*/, ''), 200)}\`` : '';
+  const said = shorten(sqlError.replace(/^.*?\bERROR:\s+/, 'ERROR: '), 400);
   let hint = '';
   if (/already exists/i.test(sqlError)) {
     hint = ' The target database already holds objects of this archive: restore with clean: true (and confirm), or into an empty database.';
@@ -543,11 +533,6 @@ export function toolFailure(error: unknown, target: Connection, key: string): Re
     hint = ' The target server lacks something the source had (an extension or library): install it there first.';
   }
   return new RestoreError(`${head}${error.stage} said "${said}"${command}.${hint}`, { cause: error });
-}
-
-function shortLine(text: string, max: number): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /**

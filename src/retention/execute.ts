@@ -22,32 +22,12 @@ export interface PruneOptions {
   /** Archive keys that must survive whatever the plan says (the backup just written and verified). */
   mustKeep?: string[];
   /**
-   * Every key of the listing the catalog was made from ({@link readListedCatalog}). When given,
+   * Every key of the listing the catalog was made from (see {@link readCatalog}'s `listed`). When given,
    * only the globals files in it are deleted; without it a delete is sent for every backup's
    * globals key (stores answer "deleted" for a missing key, or an error that a HEAD check clears).
    */
   listed?: ReadonlySet<string>;
   log: Log;
-}
-
-/**
- * readCatalog, also returning every key the listing held (to know which globals files exist
- * without a second listing).
- */
-export async function readListedCatalog(store: ObjectStore, database: string): Promise<{ catalog: Catalog; listed: Set<string> }> {
-  const listed = new Set<string>();
-  const observed: ObjectStore = Object.create(store, {
-    list: {
-      value: async function* (prefix: string) {
-        for await (const object of store.list(prefix)) {
-          listed.add(object.key);
-          yield object;
-        }
-      },
-    },
-  }) as ObjectStore;
-  const catalog = await readCatalog(observed, database);
-  return { catalog, listed };
 }
 
 /** What {@link executePrune} did. */

@@ -35,13 +35,17 @@ export interface Catalog {
 /**
  * Lists `<prefix>/<database>/` (every page) and sorts what is there into this action's archives
  * (with or without their manifest), orphan manifests, and foreign objects. Globals files beside an
- * archive belong to it and are in neither list.
+ * archive belong to it and are in neither list. Every key listed is also added to `listed` when
+ * given (e.g. for prune to know which globals files exist without a second listing).
  */
-export async function readCatalog(store: ObjectStore, database: string): Promise<Catalog> {
+export async function readCatalog(store: ObjectStore, database: string, listed?: Set<string>): Promise<Catalog> {
   const prefix = store.destination.prefix;
   const folder = [prefix, databaseSegment(database)].filter((s) => s !== '').join('/') + '/';
   const keys = new Map<string, number>();
-  for await (const object of store.list(folder)) keys.set(object.key, object.size);
+  for await (const object of store.list(folder)) {
+    keys.set(object.key, object.size);
+    listed?.add(object.key);
+  }
 
   const backups: BackupEntry[] = [];
   const owned = new Set<string>();

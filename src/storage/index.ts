@@ -53,6 +53,11 @@ class LazyS3Store implements ObjectStore {
   async delete(keys: string[]): Promise<{ deleted: string[]; errors: { key: string; message: string }[] }> {
     return (await this.real()).delete(keys);
   }
+
+  /** Closes the S3 client's connections, if the client was ever made. */
+  destroy(): void {
+    void this.store?.then((store) => (store as { destroy?: () => void }).destroy?.());
+  }
 }
 
 export type { Destination, ObjectInfo, ObjectStore, S3Settings, UploadOptions, UploadResult } from './types.js';

@@ -30,6 +30,7 @@ import {
 } from '@aws-sdk/client-s3';
 
 import { MAX_PARTS } from './part-size.js';
+import type { ObjectWriteParams } from './s3.js';
 
 export type FailureKind = 'aborted' | 'body' | 's3' | 'other';
 export interface Failure {
@@ -41,7 +42,7 @@ export interface MultipartTarget {
   Bucket: string;
   Key: string;
   /** Headers of the object (content type, storage class, SSE), sent with PutObject or CreateMultipartUpload. */
-  params: Record<string, unknown>;
+  params: ObjectWriteParams;
   /** Bytes per part (all parts but the last); 5 MiB … 5 GiB (see part-size.ts). */
   partSize: number;
   /** Parts uploaded at the same time, ≥ 1. */
@@ -117,8 +118,7 @@ export class PooledUpload {
         let offset = 0;
         while (offset < chunk.length) {
           if (this.failure !== undefined) break;
-          current ??= await this.takeBuffer();
-          if (current === undefined) break;
+          current ??= this.takeBuffer();
           const copied = chunk.copy(current, filled, offset, Math.min(chunk.length, offset + partSize - filled));
           filled += copied;
           offset += copied;
@@ -161,20 +161,15 @@ export class PooledUpload {
     while (this.failure === undefined && this.partsInFlight >= this.target.queueSize) await Promise.race(this.inFlight);
   }
 
-  /** A free part buffer: a reused one, a new one while fewer than `queueSize + 1` exist, else the next one a finished part returns. */
-  private async takeBuffer(): Promise<Buffer | undefined> {
-    for (;;) {
-      if (this.failure !== undefined) return undefined;
-      const reused = this.free.pop();
-      if (reused) return reused;
-      if (this.allocated <= this.target.queueSize) {
-        this.allocated += 1;
-        return Buffer.allocUnsafeSlow(this.target.partSize);
-      }
-      // Every buffer but the one being filled belongs to a part in flight.
-      if (this.inFlight.size === 0) throw new Error('no part buffer is free and no part is in flight');
-      await Promise.race(this.inFlight);
-    }
+  /**
+   * A free part buffer, reused or new. Parts start only when fewer than `queueSize` are in flight
+   * ({@link partSlot}), and each holds its buffer until answered, so at most `queueSize + 1` exist.
+   */
+  private takeBuffer(): Buffer {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    this.allocated += 1;
+    return Buffer.allocUnsafeSlow(this.target.partSize);
   }
 
   /** Sends part `partNumber` (the first `length` bytes of `buffer`); the buffer returns to the pool once answered. */
@@ -186,7 +181,9 @@ export class PooledUpload {
       );
       return;
     }
-    this.created ??= this.send(new CreateMultipartUploadCommand({ ...this.base(), ...this.checksumAlgorithm() })).then(() => undefined);
+    // With flexible checksums on (`WHEN_SUPPORTED`) the SDK adds a CRC32 to each part: the upload must be created for it.
+    const checksum = this.checksumsSupported ? { ChecksumAlgorithm: ChecksumAlgorithm.CRC32 } : {};
+    this.created ??= this.send(new CreateMultipartUploadCommand({ ...this.base(), ...checksum })).then(() => undefined);
     this.partsInFlight += 1;
     this.peakPartsInFlight = Math.max(this.peakPartsInFlight, this.partsInFlight);
     const part = this.created
@@ -202,15 +199,9 @@ export class PooledUpload {
             this.fail('s3', new Error(`UploadPart ${partNumber} was answered without an ETag`));
             return;
           }
-          this.done.push({
-            PartNumber: partNumber,
-            ETag: output.ETag,
-            ...(output.ChecksumCRC32 ? { ChecksumCRC32: output.ChecksumCRC32 } : {}),
-            ...(output.ChecksumCRC32C ? { ChecksumCRC32C: output.ChecksumCRC32C } : {}),
-            ...(output.ChecksumCRC64NVME ? { ChecksumCRC64NVME: output.ChecksumCRC64NVME } : {}),
-            ...(output.ChecksumSHA1 ? { ChecksumSHA1: output.ChecksumSHA1 } : {}),
-            ...(output.ChecksumSHA256 ? { ChecksumSHA256: output.ChecksumSHA256 } : {}),
-          });
+          // The part's checksum, when the SDK sent one, goes into CompleteMultipartUpload (unset fields are not serialized).
+          const { ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 } = output;
+          this.done.push({ PartNumber: partNumber, ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 });
         },
         () => undefined, // recorded by send()
       )
@@ -221,13 +212,8 @@ export class PooledUpload {
     this.track(part);
   }
 
-  private base(): { Bucket: string; Key: string } & Record<string, unknown> {
+  private base(): { Bucket: string; Key: string } & ObjectWriteParams {
     return { Bucket: this.target.Bucket, Key: this.target.Key, ...this.target.params };
-  }
-
-  /** With flexible checksums on (`WHEN_SUPPORTED`) the SDK adds a CRC32 to each part; the upload must be created for it. */
-  private checksumAlgorithm(): { ChecksumAlgorithm?: ChecksumAlgorithm } {
-    return this.checksumsSupported ? { ChecksumAlgorithm: ChecksumAlgorithm.CRC32 } : {};
   }
 
 

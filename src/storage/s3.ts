@@ -148,7 +148,7 @@ export class S3ObjectStore implements ObjectStore {
     const { partSize, queueSize } = multipartPlan(options.expectedBytes);
     const upload = new PooledUpload(
       this.client,
-      { Bucket: this.destination.bucket, Key: key, params: { ...objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream') }, partSize, queueSize },
+      { Bucket: this.destination.bucket, Key: key, params: objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream'), partSize, queueSize },
       () => {
         if (!body.destroyed) body.destroy();
       },

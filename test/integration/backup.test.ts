@@ -229,13 +229,6 @@ test('filters, schema-only, extra pg_dump args and estimated row counts reach pg
   expect(manifest.objects).toEqual({ tables: 21, partitionedTables: 1, indexes: 56, constraints: 59, views: 7, materializedViews: 1, functions: 10, sequences: 13 });
 }, 60_000);
 
-test('no log line, result or error of any backup above holds the sentinel password in any form', () => {
-  expect(logged.length).toBeGreaterThan(20);
-  expect(logged.some((l) => l.startsWith('ERROR '))).toBe(true);
-  const text = logged.join('\n');
-  for (const form of [SENTINEL, encodeURIComponent(SENTINEL), 'Sentinel-P%40ss', 'P@ss:/%#?']) expect(text).not.toContain(form);
-});
-
 describe('encrypted archives', () => {
   let gnupg: string;
   let publicKey: string;
@@ -287,4 +280,11 @@ describe('encrypted archives', () => {
     await expect(backup({ destination: 's3://backups/bad-key', 'encryption-public-key': '-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----' }, true)).rejects.toThrow(/^Input 'encryption-public-key'/);
     expect(await listKeys('bad-key/')).toEqual([]);
   });
+});
+
+test('no log line, result or error of any backup above holds the sentinel password in any form', () => {
+  expect(logged.length).toBeGreaterThan(20);
+  expect(logged.some((l) => l.startsWith('ERROR '))).toBe(true);
+  const text = logged.join('\n');
+  for (const form of [SENTINEL, encodeURIComponent(SENTINEL), 'Sentinel-P%40ss', 'P@ss:/%#?']) expect(text).not.toContain(form);
 });

@@ -195,12 +195,26 @@ describe('S3ObjectStore against s3rver', () => {
     let proxyStore: S3ObjectStore;
     const seen: string[] = [];
     const denied = 'db/fallback/denied.txt';
+    /** Arrivals (`> line`) and finished answers (`< line`) of requests for {@link partDenied}, in order. */
+    const partEvents: string[] = [];
+    const partDenied = 'db/part-denied.dump';
 
     beforeAll(async () => {
       proxy = createServer((req, res) => {
         const line = `${req.method ?? ''} ${req.url ?? ''}`;
         seen.push(line);
         const url = new URL(req.url ?? '/', 'http://localhost');
+        if (url.pathname === `/${BUCKET}/${partDenied}`) {
+          partEvents.push(`> ${line}`);
+          res.on('finish', () => partEvents.push(`< ${line}`));
+          if (url.searchParams.get('partNumber') === '2') {
+            req.resume();
+            res.statusCode = 403;
+            res.setHeader('Content-Type', 'application/xml');
+            res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`);
+            return;
+          }
+        }
         if (req.method === 'POST' && url.searchParams.has('delete')) {
           req.resume();
           res.statusCode = 501;
@@ -254,6 +268,21 @@ describe('S3ObjectStore against s3rver', () => {
       const again = await proxyStore.delete(['db/fallback/0.txt']);
       expect(again).toEqual({ deleted: ['db/fallback/0.txt'], errors: [] });
       expect(seen.filter((line) => /^POST \/backups\/?\?delete/.test(line))).toHaveLength(1);
+    }, 30_000);
+
+    test('an UploadPart refused (403) while other parts upload: UploadError, abort only after every part was answered, no object', async () => {
+      const body = randomBody({ chunks: 40 });
+      const error = await expectUploadError(proxyStore.upload(partDenied, body.stream, { expectedBytes: MiB }));
+      expect(error.message).toMatch(/AccessDenied/);
+      expect(error.message).toContain('Nothing was left under the key.');
+      const abort = partEvents.findIndex((e) => e.startsWith('> DELETE ') && e.includes('uploadId='));
+      expect(abort).toBeGreaterThan(0);
+      const partsSent = partEvents.filter((e) => e.startsWith('> PUT ') && e.includes('partNumber='));
+      expect(partsSent.length).toBeGreaterThanOrEqual(2);
+      // Every part request that reached the store was answered before the abort was sent.
+      for (const sent of partsSent) expect(partEvents.slice(0, abort)).toContain(`< ${sent.slice(2)}`);
+      expect(await proxyStore.head(partDenied)).toBeUndefined();
+      expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
     }, 30_000);
   });
 

@@ -203,7 +203,9 @@ export class FakeGitHub {
     const text = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://fake');
     let path = url.pathname;
-    if (this.options.basePath && path.startsWith(this.options.basePath)) path = path.slice(this.options.basePath.length);
+    // Like GitHub Enterprise Server, nothing is served outside the base path.
+    const outsideBase = this.options.basePath !== '' && !path.startsWith(this.options.basePath);
+    if (!outsideBase) path = path.slice(this.options.basePath.length);
     const request: RecordedRequest = {
       method: req.method ?? 'GET',
       path,
@@ -228,6 +230,7 @@ export class FakeGitHub {
     const overridden = this.override?.(request);
     if (overridden) return send(overridden);
 
+    if (outsideBase) return send({ status: 404, body: { message: 'Not Found', status: '404' } });
     const auth = request.authorization ?? '';
     if (auth !== `token ${this.options.token}` && auth !== `Bearer ${this.options.token}`) {
       return send({ status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } });

@@ -262,6 +262,7 @@ describe('parseEncryptionInputs: bad inputs fail before any work, with exact mes
     } catch (error) {
       message = (error as Error).message;
     }
+    expect(message).not.toBe(''); // it was refused
     expect(message).not.toContain(body.slice(0, 24));
     expect(message).not.toContain('BEGIN PGP PRIVATE KEY BLOCK-----\n');
   });
