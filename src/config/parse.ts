@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { checkExtraPgDumpArgs } from '../postgres/dump-args.js';
-import { oneOf, parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from './values.js';
+import { oneOf, parseBoolean, parseLabelValue, parseConnectionInputs, parseInteger, type ConnectionInputNames } from './values.js';
 import type { Compression, CompressionMethod, DumpFormat, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
@@ -53,7 +53,7 @@ export function parseConfig(read: InputReader): Config {
   const s3 = parseS3Settings(input);
   const dump = parseDumpOptions(input, command);
   const restore = command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
-  const label = parseLabel(input('label'));
+  const label = input('label') === '' ? undefined : parseLabelValue('label', input('label'));
   const rowCounts = oneOf('row-counts', input('row-counts'), ['exact', 'estimate'] as const) as RowCountMode;
   const installClient = parseBoolean('install-client', input('install-client'));
   const clientVersion = input('client-version');
@@ -226,11 +226,3 @@ function parseDumpOptions(input: Input, command: Command): DumpOptions {
   };
 }
 
-/** Labels go into object keys: lower-case letters, digits and dashes, as later parsed back from keys. */
-function parseLabel(value: string): string | undefined {
-  if (value === '') return undefined;
-  if (!/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/.test(value)) {
-    throw new ConfigError('label', `'${value}' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.`);
-  }
-  return value;
-}

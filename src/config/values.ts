@@ -15,6 +15,20 @@ export function oneOf<T extends string>(name: string, value: string, allowed: re
   throw new ConfigError(name, `'${value}' is not one of: ${allowed.join(', ')}.`);
 }
 
+/** Labels go into object keys: 1-40 lower-case letters, digits and dashes, as later parsed back from keys. */
+export const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/**
+ * A label (`daily`, `pre-migration`, …) given in input `name`.
+ * @throws ConfigError naming the input when it is not a valid {@link LABEL}.
+ */
+export function parseLabelValue(name: string, value: string): string {
+  if (!LABEL.test(value)) {
+    throw new ConfigError(name, `'${value}' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.`);
+  }
+  return value;
+}
+
 export function parseBoolean(name: string, value: string): boolean {
   if (['true', 'True', 'TRUE'].includes(value)) return true;
   if (['false', 'False', 'FALSE'].includes(value)) return false;

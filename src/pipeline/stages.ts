@@ -80,21 +80,16 @@ export class AllOutputsFailedError extends Error {
  */
 export class Fanout extends Writable {
   readonly outputs: PassThrough[];
-  private readonly failed = new Set<PassThrough>();
 
   constructor(count: number) {
     super({ highWaterMark: STREAM_HIGH_WATER_MARK });
     this.outputs = Array.from({ length: count }, () => new PassThrough({ highWaterMark: STREAM_HIGH_WATER_MARK }));
-    for (const output of this.outputs) {
-      output.once('error', () => this.failed.add(output));
-      output.once('close', () => {
-        if (!output.writableFinished) this.failed.add(output);
-      });
-    }
+    // A failed output is destroyed (and so no longer live); its error is its consumer's to report.
+    for (const output of this.outputs) output.on('error', () => undefined);
   }
 
   private live(): PassThrough[] {
-    return this.outputs.filter((o) => !this.failed.has(o) && !o.destroyed);
+    return this.outputs.filter((o) => !o.destroyed);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

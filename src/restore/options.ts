@@ -5,7 +5,7 @@
  * `destination` alone: they never read the production `database-url`. The lead's config parser
  * supplies that {@link BackupSource}; this module parses what is specific to the three commands.
  */
-import { oneOf, parseBoolean, parseConnectionInputs, parseInteger, type ConnectionInputNames } from '../config/values.js';
+import { oneOf, parseBoolean, parseLabelValue, parseConnectionInputs, parseInteger, type ConnectionInputNames } from '../config/values.js';
 import type { InputReader } from '../config/types.js';
 import { secretsToMask } from '../config/mask.js';
 import type { DecryptionConfig } from '../crypto/openpgp.js';
@@ -240,7 +240,7 @@ function parseCheck(input: (name: string) => string): CheckSettings {
     command: 'check',
     ...(maxAge === '' ? {} : { maxAgeSeconds: parseDuration(maxAge, 'max-age') }),
     ...(ratio === '' ? {} : { minSizeRatio: parseRatio(ratio) }),
-    ...(label === '' ? {} : { expectLabel: parseLabelValue(label, 'expect-label') }),
+    ...(label === '' ? {} : { expectLabel: parseLabelValue('expect-label', label) }),
   };
 }
 
@@ -271,14 +271,6 @@ function parseRatio(value: string): number {
   return n;
 }
 
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
-
-function parseLabelValue(value: string, input: string): string {
-  if (!LABEL.test(value)) {
-    throw new ConfigError(input, `'${value}' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.`);
-  }
-  return value;
-}
 
 /**
  * `latest`, `latest:<label>`, or an archive's full object key (as stored: relative to the bucket
@@ -287,7 +279,7 @@ function parseLabelValue(value: string, input: string): string {
  */
 export function parseBackupKey(value: string): BackupSelector {
   if (value === 'latest') return { kind: 'latest' };
-  if (value.startsWith('latest:')) return { kind: 'latest', label: parseLabelValue(value.slice('latest:'.length), 'backup-key') };
+  if (value.startsWith('latest:')) return { kind: 'latest', label: parseLabelValue('backup-key', value.slice('latest:'.length)) };
   const fail = (problem: string): never => {
     throw new ConfigError('backup-key', `${problem}; use latest, latest:<label>, or the archive's object key, e.g. prod/shop/2026-11-25T071403Z-daily.dump.zst.`);
   };

@@ -6,7 +6,7 @@
  * with UTC calendar buckets and `keep-within` measured from now (restic measures from the newest
  * snapshot); see planRetention in ./plan.ts and docs/retention.md.
  */
-import { parseBoolean } from '../config/values.js';
+import { LABEL, parseBoolean } from '../config/values.js';
 import { ConfigError } from '../errors.js';
 
 /** A duration as the user wrote it (`30d`) and its length in seconds. */
@@ -200,7 +200,7 @@ export function parseRetentionInputs(read: (name: string) => string): RetentionI
       if (eq === -1) throw new ConfigError('keep-label', `line '${line}' is not <label>=<duration>; write one rule per line, e.g. pre-migration=90d.`);
       const label = line.slice(0, eq).trim();
       const text = line.slice(eq + 1).trim();
-      if (!/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/.test(label)) {
+      if (!LABEL.test(label)) {
         throw new ConfigError('keep-label', `'${label}' is not a valid label; use 1-40 lower-case letters, digits and dashes, as in the label input (e.g. pre-migration=90d).`);
       }
       if (policy.labels.some((rule) => rule.label === label)) throw new ConfigError('keep-label', `label '${label}' is listed twice; list each label once.`);

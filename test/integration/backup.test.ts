@@ -4,7 +4,7 @@
  * pg_restore/psql and checked table by table against the manifest.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,8 +16,8 @@ import { DumpError, UploadError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
 import { realDeps } from '../../src/main.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Server, testS3Settings } from '../support/s3-server.js';
+import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
+import { startS3Server, testS3Settings, testS3Inputs } from '../support/s3-server.js';
 
 const execFileAsync = promisify(execFile);
 const SENTINEL = 'Sentinel-P@ss:/%#? w0rd';
@@ -52,9 +52,7 @@ afterAll(async () => {
 function config(inputs: Record<string, string>): Config {
   const all: Record<string, string> = {
     'database-url': cluster.url('pagila', 'backup', SENTINEL),
-    's3-endpoint': s3.endpoint,
-    's3-access-key-id': 'S3RVER',
-    's3-secret-access-key': 'S3RVER',
+    ...testS3Inputs(s3.endpoint),
     ...inputs,
   };
   return parseConfig((name) => all[name] ?? '');
@@ -75,25 +73,9 @@ async function manifestFromS3(key: string): Promise<Manifest> {
   return JSON.parse(await (Body as { transformToString(): Promise<string> }).transformToString()) as Manifest;
 }
 
-/** Row count of every table listed in the manifest, read from a restored database. */
-async function restoredCounts(db: string, manifest: Manifest): Promise<Record<string, number>> {
-  const sql = manifest.rowCounts.tables
-    .map((t) => `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema}"."${t.table}"`)
-    .join(' UNION ALL ');
-  const out = await cluster.psql(db, sql);
-  return Object.fromEntries(out.split('\n').map((line) => {
-    const [name, n] = line.split('|');
-    return [name as string, Number(n)];
-  }));
-}
-
-function manifestCounts(manifest: Manifest): Record<string, number> {
-  return Object.fromEntries(manifest.rowCounts.tables.map((t) => [`${t.schema}.${t.table}`, t.rows]));
-}
-
 async function backup(inputs: Record<string, string>, resolve = false): Promise<BackupResult> {
   try {
-    const all: Record<string, string> = { 'database-url': cluster.url('pagila', 'backup', SENTINEL), 's3-endpoint': s3.endpoint, 's3-access-key-id': 'S3RVER', 's3-secret-access-key': 'S3RVER', ...inputs };
+    const all: Record<string, string> = { 'database-url': cluster.url('pagila', 'backup', SENTINEL), ...testS3Inputs(s3.endpoint), ...inputs };
     const cfg = resolve ? await resolveConfig((name) => all[name] ?? '') : config(inputs);
     const result = await runBackup(cfg, { ...realDeps(cfg, undefined, log), tempDir: work });
     logged.push(JSON.stringify(result));
@@ -122,7 +104,7 @@ test('custom format, zstd in the stream, to S3: restores with pg_restore to the 
   await execFileAsync('zstd', ['-q', '-d', archive, '-o', path.join(work, 'a.dump')]);
   await cluster.createDatabase('restored_custom');
   await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '--no-owner', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_custom', path.join(work, 'a.dump')]);
-  expect(await restoredCounts('restored_custom', manifest)).toEqual(manifestCounts(manifest));
+  expect(await restoredCounts(cluster, 'restored_custom', manifest)).toEqual(manifestCounts(manifest));
 }, 120_000);
 
 test('plain format with gzip to a local folder and S3 at once: same bytes in both, psql restores it', async () => {
@@ -144,7 +126,7 @@ test('plain format with gzip to a local folder and S3 at once: same bytes in bot
   const sql = path.join(work, 'plain.sql');
   await execFileAsync('sh', ['-c', 'gzip -dc "$1" > "$2"', 'sh', localFile, sql]);
   await execFileAsync(`${cluster.binDir}/psql`, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_plain', '-f', sql]);
-  expect(await restoredCounts('restored_plain', result.manifest)).toEqual(manifestCounts(result.manifest));
+  expect(await restoredCounts(cluster, 'restored_plain', result.manifest)).toEqual(manifestCounts(result.manifest));
 }, 120_000);
 
 test('directory format with 2 jobs: a tar that pg_restore -j reads; the temporary folder is removed', async () => {
@@ -158,7 +140,7 @@ test('directory format with 2 jobs: a tar that pg_restore -j reads; the temporar
   expect(readdirSync(extracted)).toContain('toc.dat');
   await cluster.createDatabase('restored_dir');
   await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '-j', '2', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_dir', extracted]);
-  expect(await restoredCounts('restored_dir', result.manifest)).toEqual(manifestCounts(result.manifest));
+  expect(await restoredCounts(cluster, 'restored_dir', result.manifest)).toEqual(manifestCounts(result.manifest));
   expect(readdirSync(work).filter((f) => f.startsWith('pg-backup-'))).toEqual([]);
 }, 120_000);
 
@@ -179,6 +161,20 @@ test('missing bucket: UploadError naming the bucket, nothing left', async () => 
   expect(error).toBeInstanceOf(UploadError);
   expect((error as Error).message).toContain('no-such-bucket');
 });
+
+test('one destination of two failing (missing bucket): the other keeps a verified archive and its manifest, then UploadError names both', async () => {
+  const folder = path.join(work, 'partial');
+  const error = await backup({ destination: `s3://no-such-bucket/x\nfile://${folder}` }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(UploadError);
+  expect((error as Error).message).toMatch(/^1 of 2 destinations failed: s3:\/\/no-such-bucket\/x: /);
+  const stored = readdirSync(path.join(folder, 'pagila')).sort();
+  expect(stored).toHaveLength(2);
+  const [archive, manifestFile] = stored as [string, string];
+  expect(manifestFile).toBe(`${archive}.manifest.json`);
+  expect((error as Error).message).toContain(`(stored and verified: file://${folder} pagila/${archive})`);
+  const manifest = JSON.parse(readFileSync(path.join(folder, 'pagila', manifestFile), 'utf8')) as Manifest;
+  expect(manifest.archive.bytes).toBe(statSync(path.join(folder, 'pagila', archive)).size);
+}, 60_000);
 
 test('a pg_dump that fails mid-way (permission denied on a table) leaves no archive, and says which table', async () => {
   await cluster.psql('pagila', `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;`);
@@ -259,7 +255,7 @@ describe('encrypted archives', () => {
     await execFileAsync('zstd', ['-q', '-f', '-d', path.join(work, 'e.dump.zst'), '-o', path.join(work, 'e.dump')]);
     await cluster.createDatabase('restored_encrypted');
     await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_encrypted', path.join(work, 'e.dump')]);
-    expect(await restoredCounts('restored_encrypted', manifest)).toEqual(manifestCounts(manifest));
+    expect(await restoredCounts(cluster, 'restored_encrypted', manifest)).toEqual(manifestCounts(manifest));
     // The globals are encrypted as well.
     const globals = path.join(work, 'g.sql.gpg');
     await download('backups', manifest.globals!.key, globals);

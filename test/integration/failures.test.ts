@@ -13,7 +13,7 @@ import { DumpError, UploadError } from '../../src/errors.js';
 import { realDeps } from '../../src/main.js';
 import { runAction } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { startS3Server, type S3Server, testS3Inputs } from '../support/s3-server.js';
 
 let cluster: Cluster;
 let s3: S3Server;
@@ -41,9 +41,7 @@ function inputs(prefix: string): Record<string, string> {
   return {
     'database-url': cluster.url('big'),
     destination: `s3://fail/${prefix}`,
-    's3-endpoint': s3.endpoint,
-    's3-access-key-id': 'S3RVER',
-    's3-secret-access-key': 'S3RVER',
+    ...testS3Inputs(s3.endpoint),
     compression: 'none',
   };
 }

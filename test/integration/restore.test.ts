@@ -23,8 +23,8 @@ import { parseRestoreInputs, type CheckOptions, type DrillOptions, type RestoreO
 import { CorruptArchiveError, RestoreError } from '../../src/restore/stream.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Server, testS3Settings } from '../support/s3-server.js';
+import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
+import { startS3Server, testS3Settings, testS3Inputs } from '../support/s3-server.js';
 
 const SENTINEL = 'Target-P@ss:/%#? w0rd';
 
@@ -50,9 +50,7 @@ const backups: Record<'custom' | 'directory' | 'plain', BackupResult> = {} as ne
 function backupConfig(inputs: Record<string, string>): Config {
   const all: Record<string, string> = {
     'database-url': cluster.url('pagila'),
-    's3-endpoint': s3.endpoint,
-    's3-access-key-id': 'S3RVER',
-    's3-secret-access-key': 'S3RVER',
+    ...testS3Inputs(s3.endpoint),
     ...inputs,
   };
   return parseConfig((name) => all[name] ?? '');
@@ -83,21 +81,6 @@ function target(db: string): string {
 
 function s3Client(): S3Client {
   return new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
-}
-
-async function restoredCounts(db: string, manifest: Manifest): Promise<Record<string, number>> {
-  const sql = manifest.rowCounts.tables.map((t) => `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema}"."${t.table}"`).join(' UNION ALL ');
-  const out = await cluster.psql(db, sql);
-  return Object.fromEntries(
-    out.split('\n').map((line) => {
-      const [name, n] = line.split('|');
-      return [name as string, Number(n)];
-    }),
-  );
-}
-
-function manifestCounts(manifest: Manifest): Record<string, number> {
-  return Object.fromEntries(manifest.rowCounts.tables.map((t) => [`${t.schema}.${t.table}`, t.rows]));
 }
 
 async function databaseExists(db: string): Promise<boolean> {
@@ -143,7 +126,7 @@ test('custom (zstd in the stream) from S3: restore latest:daily into a new datab
   // The zstd CLI writes straight into pg_restore's stdin (the decompressed archive skips Node).
   expect(logged.slice(mark)).toContainEqual(expect.stringContaining('Undoing .zst stream compression with zstd -d straight into pg_restore.'));
   expect(restoreOutputs(result)).toEqual({ 'restored-key': result.key, 'restore-seconds': String(result.restoreSeconds) });
-  expect(await restoredCounts('restored_custom', result.manifest)).toEqual(manifestCounts(result.manifest));
+  expect(await restoredCounts(cluster, 'restored_custom', result.manifest)).toEqual(manifestCounts(result.manifest));
 }, 60_000);
 
 test('custom from file:// with jobs 2 (temporary file, pg_restore -j): drill passes, scratch dropped, drill-sql true', async () => {
@@ -169,7 +152,7 @@ test('directory format (tar from S3, jobs 2): restore and drill green', async ()
     deps(),
   );
   expect(restore.mode).toBe('pg_restore-directory');
-  expect(await restoredCounts('restored_dir', restore.manifest)).toEqual(manifestCounts(restore.manifest));
+  expect(await restoredCounts(cluster, 'restored_dir', restore.manifest)).toEqual(manifestCounts(restore.manifest));
   const drill = await runDrill(options<DrillOptions>({ command: 'drill', 'target-database-url': target('drill_dir'), jobs: '2' }, 's3://backups/dir'), deps());
   expectGreen(drill);
   expect(logged.filter((l) => l.startsWith('Unpacking into')).length).toBeGreaterThan(0);
@@ -182,7 +165,7 @@ test('plain format (gzip) from file://: restore with psql and drill green', asyn
   );
   expect(restore.mode).toBe('psql');
   expect(restore.key).toMatch(/\.sql\.gz$/);
-  expect(await restoredCounts('restored_plain', restore.manifest)).toEqual(manifestCounts(restore.manifest));
+  expect(await restoredCounts(cluster, 'restored_plain', restore.manifest)).toEqual(manifestCounts(restore.manifest));
   expectGreen(await runDrill(options<DrillOptions>({ command: 'drill', 'target-database-url': target('drill_plain') }, fileUrl('plain')), deps()));
 }, 60_000);
 

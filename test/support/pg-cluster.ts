@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { Manifest } from '../../src/manifest.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -217,4 +218,23 @@ export async function loadPagila(cluster: Cluster, db: string): Promise<void> {
       '-p', String(cluster.port), '-U', 'postgres', '-d', db, '-f', path.join(dir, file),
     ]);
   }
+}
+
+/** Row counts (`schema.table` → rows) of every table the manifest lists, counted in `db` (FROM ONLY). */
+export async function restoredCounts(cluster: Cluster, db: string, manifest: Pick<Manifest, 'rowCounts'>): Promise<Record<string, number>> {
+  const sql = manifest.rowCounts.tables
+    .map((t) => `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema.replace(/"/g, '""')}"."${t.table.replace(/"/g, '""')}"`)
+    .join(' UNION ALL ');
+  const out = await cluster.psql(db, sql);
+  return Object.fromEntries(
+    out.split('\n').map((line) => {
+      const [name, n] = line.split('|');
+      return [name as string, Number(n)];
+    }),
+  );
+}
+
+/** The manifest's row counts as `schema.table` → rows, to compare with {@link restoredCounts}. */
+export function manifestCounts(manifest: Pick<Manifest, 'rowCounts'>): Record<string, number> {
+  return Object.fromEntries(manifest.rowCounts.tables.map((t) => [`${t.schema}.${t.table}`, t.rows]));
 }

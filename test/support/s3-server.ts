@@ -159,6 +159,11 @@ async function abortMultipart(dir: string, req: IncomingMessage, res: ServerResp
 }
 
 /** Settings for a client of {@link startS3Server}. */
+/** The action's S3 inputs for the test server (s3rver's fixed credentials). */
+export function testS3Inputs(endpoint: string): Record<string, string> {
+  return { 's3-endpoint': endpoint, 's3-access-key-id': 'S3RVER', 's3-secret-access-key': 'S3RVER' };
+}
+
 export function testS3Settings(endpoint: string): S3Settings {
   return {
     endpoint,
