@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Backup benchmark: builds a realistic database on a throwaway local PostgreSQL, starts a local
-// S3-compatible server (s3rver), and times side by side, over several repetitions:
+// S3-compatible server (s3rver), and times side by side, in rounds of one run of each stage:
 //   the physical limit (pg_dump -Fc -Z0 > /dev/null), pg_dump's default (-Fc, gzip),
 //   a typical peer pipeline (pg_dump -Fc -f file, then upload the file with @aws-sdk/lib-storage),
 //   this action (dist/index.js, run as a runner runs it) to S3 and to file://, directory format
@@ -151,15 +151,13 @@ try {
     return env;
   };
 
-  const results = [];
-  async function stage(name, fn, { archive } = {}) {
-    const runs = [];
-    for (let i = 0; i < REPS; i++) {
-      runs.push(await fn(i));
-      log(`${name} #${i + 1}: ${runs.at(-1).seconds.toFixed(2)} s`);
-    }
+  // Stages are declared first and then run in rounds (one repetition of every stage per round),
+  // so that drift on the machine (a checkpoint, another process) spreads over every stage alike.
+  const stages = [];
+  const stage = (name, fn) => stages.push({ name, fn, runs: [] });
+  const summary = ({ name, runs }) => {
     const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
-    results.push({
+    return {
       name,
       median: secs[Math.floor(secs.length / 2)],
       min: secs[0],
@@ -167,16 +165,16 @@ try {
       peakMainMb: runs[0].noNode ? undefined : Math.max(...runs.map((r) => r.peakMainMb)),
       peakChildrenMb: Math.max(...runs.map((r) => r.peakChildrenMb)),
       peakDiskMb: Math.max(...runs.map((r) => r.peakDiskMb ?? 0)),
-      archiveMb: archive ? archive() / 1e6 : runs.at(-1).archiveBytes ? runs.at(-1).archiveBytes / 1e6 : undefined,
-    });
-  }
+      archiveMb: runs.at(-1).archiveBytes ? runs.at(-1).archiveBytes / 1e6 : undefined,
+    };
+  };
 
   const sh = (script) => ['sh', '-c', script];
   const pgDumpOnly = async (script) => ({ ...(await measured(sh(script), { env: pgEnv })), noNode: true });
-  await stage('pg_dump -Fc -Z0 > /dev/null (physical limit)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`));
+  stage('pg_dump -Fc -Z0 > /dev/null (physical limit)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`));
   const peerFile = path.join(work, 'peer.dump');
-  await stage('pg_dump -Fc > /dev/null (pg_dump default, gzip)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc > /dev/null`));
-  await stage(
+  stage('pg_dump -Fc > /dev/null (pg_dump default, gzip)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc > /dev/null`));
+  stage(
     'peer: pg_dump -Fc -f file, then upload (lib-storage)',
     async () => {
       const dump = await measured(sh(`"${BIN}/pg_dump" -Fc -f "${peerFile}"`), { env: pgEnv });
@@ -208,18 +206,18 @@ try {
       if (extra.after) extra.after();
       return { ...r, archiveBytes: size ? Number(size[2]) : undefined };
     });
-  await action('action → S3 (custom, zstd, exact row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint });
-  await action('action → S3 (custom, zstd level 1)', { destination: 's3://bench/a', 's3-endpoint': endpoint, compression: 'zstd:1' });
-  await action('action → S3 (custom, zstd, estimated row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint, 'row-counts': 'estimate' });
+  action('action → S3 (custom, zstd, exact row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint });
+  action('action → S3 (custom, zstd level 1)', { destination: 's3://bench/a', 's3-endpoint': endpoint, compression: 'zstd:1' });
+  action('action → S3 (custom, zstd, estimated row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint, 'row-counts': 'estimate' });
   const folder = path.join(work, 'folder');
-  await action('action → file:// (custom, zstd)', { destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });
-  await action('action → S3 (directory, jobs 2, zstd)', { destination: 's3://bench/d', 's3-endpoint': endpoint, format: 'directory', jobs: '2' });
+  action('action → file:// (custom, zstd)', { destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });
+  action('action → S3 (directory, jobs 2, zstd)', { destination: 's3://bench/d', 's3-endpoint': endpoint, format: 'directory', jobs: '2' });
 
   // Encryption: an OpenPGP public key made by gpg, as users make theirs.
   const gnupg = mkdtempSync(path.join(work, 'gnupg-'));
   run(['gpg', '--homedir', gnupg, '--batch', '--passphrase', '', '--quick-gen-key', 'Bench <bench@example.com>', 'default', 'default', 'never'], { stdio: ['ignore', 'ignore', 'ignore'] });
   const publicKey = run(['gpg', '--homedir', gnupg, '--armor', '--export', 'bench@example.com']);
-  await action('action → S3 (custom, zstd, encrypted to a public key)', { destination: 's3://bench/e', 's3-endpoint': endpoint, 'encryption-public-key': publicKey });
+  action('action → S3 (custom, zstd, encrypted to a public key)', { destination: 's3://bench/e', 's3-endpoint': endpoint, 'encryption-public-key': publicKey });
 
   // Restore drill vs a plain restore of the same archive from a local file.
   const drillFolder = path.join(work, 'drill');
@@ -230,11 +228,11 @@ try {
   });
   const archiveKey = /backup-key<<(\S+)\n(.+)/.exec(readFileSync(path.join(made, 'out'), 'utf8'))[2];
   const archiveFile = path.join(drillFolder, archiveKey);
-  await action('restore drill (action: download, verify sha256, pg_restore, count rows)', {
+  action('restore drill (action: download, verify sha256, pg_restore, count rows)', {
     command: 'drill', 'database-url': '', database: 'bench', destination: `file://${drillFolder}`,
     'target-database-url': `postgres://postgres@127.0.0.1:${port}/drill_scratch`,
   });
-  await stage('zstd -d -c file | pg_restore (same archive, local file)', async () => {
+  stage('zstd -d -c file | pg_restore (same archive, local file)', async () => {
     psql('CREATE DATABASE restore_plain', 'postgres');
     const restoreCmd = archiveFile.endsWith('.zst')
       ? `zstd -q -d -c "${archiveFile}" | "${BIN}/pg_restore" --exit-on-error -d restore_plain`
@@ -243,6 +241,18 @@ try {
     psql('DROP DATABASE restore_plain', 'postgres');
     return { ...r, noNode: true };
   });
+
+  // A checkpoint and one unmeasured dump first: the build's dirty pages and cold caches would
+  // otherwise slow whichever stage ran first.
+  psql('CHECKPOINT');
+  await measured(sh(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`), { env: pgEnv });
+  for (let i = 0; i < REPS; i++) {
+    for (const s of stages) {
+      s.runs.push(await s.fn(i));
+      log(`${s.name} #${i + 1}: ${s.runs.at(-1).seconds.toFixed(2)} s`);
+    }
+  }
+  const results = stages.map(summary);
 
   // ---------------------------------------------------------------- report
   const floor = results[0].median;
@@ -259,7 +269,8 @@ PostgreSQL ${pgVersion} (server and pg_dump on the same machine), s3rver as the 
 Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): pgbench tables at scale ${pgbenchScale} plus
 ${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea.
 
-MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the
+Every stage ran ${REPS} times, in rounds (one run of each stage per round, after a checkpoint and an
+unmeasured warm-up dump). MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the
 measured Node process (the action, or the peer's uploader), "children" its child processes summed
 (pg_dump, zstd, tar; for the peer row: pg_dump). Temp disk is the peak size of RUNNER_TEMP (for the
 peer row: the dump file it uploads).

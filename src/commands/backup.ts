@@ -15,6 +15,7 @@ import {
   type CompressionPlan,
   type CompressorsAvailable,
 } from '../pipeline/compression.js';
+import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
 import { classifyPgError } from '../postgres/classify.js';
@@ -274,13 +275,16 @@ async function streamDump(
   const onAbort = (): void => killAll();
   deps.signal?.addEventListener('abort', onAbort, { once: true });
   let tempDir: string | undefined;
+  let pooled: PooledPipe | undefined;
   try {
     if (deps.signal?.aborted) throw new DumpError('The backup was cancelled before the dump started.');
+    // The last child of the chain writes into a pooled pipe: Node reads it into reused buffers.
     // A compressor CLI starts first so that pg_dump (or tar) writes straight into it: an OS pipe
     // between the two, the uncompressed dump never passes through Node.
-    const compressor = createCompressor(plan, compressors);
+    pooled = await openPooledPipe(deps.tempDir);
+    const compressor = createCompressor(plan, compressors, { stdout: pooled.childEnd });
     if (compressor?.kind === 'child') children.push(compressor.child);
-    const into = compressor?.kind === 'child' ? { stdout: compressor.child.stdin } : {};
+    const into = { stdout: compressor?.kind === 'child' ? compressor.child.stdin : pooled.childEnd };
     let producer: ChildStage;
     if (dump.format === 'directory') {
       tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
@@ -296,8 +300,8 @@ async function streamDump(
       producer = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env, into);
     }
     children.push(producer);
-    const source = compressor?.kind === 'child' ? compressor.child.stdout : producer.stdout;
-    if (!source) throw new Error(`${producer.name} was started without a stdout`);
+    pooled.writtenBy(compressor?.kind === 'child' ? compressor.child : producer);
+    const source = pooled.output;
     const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
     counts.catch(() => undefined);
 
@@ -327,6 +331,9 @@ async function streamDump(
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
     killAll();
+    // Both ends are closed by now unless something failed before the children started.
+    pooled?.childEnd.destroy();
+    pooled?.output.destroy();
     await session.close().catch(() => undefined);
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import zlib from 'node:zlib';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { which } from '@actions/io';
 import type { Compression, CompressionMethod, DumpFormat } from '../postgres/types.js';
 import { spawnStage, type ChildStage } from './process.js';
@@ -84,10 +84,13 @@ export function archiveExtension(format: DumpFormat, plan: CompressionPlan): str
  * whose stdin the producer (pg_dump, tar) writes to directly and whose stdout is the compressed
  * stream; its exit status counts like pg_dump's.
  */
-export type Compressor = { kind: 'in-process'; stream: Duplex } | { kind: 'child'; child: ChildStage & { stdin: Writable; stdout: Readable } };
+export type Compressor = { kind: 'in-process'; stream: Duplex } | { kind: 'child'; child: ChildStage & { stdin: Writable } };
 
-/** Starts the compressor a plan asks for; undefined when the plan compresses in pg_dump or not at all. */
-export function createCompressor(plan: CompressionPlan, available: CompressorsAvailable): Compressor | undefined {
+/**
+ * Starts the compressor a plan asks for; undefined when the plan compresses in pg_dump or not at all.
+ * A CLI compressor writes into `to.stdout` when given (e.g. a pooled pipe), else into a pipe read as `child.stdout`.
+ */
+export function createCompressor(plan: CompressionPlan, available: CompressorsAvailable, to: { stdout?: Writable } = {}): Compressor | undefined {
   if (plan.where !== 'stream' || plan.level === undefined) return undefined;
   if (plan.engine === 'node-zlib') {
     const z = zlib as unknown as {
@@ -107,9 +110,9 @@ export function createCompressor(plan: CompressionPlan, available: CompressorsAv
       ? ['zstd', available.zstdCli, ['-q', '-c', `-${plan.level}`, '-T0', ...(plan.level > 19 ? ['--ultra'] : [])]]
       : ['lz4', available.lz4Cli, ['-q', '-c', `-${plan.level}`]];
   if (!path) throw new Error(`${name} is not available`);
-  const child = spawnStage(name, path, args, { stdin: 'pipe' });
-  if (!child.stdin || !child.stdout) throw new Error(`${name} was started without pipes`);
-  return { kind: 'child', child: { ...child, stdin: child.stdin, stdout: child.stdout } };
+  const child = spawnStage(name, path, args, { stdin: 'pipe', ...to });
+  if (!child.stdin) throw new Error(`${name} was started without a stdin pipe`);
+  return { kind: 'child', child: { ...child, stdin: child.stdin } };
 }
 
 /** Looks for the compressors this machine has (Node's zlib zstd, and `zstd`/`lz4` on PATH). */

@@ -49,9 +49,10 @@ export interface SpawnOptions {
   inherit?: (name: string) => boolean;
   stdin?: 'pipe' | 'ignore';
   /**
-   * Connect stdout straight to another child's stdin (e.g. pg_dump → zstd): the two share an OS pipe
-   * and the bytes never pass through Node. The stream is handed over: Node's end of it is closed
-   * once this child has started, so the reader sees end-of-file when this child exits.
+   * Connect stdout to a stream with a descriptor: another child's stdin (e.g. pg_dump → zstd, an OS
+   * pipe, the bytes never pass through Node) or a pooled pipe's socket (pooled-pipe.ts). The stream
+   * is handed over: Node's end of it is closed once this child has started, so the reader sees
+   * end-of-file when this child exits.
    */
   stdout?: Writable;
   /** Called with each complete stderr line, e.g. to log pg_dump warnings. */

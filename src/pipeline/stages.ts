@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Transform, Writable, type TransformCallback } from 'node:stream';
 
+import { retainChunk } from './pooled-pipe.js';
+
 /** Chunk size the in-process stages buffer (bytes); large chunks keep per-chunk overhead low. */
 export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
@@ -98,6 +100,8 @@ export class Fanout extends Writable {
       callback(new AllOutputsFailedError());
       return;
     }
+    // Each live output is one more holder of a pooled chunk (it releases it once consumed).
+    retainChunk(chunk, live.length - 1);
     let waiting = 0;
     let settled = false;
     const release = (): void => {

@@ -13,6 +13,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { UploadError, errorMessage } from '../errors.js';
+import { releaseChunk } from '../pipeline/pooled-pipe.js';
 import type { Destination, ObjectInfo, ObjectStore, UploadOptions, UploadResult } from './types.js';
 
 type FileDestination = Extract<Destination, { kind: 'file' }>;
@@ -258,12 +259,15 @@ class FileSink extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     writeAll(this.handle, chunk).then(() => {
       this.bytes += chunk.byteLength;
+      releaseChunk(chunk);
       callback();
     }, callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
     const data = Buffer.concat(chunks.map(({ chunk }) => chunk));
+    // Copied: the pooled chunks can be reused (releasing the merged copy below is a no-op).
+    for (const { chunk } of chunks) releaseChunk(chunk);
     this._write(data, 'binary', callback);
   }
 

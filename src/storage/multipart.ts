@@ -16,7 +16,8 @@
  * `partSize` bytes but the last), CompleteMultipartUpload with the parts' ETags (and CRC32s when
  * the client sends flexible checksums, as lib-storage does: `ChecksumAlgorithm: CRC32` on create).
  */
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 import {
   ChecksumAlgorithm,
@@ -29,8 +30,12 @@ import {
   type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
 
+import { releaseChunk } from '../pipeline/pooled-pipe.js';
 import { MAX_PARTS } from './part-size.js';
 import type { ObjectWriteParams } from './s3.js';
+
+/** Ends the body's pipeline once the upload has failed (the failure itself is in {@link PooledUpload.failure}). */
+const STOPPED = new Error('upload stopped');
 
 export type FailureKind = 'aborted' | 'body' | 's3' | 'other';
 export interface Failure {
@@ -113,27 +118,36 @@ export class PooledUpload {
     let current: Buffer | undefined;
     let filled = 0;
     let partNumber = 0;
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        let offset = 0;
-        while (offset < chunk.length) {
+    const take = async (chunk: Buffer): Promise<void> => {
+      let offset = 0;
+      while (offset < chunk.length && this.failure === undefined) {
+        current ??= this.takeBuffer();
+        const copied = chunk.copy(current, filled, offset, Math.min(chunk.length, offset + partSize - filled));
+        filled += copied;
+        offset += copied;
+        if (filled === partSize) {
+          await this.partSlot();
           if (this.failure !== undefined) break;
-          current ??= this.takeBuffer();
-          const copied = chunk.copy(current, filled, offset, Math.min(chunk.length, offset + partSize - filled));
-          filled += copied;
-          offset += copied;
-          if (filled === partSize) {
-            await this.partSlot();
-            if (this.failure !== undefined) break;
-            this.startPart(++partNumber, current, filled);
-            current = undefined;
-            filled = 0;
-          }
+          this.startPart(++partNumber, current, filled);
+          current = undefined;
+          filled = 0;
         }
-        if (this.failure !== undefined) break;
       }
+    };
+    // A Writable gets each chunk as the producer pushed it (a Readable's async iterator merges
+    // buffered chunks into a new buffer), so a pooled chunk can be released once it is copied.
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        take(chunk).then(() => {
+          releaseChunk(chunk);
+          callback(this.failure === undefined ? null : STOPPED);
+        }, callback);
+      },
+    });
+    try {
+      await pipeline(body, sink);
     } catch (error) {
-      this.fail('body', error);
+      if (error !== STOPPED) this.fail('body', error);
     }
     if (this.failure === undefined) {
       if (partNumber === 0) {

@@ -8,6 +8,8 @@ import { pathToFileURL } from 'node:url';
 
 import { UploadError } from '../../src/errors.js';
 import { parseDestination } from '../../src/storage/destination.js';
+import { openPooledPipe, POOLED_READ_BYTES } from '../../src/pipeline/pooled-pipe.js';
+import { spawnStage } from '../../src/pipeline/process.js';
 import { LocalFolderStore } from '../../src/storage/local.js';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -72,6 +74,19 @@ describe('LocalFolderStore', () => {
     expect(await store.head('db/app/missing.dump')).toBeUndefined();
     expect(await store.head('db/app')).toBeUndefined(); // a folder is not an object
     await expect(store.get('db/app/missing.dump')).rejects.toThrow(/^There is no file .*missing\.dump/);
+  });
+
+  test("a child's output through a pooled pipe is written intact, each read buffer released once written", async () => {
+    const data = randomBytes(20 * 1024 * 1024 + 3);
+    await writeFile(join(base, 'source'), data);
+    const pooled = await openPooledPipe(base);
+    const child = spawnStage('cat', 'cat', [join(base, 'source')], { stdout: pooled.childEnd });
+    pooled.writtenBy(child);
+    const result = await store.upload('db/pooled.dump', pooled.output);
+    await child.done;
+    expect(result.bytes).toBe(data.length);
+    expect((await readFile(join(root, 'db', 'pooled.dump'))).equals(data)).toBe(true);
+    expect(pooled.buffersAllocated()).toBeLessThan(data.length / POOLED_READ_BYTES / 4);
   });
 
   test('put writes atomically and replaces', async () => {

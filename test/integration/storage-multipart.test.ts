@@ -4,10 +4,15 @@
  * through S3ObjectStore in storage-s3.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
+import { openPooledPipe, POOLED_READ_BYTES } from '../../src/pipeline/pooled-pipe.js';
+import { spawnStage } from '../../src/pipeline/process.js';
 import { PooledUpload } from '../../src/storage/multipart.js';
 import { MiB } from '../../src/storage/part-size.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
@@ -104,5 +109,24 @@ test('flexible checksums (when_supported, as for AWS S3): the upload is created 
     expect(await stored('t/crc')).toEqual({ sha256, bytes: 11 * MiB });
   } finally {
     crcClient.destroy();
+  }
+}, 60_000);
+
+test("a child's output read through a pooled pipe: stored intact, every read buffer released and reused", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pool-pipe-'));
+  try {
+    const data = randomBytes(23 * MiB + 7);
+    writeFileSync(join(dir, 'archive'), data);
+    const pooled = await openPooledPipe(dir);
+    const child = spawnStage('cat', 'cat', [join(dir, 'archive')], { stdout: pooled.childEnd });
+    pooled.writtenBy(child);
+    const upload = new PooledUpload(client, { Bucket: BUCKET, Key: 't/pooled', params: {}, partSize: 5 * MiB, queueSize: 2 }, () => pooled.output.destroy());
+    await upload.run(pooled.output);
+    await child.done;
+    expect(await stored('t/pooled')).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length });
+    // ≥ 92 reads of at most 256 KiB; without releases each would need a buffer of its own.
+    expect(pooled.buffersAllocated()).toBeLessThan(data.length / POOLED_READ_BYTES / 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
