@@ -242,12 +242,13 @@ try {
     return { ...r, noNode: true };
   });
 
-  // A checkpoint and one unmeasured dump first: the build's dirty pages and cold caches would
-  // otherwise slow whichever stage ran first.
+  // One unmeasured dump first (cold caches), and a checkpoint before every run: the build's and the
+  // restores' dirty pages would otherwise be written while the next stage runs, and slow it.
   psql('CHECKPOINT');
   await measured(sh(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`), { env: pgEnv });
   for (let i = 0; i < REPS; i++) {
     for (const s of stages) {
+      psql('CHECKPOINT');
       s.runs.push(await s.fn(i));
       log(`${s.name} #${i + 1}: ${s.runs.at(-1).seconds.toFixed(2)} s`);
     }
@@ -269,8 +270,8 @@ PostgreSQL ${pgVersion} (server and pg_dump on the same machine), s3rver as the 
 Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): pgbench tables at scale ${pgbenchScale} plus
 ${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea.
 
-Every stage ran ${REPS} times, in rounds (one run of each stage per round, after a checkpoint and an
-unmeasured warm-up dump). MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the
+Every stage ran ${REPS} times, in rounds (one run of each stage per round; an unmeasured warm-up
+dump first, and a CHECKPOINT before every run). MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the
 measured Node process (the action, or the peer's uploader), "children" its child processes summed
 (pg_dump, zstd, tar; for the peer row: pg_dump). Temp disk is the peak size of RUNNER_TEMP (for the
 peer row: the dump file it uploads).
@@ -310,8 +311,13 @@ function targets(results) {
   if (action && limit) add('backup ≤ 1.5× pg_dump -Fc -Z0 > /dev/null', action.median / limit.median, 1.5);
   if (action && enc) add('encrypted ≤ 1.2× unencrypted', enc.median / action.median, 1.2);
   if (drill && plain) add('drill ≤ 1.15× zstd -d | pg_restore', drill.median / plain.median, 1.15);
-  const rss = Math.max(...results.filter((r) => r.name.startsWith('action')).map((r) => r.peakMainMb ?? 0));
-  rows.push(`| peak RSS of the action's Node process ≤ 150 MB | ${rss.toFixed(0)} MB | ${rss <= 150 ? 'yes' : 'no'} |`);
+  // Reported apart: encryption runs in OpenPGP.js, whose per-chunk buffers the action cannot reuse.
+  const ours = results.filter((r) => r.name.startsWith('action') || r.name.startsWith('restore drill'));
+  const peak = (rs) => Math.max(...rs.map((r) => r.peakMainMb ?? 0));
+  const plainRss = peak(ours.filter((r) => !r.name.includes('encrypted')));
+  const encRss = peak(ours.filter((r) => r.name.includes('encrypted')));
+  rows.push(`| peak RSS of the action's Node process ≤ 150 MB (every unencrypted backup row, drill) | ${plainRss.toFixed(0)} MB | ${plainRss <= 150 ? 'yes' : 'no'} |`);
+  rows.push(`| peak RSS of the action's Node process ≤ 150 MB (encrypted backup) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`);
   return rows;
 }
 

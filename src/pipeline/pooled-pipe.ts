@@ -79,7 +79,8 @@ export interface PooledPipe {
 /**
  * Opens a pooled pipe: a Unix socket pair in a private directory under `dir` (or the OS temporary
  * directory when that path would be too long), whose socket file is removed before this resolves.
- * Destroying `output` closes the reading end, so the child gets EPIPE/SIGPIPE like on a pipe.
+ * Destroying `output` before the end stops the child named with `writtenBy` (SIGTERM), then closes
+ * the reading end.
  * @throws the socket errors (EACCES, ENOSPC, …) if the pair cannot be made.
  */
 export async function openPooledPipe(dir: string): Promise<PooledPipe> {
@@ -118,10 +119,13 @@ export async function openPooledPipe(dir: string): Promise<PooledPipe> {
       },
     });
     output = new PooledOutput(reader);
-    const childEnd = await Promise.race([
-      accepted,
-      new Promise<never>((_, reject) => reader.once('error', reject)),
-    ]);
+    let childEnd: net.Socket;
+    try {
+      childEnd = await Promise.race([accepted, new Promise<never>((_, reject) => reader.once('error', reject))]);
+    } catch (error) {
+      output.destroy();
+      throw error;
+    }
     return {
       childEnd,
       output,
