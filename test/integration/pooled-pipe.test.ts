@@ -145,3 +145,14 @@ test('destroying the output before the end stops the writer, which counts as sto
   expect(exit).toMatchObject({ signal: 'SIGTERM' });
   expect(killedByUs(exit)).toBe(true);
 });
+
+test('a child that writes nothing: the output ends empty', async () => {
+  const pooled = await openPooledPipe(dir);
+  const child = spawnStage('true', 'true', [], { stdout: pooled.childEnd });
+  pooled.writtenBy(child);
+  let bytes = 0;
+  await pipeline(pooled.output, sink((chunk) => (bytes += chunk.length)));
+  await child.done;
+  expect(bytes).toBe(0);
+  expect(pooled.buffersAllocated()).toBeLessThanOrEqual(1);
+});
