@@ -8,7 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
-import type { DecryptionConfig } from '../crypto/specs.js';
+import { decryptionMismatch, type DecryptionConfig } from '../crypto/specs.js';
 import { ClientInstallError, ConfigError, ConnectionError } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
@@ -242,9 +242,10 @@ export function isEncrypted(manifest: Manifest, key: string): boolean {
 /**
  * A factory of fresh decrypting stages for an encrypted backup (undefined when it is not
  * encrypted): `deps.decrypt` when given, else OpenPGP with `decryption`. Call it right after
- * choosing the backup, so a missing key fails before the target is touched.
+ * choosing the backup, so a missing or wrong key fails before the target is touched.
  * @throws ConfigError('decryption-private-key' or 'decryption-passphrase') when the backup is
- *   encrypted and no decryption is configured.
+ *   encrypted and no decryption is configured, or the manifest shows it cannot open the archive
+ *   ({@link decryptionMismatch}: wrong mode, or a private key that is none of the recipients).
  */
 export async function decrypterFor(chosen: ChosenBackup, decryption: DecryptionConfig | undefined, deps: RestoreDeps): Promise<(() => Duplex) | undefined> {
   const { manifest, entry } = chosen;
@@ -264,6 +265,8 @@ export async function decrypterFor(chosen: ChosenBackup, decryption: DecryptionC
     const how = passphrase ? 'decryption-passphrase (the encryption-passphrase of the backup)' : `decryption-private-key (the private key of one of the recipients${recipients})`;
     throw new ConfigError(input, `the backup ${entry.key} is encrypted (OpenPGP${manifest.encryption ? `, ${manifest.encryption.mode}` : ''}); set ${how} from a secret to restore it.`);
   }
+  const mismatch = manifest.encryption ? decryptionMismatch(manifest.encryption, decryption) : undefined;
+  if (mismatch) throw new ConfigError(decryption.mode === 'passphrase' ? 'decryption-passphrase' : 'decryption-private-key', `${mismatch} Nothing was touched.`);
   // OpenPGP.js is loaded only for encrypted backups.
   const { createDecryptStage } = await import('../crypto/decrypt.js');
   return () => createDecryptStage(decryption);

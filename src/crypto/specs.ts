@@ -123,3 +123,24 @@ export function armoredBlocks(text: string): ArmoredBlock[] {
   }
   return blocks;
 }
+
+/**
+ * Why `decryption` cannot open an archive whose manifest records `encryption`, judged from the
+ * manifest alone (before the target database is touched); undefined when it may. The archive's own
+ * packets are checked again while decrypting. Mismatches: a passphrase for an archive encrypted to
+ * public keys and the reverse; private keys none of whose primary-key fingerprints is among the
+ * manifest's recipients (an empty recipient list is not judged).
+ */
+export function decryptionMismatch(encryption: { mode: 'public-key' | 'passphrase'; recipients: string[] }, decryption: DecryptionConfig): string | undefined {
+  if (encryption.mode === 'passphrase') {
+    return decryption.mode === 'passphrase'
+      ? undefined
+      : 'the backup was encrypted with a passphrase, not to public keys; set decryption-passphrase to its encryption-passphrase (and unset decryption-private-key).';
+  }
+  const recipients = encryption.recipients.join(', ');
+  if (decryption.mode === 'passphrase') {
+    return `the backup was encrypted to public key(s) ${recipients || '(not recorded)'}, not with a passphrase; set decryption-private-key to the private key of one of them (and unset decryption-passphrase).`;
+  }
+  if (encryption.recipients.length === 0 || decryption.fingerprints.some((f) => encryption.recipients.includes(f))) return undefined;
+  return `the backup was encrypted to ${recipients} (its manifest), and the key given (${decryption.fingerprints.join(', ')}) is none of them; set decryption-private-key to the private key of one of the recipients (\`gpg --armor --export-secret-keys <fingerprint>\`).`;
+}

@@ -1,6 +1,7 @@
 import * as openpgp from 'openpgp';
 import { ConfigError } from '../../src/errors.js';
-import { ENCRYPTION_INPUTS, encryptionSecrets, parseDecryptionInputs, parseEncryptionInputs } from '../../src/crypto/openpgp.js';
+import { ENCRYPTION_INPUTS, encryptionSecrets, parseDecryptionInputs, parseEncryptionInputs, type DecryptionConfig } from '../../src/crypto/openpgp.js';
+import { decryptionMismatch } from '../../src/crypto/specs.js';
 
 const reader =
   (values: Record<string, string>) =>
@@ -371,5 +372,23 @@ describe('encryptionSecrets', () => {
 
   test('nothing set: nothing to mask', () => {
     expect(encryptionSecrets(reader({}))).toEqual([]);
+  });
+});
+
+describe('decryptionMismatch: judged from the manifest before the target is touched', () => {
+  const key = (...fingerprints: string[]): DecryptionConfig => ({ mode: 'private-key', keys: [], fingerprints });
+  const passphrase: DecryptionConfig = { mode: 'passphrase', passphrase: 'x' };
+  test.each<[string, { mode: 'public-key' | 'passphrase'; recipients: string[] }, DecryptionConfig, string | undefined]>([
+    ['passphrase archive, passphrase given', { mode: 'passphrase', recipients: [] }, passphrase, undefined],
+    ['passphrase archive, private key given', { mode: 'passphrase', recipients: [] }, key('AA11'), 'the backup was encrypted with a passphrase, not to public keys; set decryption-passphrase'],
+    ['public-key archive, passphrase given', { mode: 'public-key', recipients: ['AA11'] }, passphrase, 'the backup was encrypted to public key(s) AA11, not with a passphrase; set decryption-private-key'],
+    ['one of two recipients given', { mode: 'public-key', recipients: ['AA11', 'BB22'] }, key('BB22'), undefined],
+    ['one of the keys given is a recipient', { mode: 'public-key', recipients: ['AA11'] }, key('CC33', 'AA11'), undefined],
+    ['no key given is a recipient', { mode: 'public-key', recipients: ['AA11'] }, key('CC33', 'DD44'), 'the backup was encrypted to AA11 (its manifest), and the key given (CC33, DD44) is none of them'],
+    ['recipients not recorded: not judged', { mode: 'public-key', recipients: [] }, key('CC33'), undefined],
+  ])('%s', (_name, encryption, decryption, expected) => {
+    const problem = decryptionMismatch(encryption, decryption);
+    if (expected === undefined) expect(problem).toBeUndefined();
+    else expect(problem).toContain(expected);
   });
 });
