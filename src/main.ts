@@ -11,7 +11,7 @@ import { detectCompressors } from './pipeline/compression.js';
 import { actionsCache, ensureClient, execRunner } from './postgres/client.js';
 import { processDumper } from './postgres/dumper.js';
 import { connectInspector } from './postgres/inspect.js';
-import { listJson, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
+import { listOutputs, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
 import { backupOutputs, backupSummary } from './report/backup-report.js';
 import { runList } from './commands/list.js';
 import { CheckError, checkOutputs, checkSummary, runCheck } from './commands/check.js';
@@ -117,7 +117,7 @@ async function runCommand(config: Config, signal: AbortSignal): Promise<CommandO
     case 'list': {
       const { policy } = config.retention;
       const result = await runList({ ...retentionOptions(config), ...(policy ? { policy } : {}) });
-      await publish(config, { backups: listJson(result) }, listSummary(result));
+      await publish(config, listOutputs(result), listSummary(result));
       const failed = result.destinations.filter((d) => d.error);
       if (failed.length > 0) throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
       return {};

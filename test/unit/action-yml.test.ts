@@ -6,9 +6,10 @@ import { SECRET_INPUTS } from '../../src/config/mask.js';
 import { backupOutputs } from '../../src/report/backup-report.js';
 import type { BackupResult } from '../../src/commands/backup.js';
 import { VERSION } from '../../src/version.js';
-import { pruneOutputs } from '../../src/report/retention-report.js';
+import { listOutputs, pruneOutputs } from '../../src/report/retention-report.js';
 import { RESTORE_OUTPUTS } from '../../src/restore/options.js';
 import type { PruneResult } from '../../src/commands/prune.js';
+import type { ListResult } from '../../src/commands/list.js';
 
 interface ActionYaml {
   runs: { using: string; main: string };
@@ -44,7 +45,8 @@ describe('action.yml', () => {
       throughput: 1,
     } as unknown as BackupResult;
     const prune = pruneOutputs({ prunedCount: 0, keptCount: 0 } as unknown as PruneResult);
-    const set = [...Object.keys(backupOutputs(result)), ...Object.keys(prune), 'backups', ...RESTORE_OUTPUTS.map((o) => o.name)];
+    const list = listOutputs({ destinations: [] } as unknown as ListResult);
+    const set = [...Object.keys(backupOutputs(result)), ...Object.keys(prune), ...Object.keys(list), ...RESTORE_OUTPUTS.map((o) => o.name)];
     expect(set.sort()).toEqual(Object.keys(action.outputs).sort());
   });
 

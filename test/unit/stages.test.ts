@@ -55,6 +55,41 @@ describe('stream stages', () => {
     await slow;
   });
 
+  test('Fanout: a fast output runs ahead of a slow one by at most the stream buffers', async () => {
+    const chunk = 64 * 1024;
+    const data = randomBytes(12 * 1024 * 1024);
+    const fanout = new Fanout(2);
+    let slowBytes = 0;
+    let fastBytes = 0;
+    let lead = 0;
+    const fast = pipeline(
+      fanout.outputs[0]!,
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          fastBytes += c.length;
+          lead = Math.max(lead, fastBytes - slowBytes);
+          cb();
+        },
+      }),
+    );
+    const slow = pipeline(
+      fanout.outputs[1]!,
+      new Writable({
+        highWaterMark: chunk,
+        write: (c: Buffer, _e, cb) =>
+          setTimeout(() => {
+            slowBytes += c.length;
+            cb();
+          }, 1),
+      }),
+    );
+    const chunks = Array.from({ length: data.length / chunk }, (_, i) => data.subarray(i * chunk, (i + 1) * chunk));
+    await Promise.all([pipeline(Readable.from(chunks), fanout), fast, slow]);
+    expect(slowBytes).toBe(data.length);
+    // The fan-out's and the outputs' buffers (1 MiB each) and the slow sink's: far less than the 12 MiB sent.
+    expect(lead).toBeLessThanOrEqual(4 * 1024 * 1024);
+  });
+
   test('Fanout drops a failed output and goes on with the others', async () => {
     const fanout = new Fanout(2);
     fanout.outputs[0]!.destroy(new Error('S3 down'));
