@@ -282,7 +282,7 @@ async function streamDump(
     // A compressor CLI starts first so that pg_dump (or tar) writes straight into it: an OS pipe
     // between the two, the uncompressed dump never passes through Node.
     pooled = await openPooledPipe(deps.tempDir);
-    const compressor = createCompressor(plan, compressors, { stdout: pooled.childEnd });
+    const compressor = createCompressor(plan, compressors, pooled.childEnd);
     if (compressor?.kind === 'child') children.push(compressor.child);
     const into = { stdout: compressor?.kind === 'child' ? compressor.child.stdin : pooled.childEnd };
     let producer: ChildStage;

@@ -81,16 +81,16 @@ export function archiveExtension(format: DumpFormat, plan: CompressionPlan): str
 
 /**
  * An in-stream compressor: either a Duplex inside Node (zlib), or a child process (zstd/lz4 CLI)
- * whose stdin the producer (pg_dump, tar) writes to directly and whose stdout is the compressed
- * stream; its exit status counts like pg_dump's.
+ * whose stdin the producer (pg_dump, tar) writes to directly and whose stdout is the stream given
+ * to {@link createCompressor}; its exit status counts like pg_dump's.
  */
 export type Compressor = { kind: 'in-process'; stream: Duplex } | { kind: 'child'; child: ChildStage & { stdin: Writable } };
 
 /**
  * Starts the compressor a plan asks for; undefined when the plan compresses in pg_dump or not at all.
- * A CLI compressor writes into `to.stdout` when given (e.g. a pooled pipe), else into a pipe read as `child.stdout`.
+ * A CLI compressor writes into `stdout` (the backup's pooled pipe); Node's zlib is a Duplex instead.
  */
-export function createCompressor(plan: CompressionPlan, available: CompressorsAvailable, to: { stdout?: Writable } = {}): Compressor | undefined {
+export function createCompressor(plan: CompressionPlan, available: CompressorsAvailable, stdout: Writable): Compressor | undefined {
   if (plan.where !== 'stream' || plan.level === undefined) return undefined;
   if (plan.engine === 'node-zlib') {
     const z = zlib as unknown as {
@@ -110,7 +110,7 @@ export function createCompressor(plan: CompressionPlan, available: CompressorsAv
       ? ['zstd', available.zstdCli, ['-q', '-c', `-${plan.level}`, '-T0', ...(plan.level > 19 ? ['--ultra'] : [])]]
       : ['lz4', available.lz4Cli, ['-q', '-c', `-${plan.level}`]];
   if (!path) throw new Error(`${name} is not available`);
-  const child = spawnStage(name, path, args, { stdin: 'pipe', ...to });
+  const child = spawnStage(name, path, args, { stdin: 'pipe', stdout });
   if (!child.stdin) throw new Error(`${name} was started without a stdin pipe`);
   return { kind: 'child', child: { ...child, stdin: child.stdin } };
 }

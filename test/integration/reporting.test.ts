@@ -5,13 +5,12 @@
  * and API-down paths (warnings, bounded time), and that no secret reaches GitHub or the webhook.
  */
 import { jest } from '@jest/globals';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { reportOutcome, type Outcome, type ReportDeps } from '../../src/report/failure-report.js';
 import { createIssueReporter, parseFailureMarker, parseMarker } from '../../src/report/github-issue.js';
 import { parseReportingInputs, type ReportingConfig } from '../../src/report/reporting-config.js';
 import { notifyWebhook } from '../../src/report/webhook.js';
 import { FakeGitHub, forbiddenBody, type FakeIssue } from '../support/fake-github.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 jest.setTimeout(30_000);
 
@@ -418,43 +417,8 @@ describe('reporting never hides the failure', () => {
 // ---------------------------------------------------------------------------------------------
 // Webhook
 
-interface Receiver {
-  url: string;
-  port: number;
-  received: { path: string; contentType: string | undefined; body: unknown }[];
-  answer: { status: number; hang?: boolean };
-  stop(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const sockets = new Set<Socket>();
-  const receiver: Receiver = {
-    url: '',
-    port: 0,
-    received: [],
-    answer: { status: 200 },
-    stop: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      receiver.received.push({ path: req.url ?? '', contentType: req.headers['content-type'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-      if (receiver.answer.hang) return;
-      res.statusCode = receiver.answer.status;
-      res.end(receiver.answer.status === 200 ? 'ok' : 'internal_error');
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  receiver.port = (server.address() as AddressInfo).port;
-  receiver.url = `http://127.0.0.1:${receiver.port}`;
+async function startReceiver(): Promise<WebhookReceiver> {
+  const receiver = await startWebhookReceiver();
   servers.push(receiver);
   return receiver;
 }

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import { parseDestination } from '../../src/storage/destination.js';
 import { createStore } from '../../src/storage/index.js';
 import { archiveKey, globalsKey, manifestKey } from '../../src/storage/keys.js';
 import type { Destination, ObjectStore } from '../../src/storage/types.js';
-import { bounded, speedUpS3rverDeletes, startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
+import { bounded, speedUpS3rverDeletes, startS3Proxy, startS3Server, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
 
 const BUCKET = 'retention';
 /** The 10,000 backups get a bucket of their own (s3rver walks the whole bucket folder on each listing page). */
@@ -379,16 +379,15 @@ describe('retention against s3rver', () => {
   });
 
   describe('when the store refuses to delete one key (proxy answering AccessDenied for it)', () => {
-    let proxy: Server;
+    let proxy: S3Proxy;
     let endpoint: string;
     let direct: ObjectStore;
     const denied = new Set<string>();
 
     beforeAll(async () => {
       direct = createStore(s3Destination('denied'), testS3Settings(server.endpoint));
-      proxy = createServer((req, res) => {
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        if (req.method === 'POST' && url.searchParams.has('delete')) {
+      proxy = await startS3Proxy(server.port, ({ method, query }, req, res, forward) => {
+        if (method === 'POST' && query.has('delete')) {
           // DeleteObjects: delete the allowed keys upstream, answer AccessDenied for the others.
           const answer = async (body: string): Promise<void> => {
             const keys = [...body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => unescapeXml(m[1] as string));
@@ -410,21 +409,14 @@ describe('retention against s3rver', () => {
             });
           return;
         }
-        const upstream = httpRequest({ host: '127.0.0.1', port: server.port, method: req.method, path: req.url, headers: req.headers }, (upstreamRes) => {
-          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-          upstreamRes.pipe(res);
-        });
-        upstream.on('error', () => res.destroy());
-        req.pipe(upstream);
+        forward();
       });
-      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-      endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      endpoint = proxy.endpoint;
     });
 
     afterAll(async () => {
       (direct as { destroy?: () => void }).destroy?.();
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy?.stop();
     });
 
     test('a prune failure is a warning with the keys left, not a throw', async () => {

@@ -1,7 +1,7 @@
 /**
  * End to end: the object settings inputs (s3-storage-class, s3-sse, s3-sse-kms-key-id) reach the
  * S3 server on every object a backup writes. The built bundle runs as a process against a real
- * PostgreSQL cluster and s3rver; a recording HTTP proxy on 127.0.0.1 sits between them and keeps
+ * PostgreSQL cluster and s3rver; the recording proxy of test/support sits between them and keeps
  * each request's method, path, query and headers exactly as they arrived.
  *
  * Objects a backup creates: the archive (one PutObject when it fits a part, else
@@ -13,32 +13,22 @@
  * not GLACIER_IR) and ignores the SSE headers, so the values below are ones it accepts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Server, testS3Inputs, type S3Server } from '../support/s3-server.js';
+import { startS3Proxy, startS3Server, testS3Inputs, type ProxiedRequest, type S3Proxy, type S3Server } from '../support/s3-server.js';
 
 const BUCKET = 'object-headers';
 const KMS_KEY_ID = 'arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 /** Every header name this test is about starts with one of these (case-insensitive on the wire, lower-case in Node). */
 const SETTING_HEADER = /^x-amz-(storage-class|server-side-encryption)/;
 
-interface Recorded {
-  method: string;
-  /** Bucket-relative object key, decoded (path-style URL `/<bucket>/<key>`). */
-  bucket: string;
-  key: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-}
-
 type Operation = 'PutObject' | 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload' | 'other';
 
-function operationOf(request: Recorded): Operation {
+function operationOf(request: ProxiedRequest): Operation {
   const { method, query, key } = request;
   if (key === '') return 'other';
   if (method === 'POST' && query.has('uploads')) return 'CreateMultipartUpload';
@@ -57,56 +47,15 @@ function settingHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   return picked;
 }
 
-/** Forwards every request to s3rver unchanged (Host included, so signatures still match) and records it. */
-async function startRecordingProxy(upstreamPort: number): Promise<{ endpoint: string; requests: Recorded[]; stop(): Promise<void> }> {
-  const requests: Recorded[] = [];
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const [, bucket = '', ...keyParts] = url.pathname.split('/');
-    requests.push({
-      method: req.method ?? '',
-      bucket: decodeURIComponent(bucket),
-      key: keyParts.map((part) => decodeURIComponent(part)).join('/'),
-      query: url.searchParams,
-      headers: { ...req.headers },
-    });
-    const upstream = httpRequest(
-      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
-      (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        upstreamRes.pipe(res);
-      },
-    );
-    upstream.on('error', (error) => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end(String(error));
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
-  };
-}
-
 let cluster: Cluster;
 let s3: S3Server;
-let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;
+let proxy: S3Proxy;
 let work: string;
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 's3-object-headers-'));
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
-  proxy = await startRecordingProxy(s3.port);
+  proxy = await startS3Proxy(s3.port);
   await s3.createBucket(BUCKET);
   // Small: pagila's zstd archive fits one part (a single PutObject).
   await loadPagila(cluster, 'pagila');
@@ -161,7 +110,7 @@ const SETTINGS: Settings[] = [
 let runCounter = 0;
 
 /** Runs one backup through the proxy into its own prefix; returns the run and the requests it made. */
-async function backupThroughProxy(shape: Shape, settings: Settings): Promise<{ run: ActionRun; prefix: string; requests: Recorded[] }> {
+async function backupThroughProxy(shape: Shape, settings: Settings): Promise<{ run: ActionRun; prefix: string; requests: ProxiedRequest[] }> {
   const prefix = `run-${++runCounter}`;
   const first = proxy.requests.length;
   const run = await runAction({

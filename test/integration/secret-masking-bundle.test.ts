@@ -11,15 +11,13 @@
  *    before any other stdout line (the runner masks only from the add-mask command on);
  *  - print none of them, in any form, to stdout or stderr, the step outputs or the job summary;
  *  - send none of them in the webhook's request body.
- * The checks themselves are exercised first against planted leaks, so none of them can pass vacuously.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Inputs, testS3Settings, type S3Server } from '../support/s3-server.js';
+import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 /** Unique cores: every derived form (raw, URL- or form-encoded) of a sentinel contains its core. */
 const CORE = {
@@ -47,42 +45,6 @@ function formEncode(value: string): string {
   return encodeURIComponent(value)
     .replace(/%20/g, '+')
     .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-interface HookRequest {
-  method: string;
-  url: string;
-  body: string;
-}
-
-/** A webhook receiver on 127.0.0.1 that records every request and answers 500 echoing the path. */
-async function startHookServer(): Promise<{ port: number; requests: HookRequest[]; stop(): Promise<void> }> {
-  const requests: HookRequest[] = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') });
-      // A careless receiver echoes what it was asked for: the secret path and query come back.
-      res.statusCode = 500;
-      res.setHeader('content-type', 'text/plain');
-      res.end(`internal error handling ${req.url ?? ''}`);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    requests,
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
-  };
 }
 
 interface Secrets {
@@ -167,11 +129,11 @@ function expectNoLeak(run: ActionRun, s: Secrets, hookBodies: string[]): void {
 describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ path: node }) => {
   let cluster: Cluster;
   let s3: S3Server;
-  let hook: Awaited<ReturnType<typeof startHookServer>>;
+  let hook: WebhookReceiver;
   let s: Secrets;
 
   beforeAll(async () => {
-    [cluster, s3, hook] = await Promise.all([startCluster(), startS3Server(), startHookServer()]);
+    [cluster, s3, hook] = await Promise.all([startCluster(), startS3Server(), startWebhookReceiver({ status: 500, text: (path) => `internal error handling ${path}` })]);
     await loadPagila(cluster, DB_NAME);
     await cluster.psql('postgres', `CREATE ROLE ${DB_ROLE} LOGIN SUPERUSER PASSWORD '${DB_PASSWORD.replace(/'/g, "''")}'`);
     await s3.createBucket(BUCKET);
@@ -194,10 +156,10 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
   });
 
   /** Runs the bundle and returns the run with the webhook requests it caused. */
-  async function runWithHook(destination: string): Promise<{ run: ActionRun; hooks: HookRequest[] }> {
-    const before = hook.requests.length;
+  async function runWithHook(destination: string): Promise<{ run: ActionRun; hooks: ReceivedHook[] }> {
+    const before = hook.received.length;
     const run = await runAction({ node, inputs: inputs(destination), timeoutMs: 150_000 });
-    return { run, hooks: hook.requests.slice(before) };
+    return { run, hooks: hook.received.slice(before) };
   }
 
   test('a successful encrypted backup to S3: secrets masked first, never printed, not in the webhook', async () => {
@@ -209,13 +171,13 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
     expect(key).toMatch(new RegExp(`^prod/${DB_NAME}/\\d{4}-\\d{2}-\\d{2}T\\d{6}Z-masked\\..*\\.gpg$`));
     expect(hooks).toHaveLength(1);
     expect(hooks[0]?.method).toBe('POST');
-    expect(hooks[0]?.url).toBe(s.hookPathAndQuery);
-    expect(JSON.parse(hooks[0]?.body as string)).toMatchObject({ event: 'success', command: 'backup', database: DB_NAME, backupKey: key });
+    expect(hooks[0]?.path).toBe(s.hookPathAndQuery);
+    expect(JSON.parse(hooks[0]?.raw as string)).toMatchObject({ event: 'success', command: 'backup', database: DB_NAME, backupKey: key });
     // The 500 (echoing the secret path) is reported by host only.
     expect(run.stdout).toMatch(new RegExp(`::warning::Webhook to 127\\.0\\.0\\.1:${hook.port} answered HTTP 500`));
 
     expectMaskedFirst(run, requiredMasks(s));
-    expectNoLeak(run, s, hooks.map((h) => h.body));
+    expectNoLeak(run, s, hooks.map((h) => h.raw));
 
     // Nor in what was stored beside the archive.
     const client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
@@ -235,13 +197,13 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
     expect(run.stdout).toMatch(/::error::/);
     expect(run.outputs['backup-key']).toBeUndefined();
     expect(hooks).toHaveLength(1);
-    expect(hooks[0]?.url).toBe(s.hookPathAndQuery);
-    const payload = JSON.parse(hooks[0]?.body as string) as { event: string; error: string | null; phase: string | null };
+    expect(hooks[0]?.path).toBe(s.hookPathAndQuery);
+    const payload = JSON.parse(hooks[0]?.raw as string) as { event: string; error: string | null; phase: string | null };
     expect(payload).toMatchObject({ event: 'failure', command: 'backup', database: DB_NAME });
     expect(payload.error).toEqual(expect.any(String));
     expect(run.stdout).toMatch(new RegExp(`::warning::Webhook to 127\\.0\\.0\\.1:${hook.port} answered HTTP 500`));
 
     expectMaskedFirst(run, requiredMasks(s));
-    expectNoLeak(run, s, hooks.map((h) => h.body));
+    expectNoLeak(run, s, hooks.map((h) => h.raw));
   }, 180_000);
 });

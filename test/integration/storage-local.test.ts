@@ -11,6 +11,7 @@ import { parseDestination } from '../../src/storage/destination.js';
 import { openPooledPipe, POOLED_READ_BYTES } from '../../src/pipeline/pooled-pipe.js';
 import { spawnStage } from '../../src/pipeline/process.js';
 import { LocalFolderStore } from '../../src/storage/local.js';
+import { rejectionOf } from '../support/rejection.js';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -27,14 +28,6 @@ async function filesUnder(dir: string): Promise<string[]> {
     .sort();
 }
 
-async function expectUploadError(promise: Promise<unknown>): Promise<UploadError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UploadError);
-  return error as UploadError;
-}
 
 describe('LocalFolderStore', () => {
   let base: string;
@@ -111,7 +104,7 @@ describe('LocalFolderStore', () => {
         this.push(randomBytes(1024 * 1024));
       },
     });
-    const error = await expectUploadError(store.upload('db/broken.dump', body));
+    const error = await rejectionOf(store.upload('db/broken.dump', body), UploadError);
     expect(error.cause).toBe(bodyError);
     expect(error.message).toBe(
       `Writing ${join(root, 'db/broken.dump')} (destination ${pathToFileURL(root).href}, key 'db/broken.dump') failed: pg_dump exited with code 1; no file was left under that name.`,
@@ -134,7 +127,7 @@ describe('LocalFolderStore', () => {
         setTimeout(() => this.push(randomBytes(64 * 1024)), 2);
       },
     });
-    const error = await expectUploadError(store.upload('db/aborted.dump', body, { signal: controller.signal }));
+    const error = await rejectionOf(store.upload('db/aborted.dump', body, { signal: controller.signal }), UploadError);
     expect(error.message).toMatch(/aborted; no file was left under that name\.$/);
     expect(body.destroyed).toBe(true);
     expect(await filesUnder(root)).toEqual([]);
@@ -147,7 +140,7 @@ describe('LocalFolderStore', () => {
         this.destroy(new Error('boom'));
       },
     });
-    await expectUploadError(store.upload('db/x.dump', body));
+    await rejectionOf(store.upload('db/x.dump', body), UploadError);
     expect(await readFile(join(root, 'db/x.dump'), 'utf8')).toBe('old');
   });
 
@@ -188,7 +181,7 @@ describe('LocalFolderStore', () => {
     ['db/.x.dump.abc.partial', "Invalid key 'db/.x.dump.abc.partial': names ending in '.partial' that start with '.' are reserved for temporary files"],
   ])('key %j is rejected', async (key, message) => {
     const body = Readable.from([Buffer.from('data')]);
-    const error = await expectUploadError(store.upload(key, body));
+    const error = await rejectionOf(store.upload(key, body), UploadError);
     expect(error.message).toBe(message);
     expect(body.destroyed).toBe(true);
     await expect(store.put(key, 'x', 'text/plain')).rejects.toThrow(message);

@@ -7,8 +7,7 @@
  * Needs NODE_OPTIONS=--openssl-legacy-provider (s3rver's listing tokens use DES).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 
 import { AbortMultipartUploadCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -18,7 +17,8 @@ import { parseDestination } from '../../src/storage/destination.js';
 import { PooledUpload } from '../../src/storage/multipart.js';
 import { MAX_PARTS, MiB } from '../../src/storage/part-size.js';
 import { S3ObjectStore, s3ClientConfig } from '../../src/storage/s3.js';
-import { startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
+import { answerS3Error, startS3Proxy, startS3Server, testS3Settings, type Forward, type ProxiedRequest, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const BUCKET = 'answers';
 /** CreateMultipartUpload of this key is answered (by the proxy) 200 without an UploadId. */
@@ -30,41 +30,14 @@ const NO_ETAG_PART = 2;
 const TOO_MANY_PARTS = 'db/too-many-parts.dump';
 
 let server: S3Server;
-let proxy: Server;
-let proxyEndpoint: string;
+let proxy: S3Proxy;
 /** Client straight to s3rver, to look at what the store holds. */
 let direct: S3Client;
 /** Client through the proxy. */
 let proxied: S3Client;
 let store: S3ObjectStore;
 
-/** Requests that reached the proxy, as `METHOD path?query`, in order of arrival. */
-const proxyRequests: string[] = [];
-
-interface Request {
-  method: string;
-  key: string;
-  query: URLSearchParams;
-}
-
-function parse(req: IncomingMessage): Request {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const [, , ...keyParts] = url.pathname.split('/');
-  return { method: req.method ?? '', key: keyParts.map((part) => decodeURIComponent(part)).join('/'), query: url.searchParams };
-}
-
-/** Sends `req` on to s3rver; `alter` may change the answer's headers before they are passed back. */
-function forward(req: IncomingMessage, res: ServerResponse, alter?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders): void {
-  const upstream = httpRequest({ host: '127.0.0.1', port: server.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-    res.writeHead(answer.statusCode ?? 502, alter ? alter({ ...answer.headers }) : answer.headers);
-    answer.pipe(res);
-  });
-  upstream.on('error', () => res.destroy());
-  req.pipe(upstream);
-}
-
-function route(req: IncomingMessage, res: ServerResponse): void {
-  const { method, key, query } = parse(req);
+function route({ method, key, query }: ProxiedRequest, req: IncomingMessage, res: ServerResponse, forward: Forward): void {
   if (key === NO_UPLOAD_ID && method === 'POST' && query.has('uploads')) {
     // Answered here, not forwarded: the client could never abort an upload whose id it was not told.
     req.resume();
@@ -75,7 +48,7 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   if (key === NO_ETAG && method === 'PUT' && query.get('partNumber') === String(NO_ETAG_PART)) {
-    forward(req, res, (headers) => {
+    forward((headers) => {
       delete headers.etag;
       return headers;
     });
@@ -92,39 +65,28 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   }
   if (key === TOO_MANY_PARTS && method === 'POST' && query.has('uploadId')) {
     // Never expected; s3rver holds none of these parts, so answer a completion at once (as S3 would).
-    req.resume();
-    res.writeHead(400, { 'Content-Type': 'application/xml' });
-    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidPart</Code><Message>One or more of the specified parts could not be found.</Message></Error>`);
+    answerS3Error(req, res, 400, 'InvalidPart', 'One or more of the specified parts could not be found.');
     return;
   }
-  forward(req, res);
+  forward();
 }
 
 beforeAll(async () => {
   server = await startS3Server();
   await server.createBucket(BUCKET);
-  proxy = createServer((req, res) => {
-    proxyRequests.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    route(req, res);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  proxyEndpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  proxy = await startS3Proxy(server.port, route);
   direct = new S3Client(s3ClientConfig(testS3Settings(server.endpoint)));
-  proxied = new S3Client(s3ClientConfig(testS3Settings(proxyEndpoint)));
+  proxied = new S3Client(s3ClientConfig(testS3Settings(proxy.endpoint)));
   const destination = parseDestination(`s3://${BUCKET}/db`);
   if (destination.kind !== 's3') throw new Error('expected an s3 destination');
-  store = new S3ObjectStore(destination, testS3Settings(proxyEndpoint));
+  store = new S3ObjectStore(destination, testS3Settings(proxy.endpoint));
 });
 
 afterAll(async () => {
   store?.destroy();
   proxied?.destroy();
   direct?.destroy();
-  if (proxy) {
-    const closed = new Promise((resolve) => proxy.close(resolve));
-    proxy.closeAllConnections();
-    await closed;
-  }
+  await proxy?.stop();
   await server?.stop();
 });
 
@@ -152,14 +114,6 @@ async function objectExists(key: string): Promise<boolean> {
   return headFound;
 }
 
-async function uploadError(promise: Promise<unknown>): Promise<UploadError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UploadError);
-  return error as UploadError;
-}
 
 /** Requests for `key` that reached `where` (`METHOD path?query [status]` lines), path-style. */
 const forKey = (where: string[], key: string) => where.filter((line) => line.split(' ')[1]?.split('?')[0] === `/${BUCKET}/${key}`);
@@ -169,9 +123,9 @@ const isPart = (line: string) => line.startsWith('PUT ') && query(line).has('par
 test('CreateMultipartUpload answered 200 without an UploadId: the upload fails saying so, sends no part and leaves no object', async () => {
   // 9 MiB: more than one 8 MiB part (no size estimate), so the upload is multipart.
   const body = randomStream(9 * MiB, MiB);
-  const error = await uploadError(store.upload(NO_UPLOAD_ID, body));
+  const error = await rejectionOf(store.upload(NO_UPLOAD_ID, body), UploadError);
 
-  const seen = forKey(proxyRequests, NO_UPLOAD_ID);
+  const seen = forKey(proxy.requests.map((r) => r.line), NO_UPLOAD_ID);
   expect(seen.filter((line) => line.startsWith('POST ') && query(line).has('uploads'))).toHaveLength(1);
   expect(seen.filter(isPart)).toEqual([]);
   // Nothing else was sent for the key either (no PutObject, no CompleteMultipartUpload; no abort: there is no id).
@@ -185,7 +139,7 @@ test('CreateMultipartUpload answered 200 without an UploadId: the upload fails s
 
 test('UploadPart answered 200 without an ETag: the upload fails naming the part, is aborted and leaves no object', async () => {
   // 17 MiB in 8 MiB parts: parts 1 and 2 are full, part 3 has 1 MiB.
-  const error = await uploadError(store.upload(NO_ETAG, randomStream(17 * MiB, MiB)));
+  const error = await rejectionOf(store.upload(NO_ETAG, randomStream(17 * MiB, MiB)), UploadError);
   expect(error.message).toContain(`s3://${BUCKET}/${NO_ETAG}`);
   expect(error.message).toContain(`UploadPart ${NO_ETAG_PART} was answered without an ETag`);
 
@@ -223,7 +177,7 @@ test(`a body that needs more than MAX_PARTS (${MAX_PARTS}) parts: PooledUpload f
   expect(upload.failure?.kind).toBe('other');
   expect(stopped).toBe(1);
 
-  const seen = forKey(proxyRequests, TOO_MANY_PARTS);
+  const seen = forKey(proxy.requests.map((r) => r.line), TOO_MANY_PARTS);
   const partNumbers = seen.filter(isPart).map((line) => Number(query(line).get('partNumber')));
   expect(partNumbers).toHaveLength(MAX_PARTS);
   expect(new Set(partNumbers).size).toBe(MAX_PARTS);

@@ -4,8 +4,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,7 +12,8 @@ import { UploadError } from '../../src/errors.js';
 import { parseDestination } from '../../src/storage/destination.js';
 import { MiB } from '../../src/storage/part-size.js';
 import { S3ObjectStore } from '../../src/storage/s3.js';
-import { startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
+import { answerS3Error, startS3Proxy, startS3Server, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const BUCKET = 'backups';
 
@@ -93,14 +92,6 @@ async function putMany(store: S3ObjectStore, keys: string[]): Promise<void> {
   await Promise.all(Array.from({ length: 32 }, worker));
 }
 
-async function expectUploadError(promise: Promise<unknown>): Promise<UploadError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UploadError);
-  return error as UploadError;
-}
 
 const uploadParts = (server: S3Server, key: string) =>
   server.requests.filter((line) => line.startsWith(`PUT /${BUCKET}/${key}?`) && line.includes('partNumber=')).length;
@@ -191,7 +182,7 @@ describe('S3ObjectStore against s3rver', () => {
   });
 
   describe('when the store refuses DeleteObjects (proxy answering 501 NotImplemented)', () => {
-    let proxy: Server;
+    let proxy: S3Proxy;
     let proxyStore: S3ObjectStore;
     const seen: string[] = [];
     const denied = 'db/fallback/denied.txt';
@@ -200,56 +191,33 @@ describe('S3ObjectStore against s3rver', () => {
     const partDenied = 'db/part-denied.dump';
 
     beforeAll(async () => {
-      proxy = createServer((req, res) => {
-        const line = `${req.method ?? ''} ${req.url ?? ''}`;
+      proxy = await startS3Proxy(server.port, ({ line, method, bucket, key, query }, req, res, forward) => {
         seen.push(line);
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        if (url.pathname === `/${BUCKET}/${partDenied}`) {
+        if (bucket === BUCKET && key === partDenied) {
           partEvents.push(`> ${line}`);
           res.on('finish', () => partEvents.push(`< ${line}`));
-          if (url.searchParams.get('partNumber') === '2') {
-            req.resume();
-            res.statusCode = 403;
-            res.setHeader('Content-Type', 'application/xml');
-            res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`);
+          if (query.get('partNumber') === '2') {
+            answerS3Error(req, res, 403, 'AccessDenied', 'Access Denied');
             return;
           }
         }
-        if (req.method === 'POST' && url.searchParams.has('delete')) {
-          req.resume();
-          res.statusCode = 501;
-          res.setHeader('Content-Type', 'application/xml');
-          res.end(
-            `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>Header 'x-amz-checksum-crc32' with value 'AAAAAA==' not implemented</Message></Error>`,
-          );
+        if (method === 'POST' && query.has('delete')) {
+          answerS3Error(req, res, 501, 'NotImplemented', "Header 'x-amz-checksum-crc32' with value 'AAAAAA==' not implemented");
           return;
         }
-        if (req.method === 'DELETE' && url.pathname === `/${BUCKET}/${denied}`) {
-          req.resume();
-          res.statusCode = 403;
-          res.setHeader('Content-Type', 'application/xml');
-          res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`);
+        if (method === 'DELETE' && bucket === BUCKET && key === denied) {
+          answerS3Error(req, res, 403, 'AccessDenied', 'Access Denied');
           return;
         }
-        const upstream = httpRequest(
-          { host: '127.0.0.1', port: server.port, method: req.method, path: req.url, headers: req.headers },
-          (upstreamRes) => {
-            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-            upstreamRes.pipe(res);
-          },
-        );
-        upstream.on('error', () => res.destroy());
-        req.pipe(upstream);
+        forward();
       });
-      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-      const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const endpoint = proxy.endpoint;
       proxyStore = new S3ObjectStore(s3Destination(`s3://${BUCKET}/db`), testS3Settings(endpoint));
     });
 
     afterAll(async () => {
       proxyStore?.destroy();
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy?.stop();
     });
 
     test('falls back to single DeleteObject calls and reports per-key errors', async () => {
@@ -272,7 +240,7 @@ describe('S3ObjectStore against s3rver', () => {
 
     test('an UploadPart refused (403) while other parts upload: UploadError, abort only after every part was answered, no object', async () => {
       const body = randomBody({ chunks: 40 });
-      const error = await expectUploadError(proxyStore.upload(partDenied, body.stream, { expectedBytes: MiB }));
+      const error = await rejectionOf(proxyStore.upload(partDenied, body.stream, { expectedBytes: MiB }), UploadError);
       expect(error.message).toMatch(/AccessDenied/);
       expect(error.message).toContain('Nothing was left under the key.');
       const abort = partEvents.findIndex((e) => e.startsWith('> DELETE ') && e.includes('uploadId='));
@@ -290,7 +258,7 @@ describe('S3ObjectStore against s3rver', () => {
     const bodyError = new Error('pg_dump exited with code 1');
     const body = randomBody({ chunks: 100, failAfterChunks: 20, delayMs: 10, error: bodyError });
     const before = server.requests.length;
-    const error = await expectUploadError(store.upload('db/broken.dump', body.stream, { expectedBytes: MiB }));
+    const error = await rejectionOf(store.upload('db/broken.dump', body.stream, { expectedBytes: MiB }), UploadError);
 
     expect(error.cause).toBe(bodyError);
     expect(error.message).toBe(
@@ -311,7 +279,7 @@ describe('S3ObjectStore against s3rver', () => {
     const missing = new S3ObjectStore(s3Destination('s3://no-such-bucket-here/db'), testS3Settings(server.endpoint));
     try {
       const body = randomBody({ chunks });
-      const error = await expectUploadError(missing.upload('db/x.dump', body.stream));
+      const error = await rejectionOf(missing.upload('db/x.dump', body.stream), UploadError);
       expect(error.message).toContain('Upload to s3://no-such-bucket-here/db/x.dump failed: NoSuchBucket: The specified bucket does not exist.');
       expect(error.message).toContain(
         "The bucket 'no-such-bucket-here' does not exist at " + server.endpoint + ': create the bucket or fix `destination` (s3://no-such-bucket-here/db).',
@@ -329,7 +297,7 @@ describe('S3ObjectStore against s3rver', () => {
     await waitFor(() => uploadParts(server, 'db/aborted.dump') >= 1, 20_000, 'the first part');
     const abortedAt = Date.now();
     controller.abort(new Error('cancelled by the test'));
-    const error = await expectUploadError(upload);
+    const error = await rejectionOf(upload, UploadError);
 
     expect(Date.now() - abortedAt).toBeLessThan(5_000);
     expect(error.message).toBe('Upload to s3://backups/db/aborted.dump was aborted (cancelled by the test). Nothing was left under the key.');
@@ -341,7 +309,7 @@ describe('S3ObjectStore against s3rver', () => {
   test('an already aborted signal uploads nothing', async () => {
     const body = randomBody({ chunks: 1 });
     const before = server.requests.length;
-    const error = await expectUploadError(store.upload('db/never.dump', body.stream, { signal: AbortSignal.abort() }));
+    const error = await rejectionOf(store.upload('db/never.dump', body.stream, { signal: AbortSignal.abort() }), UploadError);
     expect(error.message).toMatch(/^Upload to s3:\/\/backups\/db\/never\.dump was aborted before it started/);
     expect(server.requests.length).toBe(before);
   });
@@ -406,7 +374,7 @@ describe('S3ObjectStore when the server goes away', () => {
     try {
       const bodyError = new Error('disk full');
       const body = randomBody({ chunks: 100, failAfterChunks: 12, error: bodyError });
-      const error = await expectUploadError(store.upload('db/left.dump', body.stream, { expectedBytes: MiB }));
+      const error = await rejectionOf(store.upload('db/left.dump', body.stream, { expectedBytes: MiB }), UploadError);
       expect(error.cause).toBe(bodyError);
       expect(error.message).toMatch(
         /^Upload to s3:\/\/backups\/db\/left\.dump failed because the data stream failed: disk full\. The incomplete multipart upload [0-9a-f]+ could not be aborted \(MethodNotAllowed: The specified method is not allowed against this resource\)/,

@@ -13,7 +13,7 @@
  * - `stop()` drops open connections at once (requests in flight fail as on a crash).
  */
 import { mkdtemp, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -224,4 +224,81 @@ export async function bounded<T>(items: T[], concurrency: number, work: (item: T
     while (next < items.length) await work(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** A request as it reached an {@link S3Proxy} (path-style URLs: `/bucket/key?query`). */
+export interface ProxiedRequest {
+  /** `METHOD /path?query`, as received. */
+  line: string;
+  method: string;
+  bucket: string;
+  /** The object key, decoded; '' for bucket-level requests. */
+  key: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+}
+
+/** Sends the request on to the upstream server; `alterHeaders` may change its answer's headers first. */
+export type Forward = (alterHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders) => void;
+
+export interface S3Proxy {
+  endpoint: string;
+  /** Every request, in order of arrival. */
+  requests: ProxiedRequest[];
+  stop(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of an S3 server on `upstreamPort`, for answers s3rver does
+ * not give (refusals, missing headers). It records every request, then hands it to `route`, which
+ * either answers it (see {@link answerS3Error}) or calls `forward()`: the request goes on unchanged,
+ * Host included, so SigV4 signatures still match. Without `route` everything is forwarded.
+ */
+export async function startS3Proxy(
+  upstreamPort: number,
+  route: (request: ProxiedRequest, req: IncomingMessage, res: ServerResponse, forward: Forward) => void = (_r, _req, _res, forward) => forward(),
+): Promise<S3Proxy> {
+  const requests: ProxiedRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const [, bucket = '', ...keyParts] = url.pathname.split('/');
+    const request: ProxiedRequest = {
+      line: `${req.method ?? ''} ${req.url ?? ''}`,
+      method: req.method ?? '',
+      bucket: decodeURIComponent(bucket),
+      key: keyParts.map((part) => decodeURIComponent(part)).join('/'),
+      query: url.searchParams,
+      headers: { ...req.headers },
+    };
+    requests.push(request);
+    const forward: Forward = (alterHeaders) => {
+      const upstream = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, alterHeaders ? alterHeaders({ ...answer.headers }) : answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    };
+    route(request, req, res, forward);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** Answers a request with an S3 error document (`<Error><Code>…`), without reading its body. */
+export function answerS3Error(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
+  req.resume();
+  res.writeHead(status, { 'Content-Type': 'application/xml' });
+  res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
 }
