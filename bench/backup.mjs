@@ -217,7 +217,9 @@ try {
   const gnupg = mkdtempSync(path.join(work, 'gnupg-'));
   run(['gpg', '--homedir', gnupg, '--batch', '--passphrase', '', '--quick-gen-key', 'Bench <bench@example.com>', 'default', 'default', 'never'], { stdio: ['ignore', 'ignore', 'ignore'] });
   const publicKey = run(['gpg', '--homedir', gnupg, '--armor', '--export', 'bench@example.com']);
+  // The gpg command line encrypts, outside the action's process (OpenPGP.js inside it only when gpg cannot).
   action('action → S3 (custom, zstd, encrypted to a public key)', { destination: 's3://bench/e', 's3-endpoint': endpoint, 'encryption-public-key': publicKey });
+  action('action → S3 (custom, zstd, encrypted with a passphrase)', { destination: 's3://bench/p', 's3-endpoint': endpoint, 'encryption-passphrase': 'bench passphrase' });
 
   // Restore drill vs a plain restore of the same archive from a local file.
   const drillFolder = path.join(work, 'drill');
@@ -273,7 +275,7 @@ ${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea.
 Every stage ran ${REPS} times, in rounds (one run of each stage per round; an unmeasured warm-up
 dump first, and a CHECKPOINT before every run). MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the
 measured Node process (the action, or the peer's uploader), "children" its child processes summed
-(pg_dump, zstd, tar; for the peer row: pg_dump). Temp disk is the peak size of RUNNER_TEMP (for the
+(pg_dump, zstd, tar, gpg; for the peer row: pg_dump). Temp disk is the peak size of RUNNER_TEMP (for the
 peer row: the dump file it uploads).
 
 | Stage | Median s | Min–max s | MB/s | vs limit | Archive MB | Peak RSS node MB | Peak RSS children MB | Temp disk MB |
@@ -304,20 +306,21 @@ function targets(results) {
   const action = m('action → S3 (custom, zstd, exact');
   const peer = m('peer:');
   const limit = m('pg_dump -Fc -Z0');
-  const enc = m('action → S3 (custom, zstd, encrypted');
+  const enc = m('action → S3 (custom, zstd, encrypted to a public key');
+  const encPass = m('action → S3 (custom, zstd, encrypted with a passphrase');
   const drill = m('restore drill');
   const plain = m('zstd -d -c file');
   if (action && peer) add('backup ≤ 0.5× the peer pipeline', action.median / peer.median, 0.5, ` (archive ${action.archiveMb?.toFixed(0)} MB vs ${peer.archiveMb?.toFixed(0)} MB)`);
   if (action && limit) add('backup ≤ 1.5× pg_dump -Fc -Z0 > /dev/null', action.median / limit.median, 1.5);
-  if (action && enc) add('encrypted ≤ 1.2× unencrypted', enc.median / action.median, 1.2);
+  if (action && enc) add('encrypted (public key) ≤ 1.2× unencrypted', enc.median / action.median, 1.2);
+  if (action && encPass) add('encrypted (passphrase) ≤ 1.2× unencrypted', encPass.median / action.median, 1.2);
   if (drill && plain) add('drill ≤ 1.15× zstd -d | pg_restore', drill.median / plain.median, 1.15);
-  // Reported apart: encryption runs in OpenPGP.js, whose per-chunk buffers the action cannot reuse.
   const ours = results.filter((r) => r.name.startsWith('action') || r.name.startsWith('restore drill'));
   const peak = (rs) => Math.max(...rs.map((r) => r.peakMainMb ?? 0));
   const plainRss = peak(ours.filter((r) => !r.name.includes('encrypted')));
   const encRss = peak(ours.filter((r) => r.name.includes('encrypted')));
   rows.push(`| peak RSS of the action's Node process ≤ 150 MB (every unencrypted backup row, drill) | ${plainRss.toFixed(0)} MB | ${plainRss <= 150 ? 'yes' : 'no'} |`);
-  rows.push(`| peak RSS of the action's Node process ≤ 150 MB (encrypted backup) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`);
+  rows.push(`| peak RSS of the action's Node process ≤ 150 MB (encrypted backups) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`);
   return rows;
 }
 

@@ -47,6 +47,16 @@ export class DumpError extends ActionError {
   }
 }
 
+/**
+ * Encryption of the archive failed inside the stream (OpenPGP.js, or the gpg child): a failed dump
+ * stream, so a failed backup.
+ */
+export class EncryptError extends ActionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'encrypt', options);
+  }
+}
+
 /** Writing to the destination failed; nothing was left under the final key. */
 export class UploadError extends ActionError {
   constructor(message: string, options?: { cause?: unknown }) {

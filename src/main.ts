@@ -218,6 +218,7 @@ export function realDeps(config: Config, signal: AbortSignal | undefined, logTo:
         cache: actionsCache(),
       }),
     detectCompressors,
+    detectGpg: async () => (await import('./crypto/gpg.js')).detectGpg(),
     createStore,
     dumper: (binDir) => processDumper(binDir, (line) => logTo.info(line)),
     tempDir: process.env['RUNNER_TEMP'] || tmpdir(),

@@ -5,8 +5,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/types.js';
 import type { EncryptionInfo } from '../crypto/encrypt.js';
+import type { GpgEncrypter, GpgTool } from '../crypto/gpg.js';
 import { ENCRYPTED_SUFFIX, type EncryptionConfig } from '../crypto/specs.js';
-import { ActionError, ConfigError, DumpError, UploadError, VerifyError, errorMessage } from '../errors.js';
+import { ActionError, ConfigError, DumpError, EncryptError, UploadError, VerifyError, errorMessage } from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import {
   archiveExtension,
@@ -42,6 +43,8 @@ export interface BackupDeps {
   /** Finds (or installs) a client for the server's major; returns pg_dump and the folder of its siblings. */
   ensureClient(serverMajor: number): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
   detectCompressors(): Promise<CompressorsAvailable>;
+  /** Finds the gpg command line, which encrypts to public keys outside the process (crypto/gpg.ts). */
+  detectGpg(): Promise<GpgTool | undefined>;
   createStore(destination: Destination, s3: S3Settings): ObjectStore;
   dumper(binDir: string): Dumper;
   /** Folder for the directory format's dump (RUNNER_TEMP on a runner). */
@@ -276,15 +279,21 @@ async function streamDump(
   deps.signal?.addEventListener('abort', onAbort, { once: true });
   let tempDir: string | undefined;
   let pooled: PooledPipe | undefined;
+  let gpg: GpgEncrypter | undefined;
   try {
     if (deps.signal?.aborted) throw new DumpError('The backup was cancelled before the dump started.');
+    gpg = await chooseGpg(config, deps, plan);
     // The last child of the chain writes into a pooled pipe: Node reads it into reused buffers.
-    // A compressor CLI starts first so that pg_dump (or tar) writes straight into it: an OS pipe
-    // between the two, the uncompressed dump never passes through Node.
+    // Each child starts before the one that writes into it, so that pg_dump (or tar) writes
+    // straight into the compressor CLI and that into gpg: OS pipes between them, the dump never
+    // passes through Node until it is compressed (and encrypted).
     pooled = await openPooledPipe(deps.tempDir);
-    const compressor = createCompressor(plan, compressors, pooled.childEnd);
+    const encrypter = gpg?.start(pooled.childEnd);
+    if (encrypter) children.push(encrypter);
+    const tail = encrypter ? encrypter.stdin : pooled.childEnd;
+    const compressor = createCompressor(plan, compressors, tail);
     if (compressor?.kind === 'child') children.push(compressor.child);
-    const into = { stdout: compressor?.kind === 'child' ? compressor.child.stdin : pooled.childEnd };
+    const into = { stdout: compressor?.kind === 'child' ? compressor.child.stdin : tail };
     let producer: ChildStage;
     if (dump.format === 'directory') {
       tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
@@ -300,13 +309,13 @@ async function streamDump(
       producer = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env, into);
     }
     children.push(producer);
-    pooled.writtenBy(compressor?.kind === 'child' ? compressor.child : producer);
+    pooled.writtenBy(encrypter ?? (compressor?.kind === 'child' ? compressor.child : producer));
     const source = pooled.output;
     const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
     counts.catch(() => undefined);
 
     // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
-    const encryption = config.encryption ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
+    const encryption = config.encryption && !gpg ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
     const meter = new Meter();
     const gate = new ExitGate(() => children.map((c) => c.done));
     const fanout = new Fanout(stores.length);
@@ -327,7 +336,7 @@ async function streamDump(
       throw await rootCause(children, connection, settled, deps.signal, flow.reason);
     }
     const [rowCounts, catalogCounts] = await counts;
-    return { measurement: meter.result(), encryption: encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000 };
+    return { measurement: meter.result(), encryption: gpg?.info ?? encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000 };
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
     killAll();
@@ -336,7 +345,37 @@ async function streamDump(
     pooled?.output.destroy();
     await session.close().catch(() => undefined);
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    await gpg?.close().catch(() => undefined);
   }
+}
+
+/**
+ * The gpg encrypter when the archive is encrypted, gpg is there and its probe passes, and no stage
+ * of the chain runs inside Node (gpg reads its input from another child);
+ * else undefined, and OpenPGP.js encrypts in the process. Logs which one and why.
+ */
+async function chooseGpg(config: Config, deps: BackupDeps, plan: CompressionPlan): Promise<GpgEncrypter | undefined> {
+  const encryption = config.encryption;
+  if (!encryption) return undefined;
+  const recipients = encryption.mode === 'public-key' ? `to ${encryption.recipients.length} public key${encryption.recipients.length === 1 ? '' : 's'}` : 'with a passphrase';
+  let reason: string;
+  if (plan.engine === 'node-zlib') reason = 'compression runs in the process (no zstd command line)';
+  else {
+    const tool = await deps.detectGpg();
+    if (!tool) reason = 'no gpg command line was found';
+    else {
+      const { prepareGpgEncrypter } = await import('../crypto/gpg.js');
+      const prepared = await prepareGpgEncrypter(tool, encryption, deps.tempDir);
+      if (prepared.encrypter) {
+        deps.log.info(`Encryption: AES-256 ${recipients}, by gpg ${tool.version} (${tool.path}) outside the action's process.`);
+        return prepared.encrypter;
+      }
+      reason = prepared.reason;
+    }
+  }
+  const { openpgpVersion } = await import('../crypto/encrypt.js');
+  deps.log.info(`Encryption: AES-256 ${recipients}, by OpenPGP.js ${openpgpVersion()} in the action's process: ${reason}.`);
+  return undefined;
 }
 
 /** The real reason a stream failed: a child's exit status first, then the stores' errors. */
@@ -354,6 +393,10 @@ async function rootCause(
     return new UploadError(uploadErrors.join('; '), { cause: streamError });
   }
   if (signal?.aborted) return new DumpError('The backup was cancelled (SIGINT/SIGTERM): pg_dump was stopped and every upload aborted; no archive was stored.');
+  // gpg is never failed by what is upstream of it (a failing pg_dump gives it end-of-file) and is
+  // stopped by us when a store fails: its own failure is the cause, even if pg_dump then sees EPIPE.
+  const gpgFailed = exits.find((e, i) => e.status === 'rejected' && children[i]?.name === 'gpg' && !killedByUs(e.reason));
+  if (gpgFailed?.status === 'rejected') return new EncryptError(`gpg could not encrypt the archive: ${errorMessage(gpgFailed.reason)}`, { cause: gpgFailed.reason });
   const pgDumpFailed = exits.find((e, i) => e.status === 'rejected' && children[i]?.name === 'pg_dump' && !killedByUs(e.reason));
   if (pgDumpFailed?.status === 'rejected') return dumpFailure(pgDumpFailed.reason, connection);
   // A stage of ours failed with a typed error (e.g. encryption): that is the cause.

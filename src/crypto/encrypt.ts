@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import * as openpgp from 'openpgp';
-import { ActionError } from '../errors.js';
+import { ActionError, EncryptError } from '../errors.js';
 import { WRITE_CONFIG, safeReason, type EncryptionConfig } from './inputs.js';
 import { WebStreamStage } from './web-stream.js';
 
@@ -15,17 +15,21 @@ export interface EncryptionInfo {
   mode: 'public-key' | 'passphrase';
   /** Primary-key fingerprints of the recipients, hex upper-case; [] in passphrase mode. */
   recipients: string[];
+  /**
+   * What wrote the message: `gpg` (the command line, outside the action's process; public-key mode
+   * when its probe passed, gpg.ts) or `openpgp.js` (in the process). Both write the same packets.
+   */
+  engine: 'gpg' | 'openpgp.js';
+  /** That program's version, e.g. `2.2.40` or `6.3.2`. */
+  engineVersion: string;
 }
 
-/**
- * Encryption failed inside the stream (phase 'encrypt')
- * (the stage sits in the dump stream, so a failure there is a failed dump stream).
- */
-export class EncryptError extends ActionError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'encrypt', options);
-  }
+/** The bundled OpenPGP.js version (`OpenPGP.js 6.3.2` → `6.3.2`). */
+export function openpgpVersion(): string {
+  return openpgp.config.versionString.replace(/^OpenPGP\.js v?/, '');
 }
+
+export { EncryptError } from '../errors.js';
 
 /**
  * The encryption stage of the backup stream: archive bytes in, a binary OpenPGP message out.
@@ -70,6 +74,12 @@ export async function createEncryptStage(config: EncryptionConfig): Promise<{ st
   await stage.ready;
   return {
     stream: stage,
-    info: { algorithm: 'AES-256', mode: config.mode, recipients: config.mode === 'public-key' ? [...config.recipients] : [] },
+    info: {
+      algorithm: 'AES-256',
+      mode: config.mode,
+      recipients: config.mode === 'public-key' ? [...config.recipients] : [],
+      engine: 'openpgp.js',
+      engineVersion: openpgpVersion(),
+    },
   };
 }

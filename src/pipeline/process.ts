@@ -57,6 +57,11 @@ export interface SpawnOptions {
   stdout?: Writable;
   /** Called with each complete stderr line, e.g. to log pg_dump warnings. */
   onStderrLine?: (line: string) => void;
+  /**
+   * Written to the child's file descriptor 3 (a pipe), which is then closed: how a secret reaches a
+   * child without its arguments or environment (e.g. gpg `--passphrase-fd 3`).
+   */
+  fd3Input?: string;
 }
 
 /**
@@ -66,8 +71,13 @@ export interface SpawnOptions {
 export function spawnStage(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildStage {
   const child = spawn(command, args, {
     env: { ...inherited(options.inherit), ...options.env },
-    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe', ...(options.fd3Input === undefined ? [] : ['pipe' as const])],
   });
+  if (options.fd3Input !== undefined) {
+    const fd3 = child.stdio[3] as Writable;
+    fd3.on('error', () => undefined); // a child that exits without reading it; its exit status says why
+    fd3.end(options.fd3Input);
+  }
   // The child holds its own copy of the pipe now; keeping Node's open would delay end-of-file.
   options.stdout?.destroy();
   let tail = '';

@@ -4,17 +4,19 @@
  * pg_restore/psql and checked table by table against the manifest.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { runBackup, type BackupResult, type Log } from '../../src/commands/backup.js';
+import { runBackup, type BackupDeps, type BackupResult, type Log } from '../../src/commands/backup.js';
 import { parseConfig, resolveConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/types.js';
-import { DumpError, UploadError } from '../../src/errors.js';
+import { DumpError, EncryptError, UploadError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
 import { realDeps } from '../../src/main.js';
+import type { GpgTool } from '../../src/crypto/gpg.js';
+import { rejectionOf } from '../support/rejection.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
 import { startS3Server, testS3Settings, testS3Inputs } from '../support/s3-server.js';
@@ -73,11 +75,11 @@ async function manifestFromS3(key: string): Promise<Manifest> {
   return JSON.parse(await (Body as { transformToString(): Promise<string> }).transformToString()) as Manifest;
 }
 
-async function backup(inputs: Record<string, string>, resolve = false): Promise<BackupResult> {
+async function backup(inputs: Record<string, string>, resolve = false, deps: Partial<BackupDeps> = {}): Promise<BackupResult> {
   try {
     const all: Record<string, string> = { 'database-url': cluster.url('pagila', 'backup', SENTINEL), ...testS3Inputs(s3.endpoint), ...inputs };
     const cfg = resolve ? await resolveConfig((name) => all[name] ?? '') : config(inputs);
-    const result = await runBackup(cfg, { ...realDeps(cfg, undefined, log), tempDir: work });
+    const result = await runBackup(cfg, { ...realDeps(cfg, undefined, log), tempDir: work, ...deps });
     logged.push(JSON.stringify(result));
     return result;
   } catch (error) {
@@ -238,11 +240,16 @@ describe('encrypted archives', () => {
   }, 60_000);
   afterAll(() => rmSync(gnupg, { recursive: true, force: true }));
 
-  test('to a public key: gpg --decrypt | zstd -d | pg_restore gives back every row; the bucket holds no table name', async () => {
+  test('to a public key, by the gpg child: gpg --decrypt | zstd -d | pg_restore gives back every row; the bucket holds no table name', async () => {
+    const from = logged.length;
     const result = await backup({ destination: 's3://backups/enc', 'encryption-public-key': publicKey, globals: 'true' }, true);
     const { manifest } = result;
     expect(manifest.archive.key).toMatch(/\.dump\.zst\.gpg$/);
-    expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [expect.stringMatching(/^[0-9A-F]{40,64}$/)] });
+    const gpgVersion = /^gpg \(GnuPG\) (\S+)/.exec((await execFileAsync('gpg', ['--version'])).stdout)?.[1];
+    expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [expect.stringMatching(/^[0-9A-F]{40,64}$/)], engine: 'gpg', engineVersion: gpgVersion });
+    expect(logged.slice(from)).toContain(`Encryption: AES-256 to 1 public key, by gpg ${gpgVersion} (/usr/bin/gpg) outside the action's process.`);
+    // gpg's home (key files) is gone once the backup is done.
+    expect(readdirSync(work).filter((name) => name.startsWith('gpg-'))).toEqual([]);
     expect(JSON.stringify(manifest)).not.toContain('BEGIN PGP');
     const encrypted = path.join(work, 'e.dump.zst.gpg');
     await download('backups', manifest.archive.key, encrypted);
@@ -264,13 +271,54 @@ describe('encrypted archives', () => {
     expect(roles).toContain('CREATE ROLE backup');
   }, 120_000);
 
-  test('with a passphrase: gpg --decrypt with it reads the archive', async () => {
+  test('with a passphrase, by the gpg child (plain format, gzip by pg_dump): gpg --decrypt with it reads the archive', async () => {
+    const from = logged.length;
     const result = await backup({ destination: `file://${path.join(work, 'enc-pass')}`, 'encryption-passphrase': 'correct horse battery staple', format: 'plain', compression: 'gzip' }, true);
-    expect(result.manifest.encryption?.mode).toBe('passphrase');
+    expect(result.manifest.encryption).toMatchObject({ mode: 'passphrase', recipients: [], engine: 'gpg' });
+    expect(logged.slice(from)).toContainEqual(expect.stringMatching(/^Encryption: AES-256 with a passphrase, by gpg \S+ \(\/usr\/bin\/gpg\) outside the action's process\.$/));
     const file = path.join(work, 'enc-pass', result.manifest.archive.key);
     const { stdout } = await execFileAsync('sh', ['-c', 'gpg --homedir "$1" --batch --pinentry-mode loopback --passphrase "$2" --decrypt "$3" | gzip -dc', 'sh', gnupg, 'correct horse battery staple', file], { maxBuffer: 1 << 26 });
     expect(stdout).toContain('CREATE TABLE public.film ');
   }, 60_000);
+
+  /** A stand-in for gpg: a script in `work` that answers the probe with `probe` and then does `rest`. */
+  async function fakeGpg(name: string, script: string): Promise<GpgTool> {
+    const file = path.join(work, name);
+    writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    return { path: file, version: '2.4.4' };
+  }
+
+  test('a gpg whose probe writes packets our restores cannot read (RFC 9580 AEAD) is not used: OpenPGP.js encrypts, gpg 2.2 and pg_restore read the archive', async () => {
+    // The probe answer: a message with PKESK v6 + SEIPD v2, as an AEAD-preferring gpg might write.
+    const { generateKey, createMessage, encrypt } = await import('openpgp');
+    const key = await generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'x' }], format: 'object', config: { aeadProtect: true } });
+    const aead = await encrypt({ message: await createMessage({ binary: new Uint8Array([1]) }), encryptionKeys: key.publicKey, format: 'binary', config: { aeadProtect: true } });
+    writeFileSync(path.join(work, 'aead.pgp'), aead as Uint8Array);
+    const tool = await fakeGpg('gpg-aead', `cat >/dev/null; cat '${path.join(work, 'aead.pgp')}'`);
+    const from = logged.length;
+    const result = await backup({ destination: 's3://backups/enc-fallback', 'encryption-public-key': publicKey }, true, { detectGpg: async () => tool });
+    expect(result.manifest.encryption).toMatchObject({ mode: 'public-key', engine: 'openpgp.js' });
+    expect(logged.slice(from)).toContainEqual(
+      expect.stringMatching(/^Encryption: AES-256 to 1 public key, by OpenPGP\.js \S+ in the action's process: gpg 2\.4\.4 \(.*gpg-aead\): its probe message is not what this action's restores read: its data packet is not a version 1 .*last packet version 2\)\.$/),
+    );
+    const encrypted = path.join(work, 'fallback.dump.zst.gpg');
+    await download('backups', result.manifest.archive.key, encrypted);
+    await gpg(['--output', path.join(work, 'fallback.dump.zst'), '--decrypt', encrypted]);
+    await execFileAsync('zstd', ['-q', '-f', '-d', path.join(work, 'fallback.dump.zst'), '-o', path.join(work, 'fallback.dump')]);
+    const { stdout: listing } = await execFileAsync(`${cluster.binDir}/pg_restore`, ['--list', path.join(work, 'fallback.dump')], { maxBuffer: 1 << 24 });
+    expect(listing).toContain('TABLE DATA public film_actor');
+  }, 120_000);
+
+  test('gpg failing in the middle of the stream fails the backup as an encryption error and leaves no object', async () => {
+    // The probe is the real gpg; the stream then reads 1 MiB and fails.
+    const tool = await fakeGpg('gpg-dies', `if [ ! -e "$0.probed" ]; then touch "$0.probed"; exec gpg "$@"; fi\nhead -c 1048576 >/dev/null\necho 'gpg: simulated write error' >&2\nexit 2`);
+    const error = await rejectionOf(backup({ destination: 's3://backups/enc-dies', 'encryption-public-key': publicKey, 'row-counts': 'estimate' }, true, { detectGpg: async () => tool }), EncryptError);
+    expect(error.phase).toBe('encrypt');
+    expect(error.message).toMatch(/^gpg could not encrypt the archive: gpg exited with code 2: gpg: simulated write error$/);
+    expect(await listKeys('enc-dies/')).toEqual([]);
+    expect(await s3.pendingMultipartUploads('backups')).toEqual([]);
+    expect(readdirSync(work).filter((name) => name.startsWith('gpg-') && !name.startsWith('gpg-aead') && !name.startsWith('gpg-dies'))).toEqual([]);
+  }, 120_000);
 
   test('a malformed public key is refused before any work', async () => {
     await expect(backup({ destination: 's3://backups/bad-key', 'encryption-public-key': '-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----' }, true)).rejects.toThrow(/^Input 'encryption-public-key'/);

@@ -20,6 +20,10 @@ import {
   type DecryptionConfig,
   type EncryptionConfig,
 } from '../../src/crypto/openpgp.js';
+import { openpgpVersion } from '../../src/crypto/encrypt.js';
+import { detectGpg, prepareGpgEncrypter, type GpgEncrypter } from '../../src/crypto/gpg.js';
+import type { PublicKeyEncryption } from '../../src/crypto/specs.js';
+import { openPooledPipe, releaseChunk } from '../../src/pipeline/pooled-pipe.js';
 
 jest.setTimeout(180_000);
 
@@ -146,7 +150,7 @@ describe('createEncryptStage → gpg --decrypt', () => {
   test('(1) 20 MiB to a gpg-made RSA key: gpg decrypts the same bytes; AES-256, MDC, no compression packet', async () => {
     const config = await parseEncryptionInputs(reader({ 'encryption-public-key': keys.a.pub }));
     const { stream, info } = await createEncryptStage(config as EncryptionConfig);
-    expect(info).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [keys.a.fpr] });
+    expect(info).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [keys.a.fpr], engine: 'openpgp.js', engineVersion: openpgpVersion() });
     const ciphertext = await drain(chunks(data20), stream);
     const file = join(dir, 'one.gpg');
     await writeFile(file, ciphertext);
@@ -176,7 +180,7 @@ describe('createEncryptStage → gpg --decrypt', () => {
   test('(3) passphrase mode: gpg --passphrase … --decrypt; AES-256 SKESK', async () => {
     const config = await parseEncryptionInputs(reader({ 'encryption-passphrase': 'correct horse battery staple' }));
     const { stream, info } = await createEncryptStage(config as EncryptionConfig);
-    expect(info).toEqual({ algorithm: 'AES-256', mode: 'passphrase', recipients: [] });
+    expect(info).toEqual({ algorithm: 'AES-256', mode: 'passphrase', recipients: [], engine: 'openpgp.js', engineVersion: openpgpVersion() });
     const file = join(dir, 'pass.gpg');
     await writeFile(file, await drain(chunks(data20), stream));
     const empty = await homeWith(keys.other.sec);
@@ -202,6 +206,110 @@ describe('createEncryptStage → gpg --decrypt', () => {
       expect(ciphertext.includes('customer')).toBe(false);
       expect(ciphertext.includes('CREATE TABLE')).toBe(false);
     }
+  });
+});
+
+describe('the gpg child of the backup chain (prepareGpgEncrypter) → createDecryptStage', () => {
+  /** `data` → the gpg child → a pooled pipe (as in a backup) → memory; then the encrypter is closed. */
+  async function throughGpgChild(encrypter: GpgEncrypter, work: string, data: Buffer): Promise<Buffer> {
+    const pooled = await openPooledPipe(work);
+    const child = encrypter.start(pooled.childEnd);
+    pooled.writtenBy(child);
+    const out: Buffer[] = [];
+    const collected = pipeline(
+      pooled.output,
+      new Writable({
+        write: (chunk: Buffer, _e, cb) => {
+          out.push(Buffer.from(chunk)); // pooled buffers are reused once released
+          releaseChunk(chunk);
+          cb();
+        },
+      }),
+    );
+    await Promise.all([pipeline(chunks(data), child.stdin), collected, child.done]);
+    await encrypter.close();
+    return Buffer.concat(out);
+  }
+
+  test('(9) 20 MiB to an RSA and a Curve25519 key, through a pooled pipe: OpenPGP.js decrypts it with either key alone; the packets are those OpenPGP.js writes', async () => {
+    const config = (await parseEncryptionInputs(reader({ 'encryption-public-key': `${keys.a.pub}\n${keys.b.pub}` }))) as PublicKeyEncryption;
+    const tool = await detectGpg();
+    if (!tool) throw new Error('gpg is not installed');
+    const work = await mkdtemp(join(dir, 'chain-'));
+    const prepared = await prepareGpgEncrypter(tool, config, work);
+    expect(prepared.reason).toBeUndefined();
+    const encrypter = prepared.encrypter!;
+    expect(encrypter.info).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [keys.a.fpr, keys.b.fpr], engine: 'gpg', engineVersion: tool.version });
+    expect(await readdir(work)).toEqual([expect.stringMatching(/^gpg-/)]);
+
+    const ciphertext = await throughGpgChild(encrypter, work, data20);
+    expect(await readdir(work)).toEqual([]);
+
+    for (const inputs of [{ 'decryption-private-key': keys.a.sec } as Record<string, string>, { 'decryption-private-key': keys.b.sec, 'decryption-private-key-passphrase': B_PASSPHRASE }]) {
+      const { output, error } = await decrypt((await parseDecryptionInputs(reader(inputs))) as DecryptionConfig, ciphertext);
+      expect(error).toBeUndefined();
+      expect(sha256(output)).toBe(sha256(data20));
+    }
+    const file = join(work, 'chain.gpg');
+    await writeFile(file, ciphertext);
+    const packets = (await gpgOk(home, ['--list-packets', file])).toString();
+    expect(packets.match(/:pubkey enc packet: version 3/g)).toHaveLength(2);
+    expect(packets).toMatch(/:encrypted data packet:\s+length: unknown\s+mdc_method: 2/);
+    expect(packets).not.toMatch(/compressed packet|aead/i);
+    const decrypted = await gpg(home, ['--verbose', '--decrypt', file]);
+    expect(decrypted.stderr).toMatch(/AES256/);
+  });
+
+  test('(11) 20 MiB with a passphrase: no gpg-agent, the passphrase in no argument; OpenPGP.js and gpg decrypt it; SKESK v4 AES-256 S2K SHA-256', async () => {
+    const passphrase = 'correct horse battery staple';
+    const config = (await parseEncryptionInputs(reader({ 'encryption-passphrase': passphrase }))) as EncryptionConfig;
+    const tool = await detectGpg();
+    if (!tool) throw new Error('gpg is not installed');
+    const work = await mkdtemp(join(dir, 'chain-pass-'));
+    const prepared = await prepareGpgEncrypter(tool, config, work);
+    expect(prepared.reason).toBeUndefined();
+    expect(prepared.encrypter!.info).toEqual({ algorithm: 'AES-256', mode: 'passphrase', recipients: [], engine: 'gpg', engineVersion: tool.version });
+    const ciphertext = await throughGpgChild(prepared.encrypter!, work, data20);
+    expect(await readdir(work)).toEqual([]);
+    // No agent was started for (or left behind by) this home.
+    const processes = (await new Promise<string>((resolve) => {
+      const ps = spawn('ps', ['-eo', 'args'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let text = '';
+      ps.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      ps.on('close', () => resolve(text));
+    })).split('\n');
+    expect(processes.filter((line) => line.includes('gpg-agent') && line.includes(work))).toEqual([]);
+
+    const { output, error } = await decrypt({ mode: 'passphrase', passphrase }, ciphertext);
+    expect(error).toBeUndefined();
+    expect(sha256(output)).toBe(sha256(data20));
+    const file = join(work, 'pass.gpg');
+    await writeFile(file, ciphertext);
+    const empty = await homeWith(keys.other.sec);
+    const run = await gpg(empty, ['--passphrase', passphrase, '--verbose', '--decrypt', file]);
+    expect(run.status).toBe(0);
+    expect(sha256(run.stdout)).toBe(sha256(data20));
+    const packets = (await gpgOk(empty, ['--passphrase', passphrase, '--list-packets', file])).toString();
+    expect(packets).toMatch(/:symkey enc packet: version 4, cipher 9, aead 0,s2k 3, hash 8/);
+    expect(packets).toMatch(/count 16777216/);
+    expect(packets).toMatch(/mdc_method: 2/);
+    expect((await decrypt({ mode: 'passphrase', passphrase: 'wrong' }, ciphertext)).error).toBeInstanceOf(DecryptError);
+  });
+
+  test('(10) a gpg older than 2.1.14, or one that fails, is not used, with the reason; nothing is left behind', async () => {
+    const config = (await parseEncryptionInputs(reader({ 'encryption-public-key': keys.a.pub }))) as PublicKeyEncryption;
+    const work = await mkdtemp(join(dir, 'refused-'));
+    expect(await prepareGpgEncrypter({ path: '/usr/bin/gpg', version: '2.0.30' }, config, work)).toEqual({ reason: 'gpg 2.0.30 is older than 2.1.14 (no --recipient-file)' });
+    const failing = join(work, 'gpg-fails');
+    await writeFile(failing, "#!/bin/sh\necho 'gpg: keyblock resource: No such file' >&2\nexit 2\n", { mode: 0o755 });
+    const refused = await prepareGpgEncrypter({ path: failing, version: '2.4.4' }, config, work);
+    expect(refused.reason).toMatch(/^gpg 2\.4\.4 \(.*gpg-fails\): the probe failed: gpg exited with code 2: gpg: keyblock resource: No such file$/);
+    expect(await readdir(work)).toEqual(['gpg-fails']);
+    // gpg's --passphrase-fd reads one line: such a passphrase stays with OpenPGP.js.
+    expect(await prepareGpgEncrypter({ path: '/usr/bin/gpg', version: '2.2.40' }, { mode: 'passphrase', passphrase: 'two\nlines' }, work)).toEqual({
+      reason: "the passphrase holds a line break, and gpg's --passphrase-fd reads one line",
+    });
+    expect(await readdir(work)).toEqual(['gpg-fails']);
   });
 });
 

@@ -124,7 +124,7 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('backup encrypted to a gpg-made public key into file://: a .gpg archive, its manifest names the recipient, no plaintext dump', () => {
+test('backup encrypted to a gpg-made public key into file://, by the gpg child: a .gpg archive, its manifest names the recipient, no plaintext dump', async () => {
   expect(errors(backup)).toEqual([]);
   expect(backup.exitCode).toBe(0);
   const key = backup.outputs['backup-key'] as string;
@@ -138,7 +138,10 @@ test('backup encrypted to a gpg-made public key into file://: a .gpg archive, it
   expect(archive[0]! & 0x80).toBe(0x80);
   expect(archive.includes(Buffer.from('film_actor'))).toBe(false);
   expect(manifest.archive.key).toBe(key);
-  expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [right.fingerprint] });
+  // The bundle encrypted with the gpg command line (outside its process); the restore below reads it with OpenPGP.js.
+  const gpgVersion = /^gpg \(GnuPG\) (\S+)/.exec((await run('gpg', ['--version'])).stdout)?.[1];
+  expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [right.fingerprint], engine: 'gpg', engineVersion: gpgVersion });
+  expect(backup.stdout).toContain(`Encryption: AES-256 to 1 public key, by gpg ${gpgVersion as string} (`);
   expect(manifest.rowCounts.tables.find((t) => t.schema === 'public' && t.table === 'film')?.rows).toBe(1000);
 });
 
