@@ -43,7 +43,7 @@ export interface BackupDeps {
   /** Finds (or installs) a client for the server's major; returns pg_dump and the folder of its siblings. */
   ensureClient(serverMajor: number): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
   detectCompressors(): Promise<CompressorsAvailable>;
-  /** Finds the gpg command line, which encrypts to public keys outside the process (crypto/gpg.ts). */
+  /** Finds the gpg command line, which encrypts outside the process when its probe passes (crypto/gpg.ts). */
   detectGpg(): Promise<GpgTool | undefined>;
   createStore(destination: Destination, s3: S3Settings): ObjectStore;
   dumper(binDir: string): Dumper;

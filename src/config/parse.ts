@@ -95,9 +95,6 @@ const SOURCE_CONNECTION: ConnectionInputNames = {
   example: 'postgres://user:password@host:5432/dbname',
 };
 
-
-
-
 /** A multi-line list: one entry per line, blank lines ignored, surrounding spaces trimmed. */
 function lines(value: string): string[] {
   return value
@@ -105,7 +102,6 @@ function lines(value: string): string[] {
     .map((line) => line.trim())
     .filter((line) => line !== '');
 }
-
 
 function parseDestinations(value: string): Destination[] {
   const entries = lines(value);

@@ -3,10 +3,6 @@ import type { Connection } from '../postgres/types.js';
 import { parseConnectionUrl, parseSslMode } from './connection-url.js';
 
 /**
- * A YAML 1.2 core-schema boolean, as @actions/core's getBooleanInput accepts.
- * @throws ConfigError naming `name`.
- */
-/**
  * `value` when it is one of `allowed` (exact, case-sensitive).
  * @throws ConfigError naming the input and listing the allowed values.
  */
@@ -29,6 +25,10 @@ export function parseLabelValue(name: string, value: string): string {
   return value;
 }
 
+/**
+ * A YAML 1.2 core-schema boolean, as @actions/core's getBooleanInput accepts.
+ * @throws ConfigError naming `name`.
+ */
 export function parseBoolean(name: string, value: string): boolean {
   if (['true', 'True', 'TRUE'].includes(value)) return true;
   if (['false', 'False', 'FALSE'].includes(value)) return false;

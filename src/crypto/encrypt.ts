@@ -16,8 +16,8 @@ export interface EncryptionInfo {
   /** Primary-key fingerprints of the recipients, hex upper-case; [] in passphrase mode. */
   recipients: string[];
   /**
-   * What wrote the message: `gpg` (the command line, outside the action's process; public-key mode
-   * when its probe passed, gpg.ts) or `openpgp.js` (in the process). Both write the same packets.
+   * What wrote the message: `gpg` (the command line, outside the action's process, when its probe
+   * passed; gpg.ts) or `openpgp.js` (in the process). Both write the same packets.
    */
   engine: 'gpg' | 'openpgp.js';
   /** That program's version, e.g. `2.2.40` or `6.3.2`. */
@@ -28,8 +28,6 @@ export interface EncryptionInfo {
 export function openpgpVersion(): string {
   return openpgp.config.versionString.replace(/^OpenPGP\.js v?/, '');
 }
-
-export { EncryptError } from '../errors.js';
 
 /**
  * The encryption stage of the backup stream: archive bytes in, a binary OpenPGP message out.

@@ -208,7 +208,6 @@ async function checkPassphraseMessage(
 
 /** A gpg ready to encrypt the archive; {@link GpgEncrypter.close} removes its home. */
 export interface GpgEncrypter {
-  readonly tool: GpgTool;
   /** What the manifest records (engine `gpg`). */
   readonly info: EncryptionInfo;
   /** Starts gpg writing into `stdout` (the pooled pipe); the producer writes into its stdin. */
@@ -258,7 +257,6 @@ export async function prepareGpgEncrypter(
     const kept = home;
     return {
       encrypter: {
-        tool,
         info: {
           algorithm: 'AES-256',
           mode: config.mode,
@@ -288,12 +286,7 @@ function runProbe(path: string, args: string[], secret: string | undefined): Pro
   return new Promise((resolve, reject) => {
     const child = spawnStage('gpg', path, args, { stdin: 'pipe', ...(secret === undefined ? {} : { fd3Input: secret }) });
     const out: Buffer[] = [];
-    let size = 0;
-    child.stdout?.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 1 << 20) child.kill();
-      else out.push(chunk);
-    });
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(PROBE);
     const timer = setTimeout(() => child.kill(), 30_000);

@@ -25,8 +25,6 @@ import { errorMessage } from '../errors.js';
 import type { ReportingConfig } from './reporting-config.js';
 import { commandTitle, redact, type ReportLog } from './webhook.js';
 
-export { redact };
-
 // ---------------------------------------------------------------------------------------------
 // Markers
 

@@ -101,12 +101,12 @@ export interface ListedBackup {
   retention?: { action: 'keep' | 'delete'; reasons: string[] };
 }
 
-/** The `backups` output: a JSON array of {@link ListedBackup}, per destination oldest first. */
 /** Step outputs of `command: list` (names as in action.yml): `backups`, the {@link listJson} of the result. */
 export function listOutputs(result: ListResult): Record<string, string> {
   return { backups: listJson(result) };
 }
 
+/** The `backups` output: a JSON array of {@link ListedBackup}, per destination oldest first. */
 export function listJson(result: ListResult): string {
   const out: ListedBackup[] = [];
   for (const d of result.destinations) {

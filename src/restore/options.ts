@@ -152,7 +152,6 @@ export const RESTORE_INPUTS: readonly InputSpec[] = [
   { name: 'expect-label', default: '', description: 'check: only backups with this label count (e.g. `daily`).' },
 ];
 
-
 /** Step outputs of these commands (to copy into action.yml). */
 export const RESTORE_OUTPUTS: readonly { name: string; description: string }[] = [
   { name: 'restored-key', description: 'restore/drill: object key of the archive that was restored.' },
@@ -271,7 +270,6 @@ function parseRatio(value: string): number {
   return n;
 }
 
-
 /**
  * `latest`, `latest:<label>`, or an archive's full object key (as stored: relative to the bucket
  * or folder, prefix included, e.g. `prod/shop/2026-11-25T071403Z-daily.dump.zst`).
@@ -309,13 +307,10 @@ export function parseDrillSql(value: string): string[] {
   return lines.map((line) => line.trim().replace(/;$/, '').trim()).filter((q) => q !== '');
 }
 
-
-
 /** The input a target field came from, for messages. */
 function targetInputName(input: (name: string) => string, field: 'database'): string {
   return input('target-database-url') !== '' ? 'target-database-url' : `target-${field}`;
 }
-
 
 /**
  * Every form of the target's secrets that could reach a log: `target-password` and

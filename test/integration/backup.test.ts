@@ -281,9 +281,9 @@ describe('encrypted archives', () => {
     expect(stdout).toContain('CREATE TABLE public.film ');
   }, 60_000);
 
-  /** A stand-in for gpg: a script in `work` that answers the probe with `probe` and then does `rest`. */
-  async function fakeGpg(name: string, script: string): Promise<GpgTool> {
-    const file = path.join(work, name);
+  /** A stand-in for gpg: the shell `script`, saved as `work/fake-<name>`, in place of the real one. */
+  function fakeGpg(name: string, script: string): GpgTool {
+    const file = path.join(work, `fake-${name}`);
     writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
     return { path: file, version: '2.4.4' };
   }
@@ -294,7 +294,7 @@ describe('encrypted archives', () => {
     const key = await generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'x' }], format: 'object', config: { aeadProtect: true } });
     const aead = await encrypt({ message: await createMessage({ binary: new Uint8Array([1]) }), encryptionKeys: key.publicKey, format: 'binary', config: { aeadProtect: true } });
     writeFileSync(path.join(work, 'aead.pgp'), aead as Uint8Array);
-    const tool = await fakeGpg('gpg-aead', `cat >/dev/null; cat '${path.join(work, 'aead.pgp')}'`);
+    const tool = fakeGpg('gpg-aead', `cat >/dev/null; cat '${path.join(work, 'aead.pgp')}'`);
     const from = logged.length;
     const result = await backup({ destination: 's3://backups/enc-fallback', 'encryption-public-key': publicKey }, true, { detectGpg: async () => tool });
     expect(result.manifest.encryption).toMatchObject({ mode: 'public-key', engine: 'openpgp.js' });
@@ -311,13 +311,13 @@ describe('encrypted archives', () => {
 
   test('gpg failing in the middle of the stream fails the backup as an encryption error and leaves no object', async () => {
     // The probe is the real gpg; the stream then reads 1 MiB and fails.
-    const tool = await fakeGpg('gpg-dies', `if [ ! -e "$0.probed" ]; then touch "$0.probed"; exec gpg "$@"; fi\nhead -c 1048576 >/dev/null\necho 'gpg: simulated write error' >&2\nexit 2`);
+    const tool = fakeGpg('gpg-dies', `if [ ! -e "$0.probed" ]; then touch "$0.probed"; exec gpg "$@"; fi\nhead -c 1048576 >/dev/null\necho 'gpg: simulated write error' >&2\nexit 2`);
     const error = await rejectionOf(backup({ destination: 's3://backups/enc-dies', 'encryption-public-key': publicKey, 'row-counts': 'estimate' }, true, { detectGpg: async () => tool }), EncryptError);
     expect(error.phase).toBe('encrypt');
     expect(error.message).toMatch(/^gpg could not encrypt the archive: gpg exited with code 2: gpg: simulated write error$/);
     expect(await listKeys('enc-dies/')).toEqual([]);
     expect(await s3.pendingMultipartUploads('backups')).toEqual([]);
-    expect(readdirSync(work).filter((name) => name.startsWith('gpg-') && !name.startsWith('gpg-aead') && !name.startsWith('gpg-dies'))).toEqual([]);
+    expect(readdirSync(work).filter((name) => name.startsWith('gpg-'))).toEqual([]);
   }, 120_000);
 
   test('a malformed public key is refused before any work', async () => {

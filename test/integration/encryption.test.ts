@@ -4,13 +4,14 @@
  * keys fail before any plaintext; tampering makes the stream error; memory stays bounded.
  */
 import { jest } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import {
   createDecryptStage,
   createEncryptStage,
@@ -272,12 +273,7 @@ describe('the gpg child of the backup chain (prepareGpgEncrypter) → createDecr
     const ciphertext = await throughGpgChild(prepared.encrypter!, work, data20);
     expect(await readdir(work)).toEqual([]);
     // No agent was started for (or left behind by) this home.
-    const processes = (await new Promise<string>((resolve) => {
-      const ps = spawn('ps', ['-eo', 'args'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let text = '';
-      ps.stdout.on('data', (c: Buffer) => (text += c.toString()));
-      ps.on('close', () => resolve(text));
-    })).split('\n');
+    const processes = (await promisify(execFile)('ps', ['-eo', 'args'])).stdout.split('\n');
     expect(processes.filter((line) => line.includes('gpg-agent') && line.includes(work))).toEqual([]);
 
     const { output, error } = await decrypt({ mode: 'passphrase', passphrase }, ciphertext);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Manifest } from '../../src/manifest.js';
-import { runAction, type ActionRun } from '../support/action-runner.js';
+import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, manifestCounts, restoredCounts, startCluster, type Cluster } from '../support/pg-cluster.js';
 
 const run = promisify(execFile);
@@ -225,3 +225,32 @@ test('a private key that is not a recipient with create-database: exit 1 with th
   expect(restore.stdout).not.toContain('Created database');
   expect(await databaseExists('wrong_key_new')).toBe(false);
 }, 200_000);
+
+test('on Node 24 with neither zstd nor gpg on PATH: Node zlib compresses and OpenPGP.js encrypts in the process, and the bundle restores the archive to the manifest row counts', async () => {
+  const node24 = nodeBinaries().find((n) => n.name === 'node 24');
+  if (!node24) return; // Node 24 is installed by .ci/run (nodeBinaries throws in CI when it is missing)
+  // pg_dump and pg_restore are found under /usr/lib/postgresql, not on PATH; nothing else is needed.
+  const bare = { PATH: mkdtempSync(path.join(work, 'empty-path-')) };
+  const inProcess = path.join(work, 'in-process');
+  const made = await runAction({
+    node: node24.path,
+    env: bare,
+    inputs: { 'database-url': cluster.url('pagila'), destination: `file://${inProcess}`, 'encryption-public-key': right.publicKey, 'issue-on-failure': 'false' },
+    timeoutMs: 180_000,
+  });
+  expect(errors(made)).toEqual([]);
+  expect(made.stdout).toMatch(/Encryption: AES-256 to 1 public key, by OpenPGP\.js \S+ in the action's process: compression runs in the process \(no zstd command line\)\./);
+  const madeManifest = JSON.parse(readFileSync(path.join(inProcess, made.outputs['manifest-key'] as string), 'utf8')) as Manifest;
+  expect(madeManifest.compression).toEqual({ method: 'zstd', level: 3, where: 'stream', engine: 'node-zlib' });
+  expect(madeManifest.encryption).toMatchObject({ mode: 'public-key', recipients: [right.fingerprint], engine: 'openpgp.js' });
+
+  const restore = await runAction({
+    node: node24.path,
+    env: bare,
+    inputs: { ...restoreInputs(right, { 'target-database-url': cluster.url('restored_in_process'), 'create-database': 'true' }), destination: `file://${inProcess}` },
+    timeoutMs: 180_000,
+  });
+  expect(errors(restore)).toEqual([]);
+  expect(restore.exitCode).toBe(0);
+  expect(await restoredCounts(cluster, 'restored_in_process', madeManifest)).toEqual(manifestCounts(madeManifest));
+}, 400_000);

@@ -10,7 +10,6 @@ import {
   issueTitle,
   parseFailureMarker,
   parseMarker,
-  redact,
   renderFailureComment,
   renderIssueBody,
   renderRecoveryComment,
@@ -20,7 +19,7 @@ import {
   type RenderRun,
 } from '../../src/report/github-issue.js';
 import { parseReportingInputs, reportingSecrets, REPORTING_INPUTS, type ReportingConfig } from '../../src/report/reporting-config.js';
-import { eventText, genericPayload, isSlackUrl, shouldNotify, slackPayload, type ReportEvent } from '../../src/report/webhook.js';
+import { eventText, genericPayload, isSlackUrl, redact, shouldNotify, slackPayload, type ReportEvent } from '../../src/report/webhook.js';
 
 const TOKEN = 'ghs_SENTINELtoken0123456789abcdef';
 const PASSWORD = 'pw-SENTINEL-9f8e7d';
