@@ -10,6 +10,7 @@ import { ActionError, ConfigError, PruneError, errorMessage } from './errors.js'
 import { detectCompressors } from './pipeline/compression.js';
 import { actionsCache, ensureClient, execRunner } from './postgres/client.js';
 import { processDumper } from './postgres/dumper.js';
+import { detectStdbuf } from './postgres/stdbuf.js';
 import { connectInspector } from './postgres/inspect.js';
 import { listOutputs, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
 import { backupOutputs, backupSummary } from './report/backup-report.js';
@@ -219,6 +220,7 @@ export function realDeps(config: Config, signal: AbortSignal | undefined, logTo:
       }),
     detectCompressors,
     detectGpg: async () => (await import('./crypto/gpg.js')).detectGpg(),
+    detectStdbuf: (pgDump) => detectStdbuf(pgDump),
     createStore,
     dumper: (binDir) => processDumper(binDir, (line) => logTo.info(line)),
     tempDir: process.env['RUNNER_TEMP'] || tmpdir(),

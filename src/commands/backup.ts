@@ -45,6 +45,8 @@ export interface BackupDeps {
   detectCompressors(): Promise<CompressorsAvailable>;
   /** Finds the gpg command line, which encrypts outside the process when its probe passes (crypto/gpg.ts). */
   detectGpg(): Promise<GpgTool | undefined>;
+  /** The path of `stdbuf` when it works for this pg_dump (postgres/stdbuf.ts), else undefined. */
+  detectStdbuf(pgDump: string): Promise<string | undefined>;
   createStore(destination: Destination, s3: S3Settings): ObjectStore;
   dumper(binDir: string): Dumper;
   /** Folder for the directory format's dump (RUNNER_TEMP on a runner). */
@@ -106,7 +108,11 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       return found;
     });
 
-    const compressors = await deps.detectCompressors();
+    // pg_dump's stdout is a pipe only for custom and plain; the directory format writes files.
+    const [compressors, stdbuf] = await Promise.all([
+      deps.detectCompressors(),
+      dump.format === 'directory' ? undefined : deps.detectStdbuf(client.pgDump.path),
+    ]);
     const plan = planCompression(dump.compression, dump.format, client.pgDump.major, compressors);
     const extension = archiveExtension(dump.format, plan) + (config.encryption ? ENCRYPTED_SUFFIX : '');
     const contentType = archiveContentType(extension);
@@ -132,9 +138,9 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         }),
       );
       log.info(
-        `Format ${dump.format}, compression ${describeCompression(plan)}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
+        `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
       );
-      return streamDump(config, deps, inspector, client.binDir, { plan, compressors }, stores, keys, contentType, server.databaseSizeBytes);
+      return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf }, stores, keys, contentType, server.databaseSizeBytes);
     });
 
     const results: DestinationResult[] = stores.map((store, i) => ({
@@ -261,7 +267,7 @@ async function streamDump(
   deps: BackupDeps,
   inspector: DatabaseInspector,
   binDir: string,
-  { plan, compressors }: { plan: CompressionPlan; compressors: CompressorsAvailable },
+  { plan, compressors, stdbuf }: { plan: CompressionPlan; compressors: CompressorsAvailable; stdbuf: string | undefined },
   stores: ObjectStore[],
   keys: string[],
   contentType: string,
@@ -293,7 +299,7 @@ async function streamDump(
     const tail = encrypter ? encrypter.stdin : pooled.childEnd;
     const compressor = createCompressor(plan, compressors, tail);
     if (compressor?.kind === 'child') children.push(compressor.child);
-    const into = { stdout: compressor?.kind === 'child' ? compressor.child.stdin : tail };
+    const stdout = compressor?.kind === 'child' ? compressor.child.stdin : tail;
     let producer: ChildStage;
     if (dump.format === 'directory') {
       tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
@@ -304,9 +310,12 @@ async function streamDump(
       await pgDump.done.catch((error: unknown) => {
         throw dumpFailure(error, connection);
       });
-      producer = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.'], into);
+      producer = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.'], { stdout });
     } else {
-      producer = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env, into);
+      producer = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env, {
+        stdout,
+        ...(stdbuf ? { stdbuf } : {}),
+      });
     }
     children.push(producer);
     pooled.writtenBy(encrypter ?? (compressor?.kind === 'child' ? compressor.child : producer));

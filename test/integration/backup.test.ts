@@ -88,6 +88,13 @@ async function backup(inputs: Record<string, string>, resolve = false, deps: Par
   }
 }
 
+/** The "Format …; streaming to …" line logged for the backup stored under `key`. */
+function formatLine(key: string): string {
+  const line = logged.find((l) => l.startsWith('Format ') && l.includes(key));
+  if (!line) throw new Error(`no Format line for ${key}`);
+  return line;
+}
+
 test('custom format, zstd in the stream, to S3: restores with pg_restore to the manifest\'s row counts', async () => {
   const result = await backup({ destination: 's3://backups/prod', label: 'daily' });
   const { manifest } = result;
@@ -97,6 +104,8 @@ test('custom format, zstd in the stream, to S3: restores with pg_restore to the 
   expect(manifest.rowCounts.tables.length).toBeGreaterThanOrEqual(15);
   expect(manifest.rowCounts.tables.find((t) => t.table === 'film')?.rows).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM film')));
   expect(await manifestFromS3(result.destinations[0]!.manifestKey)).toEqual(manifest);
+  // pg_dump writes into the zstd pipe through a 1 MiB stdout buffer (test/integration/stdbuf.test.ts).
+  expect(formatLine(manifest.archive.key)).toContain('; pg_dump stdout buffer 1 MiB (stdbuf);');
 
   const archive = path.join(work, 'a.dump.zst');
   await download('backups', manifest.archive.key, archive);
@@ -134,6 +143,8 @@ test('plain format with gzip to a local folder and S3 at once: same bytes in bot
 test('directory format with 2 jobs: a tar that pg_restore -j reads; the temporary folder is removed', async () => {
   const result = await backup({ destination: 's3://backups/dir', format: 'directory', jobs: '2', compression: 'gzip' });
   expect(result.manifest.archive.key).toMatch(/\.tar$/);
+  // pg_dump writes files here, not stdout: no stdbuf.
+  expect(formatLine(result.manifest.archive.key)).not.toContain('stdbuf');
   const tarFile = path.join(work, 'd.tar');
   await download('backups', result.manifest.archive.key, tarFile);
   const extracted = path.join(work, 'd');

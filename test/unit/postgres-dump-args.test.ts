@@ -1,4 +1,5 @@
 import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkExtraPgDumpArgs } from '../../src/postgres/dump-args.js';
+import { detectStdbuf, withStdoutBuffer } from '../../src/postgres/stdbuf.js';
 import type { DumpOptions } from '../../src/postgres/types.js';
 
 function opts(overrides: Partial<DumpOptions> = {}): DumpOptions {
@@ -140,5 +141,18 @@ describe('checkExtraPgDumpArgs', () => {
   test('the first offending token is reported', () => {
     expect(checkExtraPgDumpArgs(['--no-comments', '--file', 'out.sql'])).toMatch(/^'--file' is not allowed/);
     expect(checkExtraPgDumpArgs(['--no-comments', 'x', '-f'])).toMatch(/^'x' is not an option/);
+  });
+});
+
+describe('withStdoutBuffer: pg_dump behind stdbuf', () => {
+  test.each([
+    ['no stdbuf: the program itself', undefined, { command: '/bin/pg_dump', args: ['-Fc', '--snapshot=0000-1'] }],
+    ['stdbuf: execs the program with a 1 MiB stdout buffer, arguments unchanged', '/usr/bin/stdbuf', { command: '/usr/bin/stdbuf', args: ['--output=1M', '/bin/pg_dump', '-Fc', '--snapshot=0000-1'] }],
+  ])('%s', (_name, stdbuf, expected) => {
+    expect(withStdoutBuffer('/bin/pg_dump', ['-Fc', '--snapshot=0000-1'], stdbuf)).toEqual(expected);
+  });
+
+  test.each(['darwin', 'win32', 'freebsd'] as const)('not Linux (%s): undefined, without running anything', async (platform) => {
+    expect(await detectStdbuf('/nonexistent/pg_dump', platform)).toBeUndefined();
   });
 });
