@@ -14,6 +14,7 @@ import {
   chooseBackup,
   confirmMessage,
   decrypterFor,
+  dropDatabaseSql,
   openTarget,
   requireGlobals,
   quoteIdent,
@@ -171,11 +172,6 @@ async function prepareScratch(deps: RestoreDeps, target: Connection, confirm: st
     await db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
     log.info(`Created scratch database '${target.database}' on ${target.host}:${target.port}.`);
   });
-}
-
-/** `DROP DATABASE IF EXISTS`, with `WITH (FORCE)` from PostgreSQL 13 on (ends leftover sessions). */
-function dropDatabaseSql(database: string, versionNum: number): string {
-  return `DROP DATABASE IF EXISTS ${quoteIdent(database)}${versionNum >= 130000 ? ' WITH (FORCE)' : ''}`;
 }
 
 /** Drops the scratch database; a failure is a warning (the drill's verdict stands). */

@@ -9,7 +9,7 @@
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import { decryptionMismatch, type DecryptionConfig } from '../crypto/specs.js';
-import { ClientInstallError, ConfigError, ConnectionError } from '../errors.js';
+import { ClientInstallError, ConfigError, ConnectionError, errorMessage } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { connectClient, type DatabaseInspector } from '../postgres/inspect.js';
@@ -103,6 +103,23 @@ export async function openTarget(conn: Connection): Promise<TargetDb> {
       await client.end().catch(() => undefined);
     },
   };
+}
+
+/** `DROP DATABASE IF EXISTS`, with `WITH (FORCE)` from PostgreSQL 13 on (ends leftover sessions). */
+export function dropDatabaseSql(database: string, versionNum: number): string {
+  return `DROP DATABASE IF EXISTS ${quoteIdent(database)}${versionNum >= 130000 ? ' WITH (FORCE)' : ''}`;
+}
+
+/** Drops the target database that a failed restore created; a failure to drop is a warning naming the database. */
+async function dropCreatedDatabase(deps: RestoreDeps, target: Connection): Promise<void> {
+  try {
+    await withMaintenance(deps, target, (db, versionNum) => db.query(dropDatabaseSql(target.database, versionNum)));
+    deps.log.info(`The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`);
+  } catch (error) {
+    deps.log.warning(
+      `The restore failed, and '${target.database}', which this run had created, could not be dropped: ${errorMessage(error)}. Drop it by hand before retrying with create-database: true.`,
+    );
+  }
 }
 
 /** `"name"` with embedded quotes doubled. */
@@ -396,7 +413,15 @@ export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Pr
   });
 
   const started = deps.now();
-  const outcome = await restoreChosen(chosen, target, options, client, deps, decrypter);
+  let outcome: Awaited<ReturnType<typeof restoreChosen>>;
+  try {
+    outcome = await restoreChosen(chosen, target, options, client, deps, decrypter);
+  } catch (error) {
+    // A half-restored database that this run created would make the retry refuse it (user tables
+    // without confirm): drop it, so that the same step can simply run again.
+    if (createdDatabase) await dropCreatedDatabase(deps, target);
+    throw error;
+  }
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
   log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
   return {

@@ -125,7 +125,7 @@ export const RESTORE_INPUTS: readonly InputSpec[] = [
       'restore/drill: the target database\'s name, to restore into a database that already has tables (without it the action refuses and touches nothing). A drill then drops and recreates that database.',
   },
   { name: 'clean', default: 'false', description: 'restore: drop the archive\'s objects before recreating them (`pg_restore --clean --if-exists`); custom and directory archives only.' },
-  { name: 'create-database', default: 'false', description: 'restore: create the target database when it does not exist (through the `postgres` maintenance database; needs CREATEDB).' },
+  { name: 'create-database', default: 'false', description: 'restore: create the target database when it does not exist (through the `postgres` maintenance database; needs CREATEDB). A database created this way is dropped again when the restore fails.' },
   {
     name: 'restore-globals',
     default: 'false',

@@ -197,6 +197,8 @@ test('pg_restore stopping at the first error mid-stream (zstd still decompressin
   const { execFileSync } = await import('node:child_process');
   const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => /^(\S*\/)?(zstd -d|pg_restore) /.test(l) && l.includes('conflict'));
   expect(leftovers).toEqual([]);
+  // A database the restore did not create is never dropped.
+  expect(await databaseExists('conflict')).toBe(true);
 }, 60_000);
 
 test('a missing target without create-database: a clear error naming the fix', async () => {
@@ -215,13 +217,14 @@ describe('corrupt archives', () => {
     ]);
     s3Key = a.manifest.archive.key;
     fileKey = b.manifest.archive.key;
-  }, 60_000);
-
-  test('S3 (custom, zstd): one byte flipped in the middle; the drill fails naming the key, no check is reported', async () => {
+    // The S3 archive gets one byte flipped in the middle.
     const { Body } = await s3Client().send(new GetObjectCommand({ Bucket: 'backups', Key: s3Key }));
     const bytes = Buffer.from(await (Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
     bytes[Math.floor(bytes.length / 2)] ^= 0x01;
     await s3Client().send(new PutObjectCommand({ Bucket: 'backups', Key: s3Key, Body: bytes }));
+  }, 60_000);
+
+  test('S3 (custom, zstd): one byte flipped in the middle; the drill fails naming the key, no check is reported', async () => {
     const mark = logged.length;
     const error = await runDrill(options<DrillOptions>({ command: 'drill', 'target-database-url': target('drill_corrupt_s3') }, 's3://backups/corrupt'), deps()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptArchiveError);
@@ -231,6 +234,16 @@ describe('corrupt archives', () => {
     const after = logged.slice(mark);
     expect(after.some((l) => /^PASS |Drill passed|matches the manifest/.test(l))).toBe(false);
     expect(await databaseExists('drill_corrupt_s3')).toBe(false);
+  }, 60_000);
+
+  test('restore with create-database: the database it created is dropped when the restore fails, so the same step can run again', async () => {
+    const mark = logged.length;
+    const error = await runRestore(options<RestoreOptions>({ command: 'restore', 'target-database-url': target('restore_corrupt'), 'create-database': 'true' }, 's3://backups/corrupt'), deps()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptArchiveError);
+    const after = logged.slice(mark);
+    expect(after).toContain("Created database 'restore_corrupt' on 127.0.0.1:" + cluster.port + '.');
+    expect(after).toContain("The restore failed: dropped 'restore_corrupt', which this run had created, so that a retry starts from a new database.");
+    expect(await databaseExists('restore_corrupt')).toBe(false);
   }, 60_000);
 
   test('file:// (plain, uncompressed): a flipped letter in table data that psql would accept is caught by the digest before the end', async () => {
@@ -308,8 +321,8 @@ test('restore-globals: a role dropped after the backup is recreated before the a
   const inputs = { command: 'restore', 'target-database-url': target('globdst'), 'create-database': 'true' };
   const without = await runRestore(options<RestoreOptions>(inputs, fileUrl('globals'), 'globsrc'), deps()).catch((e: unknown) => e);
   expect((without as Error).message).toMatch(/role "app_owner" does not exist.*restore-globals: true/);
-
-  await cluster.psql('postgres', 'DROP DATABASE globdst');
+  // The database this failed restore created is gone: the retry below creates it again.
+  expect(await databaseExists('globdst')).toBe(false);
   await runRestore(options<RestoreOptions>({ ...inputs, 'restore-globals': 'true' }, fileUrl('globals'), 'globsrc'), deps());
   expect(await cluster.psql('postgres', "SELECT rolname FROM pg_roles WHERE rolname = 'app_owner'")).toBe('app_owner');
   expect(await cluster.psql('globdst', "SELECT tableowner || ':' || (SELECT count(*) FROM owned) FROM pg_tables WHERE tablename = 'owned'")).toBe('app_owner:2');
