@@ -220,7 +220,7 @@ export function realDeps(config: Config, signal: AbortSignal | undefined, logTo:
       }),
     detectCompressors,
     detectGpg: async () => (await import('./crypto/gpg.js')).detectGpg(),
-    detectStdbuf: (pgDump) => detectStdbuf(pgDump),
+    detectStdbuf,
     createStore,
     dumper: (binDir) => processDumper(binDir, (line) => logTo.info(line)),
     tempDir: process.env['RUNNER_TEMP'] || tmpdir(),

@@ -4,6 +4,7 @@ import * as openpgp from 'openpgp';
 import type { DecryptedSessionKey, PrivateKey } from 'openpgp';
 import { ActionError } from '../errors.js';
 import { safeReason, type DecryptionConfig } from './inputs.js';
+import { modeMismatchMessage } from './specs.js';
 import { WebStreamStage } from './web-stream.js';
 
 /**
@@ -339,16 +340,10 @@ async function decryptSessionKey(head: Extract<Head, { status: 'ok' }>, config: 
 
   const input = config.mode === 'private-key' ? 'decryption-private-key' : 'decryption-passphrase';
   if (config.mode === 'passphrase' && !hasPassphrase) {
-    throw new DecryptError(
-      `Input 'decryption-passphrase': the archive was encrypted to public key(s) ${recipients.join(', ')}, not with a passphrase; set decryption-private-key to the private key of one of them (and unset decryption-passphrase).`,
-      input,
-    );
+    throw new DecryptError(`Input '${input}': ${modeMismatchMessage('public-key', recipients)}`, input);
   }
   if (config.mode === 'private-key' && recipients.length === 0) {
-    throw new DecryptError(
-      "Input 'decryption-private-key': the archive was encrypted with a passphrase, not to a public key; set decryption-passphrase (and unset decryption-private-key).",
-      input,
-    );
+    throw new DecryptError(`Input '${input}': ${modeMismatchMessage('passphrase', [])}`, input);
   }
 
   const message = new openpgp.Message(packets);

@@ -125,6 +125,17 @@ export function armoredBlocks(text: string): ArmoredBlock[] {
 }
 
 /**
+ * What to set when an archive's encryption mode (`passphrase`, or `public-key` to `recipients`) is
+ * not the one of the decryption input given: the one text of the manifest check
+ * ({@link decryptionMismatch}) and of the packet check when decrypting (decrypt.ts).
+ */
+export function modeMismatchMessage(archiveMode: 'public-key' | 'passphrase', recipients: string[]): string {
+  return archiveMode === 'passphrase'
+    ? 'the archive was encrypted with a passphrase, not to public keys; set decryption-passphrase to its encryption-passphrase (and unset decryption-private-key).'
+    : `the archive was encrypted to public key(s) ${recipients.join(', ') || '(not recorded)'}, not with a passphrase; set decryption-private-key to the private key of one of them (and unset decryption-passphrase).`;
+}
+
+/**
  * Why `decryption` cannot open an archive whose manifest records `encryption`, judged from the
  * manifest alone (before the target database is touched); undefined when it may. The archive's own
  * packets are checked again while decrypting. Mismatches: a passphrase for an archive encrypted to
@@ -132,15 +143,8 @@ export function armoredBlocks(text: string): ArmoredBlock[] {
  * manifest's recipients (an empty recipient list is not judged).
  */
 export function decryptionMismatch(encryption: { mode: 'public-key' | 'passphrase'; recipients: string[] }, decryption: DecryptionConfig): string | undefined {
-  if (encryption.mode === 'passphrase') {
-    return decryption.mode === 'passphrase'
-      ? undefined
-      : 'the backup was encrypted with a passphrase, not to public keys; set decryption-passphrase to its encryption-passphrase (and unset decryption-private-key).';
-  }
-  const recipients = encryption.recipients.join(', ');
-  if (decryption.mode === 'passphrase') {
-    return `the backup was encrypted to public key(s) ${recipients || '(not recorded)'}, not with a passphrase; set decryption-private-key to the private key of one of them (and unset decryption-passphrase).`;
-  }
+  if (encryption.mode === 'passphrase') return decryption.mode === 'passphrase' ? undefined : modeMismatchMessage('passphrase', []);
+  if (decryption.mode === 'passphrase') return modeMismatchMessage('public-key', encryption.recipients);
   if (encryption.recipients.length === 0 || decryption.fingerprints.some((f) => encryption.recipients.includes(f))) return undefined;
-  return `the backup was encrypted to ${recipients} (its manifest), and the key given (${decryption.fingerprints.join(', ')}) is none of them; set decryption-private-key to the private key of one of the recipients (\`gpg --armor --export-secret-keys <fingerprint>\`).`;
+  return `the archive was encrypted to ${encryption.recipients.join(', ')} (its manifest), and the key given (${decryption.fingerprints.join(', ')}) is none of them; set decryption-private-key to the private key of one of the recipients (\`gpg --armor --export-secret-keys <fingerprint>\`).`;
 }

@@ -408,7 +408,7 @@ describe('wrong keys fail before any plaintext (5)', () => {
     const keyForPass = await decrypt(config, ours);
     expect(keyForPass.output.length).toBe(0);
     expect((keyForPass.error as Error).message).toBe(
-      "Input 'decryption-private-key': the archive was encrypted with a passphrase, not to a public key; set decryption-passphrase (and unset decryption-private-key).",
+      "Input 'decryption-private-key': the archive was encrypted with a passphrase, not to public keys; set decryption-passphrase to its encryption-passphrase (and unset decryption-private-key).",
     );
   });
 

@@ -201,7 +201,7 @@ test('a private key that is not a recipient: exit 1 with an error naming decrypt
   const message = failures[0] as string;
   // Refused from the manifest's recipients, before the target is touched.
   expect(message).toBe(
-    `Input 'decryption-private-key': the backup was encrypted to ${right.fingerprint} (its manifest), and the key given (${wrong.fingerprint}) is none of them; ` +
+    `Input 'decryption-private-key': the archive was encrypted to ${right.fingerprint} (its manifest), and the key given (${wrong.fingerprint}) is none of them; ` +
       'set decryption-private-key to the private key of one of the recipients (`gpg --armor --export-secret-keys <fingerprint>`). Nothing was touched. [config]',
   );
 
@@ -220,7 +220,7 @@ test('a private key that is not a recipient with create-database: exit 1 with th
     timeoutMs: 180_000,
   });
   expect(restore.exitCode).toBe(1);
-  expect(errors(restore)).toEqual([expect.stringMatching(/^Input 'decryption-private-key': the backup was encrypted to [0-9A-F]{40} \(its manifest\), and the key given .* is none of them; .*Nothing was touched\. \[config\]$/)]);
+  expect(errors(restore)).toEqual([expect.stringMatching(/^Input 'decryption-private-key': the archive was encrypted to [0-9A-F]{40} \(its manifest\), and the key given .* is none of them; .*Nothing was touched\. \[config\]$/)]);
   expect(restore.outputs['restored-key']).toBeUndefined();
   expect(restore.stdout).not.toContain('Created database');
   expect(await databaseExists('wrong_key_new')).toBe(false);

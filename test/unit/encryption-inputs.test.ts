@@ -380,11 +380,11 @@ describe('decryptionMismatch: judged from the manifest before the target is touc
   const passphrase: DecryptionConfig = { mode: 'passphrase', passphrase: 'x' };
   test.each<[string, { mode: 'public-key' | 'passphrase'; recipients: string[] }, DecryptionConfig, string | undefined]>([
     ['passphrase archive, passphrase given', { mode: 'passphrase', recipients: [] }, passphrase, undefined],
-    ['passphrase archive, private key given', { mode: 'passphrase', recipients: [] }, key('AA11'), 'the backup was encrypted with a passphrase, not to public keys; set decryption-passphrase'],
-    ['public-key archive, passphrase given', { mode: 'public-key', recipients: ['AA11'] }, passphrase, 'the backup was encrypted to public key(s) AA11, not with a passphrase; set decryption-private-key'],
+    ['passphrase archive, private key given', { mode: 'passphrase', recipients: [] }, key('AA11'), 'the archive was encrypted with a passphrase, not to public keys; set decryption-passphrase'],
+    ['public-key archive, passphrase given', { mode: 'public-key', recipients: ['AA11'] }, passphrase, 'the archive was encrypted to public key(s) AA11, not with a passphrase; set decryption-private-key'],
     ['one of two recipients given', { mode: 'public-key', recipients: ['AA11', 'BB22'] }, key('BB22'), undefined],
     ['one of the keys given is a recipient', { mode: 'public-key', recipients: ['AA11'] }, key('CC33', 'AA11'), undefined],
-    ['no key given is a recipient', { mode: 'public-key', recipients: ['AA11'] }, key('CC33', 'DD44'), 'the backup was encrypted to AA11 (its manifest), and the key given (CC33, DD44) is none of them'],
+    ['no key given is a recipient', { mode: 'public-key', recipients: ['AA11'] }, key('CC33', 'DD44'), 'the archive was encrypted to AA11 (its manifest), and the key given (CC33, DD44) is none of them'],
     ['recipients not recorded: not judged', { mode: 'public-key', recipients: [] }, key('CC33'), undefined],
   ])('%s', (_name, encryption, decryption, expected) => {
     const problem = decryptionMismatch(encryption, decryption);
