@@ -12,7 +12,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { runBackup, type BackupDeps, type BackupResult, type Log } from '../../src/commands/backup.js';
 import { CheckError, checkOutputs, runCheck } from '../../src/commands/check.js';
 import { DrillError, drillOutputs, drillSummary, runDrill, type DrillResult } from '../../src/commands/drill.js';
-import { restoreOutputs, runRestore } from '../../src/commands/restore.js';
+import { openTarget, restoreOutputs, runRestore, type RestoreDeps } from '../../src/commands/restore.js';
 import { parseConfig, resolveConfig } from '../../src/config/parse.js';
 import { DecryptError, parseDecryptionInputs } from '../../src/crypto/openpgp.js';
 import type { Config } from '../../src/config/types.js';
@@ -244,6 +244,28 @@ describe('corrupt archives', () => {
     expect(after).toContain("Created database 'restore_corrupt' on 127.0.0.1:" + cluster.port + '.');
     expect(after).toContain("The restore failed: dropped 'restore_corrupt', which this run had created, so that a retry starts from a new database.");
     expect(await databaseExists('restore_corrupt')).toBe(false);
+  }, 60_000);
+
+  test('when that drop fails, the restore\'s own error stands and a warning names the database to drop by hand', async () => {
+    // The server refuses the drop for real: the database is made a template just before it.
+    const connectTarget: RestoreDeps['connectTarget'] = async (connection) => {
+      const db = await openTarget(connection);
+      return {
+        close: () => db.close(),
+        query: async (sql, values) => {
+          if (sql.startsWith('DROP DATABASE')) await cluster.psql('postgres', 'ALTER DATABASE restore_kept IS_TEMPLATE true');
+          return db.query(sql, values);
+        },
+      };
+    };
+    const mark = logged.length;
+    const error = await runRestore(options<RestoreOptions>({ command: 'restore', 'target-database-url': target('restore_kept'), 'create-database': 'true' }, 's3://backups/corrupt'), { ...deps(), connectTarget }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptArchiveError);
+    expect(logged.slice(mark)).toContainEqual(
+      expect.stringMatching(/^WARNING The restore failed, and 'restore_kept', which this run had created, could not be dropped: .*cannot drop a template database.*\. Drop it by hand before retrying with create-database: true\.$/),
+    );
+    expect(await databaseExists('restore_kept')).toBe(true);
+    await cluster.psql('postgres', 'ALTER DATABASE restore_kept IS_TEMPLATE false; DROP DATABASE restore_kept');
   }, 60_000);
 
   test('file:// (plain, uncompressed): a flipped letter in table data that psql would accept is caught by the digest before the end', async () => {
