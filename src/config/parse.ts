@@ -13,18 +13,24 @@ import { COMMANDS, type Command, type Config, type InputReader, type RowCountMod
 
 /**
  * {@link parseConfig}, then the inputs that need async validation (OpenPGP keys are parsed and
- * checked: malformed, expired, no encryption subkey, wrong passphrase).
+ * checked: malformed, expired, no encryption subkey, wrong passphrase): the encryption inputs for
+ * `backup`, the decryption inputs for `restore` and `drill`. Other commands never read them, as
+ * restore inputs are not read by a backup.
  * @throws ConfigError as parseConfig does.
  */
 export async function resolveConfig(read: InputReader): Promise<Config> {
   const config = parseConfig(read);
   const inputs = withDefaults(read);
-  // OpenPGP.js is loaded only when a key or passphrase is given.
-  if (ENCRYPTION_INPUTS.every((i) => inputs(i.name) === '')) return config;
+  const uses = config.command === 'backup' ? 'encrypt' : config.command === 'restore' || config.command === 'drill' ? 'decrypt' : undefined;
+  // OpenPGP.js is loaded only when a key or passphrase is given to a command that uses it.
+  if (!uses || ENCRYPTION_INPUTS.every((i) => inputs(i.name) === '')) return config;
   const { parseDecryptionInputs, parseEncryptionInputs } = await import('../crypto/inputs.js');
-  const encryption = config.command === 'backup' ? await parseEncryptionInputs(inputs) : undefined;
+  if (uses === 'encrypt') {
+    const encryption = await parseEncryptionInputs(inputs);
+    return encryption ? { ...config, encryption } : config;
+  }
   const decryption = await parseDecryptionInputs(inputs);
-  return { ...config, ...(encryption ? { encryption } : {}), ...(decryption ? { decryption } : {}) };
+  return decryption ? { ...config, decryption } : config;
 }
 
 /**

@@ -2,6 +2,7 @@ import * as openpgp from 'openpgp';
 import { ConfigError } from '../../src/errors.js';
 import { ENCRYPTION_INPUTS, encryptionSecrets, parseDecryptionInputs, parseEncryptionInputs, type DecryptionConfig } from '../../src/crypto/openpgp.js';
 import { decryptionMismatch } from '../../src/crypto/specs.js';
+import { resolveConfig } from '../../src/config/parse.js';
 
 const reader =
   (values: Record<string, string>) =>
@@ -390,5 +391,45 @@ describe('decryptionMismatch: judged from the manifest before the target is touc
     const problem = decryptionMismatch(encryption, decryption);
     if (expected === undefined) expect(problem).toBeUndefined();
     else expect(problem).toContain(expected);
+  });
+});
+
+describe('resolveConfig: each command reads only the OpenPGP inputs it uses', () => {
+  const source = { destination: 'file:///backups' };
+  const target = { 'target-database-url': 'postgres://u@db.example.com/scratch' };
+  const base: Record<string, Record<string, string>> = {
+    backup: { ...source, 'database-url': 'postgres://u@db.example.com/app' },
+    restore: { ...source, ...target, database: 'app' },
+    drill: { ...source, ...target, database: 'app' },
+    check: { ...source, database: 'app' },
+    list: { ...source, database: 'app' },
+    prune: { ...source, database: 'app', 'keep-last': '3' },
+  };
+  const resolve = (inputs: Record<string, string>) => resolveConfig((name) => inputs[name] ?? '');
+  const longPassphrase = 'a long enough passphrase for backups';
+
+  test.each([
+    ['backup', 'encryption-public-key', 'not a key'],
+    ['restore', 'decryption-private-key', 'not a key'],
+    ['drill', 'decryption-private-key', 'not a key'],
+  ] as const)('%s: a bad %s, which it uses, is refused', async (command, input, value) => {
+    await expect(resolve({ ...base[command], command, [input]: value })).rejects.toMatchObject({ input });
+  });
+
+  test.each(['check', 'list', 'prune'] as const)('%s: encryption and decryption inputs are not read', async (command) => {
+    const config = await resolve({ ...base[command], command, 'decryption-private-key': 'not a key', 'encryption-public-key': 'not a key' });
+    expect(config.command).toBe(command);
+    expect(config.encryption).toBeUndefined();
+    expect(config.decryption).toBeUndefined();
+  });
+
+  test('backup does not read the decryption inputs, nor restore the encryption inputs', async () => {
+    const encrypted = await resolve({ ...base['backup'], command: 'backup', 'decryption-private-key': 'not a key', 'encryption-passphrase': longPassphrase });
+    expect(encrypted.encryption).toMatchObject({ mode: 'passphrase' });
+    expect(encrypted.decryption).toBeUndefined();
+
+    const decrypting = await resolve({ ...base['restore'], command: 'restore', 'encryption-public-key': 'not a key', 'decryption-passphrase': longPassphrase });
+    expect(decrypting.decryption).toMatchObject({ mode: 'passphrase' });
+    expect(decrypting.encryption).toBeUndefined();
   });
 });
