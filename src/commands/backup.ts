@@ -367,24 +367,28 @@ async function chooseGpg(config: Config, deps: BackupDeps, plan: CompressionPlan
   const encryption = config.encryption;
   if (!encryption) return undefined;
   const recipients = encryption.mode === 'public-key' ? `to ${encryption.recipients.length} public key${encryption.recipients.length === 1 ? '' : 's'}` : 'with a passphrase';
-  let reason: string;
-  if (plan.engine === 'node-zlib') reason = 'compression runs in the process (no zstd command line)';
-  else {
-    const tool = await deps.detectGpg();
-    if (!tool) reason = 'no gpg command line was found';
-    else {
-      const { prepareGpgEncrypter } = await import('../crypto/gpg.js');
-      const prepared = await prepareGpgEncrypter(tool, encryption, deps.tempDir);
-      if (prepared.encrypter) {
-        deps.log.info(`Encryption: AES-256 ${recipients}, by gpg ${tool.version} (${tool.path}) outside the action's process.`);
-        return prepared.encrypter;
-      }
-      reason = prepared.reason;
-    }
+  const found = await gpgEncrypter(encryption, deps, plan);
+  if (found.encrypter) {
+    deps.log.info(`Encryption: AES-256 ${recipients}, by gpg ${found.tool.version} (${found.tool.path}) outside the action's process.`);
+    return found.encrypter;
   }
   const { openpgpVersion } = await import('../crypto/encrypt.js');
-  deps.log.info(`Encryption: AES-256 ${recipients}, by OpenPGP.js ${openpgpVersion()} in the action's process: ${reason}.`);
+  deps.log.info(`Encryption: AES-256 ${recipients}, by OpenPGP.js ${openpgpVersion()} in the action's process: ${found.reason}.`);
   return undefined;
+}
+
+/** {@link chooseGpg}'s search: the encrypter and its gpg, or why there is none. */
+async function gpgEncrypter(
+  encryption: EncryptionConfig,
+  deps: BackupDeps,
+  plan: CompressionPlan,
+): Promise<{ encrypter: GpgEncrypter; tool: GpgTool } | { encrypter?: undefined; reason: string }> {
+  if (plan.engine === 'node-zlib') return { reason: 'compression runs in the process (no zstd command line)' };
+  const tool = await deps.detectGpg();
+  if (!tool) return { reason: 'no gpg command line was found' };
+  const { prepareGpgEncrypter } = await import('../crypto/gpg.js');
+  const prepared = await prepareGpgEncrypter(tool, encryption, deps.tempDir);
+  return prepared.encrypter ? { encrypter: prepared.encrypter, tool } : { reason: prepared.reason };
 }
 
 /** The real reason a stream failed: a child's exit status first, then the stores' errors. */

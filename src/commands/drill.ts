@@ -14,6 +14,7 @@ import {
   chooseBackup,
   confirmMessage,
   decrypterFor,
+  dropDatabase,
   dropDatabaseSql,
   openTarget,
   requireGlobals,
@@ -176,14 +177,10 @@ async function prepareScratch(deps: RestoreDeps, target: Connection, confirm: st
 
 /** Drops the scratch database; a failure is a warning (the drill's verdict stands). */
 async function dropScratch(deps: RestoreDeps, target: Connection): Promise<boolean> {
-  try {
-    await withMaintenance(deps, target, (db, versionNum) => db.query(dropDatabaseSql(target.database, versionNum)));
-    deps.log.info(`Dropped scratch database '${target.database}'.`);
-    return true;
-  } catch (error) {
-    deps.log.warning(`Could not drop the scratch database '${target.database}': ${errorMessage(error)}. Drop it by hand.`);
-    return false;
-  }
+  const failed = await dropDatabase(deps, target);
+  if (failed) deps.log.warning(`Could not drop the scratch database '${target.database}': ${failed}. Drop it by hand.`);
+  else deps.log.info(`Dropped scratch database '${target.database}'.`);
+  return !failed;
 }
 
 const NOT_VALIDATED_SQL = `

@@ -110,15 +110,17 @@ export function dropDatabaseSql(database: string, versionNum: number): string {
   return `DROP DATABASE IF EXISTS ${quoteIdent(database)}${versionNum >= 130000 ? ' WITH (FORCE)' : ''}`;
 }
 
-/** Drops the target database that a failed restore created; a failure to drop is a warning naming the database. */
-async function dropCreatedDatabase(deps: RestoreDeps, target: Connection): Promise<void> {
+/**
+ * Drops `target.database` through the maintenance database (a drill's scratch database, or one a
+ * failed restore created). Never throws.
+ * @returns undefined once dropped, else why it could not be.
+ */
+export async function dropDatabase(deps: RestoreDeps, target: Connection): Promise<string | undefined> {
   try {
     await withMaintenance(deps, target, (db, versionNum) => db.query(dropDatabaseSql(target.database, versionNum)));
-    deps.log.info(`The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`);
+    return undefined;
   } catch (error) {
-    deps.log.warning(
-      `The restore failed, and '${target.database}', which this run had created, could not be dropped: ${errorMessage(error)}. Drop it by hand before retrying with create-database: true.`,
-    );
+    return errorMessage(error);
   }
 }
 
@@ -413,15 +415,19 @@ export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Pr
   });
 
   const started = deps.now();
-  let outcome: Awaited<ReturnType<typeof restoreChosen>>;
-  try {
-    outcome = await restoreChosen(chosen, target, options, client, deps, decrypter);
-  } catch (error) {
+  const outcome = await restoreChosen(chosen, target, options, client, deps, decrypter).catch(async (error: unknown) => {
     // A half-restored database that this run created would make the retry refuse it (user tables
     // without confirm): drop it, so that the same step can simply run again.
-    if (createdDatabase) await dropCreatedDatabase(deps, target);
+    if (createdDatabase) {
+      const failed = await dropDatabase(deps, target);
+      if (failed) {
+        log.warning(`The restore failed, and '${target.database}', which this run had created, could not be dropped: ${failed}. Drop it by hand before retrying with create-database: true.`);
+      } else {
+        log.info(`The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`);
+      }
+    }
     throw error;
-  }
+  });
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
   log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
   return {

@@ -11,6 +11,9 @@ import { parseRetentionInputs } from '../retention/policy.js';
 import { parseRestoreInputs } from '../restore/options.js';
 import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
 
+/** What each command does with OpenPGP inputs; the others never read them. */
+const OPENPGP_USE: Partial<Record<Command, 'encrypt' | 'decrypt'>> = { backup: 'encrypt', restore: 'decrypt', drill: 'decrypt' };
+
 /**
  * {@link parseConfig}, then the inputs that need async validation (OpenPGP keys are parsed and
  * checked: malformed, expired, no encryption subkey, wrong passphrase): the encryption inputs for
@@ -21,7 +24,7 @@ import { COMMANDS, type Command, type Config, type InputReader, type RowCountMod
 export async function resolveConfig(read: InputReader): Promise<Config> {
   const config = parseConfig(read);
   const inputs = withDefaults(read);
-  const uses = config.command === 'backup' ? 'encrypt' : config.command === 'restore' || config.command === 'drill' ? 'decrypt' : undefined;
+  const uses = OPENPGP_USE[config.command];
   // OpenPGP.js is loaded only when a key or passphrase is given to a command that uses it.
   if (!uses || ENCRYPTION_INPUTS.every((i) => inputs(i.name) === '')) return config;
   const { parseDecryptionInputs, parseEncryptionInputs } = await import('../crypto/inputs.js');

@@ -1,5 +1,5 @@
 /**
- * Public-key encryption of the archive by the `gpg` command line (GnuPG), as one more child in the
+ * Encryption of the archive by the `gpg` command line (GnuPG), as one more child in the
  * dump chain: pg_dump → zstd → gpg → the action. The archive bytes are encrypted outside the
  * action's process, as they are compressed outside it, so the encryption's per-chunk buffers never
  * reach Node's heap (OpenPGP.js in the process peaked at 176 MB RSS for a 1 GB database, gpg adds
@@ -19,20 +19,16 @@
  * encryption needs one only to learn the S2K count, which is given (`--s2k-count`, the count
  * OpenPGP.js writes). The passphrase reaches gpg on file descriptor 3, never in its arguments.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { which } from '@actions/io';
 import * as openpgp from 'openpgp';
 import type { PublicKey } from 'openpgp';
 import { errorMessage } from '../errors.js';
-import { spawnStage, type ChildStage } from '../pipeline/process.js';
+import { spawnStage, toolOutput, type ChildStage } from '../pipeline/process.js';
 import type { EncryptionInfo } from './encrypt.js';
 import type { EncryptionConfig } from './specs.js';
-
-const execFileAsync = promisify(execFile);
 
 /** The oldest gpg with `--recipient-file` (GnuPG 2.1.14). */
 export const MIN_GPG_VERSION: readonly [number, number, number] = [2, 1, 14];
@@ -65,14 +61,9 @@ export function gpgVersionSupported(version: string): boolean {
 /** Looks for `gpg` on PATH and reads its version; undefined when there is none or it does not answer. */
 export async function detectGpg(): Promise<GpgTool | undefined> {
   const path = await which('gpg', false);
-  if (!path) return undefined;
-  try {
-    const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10_000 });
-    const version = parseGpgVersion(stdout);
-    return version ? { path, version } : undefined;
-  } catch {
-    return undefined;
-  }
+  const output = path ? await toolOutput(path, ['--version']) : undefined;
+  const version = output && parseGpgVersion(output.stdout);
+  return path && version ? { path, version } : undefined;
 }
 
 /** What gpg encrypts to: key files, or a passphrase read from file descriptor 3. */

@@ -1,5 +1,24 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** Milliseconds a tool's `--version` (or a like probe) may take before it counts as not answering. */
+const TOOL_OUTPUT_TIMEOUT_MS = 15_000;
+
+/**
+ * Runs `command args` to its end (an argument array, never a shell), e.g. a tool's `--version`:
+ * its stdout and stderr, or undefined when it cannot start, exits non-zero, or takes longer than
+ * 15 s. Never throws.
+ */
+export async function toolOutput(command: string, args: string[]): Promise<{ stdout: string; stderr: string } | undefined> {
+  try {
+    return await execFileAsync(command, args, { timeout: TOOL_OUTPUT_TIMEOUT_MS, windowsHide: true });
+  } catch {
+    return undefined;
+  }
+}
 
 /** The last bytes of a child's stderr kept for error messages (bytes). */
 const STDERR_TAIL_BYTES = 16 * 1024;

@@ -5,16 +5,13 @@
  * {@link ensureClient}) is thin and takes its command runner, logger and cache as small interfaces
  * so that tests can pass real or fake ones.
  */
-import { execFile } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readdir, readFile, realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ClientInstallError, errorMessage } from '../errors.js';
+import { toolOutput } from '../pipeline/process.js';
 import type { ClientTool } from './types.js';
-
-const execFileAsync = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------------
 // Versions
@@ -221,12 +218,8 @@ export async function findClients(options: FindClientsOptions = {}): Promise<Cli
 }
 
 async function readVersion(file: string): Promise<{ major: number; version: string } | undefined> {
-  try {
-    const { stdout } = await execFileAsync(file, ['--version'], { timeout: 15_000, windowsHide: true });
-    return parseClientVersion(stdout);
-  } catch {
-    return undefined;
-  }
+  const output = await toolOutput(file, ['--version']);
+  return output && parseClientVersion(output.stdout);
 }
 
 async function isExecutable(file: string): Promise<boolean> {

@@ -13,11 +13,8 @@
  * Linux only (glibc's loader); elsewhere, or when `stdbuf` is missing or its probe fails, pg_dump
  * runs as it is.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { which } from '@actions/io';
-
-const execFileAsync = promisify(execFile);
+import { toolOutput } from '../pipeline/process.js';
 
 /** The stdout buffer given to pg_dump, in stdbuf's notation (1 MiB = 1 048 576 bytes). */
 export const STDOUT_BUFFER = '1M';
@@ -46,12 +43,8 @@ export async function detectStdbuf(program: string, platform: NodeJS.Platform = 
   if (platform !== 'linux') return undefined;
   const stdbuf = await which('stdbuf', false);
   if (!stdbuf) return undefined;
-  try {
-    const { command, args } = withStdoutBuffer(program, ['--version'], stdbuf);
-    const { stdout, stderr } = await execFileAsync(command, args, { timeout: 10_000 });
-    const name = program.split('/').pop() ?? program;
-    return stdout.startsWith(`${name} `) && stderr.trim() === '' ? stdbuf : undefined;
-  } catch {
-    return undefined;
-  }
+  const { command, args } = withStdoutBuffer(program, ['--version'], stdbuf);
+  const output = await toolOutput(command, args);
+  const name = program.split('/').pop() ?? program;
+  return output?.stdout.startsWith(`${name} `) && output.stderr.trim() === '' ? stdbuf : undefined;
 }

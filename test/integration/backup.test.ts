@@ -15,7 +15,7 @@ import type { Config } from '../../src/config/types.js';
 import { DumpError, EncryptError, UploadError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
 import { realDeps } from '../../src/main.js';
-import type { GpgTool } from '../../src/crypto/gpg.js';
+import { detectGpg, type GpgTool } from '../../src/crypto/gpg.js';
 import { rejectionOf } from '../support/rejection.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
@@ -256,7 +256,7 @@ describe('encrypted archives', () => {
     const result = await backup({ destination: 's3://backups/enc', 'encryption-public-key': publicKey, globals: 'true' }, true);
     const { manifest } = result;
     expect(manifest.archive.key).toMatch(/\.dump\.zst\.gpg$/);
-    const gpgVersion = /^gpg \(GnuPG\) (\S+)/.exec((await execFileAsync('gpg', ['--version'])).stdout)?.[1];
+    const gpgVersion = (await detectGpg())?.version;
     expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [expect.stringMatching(/^[0-9A-F]{40,64}$/)], engine: 'gpg', engineVersion: gpgVersion });
     expect(logged.slice(from)).toContain(`Encryption: AES-256 to 1 public key, by gpg ${gpgVersion} (/usr/bin/gpg) outside the action's process.`);
     // gpg's home (key files) is gone once the backup is done.

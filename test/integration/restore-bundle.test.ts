@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { detectGpg } from '../../src/crypto/gpg.js';
 import type { Manifest } from '../../src/manifest.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, manifestCounts, restoredCounts, startCluster, type Cluster } from '../support/pg-cluster.js';
@@ -139,7 +140,7 @@ test('backup encrypted to a gpg-made public key into file://, by the gpg child: 
   expect(archive.includes(Buffer.from('film_actor'))).toBe(false);
   expect(manifest.archive.key).toBe(key);
   // The bundle encrypted with the gpg command line (outside its process); the restore below reads it with OpenPGP.js.
-  const gpgVersion = /^gpg \(GnuPG\) (\S+)/.exec((await run('gpg', ['--version'])).stdout)?.[1];
+  const gpgVersion = (await detectGpg())?.version;
   expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [right.fingerprint], engine: 'gpg', engineVersion: gpgVersion });
   expect(backup.stdout).toContain(`Encryption: AES-256 to 1 public key, by gpg ${gpgVersion as string} (`);
   expect(manifest.rowCounts.tables.find((t) => t.schema === 'public' && t.table === 'film')?.rows).toBe(1000);

@@ -59,7 +59,6 @@ async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
   return (await collect(store.list(prefix))).map((o) => o.key).sort();
 }
 
-
 interface Synthetic {
   time: Date;
   label?: string;
@@ -543,7 +542,6 @@ describe('retention in a file:// destination', () => {
     }
   }, 30_000);
 });
-
 
 /**
  * Makes `path` impossible to unlink: as root (who ignores permissions) with the immutable

@@ -28,7 +28,6 @@ async function filesUnder(dir: string): Promise<string[]> {
     .sort();
 }
 
-
 describe('LocalFolderStore', () => {
   let base: string;
   let root: string;

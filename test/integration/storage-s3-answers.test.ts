@@ -114,7 +114,6 @@ async function objectExists(key: string): Promise<boolean> {
   return headFound;
 }
 
-
 /** Requests for `key` that reached `where` (`METHOD path?query [status]` lines), path-style. */
 const forKey = (where: string[], key: string) => where.filter((line) => line.split(' ')[1]?.split('?')[0] === `/${BUCKET}/${key}`);
 const query = (line: string) => new URL(line.split(' ')[1] ?? '/', 'http://localhost').searchParams;

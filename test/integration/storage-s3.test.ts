@@ -92,7 +92,6 @@ async function putMany(store: S3ObjectStore, keys: string[]): Promise<void> {
   await Promise.all(Array.from({ length: 32 }, worker));
 }
 
-
 const uploadParts = (server: S3Server, key: string) =>
   server.requests.filter((line) => line.startsWith(`PUT /${BUCKET}/${key}?`) && line.includes('partNumber=')).length;
 

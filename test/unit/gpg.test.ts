@@ -46,7 +46,6 @@ describe('buildGpgEncryptArgs', () => {
   const symmetric = buildGpgEncryptArgs('/tmp/home', { passphraseFd3: true, s2kCount: 16_777_216 });
   const valueOf = (list: string[], option: string): string | undefined => (list.includes(option) ? list[list.indexOf(option) + 1] : undefined);
 
-
   test('--openpgp comes before the options it would reset, the home and recipients are as given', () => {
     expect(args.slice(0, 3)).toEqual(['--homedir', '/tmp/home', '--openpgp']);
     const at = (option: string): number => args.indexOf(option);
