@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lazyUndici } from './lazy-undici.mjs';
 
 const check = process.argv.includes('--check');
 const outdir = check ? mkdtempSync(join(tmpdir(), 'dist-check-')) : 'dist';
@@ -27,6 +28,8 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   // CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require.
+  // undici is evaluated when a proxy agent is first made, not at start-up (lazy-undici.mjs).
+  plugins: [lazyUndici],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 

@@ -128,19 +128,11 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     );
 
     const streamed = await log.group('Dump and upload', async () => {
-      await Promise.all(
-        stores.map(async (store, i) => {
-          if (await store.head(keys[i] as string)) {
-            throw new UploadError(
-              `${store.destination.url}: an object already exists at ${keys[i]}; another backup of this database started in the same second. Nothing was overwritten; use a concurrency group so backups of one database never overlap.`,
-            );
-          }
-        }),
-      );
       log.info(
         `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
       );
-      return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf }, stores, keys, contentType, server.databaseSizeBytes);
+      const checkKeys = (): Promise<unknown> => Promise.all(stores.map((store, i) => keyIsFree(store, keys[i] as string)));
+      return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf, checkKeys }, stores, keys, contentType, server.databaseSizeBytes);
     });
 
     const results: DestinationResult[] = stores.map((store, i) => ({
@@ -267,7 +259,18 @@ async function streamDump(
   deps: BackupDeps,
   inspector: DatabaseInspector,
   binDir: string,
-  { plan, compressors, stdbuf }: { plan: CompressionPlan; compressors: CompressorsAvailable; stdbuf: string | undefined },
+  {
+    plan,
+    compressors,
+    stdbuf,
+    checkKeys,
+  }: {
+    plan: CompressionPlan;
+    compressors: CompressorsAvailable;
+    stdbuf: string | undefined;
+    /** Resolves when no object exists under the new keys; rejects with an UploadError otherwise ({@link keyIsFree}). */
+    checkKeys: () => Promise<unknown>;
+  },
   stores: ObjectStore[],
   keys: string[],
   contentType: string,
@@ -318,6 +321,11 @@ async function streamDump(
       });
     }
     children.push(producer);
+    // The check that no object exists under the new keys (for S3 the SDK's load, ~70 ms of this
+    // thread, and a HeadObject) runs once the dump has started instead of before it. The stream's
+    // end waits for it, so no upload completes under a taken key; a key found taken stops the dump.
+    const keysFree = checkKeys();
+    keysFree.catch(() => undefined); // handled below, even if something fails before
     pooled.writtenBy(encrypter ?? (compressor?.kind === 'child' ? compressor.child : producer));
     const source = pooled.output;
     const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
@@ -326,7 +334,14 @@ async function streamDump(
     // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
     const encryption = config.encryption && !gpg ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
     const meter = new Meter();
-    const gate = new ExitGate(() => children.map((c) => c.done));
+    // The end of the stream (and so every upload's completion) waits for every child's exit
+    // status and for the keys' check; a key found taken fails the stream at once.
+    const gate = new ExitGate(() => [...children.map((c) => c.done), keysFree]);
+    let keyTaken: unknown;
+    keysFree.catch((error: unknown) => {
+      keyTaken = error;
+      gate.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
     const fanout = new Fanout(stores.length);
     const uploads = stores.map((store, i) =>
       store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
@@ -342,6 +357,7 @@ async function streamDump(
     const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
     if (flow?.status === 'rejected') {
       killAll();
+      if (keyTaken !== undefined) throw keyTaken;
       throw await rootCause(children, connection, settled, deps.signal, flow.reason);
     }
     const [rowCounts, catalogCounts] = await counts;
@@ -427,6 +443,22 @@ function dumpFailure(error: unknown, connection: Connection): DumpError {
     return new DumpError(message, { cause: error });
   }
   return error instanceof DumpError ? error : new DumpError(errorMessage(error), { cause: error });
+}
+
+/**
+ * Resolves when no object exists under `key` in `store` (HeadObject, or stat for a folder).
+ * @throws UploadError when one does (another backup of this database started in the same second),
+ *   or when the store could not be asked.
+ */
+async function keyIsFree(store: ObjectStore, key: string): Promise<void> {
+  const found = await store.head(key).catch((error: unknown) => {
+    throw new UploadError(errorMessage(error), { cause: error });
+  });
+  if (found) {
+    throw new UploadError(
+      `${store.destination.url}: an object already exists at ${key}; another backup of this database started in the same second. Nothing was overwritten; use a concurrency group so backups of one database never overlap.`,
+    );
+  }
 }
 
 /** HeadObject (or stat) the stored archive and compare with what was streamed; a local file is re-hashed. */

@@ -19,7 +19,7 @@ import { detectGpg, type GpgTool } from '../../src/crypto/gpg.js';
 import { rejectionOf } from '../support/rejection.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
-import { startS3Server, testS3Settings, testS3Inputs } from '../support/s3-server.js';
+import { answerS3Error, startS3Proxy, startS3Server, testS3Settings, testS3Inputs } from '../support/s3-server.js';
 
 const execFileAsync = promisify(execFile);
 const SENTINEL = 'Sentinel-P@ss:/%#? w0rd';
@@ -215,6 +215,79 @@ async function listKeys(prefix: string): Promise<string[]> {
   const out = await s3Client().send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key as string);
 }
+
+describe('a key already taken (another backup of this database started in the same second)', () => {
+  const at = new Date('2026-03-01T04:05:06Z');
+  const sameSecond = { now: () => at };
+  const takenMessage = (url: string, key: string): string =>
+    `${url}: an object already exists at ${key}; another backup of this database started in the same second. Nothing was overwritten; use a concurrency group so backups of one database never overlap.`;
+
+  async function sha256Of(file: string): Promise<string> {
+    return (await execFileAsync('sha256sum', [file])).stdout.split(' ')[0] as string;
+  }
+
+  test('S3: UploadError naming the key; the stored archive and manifest are untouched', async () => {
+    const first = await backup({ destination: 's3://backups/taken' }, false, sameSecond);
+    const before = await listKeys('taken/');
+    const error = await rejectionOf(backup({ destination: 's3://backups/taken' }, false, sameSecond), UploadError);
+    expect(error.message).toBe(takenMessage('s3://backups/taken', first.manifest.archive.key));
+    expect(await listKeys('taken/')).toEqual(before);
+    await download('backups', first.manifest.archive.key, path.join(work, 'taken.dump.zst'));
+    expect(await sha256Of(path.join(work, 'taken.dump.zst'))).toBe(first.manifest.archive.sha256);
+    expect(await manifestFromS3(first.destinations[0]!.manifestKey)).toEqual(first.manifest);
+  }, 60_000);
+
+  test('the check answering after the dump has ended still holds the upload back: nothing is written under the key', async () => {
+    const first = await backup({ destination: 's3://backups/late' }, false, sameSecond);
+    // HeadObject of the archive's key answers 1.5 s late (the whole Pagila dump takes ~0.1 s).
+    let answered = 0;
+    const proxy = await startS3Proxy(s3.port, ({ method, key }, _req, _res, forward) => {
+      if (method === 'HEAD' && key === first.manifest.archive.key) {
+        setTimeout(() => {
+          answered = Date.now();
+          forward();
+        }, 1500);
+      } else forward();
+    });
+    try {
+      const started = Date.now();
+      const error = await rejectionOf(backup({ destination: 's3://backups/late', 's3-endpoint': proxy.endpoint }, false, sameSecond), UploadError);
+      expect(error.message).toBe(takenMessage('s3://backups/late', first.manifest.archive.key));
+      expect(answered - started).toBeGreaterThanOrEqual(1500);
+      // The dump ran while the check waited, and its stream was held at its end: no PutObject,
+      // no CreateMultipartUpload for the archive, only the HeadObject.
+      expect(proxy.requests.filter((r) => r.key === first.manifest.archive.key).map((r) => r.method)).toEqual(['HEAD']);
+    } finally {
+      await proxy.stop();
+    }
+    await download('backups', first.manifest.archive.key, path.join(work, 'late.dump.zst'));
+    expect(await sha256Of(path.join(work, 'late.dump.zst'))).toBe(first.manifest.archive.sha256);
+  }, 60_000);
+
+  test('a local folder: the same refusal, the file untouched', async () => {
+    const folder = path.join(work, 'taken-folder');
+    const first = await backup({ destination: `file://${folder}` }, false, sameSecond);
+    const error = await rejectionOf(backup({ destination: `file://${folder}` }, false, sameSecond), UploadError);
+    expect(error.message).toBe(takenMessage(`file://${folder}`, first.manifest.archive.key));
+    expect(await sha256Of(path.join(folder, first.manifest.archive.key))).toBe(first.manifest.archive.sha256);
+    expect(readdirSync(path.join(folder, 'pagila')).sort()).toEqual([path.basename(first.manifest.archive.key), path.basename(first.destinations[0]!.manifestKey)].sort());
+  }, 60_000);
+
+  test('a store that cannot be asked (HeadObject refused): UploadError with its answer, nothing written', async () => {
+    const proxy = await startS3Proxy(s3.port, ({ method }, req, res, forward) => {
+      if (method === 'HEAD') answerS3Error(req, res, 403, 'AccessDenied', 'Access Denied');
+      else forward();
+    });
+    try {
+      const error = await rejectionOf(backup({ destination: 's3://backups/headless', 's3-endpoint': proxy.endpoint }), UploadError);
+      expect(error.message).toMatch(/^Reading the metadata of s3:\/\/backups\/headless\/pagila\/.+\.dump\.zst failed: .*403/);
+      expect(proxy.requests.filter((r) => r.method !== 'HEAD')).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+    expect(await listKeys('headless/')).toEqual([]);
+  }, 60_000);
+});
 
 test('filters, schema-only, extra pg_dump args and estimated row counts reach pg_dump and the manifest', async () => {
   const result = await backup({
