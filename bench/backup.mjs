@@ -3,13 +3,17 @@
 // S3-compatible server (s3rver), and times side by side, in rounds of one run of each stage:
 //   the physical limit (pg_dump -Fc -Z0 > /dev/null), pg_dump's default (-Fc, gzip),
 //   a typical peer pipeline (pg_dump -Fc -f file, then upload the file with @aws-sdk/lib-storage),
+//   the dump with the default compression and nothing stored (pg_dump -Fc -Z0 | zstd -3 > /dev/null),
+//   a hand-made stream (pg_dump | zstd -3 | an SDK upload from stdin: no hash, counts or manifest),
 //   this action (dist/index.js, run as a runner runs it) to S3 and to file://, directory format
-//   with 2 jobs, and exact vs estimated row counts.
+//   with 2 jobs, and exact vs estimated row counts; and the fixed cost: the same on Pagila (17 MB).
 // It samples the peak RSS of the action's Node process and of its children, and the temporary
-// disk used, and writes docs/benchmarks.md.
+// disk used, counts the CPU seconds of the whole machine and of the S3 server, and writes
+// docs/benchmarks.md.
 //
 // Usage: npm run bench -- [--scale GB] [--reps N] [--out docs/benchmarks.md]
-// Needs: PostgreSQL server binaries (npm run setup), zstd, dist/ built. Cleans up after itself.
+// Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf, ../shared/fixtures/pagila,
+// dist/ built. Cleans up after itself.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,6 +31,8 @@ const arg = (name, fallback) => {
 const SCALE_GB = Number(arg('scale', '1'));
 const REPS = Number(arg('reps', '3'));
 const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
+const PAGILA = path.resolve(ROOT, '..', 'shared', 'fixtures', 'pagila');
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const BIN = process.env.PG_BIN_DIR ?? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
 // The action runs on the runtime action.yml declares (node24), installed by .ci/run into .tmp/node24;
 // BENCH_NODE overrides, and without Node 24 this Node is used (the report says which).
@@ -86,6 +92,13 @@ try {
   psql('VACUUM ANALYZE');
   const dbBytes = Number(psql("SELECT pg_database_size('bench')"));
   log(`database size ${(dbBytes / 1e9).toFixed(2)} GB`);
+  // Pagila, for the fixed cost of a run (most databases backed up this way are small).
+  psql('CREATE DATABASE pagila', 'postgres');
+  for (const file of ['pagila-schema.sql', 'pagila-data.sql']) {
+    run([`${BIN}/psql`, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', work, '-p', String(port), '-U', 'postgres', '-d', 'pagila', '-f', path.join(PAGILA, file)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  psql('VACUUM ANALYZE', 'pagila');
+  const pagilaBytes = Number(psql("SELECT pg_database_size('pagila')"));
 
   // s3rver in a process of its own (not this one, which samples memory every 50 ms).
   const s3rverDir = path.join(work, 's3');
@@ -106,9 +119,15 @@ try {
   // ---------------------------------------------------------------- measuring
   const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGDATABASE: 'bench' };
 
-  /** Runs argv, sampling RSS of the process and its descendants and the size of `watchDir`. */
+  /**
+   * Runs argv, sampling RSS of the process and its descendants and the size of `watchDir`; counts
+   * the CPU seconds of the whole machine (every process, this one's sampling included) and of the
+   * S3 server while it runs.
+   */
   function measured(argv, { env = {}, watchDir } = {}) {
     return new Promise((resolve, reject) => {
+      const cpuBefore = machineCpuSeconds();
+      const s3Before = processCpuSeconds(s3.pid);
       const started = process.hrtime.bigint();
       const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -128,8 +147,10 @@ try {
       child.on('close', (code) => {
         clearInterval(timer);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const cpuSeconds = machineCpuSeconds() - cpuBefore;
+        const s3CpuSeconds = processCpuSeconds(s3.pid) - s3Before;
         if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-        else resolve({ seconds, peakMainMb: peakMain / 1024, peakChildrenMb: peakChildren / 1024, peakDiskMb: peakDisk / 1e6 });
+        else resolve({ seconds, cpuSeconds, s3CpuSeconds, peakMainMb: peakMain / 1024, peakChildrenMb: peakChildren / 1024, peakDiskMb: peakDisk / 1e6 });
       });
     });
   }
@@ -153,13 +174,19 @@ try {
 
   // Stages are declared first and then run in rounds (one repetition of every stage per round),
   // so that drift on the machine (a checkpoint, another process) spreads over every stage alike.
+  // Stages of the 1 GB database, then the same few on Pagila (the `small` group: fixed cost).
   const stages = [];
-  const stage = (name, fn) => stages.push({ name, fn, runs: [] });
-  const summary = ({ name, runs }) => {
+  let group = 'main';
+  const stage = (name, fn) => stages.push({ name, fn, group, runs: [] });
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const summary = ({ name, group, runs }) => {
     const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
     return {
       name,
-      median: secs[Math.floor(secs.length / 2)],
+      group,
+      median: median(secs),
+      cpu: median(runs.map((r) => r.cpuSeconds)),
+      s3Cpu: median(runs.map((r) => r.s3CpuSeconds)),
       min: secs[0],
       max: secs.at(-1),
       peakMainMb: runs[0].noNode ? undefined : Math.max(...runs.map((r) => r.peakMainMb)),
@@ -170,10 +197,15 @@ try {
   };
 
   const sh = (script) => ['sh', '-c', script];
-  const pgDumpOnly = async (script) => ({ ...(await measured(sh(script), { env: pgEnv })), noNode: true });
+  const pgDumpOnly = async (script, database = 'bench') => ({ ...(await measured(sh(script), { env: { ...pgEnv, PGDATABASE: database } })), noNode: true });
   stage('pg_dump -Fc -Z0 > /dev/null (physical limit)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`));
   const peerFile = path.join(work, 'peer.dump');
   stage('pg_dump -Fc > /dev/null (pg_dump default, gzip)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc > /dev/null`));
+  // The work every backup with the default compression does, with nothing stored, no hash and no
+  // row counts: pg_dump writing through a 1 MiB buffer (as the action runs it) into zstd -3.
+  stage('pg_dump -Fc -Z0 | zstd -3 > /dev/null (dump and default compression, nothing stored)', () =>
+    pgDumpOnly(`stdbuf --output=1M "${BIN}/pg_dump" -Fc -Z0 | zstd -q -3 -T0 > /dev/null`),
+  );
   stage(
     'peer: pg_dump -Fc -f file, then upload (lib-storage)',
     async () => {
@@ -182,9 +214,23 @@ try {
       const archiveBytes = statSync(peerFile).size;
       rmSync(peerFile);
       clearBucket();
-      return { seconds: dump.seconds + up.seconds, peakMainMb: up.peakMainMb, peakChildrenMb: dump.peakMainMb, peakDiskMb: archiveBytes / 1e6, archiveBytes };
+      return {
+        seconds: dump.seconds + up.seconds,
+        cpuSeconds: dump.cpuSeconds + up.cpuSeconds,
+        s3CpuSeconds: dump.s3CpuSeconds + up.s3CpuSeconds,
+        peakMainMb: up.peakMainMb,
+        peakChildrenMb: dump.peakMainMb,
+        peakDiskMb: archiveBytes / 1e6,
+        archiveBytes,
+      };
     },
   );
+  // The same stream to the same server, made by hand: the floor for storing it there with the SDK.
+  stage('hand-made stream: pg_dump -Fc -Z0 | zstd -3 | SDK upload from stdin (lib-storage; no sha256, row counts or manifest)', async () => {
+    const r = await measured(sh(`stdbuf --output=1M "${BIN}/pg_dump" -Fc -Z0 | zstd -q -3 -T0 | "${NODE}" "${path.join(ROOT, 'bench', 'upload-file.mjs')}" "${endpoint}" bench stream/s.dump.zst -`), { env: pgEnv });
+    clearBucket();
+    return { ...r, noNode: true };
+  });
   const action = (name, inputs, extra = {}) =>
     stage(name, async () => {
       const runnerTemp = mkdtempSync(path.join(work, 'runner-'));
@@ -244,6 +290,14 @@ try {
     return { ...r, noNode: true };
   });
 
+  // The fixed cost of a run: start-up, connection, client checks, the SDK's load, the first
+  // requests and the manifest weigh most on small databases.
+  group = 'small';
+  const pagilaUrl = `postgres://postgres@127.0.0.1:${port}/pagila`;
+  stage('pg_dump -Fc -Z0 > /dev/null (Pagila)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`, 'pagila'));
+  action('action → S3 (Pagila)', { 'database-url': pagilaUrl, destination: 's3://bench/s', 's3-endpoint': endpoint });
+  action('action → file:// (Pagila)', { 'database-url': pagilaUrl, destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });
+
   // One unmeasured dump first (cold caches), and a checkpoint before every run: the build's and the
   // restores' dirty pages would otherwise be written while the next stage runs, and slow it.
   psql('CHECKPOINT');
@@ -252,17 +306,24 @@ try {
     for (const s of stages) {
       psql('CHECKPOINT');
       s.runs.push(await s.fn(i));
-      log(`${s.name} #${i + 1}: ${s.runs.at(-1).seconds.toFixed(2)} s`);
+      const r = s.runs.at(-1);
+      log(`${s.name} #${i + 1}: ${r.seconds.toFixed(2)} s, machine CPU ${r.cpuSeconds.toFixed(2)} s, S3 server CPU ${r.s3CpuSeconds.toFixed(2)} s`);
     }
   }
-  const results = stages.map(summary);
+  const all = stages.map(summary);
+  const results = all.filter((r) => r.group === 'main');
+  const small = all.filter((r) => r.group === 'small');
 
   // ---------------------------------------------------------------- report
   const floor = results[0].median;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const pgVersion = psql('SHOW server_version');
+  const cell = (name) => name.replace(/\|/g, '\\|');
   const rows = results.map((r) =>
-    `| ${r.name.replace(/\|/g, '\\|')} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
+    `| ${cell(r.name)} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.cpu.toFixed(1)} | ${r.s3Cpu >= 0.05 ? r.s3Cpu.toFixed(1) : '—'} | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
+  );
+  const smallRows = small.map((r) =>
+    `| ${cell(r.name)} | ${r.median.toFixed(3)} | ${r.min.toFixed(3)}–${r.max.toFixed(3)} | ${r.cpu.toFixed(2)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} |`,
   );
   const md = `# Benchmarks
 
@@ -276,11 +337,18 @@ Every stage ran ${REPS} times, in rounds (one run of each stage per round; an un
 dump first, and a CHECKPOINT before every run). MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the
 measured Node process (the action, or the peer's uploader), "children" its child processes summed
 (pg_dump, zstd, tar, gpg; for the peer row: pg_dump). Temp disk is the peak size of RUNNER_TEMP (for the
-peer row: the dump file it uploads).
+peer row: the dump file it uploads). CPU s counts every process of the machine (user and system
+time from \`/proc/stat\`), S3 server CPU s the s3rver process alone: both share the same ${os.cpus().length} cores.
 
-| Stage | Median s | Min–max s | MB/s | vs limit | Archive MB | Peak RSS node MB | Peak RSS children MB | Temp disk MB |
-|---|---|---|---|---|---|---|---|---|
+| Stage | Median s | Min–max s | MB/s | vs limit | CPU s | S3 server CPU s | Archive MB | Peak RSS node MB | Peak RSS children MB | Temp disk MB |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
+
+Fixed cost, on Pagila (${(pagilaBytes / 1e6).toFixed(0)} MB, from \`../shared/fixtures/pagila\`), in the same rounds:
+
+| Stage | Median s | Min–max s | CPU s | Peak RSS node MB |
+|---|---|---|---|---|
+${smallRows.join('\n')}
 
 ## Targets
 
@@ -322,6 +390,19 @@ function targets(results) {
   rows.push(`| peak RSS of the action's Node process ≤ 150 MB (every unencrypted backup row, drill) | ${plainRss.toFixed(0)} MB | ${plainRss <= 150 ? 'yes' : 'no'} |`);
   rows.push(`| peak RSS of the action's Node process ≤ 150 MB (encrypted backups) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`);
   return rows;
+}
+
+/** CPU seconds (user, nice, system, irq, softirq, steal) of every core since boot, from /proc/stat. */
+function machineCpuSeconds() {
+  const [user, nice, system, , , irq, softirq, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+}
+
+/** User and system CPU seconds of one process (fields 14 and 15 of /proc/PID/stat). */
+function processCpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
 function rssKb(pid) {
