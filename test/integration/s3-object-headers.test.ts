@@ -1,6 +1,7 @@
 /**
  * End to end: the object settings inputs (s3-storage-class, s3-sse, s3-sse-kms-key-id) reach the
- * S3 server on every object a backup writes. The built bundle runs as a process against a real
+ * S3 server on every object a backup writes, and archive bodies carry the payload hash the
+ * protocol calls for (their SHA-256 over HTTP, UNSIGNED-PAYLOAD over HTTPS). The built bundle runs as a process against a real
  * PostgreSQL cluster and s3rver; the recording proxy of test/support sits between them and keeps
  * each request's method, path, query and headers exactly as they arrived.
  *
@@ -12,14 +13,19 @@
  * s3rver checks x-amz-storage-class against its own list (STANDARD, STANDARD_IA, ONEZONE_IA, …;
  * not GLACIER_IR) and ignores the SSE headers, so the values below are ones it accepts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
+import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Proxy, startS3Server, testS3Inputs, type ProxiedRequest, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import { startS3Proxy, startS3Server, testS3Inputs, testS3Settings, type ProxiedRequest, type S3Proxy, type S3Server } from '../support/s3-server.js';
 
 const BUCKET = 'object-headers';
 const KMS_KEY_ID = 'arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
@@ -110,14 +116,20 @@ const SETTINGS: Settings[] = [
 let runCounter = 0;
 
 /** Runs one backup through the proxy into its own prefix; returns the run and the requests it made. */
-async function backupThroughProxy(shape: Shape, settings: Settings): Promise<{ run: ActionRun; prefix: string; requests: ProxiedRequest[] }> {
+async function backupThroughProxy(
+  shape: Shape,
+  settings: Settings,
+  via: S3Proxy = proxy,
+  env: Record<string, string> = {},
+): Promise<{ run: ActionRun; prefix: string; requests: ProxiedRequest[] }> {
   const prefix = `run-${++runCounter}`;
-  const first = proxy.requests.length;
+  const first = via.requests.length;
   const run = await runAction({
+    env,
     inputs: {
       'database-url': cluster.url(shape.database),
       destination: `s3://${BUCKET}/${prefix}`,
-      ...testS3Inputs(proxy.endpoint),
+      ...testS3Inputs(via.endpoint),
       globals: 'true',
       summary: 'false',
       'issue-on-failure': 'false',
@@ -126,7 +138,7 @@ async function backupThroughProxy(shape: Shape, settings: Settings): Promise<{ r
     },
     timeoutMs: 150_000,
   });
-  return { run, prefix, requests: proxy.requests.slice(first) };
+  return { run, prefix, requests: via.requests.slice(first) };
 }
 
 describe.each(SHAPES)('$name', (shape) => {
@@ -176,5 +188,75 @@ describe.each(SHAPES)('$name', (shape) => {
       const anyWithHeaders = requests.filter((r) => Object.keys(settingHeaders(r.headers)).length > 0);
       expect(anyWithHeaders.map((r) => `${r.method} ${r.key}?${r.query.toString()}`)).toEqual([]);
     }
+  }, 180_000);
+});
+
+/**
+ * x-amz-content-sha256 of the requests that carry archive bytes (UploadPart, or the one PutObject):
+ * the body's SHA-256 over plain HTTP (SigV4 payload signing, the SDK's default), the literal
+ * UNSIGNED-PAYLOAD over HTTPS, where TLS protects the body and hashing it again costs the action a
+ * pass over the archive (createS3Client in src/storage/s3.ts).
+ */
+describe('payload hash of archive bodies', () => {
+  let tlsProxy: S3Proxy;
+  let certFile: string;
+
+  beforeAll(async () => {
+    // A self-signed certificate for 127.0.0.1, which the action trusts through NODE_EXTRA_CA_CERTS.
+    certFile = path.join(work, 'cert.pem');
+    const keyFile = path.join(work, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    tlsProxy = await startS3Proxy(s3.port, undefined, { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') });
+  }, 60_000);
+
+  afterAll(async () => {
+    await tlsProxy?.stop();
+  });
+
+  const client = (): S3Client => new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
+
+  /** SHA-256 of the stored object, and the archive sha256 of the manifest stored beside it. */
+  async function storedAndManifest(archiveKey: string): Promise<{ stored: string; manifest: string }> {
+    const s3Client = client();
+    try {
+      const archive = await s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: archiveKey }));
+      const bytes = await (archive.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+      const manifest = await s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${archiveKey}.manifest.json` }));
+      const parsed = JSON.parse(await (manifest.Body as { transformToString(): Promise<string> }).transformToString()) as { archive: { sha256: string } };
+      return { stored: createHash('sha256').update(bytes).digest('hex'), manifest: parsed.archive.sha256 };
+    } finally {
+      s3Client.destroy();
+    }
+  }
+
+  function archiveBodyHashes(requests: ProxiedRequest[], archiveKey: string): string[] {
+    return requests
+      .filter((r) => r.key === archiveKey && (operationOf(r) === 'UploadPart' || operationOf(r) === 'PutObject'))
+      .map((r) => String(r.headers['x-amz-content-sha256']));
+  }
+
+  test.each(SHAPES)('over HTTPS, $name: UNSIGNED-PAYLOAD on every archive body, and the object is what the manifest says', async (shape) => {
+    const { run, requests } = await backupThroughProxy(shape, SETTINGS[0] as Settings, tlsProxy, { NODE_EXTRA_CA_CERTS: certFile });
+    if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
+    const archiveKey = run.outputs['backup-key'] as string;
+    const hashes = archiveBodyHashes(requests, archiveKey);
+    expect(hashes.length).toBeGreaterThanOrEqual(shape.archiveCreatedBy === 'PutObject' ? 1 : 2);
+    expect(new Set(hashes)).toEqual(new Set(['UNSIGNED-PAYLOAD']));
+    const { stored, manifest } = await storedAndManifest(archiveKey);
+    expect(stored).toBe(manifest);
+  }, 180_000);
+
+  test.each(SHAPES)('over HTTP, $name: every archive body is signed with its own SHA-256', async (shape) => {
+    const { run, requests } = await backupThroughProxy(shape, SETTINGS[0] as Settings);
+    if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
+    const archiveKey = run.outputs['backup-key'] as string;
+    const hashes = archiveBodyHashes(requests, archiveKey);
+    expect(hashes.length).toBeGreaterThanOrEqual(shape.archiveCreatedBy === 'PutObject' ? 1 : 2);
+    for (const hash of hashes) expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    const { stored, manifest } = await storedAndManifest(archiveKey);
+    expect(stored).toBe(manifest);
+    // A single PutObject carries the whole archive: its payload hash is the archive's sha256.
+    if (shape.archiveCreatedBy === 'PutObject') expect(hashes).toEqual([manifest]);
+    else expect(new Set(hashes).size).toBe(hashes.length);
   }, 180_000);
 });

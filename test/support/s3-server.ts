@@ -14,6 +14,7 @@
  */
 import { mkdtemp, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -248,18 +249,26 @@ export interface S3Proxy {
   stop(): Promise<void>;
 }
 
+/** A certificate and its key (PEM) for an {@link S3Proxy} that answers over HTTPS. */
+export interface TlsIdentity {
+  cert: string;
+  key: string;
+}
+
 /**
  * An HTTP proxy on 127.0.0.1 in front of an S3 server on `upstreamPort`, for answers s3rver does
  * not give (refusals, missing headers). It records every request, then hands it to `route`, which
  * either answers it (see {@link answerS3Error}) or calls `forward()`: the request goes on unchanged,
- * Host included, so SigV4 signatures still match. Without `route` everything is forwarded.
+ * Host included, so SigV4 signatures still match. Without `route` everything is forwarded. With
+ * `tls` it listens for HTTPS (its endpoint is `https://…`) and forwards over plain HTTP.
  */
 export async function startS3Proxy(
   upstreamPort: number,
   route: (request: ProxiedRequest, req: IncomingMessage, res: ServerResponse, forward: Forward) => void = (_r, _req, _res, forward) => forward(),
+  tls?: TlsIdentity,
 ): Promise<S3Proxy> {
   const requests: ProxiedRequest[] = [];
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const [, bucket = '', ...keyParts] = url.pathname.split('/');
     const request: ProxiedRequest = {
@@ -280,13 +289,14 @@ export async function startS3Proxy(
       req.pipe(upstream);
     };
     route(request, req, res, forward);
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
