@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lazyUndici } from './lazy-undici.mjs';
+import { httpByRequire, lazyUndici } from './start-up.mjs';
 
 const check = process.argv.includes('--check');
 const outdir = check ? mkdtempSync(join(tmpdir(), 'dist-check-')) : 'dist';
@@ -28,8 +28,9 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   // CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require.
-  // undici is evaluated when a proxy agent is first made, not at start-up (lazy-undici.mjs).
-  plugins: [lazyUndici],
+  // Start-up: undici is evaluated when a proxy agent is first made, node:http is required rather
+  // than imported (start-up.mjs).
+  plugins: [lazyUndici, httpByRequire],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { lazyUndici } from '../../scripts/lazy-undici.mjs';
+import { lazyUndici } from '../../scripts/start-up.mjs';
 
 const counted = {
   name: 'count-undici',
