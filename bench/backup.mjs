@@ -75,7 +75,8 @@ try {
   run(asPg(`${BIN}/pg_ctl`, ['-D', path.join(work, 'data'), '-w', '-l', path.join(work, 'pg.log'), '-o',
     `-p ${port} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c shared_buffers=512MB`, 'start']));
   pgStarted = true;
-  const psql = (sql, db = 'bench') => run([`${BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', work, '-p', String(port), '-U', 'postgres', '-d', db, '-c', sql]).trim();
+  const psqlArgs = (db) => [`${BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', work, '-p', String(port), '-U', 'postgres', '-d', db];
+  const psql = (sql, db = 'bench') => run([...psqlArgs(db), '-c', sql]).trim();
   psql('CREATE DATABASE bench', 'postgres');
   const pgbenchScale = Math.max(1, Math.round(SCALE_GB * 45));
   log(`building the database: pgbench -i -s ${pgbenchScale} + TOASTed text, jsonb and ~10 % random bytea`);
@@ -95,7 +96,7 @@ try {
   // Pagila, for the fixed cost of a run (most databases backed up this way are small).
   psql('CREATE DATABASE pagila', 'postgres');
   for (const file of ['pagila-schema.sql', 'pagila-data.sql']) {
-    run([`${BIN}/psql`, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', work, '-p', String(port), '-U', 'postgres', '-d', 'pagila', '-f', path.join(PAGILA, file)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    run([...psqlArgs('pagila'), '-f', path.join(PAGILA, file)], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   psql('VACUUM ANALYZE', 'pagila');
   const pagilaBytes = Number(psql("SELECT pg_database_size('pagila')"));
@@ -203,9 +204,8 @@ try {
   stage('pg_dump -Fc > /dev/null (pg_dump default, gzip)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc > /dev/null`));
   // The work every backup with the default compression does, with nothing stored, no hash and no
   // row counts: pg_dump writing through a 1 MiB buffer (as the action runs it) into zstd -3.
-  stage('pg_dump -Fc -Z0 | zstd -3 > /dev/null (dump and default compression, nothing stored)', () =>
-    pgDumpOnly(`stdbuf --output=1M "${BIN}/pg_dump" -Fc -Z0 | zstd -q -3 -T0 > /dev/null`),
-  );
+  const dumpZstd = `stdbuf --output=1M "${BIN}/pg_dump" -Fc -Z0 | zstd -q -3 -T0`;
+  stage('pg_dump -Fc -Z0 | zstd -3 > /dev/null (dump and default compression, nothing stored)', () => pgDumpOnly(`${dumpZstd} > /dev/null`));
   stage(
     'peer: pg_dump -Fc -f file, then upload (lib-storage)',
     async () => {
@@ -227,7 +227,7 @@ try {
   );
   // The same stream to the same server, made by hand: the floor for storing it there with the SDK.
   stage('hand-made stream: pg_dump -Fc -Z0 | zstd -3 | SDK upload from stdin (lib-storage; no sha256, row counts or manifest)', async () => {
-    const r = await measured(sh(`stdbuf --output=1M "${BIN}/pg_dump" -Fc -Z0 | zstd -q -3 -T0 | "${NODE}" "${path.join(ROOT, 'bench', 'upload-file.mjs')}" "${endpoint}" bench stream/s.dump.zst -`), { env: pgEnv });
+    const r = await measured(sh(`${dumpZstd} | "${NODE}" "${path.join(ROOT, 'bench', 'upload-file.mjs')}" "${endpoint}" bench stream/s.dump.zst -`), { env: pgEnv });
     clearBucket();
     return { ...r, noNode: true };
   });

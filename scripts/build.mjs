@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpByRequire, lazyUndici } from './start-up.mjs';
+import { REQUIRE_BANNER, httpByRequire, lazyUndici } from './start-up.mjs';
 
 const check = process.argv.includes('--check');
 const outdir = check ? mkdtempSync(join(tmpdir(), 'dist-check-')) : 'dist';
@@ -27,11 +27,10 @@ const result = await build({
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
-  // CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require.
   // Start-up: undici is evaluated when a proxy agent is first made, node:http is required rather
-  // than imported (start-up.mjs).
+  // than imported; the banner gives the ESM bundle a require (start-up.mjs).
   plugins: [lazyUndici, httpByRequire],
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: { js: REQUIRE_BANNER },
 });
 
 writeFileSync(join(outdir, 'licenses.txt'), licences(Object.keys(result.metafile.inputs)));

@@ -1,4 +1,12 @@
-// esbuild plugins for scripts/build.mjs that keep code no run needs out of the bundle's start-up.
+// esbuild plugins for scripts/build.mjs that keep code no run needs out of the bundle's start-up,
+// and the banner they rely on.
+import { dirname } from 'node:path';
+
+/**
+ * The bundle's first line: CommonJS dependencies call require() for Node built-ins, and an ESM
+ * bundle has no require. Both plugins below go through it.
+ */
+export const REQUIRE_BANNER = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
 
 const IMPORTER = /[\\/]@actions[\\/]http-client[\\/]/;
 
@@ -15,7 +23,7 @@ export const lazyUndici = {
   setup(build) {
     build.onResolve({ filter: /^undici$/ }, (args) =>
       args.kind === 'import-statement' && IMPORTER.test(args.importer)
-        ? { path: 'undici', namespace: 'lazy-undici', pluginData: { resolveDir: args.importer.replace(/[\\/][^\\/]*$/, '') } }
+        ? { path: 'undici', namespace: 'lazy-undici', pluginData: { resolveDir: dirname(args.importer) } }
         : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: 'lazy-undici' }, (args) => ({

@@ -131,8 +131,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       log.info(
         `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
       );
-      const checkKeys = (): Promise<unknown> => Promise.all(stores.map((store, i) => keyIsFree(store, keys[i] as string)));
-      return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf, checkKeys }, stores, keys, contentType, server.databaseSizeBytes);
+      return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf }, stores, keys, contentType, server.databaseSizeBytes);
     });
 
     const results: DestinationResult[] = stores.map((store, i) => ({
@@ -259,18 +258,7 @@ async function streamDump(
   deps: BackupDeps,
   inspector: DatabaseInspector,
   binDir: string,
-  {
-    plan,
-    compressors,
-    stdbuf,
-    checkKeys,
-  }: {
-    plan: CompressionPlan;
-    compressors: CompressorsAvailable;
-    stdbuf: string | undefined;
-    /** Resolves when no object exists under the new keys; rejects with an UploadError otherwise ({@link keyIsFree}). */
-    checkKeys: () => Promise<unknown>;
-  },
+  { plan, compressors, stdbuf }: { plan: CompressionPlan; compressors: CompressorsAvailable; stdbuf: string | undefined },
   stores: ObjectStore[],
   keys: string[],
   contentType: string,
@@ -322,10 +310,16 @@ async function streamDump(
     }
     children.push(producer);
     // The check that no object exists under the new keys (for S3 the SDK's load, ~70 ms of this
-    // thread, and a HeadObject) runs once the dump has started instead of before it. The stream's
-    // end waits for it, so no upload completes under a taken key; a key found taken stops the dump.
-    const keysFree = checkKeys();
-    keysFree.catch(() => undefined); // handled below, even if something fails before
+    // thread, and a HeadObject) runs once the dump has started instead of before it. The end of
+    // the stream (and so every upload's completion) waits for it and for every child's exit
+    // status, so no upload completes under a taken key; a key found taken stops the stream at once.
+    const keysFree = Promise.all(stores.map((store, i) => keyIsFree(store, keys[i] as string)));
+    const gate = new ExitGate(() => [...children.map((c) => c.done), keysFree]);
+    let keyTaken: UploadError | undefined;
+    keysFree.catch((error: UploadError) => {
+      keyTaken = error;
+      gate.destroy(error);
+    });
     pooled.writtenBy(encrypter ?? (compressor?.kind === 'child' ? compressor.child : producer));
     const source = pooled.output;
     const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
@@ -334,14 +328,6 @@ async function streamDump(
     // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
     const encryption = config.encryption && !gpg ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
     const meter = new Meter();
-    // The end of the stream (and so every upload's completion) waits for every child's exit
-    // status and for the keys' check; a key found taken fails the stream at once.
-    const gate = new ExitGate(() => [...children.map((c) => c.done), keysFree]);
-    let keyTaken: unknown;
-    keysFree.catch((error: unknown) => {
-      keyTaken = error;
-      gate.destroy(error instanceof Error ? error : new Error(String(error)));
-    });
     const fanout = new Fanout(stores.length);
     const uploads = stores.map((store, i) =>
       store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
@@ -357,7 +343,11 @@ async function streamDump(
     const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
     if (flow?.status === 'rejected') {
       killAll();
-      if (keyTaken !== undefined) throw keyTaken;
+      if (keyTaken) {
+        // As rootCause does: the killed children have exited before the error is reported.
+        await Promise.allSettled(children.map((c) => c.done));
+        throw keyTaken;
+      }
       throw await rootCause(children, connection, settled, deps.signal, flow.reason);
     }
     const [rowCounts, catalogCounts] = await counts;

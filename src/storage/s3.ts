@@ -83,8 +83,8 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
   return config;
 }
 
-/** Commands whose body is archive data: the payload hash is skipped for them over HTTPS. */
-const ARCHIVE_BODY_COMMANDS = new Set(['UploadPartCommand', 'PutObjectCommand']);
+/** Commands that upload a body (archive parts, single-part archives, manifests, globals): no payload hash over HTTPS. */
+const UPLOAD_BODY_COMMANDS = new Set(['UploadPartCommand', 'PutObjectCommand']);
 
 /**
  * The S3 client of a store: {@link s3ClientConfig}, and UploadPart and PutObject sent with
@@ -103,7 +103,7 @@ export function createS3Client(settings: S3Settings): S3Client {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const request = args.request as { protocol?: string; headers?: Record<string, string> };
-      if (request.protocol === 'https:' && request.headers && ARCHIVE_BODY_COMMANDS.has(context.commandName ?? '')) {
+      if (request.protocol === 'https:' && request.headers && UPLOAD_BODY_COMMANDS.has(context.commandName ?? '')) {
         request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
       }
       return next(args);

@@ -213,11 +213,9 @@ describe('payload hash of archive bodies', () => {
     await tlsProxy?.stop();
   });
 
-  const client = (): S3Client => new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
-
   /** SHA-256 of the stored object, and the archive sha256 of the manifest stored beside it. */
   async function storedAndManifest(archiveKey: string): Promise<{ stored: string; manifest: string }> {
-    const s3Client = client();
+    const s3Client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
     try {
       const archive = await s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: archiveKey }));
       const bytes = await (archive.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();

@@ -1,8 +1,9 @@
 /**
  * pg_dump's stdout buffer (postgres/stdbuf.ts), against the real pg_dump and GNU stdbuf: the probe,
  * its refusals, and the effect itself. The effect is read from the kernel: a reaped child's I/O
- * counters are added to its parent's, so `syscw` in /proc/self/io grows by the child's write(2)
- * calls (proc(5), "/proc/pid/io").
+ * counters are added to its parent's, so `syscw` in /proc/PID/io of a shell that only runs pg_dump
+ * grows by pg_dump's write(2) calls (proc(5), "/proc/pid/io"). Not this process's counters: they
+ * also take whatever else the test process writes meanwhile (one full run saw 86,945 writes).
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,22 +18,29 @@ import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js
 
 let cluster: Cluster;
 let work: string;
+/** A folder whose `pg_dump` runs the real one, then writes that child's write(2) calls to {@link countFile}. */
+let countingBinDir: string;
+let countFile: string;
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'stdbuf-'));
   cluster = await startCluster();
   await loadPagila(cluster, 'pagila');
+  countingBinDir = path.join(work, 'counting-bin');
+  countFile = path.join(work, 'writes');
+  mkdirSync(countingBinDir);
+  // The shell writes nothing itself, and grep is still running (not reaped) when it reads.
+  writeFileSync(
+    path.join(countingBinDir, 'pg_dump'),
+    `#!/bin/sh\n"${cluster.binDir}/pg_dump" "$@"\nstatus=$?\ngrep '^syscw:' /proc/$$/io > "${countFile}"\nexit $status\n`,
+  );
+  chmodSync(path.join(countingBinDir, 'pg_dump'), 0o755);
 }, 120_000);
 
 afterAll(async () => {
   await cluster?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-/** write(2)-type calls of this process and its reaped children so far. */
-function writeCalls(): number {
-  return Number(/^syscw: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
-}
 
 /**
  * An uncompressed dump of pagila, read by Node: its bytes, the write calls it took, and the sha256
@@ -42,8 +50,7 @@ function writeCalls(): number {
 async function dump(format: 'custom' | 'plain', stdbuf: string | undefined): Promise<{ bytes: number; sha256: string; writes: number }> {
   const inputs: Record<string, string> = { 'database-url': cluster.url('pagila'), destination: 'file:///tmp/unused', format };
   const config = parseConfig((name) => inputs[name] ?? '');
-  const before = writeCalls();
-  const child = processDumper(cluster.binDir, () => undefined).start(
+  const child = processDumper(countingBinDir, () => undefined).start(
     'pg_dump',
     buildPgDumpArgs(config.dump, { compress: '0' }),
     libpqEnv(config.connection!),
@@ -52,7 +59,7 @@ async function dump(format: 'custom' | 'plain', stdbuf: string | undefined): Pro
   const chunks: Buffer[] = [];
   child.stdout!.on('data', (chunk: Buffer) => chunks.push(chunk));
   await child.done;
-  const writes = writeCalls() - before;
+  const writes = Number(/^syscw: (\d+)$/m.exec(readFileSync(countFile, 'utf8'))?.[1]);
   const all = Buffer.concat(chunks);
   const text = all.toString('latin1').replace(/^\\(un)?restrict \S+$/gm, '');
   return { bytes: all.length, sha256: createHash('sha256').update(text, 'latin1').digest('hex'), writes };

@@ -1,5 +1,5 @@
-// Run by test/unit/lazy-undici.test.ts in a Node process of its own. Bundles @actions/http-client as
-// scripts/build.mjs bundles the action (ESM, node platform), with or without the lazy-undici plugin
+// Run by test/unit/start-up.test.ts in a Node process of its own. Bundles @actions/http-client as
+// scripts/build.mjs bundles the action (ESM, node platform, its banner), with or without lazyUndici
 // (argv[2]: "lazy" or "eager"), marks undici's entry so its evaluation is counted, imports the bundle,
 // then asks it for a proxy dispatcher. Prints what it saw as JSON.
 import { build } from 'esbuild';
@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { lazyUndici } from '../../scripts/start-up.mjs';
+import { REQUIRE_BANNER, lazyUndici } from '../../scripts/start-up.mjs';
 
 const counted = {
   name: 'count-undici',
@@ -32,7 +32,7 @@ try {
     format: 'esm',
     logLevel: 'silent',
     plugins: process.argv[2] === 'lazy' ? [lazyUndici, counted] : [counted],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: { js: REQUIRE_BANNER },
   });
   const { HttpClient } = await import(pathToFileURL(join(dir, 'out.mjs')).href);
   const atImport = globalThis.undiciEvaluated ?? 0;
