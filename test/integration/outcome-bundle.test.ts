@@ -337,6 +337,16 @@ describe('a failed run writes a job summary', () => {
     expect(quiet.summary).toBe('');
   }, 60_000);
 
+  test('the lookup of the newest good backup failing does not hide the run\'s own error', async () => {
+    const run = await runAction({ inputs: { 'database-url': dbUrl(`${PASSWORD}-y`), destination: 's3://no-such-bucket/x', ...testS3Inputs(s3.endpoint) } });
+    expect(run.exitCode).toBe(1);
+    expect(errorLine(run)).toMatch(/password authentication failed.*\[connect\]$/);
+    expect(run.stdout).toMatch(/Could not list s3:\/\/no-such-bucket\/x for the last successful backup: .*no-such-bucket/);
+    expect(run.summary).toContain('| Failed phase | **connect** |');
+    expect(run.summary).toContain('| Newest good backup | unknown |');
+    expect(run.summary).toMatch(/password authentication failed/);
+  }, 60_000);
+
   test('a bad input: the summary names the config phase and the input', async () => {
     const run = await runAction({ inputs: { 'database-url': dbUrl(), destination: `file://${work}/never`, format: 'tar' } });
     expect(run.exitCode).toBe(1);
