@@ -216,8 +216,8 @@ describe('check: a damaged newest backup fails the check, naming the key and the
   }, 60_000);
 });
 
-describe('restore latest when the newest archive has no manifest', () => {
-  test('warns naming that archive, then restores the older complete backup', async () => {
+describe('restore/drill latest when the newest archive has no manifest', () => {
+  test('restore warns naming that archive, then restores the older complete backup; drill latest:<label> likewise', async () => {
     const folder = path.join(work, 'restore-skip');
     const older = keyAt(-3600);
     putFile(folder, older, good.archive, manifestFor(older));
@@ -243,6 +243,28 @@ describe('restore latest when the newest archive has no manifest', () => {
     expect(run.stdout.indexOf(warning as string)).toBeLessThan(run.stdout.indexOf(`Restored ${older}`));
     expect(run.outputs['restored-key']).toBe(older);
     expect(await cluster.psql('restored_skip', 'SELECT count(*) FROM film')).toBe('1000');
+
+    // drill with latest:<label> warns the same way (labelled keys: `<time>-<label>.<ext>`).
+    const labelled = (key: string): string => key.replace(/Z\./, 'Z-nightly.');
+    putFile(folder, labelled(older), good.archive, manifestFor(labelled(older)));
+    putFile(folder, labelled(newest), good.archive.subarray(0, 4096), null);
+    const drill = await runAction({
+      inputs: {
+        command: 'drill',
+        database: 'pagila',
+        destination: `file://${folder}`,
+        'backup-key': 'latest:nightly',
+        'target-database-url': cluster.url('drill_skip', 'backup', PASSWORD),
+      },
+      timeoutMs: 180_000,
+    });
+    expect(errorLine(drill)).toBe('');
+    expect(drill.exitCode).toBe(0);
+    expect(drill.stdout).toContain(
+      `::warning::The newest archive in file://${folder} has no manifest and is not used: ${labelled(newest)} (no ${labelled(newest)}.manifest.json). An interrupted backup (or one still running) leaves an archive without its manifest; using the older ${labelled(older)} instead.`,
+    );
+    expect(drill.outputs['restored-key']).toBe(labelled(older));
+    expect(drill.outputs['drill-passed']).toBe('true');
   }, 200_000);
 });
 
