@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { tmpdir } from 'node:os';
-import { runBackup, type BackupDeps, type Log } from './commands/backup.js';
+import { PartialBackupError, runBackup, type BackupDeps, type Log } from './commands/backup.js';
 import { withDefaults } from './config/inputs.js';
 import { secretsToMask } from './config/mask.js';
 import { resolveConfig } from './config/parse.js';
@@ -21,6 +21,8 @@ import { restoreOutputs, restoreSummary, runRestore } from './commands/restore.j
 import { restoreSecrets } from './restore/options.js';
 import { pruneAfterBackup, runPrune } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
+import { failureSummary } from './report/failure-summary.js';
+import { redact } from './report/webhook.js';
 import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
@@ -59,7 +61,7 @@ export async function run(): Promise<void> {
   }
   try {
     config = await resolveConfig(read);
-    const outcome = await runCommand(config, controller.signal);
+    const outcome = await runCommand(config, controller.signal, secrets);
     await reportOutcome(
       { ok: true, command: config.command, database: config.database, ...(outcome.backupKey ? { backupKey: outcome.backupKey } : {}) },
       { config: config.reporting, env: process.env, log, secrets },
@@ -69,15 +71,28 @@ export async function run(): Promise<void> {
     const phase = error instanceof ActionError ? error.phase : 'unknown';
     if (!(error instanceof ActionError) && error instanceof Error && error.stack) core.debug(error.stack);
     core.setFailed(`${message} [${phase}]`);
+    const command = config?.command ?? inputs('command');
+    // `summary: false` is honoured even when the config as a whole could not be read.
+    const writeSummary = config ? config.summary : inputs('summary').trim().toLowerCase() !== 'false';
+    // The listing is only worth its cost when a summary, an issue or a webhook will show the result.
+    const newest = config && (writeSummary || (reporting && wantsReport(reporting))) ? await lastSuccess(config) : {};
+    if (writeSummary) {
+      try {
+        const failed = { command, database: config?.database ?? '', phase, error: message, time: new Date(), ...newest };
+        await core.summary.addRaw(failureSummary(failed, secrets)).write();
+      } catch (summaryError) {
+        // The step has failed with the original error already; a summary problem only warns.
+        core.warning(`Could not write the job summary of the failure: ${errorMessage(summaryError)}`);
+      }
+    }
     if (reporting) {
       const failure: Outcome = {
         ok: false,
-        command: config?.command ?? inputs('command'),
+        command,
         database: config?.database ?? '',
         error: message,
         phase,
-        // The listing is only worth its cost when an issue or a webhook will show the result.
-        ...(config && wantsReport(reporting) ? await lastSuccess(config) : {}),
+        ...(newest.lastSuccess ? { lastSuccess: { key: newest.lastSuccess.key, time: newest.lastSuccess.time } } : {}),
       };
       await reportOutcome(failure, { config: reporting, env: process.env, log, secrets });
     }
@@ -87,20 +102,30 @@ export async function run(): Promise<void> {
   }
 }
 
-async function runCommand(config: Config, signal: AbortSignal): Promise<CommandOutcome> {
+/** Runs `config.command`; `summarySecrets` are redacted from the job summary it writes. */
+async function runCommand(config: Config, signal: AbortSignal, summarySecrets: readonly string[]): Promise<CommandOutcome> {
   switch (config.command) {
     case 'backup': {
-      const result = await runBackup(config, realDeps(config, signal));
+      // Some destinations failed, others stored the backup: those get their outputs, summary rows
+      // and retention, and the run still fails (with the error naming the failed ones) below.
+      let partial: PartialBackupError | undefined;
+      const result = await runBackup(config, realDeps(config, signal)).catch((error: unknown) => {
+        if (!(error instanceof PartialBackupError)) throw error;
+        partial = error;
+        return error.result;
+      });
       setOutputs(backupOutputs(result));
       let summary = backupSummary(result);
       const { policy, prune, dryRun } = config.retention;
       if (policy && prune) {
         // A prune failure warns (inside pruneAfterBackup); the verified backup stands.
+        // pruneAfterBackup prunes only the destinations that stored and verified the new backup.
         const pruned = await pruneAfterBackup(result, { ...retentionOptions(config), policy, dryRun });
         setOutputs(pruneOutputs(pruned));
         summary += `\n${pruneSummary(pruned)}`;
       }
-      if (config.summary) await core.summary.addRaw(summary).write();
+      if (config.summary) await core.summary.addRaw(redact(summary, summarySecrets)).write();
+      if (partial) throw partial;
       return { backupKey: result.manifest.archive.key };
     }
     case 'prune': {
@@ -184,18 +209,28 @@ function wantsReport(reporting: ReportingConfig): boolean {
   return (reporting.issueOnFailure && reporting.githubToken !== '') || (reporting.webhookUrl !== '' && reporting.notifyOn !== 'never');
 }
 
-/** The newest complete backup in the first destination, for the failure issue (best effort). */
-async function lastSuccess(config: Config): Promise<{ lastSuccess?: { key: string; time: Date } }> {
-  const destination = config.destinations[0];
-  if (!destination || config.database === '') return {};
-  try {
-    const catalog = await readCatalog(createStore(destination, config.s3), config.database);
-    const newest = catalog.backups.filter((b) => b.hasManifest).at(-1);
-    return newest ? { lastSuccess: { key: newest.key, time: newest.time } } : {};
-  } catch (error) {
-    core.info(`Could not list ${destination.url} for the last successful backup: ${errorMessage(error)}`);
-    return {};
+/**
+ * The newest complete backup (archive with manifest) for the failure summary and issue, best effort:
+ * one listing of `<prefix>/<database>/` per destination, in order, until one holds a complete
+ * backup. A listing that fails is an info line; this never throws, so it never hides the run's own
+ * error.
+ */
+async function lastSuccess(config: Config): Promise<{ lastSuccess?: { key: string; time: Date; url: string } }> {
+  if (config.database === '') return {};
+  for (const destination of config.destinations) {
+    let store: ReturnType<typeof createStore> | undefined;
+    try {
+      store = createStore(destination, config.s3);
+      const catalog = await readCatalog(store, config.database);
+      const newest = catalog.backups.filter((b) => b.hasManifest).at(-1);
+      if (newest) return { lastSuccess: { key: newest.key, time: newest.time, url: destination.url } };
+    } catch (error) {
+      core.info(`Could not list ${destination.url} for the last successful backup: ${errorMessage(error)}`);
+    } finally {
+      (store as { destroy?: () => void } | undefined)?.destroy?.();
+    }
   }
+  return {};
 }
 
 const log: Log = {

@@ -7,6 +7,21 @@ import type { DumpFormat, DumpOptions } from './postgres/types.js';
 export const MANIFEST_FORMAT_VERSION = 1;
 
 /**
+ * What is wrong with a manifest's `formatVersion` for this action, or undefined when it reads it.
+ * Versions this action knows: {@link MANIFEST_FORMAT_VERSION} only (1 since the first release). A
+ * higher whole number was written by a newer action; anything else is not a manifest of this
+ * action (or a damaged one).
+ */
+export function formatVersionProblem(version: unknown): string | undefined {
+  if (version === MANIFEST_FORMAT_VERSION) return undefined;
+  if (typeof version === 'number' && Number.isInteger(version) && version > MANIFEST_FORMAT_VERSION) {
+    return `has format version ${version}; this version of the action reads version ${MANIFEST_FORMAT_VERSION}. Use the action version that wrote it.`;
+  }
+  if (version === undefined) return `has no formatVersion; it was not written by this action, or it is damaged.`;
+  return `has format version ${JSON.stringify(version)}, which no version of this action writes (it writes ${MANIFEST_FORMAT_VERSION}); it is damaged.`;
+}
+
+/**
  * The JSON written at `<archive key>.manifest.json` once the archive is stored and verified: the
  * contract restores and drills check against. Documented in docs/manifest.md.
  */

@@ -76,12 +76,26 @@ export interface BackupResult {
 }
 
 /**
+ * Some destinations stored and verified the archive and its manifest, others failed. `result` holds
+ * every destination (`ok` false with `error` for the failed ones); the backup as a whole failed.
+ */
+export class PartialBackupError extends UploadError {
+  constructor(
+    message: string,
+    readonly result: BackupResult,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * `command: backup`: connect, get a matching client, stream pg_dump (→ compress) → sha256/bytes →
  * every destination at once, verify each stored archive, then write the manifests.
  *
  * @throws ConnectionError, ClientInstallError, DumpError (classified pg_dump stderr), UploadError,
  *   VerifyError. When some destinations succeed and others fail, the good ones keep their archive
- *   and manifest and an UploadError naming the failed ones is thrown after.
+ *   and manifest and a {@link PartialBackupError} (an UploadError) naming the failed ones, with
+ *   the result of every destination, is thrown after.
  */
 export async function runBackup(config: Config, deps: BackupDeps): Promise<BackupResult> {
   const { log } = deps;
@@ -228,15 +242,18 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       }
     });
 
+    const result: BackupResult = { manifest, destinations: results, throughput: streamed.measurement.bytes / Math.max(streamed.seconds, 0.001) };
     const failed = results.filter((r) => !r.ok);
     if (failed.length > 0) {
       const good = results.filter((r) => r.ok);
-      throw new UploadError(
+      const message =
         `${failed.length} of ${results.length} destinations failed: ${failed.map((r) => `${r.url}: ${r.error}`).join('; ')}` +
-          (good.length > 0 ? ` (stored and verified: ${good.map((r) => `${r.url} ${r.key}`).join(', ')})` : ''),
-      );
+        (good.length > 0 ? ` (stored and verified: ${good.map((r) => `${r.url} ${r.key}`).join(', ')})` : '');
+      // The stored ones still get their outputs, summary rows and retention (main.ts).
+      if (good.length > 0) throw new PartialBackupError(message, result);
+      throw new UploadError(message);
     }
-    return { manifest, destinations: results, throughput: streamed.measurement.bytes / Math.max(streamed.seconds, 0.001) };
+    return result;
   } finally {
     await inspector.close();
   }

@@ -1,9 +1,10 @@
 /**
- * `command: check`: is there a recent, plausible backup? From the listing alone (the time is in
- * each key, the size in the listing, completeness from the manifest's presence): no GET, no
- * database connection.
+ * `command: check`: is there a recent, plausible, undamaged backup? From the listing (the time is in
+ * each key, the size in the listing, completeness from the manifest's presence) and one GET of the
+ * newest backup's manifest per destination; never the archive itself, no database connection.
  */
-import { ActionError } from '../errors.js';
+import { ActionError, errorMessage } from '../errors.js';
+import { MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import type { CheckOptions, CheckSettings } from '../restore/options.js';
 import { readManifest, restorePhase } from '../restore/select.js';
 import type { Check } from '../restore/verify.js';
@@ -80,10 +81,13 @@ export function median(values: number[]): number {
  * Judges one destination's catalog (pure). Complete backups are those with a manifest, and with
  * `expectLabel`, only those with that label. Checks:
  * - `complete backup`: there is one (else nothing else is checked);
+ * - `newest archive`: the newest archive (with the label) is that complete backup: an archive newer
+ *   than it without a manifest is an interrupted backup (or one still running) and fails the check;
  * - `age` (with `maxAgeSeconds`): now − the time in the newest one's key ≤ max age;
  * - `size` (with `minSizeRatio`): its size ≥ ratio × the median of up to {@link SIZE_HISTORY}
  *   complete backups before it (skipped, with a warning, when there are none).
- * Warnings: archives newer than it without a manifest (interrupted runs).
+ * The manifest's own checks need a GET: {@link manifestChecks}.
+ * Warnings: archives of other labels newer than it without a manifest.
  */
 export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Date, url: string, database: string): CheckDestinationResult {
   const warnings: string[] = [];
@@ -92,10 +96,28 @@ export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Dat
   const latest = complete[complete.length - 1];
   const what = `complete backup${label ? ` with label '${label}'` : ''}`;
   if (!latest) {
-    const check: Check = { name: what, expected: 'at least one', actual: catalog.backups.length === 0 ? 'no backups at all' : `none among ${catalog.backups.length} archive(s)`, passed: false };
+    const candidates = catalog.backups.filter((b) => label === undefined || b.label === label);
+    const newest = candidates.at(-1);
+    const others = candidates.length > 1 ? `, nor do the ${candidates.length - 1} older one(s)` : '';
+    const actual =
+      catalog.backups.length === 0
+        ? 'no backups at all'
+        : newest
+          ? `none: the newest archive ${newest.key} has no manifest (${newest.manifestKey} is missing)${others}`
+          : `none among ${catalog.backups.length} archive(s)`;
+    const check: Check = { name: what, expected: 'at least one', actual, passed: false };
     return { url, history: 0, checks: [check], warnings, passed: false };
   }
   const checks: Check[] = [{ name: what, expected: 'at least one', actual: latest.key, passed: true }];
+  const newest = catalog.backups.filter((b) => label === undefined || b.label === label).at(-1);
+  if (newest && newest.key !== latest.key) {
+    checks.push({
+      name: 'newest archive',
+      expected: 'has a manifest',
+      actual: `${newest.key} has no manifest (${newest.manifestKey} is missing): an interrupted backup, or one still running`,
+      passed: false,
+    });
+  }
   const ageSeconds = Math.round((now.getTime() - latest.time.getTime()) / 1000);
   if (ageSeconds < 0) warnings.push(`The newest backup's time (${latest.time.toISOString()}) is ${formatDuration(-ageSeconds)} in the future: check the clocks.`);
   if (settings.maxAgeSeconds !== undefined) {
@@ -122,7 +144,7 @@ export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Dat
       });
     }
   }
-  const newerIncomplete = catalog.backups.filter((b: BackupEntry) => !b.hasManifest && b.time.getTime() > latest.time.getTime());
+  const newerIncomplete = catalog.backups.filter((b: BackupEntry) => !b.hasManifest && b.time.getTime() > latest.time.getTime() && b.key !== newest?.key);
   if (newerIncomplete.length > 0) {
     warnings.push(
       `${newerIncomplete.length} newer archive(s) of '${database}' have no manifest (interrupted or running backups): ${newerIncomplete.slice(-3).map((b) => b.key).join(', ')}.`,
@@ -137,6 +159,38 @@ export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Dat
     warnings,
     passed: checks.every((c) => c.passed),
   };
+}
+
+/**
+ * The checks of the newest complete backup that need its manifest (one GET of a few kB, never the
+ * archive): `manifest` — it can be read, is valid JSON, of a format version this action knows
+ * ({@link formatVersionProblem}), with the fields a restore needs (a well-formed sha256 among them),
+ * for this database and this archive's key; `archive size` — the size in the listing equals the
+ * manifest's `archive.bytes` (a truncated or replaced archive). Whether the archive's bytes match
+ * the manifest's sha256 is not proven here: that needs the whole archive (restore and drill check it).
+ * Returns the checks and the manifest when it could be used.
+ */
+export async function manifestChecks(store: ObjectStore, entry: BackupEntry): Promise<{ checks: Check[]; manifest?: Manifest }> {
+  let manifest: Manifest;
+  try {
+    manifest = await readManifest(store, entry);
+    if (manifest.archive.key !== entry.key) {
+      throw new Error(`The manifest ${entry.manifestKey} is for the archive ${manifest.archive.key}, not ${entry.key}; it was copied from another backup, or is damaged.`);
+    }
+  } catch (error) {
+    return { checks: [{ name: 'manifest', expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION), actual: errorMessage(error), passed: false }] };
+  }
+  const checks: Check[] = [
+    { name: 'manifest', expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION), actual: `${entry.manifestKey}: format version ${manifest.formatVersion}, sha256 ${manifest.archive.sha256.slice(0, 12)}…`, passed: true },
+  ];
+  const same = entry.size === manifest.archive.bytes;
+  checks.push({
+    name: 'archive size',
+    expected: `${manifest.archive.bytes} bytes (the manifest's archive.bytes)`,
+    actual: same ? `${entry.size} bytes` : `${entry.key} is ${entry.size} bytes in the listing: ${entry.size < manifest.archive.bytes ? 'truncated' : 'not the archive the manifest describes'}`,
+    passed: same,
+  });
+  return { checks, manifest };
 }
 
 /**
@@ -155,13 +209,12 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<
       const catalog = await readCatalog(store, options.database);
       const r = judgeCatalog(catalog, options, now, destination.url, options.database);
       const entry = r.latest ? catalog.backups.find((b) => b.key === r.latest?.key) : undefined;
-      if (entry && latestServerMajor === undefined && destinations.length === 0) {
-        // One GET: the manifest says which PostgreSQL major a drill container should run.
-        try {
-          latestServerMajor = (await readManifest(store, entry)).server.major;
-        } catch (error) {
-          r.warnings.push(`Could not read the server version from ${entry.manifestKey}: ${(error as Error).message}`);
-        }
+      if (entry) {
+        // One GET of the manifest: its checks, and the PostgreSQL major a drill container should run.
+        const read = await manifestChecks(store, entry);
+        r.checks.splice(1, 0, ...read.checks);
+        r.passed = r.checks.every((c) => c.passed);
+        if (read.manifest && latestServerMajor === undefined && destinations.length === 0) latestServerMajor = read.manifest.server?.major;
       }
       if (r.latest) log.info(`Newest complete backup: ${r.latest.key} (${formatBytes(r.latest.bytes)}, ${formatDuration(r.latest.ageSeconds)} old).`);
       for (const c of r.checks) {

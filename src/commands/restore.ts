@@ -18,7 +18,7 @@ import { readCatalog, type BackupEntry } from '../storage/catalog.js';
 import { globalsKey } from '../storage/keys.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupSelector, RestoreOptions } from '../restore/options.js';
-import { readManifest, selectBackup } from '../restore/select.js';
+import { readManifest, selectBackup, skippedForLatest, skippedWarning } from '../restore/select.js';
 import { applyGlobals, streamRestore, type PgRestoreOptions, type StreamOutcome } from '../restore/stream.js';
 import { formatBytes, round3, type Log } from './backup.js';
 
@@ -222,6 +222,8 @@ export async function chooseBackup(
   const store = deps.createStore(destination, source.s3);
   const catalog = await readCatalog(store, source.database);
   const entry = selectBackup(catalog, selector, { database: source.database, url: destination.url });
+  const skipped = skippedWarning(skippedForLatest(catalog, selector, entry), entry, destination.url);
+  if (skipped) deps.log.warning(skipped);
   const manifest = await readManifest(store, entry);
   if (manifest.archive.key !== entry.key) {
     deps.log.warning(`The manifest names the archive ${manifest.archive.key} but it lies at ${entry.key} (copied or moved?); using ${entry.key} with the manifest's size and SHA-256.`);

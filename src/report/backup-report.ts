@@ -1,14 +1,19 @@
 import type { BackupResult } from '../commands/backup.js';
 import { formatBytes } from '../commands/backup.js';
 
-/** Step outputs of `command: backup` (names as declared in action.yml). */
+/**
+ * Step outputs of `command: backup` (names as declared in action.yml). When some destinations
+ * failed, `backup-key` and `manifest-key` are those of the first destination that stored the backup,
+ * and `backup-urls` lists only the destinations that stored it.
+ */
 export function backupOutputs(result: BackupResult): Record<string, string> {
   const { manifest } = result;
-  const first = result.destinations[0];
+  const stored = result.destinations.filter((d) => d.ok);
+  const first = stored[0];
   return {
-    'backup-key': manifest.archive.key,
+    'backup-key': first?.key ?? '',
     'manifest-key': first?.manifestKey ?? '',
-    'backup-urls': result.destinations.map((d) => `${d.url.replace(/\/+$/, '')} ${d.key}`).join('\n'),
+    'backup-urls': stored.map((d) => `${d.url.replace(/\/+$/, '')} ${d.key}`).join('\n'),
     'size-bytes': String(manifest.archive.bytes),
     sha256: manifest.archive.sha256,
     'duration-seconds': String(manifest.durationSeconds),
@@ -31,6 +36,18 @@ export function backupSummary(result: BackupResult): string {
     ['pg_dump', m.client.pgDumpVersion],
   ];
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
-  const where = ['| Destination | Object key |', '|---|---|', ...result.destinations.map((d) => `| ${d.url} | \`${d.key}\` |`)].join('\n');
-  return `## PostgreSQL backup: ${m.database}\n\n${table}\n\n${where}\n`;
+  const failed = result.destinations.filter((d) => !d.ok);
+  if (failed.length === 0) {
+    const where = ['| Destination | Object key |', '|---|---|', ...result.destinations.map((d) => `| ${d.url} | \`${d.key}\` |`)].join('\n');
+    return `## PostgreSQL backup: ${m.database}\n\n${table}\n\n${where}\n`;
+  }
+  // Some destinations failed: every one gets a row saying whether it holds the backup.
+  const cell = (text: string): string => text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+  const where = [
+    '| Destination | Object key | Result |',
+    '|---|---|---|',
+    ...result.destinations.map((d) => `| ${d.url} | ${d.ok ? `\`${d.key}\`` : '—'} | ${d.ok ? '✅ stored and verified' : `❌ failed: ${cell(d.error ?? 'unknown error')}`} |`),
+  ].join('\n');
+  const heading = `## PostgreSQL backup: ${m.database} (❌ ${failed.length} of ${result.destinations.length} destinations failed: ${failed.map((d) => d.url).join(', ')})`;
+  return `${heading}\n\n${table}\n\n${where}\n`;
 }

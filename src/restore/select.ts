@@ -3,7 +3,7 @@
  * restore starts with, and the errors of restore, drill and check.
  */
 import { ActionError, errorMessage, type Phase } from '../errors.js';
-import { MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
+import { formatVersionProblem, type Manifest } from '../manifest.js';
 import type { BackupEntry, Catalog } from '../storage/catalog.js';
 import { readObject } from '../storage/read.js';
 import type { ObjectStore } from '../storage/types.js';
@@ -83,6 +83,31 @@ export function selectBackup(catalog: Catalog, selector: BackupSelector, context
 }
 
 /**
+ * The archives `latest` (or `latest:<label>`) passed over to reach `chosen`: those newer than it,
+ * with the selector's label, that have no manifest (an interrupted run, or one still writing), newest
+ * first. Empty for a key selector. Restore and drill warn about each by name before using `chosen`.
+ */
+export function skippedForLatest(catalog: Catalog, selector: BackupSelector, chosen: BackupEntry): BackupEntry[] {
+  if (selector.kind !== 'latest') return [];
+  return catalog.backups
+    .filter((b) => !b.hasManifest && (selector.label === undefined || b.label === selector.label))
+    .filter((b) => b.time.getTime() > chosen.time.getTime() || (b.time.getTime() === chosen.time.getTime() && b.key > chosen.key))
+    .reverse();
+}
+
+/**
+ * One warning line naming the archives {@link skippedForLatest} found, or undefined when there are none.
+ */
+export function skippedWarning(skipped: BackupEntry[], chosen: BackupEntry, url: string): string | undefined {
+  if (skipped.length === 0) return undefined;
+  const names = skipped.slice(0, 5).map((b) => `${b.key} (no ${b.manifestKey})`).join(', ') + (skipped.length > 5 ? `, and ${skipped.length - 5} more` : '');
+  return (
+    `The newest archive${skipped.length === 1 ? '' : 's'} in ${url} ${skipped.length === 1 ? 'has' : 'have'} no manifest and ${skipped.length === 1 ? 'is' : 'are'} not used: ${names}. ` +
+    `An interrupted backup (or one still running) leaves an archive without its manifest; using the older ${chosen.key} instead.`
+  );
+}
+
+/**
  * Reads the manifest of `entry` from `store` and checks it ({@link checkManifest}).
  * @throws BackupNotFoundError when it cannot be read or fails the checks.
  */
@@ -111,11 +136,8 @@ export function checkManifest(text: string, entry: BackupEntry): Manifest {
   if (typeof manifest !== 'object' || manifest === null) {
     throw new BackupNotFoundError(`The manifest ${entry.manifestKey} is not a JSON object; the backup cannot be verified, so it is not restored.`);
   }
-  if (manifest.formatVersion !== MANIFEST_FORMAT_VERSION) {
-    throw new BackupNotFoundError(
-      `The manifest ${entry.manifestKey} has format version ${String(manifest.formatVersion)}; this version of the action reads version ${MANIFEST_FORMAT_VERSION}. Use the action version that wrote it.`,
-    );
-  }
+  const versionProblem = formatVersionProblem(manifest.formatVersion);
+  if (versionProblem) throw new BackupNotFoundError(`The manifest ${entry.manifestKey} ${versionProblem}`);
   const archive = manifest.archive as Partial<Manifest['archive']> | undefined;
   if (
     typeof archive?.sha256 !== 'string' ||

@@ -389,7 +389,9 @@ describe('check', () => {
       const stamp = e.time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '');
       const key = `pagila/${stamp}${e.label ? `-${e.label}` : ''}.dump`;
       await store.put(key, Buffer.alloc(e.size, 1), 'application/octet-stream');
-      if (e.manifest !== false) await store.put(`${key}.manifest.json`, '{}', 'application/json');
+      // A manifest as the backup command writes it, as far as check reads it (format version, archive, fields a restore needs).
+      const manifest = { formatVersion: 1, database: 'pagila', format: 'custom', server: { major: 15 }, client: { major: 15 }, archive: { key, bytes: e.size, sha256: 'a'.repeat(64) }, rowCounts: { mode: 'exact', tables: [] } };
+      if (e.manifest !== false) await store.put(`${key}.manifest.json`, JSON.stringify(manifest), 'application/json');
     }
   }
 

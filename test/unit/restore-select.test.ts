@@ -1,6 +1,6 @@
 import { formatDuration, judgeCatalog, median } from '../../src/commands/check.js';
 import type { Manifest } from '../../src/manifest.js';
-import { BackupNotFoundError, checkManifest, selectBackup } from '../../src/restore/select.js';
+import { BackupNotFoundError, checkManifest, selectBackup, skippedForLatest, skippedWarning } from '../../src/restore/select.js';
 import type { BackupEntry, Catalog } from '../../src/storage/catalog.js';
 
 function entry(time: string, options: { label?: string; manifest?: boolean; size?: number; ext?: string } = {}): BackupEntry {
@@ -88,6 +88,20 @@ describe('selectBackup', () => {
     expect(failure(() => selectBackup(only, { kind: 'key', key: 'prod/shop/2026-11-24T010000Z.dump.zst' }, CONTEXT)).message).toMatch(/has no manifest/);
   });
 
+  test('skippedForLatest: the newer archives without manifest that latest passed over, newest first, by label', () => {
+    const chosen = selectBackup(SAMPLE, { kind: 'latest' }, CONTEXT);
+    expect(skippedForLatest(SAMPLE, { kind: 'latest' }, chosen).map((b) => b.key)).toEqual(['prod/shop/2026-11-24T010000Z-daily.dump.zst']);
+    const daily = selectBackup(SAMPLE, { kind: 'latest', label: 'daily' }, CONTEXT);
+    expect(skippedForLatest(SAMPLE, { kind: 'latest', label: 'daily' }, daily).map((b) => b.key)).toEqual(['prod/shop/2026-11-24T010000Z-daily.dump.zst']);
+    const weekly = selectBackup(SAMPLE, { kind: 'latest', label: 'weekly' }, CONTEXT);
+    expect(skippedForLatest(SAMPLE, { kind: 'latest', label: 'weekly' }, weekly)).toEqual([]);
+    expect(skippedForLatest(SAMPLE, { kind: 'key', key: chosen.key }, chosen)).toEqual([]);
+    expect(skippedWarning(skippedForLatest(SAMPLE, { kind: 'latest', label: 'daily' }, daily), daily, CONTEXT.url)).toBe(
+      'The newest archive in s3://backups/prod has no manifest and is not used: prod/shop/2026-11-24T010000Z-daily.dump.zst (no prod/shop/2026-11-24T010000Z-daily.dump.zst.manifest.json). An interrupted backup (or one still running) leaves an archive without its manifest; using the older prod/shop/2026-11-22T010000Z-daily.dump.zst instead.',
+    );
+    expect(skippedWarning([], daily, CONTEXT.url)).toBeUndefined();
+  });
+
   test('errors have the select phase', () => {
     expect((failure(() => selectBackup(catalog([]), { kind: 'latest' }, CONTEXT)) as BackupNotFoundError).phase).toBe('select');
   });
@@ -115,6 +129,8 @@ describe('checkManifest', () => {
     ['no sha256', JSON.stringify({ ...good, archive: { key: e.key, bytes: 1 } }), /lacks fields a restore needs \(archive\.sha256, archive\.bytes, format, client\.major, rowCounts\); it is damaged\.$/],
     ['unknown format', JSON.stringify({ ...good, format: 'tar' }), /lacks fields a restore needs/],
     ['another database', JSON.stringify({ ...good, database: 'other' }), /is for database 'other', not 'shop'; it is not used\.$/],
+    ['no format version', JSON.stringify({ ...good, formatVersion: undefined }), /has no formatVersion; it was not written by this action, or it is damaged\.$/],
+    ['a format version no action writes', JSON.stringify({ ...good, formatVersion: '1' }), /has format version "1", which no version of this action writes \(it writes 1\); it is damaged\.$/],
   ])('%s is refused', (_name, text, message) => {
     expect(failure(() => checkManifest(text, e)).message).toMatch(message);
   });
@@ -149,7 +165,7 @@ describe('check: judgeCatalog', () => {
     expect(r.medianBytes).toBe(1040);
   });
 
-  test('expect-label: only backups with the label count; newer interrupted ones are a warning', () => {
+  test('expect-label: only backups with the label count; a newest one with the label but no manifest fails', () => {
     const r = judgeCatalog(
       catalog([...week, entry('2026-11-25T02:00:00Z', { label: 'daily', manifest: false })]),
       { command: 'check', expectLabel: 'daily', maxAgeSeconds: 86_400 },
@@ -158,15 +174,43 @@ describe('check: judgeCatalog', () => {
       'shop',
     );
     expect(r.latest?.key).toBe('prod/shop/2026-11-23T010000Z-daily.dump.zst');
-    expect(r.checks.map((c) => c.name)).toEqual(["complete backup with label 'daily'", 'age']);
-    expect(r.checks[1]?.passed).toBe(false);
-    expect(r.warnings).toEqual(["1 newer archive(s) of 'shop' have no manifest (interrupted or running backups): prod/shop/2026-11-25T020000Z-daily.dump.zst."]);
+    expect(r.checks.map((c) => c.name)).toEqual(["complete backup with label 'daily'", 'newest archive', 'age']);
+    expect(r.checks[1]).toEqual({
+      name: 'newest archive',
+      expected: 'has a manifest',
+      actual:
+        'prod/shop/2026-11-25T020000Z-daily.dump.zst has no manifest (prod/shop/2026-11-25T020000Z-daily.dump.zst.manifest.json is missing): an interrupted backup, or one still running',
+      passed: false,
+    });
+    expect(r.checks[2]?.passed).toBe(false);
+    expect(r.passed).toBe(false);
+    expect(r.warnings).toEqual([]);
   });
 
-  test('no complete backup: one failed check', () => {
-    const r = judgeCatalog(catalog([entry('2026-11-25T01:00:00Z', { manifest: false })]), { command: 'check', maxAgeSeconds: 3600 }, now, 's3://b/p', 'shop');
+  test('expect-label: a newer archive of another label without manifest is only a warning', () => {
+    const r = judgeCatalog(catalog([...week, entry('2026-11-25T02:00:00Z', { manifest: false })]), { command: 'check', expectLabel: 'daily' }, now, 's3://b/p', 'shop');
+    expect(r.passed).toBe(true);
+    expect(r.checks.map((c) => c.name)).toEqual(["complete backup with label 'daily'"]);
+    expect(r.warnings).toEqual(["1 newer archive(s) of 'shop' have no manifest (interrupted or running backups): prod/shop/2026-11-25T020000Z.dump.zst."]);
+  });
+
+  test('no complete backup: one failed check naming the newest archive', () => {
+    const r = judgeCatalog(
+      catalog([entry('2026-11-24T01:00:00Z', { manifest: false }), entry('2026-11-25T01:00:00Z', { manifest: false })]),
+      { command: 'check', maxAgeSeconds: 3600 },
+      now,
+      's3://b/p',
+      'shop',
+    );
     expect(r.passed).toBe(false);
-    expect(r.checks).toEqual([{ name: 'complete backup', expected: 'at least one', actual: 'none among 1 archive(s)', passed: false }]);
+    expect(r.checks).toEqual([
+      {
+        name: 'complete backup',
+        expected: 'at least one',
+        actual: 'none: the newest archive prod/shop/2026-11-25T010000Z.dump.zst has no manifest (prod/shop/2026-11-25T010000Z.dump.zst.manifest.json is missing), nor do the 1 older one(s)',
+        passed: false,
+      },
+    ]);
   });
 
   test('a single backup: the size check is skipped with a warning', () => {
