@@ -286,6 +286,18 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
       }
       break;
     case 'pooler':
+      // Only lost prepared statements (or an unexplained failure on 6543) tell of transaction mode;
+      // PgBouncer's own errors happen in session mode too.
+      if (/query_wait_timeout|server login has been failing|pgbouncer/i.test(keyLine) && !/prepared statement/i.test(keyLine)) {
+        text =
+          `The connection pooler in front of PostgreSQL at ${where} failed the connection: ${said} ` +
+          (/query_wait_timeout/i.test(keyLine)
+            ? 'No server connection of its pool became free in time: raise the pool size, or run the backup when the pool is less busy.'
+            : /server login has been failing/i.test(keyLine)
+              ? 'The pooler itself cannot log in to the database server: check the pooler\'s own credentials and the server (its log says why).'
+              : 'Check the pooler\'s log and settings, or connect directly to the database.');
+        break;
+      }
       text =
         `The connection to ${where} goes through a connection pooler in transaction mode, which pg_dump cannot use: ${said} ` +
         'Connect directly to the database or through a session-mode pooler' +

@@ -68,6 +68,22 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
     'startup-parameter',
     'in session mode as in transaction mode; allow it in the pooler (PgBouncer: `ignore_startup_parameters`)',
   ],
+  // PgBouncer's own errors, in any pool mode: not reported as transaction mode.
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 6432 failed: ERROR:  query_wait_timeout\n',
+    'pooler',
+    'No server connection of its pool became free in time',
+  ],
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 6432 failed: ERROR:  pgbouncer cannot connect to server\n',
+    'pooler',
+    'The connection pooler in front of PostgreSQL at db.example.com:5432 failed the connection',
+  ],
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 6432 failed: FATAL:  server login has been failing, try again later (server_login_retry)\n',
+    'pooler',
+    'cannot log in to the database server',
+  ],
   // PgBouncer refuses `options` (from options= in the URL) in every pool mode: not "transaction mode".
   [
     'pg_dump: error: connection to server at "pooler.example.com" (10.0.0.7), port 5432 failed: FATAL:  unsupported startup parameter: options\n',
@@ -198,6 +214,15 @@ describe('classifyPgError', () => {
     expect([...kinds].sort()).toEqual(
       ['auth', 'connection-refused', 'database-missing', 'dns', 'ipv6-unreachable', 'out-of-disk', 'permission-denied', 'pooler', 'ssl', 'startup-parameter', 'timeout', 'unknown', 'version-mismatch'],
     );
+  });
+
+  test('only lost prepared statements (or an unexplained failure on 6543) are called a transaction-mode pooler', () => {
+    for (const [stderr, kind, , extra] of samples) {
+      if (kind !== 'pooler' && kind !== 'startup-parameter') continue;
+      const message = classifyPgError(stderr, { ...ctx, ...extra }).message;
+      const transactionMode = /prepared statement/.test(stderr) || extra?.port === 6543;
+      expect([stderr, message.includes('pooler in transaction mode')]).toEqual([stderr, transactionMode]);
+    }
   });
 
   test('the key stderr line is quoted and the tool is named', () => {
