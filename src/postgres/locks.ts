@@ -9,8 +9,11 @@ import type pg from 'pg';
 
 /** A wait is first logged after this many seconds, then again every as many seconds. */
 export const LOCK_REPORT_INTERVAL_SECONDS = 30;
-/** How often the waits are read (a light query on pg_locks). */
-const POLL_MS = 1000;
+/**
+ * How often the waits are read: pg_stat_activity only (cheap); pg_locks, whose read takes every
+ * lock-manager partition lock, is read only while one of ours waits for a lock.
+ */
+const POLL_MS = 2000;
 
 /** A backend holding (or queued before) the lock one of ours waits for. */
 export interface LockHolder {
@@ -54,13 +57,18 @@ const HOLDER_COLUMNS = `
   coalesce(a.application_name, '') AS application_name, a.usename AS user,
   to_char(a.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS query_start, a.state AS state`;
 
+/** The backup's backends that wait for a heavyweight lock now. */
+const WAITING_SQL = `
+  SELECT a.pid, CASE WHEN a.pid = $1 THEN 'counting' ELSE 'pg_dump' END AS waiter
+  FROM pg_catalog.pg_stat_activity a
+  WHERE a.wait_event_type = 'Lock'
+    AND (a.pid = $1
+         OR (a.datname = current_database() AND a.usename = current_user AND a.application_name = $2
+             AND a.backend_start >= $3::timestamptz AND a.pid <> pg_catalog.pg_backend_pid()))`;
+
 const WAITS_SQL = `
   WITH ours AS (
-    SELECT a.pid, CASE WHEN a.pid = $1 THEN 'counting' ELSE 'pg_dump' END AS waiter
-    FROM pg_catalog.pg_stat_activity a
-    WHERE a.pid = $1
-       OR (a.datname = current_database() AND a.usename = current_user AND a.application_name = $2
-           AND a.backend_start >= $3::timestamptz AND a.pid <> pg_catalog.pg_backend_pid())
+    SELECT * FROM unnest($1::int[], $2::text[]) AS o(pid, waiter)
   ), waits AS (
     SELECT l.pid, o.waiter, l.locktype, l.mode, l.relation
     FROM pg_catalog.pg_locks l JOIN ours o ON o.pid = l.pid
@@ -83,7 +91,9 @@ const WAITS_SQL = `
  */
 export async function readLockWaits(client: pg.Client, own: OwnBackends): Promise<LockWait[]> {
   const since = new Date(own.since.getTime() - 2000).toISOString();
-  const { rows } = await client.query<Record<string, unknown>>(WAITS_SQL, [own.countingPid, own.pgDumpApplicationName, since]);
+  const waiting = (await client.query<{ pid: number; waiter: string }>(WAITING_SQL, [own.countingPid, own.pgDumpApplicationName, since])).rows;
+  if (waiting.length === 0) return [];
+  const { rows } = await client.query<Record<string, unknown>>(WAITS_SQL, [waiting.map((w) => w.pid), waiting.map((w) => w.waiter)]);
   const byKey = new Map<string, LockWait>();
   for (const r of rows) {
     const key = `${r.pid}:${r.locktype}:${r.relation}`;
@@ -153,7 +163,7 @@ export function describeLockWait(wait: LockWait, seconds: number): string {
 }
 
 /**
- * Polls the waits of the backup's backends every second and logs each wait that has lasted
+ * Polls the waits of the backup's backends every 2 s and logs each wait that has lasted
  * {@link LOCK_REPORT_INTERVAL_SECONDS} or more, then every as many seconds while it lasts.
  * A failed poll is ignored (the next one tries again): the watch must never fail a backup.
  * @returns stop(), which ends the polling and waits for a poll in flight.
