@@ -208,3 +208,13 @@ test('a wait of 30 s is logged naming the table and the holder; once the lock is
   expect(run.stdout).toContain('or fails after lock-wait-timeout (300 s)');
   expect(filesUnder(path.join(work, 'logged')).some((f) => f.endsWith('.manifest.json'))).toBe(true);
 }, T);
+
+test('the directory format (pg_dump writes files before the stream starts): the same lock-wait-timeout failure naming the holder', async () => {
+  const holder = await holdOrders();
+  const run = await runAction({ inputs: inputs('lock-timeout-dir', { 'lock-wait-timeout': '2s', format: 'directory', jobs: '2' }), timeoutMs: 60_000 });
+  expect(run.exitCode).toBe(1);
+  const error = errorLine(run);
+  expect(error).toContain('public.orders is locked by pid ' + holder.pid + ' (application "migration-42"');
+  expect(filesUnder(path.join(work, 'lock-timeout-dir'))).toEqual([]);
+  expect(objectsUnder('lock-timeout-dir')).toEqual([]);
+}, T);
