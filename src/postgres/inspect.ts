@@ -99,7 +99,9 @@ export function majorFromVersionNum(versionNum: number): number {
 
 /**
  * Connects with libpq's sslmode semantics (see {@link pgClientConfig}; with allow/prefer/unset a
- * server that refuses SSL is retried without it).
+ * server that refuses SSL is retried without it), then turns off the role's statement, idle and
+ * transaction timeouts for the connection (it stays open, mostly idle, for the whole dump).
+ * Inherited PG* environment variables are not used (see {@link newClientWithoutPgEnv}).
  * @throws ConnectionError whose message comes from {@link classifyDriverError}.
  */
 export async function connectInspector(conn: Connection): Promise<DatabaseInspector> {
