@@ -19,11 +19,12 @@ import {
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
-import { classifyPgError } from '../postgres/classify.js';
+import { classifyPgError, poolerWarning } from '../postgres/classify.js';
 import { buildPgDumpallGlobalsArgs, buildPgDumpArgs } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
+import { describeHolder, lockWaitRelations, markLockWait, relationsOfLockQuery } from '../postgres/locks.js';
 import type { ClientTool, Connection } from '../postgres/types.js';
 import { archiveKey, globalsKey, manifestKey } from '../storage/keys.js';
 import { hashObject } from '../storage/read.js';
@@ -108,6 +109,9 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     try {
       const info = await db.serverInfo();
       log.info(`Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${info.version}, database size ${formatBytes(info.databaseSizeBytes)}.`);
+      // Also when the backup then succeeds: it may fail on the next run.
+      const pooler = poolerWarning(connection);
+      if (pooler) log.warning(pooler);
       return { inspector: db, server: info };
     } catch (error) {
       await db.close();
@@ -286,11 +290,31 @@ async function streamDump(
   const t0 = Date.now();
   const env = libpqEnv(connection);
   const dumper = deps.dumper(binDir);
-  const session = await inspector.openSnapshot();
+  const lockWaitTimeoutMs = dump.lockWaitTimeoutMs ?? 0;
+  const session = await inspector.openSnapshot({ lockTimeoutMs: lockWaitTimeoutMs });
   const children: ChildStage[] = [];
   const killAll = (): void => children.forEach((c) => c.kill());
   const onAbort = (): void => killAll();
   deps.signal?.addEventListener('abort', onAbort, { once: true });
+  // pg_dump's backends are found by the application_name libpq gives them.
+  const lockWatch = inspector.watchLocks(
+    { countingPid: session.pid, pgDumpApplicationName: connection.params.application_name ?? 'pg_dump', since: new Date() },
+    (line) => deps.log.info(line),
+    lockWaitTimeoutMs > 0
+      ? ` The backup goes on once the lock is released, or fails after lock-wait-timeout (${lockWaitTimeoutMs / 1000} s).`
+      : ' The backup goes on once the lock is released (lock-wait-timeout is 0: no limit).',
+  );
+  // The row counts run beside pg_dump, in its snapshot. A failed count stops the dump at once:
+  // the children are killed and the stream (so every upload) is destroyed, and the end of the
+  // stream waits for the counts, so no archive is stored without them.
+  let gate: ExitGate | undefined;
+  let countFailed: Error | undefined;
+  const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
+  counts.catch((error: unknown) => {
+    countFailed = error instanceof Error ? error : new DumpError(String(error));
+    gate?.destroy(countFailed);
+    killAll();
+  });
   let tempDir: string | undefined;
   let pooled: PooledPipe | undefined;
   let gpg: GpgEncrypter | undefined;
@@ -309,6 +333,7 @@ async function streamDump(
     if (compressor?.kind === 'child') children.push(compressor.child);
     const stdout = compressor?.kind === 'child' ? compressor.child.stdin : tail;
     let producer: ChildStage;
+    if (countFailed) throw countFailed;
     if (dump.format === 'directory') {
       tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
       const outputDir = join(tempDir, 'dump');
@@ -316,8 +341,9 @@ async function streamDump(
       children.push(pgDump);
       pgDump.stdout?.resume();
       await pgDump.done.catch((error: unknown) => {
-        throw dumpFailure(error, connection);
+        throw countFailed && killedByUs(error) ? countFailed : dumpFailure(error, connection);
       });
+      if (countFailed) throw countFailed;
       producer = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.'], { stdout });
     } else {
       producer = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env, {
@@ -331,16 +357,15 @@ async function streamDump(
     // the stream (and so every upload's completion) waits for it and for every child's exit
     // status, so no upload completes under a taken key; a key found taken stops the stream at once.
     const keysFree = Promise.all(stores.map((store, i) => keyIsFree(store, keys[i] as string)));
-    const gate = new ExitGate(() => [...children.map((c) => c.done), keysFree]);
+    gate = new ExitGate(() => [...children.map((c) => c.done), keysFree, counts]);
+    if (countFailed) gate.destroy(countFailed);
     let keyTaken: UploadError | undefined;
     keysFree.catch((error: UploadError) => {
       keyTaken = error;
-      gate.destroy(error);
+      gate?.destroy(error);
     });
     pooled.writtenBy(encrypter ?? (compressor?.kind === 'child' ? compressor.child : producer));
     const source = pooled.output;
-    const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
-    counts.catch(() => undefined);
 
     // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
     const encryption = config.encryption && !gpg ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
@@ -365,13 +390,21 @@ async function streamDump(
         await Promise.allSettled(children.map((c) => c.done));
         throw keyTaken;
       }
-      throw await rootCause(children, connection, settled, deps.signal, flow.reason);
+      if (countFailed && !deps.signal?.aborted) {
+        await Promise.allSettled(children.map((c) => c.done));
+        throw await explainLockWait(countFailed, inspector);
+      }
+      throw await explainLockWait(await rootCause(children, connection, settled, deps.signal, flow.reason), inspector);
     }
     const [rowCounts, catalogCounts] = await counts;
     return { measurement: meter.result(), encryption: gpg?.info ?? encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000 };
+  } catch (error) {
+    // A failure before the stream (the directory format's pg_dump): name a lock's holder too.
+    throw error instanceof Error ? await explainLockWait(error, inspector) : error;
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
     killAll();
+    await lockWatch.stop();
     // Both ends are closed by now unless something failed before the children started.
     pooled?.childEnd.destroy();
     pooled?.output.destroy();
@@ -443,11 +476,32 @@ async function rootCause(
   return new DumpError(`The dump stream failed: ${errorMessage(streamError)}`, { cause: streamError });
 }
 
+/**
+ * A lock wait that timed out (marked by markLockWait: a count, or pg_dump's LOCK TABLE) gets the
+ * relation and the sessions holding ACCESS EXCLUSIVE on it appended, read from pg_locks now.
+ * Other errors are returned as they are.
+ */
+async function explainLockWait(error: Error, inspector: DatabaseInspector): Promise<Error> {
+  const relations = lockWaitRelations(error);
+  if (!relations || relations.length === 0 || lockWaitRelations(error.cause) === relations) return error;
+  const holders = await inspector.exclusiveHolders(relations).catch(() => new Map<string, never[]>());
+  const named = [...holders].filter(([, list]) => list.length > 0);
+  const text =
+    named.length > 0
+      ? named.map(([relation, list]) => `${relation} is locked by ${list.map(describeHolder).join('; ')}`).join('; ')
+      : `The wait was for ${relations.length === 1 ? relations[0] : `one of ${relations.slice(0, 5).join(', ')}${relations.length > 5 ? ', …' : ''}`}; its holder had gone when the wait ended`;
+  return markLockWait(new DumpError(`${error.message} ${text}.`, { cause: error }), relations);
+}
+
 /** Turns pg_dump's exit into a DumpError with the classified, actionable message. */
 function dumpFailure(error: unknown, connection: Connection): DumpError {
   if (error instanceof ChildExitError) {
-    const { message } = classifyPgError(error.stderr || error.message, { host: connection.host, port: connection.port, tool: error.stage });
-    return new DumpError(message, { cause: error });
+    const stderr = error.stderr || error.message;
+    const { kind, message } = classifyPgError(stderr, { host: connection.host, port: connection.port, tool: error.stage });
+    const failure = new DumpError(message, { cause: error });
+    // pg_dump's lock wait ends as a timeout of its LOCK TABLE (detail line "Query was: LOCK TABLE …").
+    const relations = kind === 'timeout' ? relationsOfLockQuery(stderr) : [];
+    return relations.length > 0 ? markLockWait(failure, relations) : failure;
   }
   return error instanceof DumpError ? error : new DumpError(errorMessage(error), { cause: error });
 }

@@ -48,6 +48,7 @@ export const CORE_INPUT_DEFAULTS = {
   'no-privileges': 'false',
   globals: 'false',
   'pg-dump-args': '',
+  'lock-wait-timeout': '5min',
   label: '',
   'row-counts': 'exact',
   'install-client': 'true',

@@ -227,7 +227,29 @@ function parseDumpOptions(input: Input, command: Command): DumpOptions {
     noOwner: parseBoolean('no-owner', input('no-owner')),
     noPrivileges: parseBoolean('no-privileges', input('no-privileges')),
     globals: parseBoolean('globals', input('globals')),
+    lockWaitTimeoutMs: parseLockWaitTimeout(input('lock-wait-timeout')),
     extraArgs,
   };
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+/** Longest accepted wait: a job of a GitHub-hosted runner stops after 6 hours anyway. */
+const MAX_LOCK_WAIT_MS = 6 * 3_600_000;
+
+/**
+ * `lock-wait-timeout`: a whole number with a unit (`30s`, `5min`, `2m`, `1h`, `500ms`), or `0` to
+ * wait forever. Returns milliseconds.
+ * @throws ConfigError naming the input for anything else (a bare number, a fraction, over 6 h).
+ */
+export function parseLockWaitTimeout(value: string): number {
+  const how = 'use a whole number with a unit, such as 30s, 5min or 1h (ms, s, m/min, h), or 0 to wait forever';
+  if (value === '0') return 0;
+  const m = /^(\d+)\s*(ms|s|min|m|h)$/.exec(value);
+  if (!m) {
+    throw new ConfigError('lock-wait-timeout', /^\d+$/.test(value) ? `'${value}' has no unit; ${how}.` : `'${value}' is not a duration; ${how}.`);
+  }
+  const ms = Number(m[1]) * (DURATION_UNITS_MS[m[2]!] as number);
+  if (ms > MAX_LOCK_WAIT_MS) throw new ConfigError('lock-wait-timeout', `'${value}' is longer than 6h, the longest a job may run; ${how}.`);
+  return ms;
 }
 

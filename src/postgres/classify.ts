@@ -10,6 +10,7 @@ export type PgFailureKind =
   | 'dns'
   | 'ipv6-unreachable'
   | 'pooler'
+  | 'startup-parameter'
   | 'version-mismatch'
   | 'permission-denied'
   | 'database-missing'
@@ -31,7 +32,29 @@ export interface PgFailure {
 }
 
 /** Supabase transaction pooler port (Supavisor / pgbouncer in transaction mode). */
-const TRANSACTION_POOLER_PORT = 6543;
+export const TRANSACTION_POOLER_PORT = 6543;
+
+/**
+ * A warning for a connection whose port is 6543, Supabase's transaction pooler (Supavisor), where
+ * pg_dump's prepared statements and the exported snapshot may land on another server connection:
+ * a backup that succeeds there may fail the next time. Undefined for other ports.
+ */
+export function poolerWarning(ctx: { host: string; port: number }): string | undefined {
+  if (ctx.port !== TRANSACTION_POOLER_PORT) return undefined;
+  return (
+    `Port ${TRANSACTION_POOLER_PORT} on ${ctx.host} is usually a transaction-mode pooler (Supabase's Supavisor, PgBouncer), ` +
+    'which pg_dump cannot rely on: its prepared statements and the exported snapshot can land on another server connection, so a backup that works once may fail later. ' +
+    'Connect directly or through a session-mode pooler (on Supabase: the session pooler on port 5432).'
+  );
+}
+
+/**
+ * A pooler refusing a startup parameter (PgBouncer, Supavisor: in session and transaction mode
+ * alike), e.g. `options` from `options=` in the URL.
+ */
+const POOLER_STARTUP_PARAMETER = /unsupported startup parameter|unsupported options startup parameter/i;
+/** The server refusing a setting given at connection start (`options=-c name=value`): FATAL at connect. */
+const SERVER_STARTUP_SETTING = /failed: FATAL:\s+(unrecognized configuration parameter|invalid value for parameter|parameter "[^"]+" cannot be (changed|set))/i;
 
 interface Rule {
   kind: PgFailureKind;
@@ -46,9 +69,13 @@ const RULES: Rule[] = [
   { kind: 'out-of-disk', test: /No space left on device|could not extend file|disk full/i },
   { kind: 'version-mismatch', test: /server version mismatch|unsupported version \([\d.]+\) in file header/i },
   { kind: 'dns', test: /could not translate host name|Name or service not known|Temporary failure in name resolution|nodename nor servname provided|getaddrinfo/i },
-  { kind: 'pooler', test: /unsupported startup parameter|prepared statement "[^"]*" (does not exist|already exists)|pgbouncer|query_wait_timeout|server login has been failing/i },
+  { kind: 'startup-parameter', test: new RegExp(`${POOLER_STARTUP_PARAMETER.source}|${SERVER_STARTUP_SETTING.source}`, 'i') },
+  { kind: 'pooler', test: /prepared statement "[^"]*" (does not exist|already exists)|pgbouncer|query_wait_timeout|server login has been failing/i },
   { kind: 'connection-refused', test: /Connection refused|Network is unreachable|No route to host|Is the server running/i },
-  { kind: 'timeout', test: /timeout expired|Connection timed out|timed out|canceling statement due to (statement|lock) timeout|could not obtain lock/i },
+  {
+    kind: 'timeout',
+    test: /timeout expired|Connection timed out|timed out|canceling statement due to (statement|lock) timeout|could not obtain lock|due to (idle-in-transaction|idle-session|transaction) timeout/i,
+  },
   { kind: 'auth', test: /password authentication failed|Tenant or user not found|fe_sendauth: no password supplied|authentication failed|role "[^"]*" does not exist|SASL authentication/i },
   { kind: 'database-missing', test: /database "[^"]*" does not exist/i },
   { kind: 'permission-denied', test: /permission denied|must be owner of|must be superuser/i },
@@ -107,7 +134,7 @@ export function classifyDriverError(err: unknown, ctx: PgFailureContext): PgFail
   const tool = ctx.tool ?? (/^[0-9A-Z]{5}$/.test(code) ? 'the server' : 'node-pg');
   const withTool = { ...ctx, tool };
   const lines = [message];
-  const kind = driverKind(code, message, address, ctx);
+  const kind = driverKind(code, message, address, ctx, e.severity);
   if (kind === 'ipv6-unreachable' && address) {
     return build(kind, `connect ENETUNREACH ${address}:${ctx.port} (Network is unreachable)`, lines, withTool);
   }
@@ -115,7 +142,7 @@ export function classifyDriverError(err: unknown, ctx: PgFailureContext): PgFail
   return classifyPgError(message, withTool);
 }
 
-function driverKind(code: string, message: string, address: string | undefined, ctx: PgFailureContext): PgFailureKind {
+function driverKind(code: string, message: string, address: string | undefined, ctx: PgFailureContext, severity?: unknown): PgFailureKind {
   switch (code) {
     case 'ENOSPC':
       return 'out-of-disk';
@@ -144,7 +171,16 @@ function driverKind(code: string, message: string, address: string | undefined, 
     case '42501':
       return 'permission-denied';
     case '08P01':
-      return /startup parameter|pgbouncer/i.test(message) ? 'pooler' : 'unknown';
+      return POOLER_STARTUP_PARAMETER.test(message) ? 'startup-parameter' : /pgbouncer/i.test(message) ? 'pooler' : 'unknown';
+    case '42704': // undefined_object: unrecognized configuration parameter
+    case '22023': // invalid_parameter_value
+    case '55P02': // cant_change_runtime_param
+      // FATAL: raised while the session starts, i.e. by a setting of the startup packet.
+      return severity === 'FATAL' ? 'startup-parameter' : 'unknown';
+    case '25P03': // idle_in_transaction_session_timeout
+    case '57P05': // idle_session_timeout
+    case '25P04': // transaction_timeout
+      return 'timeout';
     case '26000': // invalid_sql_statement_name: prepared statement missing (transaction pooler)
     case '42P05': // duplicate_prepared_statement
       return 'pooler';
@@ -166,6 +202,8 @@ function driverKind(code: string, message: string, address: string | undefined, 
 
 interface ErrorLike {
   code?: unknown;
+  /** The server's severity (ERROR, FATAL) on node-pg's DatabaseError. */
+  severity?: unknown;
   message: string;
   address?: unknown;
 }
@@ -173,12 +211,12 @@ interface ErrorLike {
 /** Node's happy-eyeballs connect throws an AggregateError whose code is on the inner errors. */
 function firstError(err: unknown): ErrorLike {
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; message?: unknown; address?: unknown; errors?: unknown };
+    const e = err as { code?: unknown; message?: unknown; address?: unknown; errors?: unknown; severity?: unknown };
     if (!e.code && Array.isArray(e.errors) && e.errors.length > 0) {
       const inner = firstError(e.errors[0]);
       return { ...inner, message: typeof e.message === 'string' && e.message ? `${e.message}: ${inner.message}` : inner.message };
     }
-    return { code: e.code, message: typeof e.message === 'string' ? e.message : String(err), address: e.address };
+    return { code: e.code, message: typeof e.message === 'string' ? e.message : String(err), address: e.address, severity: e.severity };
   }
   return { message: String(err) };
 }
@@ -233,7 +271,33 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
             'host `aws-0-<region>.pooler.supabase.com`, port 5432, user `postgres.<ref>` (Dashboard → Connect → Session pooler).'
           : 'Use an IPv4 address or host name for the server (GitHub-hosted runners cannot reach IPv6 addresses).');
       break;
+    case 'startup-parameter':
+      if (POOLER_STARTUP_PARAMETER.test(keyLine)) {
+        text =
+          `The connection pooler at ${where} refused a parameter of the connection's start: ${said} ` +
+          'Poolers (PgBouncer, Supavisor) pass on only a few startup parameters, in session mode as in transaction mode; ' +
+          (/options/i.test(keyLine)
+            ? '`options` comes from `options=` in the connection URL (inherited PGOPTIONS variables are not used): remove it and set such settings for the role instead (`ALTER ROLE <user> SET name = value`), or connect directly to the database.'
+            : 'allow it in the pooler (PgBouncer: `ignore_startup_parameters`), or connect directly to the database.');
+      } else {
+        text =
+          `PostgreSQL at ${where} refused a setting given when the connection starts: ${said} ` +
+          'Such settings come from `options=-c name=value` in the connection URL (inherited PGOPTIONS variables are not used): fix the name or value there, or remove it.';
+      }
+      break;
     case 'pooler':
+      // Only lost prepared statements (or an unexplained failure on 6543) tell of transaction mode;
+      // PgBouncer's own errors happen in session mode too.
+      if (/query_wait_timeout|server login has been failing|pgbouncer/i.test(keyLine) && !/prepared statement/i.test(keyLine)) {
+        text =
+          `The connection pooler in front of PostgreSQL at ${where} failed the connection: ${said} ` +
+          (/query_wait_timeout/i.test(keyLine)
+            ? 'No server connection of its pool became free in time: raise the pool size, or run the backup when the pool is less busy.'
+            : /server login has been failing/i.test(keyLine)
+              ? 'The pooler itself cannot log in to the database server: check the pooler\'s own credentials and the server (its log says why).'
+              : 'Check the pooler\'s log and settings, or connect directly to the database.');
+        break;
+      }
       text =
         `The connection to ${where} goes through a connection pooler in transaction mode, which pg_dump cannot use: ${said} ` +
         'Connect directly to the database or through a session-mode pooler' +
@@ -284,12 +348,33 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
         text += 'Check `sslmode` in the connection URL: most hosted databases need `sslmode=require` or stricter.';
       }
       break;
-    case 'timeout':
-      text = `Timed out talking to PostgreSQL at ${where}: ${said} `;
-      text += /lock|LOCK TABLE/i.test(lines.join('\n'))
-        ? 'pg_dump could not lock a table in time because another session holds a conflicting lock (e.g. a migration): retry later or raise `--lock-wait-timeout` in `pg-dump-args`.'
-        : 'The server did not answer in time: check the host, port and firewall or allow-list (a dropped packet looks like a timeout), or raise `connect_timeout` in the connection URL.';
+    case 'timeout': {
+      const all = lines.join('\n');
+      const session = /due to (idle-in-transaction|idle-session|transaction) timeout/i.exec(all);
+      if (/lock timeout|could not obtain lock|LOCK TABLE/i.test(all)) {
+        text =
+          `Gave up waiting for a lock on ${where}: ${said} Another session holds a conflicting lock on the table ` +
+          '(ACCESS EXCLUSIVE: a migration, ALTER TABLE, VACUUM FULL, or a transaction left open after one): let it finish and run the backup again, ' +
+          'or raise the `lock-wait-timeout` input.';
+      } else if (/statement timeout/i.test(all)) {
+        text =
+          `A statement was cancelled by statement_timeout on ${where}: ${said} The role, the database or the server sets it ` +
+          '(`ALTER ROLE <user> SET statement_timeout = …`): this action turns it off for its own sessions, as pg_dump does; ' +
+          'if this still appears, set it to 0 for the backup role (`ALTER ROLE <user> SET statement_timeout = 0`).';
+      } else if (session) {
+        const setting = { 'idle-in-transaction': 'idle_in_transaction_session_timeout', 'idle-session': 'idle_session_timeout', transaction: 'transaction_timeout' }[
+          session[1]!.toLowerCase() as 'idle-in-transaction' | 'idle-session' | 'transaction'
+        ];
+        text =
+          `The server ended the session because of its ${setting}: ${said} ` +
+          `Set it to 0 for the backup role (\`ALTER ROLE <user> SET ${setting} = 0\`), or raise it above the backup's duration.`;
+      } else {
+        text =
+          `Timed out talking to PostgreSQL at ${where}: ${said} The server did not answer in time: check the host, port and firewall or allow-list ` +
+          '(a dropped packet looks like a timeout), or raise `connect_timeout` in the connection URL.';
+      }
       break;
+    }
     case 'out-of-disk':
       text =
         `The runner ran out of disk space: ${said} Stream straight to the destination instead of a local folder, ` +

@@ -21,6 +21,8 @@ export function buildPgDumpArgs(opts: DumpOptions, plan: DumpPlan): string[] {
     if (opts.jobs > 1) args.push(`--jobs=${opts.jobs}`);
   }
   if (plan.snapshot) args.push(`--snapshot=${plan.snapshot}`);
+  // pg_dump applies it to the LOCK TABLE of its start (any format SET statement_timeout accepts).
+  if (opts.lockWaitTimeoutMs) args.push(`--lock-wait-timeout=${opts.lockWaitTimeoutMs}ms`);
   if (opts.format === 'directory') {
     if (!plan.outputDir) throw new Error('buildPgDumpArgs: the directory format needs plan.outputDir');
     args.push(`--file=${plan.outputDir}`);
@@ -105,7 +107,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   encoding: { short: 'E', value: true },
   superuser: { short: 'S', value: true },
   verbose: { short: 'v', value: false },
-  'lock-wait-timeout': { value: true },
+  'lock-wait-timeout': { value: true, deny: 'use the `lock-wait-timeout` input, which also bounds the wait of the session that counts rows' },
   'no-sync': { value: false },
   'sync-method': { value: true },
   'attribute-inserts': { value: false },
@@ -175,7 +177,7 @@ function checkToken(token: string): string | undefined {
   if (!token.startsWith('-') || token === '-' || token === '--') {
     return (
       `${shown} is not an option. Write one option per line, such as \`--no-comments\` or ` +
-      '`--lock-wait-timeout=60s` (a value goes after `=` on the same line).'
+      '`--rows-per-insert=1000` (a value goes after `=` on the same line).'
     );
   }
   if (token.startsWith('--')) {

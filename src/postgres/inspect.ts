@@ -7,6 +7,7 @@ import pg from 'pg';
 import { ConnectionError, DumpError } from '../errors.js';
 import { classifyDriverError } from './classify.js';
 import { pgClientConfig, sslFallbackAllowed, withoutSsl } from './libpq.js';
+import { markLockWait, readExclusiveHolders, watchLockWaits, type LockHolder, type OwnBackends } from './locks.js';
 import type { Connection } from './types.js';
 
 export interface ServerInfo {
@@ -44,6 +45,8 @@ export interface TableRowCount {
 export interface SnapshotSession {
   /** For `pg_dump --snapshot=<id>`; valid until close(). */
   readonly snapshotId: string;
+  /** The session's backend pid (pg_backend_pid()), to find its lock waits. */
+  readonly pid: number;
   /**
    * Rows of every user table (relkind r: plain tables and partitions; partitioned parents have no
    * rows of their own and are left out), sorted by schema then table.
@@ -60,10 +63,31 @@ export interface SnapshotSession {
   close(): Promise<void>;
 }
 
+export interface SnapshotOptions {
+  /**
+   * The session's `lock_timeout` in milliseconds (the `lock-wait-timeout` input); 0 or unset waits
+   * forever. A count that waits longer fails with SQLSTATE 55P03.
+   */
+  lockTimeoutMs?: number;
+}
+
 export interface DatabaseInspector {
   serverInfo(): Promise<ServerInfo>;
-  /** A second connection holding a REPEATABLE READ, READ ONLY transaction with an exported snapshot. */
-  openSnapshot(): Promise<SnapshotSession>;
+  /**
+   * A second connection holding a REPEATABLE READ, READ ONLY transaction with an exported snapshot.
+   * Like pg_dump's own sessions, it is immune to the role's statement_timeout,
+   * idle_in_transaction_session_timeout, idle_session_timeout and transaction_timeout (all set to 0
+   * for the session); its lock_timeout is `options.lockTimeoutMs`.
+   */
+  openSnapshot(options?: SnapshotOptions): Promise<SnapshotSession>;
+  /**
+   * Logs (through `log`) each lock wait of the backup's backends (pg_dump's and the counting
+   * session) that lasts 30 s or more, naming the relation and the blocking backends, every 30 s
+   * (locks.ts). Polls on this inspector's connection; never throws.
+   */
+  watchLocks(own: OwnBackends, log: (line: string) => void, suffix?: string): { stop(): Promise<void> };
+  /** Backends holding or queued for ACCESS EXCLUSIVE on `relations` (`schema.table`), by relation. */
+  exclusiveHolders(relations: string[]): Promise<Map<string, LockHolder[]>>;
   /** Closes the connection and any snapshot sessions still open. */
   close(): Promise<void>;
 }
@@ -75,12 +99,21 @@ export function majorFromVersionNum(versionNum: number): number {
 
 /**
  * Connects with libpq's sslmode semantics (see {@link pgClientConfig}; with allow/prefer/unset a
- * server that refuses SSL is retried without it).
+ * server that refuses SSL is retried without it), then turns off the role's statement, idle and
+ * transaction timeouts for the connection (it stays open, mostly idle, for the whole dump).
+ * Inherited PG* environment variables are not used (see {@link newClientWithoutPgEnv}).
  * @throws ConnectionError whose message comes from {@link classifyDriverError}.
  */
 export async function connectInspector(conn: Connection): Promise<DatabaseInspector> {
   // The snapshot sessions reuse the config that worked: no second read of the SSL files, no second failed TLS attempt.
   const { client, config } = await connectResolved(conn);
+  try {
+    // The watch polls on this connection while pg_dump runs: it must outlive the role's timeouts too.
+    await disableTimeouts(client, 0);
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw toConnectionError(error, conn);
+  }
   const sessions = new Set<Session>();
   let closed = false;
   return {
@@ -93,10 +126,16 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
       const versionNum = Number(row.num);
       return { versionNum, major: majorFromVersionNum(versionNum), version: row.version, databaseSizeBytes: Number(row.size) };
     },
-    async openSnapshot() {
-      const session = await Session.open(conn, config, () => sessions.delete(session));
+    async openSnapshot(options = {}) {
+      const session = await Session.open(conn, config, options.lockTimeoutMs ?? 0, () => sessions.delete(session));
       sessions.add(session);
       return session;
+    },
+    watchLocks(own, log, suffix) {
+      return watchLockWaits(client, own, log, suffix);
+    },
+    exclusiveHolders(relations) {
+      return readExclusiveHolders(client, relations);
     },
     async close() {
       if (closed) return;
@@ -134,8 +173,41 @@ async function connectResolved(conn: Connection): Promise<{ client: pg.Client; c
   }
 }
 
+/**
+ * Timeouts a role, database or server may set (`ALTER ROLE … SET statement_timeout = '1s'`) that
+ * would cancel a count or end the session holding the exported snapshot while pg_dump still needs
+ * it. pg_dump sets the same ones to 0 for its own sessions (pg_dump.c, setup_connection).
+ * pg_settings lists only those the server has (idle_session_timeout 14+, transaction_timeout 17+).
+ */
+const SESSION_TIMEOUTS = ['statement_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout', 'transaction_timeout'];
+
+/** Sets {@link SESSION_TIMEOUTS} to 0 and lock_timeout to `lockTimeoutMs` (0 = wait forever) for the session. */
+async function disableTimeouts(client: pg.Client, lockTimeoutMs: number): Promise<void> {
+  await client.query(
+    `SELECT pg_catalog.set_config(s.name, CASE WHEN s.name = 'lock_timeout' THEN $1 ELSE '0' END, false)
+     FROM pg_catalog.pg_settings s WHERE s.name = ANY ($2::text[])`,
+    [`${Math.max(0, Math.round(lockTimeoutMs))}ms`, [...SESSION_TIMEOUTS, 'lock_timeout']],
+  );
+}
+
+/**
+ * node-pg falls back to PG* environment variables (PGOPTIONS, PGAPPNAME, PGPASSWORD when the
+ * password is empty, …) for what the config leaves unset, while pg_dump gets only the variables
+ * built from the inputs (dumper.ts drops inherited PG*). The client is built with them hidden so
+ * that both see the same connection; the constructor reads them synchronously, once.
+ */
+function newClientWithoutPgEnv(config: pg.ClientConfig): pg.Client {
+  const hidden = Object.entries(process.env).filter(([name]) => name.startsWith('PG'));
+  for (const [name] of hidden) delete process.env[name];
+  try {
+    return new pg.Client(config);
+  } finally {
+    for (const [name, value] of hidden) process.env[name] = value;
+  }
+}
+
 async function tryConnect(config: pg.ClientConfig): Promise<pg.Client> {
-  const client = new pg.Client(config);
+  const client = newClientWithoutPgEnv(config);
   // An idle connection that drops must not crash the process; the next query reports it.
   client.on('error', () => undefined);
   try {
@@ -202,18 +274,22 @@ class Session implements SnapshotSession {
   private constructor(
     private readonly client: pg.Client,
     readonly snapshotId: string,
+    readonly pid: number,
     private readonly conn: Connection,
     private readonly onClose: () => void,
   ) {}
 
-  static async open(conn: Connection, config: pg.ClientConfig, onClose: () => void): Promise<Session> {
+  static async open(conn: Connection, config: pg.ClientConfig, lockTimeoutMs: number, onClose: () => void): Promise<Session> {
     const client = await tryConnect(config).catch((error: unknown) => {
       throw toConnectionError(error, conn);
     });
     try {
+      // Before BEGIN: the session sits idle in this transaction for as long as pg_dump runs (its
+      // parallel workers import the snapshot late), which idle_in_transaction_session_timeout would end.
+      await disableTimeouts(client, lockTimeoutMs);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-      const result = await client.query<{ id: string }>('SELECT pg_catalog.pg_export_snapshot() AS id');
-      return new Session(client, result.rows[0]!.id, conn, onClose);
+      const result = await client.query<{ id: string; pid: number }>('SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.pg_backend_pid() AS pid');
+      return new Session(client, result.rows[0]!.id, result.rows[0]!.pid, conn, onClose);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -261,8 +337,13 @@ class Session implements SnapshotSession {
         try {
           result = await this.client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${name}`);
         } catch (error) {
-          const { message } = classifyDriverError(error, { host: this.conn.host, port: this.conn.port });
-          throw new DumpError(`Counting the rows of ${t.schema}.${t.table} failed. ${message}`, { cause: error });
+          const relation = `${t.schema}.${t.table}`;
+          const { kind, message } = classifyDriverError(error, { host: this.conn.host, port: this.conn.port });
+          const failure = new DumpError(
+            `Counting the rows of ${relation} (for the manifest, in the dump's snapshot) failed: ${errorText(error)}. ${message}`,
+            { cause: error },
+          );
+          throw kind === 'timeout' && (error as { code?: unknown }).code === '55P03' ? markLockWait(failure, [relation]) : failure;
         }
         rows = Number(result.rows[0]!.n);
       } else {
@@ -299,6 +380,10 @@ class Session implements SnapshotSession {
     // that may still be running.
     await this.client.end().catch(() => undefined);
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Code-unit order, independent of the server's collation. */

@@ -54,6 +54,11 @@ export interface DumpOptions {
   noPrivileges: boolean;
   /** Also store `pg_dumpall --globals-only --no-role-passwords`. */
   globals: boolean;
+  /**
+   * `lock-wait-timeout` in milliseconds: pg_dump's `--lock-wait-timeout` and the counting session's
+   * lock_timeout. 0 or unset: wait for locks forever.
+   */
+  lockWaitTimeoutMs?: number;
   /** Extra pg_dump arguments, one per element, already checked against the deny-list. */
   extraArgs: string[];
 }

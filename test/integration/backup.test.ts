@@ -296,12 +296,12 @@ test('filters, schema-only, extra pg_dump args and estimated row counts reach pg
     compression: 'none',
     'schema-only': 'true',
     'exclude-table': 'public.staff',
-    'pg-dump-args': '--no-comments\n--lock-wait-timeout=30s',
+    'pg-dump-args': '--no-comments\n--rows-per-insert=1000',
     'row-counts': 'estimate',
   });
   const { manifest } = result;
   expect(manifest.rowCounts.mode).toBe('estimate');
-  expect(manifest.options).toMatchObject({ schemaOnly: true, excludeTables: ['public.staff'], extraArgs: ['--no-comments', '--lock-wait-timeout=30s'] });
+  expect(manifest.options).toMatchObject({ schemaOnly: true, excludeTables: ['public.staff'], extraArgs: ['--no-comments', '--rows-per-insert=1000'] });
   const sql = (await import('node:fs')).readFileSync(path.join(work, 'filtered', manifest.archive.key), 'utf8');
   expect(sql).toContain('CREATE TABLE public.film ');
   expect(sql).not.toContain('CREATE TABLE public.staff ');

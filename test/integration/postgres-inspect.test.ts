@@ -306,3 +306,85 @@ test('TLS: sslmode semantics against a server with a self-signed certificate (no
   expect(classified.kind).toBe('ssl');
   expect(classified.message).toContain('issued for another host name');
 }, T);
+
+describe('the snapshot session against a role with its own timeouts (ALTER ROLE … SET)', () => {
+  beforeAll(async () => {
+    await cluster.psql(
+      'pagila',
+      `CREATE ROLE idler LOGIN PASSWORD 'idler-pw'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO idler;
+       ALTER ROLE idler SET idle_in_transaction_session_timeout = '200ms';
+       ALTER ROLE idler SET idle_session_timeout = '200ms';
+       ALTER ROLE idler SET statement_timeout = '20ms';`,
+    );
+  }, T);
+
+  test('sitting idle in its transaction for 3× the role\'s idle_in_transaction_session_timeout, it keeps the snapshot importable', async () => {
+    const idlerConn = { ...conn, user: 'idler', password: 'idler-pw' };
+    const idler = await connectInspector(idlerConn);
+    try {
+      const session = await idler.openSnapshot();
+      // Poll the server: the session must still be there, idle in its transaction, after 600 ms.
+      for (;;) {
+        const out = await cluster.psql('pagila', `SELECT state || '|' || (extract(epoch FROM now() - state_change) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`);
+        expect(out).toMatch(/^idle in transaction\|(true|false)$/);
+        if (out.endsWith('true')) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // The watch's connection outlived the role's idle_session_timeout too.
+      expect((await idler.serverInfo()).major).toBe(15);
+      const { stdout } = await execFileAsync(
+        path.join(cluster.binDir, 'pg_dump'),
+        ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
+        { env: pgEnv(idlerConn), maxBuffer: 64 * 1024 * 1024 },
+      );
+      expect(stdout).toContain('PENELOPE');
+      expect((await session.rowCounts('exact')).find((t) => t.table === 'rental')?.rows).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')));
+      await session.close();
+    } finally {
+      await idler.close();
+    }
+  }, T);
+});
+
+describe('startup parameters and inherited PG* variables (node-pg sees what pg_dump sees)', () => {
+  test('an inherited PGOPTIONS (or PGAPPNAME) is ignored by the connection check, as pg_dump ignores it', async () => {
+    const saved = { PGOPTIONS: process.env.PGOPTIONS, PGAPPNAME: process.env.PGAPPNAME };
+    process.env.PGOPTIONS = '-c unknown_setting=1';
+    process.env.PGAPPNAME = 'inherited-name';
+    try {
+      const i = await connectInspector(conn);
+      try {
+        expect((await i.serverInfo()).major).toBe(15);
+        const session = await i.openSnapshot();
+        const name = await cluster.psql('pagila', `SELECT application_name FROM pg_stat_activity WHERE pid = ${session.pid}`);
+        expect(name).toBe('');
+        await session.close();
+      } finally {
+        await i.close();
+      }
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(process.env.PGOPTIONS).toBe(saved.PGOPTIONS);
+  }, T);
+
+  test('options=-c unknown_setting=1 in the URL: the server\'s FATAL is reported as a startup setting, by node-pg and by pg_dump', async () => {
+    const bad = { ...conn, params: { options: '-c unknown_setting=1' } };
+    const error = await connectError(bad);
+    expect(classifyDriverError(error.cause, { host: conn.host, port: conn.port }).kind).toBe('startup-parameter');
+    expect(error.message).toContain('unrecognized configuration parameter "unknown_setting"');
+    expect(error.message).toContain('`options=-c name=value` in the connection URL');
+    expect(error.message).not.toMatch(/pooler|transaction mode/);
+
+    const stderr = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', '--no-password'], { env: pgEnv(bad) }).then(
+      () => 'ok',
+      (e: { stderr: string }) => e.stderr,
+    );
+    const fromPgDump = classifyPgError(stderr, { host: conn.host, port: conn.port });
+    expect(fromPgDump.kind).toBe('startup-parameter');
+    expect(fromPgDump.message).toContain('unrecognized configuration parameter "unknown_setting"');
+  }, T);
+});

@@ -67,6 +67,8 @@ export async function runAction(options: {
   timeoutMs?: number;
   /** Called once the process is started (e.g. to send it a signal). */
   onStart?: (pid: number) => void;
+  /** Called with all stdout so far each time more arrives (e.g. to act on a log line while the run goes on). */
+  onStdout?: (stdoutSoFar: string) => void;
 }): Promise<ActionRun> {
   const yml = actionYaml();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'action-run-'));
@@ -96,7 +98,10 @@ export async function runAction(options: {
       const child = spawn(options.node ?? process.execPath, [path.join(repoRoot(), 'dist', 'index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+        options.onStdout?.(stdout);
+      });
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
       child.on('error', reject);

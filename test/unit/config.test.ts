@@ -32,6 +32,7 @@ describe('parseConfig: good inputs', () => {
         noOwner: false,
         noPrivileges: false,
         globals: false,
+        lockWaitTimeoutMs: 300_000,
         extraArgs: [],
       },
       rowCounts: 'exact',
@@ -87,14 +88,16 @@ describe('parseConfig: good inputs', () => {
         'client-version': '17',
         'install-client': 'false',
         summary: 'FALSE',
-        'pg-dump-args': '--lock-wait-timeout=60s\n--no-comments',
+        'pg-dump-args': '--rows-per-insert=1000\n--no-comments',
+        'lock-wait-timeout': '90s',
       }),
     );
     expect(config.connection).toEqual({ host: '10.0.0.5', port: 5433, user: 'postgres', password: 'pw', database: 'app', sslmode: 'verify-full', params: {} });
     expect(config.destinations.map((d) => d.kind)).toEqual(['s3', 'file']);
     expect(config.s3).toEqual({ endpoint: 'https://s3.us-west-004.backblazeb2.com', region: 'us-west-004', forcePathStyle: true, checksums: 'when_required' });
     expect(config.dump).toMatchObject({ format: 'directory', jobs: 4, compression: { method: 'gzip', level: 9 }, excludeTableData: ['audit_log', 'sessions'] });
-    expect(config.dump.extraArgs).toEqual(['--lock-wait-timeout=60s', '--no-comments']);
+    expect(config.dump.extraArgs).toEqual(['--rows-per-insert=1000', '--no-comments']);
+    expect(config.dump.lockWaitTimeoutMs).toBe(90_000);
     expect(config).toMatchObject({ label: 'pre-migration', rowCounts: 'estimate', clientMajor: 17, installClient: false, summary: false });
   });
 
@@ -241,5 +244,44 @@ describe('secretsToMask', () => {
     const masked = secretsToMask(reader(inputs));
     for (const form of expected) expect(masked).toContain(form);
     if (expected.length === 0) expect(masked).toEqual([]);
+  });
+});
+
+describe('lock-wait-timeout', () => {
+  const parse = (value: string) => parseConfig(reader({ ...BASE, 'lock-wait-timeout': value })).dump.lockWaitTimeoutMs;
+
+  test.each<[string, number]>([
+    ['30s', 30_000],
+    ['5min', 300_000],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+    ['500ms', 500],
+    ['0', 0],
+    ['6h', 21_600_000],
+  ])('%s → %d ms', (value, ms) => {
+    expect(parse(value)).toBe(ms);
+  });
+
+  test.each<[string, RegExp]>([
+    ['30', /'30' has no unit/],
+    ['1.5s', /'1\.5s' is not a duration/],
+    ['-1s', /'-1s' is not a duration/],
+    ['5 minutes', /'5 minutes' is not a duration/],
+    ['forever', /is not a duration; use a whole number with a unit, such as 30s, 5min or 1h \(ms, s, m\/min, h\), or 0 to wait forever/],
+    ['7h', /longer than 6h/],
+  ])('%s is refused naming the input', (value, message) => {
+    let error: unknown;
+    try {
+      parse(value);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).input).toBe('lock-wait-timeout');
+    expect((error as Error).message).toMatch(message);
+  });
+
+  test('--lock-wait-timeout in pg-dump-args is refused: the input owns it', () => {
+    expect(() => parseConfig(reader({ ...BASE, 'pg-dump-args': '--lock-wait-timeout=60s' }))).toThrow(/use the `lock-wait-timeout` input/);
   });
 });

@@ -65,8 +65,57 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
   ],
   [
     'pg_dump: error: connection to server at "127.0.0.1", port 6432 failed: FATAL:  unsupported startup parameter: extra_float_digits\n',
+    'startup-parameter',
+    'in session mode as in transaction mode; allow it in the pooler (PgBouncer: `ignore_startup_parameters`)',
+  ],
+  // PgBouncer's own errors, in any pool mode: not reported as transaction mode.
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 6432 failed: ERROR:  query_wait_timeout\n',
     'pooler',
-    'session-mode pooler',
+    'No server connection of its pool became free in time',
+  ],
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 6432 failed: ERROR:  pgbouncer cannot connect to server\n',
+    'pooler',
+    'The connection pooler in front of PostgreSQL at db.example.com:5432 failed the connection',
+  ],
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 6432 failed: FATAL:  server login has been failing, try again later (server_login_retry)\n',
+    'pooler',
+    'cannot log in to the database server',
+  ],
+  // PgBouncer refuses `options` (from options= in the URL) in every pool mode: not "transaction mode".
+  [
+    'pg_dump: error: connection to server at "pooler.example.com" (10.0.0.7), port 5432 failed: FATAL:  unsupported startup parameter: options\n',
+    'startup-parameter',
+    '`options` comes from `options=` in the connection URL',
+  ],
+  // Produced by psql 15 against a real server with options=-c unknown_setting=1 and -c statement_timeout=abc.
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 55432 failed: FATAL:  unrecognized configuration parameter "unknown_setting"\n',
+    'startup-parameter',
+    'refused a setting given when the connection starts',
+  ],
+  [
+    'pg_dump: error: connection to server at "127.0.0.1", port 55432 failed: FATAL:  invalid value for parameter "statement_timeout": "abc"\n',
+    'startup-parameter',
+    '`options=-c name=value` in the connection URL',
+  ],
+  // The same words at restore time are not about the connection's start.
+  [
+    'psql:/tmp/x.sql:12: ERROR:  unrecognized configuration parameter "transaction_timeout"\n',
+    'unknown',
+    'transaction_timeout',
+  ],
+  [
+    'pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout\npg_dump: detail: Query was: SELECT count(*) FROM big\n',
+    'timeout',
+    'cancelled by statement_timeout',
+  ],
+  [
+    'pg_dump: error: query failed: FATAL:  terminating connection due to idle-in-transaction timeout\n',
+    'timeout',
+    '`ALTER ROLE <user> SET idle_in_transaction_session_timeout = 0`',
   ],
   [
     'pg_dump: error: query failed: server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n',
@@ -133,7 +182,7 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
   [
     'pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout\npg_dump: detail: Query was: LOCK TABLE public.actor IN ACCESS SHARE MODE\n',
     'timeout',
-    '--lock-wait-timeout',
+    'Gave up waiting for a lock'
   ],
   ['pg_dump: error: could not write to output file: No space left on device\n', 'out-of-disk', 'ran out of disk space'],
   [
@@ -163,8 +212,17 @@ describe('classifyPgError', () => {
   test('every kind is covered by the samples', () => {
     const kinds = new Set(samples.map(([stderr, , , extra]) => classifyPgError(stderr, { ...ctx, ...extra }).kind));
     expect([...kinds].sort()).toEqual(
-      ['auth', 'connection-refused', 'database-missing', 'dns', 'ipv6-unreachable', 'out-of-disk', 'permission-denied', 'pooler', 'ssl', 'timeout', 'unknown', 'version-mismatch'],
+      ['auth', 'connection-refused', 'database-missing', 'dns', 'ipv6-unreachable', 'out-of-disk', 'permission-denied', 'pooler', 'ssl', 'startup-parameter', 'timeout', 'unknown', 'version-mismatch'],
     );
+  });
+
+  test('only lost prepared statements (or an unexplained failure on 6543) are called a transaction-mode pooler', () => {
+    for (const [stderr, kind, , extra] of samples) {
+      if (kind !== 'pooler' && kind !== 'startup-parameter') continue;
+      const message = classifyPgError(stderr, { ...ctx, ...extra }).message;
+      const transactionMode = /prepared statement/.test(stderr) || extra?.port === 6543;
+      expect([stderr, message.includes('pooler in transaction mode')]).toEqual([stderr, transactionMode]);
+    }
   });
 
   test('the key stderr line is quoted and the tool is named', () => {
@@ -203,7 +261,12 @@ describe('classifyDriverError', () => {
     [new Error('The server does not support SSL connections'), 'ssl', 'sslmode=prefer'],
     [err('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), 'ssl', 'sslrootcert'],
     [err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), 'ssl', 'another host name'],
-    [err('08P01', 'unsupported startup parameter: options'), 'pooler', 'session-mode pooler'],
+    [err('08P01', 'unsupported startup parameter: options'), 'startup-parameter', 'remove it and set such settings for the role instead'],
+    [err('42704', 'unrecognized configuration parameter "unknown_setting"', { severity: 'FATAL' }), 'startup-parameter', 'options=-c name=value'],
+    [err('42704', 'unrecognized configuration parameter "x"', { severity: 'ERROR' }), 'unknown', 'x'],
+    [err('57014', 'canceling statement due to statement timeout'), 'timeout', 'ALTER ROLE <user> SET statement_timeout = 0'],
+    [err('55P03', 'canceling statement due to lock timeout'), 'timeout', '`lock-wait-timeout` input'],
+    [err('25P03', 'terminating connection due to idle-in-transaction timeout'), 'timeout', 'idle_in_transaction_session_timeout'],
     [err('ENOSPC', 'ENOSPC: no space left on device, write'), 'out-of-disk', 'disk space'],
     [
       Object.assign(new AggregateError([err('ECONNREFUSED', 'connect ECONNREFUSED ::1:5432'), err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432')], ''), {}),

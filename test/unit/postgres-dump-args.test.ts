@@ -77,7 +77,9 @@ describe('checkExtraPgDumpArgs', () => {
   test.each<[string, string | undefined]>([
     // allowed
     ['--no-comments', undefined],
-    ['--lock-wait-timeout=60s', undefined],
+    ['--rows-per-insert=1000', undefined],
+    // owned by the lock-wait-timeout input (it bounds the counting session's wait too)
+    ['--lock-wait-timeout=60s', "'--lock-wait-timeout=60s' is not allowed in `pg-dump-args`: use the `lock-wait-timeout` input, which also bounds the wait of the session that counts rows."],
     ['--verbose', undefined],
     ['-v', undefined],
     ['--encoding=UTF8', undefined],
@@ -117,7 +119,7 @@ describe('checkExtraPgDumpArgs', () => {
     ['--version', "'--version' is not allowed in `pg-dump-args`: it prints the version and exits without dumping."],
     ['-?', "'-?' (--help) is not allowed in `pg-dump-args`: it prints help and exits without dumping."],
     // shape
-    ['--lock-wait-timeout', "'--lock-wait-timeout' needs a value on the same line: `--lock-wait-timeout=<value>`."],
+    ['--rows-per-insert', "'--rows-per-insert' needs a value on the same line: `--rows-per-insert=<value>`."],
     ['--no-comments=yes', "'--no-comments=yes' takes no value: write `--no-comments`."],
     ['-E', "'-E' takes a value: write the long form `--encoding=<value>` instead."],
     ['-EUTF8', "'-EUTF8' takes a value: write the long form `--encoding=<value>` instead."],
@@ -125,10 +127,10 @@ describe('checkExtraPgDumpArgs', () => {
     ['--fi=x', "'--fi=x' is not a pg_dump option this action knows (write the full option name; abbreviations are not accepted)."],
     ['--form=plain', "'--form=plain' is not a pg_dump option this action knows (write the full option name; abbreviations are not accepted)."],
     ['-q', "'-q' is not a pg_dump option this action knows."],
-    ['60s', "'60s' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
-    ['mydb', "'mydb' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
-    ['--', "'--' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
-    ['-', "'-' is not an option. Write one option per line, such as `--no-comments` or `--lock-wait-timeout=60s` (a value goes after `=` on the same line)."],
+    ['60s', "'60s' is not an option. Write one option per line, such as `--no-comments` or `--rows-per-insert=1000` (a value goes after `=` on the same line)."],
+    ['mydb', "'mydb' is not an option. Write one option per line, such as `--no-comments` or `--rows-per-insert=1000` (a value goes after `=` on the same line)."],
+    ['--', "'--' is not an option. Write one option per line, such as `--no-comments` or `--rows-per-insert=1000` (a value goes after `=` on the same line)."],
+    ['-', "'-' is not an option. Write one option per line, such as `--no-comments` or `--rows-per-insert=1000` (a value goes after `=` on the same line)."],
   ])('%s', (token, expected) => {
     expect(checkExtraPgDumpArgs([token])).toBe(expected);
   });
