@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
 import { tmpdir } from 'node:os';
 import { runBackup, type BackupDeps, type Log } from './commands/backup.js';
-import { withDefaults } from './config/inputs.js';
-import { secretsToMask } from './config/mask.js';
+import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
+import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
 import { resolveConfig } from './config/parse.js';
 import { encryptionSecrets } from './crypto/specs.js';
 import type { Config, InputReader } from './config/types.js';
@@ -39,7 +39,14 @@ interface CommandOutcome {
 export async function run(): Promise<void> {
   const read: InputReader = (name) => core.getInput(name);
   const inputs = withDefaults(read);
-  const secrets = [...secretsToMask(read), ...reportingSecrets(inputs), ...encryptionSecrets(inputs), ...restoreSecrets(inputs)];
+  const secrets = [
+    ...secretsToMask(read),
+    // A URL with credentials in any input (a database URL pasted into `host`, …) is masked too.
+    ...urlCredentialSecrets(read, Object.keys(INPUT_DEFAULTS)),
+    ...reportingSecrets(inputs),
+    ...encryptionSecrets(inputs),
+    ...restoreSecrets(inputs),
+  ];
   for (const secret of secrets) core.setSecret(secret);
 
   const controller = new AbortController();
