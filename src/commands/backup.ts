@@ -20,7 +20,7 @@ import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
 import { classifyPgError } from '../postgres/classify.js';
-import { buildPgDumpallGlobalsArgs, buildPgDumpArgs } from '../postgres/dump-args.js';
+import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
@@ -105,6 +105,9 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       const found = await deps.ensureClient(server.major);
       if (found.warning) log.warning(found.warning);
       log.info(`Using pg_dump ${found.pgDump.version} (${found.pgDump.path}) for server ${server.version}.`);
+      // pg-dump-args against the options of this pg_dump, before it runs.
+      const problem = checkPgDumpArgsForClient(dump.extraArgs, found.pgDump);
+      if (problem !== undefined) throw new ConfigError(EXTRA_ARGS_INPUT, problem);
       return found;
     });
 
