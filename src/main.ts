@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { runBackup, type BackupDeps, type Log } from './commands/backup.js';
 import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
 import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
+import { inapplicableInputsWarning } from './config/applicability.js';
 import { resolveConfig } from './config/parse.js';
 import { encryptionSecrets } from './crypto/specs.js';
 import type { Config, InputReader } from './config/types.js';
@@ -66,6 +67,8 @@ export async function run(): Promise<void> {
   }
   try {
     config = await resolveConfig(read);
+    const unused = inapplicableInputsWarning(config.command, read);
+    if (unused) core.warning(unused);
     const outcome = await runCommand(config, controller.signal);
     await reportOutcome(
       { ok: true, command: config.command, database: config.database, ...(outcome.backupKey ? { backupKey: outcome.backupKey } : {}) },
