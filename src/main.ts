@@ -22,6 +22,7 @@ import { restoreOutputs, restoreSummary, runRestore } from './commands/restore.j
 import { restoreSecrets } from './restore/options.js';
 import { pruneAfterBackup, runPrune } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
+import { redact } from './report/webhook.js';
 import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
@@ -75,7 +76,9 @@ export async function run(): Promise<void> {
       { config: config.reporting, env: process.env, log, secrets },
     );
   } catch (error) {
-    const message = errorMessage(error);
+    // A message may quote an input that holds a secret (a URL pasted into the wrong input): the log,
+    // the issue and the webhook get it redacted as the runner would mask it.
+    const message = redact(errorMessage(error), secrets);
     const phase = error instanceof ActionError ? error.phase : 'unknown';
     if (!(error instanceof ActionError) && error instanceof Error && error.stack) core.debug(error.stack);
     core.setFailed(`${message} [${phase}]`);
