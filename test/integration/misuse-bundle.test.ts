@@ -4,7 +4,8 @@
  * CA made here with openssl) and a real S3 server (s3rver, which checks request signatures):
  *
  * - wrong S3 keys: exit 1 naming s3-access-key-id/s3-secret-access-key before the database is
- *   touched (no Connect phase, the store saw one listing request and nothing else);
+ *   touched (no Connect phase, the store saw one listing request and nothing else); `list` names
+ *   them too;
  * - a `table`/`schema` pattern that matches nothing, beside one that matches: exit 1 naming the input
  *   and the pattern, before pg_dump (no Dump phase, nothing stored);
  * - pg-dump-args with an option the chosen pg_dump lacks: exit 1 naming pg-dump-args, before pg_dump;
@@ -117,6 +118,17 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     expect(good.stdout + good.stderr).not.toMatch(/::error::/);
     expect(good.exitCode).toBe(0);
     expect(good.stdout).toContain(`s3://${BUCKET}/prod: reachable, credentials accepted.`);
+  }, 120_000);
+
+  test('wrong S3 keys on list (its first request): the 403 names the key inputs too', async () => {
+    const run = await runAction({
+      env: env(),
+      inputs: { command: 'list', database: 'pagila', destination: `s3://${BUCKET}/prod`, ...testS3Inputs(s3.endpoint), 's3-access-key-id': 'WRONGKEY', 's3-secret-access-key': 'wrong-secret' },
+    });
+    expect(run.exitCode).toBe(1);
+    const error = errorLine(run.stdout);
+    expect(error).toContain('InvalidAccessKeyId');
+    expect(error).toContain('The store refused the credentials: check `s3-access-key-id` and `s3-secret-access-key`');
   }, 120_000);
 
   test('a table pattern that matches nothing fails naming the input and the pattern, though another matches', async () => {
