@@ -74,7 +74,7 @@ export function secretForms(secret: string): string[] {
 /**
  * The credentials inside any input value that holds a URL (or `user:password@host`) with a password,
  * or a `password=` / `sslpassword=` query parameter, whatever the input (host, destination,
- * s3-endpoint, webhook-url, target-host, …): each value and line as written, the password as
+ * s3-endpoint, webhook-url, target-host, …): each such line as written, the password as
  * written and decoded (both readings of a password holding `@` unencoded), each in every
  * {@link secretForms} form. Pure; the caller masks each string before any other work.
  */
@@ -105,7 +105,7 @@ export function urlCredentialSecrets(read: InputReader, names: readonly string[]
       }
       for (const param of token.matchAll(/[?&](?:password|sslpassword)=([^&#\s]*)/gi)) if (param[1]) passwords.push(param[1]);
       if (passwords.length === 0) continue;
-      secrets.add(value);
+      // The line that holds it (not a whole multi-line value: its other lines are no secret).
       secrets.add(token);
       for (const password of passwords) addPassword(password);
     }

@@ -277,6 +277,8 @@ describe('a URL with credentials in any input is masked (item 7)', () => {
   ])('%s holding %j: the password in every encoding', (input, value) => {
     const masked = urlCredentialSecrets(reader({ [input]: value }), names);
     expect(masked).toContain(value.split('\n').at(-1));
+    // Only the line with the credentials: another destination's line is no secret.
+    expect(masked.filter((m) => m.includes('s3://bucket/prefix'))).toEqual([]);
     // Each encoding is masked whole, or (base64 inside a longer text) all but its edge characters.
     for (const form of [...encodings(PASSWORD), ...encodings(encoded)]) expect(redact(`<${form}>`, masked)).toMatch(/^<\*\*\*[A-Za-z0-9+/]?>$/);
   });
