@@ -50,6 +50,7 @@ export async function run(): Promise<void> {
     ...restoreSecrets(inputs),
   ];
   for (const secret of secrets) core.setSecret(secret);
+  runSecrets = secrets;
 
   const controller = new AbortController();
   const cancel = (signal: NodeJS.Signals): void => {
@@ -113,7 +114,7 @@ async function runCommand(config: Config, signal: AbortSignal): Promise<CommandO
         setOutputs(pruneOutputs(pruned));
         summary += `\n${pruneSummary(pruned)}`;
       }
-      if (config.summary) await core.summary.addRaw(summary).write();
+      if (config.summary) await core.summary.addRaw(redact(summary, runSecrets)).write();
       return { backupKey: result.manifest.archive.key };
     }
     case 'prune': {
@@ -178,6 +179,13 @@ async function runRestoreCommand(config: Config, signal: AbortSignal): Promise<C
   }
 }
 
+/**
+ * The run's masked secrets: the job summary is a file the runner does not mask, so it is redacted
+ * with these (a URL pasted into `database` would otherwise reach it). Step outputs are left as they
+ * are: later steps read them as data (a key holding a short password's text must stay usable).
+ */
+let runSecrets: readonly string[] = [];
+
 function setOutputs(outputs: Record<string, string>): void {
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
 }
@@ -185,7 +193,7 @@ function setOutputs(outputs: Record<string, string>): void {
 /** Sets the step's outputs, and writes the job summary when `summary` is on. */
 async function publish(config: Config, outputs: Record<string, string>, summary: string): Promise<void> {
   setOutputs(outputs);
-  if (config.summary) await core.summary.addRaw(summary).write();
+  if (config.summary) await core.summary.addRaw(redact(summary, runSecrets)).write();
 }
 
 function retentionOptions(config: Config) {

@@ -187,10 +187,14 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** `event` with every string field redacted (the error, and any other text a caller filled in). */
+/**
+ * `event` with every string field redacted (the error, and any other text a caller filled in, the
+ * last good backup's key too): before the payload's own escaping (Slack's &amp;) could hide a form.
+ */
 function redactEvent(event: ReportEvent, secrets: readonly string[]): ReportEvent {
   const clean: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(event)) clean[name] = typeof value === 'string' ? redact(value, secrets) : value;
+  if (event.lastSuccess) clean['lastSuccess'] = { ...event.lastSuccess, key: redact(event.lastSuccess.key, secrets) };
   return clean as unknown as ReportEvent;
 }
 
