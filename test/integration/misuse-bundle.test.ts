@@ -6,6 +6,7 @@
  * - wrong S3 keys: exit 1 naming s3-access-key-id/s3-secret-access-key before the database is
  *   touched (no Connect phase, the store saw one listing request and nothing else); `list` names
  *   them too;
+ * - a bucket in the s3-endpoint host name: explained, nothing run;
  * - a `table`/`schema` pattern that matches nothing, beside one that matches: exit 1 naming the input
  *   and the pattern, before pg_dump (no Dump phase, nothing stored);
  * - pg-dump-args with an option the chosen pg_dump lacks: exit 1 naming pg-dump-args, before pg_dump;
@@ -129,6 +130,20 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     const error = errorLine(run.stdout);
     expect(error).toContain('InvalidAccessKeyId');
     expect(error).toContain('The store refused the credentials: check `s3-access-key-id` and `s3-secret-access-key`');
+  }, 120_000);
+
+  test('a bucket in the s3-endpoint host name is explained before anything runs', async () => {
+    const before = s3.requests.length;
+    const run = await runAction({
+      env: env(),
+      inputs: { 'database-url': url(), destination: `s3://${BUCKET}/prod`, ...testS3Inputs(s3.endpoint), 's3-endpoint': 'https://misuse.s3.eu-west-1.amazonaws.com' },
+    });
+    expect(run.exitCode).toBe(1);
+    expect(errorLine(run.stdout)).toBe(
+      "::error::Input 's3-endpoint': 'https://misuse.s3.eu-west-1.amazonaws.com' has the bucket 'misuse' in its host name (a virtual-hosted-style bucket URL); the endpoint must be the server only: leave `s3-endpoint` empty for AWS S3 (set `s3-region` to eu-west-1), and put the bucket in `destination` as s3://misuse/... [config]",
+    );
+    expect(run.stdout).not.toContain('::group::');
+    expect(s3.requests.length).toBe(before);
   }, 120_000);
 
   test('a table pattern that matches nothing fails naming the input and the pattern, though another matches', async () => {
