@@ -184,6 +184,13 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     expect(run.stdout + run.stderr).not.toMatch(/::error::/);
     expect(run.exitCode).toBe(0);
     expect(folderFiles(folder).filter((f) => f.endsWith('.manifest.json'))).toHaveLength(1);
+    // An absolute path works from any workspace.
+    const absolute = await runAction({
+      env: { GITHUB_WORKSPACE: work },
+      inputs: { 'database-url': url(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(path.join(workspace, 'certs', 'ca.crt'))}`), destination: `file://${folder}`, table: 'actor' },
+    });
+    expect(absolute.stdout + absolute.stderr).not.toMatch(/::error::/);
+    expect(absolute.exitCode).toBe(0);
     // The same relative path from another workspace: reported as a missing file, naming it.
     const elsewhere = mkdtempSync(path.join(work, 'other-ws-'));
     const missing = await runAction({
