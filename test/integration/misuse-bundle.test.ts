@@ -184,10 +184,10 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     expect(run.stdout + run.stderr).not.toMatch(/::error::/);
     expect(run.exitCode).toBe(0);
     expect(folderFiles(folder).filter((f) => f.endsWith('.manifest.json'))).toHaveLength(1);
-    // An absolute path works from any workspace.
+    // An absolute path works from any workspace (another folder: two runs in one second share a key).
     const absolute = await runAction({
       env: { GITHUB_WORKSPACE: work },
-      inputs: { 'database-url': url(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(path.join(workspace, 'certs', 'ca.crt'))}`), destination: `file://${folder}`, table: 'actor' },
+      inputs: { 'database-url': url(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(path.join(workspace, 'certs', 'ca.crt'))}`), destination: `file://${folder}-absolute`, table: 'actor' },
     });
     expect(absolute.stdout + absolute.stderr).not.toMatch(/::error::/);
     expect(absolute.exitCode).toBe(0);
