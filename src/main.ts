@@ -1,8 +1,9 @@
 import * as core from '@actions/core';
 import { tmpdir } from 'node:os';
 import { PartialBackupError, runBackup, type BackupDeps, type Log } from './commands/backup.js';
-import { withDefaults } from './config/inputs.js';
-import { secretsToMask } from './config/mask.js';
+import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
+import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
+import { inapplicableInputsWarning } from './config/applicability.js';
 import { resolveConfig } from './config/parse.js';
 import { encryptionSecrets } from './crypto/specs.js';
 import type { Config, InputReader } from './config/types.js';
@@ -41,8 +42,16 @@ interface CommandOutcome {
 export async function run(): Promise<void> {
   const read: InputReader = (name) => core.getInput(name);
   const inputs = withDefaults(read);
-  const secrets = [...secretsToMask(read), ...reportingSecrets(inputs), ...encryptionSecrets(inputs), ...restoreSecrets(inputs)];
+  const secrets = [
+    ...secretsToMask(read),
+    // A URL with credentials in any input (a database URL pasted into `host`, …) is masked too.
+    ...urlCredentialSecrets(read, Object.keys(INPUT_DEFAULTS)),
+    ...reportingSecrets(inputs),
+    ...encryptionSecrets(inputs),
+    ...restoreSecrets(inputs),
+  ];
   for (const secret of secrets) core.setSecret(secret);
+  runSecrets = secrets;
 
   const controller = new AbortController();
   const cancel = (signal: NodeJS.Signals): void => {
@@ -61,13 +70,17 @@ export async function run(): Promise<void> {
   }
   try {
     config = await resolveConfig(read);
+    const unused = inapplicableInputsWarning(config.command, read);
+    if (unused) core.warning(unused);
     const outcome = await runCommand(config, controller.signal, secrets);
     await reportOutcome(
       { ok: true, command: config.command, database: config.database, ...(outcome.backupKey ? { backupKey: outcome.backupKey } : {}) },
       { config: config.reporting, env: process.env, log, secrets },
     );
   } catch (error) {
-    const message = errorMessage(error);
+    // A message may quote an input that holds a secret (a URL pasted into the wrong input): the log,
+    // the issue and the webhook get it redacted as the runner would mask it.
+    const message = redact(errorMessage(error), secrets);
     const phase = error instanceof ActionError ? error.phase : 'unknown';
     if (!(error instanceof ActionError) && error instanceof Error && error.stack) core.debug(error.stack);
     core.setFailed(`${message} [${phase}]`);
@@ -190,6 +203,13 @@ async function runRestoreCommand(config: Config, signal: AbortSignal): Promise<C
   }
 }
 
+/**
+ * The run's masked secrets: the job summary is a file the runner does not mask, so it is redacted
+ * with these (a URL pasted into `database` would otherwise reach it). Step outputs are left as they
+ * are: later steps read them as data (a key holding a short password's text must stay usable).
+ */
+let runSecrets: readonly string[] = [];
+
 function setOutputs(outputs: Record<string, string>): void {
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
 }
@@ -197,7 +217,7 @@ function setOutputs(outputs: Record<string, string>): void {
 /** Sets the step's outputs, and writes the job summary when `summary` is on. */
 async function publish(config: Config, outputs: Record<string, string>, summary: string): Promise<void> {
   setOutputs(outputs);
-  if (config.summary) await core.summary.addRaw(summary).write();
+  if (config.summary) await core.summary.addRaw(redact(summary, runSecrets)).write();
 }
 
 function retentionOptions(config: Config) {

@@ -20,7 +20,7 @@ import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
 import { classifyPgError, poolerWarning } from '../postgres/classify.js';
-import { buildPgDumpallGlobalsArgs, buildPgDumpArgs } from '../postgres/dump-args.js';
+import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
@@ -104,6 +104,8 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
   const { connection, dump } = config;
   if (!connection) throw new ConfigError('database-url', 'required for command backup; set it from a repository secret.');
 
+  // Refused credentials or a missing bucket are reported before the database is touched.
+  await log.group('Storage', () => preflightStores(config, deps));
   const { inspector, server } = await log.group('Connect', async () => {
     const db = await deps.connect(connection);
     try {
@@ -112,6 +114,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       // Also when the backup then succeeds: it may fail on the next run.
       const pooler = poolerWarning(connection);
       if (pooler) log.warning(pooler);
+      await checkPatterns(db, dump, connection.database);
       return { inspector: db, server: info };
     } catch (error) {
       await db.close();
@@ -123,6 +126,9 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       const found = await deps.ensureClient(server.major);
       if (found.warning) log.warning(found.warning);
       log.info(`Using pg_dump ${found.pgDump.version} (${found.pgDump.path}) for server ${server.version}.`);
+      // pg-dump-args against the options of this pg_dump, before it runs.
+      const problem = checkPgDumpArgsForClient(dump.extraArgs, found.pgDump);
+      if (problem !== undefined) throw new ConfigError(EXTRA_ARGS_INPUT, problem);
       return found;
     });
 
@@ -271,6 +277,56 @@ interface Streamed {
   rowCounts: Manifest['rowCounts']['tables'];
   catalogCounts: Manifest['objects'];
   seconds: number;
+}
+
+/**
+ * Fails naming the input and the pattern when a `schema` or `table` pattern matches nothing (even
+ * when another one matches: pg_dump alone would then dump the others and say nothing), before pg_dump
+ * runs. Patterns are matched as pg_dump matches them (postgres/patterns.ts).
+ * @throws ConfigError naming `schema` or `table`.
+ */
+async function checkPatterns(db: DatabaseInspector, dump: Config['dump'], database: string): Promise<void> {
+  const patterns = [
+    ...dump.schemas.map((pattern) => ({ kind: 'schema' as const, pattern })),
+    ...dump.tables.map((pattern) => ({ kind: 'table' as const, pattern })),
+  ];
+  const unmatched = (await db.unmatchedPatterns?.(patterns)) ?? [];
+  const first = unmatched[0];
+  if (first === undefined) return;
+  const others = unmatched.slice(1).map((u) => `${u.kind} '${u.pattern}'`);
+  const what = first.kind === 'schema' ? 'schema' : 'table, view, sequence or foreign table';
+  const problem = first.malformed
+    ? `pattern '${first.pattern}' has too many dot-separated parts (at most ${first.kind === 'schema' ? 'database.schema' : 'database.schema.table'}).`
+    : `pattern '${first.pattern}' matches no ${what} in database '${database}'.`;
+  throw new ConfigError(
+    first.kind,
+    `${problem}${others.length > 0 ? ` Nor do: ${others.join(', ')}.` : ''} Patterns follow pg_dump's rules: unquoted names are folded to lower case (quote them for capitals: "MyTable"), * and ? are wildcards, schema.table qualifies${first.kind === 'table' ? ', and a table without a schema must be in the search path' : ''}. Fix or remove the pattern.`,
+  );
+}
+
+/**
+ * One cheap request to each destination ({@link ObjectStore.preflight}) before any work, all at once.
+ * When every destination fails, the backup stops before touching the database; when only some do,
+ * they are named in a warning and the backup goes on for the others (the failed ones fail again at
+ * upload and are reported with the run's result, see runBackup).
+ * @throws the first destination's error when all fail (ConfigError for refused credentials,
+ *   UploadError otherwise).
+ */
+async function preflightStores(config: Config, deps: BackupDeps): Promise<void> {
+  const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
+  try {
+    const asked = stores.filter((s) => s.preflight !== undefined);
+    if (asked.length === 0) return;
+    const results = await Promise.allSettled(asked.map((store) => (store.preflight as () => Promise<void>).call(store)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ url: asked[i]?.destination.url, reason: r.reason as unknown }] : []));
+    if (failed.length > 0 && failed.length === stores.length) throw failed[0]?.reason;
+    for (const f of failed) deps.log.warning(`${f.url}: ${errorMessage(f.reason)} The backup goes on for the other destinations.`);
+    const good = asked.filter((_, i) => results[i]?.status === 'fulfilled');
+    if (good.length > 0) deps.log.info(`${good.map((s) => s.destination.url).join(', ')}: reachable, credentials accepted.`);
+  } finally {
+    // These stores only asked; the backup makes its own. Their S3 clients' sockets are closed now.
+    for (const store of stores) (store as { destroy?: () => void }).destroy?.();
+  }
 }
 
 /** The hot path: one pg_dump run streamed to every store, in the dump's exported snapshot. */

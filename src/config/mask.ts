@@ -50,3 +50,65 @@ export function secretsToMask(read: InputReader): string[] {
   }
   return [...secrets].filter((s) => s.length > 0);
 }
+
+/**
+ * The forms under which the GitHub runner masks a registered secret in the log, so that redacting
+ * text sent elsewhere (issue bodies, comments, webhook payloads: the runner never sees them) follows
+ * the same rules: the secret raw, percent-encoded (URI data escape and form encoding), JSON-string
+ * escaped, and base64 at each of the three byte alignments it can take inside a longer base64 text
+ * (only the characters that depend on the secret alone). Forms shorter than 4 characters are left
+ * out: masking them would garble text without hiding anything.
+ */
+export function secretForms(secret: string): string[] {
+  if (secret === '') return [];
+  const forms = new Set<string>([secret, encodeURIComponent(secret), new URLSearchParams({ p: secret }).toString().slice(2), JSON.stringify(secret).slice(1, -1)]);
+  const bytes = Buffer.from(secret, 'utf8');
+  for (let shift = 0; shift < 3; shift++) {
+    const text = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
+    // Characters wholly made of the secret's bits: after the shift's bits, before the last partial sextet.
+    forms.add(text.slice(Math.ceil((shift * 8) / 6), Math.floor(((shift + bytes.length) * 8) / 6)));
+  }
+  return [...forms].filter((form) => form.length >= 4);
+}
+
+/**
+ * The credentials inside any input value that holds a URL (or `user:password@host`) with a password,
+ * or a `password=` / `sslpassword=` query parameter, whatever the input (host, destination,
+ * s3-endpoint, webhook-url, target-host, …): each such line as written, the password as
+ * written and decoded (both readings of a password holding `@` unencoded), each in every
+ * {@link secretForms} form. Pure; the caller masks each string before any other work.
+ */
+export function urlCredentialSecrets(read: InputReader, names: readonly string[]): string[] {
+  const secrets = new Set<string>();
+  const addPassword = (raw: string): void => {
+    if (raw === '') return;
+    for (const form of secretForms(raw)) secrets.add(form);
+    try {
+      for (const form of secretForms(decodeURIComponent(raw))) secrets.add(form);
+    } catch {
+      // Malformed escapes: the raw form is masked already.
+    }
+  };
+  for (const name of names) {
+    const value = read(name).trim();
+    if (value === '') continue;
+    for (const token of value.split(/\s+/)) {
+      const passwords: string[] = [];
+      // The authority: after `scheme://` (if any), up to the path, query or fragment.
+      const rest = token.slice(/^[a-z][a-z0-9+.-]*:\/\//i.test(token) ? token.indexOf('://') + 3 : 0);
+      const authority = rest.slice(0, rest.search(/[/?#]|$/));
+      const colon = authority.indexOf(':');
+      const firstAt = authority.indexOf('@');
+      if (colon !== -1 && firstAt > colon) {
+        // URL parsers split at the last '@'; a password with an unencoded '@' may be meant up to the first.
+        passwords.push(authority.slice(colon + 1, authority.lastIndexOf('@')), authority.slice(colon + 1, firstAt));
+      }
+      for (const param of token.matchAll(/[?&](?:password|sslpassword)=([^&#\s]*)/gi)) if (param[1]) passwords.push(param[1]);
+      if (passwords.length === 0) continue;
+      // The line that holds it (not a whole multi-line value: its other lines are no secret).
+      secrets.add(token);
+      for (const password of passwords) addPassword(password);
+    }
+  }
+  return [...secrets].filter((s) => s.length > 0);
+}

@@ -70,6 +70,7 @@ export interface ConnectionInputNames {
  * @throws ConfigError naming the input at fault.
  */
 export function parseConnectionInputs(input: (name: string) => string, names: ConnectionInputNames): Connection {
+  checkHostIsAName(names, input(names.host));
   const url = input(names.url);
   if (url !== '') {
     const mixed = [names.host, names.username, names.password, names.database, names.sslmode].filter((name) => input(name) !== '');
@@ -100,4 +101,23 @@ export function parseConnectionInputs(input: (name: string) => string, names: Co
     ...(sslmode === '' ? {} : { sslmode: parseSslMode(names.sslmode, sslmode) }),
     params: {},
   };
+}
+
+/**
+ * Refuses a connection URL (or `user:password@host`) pasted into the host input, without quoting it:
+ * it most likely holds the password.
+ * @throws ConfigError naming the host input and pointing to the URL input.
+ */
+function checkHostIsAName(names: ConnectionInputNames, host: string): void {
+  if (host === '') return;
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(host);
+  // An absolute path is a Unix-socket folder (libpq), not a mistake.
+  const pathOrQuery = /[?\s]/.test(host) || (host.includes('/') && !host.startsWith('/'));
+  if (!isUrl && !host.includes('@') && !pathOrQuery) return;
+  const what = isUrl ? 'a URL' : host.includes('@') ? 'user or password information (…@…)' : 'a path, query or space';
+  throw new ConfigError(
+    names.host,
+    `it holds ${what}, not a host name (its value is not shown: it may hold a password). Put a connection URL in '${names.url}' ` +
+      `(e.g. ${names.example}, from a secret) and leave '${names.host}' empty, or set '${names.host}' to the server's name or address only (e.g. db.example.com).`,
+  );
 }

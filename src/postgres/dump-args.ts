@@ -4,7 +4,7 @@
  * Every option with a value is written as one `--name=value` token, so a value that starts with '-'
  * can never be read as an option.
  */
-import type { DumpOptions } from './types.js';
+import type { ClientTool, DumpOptions } from './types.js';
 
 export interface DumpPlan {
   /** Value of `--compress`, decided by the caller for the client's major: '0', '6', 'zstd:3', 'lz4'... */
@@ -60,6 +60,10 @@ interface OptionSpec {
   value: boolean;
   /** Why it is refused, as "<reason>" completing "… is not allowed: <reason>". */
   deny?: string;
+  /** First pg_dump major that has it (PostgreSQL release notes / pg_dump docs of that major). */
+  since?: number;
+  /** First minor release of each major that has it, for an option added in minor releases. */
+  sinceMinor?: Readonly<Record<number, number>>;
 }
 
 const CONNECTION = 'the connection comes from the `database-url` input (or `host`, `port`, `username`, `database`)';
@@ -97,55 +101,58 @@ const OPTIONS: Record<string, OptionSpec> = {
   'no-acl': { value: false, deny: 'use the `no-privileges` input' },
   // Allowed.
   blobs: { short: 'b', value: false },
-  'large-objects': { value: false },
+  'large-objects': { value: false, since: 16 },
   'no-blobs': { short: 'B', value: false },
-  'no-large-objects': { value: false },
+  'no-large-objects': { value: false, since: 16 },
   clean: { short: 'c', value: false },
   create: { short: 'C', value: false },
-  extension: { short: 'e', value: true },
-  'exclude-extension': { value: true },
+  extension: { short: 'e', value: true, since: 14 },
+  'exclude-extension': { value: true, since: 17 },
   encoding: { short: 'E', value: true },
   superuser: { short: 'S', value: true },
   verbose: { short: 'v', value: false },
   'lock-wait-timeout': { value: true, deny: 'use the `lock-wait-timeout` input, which also bounds the wait of the session that counts rows' },
-  'no-sync': { value: false },
-  'sync-method': { value: true },
+  'no-sync': { value: false, since: 10 },
+  'sync-method': { value: true, since: 17 },
   'attribute-inserts': { value: false },
   'column-inserts': { value: false },
   'disable-dollar-quoting': { value: false },
   'disable-triggers': { value: false },
   'enable-row-security': { value: false },
-  'exclude-table-and-children': { value: true },
-  'exclude-table-data-and-children': { value: true },
-  'table-and-children': { value: true },
-  'extra-float-digits': { value: true },
-  filter: { value: true },
+  'exclude-table-and-children': { value: true, since: 16 },
+  'exclude-table-data-and-children': { value: true, since: 16 },
+  'table-and-children': { value: true, since: 16 },
+  'extra-float-digits': { value: true, since: 12 },
+  filter: { value: true, since: 17 },
   'if-exists': { value: false },
-  'include-foreign-data': { value: true },
+  'include-foreign-data': { value: true, since: 13 },
   inserts: { value: false },
-  'load-via-partition-root': { value: false },
-  'no-comments': { value: false },
-  'no-publications': { value: false },
+  'load-via-partition-root': { value: false, since: 11 },
+  'no-comments': { value: false, since: 11 },
+  'no-publications': { value: false, since: 10 },
   'no-security-labels': { value: false },
-  'no-subscriptions': { value: false },
-  'no-table-access-method': { value: false },
+  'no-subscriptions': { value: false, since: 10 },
+  'no-table-access-method': { value: false, since: 15 },
   'no-tablespaces': { value: false },
-  'no-toast-compression': { value: false },
+  'no-toast-compression': { value: false, since: 14 },
   'no-unlogged-table-data': { value: false },
-  'no-policies': { value: false },
-  'no-data': { value: false },
-  'no-schema': { value: false },
-  'no-statistics': { value: false },
-  'statistics-only': { value: false },
-  'with-data': { value: false },
-  'with-schema': { value: false },
-  'with-statistics': { value: false },
-  'sequence-data': { value: false },
+  'no-policies': { value: false, since: 18 },
+  'no-data': { value: false, since: 18 },
+  'no-schema': { value: false, since: 18 },
+  'no-statistics': { value: false, since: 18 },
+  'statistics-only': { value: false, since: 18 },
+  statistics: { value: false, since: 18 },
+  // Spellings of the PostgreSQL 18 development cycle, removed before 18.0.
+  'with-data': { value: false, deny: 'it was removed before PostgreSQL 18.0; data is dumped by default (or use `data-only`)' },
+  'with-schema': { value: false, deny: 'it was removed before PostgreSQL 18.0; the schema is dumped by default (or use `schema-only`)' },
+  'with-statistics': { value: false, deny: 'it was removed before PostgreSQL 18.0; write `--statistics` (pg_dump 18+)' },
+  'sequence-data': { value: false, since: 18 },
   'no-synchronized-snapshots': { value: false },
-  'on-conflict-do-nothing': { value: false },
+  'on-conflict-do-nothing': { value: false, since: 12 },
   'quote-all-identifiers': { value: false },
-  'restrict-key': { value: true },
-  'rows-per-insert': { value: true },
+  // Added by the August 2025 minor releases (CVE-2025-8714).
+  'restrict-key': { value: true, since: 18, sinceMinor: { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 } },
+  'rows-per-insert': { value: true, since: 12 },
   section: { value: true },
   'serializable-deferrable': { value: false },
   'strict-names': { value: false },
@@ -201,5 +208,30 @@ function checkToken(token: string): string | undefined {
   if (spec.deny) return `${shown} (--${name}) is not allowed in \`${EXTRA_ARGS_INPUT}\`: ${spec.deny}.`;
   if (spec.value) return `${shown} takes a value: write the long form \`--${name}=<value>\` instead.`;
   if (token.length > 2) return `${shown} combines several options: write one option per line, e.g. \`-${letter}\`.`;
+  return undefined;
+}
+
+/**
+ * Checks the `pg-dump-args` lines against the pg_dump that will run (known once the client is
+ * chosen, before pg_dump starts): every option must exist in that major (and minor, for options added
+ * by minor releases). Run {@link checkExtraPgDumpArgs} first (at config time) for the rest.
+ * Returns the problem, naming the option, the input, the client's version and the first version that
+ * has it, or undefined when all are accepted.
+ */
+export function checkPgDumpArgsForClient(args: string[], client: Pick<ClientTool, 'major' | 'version'>): string | undefined {
+  const minor = Number(/^\d+\.(\d+)/.exec(client.version)?.[1] ?? 0);
+  for (const token of args) {
+    const name = token.startsWith('--') ? token.slice(2).split('=')[0]! : BY_SHORT[token[1] ?? ''];
+    const spec = name === undefined ? undefined : OPTIONS[name];
+    if (!spec || spec.since === undefined) continue;
+    const firstMinor = spec.sinceMinor?.[client.major];
+    const has = client.major >= spec.since || (firstMinor !== undefined && minor >= firstMinor);
+    if (has) continue;
+    const fix =
+      firstMinor !== undefined
+        ? `update the client to pg_dump ${client.major}.${firstMinor} or newer (a minor release), or remove it from \`${EXTRA_ARGS_INPUT}\``
+        : `remove it from \`${EXTRA_ARGS_INPUT}\`, or set \`client-version\` to ${spec.since} or newer (a newer pg_dump dumps older servers)`;
+    return `'${token}' is not an option of pg_dump ${client.version}, the client that runs (pg_dump has it since ${firstMinor !== undefined ? `${client.major}.${firstMinor}` : spec.since}): ${fix}.`;
+  }
   return undefined;
 }

@@ -8,6 +8,7 @@ import { ConnectionError, DumpError } from '../errors.js';
 import { classifyDriverError } from './classify.js';
 import { pgClientConfig, sslFallbackAllowed, withoutSsl } from './libpq.js';
 import { markLockWait, readExclusiveHolders, watchLockWaits, type LockHolder, type OwnBackends } from './locks.js';
+import { namePatternRegexes, PATTERN_MATCH_SQL } from './patterns.js';
 import type { Connection } from './types.js';
 
 export interface ServerInfo {
@@ -90,6 +91,11 @@ export interface DatabaseInspector {
   exclusiveHolders(relations: string[]): Promise<Map<string, LockHolder[]>>;
   /** Closes the connection and any snapshot sessions still open. */
   close(): Promise<void>;
+  /**
+   * The `schema`/`table` patterns (pg_dump's -n/-t, see postgres/patterns.ts) that match nothing in
+   * this database, matched as pg_dump matches them; [] when all match. Optional for test doubles.
+   */
+  unmatchedPatterns?(patterns: readonly { kind: 'schema' | 'table'; pattern: string }[]): Promise<{ kind: 'schema' | 'table'; pattern: string; malformed: boolean }[]>;
 }
 
 /** Major version from server_version_num (90624 → 9.6, 150018 → 15). */
@@ -117,6 +123,16 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
   const sessions = new Set<Session>();
   let closed = false;
   return {
+    async unmatchedPatterns(patterns) {
+      if (patterns.length === 0) return [];
+      const regexes = patterns.map((p) => namePatternRegexes(p.pattern, p.kind));
+      const result = await client.query<{ index: number; matched: boolean }>(PATTERN_MATCH_SQL, [
+        JSON.stringify(patterns.map((p, i) => ({ kind: p.kind, ...(regexes[i] ?? { name: '^$', schema: '^$' }) }))),
+      ]);
+      return result.rows
+        .filter((row) => !row.matched || regexes[row.index] === undefined)
+        .map((row) => ({ ...(patterns[row.index] as { kind: 'schema' | 'table'; pattern: string }), malformed: regexes[row.index] === undefined }));
+    },
     async serverInfo() {
       const result = await client.query<{ num: string; version: string; size: string }>(
         `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version,

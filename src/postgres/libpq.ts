@@ -3,8 +3,9 @@
  * pg_restore and psql, and a `pg.ClientConfig` for the node `pg` driver with libpq's sslmode
  * semantics. The password only ever travels in these objects (PGPASSWORD / `password`), never argv.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ClientConfig } from 'pg';
+import * as tls from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { ConnectionError, errorMessage } from '../errors.js';
 import type { Connection, SslMode } from './types.js';
@@ -69,7 +70,25 @@ export function libpqEnv(conn: Connection): Record<string, string> {
     }
     env[name] = value;
   }
+  if (env.PGSSLROOTCERT === 'system') {
+    // `system` is understood by libpq 16+ only; an older pg_dump would look for a file named
+    // "system". The system's CA bundle file is what libpq 16 reads for it (OpenSSL's default).
+    const bundle = systemCaBundle();
+    if (bundle !== undefined) env.PGSSLROOTCERT = bundle;
+  }
   return env;
+}
+
+/** OpenSSL's default CA bundle files (Debian/Ubuntu, RHEL/Fedora, macOS/Alpine/Homebrew), in that order. */
+const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem', '/opt/homebrew/etc/ca-certificates/cert.pem'];
+
+/**
+ * The system's CA bundle file for `sslrootcert=system`, or undefined when none of the usual ones
+ * exists (then `system` is passed as is: libpq 16+ resolves it through OpenSSL; an older pg_dump
+ * fails to open it).
+ */
+export function systemCaBundle(exists: (file: string) => boolean = existsSync): string | undefined {
+  return SYSTEM_CA_BUNDLES.find((file) => exists(file));
 }
 
 /** Default connect timeout of the node driver when the URL gives no `connect_timeout`. */
@@ -84,6 +103,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  *   inspect.ts). As in libpq, `require` with an explicit `sslrootcert` behaves like `verify-ca`;
  * - `verify-ca` → TLS, chain checked against `sslrootcert` (or the system roots), host name not;
  * - `verify-full` → chain and host name checked.
+ * `sslrootcert=system` trusts the system's CAs (as libpq 16+); the parser has made it verify-full.
  * `sslcert`/`sslkey` are read for client certificates. `connect_timeout` (seconds) becomes
  * `connectionTimeoutMillis` (default {@link DEFAULT_CONNECT_TIMEOUT_MS}).
  */
@@ -136,8 +156,13 @@ function sslOptions(mode: SslMode, params: Record<string, string>): false | Conn
   }
   options.rejectUnauthorized = true;
   const root = params.sslrootcert;
-  // 'system' (libpq 16+) means the system's trusted roots, which is Node's default.
-  if (root !== undefined && root !== 'system') options.ca = readPemFile('sslrootcert', root);
+  if (root === 'system') {
+    // libpq 16+: the system's trusted CAs (OpenSSL's default store). Node 22.15+/23.5+ reads that
+    // store; older Node keeps its default, the bundled Mozilla roots (tls.rootCertificates).
+    const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+    const system = getCACertificates?.('system') ?? [];
+    if (system.length > 0) options.ca = system;
+  } else if (root !== undefined) options.ca = readPemFile('sslrootcert', root);
   if (mode === 'verify-ca') options.checkServerIdentity = () => undefined;
   return options;
 }

@@ -6,7 +6,7 @@
 import { errorMessage } from '../errors.js';
 import { createIssueReporter, githubContext, runUrl, type IssueReporter, type ReporterOptions } from './github-issue.js';
 import type { ReportingConfig } from './reporting-config.js';
-import { notifyWebhook, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
+import { notifyWebhook, redact, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
 
 /** A command's result as main knows it. `error` must already be masked (core.setSecret does not reach the API). */
 export type Outcome =
@@ -57,11 +57,14 @@ export interface ReportDeps {
  * Bounded: GitHub calls by ReporterOptions (10 s per request, 2 retries, 60 s in all), the webhook by
  * 10 s. Never throws; problems are warnings on `deps.log`.
  */
-export async function reportOutcome(outcome: Outcome, deps: ReportDeps): Promise<void> {
+export async function reportOutcome(given: Outcome, deps: ReportDeps): Promise<void> {
   const { config, env, log } = deps;
   try {
     const time = (deps.now ?? (() => new Date()))();
     const secrets = [config.githubToken, config.webhookUrl, ...(deps.secrets ?? [])].filter((s) => s.length > 0);
+    // Redacted before any rendering: a table cell's or Slack's escaping could otherwise hide a form
+    // of a secret (e.g. a URL pasted into `database`) from the redaction of the rendered text.
+    const outcome = redactOutcome(given, secrets);
     const reporter =
       deps.reporter ?? createIssueReporter(config, env, log, { ...deps.issueOptions, secrets: [...(deps.issueOptions?.secrets ?? []), ...secrets] });
     const gh = githubContext(env).context;
@@ -118,4 +121,17 @@ export async function reportOutcome(outcome: Outcome, deps: ReportDeps): Promise
       // A broken log sink must not hide the outcome either.
     }
   }
+}
+
+/** `outcome` with each text that came from inputs or the store redacted ({@link redact}). */
+function redactOutcome(outcome: Outcome, secrets: readonly string[]): Outcome {
+  const clean = (text: string): string => redact(text, secrets);
+  if (outcome.ok) return { ...outcome, command: clean(outcome.command), database: clean(outcome.database), ...(outcome.backupKey ? { backupKey: clean(outcome.backupKey) } : {}) };
+  return {
+    ...outcome,
+    command: clean(outcome.command),
+    database: clean(outcome.database),
+    error: clean(outcome.error),
+    ...(outcome.lastSuccess ? { lastSuccess: { ...outcome.lastSuccess, key: clean(outcome.lastSuccess.key) } } : {}),
+  };
 }

@@ -6,6 +6,7 @@
 import type { Log } from '../commands/backup.js';
 import { errorMessage } from '../errors.js';
 import type { NotifyOn, ReportingConfig } from './reporting-config.js';
+import { secretForms } from '../config/mask.js';
 
 /** Log sink reporting needs (the action's Log satisfies it). */
 export type ReportLog = Pick<Log, 'info' | 'warning'>;
@@ -174,15 +175,27 @@ export function slackPayload(event: ReportEvent): SlackPayload {
 }
 
 /**
- * `text` with every secret (of 4 characters or more) replaced by `***`, longest first so that a
- * secret containing a shorter one is not left half-replaced.
+ * `text` with every secret replaced by `***` in each form the runner masks in the log
+ * ({@link secretForms}: raw, percent-encoded, JSON-escaped, base64; 4 characters or more), longest
+ * first so that a form containing a shorter one is not left half-replaced. Issue bodies, comments
+ * and webhook payloads never pass through the runner's masking: this is their masking.
  */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret.length >= 4) out = out.split(secret).join('***');
-  }
+  const forms = new Set(secrets.flatMap((secret) => secretForms(secret)));
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join('***');
   return out;
+}
+
+/**
+ * `event` with every string field redacted (the error, and any other text a caller filled in, the
+ * last good backup's key too): before the payload's own escaping (Slack's &amp;) could hide a form.
+ */
+function redactEvent(event: ReportEvent, secrets: readonly string[]): ReportEvent {
+  const clean: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(event)) clean[name] = typeof value === 'string' ? redact(value, secrets) : value;
+  if (event.lastSuccess) clean['lastSuccess'] = { ...event.lastSuccess, key: redact(event.lastSuccess.key, secrets) };
+  return clean as unknown as ReportEvent;
 }
 
 /** Host of the URL for logs (the path and query are secret). */
@@ -212,16 +225,14 @@ export async function notifyWebhook(
   const timeoutMs = options.timeoutMs ?? 10_000;
   const host = webhookHost(config.webhookUrl);
   const secrets = [...(options.secrets ?? []), config.webhookUrl];
-  const clean: ReportEvent = {
-    ...event,
-    ...(event.error === undefined ? {} : { error: redact(event.error, secrets) }),
-  };
+  const clean = redactEvent(event, secrets);
   const payload = isSlackUrl(config.webhookUrl) ? slackPayload(clean) : genericPayload(clean);
   try {
     const response = await fetch(config.webhookUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'postgres-backup-action' },
-      body: JSON.stringify(payload),
+      // Redacted again as sent: the payload's own escaping (JSON, Slack's &amp;) must not hide a form.
+      body: redact(JSON.stringify(payload), secrets),
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'error',
     });

@@ -183,7 +183,53 @@ export function parseS3Endpoint(value: string): string | undefined {
       `'${text}' has a path ('${url.pathname}'); the endpoint must be the server only: remove the bucket from the endpoint (use ${url.origin}) and put it in \`destination\` as s3://${bucket}/...`,
     );
   }
+  const hosted = bucketInHost(url.hostname);
+  if (hosted) {
+    const server = `${url.protocol}//${hosted.server}${url.port ? `:${url.port}` : ''}`;
+    const fix = hosted.aws
+      ? `leave \`s3-endpoint\` empty for AWS S3 (set \`s3-region\`${hosted.region ? ` to ${hosted.region}` : ''})`
+      : `set \`s3-endpoint\` to the server only, ${server}`;
+    throw new ConfigError(
+      's3-endpoint',
+      `'${text}' has the bucket '${hosted.bucket}' in its host name (a virtual-hosted-style bucket URL); the endpoint must be the server only: ${fix}, and put the bucket in \`destination\` as s3://${hosted.bucket}/...`,
+    );
+  }
   return url.origin;
+}
+
+/**
+ * Host names of S3 services whose buckets also have their own host name (`<bucket>.<server>`):
+ * the pattern of the server's own host name. AWS: "Virtual hosting of buckets" and "Amazon S3
+ * endpoints" (s3, s3.<region>, s3-<region>, s3.dualstack.<region>, s3-fips…); Cloudflare R2:
+ * `<account>.r2.cloudflarestorage.com` (the account id is 32 hex digits; optionally `.eu.`/`.fedramp.`); Backblaze B2, Wasabi,
+ * DigitalOcean Spaces, Google Cloud Storage.
+ */
+const VIRTUAL_HOSTED: readonly { server: RegExp; aws?: true }[] = [
+  { server: /^(s3(?:[.-]fips)?(?:\.dualstack)?(?:[.-]([a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?)$/, aws: true },
+  { server: /^((?!(?:eu|fedramp)\.)[a-z0-9]+(?:\.(?:eu|fedramp))?\.r2\.cloudflarestorage\.com)$/ },
+  { server: /^(s3\.[a-z0-9-]+\.backblazeb2\.com)$/ },
+  { server: /^(s3(?:\.[a-z0-9-]+)?\.wasabisys\.com)$/ },
+  { server: /^([a-z0-9-]+\.digitaloceanspaces\.com)$/ },
+  { server: /^(storage\.googleapis\.com)$/ },
+];
+
+/**
+ * The bucket of a virtual-hosted-style host name (`my-bucket.s3.eu-west-1.amazonaws.com`,
+ * `my-bucket.<account>.r2.cloudflarestorage.com`), with the server's own host name, or undefined
+ * when `hostname` is a server's (or unknown: other stores are not guessed at).
+ */
+export function bucketInHost(hostname: string): { bucket: string; server: string; aws: boolean; region?: string } | undefined {
+  const host = hostname.toLowerCase();
+  for (const { server, aws } of VIRTUAL_HOSTED) {
+    // The bucket is everything before the server's name (bucket names may contain dots).
+    for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+      const match = server.exec(host.slice(dot + 1));
+      if (!match) continue;
+      const region = aws ? match[2] : undefined;
+      return { bucket: host.slice(0, dot), server: host.slice(dot + 1), aws: aws === true, ...(region ? { region } : {}) };
+    }
+  }
+  return undefined;
 }
 
 function redactUserInfo(text: string): string {

@@ -54,6 +54,10 @@ class LazyS3Store implements ObjectStore {
     return (await this.real()).delete(keys);
   }
 
+  async preflight(): Promise<void> {
+    return (await this.real()).preflight?.();
+  }
+
   /** Closes the S3 client's connections, if the client was ever made. */
   destroy(): void {
     void this.store?.then((store) => (store as { destroy?: () => void }).destroy?.());

@@ -246,6 +246,27 @@ export class S3ObjectStore implements ObjectStore {
     throw new Error(`Reading ${this.location(key)} failed: the S3 client returned no readable body`);
   }
 
+  /**
+   * ListObjectsV2 (max-keys 1) on the destination's prefix: the first request of a backup, made before
+   * the database is touched. Needs s3:ListBucket, which list, prune and check need too.
+   * @throws ConfigError naming `s3-access-key-id`/`s3-secret-access-key` (or, when they are empty, the
+   *   AWS credential chain) when the store answers 401/403 or refuses the credentials; UploadError for
+   *   any other failure (missing bucket, unreachable endpoint), with the hint of {@link s3ErrorHint}.
+   */
+  async preflight(): Promise<void> {
+    try {
+      await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.destination.bucket, MaxKeys: 1, ...(this.destination.prefix !== '' ? { Prefix: this.destination.prefix } : {}) }),
+      );
+    } catch (error) {
+      const what = `The store refused to list ${this.location(this.destination.prefix)} (${describeS3Error(error).text})`;
+      if (isCredentialRefusal(error)) {
+        throw new ConfigError('s3-access-key-id', `${what}, before the backup started. ${credentialHint(this.destination, this.settings)}`);
+      }
+      throw new UploadError(`Checking ${this.destination.url} before the backup failed: ${this.describe(error)}`, { cause: error });
+    }
+  }
+
   async *list(prefix: string): AsyncGenerator<ObjectInfo> {
     let token: string | undefined;
     do {
@@ -497,9 +518,7 @@ export function s3ErrorHint(error: unknown, destination: S3Destination, settings
       : '';
     return `The bucket '${destination.bucket}' does not exist at ${server}: create the bucket or fix \`destination\` (${destination.url}).${style}`;
   }
-  if (code !== undefined && CREDENTIAL_CODES.has(code)) {
-    return `The store refused the credentials: check \`s3-access-key-id\` and \`s3-secret-access-key\` (or the AWS credentials in the environment), \`s3-region\` (${settings.region}), and that they may read and write bucket '${destination.bucket}'.`;
-  }
+  if (isCredentialRefusal(error)) return credentialHint(destination, settings);
   if (code !== undefined && NETWORK_CODES.has(code)) {
     return `Could not reach the S3 endpoint (${server}): check \`s3-endpoint\` and that the server is up and reachable from the runner.`;
   }
@@ -521,6 +540,25 @@ export function s3ErrorHint(error: unknown, destination: S3Destination, settings
       : 'The store does not implement this request or its checksum; if it is not AWS S3, check that it supports multipart uploads and DeleteObjects.';
   }
   return undefined;
+}
+
+/**
+ * True for an answer that refuses the caller: HTTP 401/403 (a HEAD answers without a body, so the SDK
+ * names no code: "Unknown") or a credential error code.
+ */
+function isCredentialRefusal(error: unknown): boolean {
+  const code = errorCode(error);
+  const status = httpStatus(error);
+  return (code !== undefined && CREDENTIAL_CODES.has(code)) || status === 401 || status === 403;
+}
+
+/** What to fix when the store refuses the credentials: the inputs when given, else the SDK's chain. */
+function credentialHint(destination: S3Destination, settings: S3Settings): string {
+  const who =
+    settings.accessKeyId === undefined
+      ? '`s3-access-key-id` and `s3-secret-access-key` are empty, so the AWS SDK default credential chain was used (AWS_* environment variables, an OIDC role from aws-actions/configure-aws-credentials, the instance role): check that role or those variables'
+      : 'check `s3-access-key-id` and `s3-secret-access-key` (the key pair, from secrets)';
+  return `The store refused the credentials: ${who}, \`s3-region\` (${settings.region}), and that they may list, read and write bucket '${destination.bucket}'.`;
 }
 
 function isNotFound(error: unknown): boolean {

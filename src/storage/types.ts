@@ -89,4 +89,10 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Deletes keys (≤ 1000 per request); per-key failures are returned, not thrown. */
   delete(keys: string[]): Promise<{ deleted: string[]; errors: { key: string; message: string }[] }>;
+  /**
+   * One cheap request before any work (S3: ListObjectsV2 with max-keys 1 on the prefix), so that
+   * refused credentials, a missing bucket or an unreachable store are reported before pg_dump runs.
+   * Optional: stores without a remote side leave it out.
+   */
+  preflight?(): Promise<void>;
 }

@@ -281,7 +281,9 @@ describe('a key already taken (another backup of this database started in the sa
     try {
       const error = await rejectionOf(backup({ destination: 's3://backups/headless', 's3-endpoint': proxy.endpoint }), UploadError);
       expect(error.message).toMatch(/^Reading the metadata of s3:\/\/backups\/headless\/pagila\/.+\.dump\.zst failed: .*403/);
-      expect(proxy.requests.filter((r) => r.method !== 'HEAD')).toEqual([]);
+      // Only the preflight listing (ListObjectsV2, max-keys 1) came before the HEAD; nothing was written.
+      expect(proxy.requests[0]?.line).toMatch(/^GET \/backups\/\?list-type=2&max-keys=1&prefix=headless$/);
+      expect(proxy.requests.slice(1).filter((r) => r.method !== 'HEAD')).toEqual([]);
     } finally {
       await proxy.stop();
     }

@@ -18,6 +18,8 @@ import { nodeBinaries, runAction, type ActionRun } from '../support/action-runne
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Inputs, testS3Settings, type S3Server } from '../support/s3-server.js';
 import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { FakeGitHub } from '../support/fake-github.js';
+import { scanForSecrets } from '../support/secret-scan.js';
 
 /** Unique cores: every derived form (raw, URL- or form-encoded) of a sentinel contains its core. */
 const CORE = {
@@ -206,4 +208,89 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
     expectMaskedFirst(run, requiredMasks(s));
     expectNoLeak(run, s, hooks.map((h) => h.raw));
   }, 180_000);
+});
+
+/**
+ * A database URL with a password pasted into the wrong input (issue 17 item 7): `host`,
+ * `target-host`, or an input whose error quotes its value (`label`). Each run fails naming the input,
+ * and no channel holds the password in any encoding: stdout, stderr, the job summary, the failure
+ * issue's body and comments (the fake GitHub API scans every request), the webhook payload (the
+ * receiver scans every body). The masks are registered before any other line.
+ */
+describe.each(nodeBinaries())('a URL with a password in the wrong input, on $name', ({ path: node }) => {
+  const TOKEN = 'ghs_WrongInputToken_5f0c2a9e';
+  /** Special characters, so that the raw, percent-encoded, JSON-escaped and base64 forms all differ. */
+  const PASSWORD = 'SENTINEL-wrongin-8e4d1c p@ss/w"rd\\x+y';
+  const URL_WITH_PASSWORD = `postgres://app:${encodeURIComponent(PASSWORD)}@db.internal.example.com:5432/shop?sslmode=require`;
+  let github: FakeGitHub;
+  let hook: WebhookReceiver;
+  let folder: string;
+
+  beforeAll(async () => {
+    [github, hook] = await Promise.all([FakeGitHub.start({ token: TOKEN, secrets: [PASSWORD] }), startWebhookReceiver({ status: 200 }, [PASSWORD])]);
+    folder = (await import('node:fs')).mkdtempSync((await import('node:path')).join((await import('node:os')).tmpdir(), 'wrong-input-'));
+  });
+  afterAll(async () => {
+    await Promise.all([github?.stop(), hook?.stop()]);
+    if (folder) (await import('node:fs')).rmSync(folder, { recursive: true, force: true });
+  });
+
+  const githubEnv = (runId: number): Record<string, string> => ({
+    GITHUB_API_URL: github.url,
+    GITHUB_SERVER_URL: 'https://github.example',
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_WORKFLOW: 'Nightly backup',
+    GITHUB_JOB: 'backup',
+    GITHUB_RUN_ID: String(runId),
+    GITHUB_RUN_ATTEMPT: '1',
+  });
+
+  test.each<[string, Record<string, string>, RegExp]>([
+    ['host', { host: URL_WITH_PASSWORD, username: 'app', database: 'shop' }, /^::error::Input 'host': it holds a URL, not a host name .*Put a connection URL in 'database-url'/],
+    [
+      'target-host',
+      { command: 'restore', database: 'shop', 'target-host': URL_WITH_PASSWORD, 'target-username': 'app', 'target-database': 'restored' },
+      /^::error::Input 'target-host': it holds a URL, not a host name .*Put a connection URL in 'target-database-url'/,
+    ],
+    ['host as user:password@host', { host: `app:${encodeURIComponent(PASSWORD)}@db.internal.example.com`, username: 'app', database: 'shop' }, /^::error::Input 'host': it holds user or password information/],
+    // An input whose error quotes the value: the message is redacted before it is printed or sent.
+    ['label', { 'database-url': 'postgres://app@127.0.0.1:1/shop', label: URL_WITH_PASSWORD }, /^::error::Input 'label': '\*\*\*' is not a valid label/],
+    // The database name goes into the issue's title, table and the webhook's fields.
+    ['database (command check)', { command: 'check', database: URL_WITH_PASSWORD }, /^::error::/],
+  ])('%s: exit 1 naming the input; the password in no channel', async (_name, given, expected) => {
+    const requestsBefore = github.requests.length;
+    const hooksBefore = hook.received.length;
+    const run = await runAction({
+      node,
+      env: githubEnv(7000 + requestsBefore),
+      inputs: { destination: `file://${folder}`, 'github-token': TOKEN, 'webhook-url': `${hook.url}/alerts`, ...given },
+    });
+    expect(run.exitCode).toBe(1);
+    const error = run.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? '';
+    expect(error).toMatch(expected);
+    // The issue and the webhook were really written to (so their scans saw the error).
+    const bodies = github.requests.slice(requestsBefore).filter((r) => r.method === 'POST');
+    expect(bodies.length).toBeGreaterThan(0);
+    expect(JSON.stringify(bodies.map((r) => r.body))).toContain(error.slice('::error::'.length, '::error::'.length + 20));
+    expect(hook.received.length).toBe(hooksBefore + 1);
+    expect(github.leaks).toEqual([]);
+    expect(hook.leaks).toEqual([]);
+    const channels = { stdout: run.stdout, stderr: run.stderr, summary: run.summary, outputs: JSON.stringify(run.outputs) };
+    expect(Object.entries(channels).flatMap(([where, text]) => scanForSecrets(where, text, [PASSWORD]))).toEqual([]);
+    // Masked before anything else was printed: the password and its percent-encoding among the masks.
+    expect(run.masks).toEqual(expect.arrayContaining([PASSWORD, encodeURIComponent(PASSWORD)]));
+    expect(run.firstNonMaskLine).toBe(run.masks.length);
+  }, 120_000);
+
+  test('failure issues were opened and commented on, none of them holding the password', () => {
+    const shop = github.issues.filter((i) => i.body.includes("Input 'host': it holds a URL"));
+    expect(shop).toHaveLength(1);
+    expect(shop[0]?.comments.length).toBeGreaterThan(0);
+    expect(github.issues.length).toBeGreaterThanOrEqual(2);
+    for (const issue of github.issues) {
+      const texts = [issue.title, issue.body, ...issue.comments.map((c) => c.body)].join('\n');
+      expect(scanForSecrets(`issue ${issue.number}`, texts, [PASSWORD, 'SENTINEL-wrongin-8e4d1c'])).toEqual([]);
+      expect(texts).not.toContain('db.internal.example.com');
+    }
+  });
 });

@@ -16,6 +16,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { scanForSecrets } from './secret-scan.js';
 
 export interface FakeComment {
   id: number;
@@ -79,6 +80,8 @@ export interface FakeGitHubOptions {
   basePath?: string;
   /** Logins that can be assigned; others get 422 Validation Failed. Default: anyone. */
   assignable?: string[];
+  /** Secrets no request may carry: every body is scanned for them in all encodings (`leaks`). */
+  secrets?: string[];
 }
 
 /** GitHub's answer to a GITHUB_TOKEN without the needed permission. */
@@ -90,6 +93,8 @@ export class FakeGitHub {
   readonly issues: FakeIssue[] = [];
   readonly runs: FakeRun[] = [];
   readonly requests: RecordedRequest[] = [];
+  /** `METHOD path: "form"` for each encoding of options.secrets found in a request body. */
+  readonly leaks: string[] = [];
   /** Answer a request before the fake does (return undefined to let the fake answer). */
   override: ((request: RecordedRequest) => FakeAnswer | undefined) | undefined;
   private nextIssue = 1;
@@ -98,7 +103,7 @@ export class FakeGitHub {
 
   private constructor(
     private readonly server: Server,
-    readonly options: Required<Omit<FakeGitHubOptions, 'assignable'>> & { assignable?: string[] },
+    readonly options: Required<Omit<FakeGitHubOptions, 'assignable' | 'secrets'>> & { assignable?: string[]; secrets?: string[] },
   ) {}
 
   static async start(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
@@ -110,6 +115,7 @@ export class FakeGitHub {
       maxPerPage: options.maxPerPage ?? 100,
       basePath: options.basePath ?? '',
       ...(options.assignable ? { assignable: options.assignable } : {}),
+      ...(options.secrets ? { secrets: options.secrets } : {}),
     });
     server.on('request', (req, res) => void fake.handle(req, res));
     server.on('connection', (socket) => {
@@ -202,6 +208,7 @@ export class FakeGitHub {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://fake');
+    if (this.options.secrets) this.leaks.push(...scanForSecrets(`${req.method} ${url.pathname}`, `${req.url ?? ''}\n${text}`, this.options.secrets));
     let path = url.pathname;
     // Like GitHub Enterprise Server, nothing is served outside the base path.
     const outsideBase = this.options.basePath !== '' && !path.startsWith(this.options.basePath);

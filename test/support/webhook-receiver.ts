@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { scanForSecrets } from './secret-scan.js';
 
 export interface ReceivedHook {
   method: string;
@@ -29,11 +30,18 @@ export interface WebhookReceiver {
   port: number;
   received: ReceivedHook[];
   answer: WebhookAnswer;
+  /** `POST body n: "form"` for each encoding of the `secrets` given at start found in a body. */
+  leaks: string[];
   stop(): Promise<void>;
 }
 
-export async function startWebhookReceiver(answer: WebhookAnswer = { status: 200 }): Promise<WebhookReceiver> {
+/**
+ * Starts the receiver. `secrets`: every request body is scanned for them in all encodings
+ * (secret-scan.ts); what is found is listed in `leaks`.
+ */
+export async function startWebhookReceiver(answer: WebhookAnswer = { status: 200 }, secrets: string[] = []): Promise<WebhookReceiver> {
   const received: ReceivedHook[] = [];
+  const leaks: string[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -46,6 +54,7 @@ export async function startWebhookReceiver(answer: WebhookAnswer = { status: 200
         body = undefined;
       }
       const path = req.url ?? '';
+      leaks.push(...scanForSecrets(`${req.method ?? ''} body ${received.length}`, raw, secrets));
       received.push({ method: req.method ?? '', path, contentType: req.headers['content-type'], raw, body });
       if (receiver.answer.hang) return;
       res.statusCode = receiver.answer.status;
@@ -63,6 +72,7 @@ export async function startWebhookReceiver(answer: WebhookAnswer = { status: 200
     port,
     received,
     answer,
+    leaks,
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

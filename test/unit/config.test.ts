@@ -1,5 +1,10 @@
 import { parseConfig, parseCompression } from '../../src/config/parse.js';
-import { secretsToMask } from '../../src/config/mask.js';
+import { secretForms, secretsToMask, urlCredentialSecrets } from '../../src/config/mask.js';
+import { INPUT_DEFAULTS } from '../../src/config/inputs.js';
+import { redact } from '../../src/report/webhook.js';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 
 /** Builds an InputReader over a plain object ('' for anything not set, like the runner). */
@@ -283,5 +288,123 @@ describe('lock-wait-timeout', () => {
 
   test('--lock-wait-timeout in pg-dump-args is refused: the input owns it', () => {
     expect(() => parseConfig(reader({ ...BASE, 'pg-dump-args': '--lock-wait-timeout=60s' }))).toThrow(/use the `lock-wait-timeout` input/);
+  });
+});
+
+/** The sentinel's every encoding a channel could carry (raw, percent-, form-, JSON-escaped, base64). */
+function encodings(secret: string): string[] {
+  return [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ p: secret }).toString().slice(2),
+    JSON.stringify(secret).slice(1, -1),
+    Buffer.from(secret).toString('base64').replace(/=+$/, ''),
+  ];
+}
+
+describe('a URL with credentials in any input is masked (item 7)', () => {
+  const PASSWORD = 'Sentinel"pw\\7f@x/y';
+  const encoded = encodeURIComponent(PASSWORD);
+  const url = `postgres://app:${encoded}@db.prod-7.example.com:5432/shop`;
+  const names = Object.keys(INPUT_DEFAULTS);
+
+  test.each([
+    ['host', url],
+    ['target-host', url],
+    ['destination', `s3://bucket/prefix\nhttps://app:${encoded}@files.example.com/x`],
+    ['s3-endpoint', `https://key:${encoded}@s3.example.com`],
+    ['webhook-url', `https://u:${encoded}@hooks.example.com/h`],
+    ['host', `app:${encoded}@db.prod-7.example.com`],
+    ['label', `postgres://app@h/db?sslmode=require&password=${encoded}`],
+  ])('%s holding %j: the password in every encoding', (input, value) => {
+    const masked = urlCredentialSecrets(reader({ [input]: value }), names);
+    expect(masked).toContain(value.split('\n').at(-1));
+    // Only the line with the credentials: another destination's line is no secret.
+    expect(masked.filter((m) => m.includes('s3://bucket/prefix'))).toEqual([]);
+    // Each encoding is masked whole, or (base64 inside a longer text) all but its edge characters.
+    for (const form of [...encodings(PASSWORD), ...encodings(encoded)]) expect(redact(`<${form}>`, masked)).toMatch(/^<\*\*\*[A-Za-z0-9+/]?>$/);
+  });
+
+  test('values without a password are not masked', () => {
+    for (const value of ['db.example.com', 'postgres://app@db/x', 'http://127.0.0.1:9000', 's3://bucket/prefix', 'https://hooks.slack.com/services/T0/B0/x']) {
+      expect(urlCredentialSecrets(reader({ host: value }), names)).toEqual([]);
+    }
+  });
+
+  test('redact() removes every encoding, also inside longer text and base64 blobs', () => {
+    const secrets = urlCredentialSecrets(reader({ host: url }), names);
+    for (const form of encodings(PASSWORD)) {
+      const text = redact(`error: ${form} (in ${JSON.stringify({ host: url })})`, secrets);
+      for (const leaked of encodings(PASSWORD)) expect(text).not.toContain(leaked);
+    }
+    for (const prefix of ['', 'a', 'ab']) {
+      const blob = Buffer.from(`${prefix}${PASSWORD}tail`).toString('base64');
+      expect(redact(blob, [PASSWORD])).toContain('***');
+    }
+    expect(secretForms('ab')).toEqual([]);
+  });
+
+  test.each(['host', 'target-host'])('%s holding a URL is refused naming the input, without echoing it', (input) => {
+    const base: Record<string, string> = input === 'host'
+      ? { destination: 's3://bkt/p', username: 'u', database: 'd' }
+      : { destination: 's3://bkt/p', command: 'restore', database: 'd', 'target-username': 'u', 'target-database': 'd' };
+    for (const value of [url, `app:${encoded}@db.prod-7.example.com`, `${url}?sslmode=require`]) {
+      let thrown: unknown;
+      try {
+        parseConfig(reader({ ...base, [input]: value }));
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      const message = (thrown as Error).message;
+      expect(message).toMatch(new RegExp(`^Input '${input}': it holds `));
+      expect(message).toContain(input === 'host' ? "'database-url'" : "'target-database-url'");
+      for (const form of [...encodings(PASSWORD), ...encodings(encoded), 'db.prod-7']) expect(message).not.toContain(form);
+    }
+  });
+
+  test('a host name, an IP address and a Unix-socket folder are accepted', () => {
+    for (const host of ['db.example.com', '10.0.0.5', '::1', '/var/run/postgresql']) {
+      expect(parseConfig(reader({ destination: 's3://bkt/p', host, username: 'u', database: 'd' })).connection?.host).toBe(host);
+    }
+  });
+});
+
+describe('sslrootcert as in libpq (item 8)', () => {
+  let workspace: string;
+  const saved = process.env.GITHUB_WORKSPACE;
+  beforeAll(() => {
+    workspace = mkdtempSync(path.join(os.tmpdir(), 'sslrootcert-'));
+    mkdirSync(path.join(workspace, 'certs'));
+    writeFileSync(path.join(workspace, 'certs', 'ca.crt'), '-----BEGIN CERTIFICATE-----\n');
+    process.env.GITHUB_WORKSPACE = workspace;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.GITHUB_WORKSPACE;
+    else process.env.GITHUB_WORKSPACE = saved;
+    rmSync(workspace, { recursive: true, force: true });
+  });
+  const parse = (query: string) => parseConfig(reader({ ...BASE, 'database-url': `${BASE['database-url']}?${query}` })).connection;
+
+  test('a path relative to the workspace becomes absolute', () => {
+    expect(parse('sslmode=verify-full&sslrootcert=certs/ca.crt')?.params).toEqual({ sslrootcert: path.join(workspace, 'certs', 'ca.crt') });
+  });
+  test('an absolute path is kept', () => {
+    const file = path.join(workspace, 'certs', 'ca.crt');
+    expect(parse(`sslmode=verify-ca&sslrootcert=${encodeURIComponent(file)}`)?.params).toEqual({ sslrootcert: file });
+  });
+  test('system means the system CAs and implies verify-full', () => {
+    expect(parse('sslrootcert=system')).toMatchObject({ sslmode: 'verify-full', params: { sslrootcert: 'system' } });
+    expect(parse('sslmode=verify-full&sslrootcert=system')).toMatchObject({ sslmode: 'verify-full', params: { sslrootcert: 'system' } });
+    expect(() => parse('sslmode=require&sslrootcert=system')).toThrow(/^Input 'database-url': sslrootcert=system needs sslmode=verify-full/);
+  });
+  test.each([
+    ['certs/missing.crt', () => `the file '${path.join(workspace, 'certs', 'missing.crt')}' does not exist (the relative path 'certs/missing.crt' is read from the workspace, ${workspace})`],
+    ['/nowhere/ca.crt', () => "the file '/nowhere/ca.crt' does not exist. Write it"],
+  ])('a missing file %s is reported as such, naming the file', (file, expected) => {
+    expect(() => parse(`sslmode=verify-full&sslrootcert=${file}`)).toThrow(`Input 'database-url': parameter sslrootcert: ${expected()}`);
+  });
+  test('a missing sslcert is reported too', () => {
+    expect(() => parse('sslcert=client.crt')).toThrow(/^Input 'database-url': parameter sslcert: the file '.*client\.crt' does not exist/);
   });
 });

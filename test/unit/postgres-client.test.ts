@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as tls from 'node:tls';
 import { ConnectionError } from '../../src/errors.js';
 import {
   clientCacheKey,
@@ -10,7 +11,7 @@ import {
   type ClientDecision,
   type ClientDecisionInput,
 } from '../../src/postgres/client.js';
-import { LIBPQ_PARAM_ENV, libpqEnv, pgClientConfig, sslFallbackAllowed, withoutSsl } from '../../src/postgres/libpq.js';
+import { LIBPQ_PARAM_ENV, libpqEnv, pgClientConfig, sslFallbackAllowed, systemCaBundle, withoutSsl } from '../../src/postgres/libpq.js';
 import type { ClientTool, Connection } from '../../src/postgres/types.js';
 
 const pg = (major: number, minor = 1, dir = `/usr/lib/postgresql/${major}/bin`): ClientTool => ({
@@ -197,7 +198,12 @@ describe('pgClientConfig', () => {
     ['prefer', 'prefer', {}, { rejectUnauthorized: false }],
     ['require', 'require', {}, { rejectUnauthorized: false }],
     ['verify-full without root cert uses system roots', 'verify-full', {}, { rejectUnauthorized: true }],
-    ['verify-full with sslrootcert=system', 'verify-full', { sslrootcert: 'system' }, { rejectUnauthorized: true }],
+    [
+      'verify-full with sslrootcert=system (the system store where Node can read it, else its default roots)',
+      'verify-full',
+      { sslrootcert: 'system' },
+      { rejectUnauthorized: true, ...((tls as { getCACertificates?: (t: string) => string[] }).getCACertificates?.('system').length ? { ca: expect.any(Array) } : {}) },
+    ],
     ['verify-ca skips the host name check', 'verify-ca', {}, { rejectUnauthorized: true, checkServerIdentity: expect.any(Function) }],
   ])('ssl: %s', (_name, sslmode, params, expected) => {
     expect(pgClientConfig({ ...base, sslmode, params }).ssl).toEqual(expected);
@@ -257,5 +263,20 @@ describe('pgClientConfig', () => {
       enableChannelBinding: true,
       sslnegotiation: 'direct',
     });
+  });
+});
+
+describe('sslrootcert=system for pg_dump (libpqEnv)', () => {
+  const conn = { host: 'h', port: 5432, user: 'u', password: 'p', database: 'd', sslmode: 'verify-full' as const, params: { sslrootcert: 'system' } };
+  test("becomes the system's CA bundle file, which every libpq reads (only libpq 16+ knows `system`)", () => {
+    const bundle = systemCaBundle();
+    expect(libpqEnv(conn).PGSSLROOTCERT).toBe(bundle ?? 'system');
+  });
+  test('the first bundle that exists, in OpenSSL default order', () => {
+    expect(systemCaBundle((f) => f === '/etc/pki/tls/certs/ca-bundle.crt' || f === '/etc/ssl/cert.pem')).toBe('/etc/pki/tls/certs/ca-bundle.crt');
+    expect(systemCaBundle(() => false)).toBeUndefined();
+  });
+  test('a file path is passed as is', () => {
+    expect(libpqEnv({ ...conn, params: { sslrootcert: '/ws/ca.crt' } }).PGSSLROOTCERT).toBe('/ws/ca.crt');
   });
 });

@@ -1,4 +1,4 @@
-import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkExtraPgDumpArgs } from '../../src/postgres/dump-args.js';
+import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkExtraPgDumpArgs, checkPgDumpArgsForClient } from '../../src/postgres/dump-args.js';
 import { detectStdbuf, withStdoutBuffer } from '../../src/postgres/stdbuf.js';
 import type { DumpOptions } from '../../src/postgres/types.js';
 
@@ -156,5 +156,75 @@ describe('withStdoutBuffer: pg_dump behind stdbuf', () => {
 
   test.each(['darwin', 'win32', 'freebsd'] as const)('not Linux (%s): undefined, without running anything', async (platform) => {
     expect(await detectStdbuf('/nonexistent/pg_dump', platform)).toBeUndefined();
+  });
+});
+
+describe('pg-dump-args against the pg_dump that runs (checkPgDumpArgsForClient)', () => {
+  const client = (version: string) => ({ major: Number(version.split('.')[0]), version });
+  // PostgreSQL 18's pg_dump options (pg_dump 18 docs): statistics, data/schema selection, policies, sequences.
+  const PG18 = ['--statistics', '--no-statistics', '--statistics-only', '--no-policies', '--sequence-data', '--no-schema', '--no-data'];
+
+  test.each(PG18)('%s passes the syntax check and pg_dump 18.0', (option) => {
+    expect(checkExtraPgDumpArgs([option])).toBeUndefined();
+    expect(checkPgDumpArgsForClient([option], client('18.0'))).toBeUndefined();
+    expect(checkPgDumpArgsForClient([option], client('19.1'))).toBeUndefined();
+  });
+
+  test.each(PG18)('%s is refused for pg_dump 17.6, naming the option, the client and the fix', (option) => {
+    expect(checkPgDumpArgsForClient([option], client('17.6'))).toBe(
+      `'${option}' is not an option of pg_dump 17.6, the client that runs (pg_dump has it since 18): remove it from \`pg-dump-args\`, or set \`client-version\` to 18 or newer (a newer pg_dump dumps older servers).`,
+    );
+  });
+
+  test.each<[string, string, boolean]>([
+    // [option, client version, accepted]
+    ['--no-comments', '10.23', false],
+    ['--no-comments', '11.0', true],
+    ['--rows-per-insert=100', '11.22', false],
+    ['--rows-per-insert=100', '12.0', true],
+    ['--include-foreign-data=srv', '12.22', false],
+    ['--include-foreign-data=srv', '13.1', true],
+    ['--no-toast-compression', '13.22', false],
+    ['--no-toast-compression', '14.0', true],
+    ['--extension=postgis', '13.9', false],
+    ['--no-table-access-method', '14.19', false],
+    ['--no-table-access-method', '15.0', true],
+    ['--large-objects', '15.14', false],
+    ['--large-objects', '16.0', true],
+    ['-b', '15.0', true], // --blobs, every major
+    ['--table-and-children=t', '15.4', false],
+    ['--table-and-children=t', '16.2', true],
+    ['--filter=f.txt', '16.9', false],
+    ['--filter=f.txt', '17.0', true],
+    ['--exclude-extension=x', '17.0', true],
+    ['--sync-method=syncfs', '16.0', false],
+    // Added by the August 2025 minor releases.
+    ['--restrict-key=abc', '17.5', false],
+    ['--restrict-key=abc', '17.6', true],
+    ['--restrict-key=abc', '16.10', true],
+    ['--restrict-key=abc', '16.9', false],
+    ['--restrict-key=abc', '15.14', true],
+    ['--restrict-key=abc', '14.18', false],
+    ['--restrict-key=abc', '18.0', true],
+    ['--no-owner', '10.0', true], // no 'since': every supported pg_dump has it
+    ['--inserts', '13.0', true],
+  ])('%s with pg_dump %s: accepted %s', (option, version, accepted) => {
+    const problem = checkPgDumpArgsForClient([option], client(version));
+    if (accepted) expect(problem).toBeUndefined();
+    else expect(problem).toMatch(new RegExp(`^'${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' is not an option of pg_dump ${version.replace('.', '\\.')}, the client that runs`));
+  });
+
+  test('an option of a later minor release says which minor to update to', () => {
+    expect(checkPgDumpArgsForClient(['--restrict-key=k'], client('16.4'))).toBe(
+      "'--restrict-key=k' is not an option of pg_dump 16.4, the client that runs (pg_dump has it since 16.10): update the client to pg_dump 16.10 or newer (a minor release), or remove it from `pg-dump-args`.",
+    );
+  });
+
+  test('the first option the client lacks is named, after ones it has', () => {
+    expect(checkPgDumpArgsForClient(['--no-comments', '--no-policies', '--no-data'], client('16.10'))).toMatch(/^'--no-policies' is not an option of pg_dump 16\.10/);
+  });
+
+  test.each(['--with-data', '--with-schema', '--with-statistics'])('%s (18 development spelling) is refused with the released option', (option) => {
+    expect(checkExtraPgDumpArgs([option])).toMatch(new RegExp(`^'${option}' is not allowed in \`pg-dump-args\`: it was removed before PostgreSQL 18\\.0`));
   });
 });

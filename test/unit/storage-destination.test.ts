@@ -1,5 +1,5 @@
 import { ConfigError } from '../../src/errors.js';
-import { bucketNameProblem, parseDestination, parseS3Endpoint } from '../../src/storage/destination.js';
+import { bucketInHost, bucketNameProblem, parseDestination, parseS3Endpoint } from '../../src/storage/destination.js';
 import type { Destination } from '../../src/storage/types.js';
 
 function thrown(fn: () => unknown): ConfigError {
@@ -198,5 +198,52 @@ describe('bucketNameProblem', () => {
     ['white space', 'may contain only lowercase letters, digits, dots and hyphens'],
   ])('%j', (name, problem) => {
     expect(bucketNameProblem(name)).toBe(problem);
+  });
+});
+
+describe('a bucket in the endpoint host name (virtual-hosted style) is detected', () => {
+  test.each<[string, ReturnType<typeof bucketInHost>]>([
+    // Servers' own host names: no bucket.
+    ['s3.amazonaws.com', undefined],
+    ['s3.eu-west-1.amazonaws.com', undefined],
+    ['s3-eu-west-1.amazonaws.com', undefined],
+    ['s3.dualstack.us-east-2.amazonaws.com', undefined],
+    ['0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com', undefined],
+    ['acc.eu.r2.cloudflarestorage.com', undefined],
+    ['s3.us-west-004.backblazeb2.com', undefined],
+    ['s3.eu-central-1.wasabisys.com', undefined],
+    ['nyc3.digitaloceanspaces.com', undefined],
+    ['storage.googleapis.com', undefined],
+    ['127.0.0.1', undefined],
+    ['minio.internal.example.com', undefined],
+    // Buckets in the host name.
+    ['my-bucket.s3.amazonaws.com', { bucket: 'my-bucket', server: 's3.amazonaws.com', aws: true }],
+    ['my.dotted.bucket.s3.eu-west-1.amazonaws.com', { bucket: 'my.dotted.bucket', server: 's3.eu-west-1.amazonaws.com', aws: true, region: 'eu-west-1' }],
+    ['my-bucket.s3-us-west-2.amazonaws.com', { bucket: 'my-bucket', server: 's3-us-west-2.amazonaws.com', aws: true, region: 'us-west-2' }],
+    ['my-bucket.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com', { bucket: 'my-bucket', server: '0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com', aws: false }],
+    ['my-bucket.acc.eu.r2.cloudflarestorage.com', { bucket: 'my-bucket', server: 'acc.eu.r2.cloudflarestorage.com', aws: false }],
+    ['my-bucket.s3.us-west-004.backblazeb2.com', { bucket: 'my-bucket', server: 's3.us-west-004.backblazeb2.com', aws: false }],
+    ['my-bucket.s3.wasabisys.com', { bucket: 'my-bucket', server: 's3.wasabisys.com', aws: false }],
+    ['my-bucket.nyc3.digitaloceanspaces.com', { bucket: 'my-bucket', server: 'nyc3.digitaloceanspaces.com', aws: false }],
+    ['my-bucket.storage.googleapis.com', { bucket: 'my-bucket', server: 'storage.googleapis.com', aws: false }],
+  ])('%s', (host, expected) => {
+    expect(bucketInHost(host)).toEqual(expected);
+  });
+
+  test.each([
+    [
+      'https://my-bucket.s3.amazonaws.com',
+      "Input 's3-endpoint': 'https://my-bucket.s3.amazonaws.com' has the bucket 'my-bucket' in its host name (a virtual-hosted-style bucket URL); the endpoint must be the server only: leave `s3-endpoint` empty for AWS S3 (set `s3-region`), and put the bucket in `destination` as s3://my-bucket/...",
+    ],
+    [
+      'https://my-bucket.s3.eu-west-1.amazonaws.com/',
+      "Input 's3-endpoint': 'https://my-bucket.s3.eu-west-1.amazonaws.com/' has the bucket 'my-bucket' in its host name (a virtual-hosted-style bucket URL); the endpoint must be the server only: leave `s3-endpoint` empty for AWS S3 (set `s3-region` to eu-west-1), and put the bucket in `destination` as s3://my-bucket/...",
+    ],
+    [
+      'https://backups.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com',
+      "Input 's3-endpoint': 'https://backups.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com' has the bucket 'backups' in its host name (a virtual-hosted-style bucket URL); the endpoint must be the server only: set `s3-endpoint` to the server only, https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com, and put the bucket in `destination` as s3://backups/...",
+    ],
+  ])('%s is refused with the fix', (value, message) => {
+    expect(() => parseS3Endpoint(value)).toThrow(message);
   });
 });

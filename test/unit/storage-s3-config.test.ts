@@ -117,6 +117,7 @@ describe('describeS3Error and s3ErrorHint', () => {
   const sdkError = (name: string, message: string, status: number) =>
     Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
   const netError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const keys: S3Settings = { ...base, accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret' };
 
   test.each<[string, unknown, S3Settings, string, string | undefined]>([
     [
@@ -129,9 +130,23 @@ describe('describeS3Error and s3ErrorHint', () => {
     [
       'bad secret',
       sdkError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.', 403),
-      base,
+      keys,
       'SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided',
-      "The store refused the credentials: check `s3-access-key-id` and `s3-secret-access-key` (or the AWS credentials in the environment), `s3-region` (us-east-1), and that they may read and write bucket 'my-bucket'.",
+      "The store refused the credentials: check `s3-access-key-id` and `s3-secret-access-key` (the key pair, from secrets), `s3-region` (us-east-1), and that they may list, read and write bucket 'my-bucket'.",
+    ],
+    [
+      'HeadObject 403 without a body (no error code: "Unknown"), keys given',
+      sdkError('Unknown', 'UnknownError', 403),
+      keys,
+      'Unknown: HTTP 403',
+      "The store refused the credentials: check `s3-access-key-id` and `s3-secret-access-key` (the key pair, from secrets), `s3-region` (us-east-1), and that they may list, read and write bucket 'my-bucket'.",
+    ],
+    [
+      '401 with the key inputs empty: the credential chain is named',
+      sdkError('Unknown', 'UnknownError', 401),
+      base,
+      'Unknown: HTTP 401',
+      "The store refused the credentials: `s3-access-key-id` and `s3-secret-access-key` are empty, so the AWS SDK default credential chain was used (AWS_* environment variables, an OIDC role from aws-actions/configure-aws-credentials, the instance role): check that role or those variables, `s3-region` (us-east-1), and that they may list, read and write bucket 'my-bucket'.",
     ],
     [
       'connection refused',
