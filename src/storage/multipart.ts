@@ -15,6 +15,9 @@
  * that fits one part is a single PutObject; else CreateMultipartUpload, UploadPart 1…n (every part
  * `partSize` bytes but the last), CompleteMultipartUpload with the parts' ETags (and CRC32s when
  * the client sends flexible checksums, as lib-storage does: `ChecksumAlgorithm: CRC32` on create).
+ * PutObject and CompleteMultipartUpload carry `If-None-Match: *` (AWS S3 user guide, "Add
+ * preconditions to S3 operations with conditional requests"): a store that honours it answers 412
+ * PreconditionFailed (or 409 ConditionalRequestConflict) instead of replacing an existing object.
  */
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -68,6 +71,8 @@ export class PooledUpload {
   parts = 0;
   /** A PutObject or CompleteMultipartUpload succeeded: an object exists under the key. */
   completed = false;
+  /** ETag answered by that PutObject or CompleteMultipartUpload (quotes stripped). */
+  etag: string | undefined;
   /** The first failure; later failures change nothing. */
   failure: Failure | undefined;
 
@@ -151,7 +156,7 @@ export class PooledUpload {
     }
     if (this.failure === undefined) {
       if (partNumber === 0) {
-        await this.send(new PutObjectCommand({ ...this.base(), Body: (current ?? Buffer.alloc(0)).subarray(0, filled), ContentLength: filled })).catch(() => undefined);
+        await this.send(new PutObjectCommand({ ...this.base(), Body: (current ?? Buffer.alloc(0)).subarray(0, filled), ContentLength: filled, IfNoneMatch: '*' })).catch(() => undefined);
       } else {
         if (filled > 0 && current) {
           await this.partSlot();
@@ -161,7 +166,7 @@ export class PooledUpload {
         if (this.failure === undefined) {
           this.done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
           await this.send(
-            new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done } }),
+            new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done }, IfNoneMatch: '*' }),
           ).catch(() => undefined); // recorded by send()
         }
       }
@@ -248,8 +253,10 @@ export class PooledUpload {
           this.parts = 1;
           this.bytes = command.input.ContentLength ?? 0;
           this.completed = true;
+          this.etag = (output as { ETag?: string }).ETag?.replace(/^"(.*)"$/, '$1');
         } else if (command instanceof CompleteMultipartUploadCommand) {
           this.completed = true;
+          this.etag = (output as { ETag?: string }).ETag?.replace(/^"(.*)"$/, '$1');
         }
         return output;
       },
