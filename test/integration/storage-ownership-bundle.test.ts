@@ -18,7 +18,7 @@ import type { Manifest } from '../../src/manifest.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Server, testS3Inputs, testS3Settings, type S3Server } from '../support/s3-server.js';
+import { startS3Proxy, startS3Server, testS3Inputs, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
 
 let cluster: Cluster;
 let s3: S3Server;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
   await s3.createBucket('owned');
   await cluster.createDatabase('shop');
-  await cluster.psql('shop', 'CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 20000) g');
+  await cluster.psql('shop', 'CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 300000) g');
   client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
 }, 120_000);
 
@@ -75,14 +75,46 @@ async function startOfSecond(): Promise<void> {
 const RACE_MESSAGE = /another run holds .*Nothing was written under that key|an object already exists at .*Nothing was overwritten|was refused: a file already exists under that name \(another run wrote it first\)\. Nothing was overwritten|was refused: an object already exists under that key/;
 
 /**
- * Starts two backups to `destination(attempt)` at the same instant until both picked the same key
- * (a run's key has whole-second time; at most 5 tries), and returns both runs.
+ * A proxy in front of s3rver that holds each archive's completing request (PutObject or
+ * CompleteMultipartUpload of `…/shop/<time>.dump.zst`) until two HeadObject requests of that key
+ * arrived (or 10 s passed): so both runs have checked the key before either stores it, the
+ * interleaving in which a check before the upload alone lets both runs write (s3rver ignores
+ * If-None-Match).
  */
-async function race(destination: (attempt: number) => string): Promise<{ runs: ActionRun[]; destination: string }> {
+async function bothCheckFirst(): Promise<S3Proxy> {
+  const heads = new Map<string, number>();
+  const held = new Map<string, (() => void)[]>();
+  const archive = /\/shop\/[^/]+\.dump\.zst$/;
+  return startS3Proxy(s3.port, ({ method, key, query }, _req, _res, forward) => {
+    if (!archive.test(key)) return forward();
+    if (method === 'HEAD') {
+      heads.set(key, (heads.get(key) ?? 0) + 1);
+      if ((heads.get(key) ?? 0) >= 2) for (const go of held.get(key)?.splice(0) ?? []) go();
+      return forward();
+    }
+    const completes = (method === 'PUT' && !query.has('partNumber')) || (method === 'POST' && query.has('uploadId'));
+    if (!completes || (heads.get(key) ?? 0) >= 2) return forward();
+    let sent = false;
+    const go = (): void => {
+      if (!sent) forward();
+      sent = true;
+    };
+    held.set(key, [...(held.get(key) ?? []), go]);
+    setTimeout(go, 10_000);
+  });
+}
+
+/**
+ * Starts two backups to `destination(attempt)` at the same instant until both picked the same key
+ * (a run's key has whole-second time; at most 5 tries), and returns both runs. `endpoint` is the S3
+ * endpoint the runs use (default: s3rver itself).
+ */
+async function race(destination: (attempt: number) => string, endpoint?: string): Promise<{ runs: ActionRun[]; destination: string }> {
   for (let attempt = 1; attempt <= 5; attempt++) {
     await startOfSecond();
     const target = destination(attempt);
-    const runs = await Promise.all([runAction({ inputs: backupInputs(target) }), runAction({ inputs: backupInputs(target) })]);
+    const extra: Record<string, string> = endpoint ? { 's3-endpoint': endpoint } : {};
+    const runs = await Promise.all([runAction({ inputs: backupInputs(target, extra) }), runAction({ inputs: backupInputs(target, extra) })]);
     // Both succeeded (with distinct keys): they started in different seconds; try again.
     if (runs.every((r) => r.exitCode === 0) && runs[0]?.outputs['backup-key'] !== runs[1]?.outputs['backup-key']) continue;
     return { runs, destination: target };
@@ -92,7 +124,8 @@ async function race(destination: (attempt: number) => string): Promise<{ runs: A
 
 describe('two backups of one database to one destination in the same second', () => {
   test('s3rver (ignores If-None-Match): one exits 0, the other fails saying so; archive, manifest and output agree', async () => {
-    const { runs, destination } = await race((n) => `s3://owned/race${n}`);
+    const proxy = await bothCheckFirst();
+    const { runs, destination } = await race((n) => `s3://owned/race${n}`, proxy.endpoint).finally(() => proxy.stop());
     const winners = runs.filter((r) => r.exitCode === 0);
     const losers = runs.filter((r) => r.exitCode !== 0);
     expect(winners).toHaveLength(1);
