@@ -5,6 +5,7 @@
  * pg_restore/psql. Corrupt archives, tampered manifests, failing assertions, non-empty targets,
  * globals and freshness checks against synthetic listings.
  */
+import { claimObjectKey } from '../../src/storage/claim.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -390,6 +391,8 @@ describe('check', () => {
       const key = `pagila/${stamp}${e.label ? `-${e.label}` : ''}.dump`;
       await store.put(key, Buffer.alloc(e.size, 1), 'application/octet-stream');
       if (e.manifest !== false) await store.put(`${key}.manifest.json`, '{}', 'application/json');
+      // An interrupted run keeps its claim beside the archive: what marks it as ours in a folder.
+      else await store.put(claimObjectKey(key, e.time, '0123456789ab'), '{}', 'application/json');
     }
   }
 
