@@ -247,19 +247,21 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     } finally {
       // A claim is released once its manifest is written, or when nothing was written under its key.
       // An archive stored without its manifest keeps its claim: the claim marks it as this action's.
-      await Promise.all(
-        claims.map(async (claim, i) => {
-          const store = stores[i];
-          if (!claim || !store) return;
-          // When the store cannot be asked, the claim stays (a stale claim is removed after 24 h).
-          const there = (key: string, unknown: boolean): Promise<boolean> => store.head(key).then((info) => info !== undefined, () => unknown);
-          if ((await there(manifestKey(claim.archiveKey), false)) || !(await there(claim.archiveKey, true))) await claim.release();
-        }),
-      );
+      await Promise.all(claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i] as ObjectStore, claim) : undefined)));
     }
   } finally {
     await inspector.close();
   }
+}
+
+/**
+ * Releases `claim` once its manifest exists or nothing is stored under its key. An archive stored
+ * without its manifest keeps the claim: in a folder the claim is what marks it as this action's
+ * (storage/claim.ts). When the store cannot be asked, the claim stays too (it goes stale in 24 h).
+ */
+async function releaseClaim(store: ObjectStore, claim: Claim): Promise<void> {
+  const there = (key: string, unknown: boolean): Promise<boolean> => store.head(key).then((info) => info !== undefined, () => unknown);
+  if ((await there(manifestKey(claim.archiveKey), false)) || !(await there(claim.archiveKey, true))) await claim.release();
 }
 
 /**
@@ -434,10 +436,10 @@ async function streamDump(
     claimErrors.forEach((reason, i) => (settled[i] = { status: 'rejected', reason }));
     return { measurement: meter.result(), encryption: gpg?.info ?? encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000, claims };
   } finally {
-    // Failed before the claims were handed over: nothing was stored under the keys (the stream's
-    // end waits for the claims), so every claim taken is released.
+    // Failed before the claims were handed over: release them (unless an archive was stored).
     if (!claimed) {
-      for (const outcome of await Promise.allSettled(claiming)) if (outcome.status === 'fulfilled') await outcome.value.release();
+      const outcomes = await Promise.allSettled(claiming);
+      await Promise.all(outcomes.map((o, i) => (o.status === 'fulfilled' ? releaseClaim(stores[i] as ObjectStore, o.value) : undefined)));
     }
     deps.signal?.removeEventListener('abort', onAbort);
     killAll();

@@ -169,6 +169,7 @@ describe('only what this action wrote is deleted', () => {
     await client.send(new DeleteObjectCommand({ Bucket: 'owned', Key: first.outputs['manifest-key'] }));
     // Another tool's object with an archive-like name: no metadata, no manifest.
     await client.send(new PutObjectCommand({ Bucket: 'owned', Key: `foreign/shop/${FOREIGN}`, Body: 'not ours' }));
+    await afterThisSecond(); // a backup in the same second would find the key taken
     const second = await runAction({ inputs: backupInputs('s3://owned/foreign') });
     expect(second.exitCode).toBe(0);
 
@@ -189,15 +190,19 @@ describe('only what this action wrote is deleted', () => {
     // A run stopped after storing the archive: its globals file cannot be written (a folder holds
     // the name, for each second the run may start in), so it fails before the manifest and keeps
     // its claim beside the archive.
-    const blocked = Array.from({ length: 10 }, (_, i) => keyTime(new Date(Date.now() + i * 1000)));
+    // (From the next second on: in the first run's second the key is taken, a failure of another kind.)
+    const next = await afterThisSecond();
+    const blocked = Array.from({ length: 10 }, (_, i) => keyTime(new Date(next + i * 1000)));
     for (const time of blocked) mkdirSync(path.join(folder, `${time}.globals.sql`));
     const interrupted = await runAction({ inputs: backupInputs(`file://${root}`, { globals: 'true' }) });
     expect(interrupted.exitCode).not.toBe(0);
+    expect(interrupted.stdout).toMatch(/globals\.sql .*was refused: a file already exists under that name/);
     for (const time of blocked) rmSync(path.join(folder, `${time}.globals.sql`), { recursive: true });
-    const taken = blocked.find((time) => existsSync(path.join(folder, `${time}.dump.zst`)));
+    const taken = blocked.find((time) => existsSync(path.join(folder, `${time}.dump.zst`)) && !existsSync(path.join(folder, `${time}.dump.zst.manifest.json`)));
     expect(taken).toBeDefined();
     expect(filesIn(folder)).toEqual(expect.arrayContaining([`${taken}.dump.zst`, expect.stringMatching(new RegExp(`^${taken}\\.dump\\.zst\\.claim-`))]));
     expect(filesIn(folder)).not.toContain(`${taken}.dump.zst.manifest.json`);
+    await afterThisSecond();
     const third = await runAction({ inputs: backupInputs(`file://${root}`) });
     expect(third.exitCode).toBe(0);
 
@@ -206,6 +211,13 @@ describe('only what this action wrote is deleted', () => {
     expect(filesIn(folder)).toEqual([FOREIGN, path.basename(third.outputs['backup-key'] as string), path.basename(third.outputs['manifest-key'] as string)].sort());
   }, 180_000);
 });
+
+/** Resolves once the wall clock is in the next whole second; returns that second (ms). */
+async function afterThisSecond(): Promise<number> {
+  const next = Math.ceil((Date.now() + 1) / 1000) * 1000;
+  while (Date.now() < next) await new Promise((r) => setTimeout(r, 10));
+  return next;
+}
 
 /** The key time of `time` (`2026-12-07T011503Z`). */
 function keyTime(time: Date): string {
