@@ -159,6 +159,39 @@ describe('two backups of one database to one destination in the same second', ()
   }, 180_000);
 });
 
+describe('after the write, the object under the key must be the run\'s own (a store that let another writer replace it)', () => {
+  /** A proxy that answers HeadObject of keys matching `pattern` with another ETag, as if another writer had replaced the object. */
+  function replacedOnHead(pattern: RegExp): Promise<S3Proxy> {
+    return startS3Proxy(s3.port, ({ method, key }, _req, _res, forward) => {
+      if (method === 'HEAD' && pattern.test(key)) forward((headers) => ({ ...headers, etag: '"0123456789abcdef0123456789abcdef"' }));
+      else forward();
+    });
+  }
+
+  test('the archive: the run fails naming the replaced key, and writes no manifest', async () => {
+    const proxy = await replacedOnHead(/\/shop\/[^/]+\.dump\.zst$/);
+    try {
+      const run = await runAction({ inputs: backupInputs('s3://owned/replaced', { 's3-endpoint': proxy.endpoint }) });
+      expect(run.exitCode).not.toBe(0);
+      expect(run.stdout).toMatch(/replaced\/shop\/\S+\.dump\.zst has ETag 0123456789abcdef0123456789abcdef but the upload was answered with [0-9a-f]{32}: another writer replaced the archive after this run stored it/);
+      expect((await s3Keys('replaced/')).filter((k) => k.endsWith('.manifest.json'))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+
+  test('the manifest: the run fails saying another writer replaced it', async () => {
+    const proxy = await replacedOnHead(/\.manifest\.json$/);
+    try {
+      const run = await runAction({ inputs: backupInputs('s3://owned/replaced-manifest', { 's3-endpoint': proxy.endpoint }) });
+      expect(run.exitCode).not.toBe(0);
+      expect(run.stdout).toMatch(/the object under replaced-manifest\/shop\/\S+\.manifest\.json is not the one this run wrote \(\d+ bytes, ETag 0123456789abcdef0123456789abcdef; written \d+ bytes, ETag [0-9a-f]{32}\): another writer replaced it/);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+});
+
 describe('only what this action wrote is deleted', () => {
   const FOREIGN = '2020-01-01T000000Z.dump';
 
