@@ -27,7 +27,7 @@ import {
 } from '@aws-sdk/client-s3';
 
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
-import { PooledUpload, type Failure } from './multipart.js';
+import { PooledUpload, sendConditionalWrite, type Failure } from './multipart.js';
 import { multipartPlan } from './part-size.js';
 import { WRITTEN_BY_METADATA, type Destination, type ObjectInfo, type ObjectStore, type PutResult, type S3Settings, type UploadOptions, type UploadResult } from './types.js';
 
@@ -211,18 +211,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** PutObject with `If-None-Match: *` and the marker metadata; 412/409 → UploadError "already exists". */
+  /** PutObject with `If-None-Match: *` (when the store implements it) and the marker metadata; 412/409 → UploadError "already exists". */
   async put(key: string, data: string | Buffer, contentType: string): Promise<PutResult> {
     try {
-      const output = await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.destination.bucket,
-          Key: key,
-          Body: data,
-          ...objectWriteParams(this.settings, contentType),
-          Metadata: { ...WRITTEN_BY_METADATA },
-          IfNoneMatch: '*',
-        }),
+      const output = await sendConditionalWrite(
+        this.client,
+        (condition) =>
+          new PutObjectCommand({
+            Bucket: this.destination.bucket,
+            Key: key,
+            Body: data,
+            ...objectWriteParams(this.settings, contentType),
+            Metadata: { ...WRITTEN_BY_METADATA },
+            ...condition,
+          }),
+        (command) => this.client.send(command as PutObjectCommand),
       );
       return output.ETag ? { etag: stripQuotes(output.ETag) } : {};
     } catch (error) {

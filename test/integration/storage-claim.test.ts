@@ -169,6 +169,29 @@ describe('conditional writes on S3 (If-None-Match: *) and the marker metadata', 
     }
   });
 
+  test('a store that does not implement If-None-Match (501): the write goes again without it, and later writes go without it', async () => {
+    const proxy = await startS3Proxy(server.port, (request, req, res, forward) => {
+      if (request.headers['if-none-match'] !== undefined) answerS3Error(req, res, 501, 'NotImplemented', 'A header you provided implies functionality that is not implemented');
+      else forward();
+    });
+    try {
+      const store = createStore(parseDestination('s3://claims/unconditional'), testS3Settings(proxy.endpoint));
+      const big = Buffer.alloc(6 * 1024 * 1024, 7);
+      const uploaded = await store.upload('unconditional/db/big.dump', Readable.from([big, big]), { expectedBytes: 1024 });
+      expect(uploaded.bytes).toBe(big.length * 2);
+      await store.put('unconditional/db/m.json', '{}', 'application/json');
+      const writes = proxy.requests.filter((r) => (r.method === 'POST' && r.query.has('uploadId')) || (r.method === 'PUT' && !r.query.has('partNumber')));
+      expect(writes.map((r) => `${r.method} ${r.key} ${r.headers['if-none-match'] ?? '-'}`)).toEqual([
+        'POST unconditional/db/big.dump *',
+        'POST unconditional/db/big.dump -',
+        'PUT unconditional/db/m.json -',
+      ]);
+      expect((await store.head('unconditional/db/big.dump'))?.size).toBe(big.length * 2);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('412 PreconditionFailed on PutObject and on CompleteMultipartUpload: UploadError that says so, nothing left', async () => {
     const proxy = await startS3Proxy(server.port, (request, req, res, forward) => {
       const refused = (request.method === 'PUT' && !request.query.has('partNumber')) || (request.method === 'POST' && request.query.has('uploadId'));
