@@ -2,6 +2,9 @@ import { parseClaimKey, STALE_SECONDS } from './claim.js';
 import { databaseSegment, globalsKey, manifestKey, parseArchiveKey } from './keys.js';
 import type { ObjectStore } from './types.js';
 
+/** HeadObject requests at once when reading the marker of archives without manifest. */
+const HEAD_CONCURRENCY = 16;
+
 /** One archive this action wrote, as found in a listing (no GET needed). */
 export interface BackupEntry {
   /** Full object key of the archive. */
@@ -88,6 +91,19 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
     if (claim && keys.has(claim.archiveKey)) claimsOf.set(claim.archiveKey, [...(claimsOf.get(claim.archiveKey) ?? []), key]);
   }
 
+  // Archive-named objects with neither manifest nor claim: ours only if they carry the marker (S3
+  // metadata), which only a HeadObject shows; {@link HEAD_CONCURRENCY} at a time.
+  const unproven = [...keys.keys()].filter((key) => {
+    const parsed = parseArchiveKey(key, prefix);
+    return parsed?.database === database && !keys.has(manifestKey(key)) && !claimsOf.has(key);
+  });
+  const marked = new Set<string>();
+  for (let start = 0; start < unproven.length; start += HEAD_CONCURRENCY) {
+    const batch = unproven.slice(start, start + HEAD_CONCURRENCY);
+    const heads = await Promise.all(batch.map((key) => store.head(key)));
+    batch.forEach((key, i) => heads[i]?.writtenByUs === true && marked.add(key));
+  }
+
   const backups: BackupEntry[] = [];
   const owned = new Set<string>();
   for (const [key, size] of keys) {
@@ -96,8 +112,7 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
     const manifest = manifestKey(key);
     const hasManifest = keys.has(manifest);
     const claims = hasManifest ? undefined : claimsOf.get(key);
-    // Neither manifest nor claim: ours only if it carries the marker (S3 metadata).
-    if (!hasManifest && !claims && (await store.head(key))?.writtenByUs !== true) continue;
+    if (!hasManifest && !claims && !marked.has(key)) continue; // foreign, whatever its name
     backups.push({
       key,
       manifestKey: manifest,
