@@ -369,10 +369,11 @@ async function streamDump(
       });
     }
     children.push(producer);
-    // The check that no object exists under the new keys (for S3 the SDK's load, ~70 ms of this
-    // thread, and a HeadObject) runs once the dump has started instead of before it. The end of
-    // the stream (and so every upload's completion) waits for it and for every child's exit
-    // status, so no upload completes under a taken key; a key found taken stops the stream at once.
+    // The claim of the new keys (storage/claim.ts; for S3 the SDK's load, ~70 ms of this thread, a
+    // HeadObject, the claim's PutObject and a listing) runs once the dump has started instead of
+    // before it. The end of the stream (and so every upload's completion) waits for it and for every
+    // child's exit status, so no upload completes under a key this run does not own; a key found
+    // taken stops the stream at once.
     // A key taken (KeyTakenError) stops the whole run; a store that cannot be asked fails only its
     // own destination (below), as an upload failure would.
     claiming = stores.map((store, i) => claimKey(store, keys[i] as string));
