@@ -26,9 +26,11 @@ import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import { describeHolder, lockWaitRelations, markLockWait, relationsOfLockQuery } from '../postgres/locks.js';
 import type { ClientTool, Connection } from '../postgres/types.js';
+import { readCatalog, removeStaleTemporaries } from '../storage/catalog.js';
+import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
 import { archiveKey, globalsKey, manifestKey } from '../storage/keys.js';
 import { hashObject } from '../storage/read.js';
-import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
+import type { Destination, ObjectStore, S3Settings, UploadResult } from '../storage/types.js';
 
 /** Log sink and phase grouping (core.info / core.warning / core.group in the action). */
 export interface Log {
@@ -151,12 +153,15 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       }),
     );
 
+    let claims: (Claim | undefined)[] = [];
+    try {
     const streamed = await log.group('Dump and upload', async () => {
       log.info(
         `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
       );
       return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf }, stores, keys, contentType, server.databaseSizeBytes);
     });
+    claims = streamed.claims;
 
     const results: DestinationResult[] = stores.map((store, i) => ({
       url: store.destination.url,
@@ -171,7 +176,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         const result = results[i] as DestinationResult;
         if (!result.ok) continue;
         try {
-          await verifyArchive(store, result.key, streamed.measurement);
+          await verifyArchive(store, result.key, streamed.measurement, (streamed.uploads[i] as PromiseFulfilledResult<UploadResult>).value?.etag);
           log.info(`${store.destination.url}: ${result.key} verified (${streamed.measurement.bytes} bytes).`);
         } catch (error) {
           result.ok = false;
@@ -189,7 +194,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         const sha256 = createHash('sha256').update(data).digest('hex');
         const key = globalsKey(keys[0] as string);
         for (const [i, store] of stores.entries()) {
-          if (results[i]?.ok) await store.put(globalsKey(keys[i] as string), data, config.encryption ? 'application/pgp-encrypted' : 'application/sql');
+          if (results[i]?.ok) await putOwn(store, globalsKey(keys[i] as string), data, config.encryption ? 'application/pgp-encrypted' : 'application/sql');
         }
         log.info(`Globals (roles, tablespaces; no role passwords): ${data.length} bytes${config.encryption ? ', encrypted' : ''}.`);
         return { key, bytes: data.length, sha256 };
@@ -243,7 +248,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
           globals: globals ? { ...globals, key: globalsKey(result.key) } : null,
         };
         try {
-          await store.put(result.manifestKey, `${JSON.stringify(own, null, 2)}\n`, 'application/json');
+          await putOwn(store, result.manifestKey, `${JSON.stringify(own, null, 2)}\n`, 'application/json');
           log.info(`${store.destination.url}: manifest ${result.manifestKey}`);
         } catch (error) {
           result.ok = false;
@@ -253,6 +258,8 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     });
 
     const result: BackupResult = { manifest, destinations: results, throughput: streamed.measurement.bytes / Math.max(streamed.seconds, 0.001) };
+    await cleanUpTemporaries(stores.filter((_, i) => results[i]?.ok), connection.database, log);
+
     const failed = results.filter((r) => !r.ok);
     if (failed.length > 0) {
       const good = results.filter((r) => r.ok);
@@ -264,8 +271,57 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       throw new UploadError(message);
     }
     return result;
+    } finally {
+      // A claim is released once its manifest is written, or when nothing was written under its key.
+      // An archive stored without its manifest keeps its claim: the claim marks it as this action's.
+      await Promise.all(claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i] as ObjectStore, claim) : undefined)));
+    }
   } finally {
     await inspector.close();
+  }
+}
+
+/**
+ * Releases `claim` once its manifest exists or nothing is stored under its key. An archive stored
+ * without its manifest keeps the claim: in a folder the claim is what marks it as this action's
+ * (storage/claim.ts). When the store cannot be asked, the claim stays too (it goes stale in 24 h).
+ */
+async function releaseClaim(store: ObjectStore, claim: Claim): Promise<void> {
+  const there = (key: string, unknown: boolean): Promise<boolean> => store.head(key).then((info) => info !== undefined, () => unknown);
+  if ((await there(manifestKey(claim.archiveKey), false)) || !(await there(claim.archiveKey, true))) await claim.release();
+}
+
+/**
+ * Writes a small object (manifest, globals) with an exclusive create, then checks with a HeadObject
+ * that the object under the key is this write's (same size and, when the store answered one, same
+ * ETag): a store that ignores `If-None-Match` would otherwise let another writer's object pass.
+ * @throws UploadError when the key is taken or the object is not this write's.
+ */
+async function putOwn(store: ObjectStore, key: string, data: string | Buffer, contentType: string): Promise<void> {
+  const written = await store.put(key, data, contentType);
+  const info = await store.head(key);
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  if (!info || info.size !== bytes || (written.etag !== undefined && info.etag !== undefined && info.etag !== written.etag)) {
+    throw new UploadError(
+      `${store.destination.url}: the object under ${key} is not the one this run wrote (${info ? `${info.size} bytes, ETag ${info.etag ?? 'none'}` : 'missing'}; written ${bytes} bytes, ETag ${written.etag ?? 'none'}): another writer replaced it.`,
+    );
+  }
+}
+
+/**
+ * Removes temporary objects (claims, `.partial` files) older than 24 h under the database's folder
+ * of each store, left by killed runs (storage/catalog.ts). Never throws: a failure is a warning.
+ */
+async function cleanUpTemporaries(stores: ObjectStore[], database: string, log: Log): Promise<void> {
+  for (const store of stores) {
+    try {
+      const catalog = await readCatalog(store, database);
+      const { removed, errors } = await removeStaleTemporaries(store, catalog, new Date());
+      if (removed.length > 0) log.info(`${store.destination.url}: removed ${removed.length} temporary object(s) older than 24 h left by killed runs: ${removed.map((t) => t.key).join(', ')}.`);
+      for (const error of errors) log.warning(`${store.destination.url}: could not remove the temporary object ${error.key}: ${error.message}`);
+    } catch (error) {
+      log.warning(`${store.destination.url}: could not look for temporary objects left by earlier runs: ${errorMessage(error)}`);
+    }
   }
 }
 
@@ -277,6 +333,8 @@ interface Streamed {
   rowCounts: Manifest['rowCounts']['tables'];
   catalogCounts: Manifest['objects'];
   seconds: number;
+  /** Each store's claim of its key (storage/claim.ts), held until the manifest is written; undefined where it failed. */
+  claims: (Claim | undefined)[];
 }
 
 /**
@@ -374,6 +432,8 @@ async function streamDump(
   let tempDir: string | undefined;
   let pooled: PooledPipe | undefined;
   let gpg: GpgEncrypter | undefined;
+  let claiming: Promise<Claim>[] = [];
+  let claimed = false;
   try {
     if (deps.signal?.aborted) throw new DumpError('The backup was cancelled before the dump started.');
     gpg = await chooseGpg(config, deps, plan);
@@ -408,11 +468,24 @@ async function streamDump(
       });
     }
     children.push(producer);
-    // The check that no object exists under the new keys (for S3 the SDK's load, ~70 ms of this
-    // thread, and a HeadObject) runs once the dump has started instead of before it. The end of
-    // the stream (and so every upload's completion) waits for it and for every child's exit
-    // status, so no upload completes under a taken key; a key found taken stops the stream at once.
-    const keysFree = Promise.all(stores.map((store, i) => keyIsFree(store, keys[i] as string)));
+    // The claim of the new keys (storage/claim.ts; for S3 the SDK's load, ~70 ms of this thread, a
+    // HeadObject, the claim's PutObject and a listing) runs once the dump has started instead of
+    // before it. The end of the stream (and so every upload's completion) waits for it and for every
+    // child's exit status, so no upload completes under a key this run does not own; a key found
+    // taken stops the stream at once.
+    // A key taken (KeyTakenError) stops the whole run; a store that cannot be asked fails only its
+    // own destination (below), as an upload failure would.
+    claiming = stores.map((store, i) => claimKey(store, keys[i] as string));
+    const claimErrors: unknown[] = [];
+    const keysFree = Promise.all(
+      claiming.map((claim, i) =>
+        claim.catch((error: unknown) => {
+          if (error instanceof KeyTakenError) throw error;
+          claimErrors[i] = error;
+          return undefined;
+        }),
+      ),
+    );
     gate = new ExitGate(() => [...children.map((c) => c.done), keysFree, counts]);
     if (countFailed) gate.destroy(countFailed);
     let keyTaken: UploadError | undefined;
@@ -436,6 +509,12 @@ async function streamDump(
     );
     // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
     uploads.forEach((upload, i) => upload.catch((error: unknown) => fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)))));
+    // So does a store whose claim could not be made: its upload must not complete.
+    claiming.forEach((claim, i) =>
+      claim.catch((error: unknown) => {
+        if (!(error instanceof KeyTakenError)) fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)));
+      }),
+    );
     const stages = [source, ...(compressor?.kind === 'in-process' ? [compressor.stream] : []), ...(encryption ? [encryption.stream] : []), meter, gate, fanout] as const;
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
@@ -450,14 +529,24 @@ async function streamDump(
         await Promise.allSettled(children.map((c) => c.done));
         throw await explainLockWait(countFailed, inspector);
       }
+      claimErrors.forEach((reason, i) => (settled[i] = { status: 'rejected', reason }));
       throw await explainLockWait(await rootCause(children, connection, settled, deps.signal, flow.reason), inspector);
     }
     const [rowCounts, catalogCounts] = await counts;
-    return { measurement: meter.result(), encryption: gpg?.info ?? encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000 };
+    const claims = await keysFree;
+    claimed = true;
+    // A destination whose claim failed reports the store's answer, not its upload's broken stream.
+    claimErrors.forEach((reason, i) => (settled[i] = { status: 'rejected', reason }));
+    return { measurement: meter.result(), encryption: gpg?.info ?? encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000, claims };
   } catch (error) {
     // A failure before the stream (the directory format's pg_dump): name a lock's holder too.
     throw error instanceof Error ? await explainLockWait(error, inspector) : error;
   } finally {
+    // Failed before the claims were handed over: release them (unless an archive was stored).
+    if (!claimed) {
+      const outcomes = await Promise.allSettled(claiming);
+      await Promise.all(outcomes.map((o, i) => (o.status === 'fulfilled' ? releaseClaim(stores[i] as ObjectStore, o.value) : undefined)));
+    }
     deps.signal?.removeEventListener('abort', onAbort);
     killAll();
     await lockWatch.stop();
@@ -563,26 +652,17 @@ function dumpFailure(error: unknown, connection: Connection): DumpError {
 }
 
 /**
- * Resolves when no object exists under `key` in `store` (HeadObject, or stat for a folder).
- * @throws UploadError when one does (another backup of this database started in the same second),
- *   or when the store could not be asked.
+ * HeadObject (or stat) the stored archive and compare with what was streamed (size, and the ETag
+ * the upload was answered with, when the store sent one: another writer's object has another); a
+ * local file is re-hashed.
  */
-async function keyIsFree(store: ObjectStore, key: string): Promise<void> {
-  const found = await store.head(key).catch((error: unknown) => {
-    throw new UploadError(errorMessage(error), { cause: error });
-  });
-  if (found) {
-    throw new UploadError(
-      `${store.destination.url}: an object already exists at ${key}; another backup of this database started in the same second. Nothing was overwritten; use a concurrency group so backups of one database never overlap.`,
-    );
-  }
-}
-
-/** HeadObject (or stat) the stored archive and compare with what was streamed; a local file is re-hashed. */
-async function verifyArchive(store: ObjectStore, key: string, expected: { bytes: number; sha256: string }): Promise<void> {
+async function verifyArchive(store: ObjectStore, key: string, expected: { bytes: number; sha256: string }, etag?: string): Promise<void> {
   const info = await store.head(key);
   const where = `${store.destination.url}: ${key}`;
   if (!info) throw new VerifyError(`${where} is missing after the upload completed; the store did not keep it.`);
+  if (etag !== undefined && info.etag !== undefined && info.etag !== etag) {
+    throw new VerifyError(`${where} has ETag ${info.etag} but the upload was answered with ${etag}: another writer replaced the archive after this run stored it.`);
+  }
   if (info.size !== expected.bytes) {
     throw new VerifyError(`${where} holds ${info.size} bytes but ${expected.bytes} were streamed; the stored archive is incomplete.`);
   }

@@ -7,7 +7,8 @@ import { formatBytes } from './backup.js';
 import { planRetention, type RetentionPlan } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
 import { verdictsOf } from '../report/retention-report.js';
-import { readCatalog, type Catalog } from '../storage/catalog.js';
+import { readCatalog, staleTemporaries, type Catalog } from '../storage/catalog.js';
+import { STALE_SECONDS } from '../storage/claim.js';
 import type { Destination, ObjectStore } from '../storage/types.js';
 import type { RetentionCommandOptions } from './prune.js';
 
@@ -49,6 +50,21 @@ export async function runList(options: Omit<RetentionCommandOptions, 'dryRun' | 
   return result;
 }
 
+/**
+ * Log lines for the temporary objects of runs of this action (claims, `.partial` files): each with
+ * its size and age, and whether the next backup or prune removes it (older than 24 h).
+ */
+export function temporaryLines(catalog: Pick<Catalog, 'temporary'>, now: Date): string[] {
+  if (catalog.temporary.length === 0) return [];
+  const stale = new Set(staleTemporaries(catalog, now).map((t) => t.key));
+  return [
+    `${catalog.temporary.length} temporary object(s) of runs of this action (a run killed while writing, or still running); the next backup or prune removes those older than ${STALE_SECONDS / 3600} h:`,
+    ...catalog.temporary.map(
+      (t) => `temporary  ${t.key}  ${t.kind}  ${formatBytes(t.size)}  ${t.lastModified ? `last written ${t.lastModified.toISOString()}` : 'age unknown'}${stale.has(t.key) ? '  (stale: removed by the next backup or prune)' : ''}`,
+    ),
+  ];
+}
+
 async function listDestination(destination: Destination, options: Omit<RetentionCommandOptions, 'dryRun' | 'mustKeep'>): Promise<DestinationListing> {
   const { log, policy } = options;
   const url = destination.url;
@@ -72,6 +88,7 @@ async function listDestination(destination: Destination, options: Omit<Retention
     }
     if (catalog.orphanManifests.length > 0) log.info(`${catalog.orphanManifests.length} manifest(s) without archive.`);
     if (catalog.foreign.length > 0) log.info(`${catalog.foreign.length} other object(s) not written by this action.`);
+    for (const line of temporaryLines(catalog, options.now)) log.info(line);
     return { url, catalog, ...(plan ? { plan } : {}) };
   } catch (error) {
     const message = `${url}: could not list backups: ${errorMessage(error)}`;

@@ -7,7 +7,7 @@ import { executePrune, type PruneExecution } from '../retention/execute.js';
 import { planRetention } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
 import { keptRows, deletedRows } from '../report/retention-report.js';
-import { readCatalog, type Catalog } from '../storage/catalog.js';
+import { readCatalog, removeStaleTemporaries, staleTemporaries, type Catalog, type TemporaryEntry } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupResult, Log } from './backup.js';
 
@@ -41,6 +41,11 @@ export interface DestinationPrune {
   error?: string;
   catalog?: Catalog;
   execution?: PruneExecution;
+  /**
+   * Temporary objects older than 24 h left by killed runs (claims, `.partial` files) that were
+   * removed (in a dry run: that would be removed). See storage/catalog.ts.
+   */
+  temporariesRemoved?: TemporaryEntry[];
 }
 
 /** What runPrune returns; outputs and the job summary are made from it. */
@@ -123,7 +128,8 @@ async function pruneDestination(destination: Destination, policy: RetentionPolic
     for (const warning of plan.warnings) log.warning(`${url}: ${warning}`);
     const execution = await executePrune(store, catalog, plan, { dryRun: options.dryRun, ...(mustKeep ? { mustKeep } : {}), listed, log });
     logTables(log, execution, catalog);
-    return { url, ok: execution.failed.length === 0, catalog, execution };
+    const temporaries = await pruneTemporaries(store, catalog, options);
+    return { url, ok: execution.failed.length === 0, catalog, execution, temporariesRemoved: temporaries };
   } catch (error) {
     const message = `${url}: retention skipped, nothing was deleted: ${errorMessage(error)}`;
     log.warning(message);
@@ -131,6 +137,21 @@ async function pruneDestination(destination: Destination, policy: RetentionPolic
   } finally {
     (store as { destroy?: () => void } | undefined)?.destroy?.();
   }
+}
+
+/** Removes (or, in a dry run, lists) the catalog's temporary objects older than 24 h; failures are warnings. */
+async function pruneTemporaries(store: ObjectStore, catalog: Catalog, options: RetentionCommandOptions): Promise<TemporaryEntry[]> {
+  const { log } = options;
+  const url = store.destination.url;
+  if (options.dryRun) {
+    const stale = staleTemporaries(catalog, options.now);
+    for (const t of stale) log.info(`would remove  ${t.key}  temporary ${t.kind} older than 24 h (left by a killed run)`);
+    return stale;
+  }
+  const { removed, errors } = await removeStaleTemporaries(store, catalog, options.now);
+  for (const t of removed) log.info(`removed  ${t.key}  temporary ${t.kind} older than 24 h (left by a killed run)`);
+  for (const e of errors) log.warning(`${url}: could not remove the temporary object ${e.key}: ${e.message}`);
+  return removed;
 }
 
 const LOG_ROWS = 1000;

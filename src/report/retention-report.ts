@@ -4,6 +4,8 @@ import type { PruneResult } from '../commands/prune.js';
 import { formatBytes } from '../commands/backup.js';
 import type { DeletedBackup, KeptBackup, RetentionPlan } from '../retention/plan.js';
 import { describePolicy } from '../retention/policy.js';
+import { staleTemporaries } from '../storage/catalog.js';
+import { STALE_SECONDS } from '../storage/claim.js';
 
 /** Rows in each job-summary table (GitHub caps a summary at 1 MiB). */
 const SUMMARY_ROWS = 200;
@@ -81,6 +83,16 @@ export function listSummary(result: ListResult): string {
       return [b.key, b.time.toISOString(), b.label ?? '', formatBytes(b.size), b.hasManifest ? 'yes' : 'no', ...(v ? [`${v.action}: ${v.reasons.join(', ')}`] : [])];
     });
     parts.push(table(columns, rows));
+    if (d.catalog.temporary.length > 0) {
+      const stale = new Set(staleTemporaries(d.catalog, result.now).map((t) => t.key));
+      parts.push(`Temporary objects of runs of this action (killed while writing, or still running); the next backup or prune removes those older than ${STALE_SECONDS / 3600} h:\n`);
+      parts.push(
+        table(
+          ['Temporary object', 'Kind', 'Size', 'Last written (UTC)', 'Removed by the next run'],
+          d.catalog.temporary.map((t) => [t.key, t.kind, formatBytes(t.size), t.lastModified?.toISOString() ?? '', stale.has(t.key) ? 'yes' : 'no']),
+        ),
+      );
+    }
   }
   if (result.warnings.length > 0) parts.push(`### Warnings\n\n${result.warnings.map((w) => `- ${cell(w)}`).join('\n')}\n`);
   return parts.join('\n');
@@ -101,9 +113,36 @@ export interface ListedBackup {
   retention?: { action: 'keep' | 'delete'; reasons: string[] };
 }
 
-/** Step outputs of `command: list` (names as in action.yml): `backups`, the {@link listJson} of the result. */
+/** Step outputs of `command: list` (names as in action.yml): `backups` ({@link listJson}) and `temporary-files` ({@link temporaryJson}). */
 export function listOutputs(result: ListResult): Record<string, string> {
-  return { backups: listJson(result) };
+  return { backups: listJson(result), 'temporary-files': temporaryJson(result) };
+}
+
+/** One temporary object in the `temporary-files` JSON output. */
+export interface ListedTemporary {
+  destination: string;
+  /** Object key (for a folder's `.partial` file: its path relative to the folder). */
+  key: string;
+  /** `claim` (claim object of a run, storage/claim.ts) or `partial` (a folder's unfinished write). */
+  kind: 'claim' | 'partial';
+  sizeBytes: number;
+  /** ISO 8601 UTC of the last write, or null when unknown. */
+  lastModified: string | null;
+  /** True when older than 24 h: the next backup or prune removes it. */
+  stale: boolean;
+}
+
+/** The `temporary-files` output: a JSON array of {@link ListedTemporary}, per destination by key. */
+export function temporaryJson(result: ListResult): string {
+  const out: ListedTemporary[] = [];
+  for (const d of result.destinations) {
+    if (!d.catalog) continue;
+    const stale = new Set(staleTemporaries(d.catalog, result.now).map((t) => t.key));
+    for (const t of d.catalog.temporary) {
+      out.push({ destination: d.url, key: t.key, kind: t.kind, sizeBytes: t.size, lastModified: t.lastModified?.toISOString() ?? null, stale: stale.has(t.key) });
+    }
+  }
+  return JSON.stringify(out);
 }
 
 /** The `backups` output: a JSON array of {@link ListedBackup}, per destination oldest first. */

@@ -2,7 +2,7 @@
  * Carries out a {@link RetentionPlan} against one store, with safety rules enforced here as well as
  * in the planner: only this action's backups from the catalog are deleted (foreign objects never),
  * the just-written keys (`mustKeep`) and the newest complete backup are never deleted, and each
- * backup's objects go archive first, globals next, manifest last.
+ * backup's objects go archive first, globals (and an incomplete archive's claims) next, manifest last.
  */
 import type { Log } from '../commands/backup.js';
 import { errorMessage } from '../errors.js';
@@ -107,13 +107,15 @@ export async function executePrune(store: ObjectStore, catalog: Catalog, plan: R
     const archives = await deleteKeys(store, chunk.map((c) => c.backup.key));
     const archiveGone = chunk.filter((c) => archives.gone.has(c.backup.key));
     const hasGlobals = (c: DeletedBackup): boolean => options.listed === undefined || options.listed.has(globalsKey(c.backup.key));
-    const globals = await deleteKeys(store, archiveGone.filter(hasGlobals).map((c) => globalsKey(c.backup.key)));
-    const globalsGone = archiveGone.filter((c) => !hasGlobals(c) || globals.gone.has(globalsKey(c.backup.key)));
+    // An incomplete archive's claims (see storage/claim.ts) go with its globals, after the archive.
+    const claimsOf = (c: DeletedBackup): string[] => c.backup.claims ?? [];
+    const globals = await deleteKeys(store, [...archiveGone.filter(hasGlobals).map((c) => globalsKey(c.backup.key)), ...archiveGone.flatMap(claimsOf)]);
+    const globalsGone = archiveGone.filter((c) => (!hasGlobals(c) || globals.gone.has(globalsKey(c.backup.key))) && claimsOf(c).every((k) => globals.gone.has(k)));
     const manifests = await deleteKeys(store, globalsGone.filter((c) => c.backup.hasManifest).map((c) => c.backup.manifestKey));
     const failures = new Map<string, string>([...archives.failed, ...globals.failed, ...manifests.failed]);
     for (const item of chunk) {
       const { key, manifestKey, hasManifest } = item.backup;
-      const failedKeys = [key, globalsKey(key), ...(hasManifest ? [manifestKey] : [])].filter((k) => failures.has(k));
+      const failedKeys = [key, globalsKey(key), ...(item.backup.claims ?? []), ...(hasManifest ? [manifestKey] : [])].filter((k) => failures.has(k));
       if (failedKeys.length === 0) {
         result.deleted.push(item);
         continue;

@@ -1,7 +1,7 @@
 /** Storage: one {@link ObjectStore} interface over S3-compatible storage and a local folder. */
 import type { Readable } from 'node:stream';
 import { LocalFolderStore } from './local.js';
-import type { Destination, ObjectInfo, ObjectStore, S3Settings, UploadOptions, UploadResult } from './types.js';
+import type { Destination, ObjectInfo, ObjectStore, PutResult, S3Settings, UploadOptions, UploadResult } from './types.js';
 
 /** The store for a parsed destination; `s3` settings are used for s3:// destinations only. */
 export function createStore(destination: Destination, s3: S3Settings): ObjectStore {
@@ -34,7 +34,7 @@ class LazyS3Store implements ObjectStore {
     return (await this.real()).upload(key, body, options);
   }
 
-  async put(key: string, data: string | Buffer, contentType: string): Promise<void> {
+  async put(key: string, data: string | Buffer, contentType: string): Promise<PutResult> {
     return (await this.real()).put(key, data, contentType);
   }
 
@@ -64,5 +64,6 @@ class LazyS3Store implements ObjectStore {
   }
 }
 
-export type { Destination, ObjectInfo, ObjectStore, S3Settings, UploadOptions, UploadResult } from './types.js';
+export type { Destination, ObjectInfo, ObjectStore, PutResult, S3Settings, UploadOptions, UploadResult } from './types.js';
+export { WRITTEN_BY_METADATA } from './types.js';
 export { parseDestination, parseS3Endpoint } from './destination.js';

@@ -2,19 +2,22 @@
  * {@link ObjectStore} over a local folder (`file://` destinations).
  *
  * Keys are '/'-separated paths relative to the folder. Writes go to a temporary file in the target
- * folder (`.<name>.<random>.partial`), are fsynced, renamed into place and the folder fsynced, so a
- * file under its final name is always complete; on any error or abort the temporary file is removed.
+ * folder (`.<name>.<random>.partial`), are fsynced, hard-linked to the final name (link(2) fails
+ * with EEXIST rather than replace a file: an exclusive create, so two runs never overwrite each
+ * other) and the temporary name unlinked, then the folder fsynced. A file under its final name is
+ * always complete; on any error or abort the temporary file is removed. A killed process leaves its
+ * temporary file: {@link LocalFolderStore.temporaries} finds them for a later run to remove.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { UploadError, errorMessage } from '../errors.js';
 import { releaseChunk } from '../pipeline/pooled-pipe.js';
-import type { Destination, ObjectInfo, ObjectStore, UploadOptions, UploadResult } from './types.js';
+import type { Destination, ObjectInfo, ObjectStore, PutResult, UploadOptions, UploadResult } from './types.js';
 
 type FileDestination = Extract<Destination, { kind: 'file' }>;
 
@@ -80,6 +83,7 @@ export class LocalFolderStore implements ObjectStore {
       return { key, bytes, parts: 1 };
     } catch (error) {
       if (!body.destroyed) body.destroy();
+      if (isTaken(error)) throw new UploadError(takenMessage(this.describe(key)), { cause: error });
       const what = signal?.aborted ? 'was aborted' : `failed: ${errorMessage(error)}`;
       throw new UploadError(`Writing ${this.describe(key)} ${what}; no file was left under that name.`, {
         cause: signal?.aborted ? (signal.reason ?? error) : error,
@@ -87,7 +91,7 @@ export class LocalFolderStore implements ObjectStore {
     }
   }
 
-  async put(key: string, data: string | Buffer, _contentType: string): Promise<void> {
+  async put(key: string, data: string | Buffer, _contentType: string): Promise<PutResult> {
     let target: string;
     try {
       target = this.pathOf(key);
@@ -100,7 +104,9 @@ export class LocalFolderStore implements ObjectStore {
         await handle.sync();
         return 0;
       });
+      return {};
     } catch (error) {
+      if (isTaken(error)) throw new UploadError(takenMessage(this.describe(key)), { cause: error });
       throw new UploadError(`Writing ${this.describe(key)} failed: ${errorMessage(error)}; no file was left under that name.`, { cause: error });
     }
   }
@@ -159,7 +165,39 @@ export class LocalFolderStore implements ObjectStore {
     return { deleted, errors };
   }
 
-  private async walk(folder: string, segments: string[], prefix: string, found: ObjectInfo[]): Promise<void> {
+  /**
+   * Temporary files (`.<name>.<random>.partial`) under `prefix`, sorted by key; `lastModified` is
+   * their mtime, which a live write keeps moving. Left by a process killed while writing.
+   */
+  async *temporaries(prefix: string): AsyncGenerator<ObjectInfo> {
+    const found: ObjectInfo[] = [];
+    await this.walk(this.root, [], prefix, found, true);
+    found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    yield* found;
+  }
+
+  /** Unlinks temporary files found by {@link temporaries} (refuses any other key). */
+  async removeTemporaries(keys: string[]): Promise<{ deleted: string[]; errors: { key: string; message: string }[] }> {
+    const deleted: string[] = [];
+    const errors: { key: string; message: string }[] = [];
+    for (const key of keys) {
+      const segments = key.split('/');
+      if (!isPartialName(segments[segments.length - 1] as string) || keyProblem(segments.slice(0, -1).concat('x').join('/')) !== undefined) {
+        errors.push({ key, message: 'not a temporary file of this action' });
+        continue;
+      }
+      try {
+        await unlink(join(this.root, ...segments));
+        deleted.push(key);
+      } catch (error) {
+        if (isMissing(error)) deleted.push(key); // finished or removed meanwhile
+        else errors.push({ key, message: errorMessage(error) });
+      }
+    }
+    return { deleted, errors };
+  }
+
+  private async walk(folder: string, segments: string[], prefix: string, found: ObjectInfo[], temporaries = false): Promise<void> {
     let entries;
     try {
       entries = await readdir(folder, { withFileTypes: true });
@@ -173,9 +211,9 @@ export class LocalFolderStore implements ObjectStore {
       if (entry.isDirectory()) {
         // Only descend where keys with `prefix` can be.
         if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) {
-          await this.walk(join(folder, entry.name), keyParts, prefix, found);
+          await this.walk(join(folder, entry.name), keyParts, prefix, found, temporaries);
         }
-      } else if (entry.isFile() && !isPartialName(entry.name) && key.startsWith(prefix)) {
+      } else if (entry.isFile() && isPartialName(entry.name) === temporaries && key.startsWith(prefix)) {
         try {
           const info = await stat(join(folder, entry.name));
           found.push({ key, size: info.size, lastModified: new Date(info.mtimeMs) });
@@ -203,7 +241,9 @@ export class LocalFolderStore implements ObjectStore {
 
 /**
  * Creates the parent folders, writes through `write` into `.<name>.<random>.partial` beside
- * `target`, renames it to `target` and fsyncs the folder. The temporary file is removed on failure.
+ * `target`, links it to `target` (an exclusive create: EEXIST when `target` exists, see
+ * {@link isTaken}), unlinks the temporary name and fsyncs the folder. The temporary file is removed
+ * on failure.
  */
 async function writeAtomically(target: string, write: (handle: FileHandle) => Promise<number>): Promise<number> {
   const folder = dirname(target);
@@ -216,7 +256,8 @@ async function writeAtomically(target: string, write: (handle: FileHandle) => Pr
     const result = await write(handle);
     await handle.close();
     closed = true;
-    await rename(temp, target);
+    await linkExclusively(temp, target);
+    await unlink(temp);
     await syncFolder(folder);
     return result;
   } catch (error) {
@@ -224,6 +265,30 @@ async function writeAtomically(target: string, write: (handle: FileHandle) => Pr
     await unlink(temp).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Gives `temp`'s file the name `target` unless `target` exists (then EEXIST). link(2) where the file
+ * system has hard links; else (FAT, some network shares: EPERM/ENOTSUP/ENOSYS) a copy opened with
+ * O_EXCL (COPYFILE_EXCL), as exclusive but visible under `target` while it is copied.
+ */
+async function linkExclusively(temp: string, target: string): Promise<void> {
+  try {
+    await link(temp, target);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw error;
+    await copyFile(temp, target, fsConstants.COPYFILE_EXCL);
+  }
+}
+
+/** True for the error of an exclusive create whose name exists: another run wrote it first. */
+function isTaken(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === 'EEXIST';
+}
+
+function takenMessage(where: string): string {
+  return `Writing ${where} was refused: a file already exists under that name (another run wrote it first). Nothing was overwritten.`;
 }
 
 async function syncFolder(folder: string): Promise<void> {

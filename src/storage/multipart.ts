@@ -15,6 +15,10 @@
  * that fits one part is a single PutObject; else CreateMultipartUpload, UploadPart 1…n (every part
  * `partSize` bytes but the last), CompleteMultipartUpload with the parts' ETags (and CRC32s when
  * the client sends flexible checksums, as lib-storage does: `ChecksumAlgorithm: CRC32` on create).
+ * PutObject and CompleteMultipartUpload carry `If-None-Match: *` (AWS S3 user guide, "Add
+ * preconditions to S3 operations with conditional requests"): a store that honours it answers 412
+ * PreconditionFailed (or 409 ConditionalRequestConflict) instead of replacing an existing object;
+ * a store that does not implement the header gets the write again without it.
  */
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +37,43 @@ import {
 import { releaseChunk } from '../pipeline/pooled-pipe.js';
 import { MAX_PARTS } from './part-size.js';
 import type { ObjectWriteParams } from './s3.js';
+
+/** Clients whose store answered `If-None-Match` with "not implemented": their writes go without it. */
+const conditionRefused = new WeakSet<object>();
+
+/**
+ * True when a store refused a write because it does not implement `If-None-Match` (501
+ * NotImplemented, or 400 naming the header), rather than because the condition failed: the write
+ * is then sent again without it, and the claims (claim.ts) alone keep runs apart, as on a store
+ * that ignores the header. A checksum header refused with 501 is not this.
+ */
+export function isConditionUnsupported(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  const code = (error as { Code?: string; name?: string } | null)?.Code ?? (error as { name?: string } | null)?.name;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/checksum/i.test(message)) return false;
+  return status === 501 || code === 'NotImplemented' || (status === 400 && /if-none-match/i.test(message));
+}
+
+/**
+ * Sends the write `make(condition)` with `If-None-Match: *`, or without it when the client's store
+ * does not implement it (see {@link isConditionUnsupported}; remembered per client).
+ */
+export async function sendConditionalWrite<Output>(
+  client: object,
+  make: (condition: { IfNoneMatch?: string }) => object,
+  send: (command: object, retryable?: (error: unknown) => boolean) => Promise<Output>,
+): Promise<Output> {
+  if (!conditionRefused.has(client)) {
+    try {
+      return await send(make({ IfNoneMatch: '*' }), isConditionUnsupported);
+    } catch (error) {
+      if (!isConditionUnsupported(error)) throw error;
+      conditionRefused.add(client);
+    }
+  }
+  return send(make({}));
+}
 
 /** Ends the body's pipeline once the upload has failed (the failure itself is in {@link PooledUpload.failure}). */
 const STOPPED = new Error('upload stopped');
@@ -68,6 +109,8 @@ export class PooledUpload {
   parts = 0;
   /** A PutObject or CompleteMultipartUpload succeeded: an object exists under the key. */
   completed = false;
+  /** ETag answered by that PutObject or CompleteMultipartUpload (quotes stripped). */
+  etag: string | undefined;
   /** The first failure; later failures change nothing. */
   failure: Failure | undefined;
 
@@ -151,7 +194,8 @@ export class PooledUpload {
     }
     if (this.failure === undefined) {
       if (partNumber === 0) {
-        await this.send(new PutObjectCommand({ ...this.base(), Body: (current ?? Buffer.alloc(0)).subarray(0, filled), ContentLength: filled })).catch(() => undefined);
+        const body = (current ?? Buffer.alloc(0)).subarray(0, filled);
+        await this.sendWrite((condition) => new PutObjectCommand({ ...this.base(), Body: body, ContentLength: filled, ...condition })).catch(() => undefined);
       } else {
         if (filled > 0 && current) {
           await this.partSlot();
@@ -160,8 +204,8 @@ export class PooledUpload {
         await this.settle();
         if (this.failure === undefined) {
           this.done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-          await this.send(
-            new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done } }),
+          await this.sendWrite(
+            (condition) => new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done }, ...condition }),
           ).catch(() => undefined); // recorded by send()
         }
       }
@@ -231,8 +275,16 @@ export class PooledUpload {
   }
 
 
-  /** Sends a request unless the upload already failed; records its effect, or the failure. */
-  private send<Output>(command: { input: unknown } & object): Promise<Output> {
+  /** {@link sendConditionalWrite} through {@link send}. */
+  private sendWrite(make: (condition: { IfNoneMatch?: string }) => object): Promise<unknown> {
+    return sendConditionalWrite(this.client, make, (command, retryable) => this.send(command as { input: unknown }, retryable));
+  }
+
+  /**
+   * Sends a request unless the upload already failed; records its effect, or the failure (unless
+   * `retryable` says the caller sends it again).
+   */
+  private send<Output>(command: { input: unknown } & object, retryable?: (error: unknown) => boolean): Promise<Output> {
     if (this.failure !== undefined) return Promise.reject(new Error('upload stopped after an earlier failure', { cause: this.failure.cause }));
     // Requests are not cancelled mid-flight: the store may act on a request whose answer we
     // dropped, so every answer is awaited before the upload is aborted or the object removed.
@@ -248,13 +300,15 @@ export class PooledUpload {
           this.parts = 1;
           this.bytes = command.input.ContentLength ?? 0;
           this.completed = true;
+          this.etag = (output as { ETag?: string }).ETag?.replace(/^"(.*)"$/, '$1');
         } else if (command instanceof CompleteMultipartUploadCommand) {
           this.completed = true;
+          this.etag = (output as { ETag?: string }).ETag?.replace(/^"(.*)"$/, '$1');
         }
         return output;
       },
       (error: unknown) => {
-        this.fail('s3', error);
+        if (!retryable?.(error)) this.fail('s3', error);
         throw error;
       },
     );

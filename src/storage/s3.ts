@@ -27,9 +27,9 @@ import {
 } from '@aws-sdk/client-s3';
 
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
-import { PooledUpload, type Failure } from './multipart.js';
+import { PooledUpload, sendConditionalWrite, type Failure } from './multipart.js';
 import { multipartPlan } from './part-size.js';
-import type { Destination, ObjectInfo, ObjectStore, S3Settings, UploadOptions, UploadResult } from './types.js';
+import { WRITTEN_BY_METADATA, type Destination, type ObjectInfo, type ObjectStore, type PutResult, type S3Settings, type UploadOptions, type UploadResult } from './types.js';
 
 /** Attempts per request (first try + retries) with the SDK's standard retry strategy. */
 export const S3_MAX_ATTEMPTS = 5;
@@ -119,6 +119,8 @@ export interface ObjectWriteParams {
   StorageClass?: StorageClass;
   ServerSideEncryption?: ServerSideEncryption;
   SSEKMSKeyId?: string;
+  /** User metadata (`x-amz-meta-*`): {@link WRITTEN_BY_METADATA} on everything this action writes. */
+  Metadata?: Record<string, string>;
 }
 
 /**
@@ -178,7 +180,13 @@ export class S3ObjectStore implements ObjectStore {
     const { partSize, queueSize } = multipartPlan(options.expectedBytes);
     const upload = new PooledUpload(
       this.client,
-      { Bucket: this.destination.bucket, Key: key, params: objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream'), partSize, queueSize },
+      {
+        Bucket: this.destination.bucket,
+        Key: key,
+        params: { ...objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream'), Metadata: { ...WRITTEN_BY_METADATA } },
+        partSize,
+        queueSize,
+      },
       () => {
         if (!body.destroyed) body.destroy();
       },
@@ -189,7 +197,7 @@ export class S3ObjectStore implements ObjectStore {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await upload.run(body);
-      if (upload.failure === undefined) return { key, bytes: upload.bytes, parts: upload.parts };
+      if (upload.failure === undefined) return { key, bytes: upload.bytes, parts: upload.parts, ...(upload.etag ? { etag: upload.etag } : {}) };
       // The upload completed, but the body failed or the upload was aborted at the last moment.
       throw upload.failure.cause;
     } catch (error) {
@@ -203,17 +211,25 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, data: string | Buffer, contentType: string): Promise<void> {
+  /** PutObject with `If-None-Match: *` (when the store implements it) and the marker metadata; 412/409 → UploadError "already exists". */
+  async put(key: string, data: string | Buffer, contentType: string): Promise<PutResult> {
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.destination.bucket,
-          Key: key,
-          Body: data,
-          ...objectWriteParams(this.settings, contentType),
-        }),
+      const output = await sendConditionalWrite(
+        this.client,
+        (condition) =>
+          new PutObjectCommand({
+            Bucket: this.destination.bucket,
+            Key: key,
+            Body: data,
+            ...objectWriteParams(this.settings, contentType),
+            Metadata: { ...WRITTEN_BY_METADATA },
+            ...condition,
+          }),
+        (command) => this.client.send(command as PutObjectCommand),
       );
+      return output.ETag ? { etag: stripQuotes(output.ETag) } : {};
     } catch (error) {
+      if (isConditionRefusal(error)) throw new UploadError(refusedMessage(this.location(key)), { cause: error });
       throw new UploadError(`Writing ${this.location(key)} failed: ${this.describe(error)}`, { cause: error });
     }
   }
@@ -226,6 +242,7 @@ export class S3ObjectStore implements ObjectStore {
         size: output.ContentLength ?? 0,
         ...(output.LastModified ? { lastModified: output.LastModified } : {}),
         ...(output.ETag ? { etag: stripQuotes(output.ETag) } : {}),
+        writtenByUs: Object.entries(WRITTEN_BY_METADATA).every(([name, value]) => output.Metadata?.[name] === value),
       };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -403,6 +420,7 @@ export class S3ObjectStore implements ObjectStore {
         message = `Upload to ${where} failed because the data stream failed: ${errorMessage(failure.cause)}.`;
         break;
       default:
+        if (isConditionRefusal(failure.cause)) return [refusedMessage(where), ...leftovers].join(' ');
         message = `Upload to ${where} failed: ${this.describe(failure.cause)}`;
     }
     if (leftovers.length === 0) return `${message} Nothing was left under the key.`;
@@ -418,6 +436,20 @@ export class S3ObjectStore implements ObjectStore {
   private location(key: string): string {
     return `s3://${this.destination.bucket}/${key}`;
   }
+}
+
+/**
+ * The store refused a conditional write (`If-None-Match: *`): 412 PreconditionFailed when an object
+ * exists under the key, 409 ConditionalRequestConflict when another write of it is in progress
+ * (AWS S3 user guide, "How to prevent object overwrites with conditional writes").
+ */
+export function isConditionRefusal(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || httpStatus(error) === 412;
+}
+
+function refusedMessage(where: string): string {
+  return `Writing ${where} was refused: an object already exists under that key (another run wrote it first; the store refused to replace it, If-None-Match). Nothing was overwritten.`;
 }
 
 function stripQuotes(etag: string): string {

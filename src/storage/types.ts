@@ -48,6 +48,25 @@ export interface ObjectInfo {
   lastModified?: Date;
   /** ETag as the store returns it (quotes stripped), when it has one. */
   etag?: string;
+  /**
+   * True when the object carries this action's marker ({@link WRITTEN_BY_METADATA}: S3 user
+   * metadata `x-amz-meta-written-by`). Only `head` of an S3 store reads it (a listing has no
+   * metadata); undefined when unknown.
+   */
+  writtenByUs?: boolean;
+}
+
+/**
+ * User metadata set on every object this action writes to S3 (archive, manifest, globals, claims):
+ * sent as `x-amz-meta-written-by: postgres-backup-action`. Retention deletes an archive that has no
+ * manifest only when it carries this marker (or a claim of this action lies beside it).
+ */
+export const WRITTEN_BY_METADATA: Readonly<Record<string, string>> = { 'written-by': 'postgres-backup-action' };
+
+/** What a write stored. */
+export interface PutResult {
+  /** ETag the store answered (quotes stripped), when it sent one: compared with a later HeadObject. */
+  etag?: string;
 }
 
 export interface UploadOptions {
@@ -67,6 +86,8 @@ export interface UploadResult {
   bytes: number;
   /** Parts used (1 for a single PUT or a local file). */
   parts: number;
+  /** ETag answered by PutObject/CompleteMultipartUpload (S3), when the store sent one. */
+  etag?: string;
 }
 
 /**
@@ -75,12 +96,16 @@ export interface UploadResult {
  * Guarantee of `upload`: an object appears under `key` only when `body` ended without error and
  * every byte was stored; on any error or abort the multipart upload is aborted (S3) or the
  * temporary file removed (folder), and the promise rejects with an UploadError.
+ *
+ * Writes never replace an existing object: `upload` and `put` are exclusive creates (S3:
+ * `If-None-Match: *` on PutObject and CompleteMultipartUpload; folder: link(2) of a temporary file,
+ * which fails with EEXIST). A key found taken rejects with an UploadError that says so.
  */
 export interface ObjectStore {
   readonly destination: Destination;
   upload(key: string, body: Readable, options?: UploadOptions): Promise<UploadResult>;
-  /** Writes a small object (manifest, globals) in one request. */
-  put(key: string, data: string | Buffer, contentType: string): Promise<void>;
+  /** Writes a small object (manifest, globals, claim) in one request; never replaces one. */
+  put(key: string, data: string | Buffer, contentType: string): Promise<PutResult>;
   /** Metadata of `key`, or undefined when there is no such object. */
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Streams the object's bytes. Rejects when it does not exist. */
@@ -95,4 +120,11 @@ export interface ObjectStore {
    * Optional: stores without a remote side leave it out.
    */
   preflight?(): Promise<void>;
+  /**
+   * Temporary files a write leaves when its process is killed (folder: `.<name>.<random>.partial`),
+   * under `prefix`; `key` is their path relative to the root. Stores without such files omit it.
+   */
+  temporaries?(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Removes temporary files found by {@link ObjectStore.temporaries}; per-key failures are returned. */
+  removeTemporaries?(keys: string[]): Promise<{ deleted: string[]; errors: { key: string; message: string }[] }>;
 }

@@ -92,7 +92,9 @@ test('the S3 server stopped mid-upload: UploadError, pg_dump stopped, nothing un
   s3 = await startS3Server({ dir: s3Dir, port: s3.port });
   expect(error).toBeInstanceOf(UploadError);
   expect((error as Error).message).toMatch(/s3:\/\/fail\/s3-down/);
-  expect(await objectsUnder('s3-down')).toEqual([]);
+  // Only the run's claim of the key may remain (it could not be deleted from a stopped server; a
+  // later run removes it after 24 h, docs/retention.md).
+  expect((await objectsUnder('s3-down')).filter((file) => !/\.claim-\d{8}T\d{9}Z-[0-9a-f]{12}\._S3rver_/.test(file))).toEqual([]);
   // The abort could not reach a stopped server: its parts wait for the bucket's lifecycle rule
   // (AbortIncompleteMultipartUpload, see README) — but no object exists under the key.
   expect((await s3.pendingMultipartUploads('fail')).filter((u) => u.key.startsWith('s3-down/')).length).toBeLessThanOrEqual(1);

@@ -5,6 +5,7 @@
  * pg_restore/psql. Corrupt archives, tampered manifests, failing assertions, non-empty targets,
  * globals and freshness checks against synthetic listings.
  */
+import { claimObjectKey } from '../../src/storage/claim.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -392,6 +393,8 @@ describe('check', () => {
       // A manifest as the backup command writes it, as far as check reads it (format version, archive, fields a restore needs).
       const manifest = { formatVersion: 1, database: 'pagila', format: 'custom', server: { major: 15 }, client: { major: 15 }, archive: { key, bytes: e.size, sha256: 'a'.repeat(64) }, rowCounts: { mode: 'exact', tables: [] } };
       if (e.manifest !== false) await store.put(`${key}.manifest.json`, JSON.stringify(manifest), 'application/json');
+      // An interrupted run keeps its claim beside the archive: what marks it as ours in a folder.
+      else await store.put(claimObjectKey(key, e.time, '0123456789ab'), '{}', 'application/json');
     }
   }
 

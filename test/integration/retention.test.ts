@@ -19,6 +19,7 @@ import { executePrune } from '../../src/retention/execute.js';
 import { planRetention, type RetentionPlan } from '../../src/retention/plan.js';
 import type { RetentionPolicy } from '../../src/retention/policy.js';
 import { readCatalog, type BackupEntry } from '../../src/storage/catalog.js';
+import { claimObjectKey } from '../../src/storage/claim.js';
 import { parseDestination } from '../../src/storage/destination.js';
 import { createStore } from '../../src/storage/index.js';
 import { archiveKey, globalsKey, manifestKey } from '../../src/storage/keys.js';
@@ -66,26 +67,33 @@ interface Synthetic {
   globals?: boolean;
 }
 
+/** The claim an interrupted run leaves beside an archive without manifest (it marks the archive as ours). */
+function leftClaim(key: string, time: Date): string {
+  return claimObjectKey(key, time, 'c1a1c1a1c1a1');
+}
+
 /** The catalog entry readCatalog makes for a synthetic backup under `prefix`. */
 function entryOf(prefix: string, s: Synthetic): BackupEntry {
   const key = archiveKey({ prefix, database: 'shop', time: s.time, ...(s.label ? { label: s.label } : {}), extension: 'dump.zst' });
-  return { key, manifestKey: manifestKey(key), database: 'shop', time: s.time, ...(s.label ? { label: s.label } : {}), extension: 'dump.zst', size: 1, hasManifest: s.manifest ?? true };
+  const hasManifest = s.manifest ?? true;
+  return { key, manifestKey: manifestKey(key), database: 'shop', time: s.time, ...(s.label ? { label: s.label } : {}), extension: 'dump.zst', size: 1, hasManifest, ...(hasManifest ? {} : { claims: [leftClaim(key, s.time)] }) };
 }
 
 /**
  * Writes archives (1 byte), manifests and globals files, 32 at a time, with `put` (by default
- * the store's own PUT).
+ * the store's own PUT); an archive without manifest gets the claim an interrupted run leaves.
  */
-async function seed(store: ObjectStore, backups: Synthetic[], put = (key: string, body: string) => store.put(key, body, 'application/octet-stream')): Promise<BackupEntry[]> {
+async function seed(store: ObjectStore, backups: Synthetic[], put: (key: string, body: string) => Promise<unknown> = (key, body) => store.put(key, body, 'application/octet-stream')): Promise<BackupEntry[]> {
   const entries = backups.map((b) => entryOf(store.destination.prefix, b));
   const writes: [string, string][] = [];
   backups.forEach((b, i) => {
     const e = entries[i] as BackupEntry;
     writes.push([e.key, 'x']);
     if (b.manifest ?? true) writes.push([e.manifestKey, '{}']);
+    for (const claim of e.claims ?? []) writes.push([claim, '{}']);
     if (b.globals) writes.push([globalsKey(e.key), '-- globals']);
   });
-  await bounded(writes, 32, ([key, body]) => put(key, body));
+  await bounded(writes, 32, async ([key, body]) => void (await put(key, body)));
   return entries;
 }
 
@@ -126,6 +134,7 @@ function remainingAfter(plan: RetentionPlan, extra: string[], globals: Set<strin
   for (const { backup } of plan.kept) {
     keys.push(backup.key);
     if (backup.hasManifest) keys.push(backup.manifestKey);
+    keys.push(...(backup.claims ?? []));
     if (globals.has(backup.key)) keys.push(globalsKey(backup.key));
   }
   return keys.sort();
@@ -185,7 +194,7 @@ describe('retention against s3rver', () => {
     beforeAll(async () => {
       store = createStore(destination, testS3Settings(server.endpoint));
       entries = await seed(store, hourlyThenDaily(8760, 1240), s3rverDiskWriter(server, BIG_BUCKET));
-      await bounded([...foreign, ...otherDatabase], 8, (key) => store.put(key, 'not ours', 'text/plain'));
+      await bounded([...foreign, ...otherDatabase], 8, async (key) => void (await store.put(key, 'not ours', 'text/plain')));
     }, 60_000);
 
     afterAll(() => (store as { destroy?: () => void }).destroy?.());
@@ -506,7 +515,7 @@ describe('retention in a file:// destination', () => {
 
     const dry = await runPrune(options(recordingLog(), { dryRun: true }));
     expect(dry.prunedCount).toBe(0);
-    expect(await listKeys(store, '')).toHaveLength(1000 + 998 + 2 + foreign.length);
+    expect(await listKeys(store, '')).toHaveLength(1000 + 998 + 2 + 2 + foreign.length);
 
     const expected = planRetention(entries, GFS, NOW);
     expect(expected.kept.find((k) => k.backup.key === entries[0]?.key)?.reasons).toEqual(['incomplete (no manifest), not older than the oldest kept backup']);

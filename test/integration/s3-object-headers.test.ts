@@ -7,7 +7,7 @@
  *
  * Objects a backup creates: the archive (one PutObject when it fits a part, else
  * CreateMultipartUpload + UploadPart… + CompleteMultipartUpload), the globals file (`globals: true`,
- * PutObject) and the manifest (PutObject). The headers belong on PutObject and
+ * PutObject), the manifest (PutObject) and the run's claim of the key (PutObject, then deleted). The headers belong on PutObject and
  * CreateMultipartUpload, the requests that create an object.
  *
  * s3rver checks x-amz-storage-class against its own list (STANDARD, STANDARD_IA, ONEZONE_IA, …;
@@ -20,7 +20,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
@@ -167,9 +167,14 @@ describe.each(SHAPES)('$name', (shape) => {
       return operation === 'PutObject' || operation === 'CreateMultipartUpload';
     });
     const created = creating.map((r) => `${operationOf(r)} ${r.key}`).sort();
+    // …and the run's claim of the archive key (src/storage/claim.ts), deleted once the manifest is written.
+    const claim = created.find((name) => name.startsWith(`PutObject ${archiveKey}.claim-`)) as string;
+    expect(claim).toMatch(/\.claim-\d{8}T\d{9}Z-[0-9a-f]{12}$/);
     expect(created).toEqual(
-      [`${shape.archiveCreatedBy} ${archiveKey}`, `PutObject ${globalsKey}`, `PutObject ${manifestKey}`].sort(),
+      [`${shape.archiveCreatedBy} ${archiveKey}`, `PutObject ${globalsKey}`, `PutObject ${manifestKey}`, claim].sort(),
     );
+    const listed = await new S3Client(s3ClientConfig(testS3Settings(s3.endpoint))).send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }));
+    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([archiveKey, globalsKey, manifestKey].sort());
 
     // For the multipart shape, make sure it really was multipart (several parts, then completed).
     if (shape.archiveCreatedBy === 'CreateMultipartUpload') {

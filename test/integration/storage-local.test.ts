@@ -85,11 +85,33 @@ describe('LocalFolderStore', () => {
     expect(pooled.buffersAllocated()).toBeLessThan(data.length / POOLED_READ_BYTES / 2);
   });
 
-  test('put writes atomically and replaces', async () => {
+  test('put is an exclusive create: a second write of a name is refused, the first kept, no temporary left', async () => {
     await store.put('db/manifest.json', '{"a":1}', 'application/json');
-    await store.put('db/manifest.json', Buffer.from('{"a":2}'), 'application/json');
-    expect(await readFile(join(root, 'db/manifest.json'), 'utf8')).toBe('{"a":2}');
+    const error = await rejectionOf(store.put('db/manifest.json', Buffer.from('{"a":2}'), 'application/json'), UploadError);
+    expect(error.message).toMatch(/^Writing .*db\/manifest\.json .* was refused: a file already exists under that name \(another run wrote it first\)\. Nothing was overwritten\.$/);
+    expect(await readFile(join(root, 'db/manifest.json'), 'utf8')).toBe('{"a":1}');
     expect(await filesUnder(root)).toEqual(['db/manifest.json']);
+  });
+
+  test('upload is an exclusive create too: the existing file is kept, the temporary file removed', async () => {
+    await store.put('db/taken.dump', 'first', 'application/octet-stream');
+    const error = await rejectionOf(store.upload('db/taken.dump', Readable.from([Buffer.from('second')])), UploadError);
+    expect(error.message).toContain('was refused: a file already exists under that name (another run wrote it first). Nothing was overwritten.');
+    expect(await readFile(join(root, 'db/taken.dump'), 'utf8')).toBe('first');
+    expect(await filesUnder(root)).toEqual(['db/taken.dump']);
+  });
+
+  test('temporaries lists the .partial files a killed write leaves; removeTemporaries removes only them', async () => {
+    await store.put('db/kept.dump', 'k', 'x');
+    await mkdir(join(root, 'db'), { recursive: true });
+    await writeFile(join(root, 'db', '.2026-01-01T000000Z.dump.0123456789ab.partial'), 'half');
+    const found: { key: string; size: number }[] = [];
+    for await (const t of store.temporaries!('db/')) found.push({ key: t.key, size: t.size });
+    expect(found).toEqual([{ key: 'db/.2026-01-01T000000Z.dump.0123456789ab.partial', size: 4 }]);
+    const outcome = await store.removeTemporaries!(['db/.2026-01-01T000000Z.dump.0123456789ab.partial', 'db/kept.dump']);
+    expect(outcome.deleted).toEqual(['db/.2026-01-01T000000Z.dump.0123456789ab.partial']);
+    expect(outcome.errors).toEqual([{ key: 'db/kept.dump', message: 'not a temporary file of this action' }]);
+    expect(await filesUnder(root)).toEqual(['db/kept.dump']);
   });
 
   test('a body failing mid-stream leaves neither the final file nor a temporary file', async () => {

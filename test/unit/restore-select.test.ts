@@ -19,7 +19,7 @@ function entry(time: string, options: { label?: string; manifest?: boolean; size
 }
 
 function catalog(backups: BackupEntry[]): Catalog {
-  return { backups, foreign: [], orphanManifests: [] };
+  return { backups, foreign: [], orphanManifests: [], temporary: [] };
 }
 
 const CONTEXT = { database: 'shop', url: 's3://backups/prod' };
