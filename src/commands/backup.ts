@@ -154,6 +154,11 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     );
 
     let claims: (Claim | undefined)[] = [];
+    // What this run wrote in each store, so that a run failing after the upload leaves nothing under
+    // the final keys: an archive (or globals file) without its manifest is removed in `finally`.
+    let uploaded: (UploadResult | undefined)[] = [];
+    const globalsWritten: boolean[] = [];
+    const manifestWritten: boolean[] = [];
     try {
     const streamed = await log.group('Dump and upload', async () => {
       log.info(
@@ -162,6 +167,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf }, stores, keys, contentType, server.databaseSizeBytes);
     });
     claims = streamed.claims;
+    uploaded = streamed.uploads.map((u) => (u.status === 'fulfilled' ? (u.value as UploadResult) : undefined));
 
     const results: DestinationResult[] = stores.map((store, i) => ({
       url: store.destination.url,
@@ -194,7 +200,9 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         const sha256 = createHash('sha256').update(data).digest('hex');
         const key = globalsKey(keys[0] as string);
         for (const [i, store] of stores.entries()) {
-          if (results[i]?.ok) await putOwn(store, globalsKey(keys[i] as string), data, config.encryption ? 'application/pgp-encrypted' : 'application/sql');
+          if (!results[i]?.ok) continue;
+          await putOwn(store, globalsKey(keys[i] as string), data, config.encryption ? 'application/pgp-encrypted' : 'application/sql');
+          globalsWritten[i] = true;
         }
         log.info(`Globals (roles, tablespaces; no role passwords): ${data.length} bytes${config.encryption ? ', encrypted' : ''}.`);
         return { key, bytes: data.length, sha256 };
@@ -249,6 +257,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         };
         try {
           await putOwn(store, result.manifestKey, `${JSON.stringify(own, null, 2)}\n`, 'application/json');
+          manifestWritten[i] = true;
           log.info(`${store.destination.url}: manifest ${result.manifestKey}`);
         } catch (error) {
           result.ok = false;
@@ -272,12 +281,45 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     }
     return result;
     } finally {
+      await Promise.all(
+        stores.map((store, i) =>
+          manifestWritten[i] ? undefined : removeUnfinished(store, keys[i] as string, uploaded[i], globalsWritten[i] === true, log),
+        ),
+      );
       // A claim is released once its manifest is written, or when nothing was written under its key.
       // An archive stored without its manifest keeps its claim: the claim marks it as this action's.
       await Promise.all(claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i] as ObjectStore, claim) : undefined)));
     }
   } finally {
     await inspector.close();
+  }
+}
+
+/**
+ * Removes what this run stored under `key` when it could not write the archive's manifest (a later
+ * phase failed, or the run was cancelled): nothing is left under a final key. The archive is removed
+ * only when it is provably this run's: in a folder (written by an exclusive link), or on S3 when
+ * HeadObject answers the ETag of this run's upload. When the removal fails or ownership cannot be
+ * proven, the object stays with its claim beside it (which marks it as this action's, so a later
+ * prune deletes it) and a warning names it. Never throws.
+ */
+async function removeUnfinished(store: ObjectStore, key: string, upload: UploadResult | undefined, globals: boolean, log: Log): Promise<void> {
+  if (!upload && !globals) return;
+  const where = store.destination.url;
+  try {
+    const doomed = globals ? [globalsKey(key)] : [];
+    if (upload) {
+      const info = await store.head(key);
+      const ours = info !== undefined && (store.destination.kind === 'file' || (upload.etag !== undefined && info.etag === upload.etag));
+      if (ours) doomed.unshift(key);
+      else if (info) log.warning(`${where}: ${key} was left in place: it could not be proven to be this run's upload (ETag ${info.etag ?? 'unknown'}).`);
+    }
+    if (doomed.length === 0) return;
+    const { deleted, errors } = await store.delete(doomed);
+    if (deleted.length > 0) log.info(`${where}: removed ${deleted.join(', ')}, stored by this run before it failed (no manifest was written).`);
+    for (const e of errors) log.warning(`${where}: could not remove ${e.key} after the failure (${e.message}); it keeps its claim, so the next prune deletes it.`);
+  } catch (error) {
+    log.warning(`${where}: could not remove ${key} after the failure (${errorMessage(error)}); it keeps its claim, so the next prune deletes it.`);
   }
 }
 

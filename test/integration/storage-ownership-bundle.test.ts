@@ -15,10 +15,11 @@ import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 import type { Manifest } from '../../src/manifest.js';
+import { claimObjectKey } from '../../src/storage/claim.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Proxy, startS3Server, testS3Inputs, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import { answerS3Error, startS3Proxy, startS3Server, testS3Inputs, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
 
 let cluster: Cluster;
 let s3: S3Server;
@@ -192,6 +193,23 @@ describe('after the write, the object under the key must be the run\'s own (a st
   }, 60_000);
 });
 
+describe('a run that fails after the upload leaves nothing under the final keys', () => {
+  test('S3: the manifest write is refused; the stored archive and its claim are removed', async () => {
+    const proxy = await startS3Proxy(s3.port, ({ method, key }, req, res, forward) => {
+      if (method === 'PUT' && key.endsWith('.manifest.json')) answerS3Error(req, res, 400, 'InvalidRequest', 'manifests refused by this test');
+      else forward();
+    });
+    try {
+      const run = await runAction({ inputs: backupInputs('s3://owned/unfinished', { 's3-endpoint': proxy.endpoint }) });
+      expect(run.exitCode).not.toBe(0);
+      expect(run.stdout).toMatch(/removed unfinished\/shop\/\S+\.dump\.zst, stored by this run before it failed/);
+      expect(await s3Keys('unfinished/')).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+});
+
 describe('only what this action wrote is deleted', () => {
   const FOREIGN = '2020-01-01T000000Z.dump';
 
@@ -220,21 +238,26 @@ describe('only what this action wrote is deleted', () => {
     writeFileSync(path.join(folder, FOREIGN), 'not ours');
     const first = await runAction({ inputs: backupInputs(`file://${root}`) });
     expect(first.exitCode).toBe(0);
-    // A run stopped after storing the archive: its globals file cannot be written (a folder holds
-    // the name, for each second the run may start in), so it fails before the manifest and keeps
-    // its claim beside the archive.
+    // A run that fails after storing the archive (its globals file cannot be written: a folder holds
+    // the name, for each second the run may start in) removes the archive itself: nothing is left
+    // under a final key, and its claim goes too.
     // (From the next second on: in the first run's second the key is taken, a failure of another kind.)
     const next = await afterThisSecond();
     const blocked = Array.from({ length: 10 }, (_, i) => keyTime(new Date(next + i * 1000)));
     for (const time of blocked) mkdirSync(path.join(folder, `${time}.globals.sql`));
-    const interrupted = await runAction({ inputs: backupInputs(`file://${root}`, { globals: 'true' }) });
-    expect(interrupted.exitCode).not.toBe(0);
-    expect(interrupted.stdout).toMatch(/globals\.sql .*was refused: a file already exists under that name/);
+    const failed = await runAction({ inputs: backupInputs(`file://${root}`, { globals: 'true' }) });
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.stdout).toMatch(/globals\.sql .*was refused: a file already exists under that name/);
+    expect(failed.stdout).toMatch(/removed shop\/\S+\.dump\.zst, stored by this run before it failed/);
     for (const time of blocked) rmSync(path.join(folder, `${time}.globals.sql`), { recursive: true });
-    const taken = blocked.find((time) => existsSync(path.join(folder, `${time}.dump.zst`)) && !existsSync(path.join(folder, `${time}.dump.zst.manifest.json`)));
-    expect(taken).toBeDefined();
-    expect(filesIn(folder)).toEqual(expect.arrayContaining([`${taken}.dump.zst`, expect.stringMatching(new RegExp(`^${taken}\\.dump\\.zst\\.claim-`))]));
-    expect(filesIn(folder)).not.toContain(`${taken}.dump.zst.manifest.json`);
+    expect(filesIn(folder)).toEqual([FOREIGN, path.basename(first.outputs['backup-key'] as string), path.basename(first.outputs['manifest-key'] as string)].sort());
+
+    // A run killed after storing the archive (SIGKILL: no clean-up) leaves it with its claim beside
+    // it, which marks it as this action's.
+    const killedAt = new Date(next - 3_600_000);
+    const killed = `${keyTime(killedAt)}.dump.zst`;
+    writeFileSync(path.join(folder, killed), readFileSync(path.join(root, first.outputs['backup-key'] as string)));
+    writeFileSync(path.join(folder, path.basename(claimObjectKey(`shop/${killed}`, killedAt, '0123456789ab'))), '{}');
     await afterThisSecond();
     const third = await runAction({ inputs: backupInputs(`file://${root}`) });
     expect(third.exitCode).toBe(0);
