@@ -107,13 +107,15 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     expect(error).toMatch(/\[config\]$/);
     // s3rver checked the signature: InvalidAccessKeyId / 403.
     expect(error).toMatch(/InvalidAccessKeyId|403/);
-    // Nothing ran after the store's answer: no database connection, no pg_dump, one listing request only.
+    // Nothing ran after the store's answer: no database connection, no pg_dump; the first request is
+    // the pre-flight listing, and nothing was written (the failure summary's look-up of the newest
+    // good backup may list once more).
     expect(run.stdout).not.toContain('::group::Connect');
     expect(run.stdout).not.toContain('::group::Dump and upload');
     const requests = s3.requests.slice(before);
-    expect(requests).toHaveLength(1);
     expect(requests[0]).toMatch(/^GET \/misuse\/?\?.*list-type=2/);
     expect(requests[0]).toContain('max-keys=1');
+    expect(requests.filter((r) => !/^GET \/misuse\/?\?.*list-type=2/.test(r))).toEqual([]);
     // The right keys pass the same check (the test's store and bucket are fine).
     const good = await runAction({ env: env(), inputs: { 'database-url': url(), destination: `s3://${BUCKET}/prod`, ...testS3Inputs(s3.endpoint), table: 'film' } });
     expect(good.stdout + good.stderr).not.toMatch(/::error::/);

@@ -24,6 +24,8 @@ import type { Manifest } from '../../src/manifest.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { answerS3Error, startS3Proxy, startS3Server, testS3Inputs, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import { claimObjectKey } from '../../src/storage/claim.js';
+import { WRITTEN_BY_METADATA } from '../../src/storage/types.js';
 
 const PASSWORD = 'Outcome-pw-4d2a-Sentinel';
 const BUCKET = 'outcome';
@@ -76,16 +78,21 @@ function manifestFor(key: string, change: (m: Record<string, unknown>) => void =
   return `${JSON.stringify(m, null, 2)}\n`;
 }
 
-/** Writes an archive (and its manifest unless `manifest` is null) into a folder destination. */
+/**
+ * Writes an archive (and its manifest unless `manifest` is null) into a folder destination. Without
+ * a manifest it is left as an interrupted run of this action leaves it: with its claim beside it
+ * (an archive-named file with neither is another tool's, which the action ignores).
+ */
 function putFile(folder: string, key: string, archive: Buffer, manifest: string | null): void {
   mkdirSync(path.dirname(path.join(folder, key)), { recursive: true });
   writeFileSync(path.join(folder, key), archive);
   if (manifest !== null) writeFileSync(path.join(folder, `${key}.manifest.json`), manifest);
+  else writeFileSync(path.join(folder, claimObjectKey(key, new Date(), '0123456789ab')), '{}');
 }
 
-/** Writes an archive (and its manifest unless null) into the test bucket. */
+/** Writes an archive (and its manifest unless null) into the test bucket, with this action's marker metadata. */
 async function putS3(key: string, archive: Buffer, manifest: string | null): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: archive }));
+  await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: archive, Metadata: { ...WRITTEN_BY_METADATA } }));
   if (manifest !== null) await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${key}.manifest.json`, Body: manifest }));
 }
 
@@ -360,7 +367,10 @@ describe('a failed run writes a job summary', () => {
   }, 60_000);
 
   test('the lookup of the newest good backup failing does not hide the run\'s own error', async () => {
-    const run = await runAction({ inputs: { 'database-url': dbUrl(`${PASSWORD}-y`), destination: 's3://no-such-bucket/x', ...testS3Inputs(s3.endpoint) } });
+    // A good, empty destination first (so the pre-flight passes and the run fails at connect), then
+    // one whose listing fails: the lookup tries both and fails on the second.
+    const destination = `s3://${BUCKET}/lookup-empty\ns3://no-such-bucket/x`;
+    const run = await runAction({ inputs: { 'database-url': dbUrl(`${PASSWORD}-y`), destination, ...testS3Inputs(s3.endpoint) } });
     expect(run.exitCode).toBe(1);
     expect(errorLine(run)).toMatch(/password authentication failed.*\[connect\]$/);
     expect(run.stdout).toMatch(/Could not list s3:\/\/no-such-bucket\/x for the last successful backup: .*no-such-bucket/);
