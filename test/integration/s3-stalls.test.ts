@@ -1,0 +1,76 @@
+/**
+ * Stalls and faults between the action and an S3 store (issue 17, item 4), through the fault proxy
+ * (test/support/fault-proxy.ts) in front of s3rver, with the real AWS SDK client.
+ * Needs NODE_OPTIONS=--openssl-legacy-provider (s3rver's listing tokens use DES).
+ */
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+
+import { UploadError } from '../../src/errors.js';
+import { parseDestination } from '../../src/storage/destination.js';
+import { MiB } from '../../src/storage/part-size.js';
+import { S3_MAX_ATTEMPTS, S3ObjectStore, stalledRequestBoundMs } from '../../src/storage/s3.js';
+import type { S3Settings } from '../../src/storage/types.js';
+import { isUploadPart, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
+import { rejectionOf } from '../support/rejection.js';
+
+const BUCKET = 'stalls';
+/** s3-timeout of these tests: Node's 2× would show as tries 6 s apart, the watchdog's as ~3.3 s. */
+const TIMEOUT_S = 3;
+
+let server: S3Server;
+let proxy: FaultProxy;
+
+beforeAll(async () => {
+  server = await startS3Server();
+  await server.createBucket(BUCKET);
+  proxy = await startFaultProxy(server.port);
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await server?.stop();
+});
+
+afterEach(() => proxy.setRules([]));
+
+function storeThroughProxy(timeoutSeconds = TIMEOUT_S): { store: S3ObjectStore; settings: S3Settings } {
+  const destination = parseDestination(`s3://${BUCKET}/db`);
+  if (destination.kind !== 's3') throw new Error('expected an s3 destination');
+  const settings = { ...testS3Settings(proxy.endpoint), timeoutSeconds };
+  return { store: new S3ObjectStore(destination, settings), settings };
+}
+
+describe('S3ObjectStore behind a stalling store', () => {
+  test('every UploadPart stalled: each try fails after s3-timeout (not twice it), the upload says "stalled", names the part, and is aborted', async () => {
+    proxy.setRules([{ match: isUploadPart, stallRequestAfter: { bytes: 64 * 1024 } }]);
+    const { store, settings } = storeThroughProxy();
+    const key = 'db/stalled.dump';
+    const data = randomBytes(12 * MiB);
+    const started = Date.now();
+    const error = await rejectionOf(store.upload(key, Readable.from([data]), { expectedBytes: data.length }), UploadError);
+    const elapsed = Date.now() - started;
+    store.destroy();
+    expect(error).toBeInstanceOf(UploadError);
+    expect(error.message).toMatch(/accepted the connection and then stopped answering for 3 s during UploadPart \d+; it stalled/);
+    expect(error.message).not.toMatch(/could not reach/i);
+    expect(error.message).toContain('Nothing was left under the key.');
+    expect(elapsed).toBeLessThan(stalledRequestBoundMs(settings));
+    // A stalled try ends when the client gives up, and the next try of that part follows after the
+    // SDK's backoff (≤ 0.2 s before the first retry): the first two tries of a part are T apart,
+    // not 2T as with Node's own socket timeout during an upload (seen: ~243 s for 120 s).
+    const tries = proxy.tries.filter((t) => isUploadPart(t.request) && t.request.key === key && t.fault === 'stalled');
+    const byPart = new Map<string, number[]>();
+    for (const t of tries) byPart.set(t.request.query.get('partNumber') ?? '', [...(byPart.get(t.request.query.get('partNumber') ?? '') ?? []), t.startedAt]);
+    for (const [, starts] of byPart) {
+      expect(starts).toHaveLength(S3_MAX_ATTEMPTS);
+      const gap = (starts[1] as number) - (starts[0] as number);
+      expect(gap).toBeGreaterThanOrEqual(TIMEOUT_S * 1000);
+      expect(gap).toBeLessThan(TIMEOUT_S * 1500);
+    }
+    expect(elapsed).toBeGreaterThanOrEqual(S3_MAX_ATTEMPTS * TIMEOUT_S * 1000);
+    expect(elapsed).toBeLessThan(S3_MAX_ATTEMPTS * TIMEOUT_S * 1500);
+    expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
+  }, 120_000);
+});
