@@ -34,6 +34,7 @@ import type { Log } from '../commands/backup.js';
 import { ActionError, VerifyError, errorMessage } from '../errors.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
+import { downloadProgressLine, startProgress } from '../pipeline/progress.js';
 import { shorten } from './verify.js';
 import { STREAM_HIGH_WATER_MARK, type Measurement } from '../pipeline/stages.js';
 import { classifyPgError } from '../postgres/classify.js';
@@ -117,6 +118,11 @@ export class DigestGate extends Transform {
     }
     this.verdict = 'ok';
     callback(null, this.held);
+  }
+
+  /** Bytes read so far (for progress lines). */
+  get bytes(): number {
+    return this.count;
   }
 
   private fail(actual: { bytes: number; sha256?: string }): CorruptArchiveError {
@@ -382,7 +388,9 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
       throw new RestoreError(`Reading the archive ${input.key} from ${where} failed: ${errorMessage(error)}`, { cause: error });
     });
     const stages = [source, gate, ...(decrypt ? [decrypt] : []), ...(decompressor?.stream ? [decompressor.stream] : []), sink];
+    const progress = startProgress(log, () => gate.bytes, (start, previous, now) => downloadProgressLine(input.key, start, previous, now, input.expected.bytes));
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
+    flowing.then(progress.stop, progress.stop);
     // A failed stream leaves CLI stages blocked on pipes nobody drains: stop them all at once.
     flowing.catch(() => killAll());
     // The restoring tool exiting (even with 0) ends the stream's purpose; a decompressor still
