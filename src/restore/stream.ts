@@ -41,6 +41,7 @@ import { classifyPgError } from '../postgres/classify.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { Connection, DumpFormat } from '../postgres/types.js';
 import { hashObject, readObject } from '../storage/read.js';
+import { StallError } from '../storage/stall.js';
 import type { ObjectStore } from '../storage/types.js';
 import { restorePhase } from './select.js';
 
@@ -495,6 +496,11 @@ function rootCause(c: {
   readFailed: Error | undefined;
 }): Error {
   const toolIsSink = c.mode === 'pg_restore-stdin' || c.mode === 'psql';
+  const read = c.readFailed ? ` (reading it again to check its digest failed too: ${errorMessage(c.readFailed)})` : '';
+  // A stalled download is the cause: the tool was stopped by us after it (pg_restore then says "terminated by user").
+  if (c.flow.status === 'rejected' && c.flow.reason instanceof StallError) {
+    return new RestoreError(`Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(c.flow.reason)}${read}. The target database may hold a partial restore.`, { cause: c.flow.reason });
+  }
   if (toolIsSink && c.sinkExit.status === 'rejected' && !killedByUs(c.sinkExit.reason)) return toolFailure(c.sinkExit.reason, c.target, c.key);
   // A stage of ours failed with a typed error (the decryption: wrong key, integrity check): that is the cause.
   if (c.flow.status === 'rejected' && c.flow.reason instanceof ActionError) return c.flow.reason;
@@ -508,7 +514,6 @@ function rootCause(c: {
   if (c.decompressor && !c.decompressor.child && c.flow.status === 'rejected' && /zlib|zstd|gzip|header|incorrect|invalid/i.test(errorMessage(reason))) {
     return new RestoreError(`Decompressing ${c.key} with ${c.decompressor.engine} failed: ${errorMessage(reason)}`, { cause: reason });
   }
-  const read = c.readFailed ? ` (reading it again to check its digest failed too: ${errorMessage(c.readFailed)})` : '';
   return new RestoreError(`Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(reason)}${read}. The target database may hold a partial restore.`, { cause: reason });
 }
 
