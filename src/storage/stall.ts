@@ -96,9 +96,12 @@ function fingerprint(w: Watched): string {
   return `${w.socket.bytesRead}/${w.socket.bytesWritten}/${typeof queued === 'number' ? queued : ''}`;
 }
 
-/** True when data waits on our side (the response's reader is not reading): not the server's silence. */
+/**
+ * True when the answer's body waits on our side (its reader is not reading, so Node paused the
+ * socket): not the server's silence. Before the answer the server owes us bytes, whatever we do.
+ */
 function waitingOnUs(w: Watched): boolean {
-  return w.socket.isPaused() || (w.res !== undefined && w.res.readableLength > 0) || w.socket.readableLength > 0;
+  return w.res !== undefined && (w.res.readableLength > 0 || w.socket.isPaused() || w.socket.readableLength > 0);
 }
 
 /** Fails requests on sockets where nothing moved for `timeoutMs`; shared by the HTTP and HTTPS agents of one client. */

@@ -11,7 +11,7 @@ import { parseDestination } from '../../src/storage/destination.js';
 import { MiB } from '../../src/storage/part-size.js';
 import { S3_MAX_ATTEMPTS, S3ObjectStore, stalledRequestBoundMs } from '../../src/storage/s3.js';
 import type { S3Settings } from '../../src/storage/types.js';
-import { isUploadPart, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { isGetObject, isUploadPart, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
 import { rejectionOf } from '../support/rejection.js';
 
@@ -73,4 +73,42 @@ describe('S3ObjectStore behind a stalling store', () => {
     expect(elapsed).toBeLessThan(S3_MAX_ATTEMPTS * TIMEOUT_S * 1500);
     expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
   }, 120_000);
+
+  test('a reader that does not read for longer than s3-timeout is not a stall: the body arrives whole', async () => {
+    const { store } = storeThroughProxy(1);
+    const key = 'db/slow-reader.bin';
+    const data = randomBytes(4 * MiB);
+    await store.put(key, data, 'application/octet-stream');
+    const body = await store.get(key);
+    const chunks: Buffer[] = [];
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      body.once('data', resolve);
+      body.once('error', reject);
+    });
+    body.pause();
+    chunks.push(first);
+    // The scenario itself: our side reads nothing for 3× s3-timeout while the server has sent all it could.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    store.destroy();
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  }, 60_000);
+
+  test('a GetObject answered later than s3-timeout: each try fails as stalled ("sent no answer"), 5 tries, bounded', async () => {
+    const { store, settings } = storeThroughProxy(1);
+    const key = 'db/late.bin';
+    await store.put(key, randomBytes(1024), 'application/octet-stream');
+    proxy.setRules([{ match: (r) => isGetObject(r) && r.key === key, latencyMs: 3_000 }]);
+    const started = Date.now();
+    const error = await rejectionOf(store.get(key), Error);
+    const elapsed = Date.now() - started;
+    store.destroy();
+    expect(error.message).toBe(
+      `Reading s3://${BUCKET}/${key} failed: the S3 server accepted the connection and the whole GetObject request and then sent no answer for 1 s; it stalled. ` +
+        'The store at ' + proxy.endpoint + ' took the connection but then sent or took nothing for 1 s on each of 5 tries: it is overloaded, or something between the runner and it (a proxy, a firewall) holds the traffic. ' +
+        "Check the store's health; `s3-timeout` (now 1 s) sets how long a silence may last.",
+    );
+    expect(proxy.tries.filter((t) => isGetObject(t.request) && t.request.key === key)).toHaveLength(S3_MAX_ATTEMPTS);
+    expect(elapsed).toBeLessThan(stalledRequestBoundMs(settings));
+  }, 60_000);
 });
