@@ -15,7 +15,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 
 import type { Manifest } from '../../src/manifest.js';
 import { S3_MAX_ATTEMPTS, s3ClientConfig, stalledRequestBoundMs } from '../../src/storage/s3.js';
-import { runAction, type ActionRun } from '../support/action-runner.js';
+import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { isGetObject, isUploadPart, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Inputs, testS3Settings, type S3Server } from '../support/s3-server.js';
@@ -52,8 +52,9 @@ afterAll(async () => {
 
 afterEach(() => proxy.setRules([]));
 
-function backup(prefix: string, extra: Record<string, string> = {}): Promise<ActionRun> {
+function backup(prefix: string, extra: Record<string, string> = {}, node?: string): Promise<ActionRun> {
   return runAction({
+    ...(node ? { node } : {}),
     inputs: {
       'database-url': cluster.url('noise'),
       destination: `s3://${BUCKET}/${prefix}`,
@@ -101,9 +102,11 @@ async function expectStored(run: ActionRun): Promise<Manifest> {
   return manifest;
 }
 
-test('every UploadPart stalled: the backup fails within the bound of s3-timeout, says "stalled", names the part, leaves nothing', async () => {
+// The watchdog reads Node's sockets (bytes, write queue): on every Node the bundle supports.
+test.each(nodeBinaries())('every UploadPart stalled ($name): the backup fails within the bound of s3-timeout, says "stalled", names the part, leaves nothing', async (node) => {
   proxy.setRules([{ match: isUploadPart, stallRequestAfter: { bytes: 64 * 1024 } }]);
-  const run = await backup('stalled', { 's3-timeout': String(TIMEOUT_S) });
+  const prefix = `stalled-${node.name.replace(/\W+/g, '')}`;
+  const run = await backup(prefix, { 's3-timeout': String(TIMEOUT_S) }, node.path);
   const ended = Date.now();
   expect(run.exitCode).toBe(1);
   const failures = errors(run);
@@ -115,7 +118,7 @@ test('every UploadPart stalled: the backup fails within the bound of s3-timeout,
   expect(message).toContain('Nothing was left under the key.');
   // From the first UploadPart to the end of the run: within the documented bound (attempts × (timeout + tick) + backoff)
   // and the abort, with room for a loaded machine; Node's socket timeout took 2 × 3 s per try.
-  const parts = proxy.tries.filter((t) => isUploadPart(t.request) && t.request.key.startsWith('stalled/'));
+  const parts = proxy.tries.filter((t) => isUploadPart(t.request) && t.request.key.startsWith(`${prefix}/`));
   const first = Math.min(...parts.map((t) => t.startedAt));
   const bound = stalledRequestBoundMs({ ...testS3Settings(proxy.endpoint), timeoutSeconds: TIMEOUT_S });
   expect(ended - first).toBeLessThan(bound + 5_000);
@@ -128,7 +131,7 @@ test('every UploadPart stalled: the backup fails within the bound of s3-timeout,
     expect(starts).toHaveLength(S3_MAX_ATTEMPTS);
     expect((starts[1] as number) - (starts[0] as number)).toBeLessThan(TIMEOUT_S * 1500);
   }
-  expect(await keysUnder('stalled/')).toEqual([]);
+  expect(await keysUnder(`${prefix}/`)).toEqual([]);
   expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
 }, 180_000);
 
