@@ -111,4 +111,27 @@ describe('S3ObjectStore behind a stalling store', () => {
     expect(proxy.tries.filter((t) => isGetObject(t.request) && t.request.key === key)).toHaveLength(S3_MAX_ATTEMPTS);
     expect(elapsed).toBeLessThan(stalledRequestBoundMs(settings));
   }, 60_000);
+
+  test('a part that stalls while another part has failed for good: its remaining tries are not made, the upload fails within one s3-timeout of the failure', async () => {
+    const key = 'db/one-failed-one-stalled.dump';
+    const part = (n: string) => (r: Parameters<typeof isUploadPart>[0]) => isUploadPart(r) && r.key === key && r.query.get('partNumber') === n;
+    // Part 1 answered 400 at once (not retried); part 2 stalls on every try.
+    proxy.setRules([
+      { match: part('1'), failOneIn: { k: 1, status: 400, code: 'InvalidRequest' } },
+      { match: part('2'), stallRequestAfter: { bytes: 64 * 1024 } },
+    ]);
+    const { store } = storeThroughProxy();
+    const data = randomBytes(12 * MiB);
+    const started = Date.now();
+    const error = await rejectionOf(store.upload(key, Readable.from([data]), { expectedBytes: data.length }), UploadError);
+    const elapsed = Date.now() - started;
+    store.destroy();
+    expect(error.message).toMatch(/InvalidRequest/);
+    expect(error.message).toContain('Nothing was left under the key.');
+    // Part 2's try in flight is awaited (≤ s3-timeout + a tick), then nothing more: without the
+    // guard its 4 further tries would take ~4 × 3.3 s.
+    expect(proxy.tries.filter((t) => part('2')(t.request))).toHaveLength(1);
+    expect(elapsed).toBeLessThan(2 * TIMEOUT_S * 1000);
+    expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
+  }, 60_000);
 });
