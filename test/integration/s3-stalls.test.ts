@@ -134,4 +134,20 @@ describe('S3ObjectStore behind a stalling store', () => {
     expect(elapsed).toBeLessThan(2 * TIMEOUT_S * 1000);
     expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
   }, 60_000);
+
+  test('the fault proxy stalls per connection: a second request on a kept-alive connection past the budget stalls, its retry on a new connection passes', async () => {
+    const { store } = storeThroughProxy(1);
+    const isPut = (r: Parameters<typeof isUploadPart>[0]) => r.method === 'PUT' && r.key.startsWith('db/per-connection-');
+    proxy.setRules([{ match: isPut, stallRequestAfter: { bytes: 1024 * 1024, per: 'connection' } }]);
+    const data = randomBytes(600 * 1024);
+    await store.put('db/per-connection-a.bin', data, 'application/octet-stream');
+    await store.put('db/per-connection-b.bin', data, 'application/octet-stream');
+    store.destroy();
+    const tries = proxy.tries.filter((t) => isPut(t.request));
+    expect(tries.map((t) => [t.request.key, t.fault])).toEqual([
+      ['db/per-connection-a.bin', undefined],
+      ['db/per-connection-b.bin', 'stalled'],
+      ['db/per-connection-b.bin', undefined],
+    ]);
+  }, 60_000);
 });

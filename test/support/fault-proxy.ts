@@ -15,8 +15,9 @@
  * The first matching rule applies. {@link FaultProxy.tries} records each request's arrival and end
  * (when the client or the proxy closed it), to measure how long a client waited on a stalled try.
  *
- * Exported for other tests: a store that ignores If-None-Match can be made with `route` (answer a
- * conditional write as s3rver does, unconditionally) — s3rver itself already ignores it.
+ * Exported for other tests: s3rver itself ignores If-None-Match, so it already is a store that
+ * ignores conditional writes; `latencyMs` on one run's CompleteMultipartUpload (match on the key
+ * and `uploadId`) makes two runs overlap where a race needs them to.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
