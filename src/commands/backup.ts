@@ -19,6 +19,7 @@ import {
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
+import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
 import { classifyPgError, poolerWarning } from '../postgres/classify.js';
 import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
@@ -30,7 +31,7 @@ import { readCatalog, removeStaleTemporaries } from '../storage/catalog.js';
 import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
 import { archiveKey, globalsKey, manifestKey } from '../storage/keys.js';
 import { hashObject } from '../storage/read.js';
-import type { Destination, ObjectStore, S3Settings, UploadResult } from '../storage/types.js';
+import type { Destination, ObjectStore, S3Settings, UploadProgress, UploadResult } from '../storage/types.js';
 
 /** Log sink and phase grouping (core.info / core.warning / core.group in the action). */
 export interface Log {
@@ -542,13 +543,20 @@ async function streamDump(
     const encryption = config.encryption && !gpg ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
     const meter = new Meter();
     const fanout = new Fanout(stores.length);
+    const uploadProgress = stores.map((): UploadProgress => ({}));
     const uploads = stores.map((store, i) =>
       store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
         contentType,
         expectedBytes,
         ...(deps.signal ? { signal: deps.signal } : {}),
+        progress: uploadProgress[i] as UploadProgress,
       }),
     );
+    // A line about every 15 s while the archive streams, so a slow or stalled store shows in the log.
+    const progress = startProgress(deps.log, () => meter.bytes, (start, previous, now) =>
+      uploadProgressLine(start, previous, now, stores.map((store, i) => ({ where: store.destination.url, ...(uploadProgress[i]?.stored?.() ?? { bytes: 0 }) }))),
+    );
+    Promise.allSettled(uploads).then(progress.stop, progress.stop);
     // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
     uploads.forEach((upload, i) => upload.catch((error: unknown) => fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)))));
     // So does a store whose claim could not be made: its upload must not complete.

@@ -34,6 +34,7 @@ export const CORE_INPUT_DEFAULTS = {
   's3-access-key-id': '',
   's3-secret-access-key': '',
   's3-checksums': 'auto',
+  's3-timeout': '120',
   format: 'custom',
   compression: 'zstd',
   jobs: '1',

@@ -151,6 +151,7 @@ function parseS3Settings(input: Input): S3Settings {
   if (storageClass !== '' && !/^[A-Z_]+$/.test(storageClass)) {
     throw new ConfigError('s3-storage-class', `'${storageClass}' is not a storage class; use e.g. STANDARD, STANDARD_IA or GLACIER_IR.`);
   }
+  const timeoutSeconds = parseInteger('s3-timeout', input('s3-timeout'), { min: 1, max: 3600, hint: 'use whole seconds from 1 to 3600, e.g. 120' });
   const accessKeyId = input('s3-access-key-id');
   const secretAccessKey = input('s3-secret-access-key');
   if ((accessKeyId === '') !== (secretAccessKey === '')) {
@@ -168,6 +169,7 @@ function parseS3Settings(input: Input): S3Settings {
     ...(sseKmsKeyId === '' ? {} : { sseKmsKeyId }),
     ...(accessKeyId === '' ? {} : { accessKeyId, secretAccessKey }),
     checksums,
+    timeoutSeconds,
   };
 }
 

@@ -35,6 +35,11 @@ export class Meter extends Transform {
     callback();
   }
 
+  /** Bytes that went through so far. */
+  get bytes(): number {
+    return this.count;
+  }
+
   /** The measurement; throws if the stream has not ended. */
   result(): Measurement {
     if (this.digest === undefined) throw new Error('Meter.result() called before the stream ended');

@@ -34,12 +34,14 @@ import type { Log } from '../commands/backup.js';
 import { ActionError, VerifyError, errorMessage } from '../errors.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
+import { downloadProgressLine, startProgress } from '../pipeline/progress.js';
 import { shorten } from './verify.js';
 import { STREAM_HIGH_WATER_MARK, type Measurement } from '../pipeline/stages.js';
 import { classifyPgError } from '../postgres/classify.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { Connection, DumpFormat } from '../postgres/types.js';
 import { hashObject, readObject } from '../storage/read.js';
+import { StallError } from '../storage/stall.js';
 import type { ObjectStore } from '../storage/types.js';
 import { restorePhase } from './select.js';
 
@@ -117,6 +119,11 @@ export class DigestGate extends Transform {
     }
     this.verdict = 'ok';
     callback(null, this.held);
+  }
+
+  /** Bytes read so far (for progress lines). */
+  get bytes(): number {
+    return this.count;
   }
 
   private fail(actual: { bytes: number; sha256?: string }): CorruptArchiveError {
@@ -382,7 +389,9 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
       throw new RestoreError(`Reading the archive ${input.key} from ${where} failed: ${errorMessage(error)}`, { cause: error });
     });
     const stages = [source, gate, ...(decrypt ? [decrypt] : []), ...(decompressor?.stream ? [decompressor.stream] : []), sink];
+    const progress = startProgress(log, () => gate.bytes, (start, previous, now) => downloadProgressLine(input.key, start, previous, now, input.expected.bytes));
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
+    flowing.then(progress.stop, progress.stop);
     // A failed stream leaves CLI stages blocked on pipes nobody drains: stop them all at once.
     flowing.catch(() => killAll());
     // The restoring tool exiting (even with 0) ends the stream's purpose; a decompressor still
@@ -487,6 +496,11 @@ function rootCause(c: {
   readFailed: Error | undefined;
 }): Error {
   const toolIsSink = c.mode === 'pg_restore-stdin' || c.mode === 'psql';
+  const read = c.readFailed ? ` (reading it again to check its digest failed too: ${errorMessage(c.readFailed)})` : '';
+  // A stalled download is the cause: the tool was stopped by us after it (pg_restore then says "terminated by user").
+  if (c.flow.status === 'rejected' && c.flow.reason instanceof StallError) {
+    return new RestoreError(`Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(c.flow.reason)}${read}. The target database may hold a partial restore.`, { cause: c.flow.reason });
+  }
   if (toolIsSink && c.sinkExit.status === 'rejected' && !killedByUs(c.sinkExit.reason)) return toolFailure(c.sinkExit.reason, c.target, c.key);
   // A stage of ours failed with a typed error (the decryption: wrong key, integrity check): that is the cause.
   if (c.flow.status === 'rejected' && c.flow.reason instanceof ActionError) return c.flow.reason;
@@ -500,7 +514,6 @@ function rootCause(c: {
   if (c.decompressor && !c.decompressor.child && c.flow.status === 'rejected' && /zlib|zstd|gzip|header|incorrect|invalid/i.test(errorMessage(reason))) {
     return new RestoreError(`Decompressing ${c.key} with ${c.decompressor.engine} failed: ${errorMessage(reason)}`, { cause: reason });
   }
-  const read = c.readFailed ? ` (reading it again to check its digest failed too: ${errorMessage(c.readFailed)})` : '';
   return new RestoreError(`Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(reason)}${read}. The target database may hold a partial restore.`, { cause: reason });
 }
 

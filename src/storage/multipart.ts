@@ -247,7 +247,7 @@ export class PooledUpload {
     const part = this.created
       .then(() =>
         this.failure === undefined
-          ? this.send<UploadPartCommandOutput>(new UploadPartCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, PartNumber: partNumber, Body: buffer.subarray(0, length), ContentLength: length }))
+          ? this.send<UploadPartCommandOutput>(this.noRetryAfterFailure(new UploadPartCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, PartNumber: partNumber, Body: buffer.subarray(0, length), ContentLength: length })))
           : undefined,
       )
       .then(
@@ -268,6 +268,23 @@ export class PooledUpload {
         this.free.push(buffer);
       });
     this.track(part);
+  }
+
+  /**
+   * Once the upload has failed, the SDK does not try this part again: a try already sent is
+   * answered as before (not cancelled), but a stalled part does not add its remaining tries
+   * (up to 4 × s3-timeout) to the failure's bound. A step inside the SDK's retry loop
+   * (`finalizeRequest`, below `retryMiddleware`) runs before each try.
+   */
+  private noRetryAfterFailure(command: UploadPartCommand): UploadPartCommand {
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        if (this.failure !== undefined) throw new Error('upload stopped after an earlier failure');
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'noRetryAfterUploadFailure' },
+    );
+    return command;
   }
 
   private base(): { Bucket: string; Key: string } & ObjectWriteParams {

@@ -29,14 +29,35 @@ import {
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
 import { PooledUpload, sendConditionalWrite, type Failure } from './multipart.js';
 import { multipartPlan } from './part-size.js';
-import { WRITTEN_BY_METADATA, type Destination, type ObjectInfo, type ObjectStore, type PutResult, type S3Settings, type UploadOptions, type UploadResult } from './types.js';
+import { STALL_CODE, StallWatchdog, watchedAgents } from './stall.js';
+import { S3_TIMEOUT_SECONDS_DEFAULT, WRITTEN_BY_METADATA, type Destination, type ObjectInfo, type ObjectStore, type PutResult, type S3Settings, type UploadOptions, type UploadResult } from './types.js';
 
 /** Attempts per request (first try + retries) with the SDK's standard retry strategy. */
 export const S3_MAX_ATTEMPTS = 5;
-/** Milliseconds to establish a TCP/TLS connection before the attempt fails (and is retried). */
+/** Milliseconds to establish a TCP/TLS connection before the attempt fails (and is retried); at most `s3-timeout`. */
 export const S3_CONNECTION_TIMEOUT_MS = 10_000;
-/** Milliseconds a socket may stay idle (nothing sent or received) before the attempt fails. */
-export const S3_SOCKET_TIMEOUT_MS = 120_000;
+/** Default milliseconds a connection may stay silent (nothing sent or received) before the attempt fails (`s3-timeout`). */
+export const S3_SOCKET_TIMEOUT_MS = S3_TIMEOUT_SECONDS_DEFAULT * 1000;
+/**
+ * Upper bound of the SDK's backoff before retries 1…4 of the standard retry strategy (random in
+ * [0, 0.1 s × 2^n], @smithy/util-retry DefaultRetryBackoffStrategy): 0.2 + 0.4 + 0.8 + 1.6 s.
+ */
+export const S3_MAX_BACKOFF_MS = 3_000;
+
+/** Milliseconds of silence after which a try fails as stalled (`s3-timeout`, default 120 s). */
+export function s3TimeoutMs(settings: S3Settings): number {
+  return (settings.timeoutSeconds ?? S3_TIMEOUT_SECONDS_DEFAULT) * 1000;
+}
+
+/**
+ * Longest a request to a store that stalls every try takes to fail, in milliseconds:
+ * {@link S3_MAX_ATTEMPTS} × (`s3-timeout` plus one watchdog tick) + {@link S3_MAX_BACKOFF_MS}.
+ * An upload that fails this way then sends AbortMultipartUpload, bounded the same way.
+ */
+export function stalledRequestBoundMs(settings: S3Settings): number {
+  const timeout = s3TimeoutMs(settings);
+  return S3_MAX_ATTEMPTS * (timeout + Math.min(1000, timeout / 10)) + S3_MAX_BACKOFF_MS;
+}
 /** DeleteObjects accepts at most this many keys per request. */
 export const DELETE_BATCH_SIZE = 1000;
 /** Concurrent DeleteObject calls when falling back from DeleteObjects. */
@@ -52,6 +73,9 @@ type S3Destination = Extract<Destination, { kind: 's3' }>;
  *   `when_supported` → `WHEN_SUPPORTED` (the SDK default; AWS S3).
  * - Credentials only when given (else the SDK default chain: env, web identity/OIDC, profile).
  * - Retries: the SDK's standard retry strategy with {@link S3_MAX_ATTEMPTS} attempts.
+ * - Timeouts: connecting {@link S3_CONNECTION_TIMEOUT_MS} (at most `s3-timeout`); silence on a
+ *   connection `s3-timeout` ({@link s3TimeoutMs}). The SDK's `socketTimeout` here may fire only after
+ *   twice that during an upload (see stall.ts): {@link createS3Client} replaces it by a watchdog.
  */
 export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
   const checksumMode = settings.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
@@ -62,7 +86,7 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
     responseChecksumValidation: checksumMode,
     maxAttempts: S3_MAX_ATTEMPTS,
     retryMode: 'standard',
-    requestHandler: { connectionTimeout: S3_CONNECTION_TIMEOUT_MS, socketTimeout: S3_SOCKET_TIMEOUT_MS },
+    requestHandler: { connectionTimeout: Math.min(S3_CONNECTION_TIMEOUT_MS, s3TimeoutMs(settings)), socketTimeout: s3TimeoutMs(settings) },
   };
   if (settings.endpoint) config.endpoint = settings.endpoint;
   const accessKeyId = settings.accessKeyId ?? '';
@@ -99,7 +123,12 @@ const UPLOAD_BODY_COMMANDS = new Set(['UploadPartCommand', 'PutObjectCommand']);
  * HTTP (MinIO on a private network, s3rver) bodies stay signed.
  */
 export function createS3Client(settings: S3Settings): S3Client {
-  const client = new S3Client(s3ClientConfig(settings));
+  const config = s3ClientConfig(settings);
+  // Stalls are detected by the agents' watchdog (exactly `s3-timeout`, with a "stalled" error),
+  // not by the SDK's socketTimeout (up to twice that during an upload; 0 turns it off).
+  const handler = config.requestHandler as { connectionTimeout: number };
+  config.requestHandler = { connectionTimeout: handler.connectionTimeout, socketTimeout: 0, ...watchedAgents(new StallWatchdog(s3TimeoutMs(settings))) };
+  const client = new S3Client(config);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const request = args.request as { protocol?: string; headers?: Record<string, string> };
@@ -191,6 +220,7 @@ export class S3ObjectStore implements ObjectStore {
         if (!body.destroyed) body.destroy();
       },
     );
+    if (options.progress) options.progress.stored = () => ({ bytes: upload.bytes, parts: upload.parts });
     const onBodyError = (error: unknown) => upload.fail('body', error);
     body.on('error', onBodyError);
     const onAbort = () => upload.fail('aborted', signal?.reason);
@@ -501,7 +531,7 @@ export function describeS3Error(error: unknown): { code: string | undefined; tex
     .replace(/^AWS SDK error wrapper for (Error: )?/, '');
   if ((message === '' || message === 'UnknownError') && httpStatus(error) !== undefined) message = `HTTP ${httpStatus(error)}`;
   message = message.replace(/\.$/, '');
-  if (code === undefined || message.startsWith(code) || message.includes(` ${code} `)) return { code, text: message || String(error) };
+  if (code === undefined || code === STALL_CODE || message.startsWith(code) || message.includes(` ${code} `)) return { code, text: message || String(error) };
   return { code, text: `${code}: ${message}` };
 }
 
@@ -551,6 +581,13 @@ export function s3ErrorHint(error: unknown, destination: S3Destination, settings
     return `The bucket '${destination.bucket}' does not exist at ${server}: create the bucket or fix \`destination\` (${destination.url}).${style}`;
   }
   if (isCredentialRefusal(error)) return credentialHint(destination, settings);
+  if (code === STALL_CODE) {
+    const seconds = s3TimeoutMs(settings) / 1000;
+    return `The store at ${server} took the connection but then sent or took nothing for ${seconds} s on each of ${S3_MAX_ATTEMPTS} tries: it is overloaded, or something between the runner and it (a proxy, a firewall) holds the traffic. Check the store's health; \`s3-timeout\` (now ${seconds} s) sets how long a silence may last.`;
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    return `The S3 endpoint (${server}) accepted the connection and then closed it on every try: check the store's health and anything between the runner and it (a proxy, a firewall).`;
+  }
   if (code !== undefined && NETWORK_CODES.has(code)) {
     return `Could not reach the S3 endpoint (${server}): check \`s3-endpoint\` and that the server is up and reachable from the runner.`;
   }

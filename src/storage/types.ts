@@ -38,7 +38,15 @@ export interface S3Settings {
    * requires them: what R2, B2 and older MinIO accept. `when_supported` is the SDK default (AWS S3).
    */
   checksums: 'when_required' | 'when_supported';
+  /**
+   * Seconds a connection to the store may stay silent (nothing sent or received) before the try
+   * fails as stalled and is retried (`s3-timeout`); default {@link S3_TIMEOUT_SECONDS_DEFAULT}.
+   */
+  timeoutSeconds?: number;
 }
+
+/** Default of `s3-timeout`, seconds. */
+export const S3_TIMEOUT_SECONDS_DEFAULT = 120;
 
 export interface ObjectInfo {
   /** Full object key (for file destinations: the path relative to the root, with '/'). */
@@ -78,6 +86,13 @@ export interface UploadOptions {
   expectedBytes?: number;
   /** Aborting it cancels the upload; nothing is left under the key. */
   signal?: AbortSignal;
+  /** For progress lines: the store sets `stored` when the upload starts (bytes and parts it accepted so far). */
+  progress?: UploadProgress;
+}
+
+/** See {@link UploadOptions.progress}; stores without parts (folders) leave `stored` unset. */
+export interface UploadProgress {
+  stored?: () => { bytes: number; parts: number };
 }
 
 export interface UploadResult {

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 
 import type { S3Settings } from '../../src/storage/types.js';
 
@@ -239,8 +240,16 @@ export interface ProxiedRequest {
   headers: IncomingHttpHeaders;
 }
 
-/** Sends the request on to the upstream server; `alterHeaders` may change its answer's headers first. */
-export type Forward = (alterHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders) => void;
+/**
+ * Sends the request on to the upstream server; `alterHeaders` may change its answer's headers
+ * first. `through.request` / `through.response`, when given, carry the request's body to the
+ * upstream server / the answer's body to the client (fault-proxy.ts uses them to stall, slow down
+ * or cut a transfer).
+ */
+export type Forward = (
+  alterHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders,
+  through?: { request?: Duplex; response?: Duplex },
+) => void;
 
 export interface S3Proxy {
   endpoint: string;
@@ -280,13 +289,19 @@ export async function startS3Proxy(
       headers: { ...req.headers },
     };
     requests.push(request);
-    const forward: Forward = (alterHeaders) => {
+    const forward: Forward = (alterHeaders, through = {}) => {
       const upstream = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, alterHeaders ? alterHeaders({ ...answer.headers }) : answer.headers);
-        answer.pipe(res);
+        if (through.response) answer.pipe(through.response).pipe(res);
+        else answer.pipe(res);
       });
       upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
+      // The client went away (e.g. it gave up on a stalled request): so does the upstream request.
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      if (through.request) req.pipe(through.request).pipe(upstream);
+      else req.pipe(upstream);
     };
     route(request, req, res, forward);
   };

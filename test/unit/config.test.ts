@@ -22,7 +22,7 @@ describe('parseConfig: good inputs', () => {
       connection: { host: 'db.example.com', port: 5432, user: 'app', password: 'secret', database: 'shop', params: {} },
       database: 'shop',
       destinations: [{ kind: 's3', url: 's3://backups/prod', bucket: 'backups', prefix: 'prod' }],
-      s3: { region: 'us-east-1', forcePathStyle: false, checksums: 'when_supported' },
+      s3: { region: 'us-east-1', forcePathStyle: false, checksums: 'when_supported', timeoutSeconds: 120 },
       dump: {
         format: 'custom',
         compression: { method: 'zstd' },
@@ -99,7 +99,7 @@ describe('parseConfig: good inputs', () => {
     );
     expect(config.connection).toEqual({ host: '10.0.0.5', port: 5433, user: 'postgres', password: 'pw', database: 'app', sslmode: 'verify-full', params: {} });
     expect(config.destinations.map((d) => d.kind)).toEqual(['s3', 'file']);
-    expect(config.s3).toEqual({ endpoint: 'https://s3.us-west-004.backblazeb2.com', region: 'us-west-004', forcePathStyle: true, checksums: 'when_required' });
+    expect(config.s3).toEqual({ endpoint: 'https://s3.us-west-004.backblazeb2.com', region: 'us-west-004', forcePathStyle: true, checksums: 'when_required', timeoutSeconds: 120 });
     expect(config.dump).toMatchObject({ format: 'directory', jobs: 4, compression: { method: 'gzip', level: 9 }, excludeTableData: ['audit_log', 'sessions'] });
     expect(config.dump.extraArgs).toEqual(['--rows-per-insert=1000', '--no-comments']);
     expect(config.dump.lockWaitTimeoutMs).toBe(90_000);
@@ -114,6 +114,7 @@ describe('parseConfig: good inputs', () => {
         's3-region': 'auto',
         's3-force-path-style': 'false',
         's3-checksums': 'when_supported',
+        's3-timeout': '30',
         's3-sse': 'aws:kms',
         's3-sse-kms-key-id': 'alias/backups',
         's3-storage-class': 'STANDARD_IA',
@@ -126,6 +127,7 @@ describe('parseConfig: good inputs', () => {
       region: 'auto',
       forcePathStyle: false,
       checksums: 'when_supported',
+      timeoutSeconds: 30,
       sse: 'aws:kms',
       sseKmsKeyId: 'alias/backups',
       storageClass: 'STANDARD_IA',
@@ -188,6 +190,9 @@ describe('parseConfig: bad inputs fail before any work with the input named', ()
     ['kms key without kms', { ...BASE, 's3-sse-kms-key-id': 'k' }, "Input 's3-sse-kms-key-id': is only used with s3-sse: aws:kms; set s3-sse to aws:kms or remove the key id."],
     ['access key without secret', { ...BASE, 's3-access-key-id': 'AKIA' }, "Input 's3-secret-access-key': set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC)."],
     ['checksums unknown', { ...BASE, 's3-checksums': 'always' }, "Input 's3-checksums': 'always' is not one of: auto, when_required, when_supported."],
+    ['s3-timeout not a number', { ...BASE, 's3-timeout': '2m' }, "Input 's3-timeout': '2m' is not a whole number; use whole seconds from 1 to 3600, e.g. 120."],
+    ['s3-timeout zero', { ...BASE, 's3-timeout': '0' }, "Input 's3-timeout': 0 is out of range; use whole seconds from 1 to 3600, e.g. 120."],
+    ['s3-timeout fraction', { ...BASE, 's3-timeout': '1.5' }, "Input 's3-timeout': '1.5' is not a whole number; use whole seconds from 1 to 3600, e.g. 120."],
     ['path style typo', { ...BASE, 's3-force-path-style': 'on' }, "Input 's3-force-path-style': 'on' is not a boolean; use true or false."],
     ['prune without a policy', { 'database': 'shop', destination: 's3://b-1/p', command: 'prune' }, "Input 'command': prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within."],
     ['list without a database name', { destination: 's3://b-1/p', command: 'list' }, "Input 'database': required for command list: set the name of the source database whose backups to use."],
