@@ -25,6 +25,7 @@ describe('inputs that do not apply to the command warn, from one table', () => {
     ['check', { jobs: '4', 'decryption-passphrase': 'x' }, ['jobs', 'decryption-passphrase']],
     ['prune', { 'keep-last': '3', label: 'daily', 'encryption-passphrase': 'p' }, ['label', 'encryption-passphrase']],
     ['list', { 'keep-daily': '7' }, []],
+    ['restore', { 'lock-wait-timeout': '30s', 's3-timeout': '30' }, ['lock-wait-timeout']],
     // Defaults as the runner passes them are not "set".
     ['restore', { format: 'custom', compression: 'zstd', 'row-counts': 'exact', prune: 'auto' }, []],
     // Inputs of every command never warn.
