@@ -500,7 +500,9 @@ async function streamDump(
       children.push(pgDump);
       pgDump.stdout?.resume();
       await pgDump.done.catch((error: unknown) => {
-        throw countFailed && killedByUs(error) ? countFailed : dumpFailure(error, connection);
+        // pg_dump stopped by us after a failed count may exit 1 (its SIGTERM handler says
+        // "terminated by user"): the count's failure is the cause either way.
+        throw countFailed ?? dumpFailure(error, connection);
       });
       if (countFailed) throw countFailed;
       producer = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.'], { stdout });
