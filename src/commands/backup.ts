@@ -19,7 +19,7 @@ import {
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
-import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
+import { formatBytes, startProgress, uploadProgressLine } from '../pipeline/progress.js';
 import { classifyPgError, poolerWarning } from '../postgres/classify.js';
 import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
@@ -754,17 +754,8 @@ function describeCompression(plan: CompressionPlan): string {
   return `${plan.method}:${plan.level} (${plan.where === 'pg_dump' ? 'by pg_dump' : `in the stream, ${plan.engine}`})`;
 }
 
-/** `1.5 MB`-style size for logs (decimal units). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+/** Re-exported for the commands and reports that format sizes (pipeline/progress.ts owns it). */
+export { formatBytes };
 
 export function round3(n: number): number {
   return Math.round(n * 1000) / 1000;

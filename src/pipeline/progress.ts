@@ -8,7 +8,7 @@
 export const PROGRESS_INTERVAL_MS = 15_000;
 
 /** `12.3 MB` (decimal units, one decimal; bytes below 1 kB as such). */
-export function formatTransferBytes(bytes: number): string {
+export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
@@ -50,8 +50,8 @@ export function uploadProgressLine(start: ProgressSample, previous: ProgressSamp
   const rates = `${formatRate(now.bytes - previous.bytes, now.at - previous.at)} (${formatRate(now.bytes - start.bytes, now.at - start.at)} overall)`;
   const stores = stored
     .filter((s) => s.parts !== undefined)
-    .map((s) => `${s.where}: ${s.parts} part${s.parts === 1 ? '' : 's'} done (${formatTransferBytes(s.bytes)})`);
-  return `Uploading: ${formatTransferBytes(now.bytes)} of archive so far, ${rates}${stores.length > 0 ? `; ${stores.join('; ')}` : ''}`;
+    .map((s) => `${s.where}: ${s.parts} part${s.parts === 1 ? '' : 's'} done (${formatBytes(s.bytes)})`);
+  return `Uploading: ${formatBytes(now.bytes)} of archive so far, ${rates}${stores.length > 0 ? `; ${stores.join('; ')}` : ''}`;
 }
 
 /**
@@ -60,8 +60,8 @@ export function uploadProgressLine(start: ProgressSample, previous: ProgressSamp
  * e.g. `Downloading db/x.dump: 52.4 MB of 104.9 MB (50%), 3.49 MB/s (3.20 MB/s overall)`
  */
 export function downloadProgressLine(what: string, start: ProgressSample, previous: ProgressSample, now: ProgressSample, total?: number): string {
-  const of = total !== undefined && total > 0 ? ` of ${formatTransferBytes(total)} (${Math.floor((now.bytes / total) * 100)}%)` : '';
-  return `Downloading ${what}: ${formatTransferBytes(now.bytes)}${of}, ${formatRate(now.bytes - previous.bytes, now.at - previous.at)} (${formatRate(now.bytes - start.bytes, now.at - start.at)} overall)`;
+  const of = total !== undefined && total > 0 ? ` of ${formatBytes(total)} (${Math.floor((now.bytes / total) * 100)}%)` : '';
+  return `Downloading ${what}: ${formatBytes(now.bytes)}${of}, ${formatRate(now.bytes - previous.bytes, now.at - previous.at)} (${formatRate(now.bytes - start.bytes, now.at - start.at)} overall)`;
 }
 
 /** A running progress reporter; {@link stop} ends it (idempotent). */

@@ -1,9 +1,9 @@
-import { downloadProgressLine, formatRate, formatTransferBytes, uploadProgressLine } from '../../src/pipeline/progress.js';
+import { downloadProgressLine, formatRate, formatBytes, uploadProgressLine } from '../../src/pipeline/progress.js';
 
 describe('progress lines', () => {
   test('sizes and rates', () => {
-    expect(formatTransferBytes(999)).toBe('999 B');
-    expect(formatTransferBytes(52_400_000)).toBe('52.4 MB');
+    expect(formatBytes(999)).toBe('999 B');
+    expect(formatBytes(52_400_000)).toBe('52.4 MB');
     expect(formatRate(15_000_000, 15_000)).toBe('1.00 MB/s');
     expect(formatRate(0, 0)).toBe('0.00 MB/s');
   });
