@@ -36,7 +36,7 @@ import {
 
 import { releaseChunk } from '../pipeline/pooled-pipe.js';
 import { MAX_PARTS } from './part-size.js';
-import type { ObjectWriteParams } from './s3.js';
+import type { ObjectWriteParams } from './s3-params.js';
 
 /** Clients whose store answered `If-None-Match` with "not implemented": their writes go without it. */
 const conditionRefused = new WeakSet<object>();

@@ -22,13 +22,12 @@ import {
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
-  type ServerSideEncryption,
-  type StorageClass,
 } from '@aws-sdk/client-s3';
 
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
 import { PooledUpload, sendConditionalWrite, type Failure } from './multipart.js';
 import { multipartPlan } from './part-size.js';
+import { objectWriteParams } from './s3-params.js';
 import { STALL_CODE, StallWatchdog, watchedAgents } from './stall.js';
 import { S3_TIMEOUT_SECONDS_DEFAULT, WRITTEN_BY_METADATA, type Destination, type ObjectInfo, type ObjectStore, type PutResult, type S3Settings, type UploadOptions, type UploadResult } from './types.js';
 
@@ -140,31 +139,6 @@ export function createS3Client(settings: S3Settings): S3Client {
     { step: 'build', name: 'unsignedPayloadOverHttps' },
   );
   return client;
-}
-
-/** Object parameters common to every write (PutObject, CreateMultipartUpload); never an empty value. */
-export interface ObjectWriteParams {
-  ContentType?: string;
-  StorageClass?: StorageClass;
-  ServerSideEncryption?: ServerSideEncryption;
-  SSEKMSKeyId?: string;
-  /** User metadata (`x-amz-meta-*`): {@link WRITTEN_BY_METADATA} on everything this action writes. */
-  Metadata?: Record<string, string>;
-}
-
-/**
- * Headers for a write (pure). Empty values are left out (R2 rejects an empty
- * `x-amz-storage-class`); the KMS key id is sent only with `aws:kms`.
- */
-export function objectWriteParams(settings: S3Settings, contentType?: string): ObjectWriteParams {
-  const params: ObjectWriteParams = {};
-  if (contentType?.trim()) params.ContentType = contentType.trim();
-  const storageClass = settings.storageClass?.trim();
-  if (storageClass) params.StorageClass = storageClass as StorageClass;
-  if (settings.sse) params.ServerSideEncryption = settings.sse;
-  const kmsKeyId = settings.sseKmsKeyId?.trim();
-  if (settings.sse === 'aws:kms' && kmsKeyId) params.SSEKMSKeyId = kmsKeyId;
-  return params;
 }
 
 export interface S3ObjectStoreOptions {

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../src/errors.js';
-import { describeS3Error, objectWriteParams, s3ClientConfig, s3ErrorHint, S3_MAX_ATTEMPTS } from '../../src/storage/s3.js';
+import { describeS3Error, s3ClientConfig, s3ErrorHint, S3_MAX_ATTEMPTS } from '../../src/storage/s3.js';
+import { objectWriteParams } from '../../src/storage/s3-params.js';
 import type { S3Settings } from '../../src/storage/types.js';
 
 const base: S3Settings = { region: 'us-east-1', forcePathStyle: false, checksums: 'when_supported' };
