@@ -4,7 +4,8 @@
  * every command (destination, s3-*, database and its connection, reporting, summary).
  */
 import { INPUT_DEFAULTS } from './inputs.js';
-import type { Command, InputReader } from './types.js';
+import type { InputReader } from './reader.js';
+import type { Command } from './types.js';
 
 const BACKUP_RESTORE_DRILL: readonly Command[] = ['backup', 'restore', 'drill'];
 const RETENTION: readonly Command[] = ['backup', 'prune', 'list'];

@@ -1,4 +1,4 @@
-import type { InputReader } from './types.js';
+import type { InputReader } from './reader.js';
 
 /** Core inputs whose values are secrets: masked before anything else runs. */
 export const SECRET_INPUTS = ['database-url', 'password', 's3-secret-access-key'] as const;

@@ -43,5 +43,4 @@ export interface Config {
   reporting: ReportingConfig;
 }
 
-/** Reads one raw input by its action.yml name ('' when unset). */
-export type InputReader = (name: string) => string;
+export type { InputReader } from './reader.js';

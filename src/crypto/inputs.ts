@@ -6,7 +6,7 @@
  */
 import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
-import type { InputReader } from '../config/types.js';
+import type { InputReader } from '../config/reader.js';
 import { armoredBlocks, type ArmoredBlock, type DecryptionConfig, type EncryptionConfig } from './specs.js';
 
 export { ENCRYPTION_INPUTS, encryptionSecrets, type DecryptionConfig, type EncryptionConfig, type PassphraseDecryption, type PassphraseEncryption, type PrivateKeyDecryption, type PublicKeyEncryption } from './specs.js';

@@ -4,7 +4,7 @@
  * the bundle then loads only when encryption or decryption inputs are set.
  */
 import type { PrivateKey, PublicKey } from 'openpgp';
-import type { InputReader } from '../config/types.js';
+import type { InputReader } from '../config/reader.js';
 
 /** Suffix of an encrypted archive (an OpenPGP binary message). */
 export const ENCRYPTED_SUFFIX = '.gpg';

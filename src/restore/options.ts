@@ -6,7 +6,7 @@
  * supplies that {@link BackupSource}; this module parses what is specific to the three commands.
  */
 import { oneOf, parseBoolean, parseLabelValue, parseConnectionInputs, parseInteger, type ConnectionInputNames } from '../config/values.js';
-import type { InputReader } from '../config/types.js';
+import type { InputReader } from '../config/reader.js';
 import { secretsToMask } from '../config/mask.js';
 import type { DecryptionConfig } from '../crypto/openpgp.js';
 import { ConfigError } from '../errors.js';
