@@ -4,9 +4,8 @@
  */
 import { errorMessage } from '../errors.js';
 import { formatBytes } from './backup.js';
-import { planRetention, type RetentionPlan } from '../retention/plan.js';
+import { planRetention, type RetentionPlan, verdictsOf } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
-import { verdictsOf } from '../report/retention-report.js';
 import { readCatalog, staleTemporaries, type Catalog } from '../storage/catalog.js';
 import { STALE_SECONDS } from '../storage/claim.js';
 import type { Destination, ObjectStore } from '../storage/types.js';

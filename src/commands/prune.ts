@@ -4,9 +4,8 @@
  */
 import { ConfigError, errorMessage } from '../errors.js';
 import { executePrune, type PruneExecution } from '../retention/execute.js';
-import { planRetention } from '../retention/plan.js';
+import { planRetention, keptRows, deletedRows } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
-import { keptRows, deletedRows } from '../report/retention-report.js';
 import { readCatalog, removeStaleTemporaries, staleTemporaries, type Catalog, type TemporaryEntry } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupResult, Log } from './backup.js';

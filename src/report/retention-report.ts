@@ -2,31 +2,13 @@
 import type { ListResult } from '../commands/list.js';
 import type { PruneResult } from '../commands/prune.js';
 import { formatBytes } from '../commands/backup.js';
-import type { DeletedBackup, KeptBackup, RetentionPlan } from '../retention/plan.js';
+import { deletedRows, keptRows, verdictsOf } from '../retention/plan.js';
 import { describePolicy } from '../retention/policy.js';
 import { staleTemporaries } from '../storage/catalog.js';
 import { STALE_SECONDS } from '../storage/claim.js';
 
 /** Rows in each job-summary table (GitHub caps a summary at 1 MiB). */
 const SUMMARY_ROWS = 200;
-
-/** `[key, time ISO, reasons joined]` per kept backup, in the given order. */
-export function keptRows(kept: KeptBackup[]): [string, string, string][] {
-  return kept.map((k) => [k.backup.key, k.backup.time.toISOString(), k.reasons.join(', ')]);
-}
-
-/** `[key, time ISO, why]` per deleted backup, in the given order. */
-export function deletedRows(deleted: DeletedBackup[]): [string, string, string][] {
-  return deleted.map((d) => [d.backup.key, d.backup.time.toISOString(), d.why]);
-}
-
-/** keep/delete and the reasons of each backup in a plan, by archive key. */
-export function verdictsOf(plan: RetentionPlan): Map<string, { action: 'keep' | 'delete'; reasons: string[] }> {
-  const map = new Map<string, { action: 'keep' | 'delete'; reasons: string[] }>();
-  for (const k of plan.kept) map.set(k.backup.key, { action: 'keep', reasons: k.reasons });
-  for (const d of plan.deleted) map.set(d.backup.key, { action: 'delete', reasons: [d.why] });
-  return map;
-}
 
 /** Step outputs of `command: prune` (and of a backup that pruned): `pruned-count`, `kept-count`. */
 export function pruneOutputs(result: PruneResult): Record<string, string> {

@@ -188,3 +188,21 @@ function describeAhead(ms: number): string {
   const hours = Math.round(minutes / 60);
   return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} days`;
 }
+
+/** `[key, time ISO, reasons joined]` per kept backup, in the given order. */
+export function keptRows(kept: KeptBackup[]): [string, string, string][] {
+  return kept.map((k) => [k.backup.key, k.backup.time.toISOString(), k.reasons.join(', ')]);
+}
+
+/** `[key, time ISO, why]` per deleted backup, in the given order. */
+export function deletedRows(deleted: DeletedBackup[]): [string, string, string][] {
+  return deleted.map((d) => [d.backup.key, d.backup.time.toISOString(), d.why]);
+}
+
+/** keep/delete and the reasons of each backup in a plan, by archive key. */
+export function verdictsOf(plan: RetentionPlan): Map<string, { action: 'keep' | 'delete'; reasons: string[] }> {
+  const map = new Map<string, { action: 'keep' | 'delete'; reasons: string[] }>();
+  for (const k of plan.kept) map.set(k.backup.key, { action: 'keep', reasons: k.reasons });
+  for (const d of plan.deleted) map.set(d.backup.key, { action: 'delete', reasons: [d.why] });
+  return map;
+}
