@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { tmpdir } from 'node:os';
-import { PartialBackupError, runBackup, type BackupDeps, type Log } from './commands/backup.js';
+import { PartialBackupError, runBackup, type BackupDeps } from './commands/backup.js';
+import type { Log } from './log.js';
 import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
 import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
 import { inapplicableInputsWarning } from './config/applicability.js';

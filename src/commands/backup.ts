@@ -19,7 +19,9 @@ import {
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
-import { formatBytes, startProgress, uploadProgressLine } from '../pipeline/progress.js';
+import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
+import { formatBytes, round3 } from '../format.js';
+import type { Log } from '../log.js';
 import { classifyPgError, poolerWarning } from '../postgres/classify.js';
 import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
@@ -32,13 +34,6 @@ import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
 import { archiveKey, globalsKey, manifestKey } from '../storage/keys.js';
 import { hashObject } from '../storage/read.js';
 import type { Destination, ObjectStore, S3Settings, UploadProgress, UploadResult } from '../storage/types.js';
-
-/** Log sink and phase grouping (core.info / core.warning / core.group in the action). */
-export interface Log {
-  info(message: string): void;
-  warning(message: string): void;
-  group<T>(name: string, fn: () => Promise<T>): Promise<T>;
-}
 
 /** The I/O a backup needs, passed in so tests can run it against real servers with other settings. */
 export interface BackupDeps {
@@ -752,11 +747,4 @@ async function dumpGlobals(dumper: Dumper, connection: Connection): Promise<Buff
 function describeCompression(plan: CompressionPlan): string {
   if (plan.where === 'none') return 'none';
   return `${plan.method}:${plan.level} (${plan.where === 'pg_dump' ? 'by pg_dump' : `in the stream, ${plan.engine}`})`;
-}
-
-/** Re-exported for the commands and reports that format sizes (pipeline/progress.ts owns it). */
-export { formatBytes };
-
-export function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }

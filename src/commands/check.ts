@@ -10,7 +10,8 @@ import { readManifest, restorePhase } from '../restore/select.js';
 import type { Check } from '../restore/verify.js';
 import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
-import { formatBytes, type Log } from './backup.js';
+import { formatBytes } from '../format.js';
+import type { Log } from '../log.js';
 
 /** The I/O of a check (a subset of main.ts's realDeps). */
 export interface CheckDeps {

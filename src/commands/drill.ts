@@ -9,7 +9,7 @@ import type { Connection } from '../postgres/types.js';
 import type { DrillOptions } from '../restore/options.js';
 import { restorePhase } from '../restore/select.js';
 import { judgeSqlResult, shorten, verifyDrill, type Check, type RestoredState, type SqlOutcome } from '../restore/verify.js';
-import { formatBytes, round3 } from './backup.js';
+import { formatBytes, round3 } from '../format.js';
 import {
   chooseBackup,
   confirmMessage,

@@ -3,7 +3,7 @@
  * with what the retention policy (when one is set) would keep and delete. Deletes nothing.
  */
 import { errorMessage } from '../errors.js';
-import { formatBytes } from './backup.js';
+import { formatBytes } from '../format.js';
 import { planRetention, type RetentionPlan, verdictsOf } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
 import { readCatalog, staleTemporaries, type Catalog } from '../storage/catalog.js';

@@ -8,7 +8,8 @@ import { planRetention, keptRows, deletedRows } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
 import { readCatalog, removeStaleTemporaries, staleTemporaries, type Catalog, type TemporaryEntry } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
-import type { BackupResult, Log } from './backup.js';
+import type { BackupResult } from './backup.js';
+import type { Log } from '../log.js';
 
 /** Everything runPrune and runList need (no database connection: backups are found by name). */
 export interface RetentionCommandOptions {

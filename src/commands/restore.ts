@@ -20,7 +20,8 @@ import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupSelector, RestoreOptions } from '../restore/options.js';
 import { readManifest, selectBackup, skippedForLatest, skippedWarning } from '../restore/select.js';
 import { applyGlobals, streamRestore, type PgRestoreOptions, type StreamOutcome } from '../restore/stream.js';
-import { formatBytes, round3, type Log } from './backup.js';
+import { formatBytes, round3 } from '../format.js';
+import type { Log } from '../log.js';
 
 /**
  * The I/O of restore and drill. `realDeps` of main.ts (a BackupDeps) has every required member.

@@ -3,21 +3,10 @@
  * every {@link PROGRESS_INTERVAL_MS}, so a slow or stalled transfer is visible in the log while it
  * happens. The formatters are pure; {@link startProgress} is the timer.
  */
+import { formatBytes } from '../format.js';
 
 /** Milliseconds between two progress lines. */
 export const PROGRESS_INTERVAL_MS = 15_000;
-
-/** `12.3 MB` (decimal units, one decimal; bytes below 1 kB as such). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 /** `1.23 MB/s`: `bytes` over `ms` milliseconds, in decimal megabytes per second. */
 export function formatRate(bytes: number, ms: number): string {

@@ -1,5 +1,5 @@
 import type { BackupResult } from '../commands/backup.js';
-import { formatBytes } from '../commands/backup.js';
+import { formatBytes } from '../format.js';
 
 /**
  * Step outputs of `command: backup` (names as declared in action.yml). When some destinations

@@ -1,7 +1,7 @@
 /** Outputs, job summaries and the JSON `backups` output of `command: prune` / `command: list`. */
 import type { ListResult } from '../commands/list.js';
 import type { PruneResult } from '../commands/prune.js';
-import { formatBytes } from '../commands/backup.js';
+import { formatBytes } from '../format.js';
 import { deletedRows, keptRows, verdictsOf } from '../retention/plan.js';
 import { describePolicy } from '../retention/policy.js';
 import { staleTemporaries } from '../storage/catalog.js';

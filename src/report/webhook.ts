@@ -3,7 +3,7 @@
  * object that also carries `text`, so Slack-compatible receivers such as Mattermost show it too).
  * The URL is a secret: only its host is ever logged. Failures only warn.
  */
-import type { Log } from '../commands/backup.js';
+import type { Log } from '../log.js';
 import { errorMessage } from '../errors.js';
 import type { NotifyOn, ReportingConfig } from './reporting-config.js';
 import { secretForms } from '../config/mask.js';

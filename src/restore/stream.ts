@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { Duplex, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import type { Log } from '../commands/backup.js';
+import type { Log } from '../log.js';
 import { ActionError, VerifyError, errorMessage } from '../errors.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';

@@ -4,7 +4,7 @@
  * the just-written keys (`mustKeep`) and the newest complete backup are never deleted, and each
  * backup's objects go archive first, globals (and an incomplete archive's claims) next, manifest last.
  */
-import type { Log } from '../commands/backup.js';
+import type { Log } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
 import { globalsKey } from '../storage/keys.js';

@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runBackup, type Log } from '../../src/commands/backup.js';
+import { runBackup } from '../../src/commands/backup.js';
+import type { Log } from '../../src/log.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { DumpError, UploadError } from '../../src/errors.js';
 import { realDeps } from '../../src/main.js';

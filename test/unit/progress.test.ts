@@ -1,4 +1,5 @@
-import { downloadProgressLine, formatRate, formatBytes, uploadProgressLine } from '../../src/pipeline/progress.js';
+import { downloadProgressLine, formatRate, uploadProgressLine } from '../../src/pipeline/progress.js';
+import { formatBytes } from '../../src/format.js';
 
 describe('progress lines', () => {
   test('sizes and rates', () => {

@@ -1,0 +1,18 @@
+/** How sizes and durations read in logs, summaries and outputs: one place for each format. */
+
+/** `12.3 MB` (decimal units, one decimal; bytes below 1 kB as such). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `n` rounded to 3 decimals (seconds in outputs and manifests). */
+export function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
