@@ -248,7 +248,7 @@ async function lastSuccess(config: Config): Promise<{ lastSuccess?: { key: strin
     } catch (error) {
       core.info(`Could not list ${destination.url} for the last successful backup: ${errorMessage(error)}`);
     } finally {
-      (store as { destroy?: () => void } | undefined)?.destroy?.();
+      store?.close();
     }
   }
   return {};

@@ -421,7 +421,7 @@ async function preflightStores(config: Config, deps: BackupDeps): Promise<void> 
     if (good.length > 0) deps.log.info(`${good.map((s) => s.destination.url).join(', ')}: reachable, credentials accepted.`);
   } finally {
     // These stores only asked; the backup makes its own. Their S3 clients' sockets are closed now.
-    for (const store of stores) (store as { destroy?: () => void }).destroy?.();
+    for (const store of stores) store.close();
   }
 }
 

@@ -94,6 +94,6 @@ async function listDestination(destination: Destination, options: Omit<Retention
     log.warning(message);
     return { url, error: message };
   } finally {
-    (store as { destroy?: () => void } | undefined)?.destroy?.();
+    store?.close();
   }
 }

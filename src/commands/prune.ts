@@ -135,7 +135,7 @@ async function pruneDestination(destination: Destination, policy: RetentionPolic
     log.warning(message);
     return { url, ok: false, error: message };
   } finally {
-    (store as { destroy?: () => void } | undefined)?.destroy?.();
+    store?.close();
   }
 }
 

@@ -59,8 +59,8 @@ class LazyS3Store implements ObjectStore {
   }
 
   /** Closes the S3 client's connections, if the client was ever made. */
-  destroy(): void {
-    void this.store?.then((store) => (store as { destroy?: () => void }).destroy?.());
+  close(): void {
+    void this.store?.then((store) => store.close());
   }
 }
 

@@ -61,6 +61,9 @@ export class LocalFolderStore implements ObjectStore {
     this.root = resolve(destination.root);
   }
 
+  /** A folder holds no connections: nothing to release. */
+  close(): void {}
+
   async upload(key: string, body: Readable, options: UploadOptions = {}): Promise<UploadResult> {
     let target: string;
     try {

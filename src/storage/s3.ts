@@ -142,7 +142,7 @@ export function createS3Client(settings: S3Settings): S3Client {
 }
 
 export interface S3ObjectStoreOptions {
-  /** A client to use instead of one built from the settings (it is not destroyed by {@link S3ObjectStore.destroy}). */
+  /** A client to use instead of one built from the settings (it is not destroyed by {@link S3ObjectStore.close}). */
   client?: S3Client;
 }
 
@@ -162,7 +162,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** Closes the client's connections (when the store created the client). */
-  destroy(): void {
+  close(): void {
     if (this.ownsClient) this.client.destroy();
   }
 

@@ -118,6 +118,8 @@ export interface UploadResult {
  */
 export interface ObjectStore {
   readonly destination: Destination;
+  /** Releases the store's connections (an S3 client's sockets; a folder holds none). Safe to call more than once. */
+  close(): void;
   upload(key: string, body: Readable, options?: UploadOptions): Promise<UploadResult>;
   /** Writes a small object (manifest, globals, claim) in one request; never replaces one. */
   put(key: string, data: string | Buffer, contentType: string): Promise<PutResult>;

@@ -51,7 +51,7 @@ describe('S3ObjectStore behind a stalling store', () => {
     const started = Date.now();
     const error = await rejectionOf(store.upload(key, Readable.from([data]), { expectedBytes: data.length }), UploadError);
     const elapsed = Date.now() - started;
-    store.destroy();
+    store.close();
     expect(error).toBeInstanceOf(UploadError);
     expect(error.message).toMatch(/accepted the connection and then stopped answering for 3 s during UploadPart \d+; it stalled/);
     expect(error.message).not.toMatch(/could not reach/i);
@@ -90,7 +90,7 @@ describe('S3ObjectStore behind a stalling store', () => {
     // The scenario itself: our side reads nothing for 3× s3-timeout while the server has sent all it could.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     for await (const chunk of body) chunks.push(chunk as Buffer);
-    store.destroy();
+    store.close();
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
   }, 60_000);
 
@@ -102,7 +102,7 @@ describe('S3ObjectStore behind a stalling store', () => {
     const started = Date.now();
     const error = await rejectionOf(store.get(key), Error);
     const elapsed = Date.now() - started;
-    store.destroy();
+    store.close();
     expect(error.message).toBe(
       `Reading s3://${BUCKET}/${key} failed: the S3 server accepted the connection and the whole GetObject request and then sent no answer for 1 s; it stalled. ` +
         'The store at ' + proxy.endpoint + ' took the connection but then sent or took nothing for 1 s on each of 5 tries: it is overloaded, or something between the runner and it (a proxy, a firewall) holds the traffic. ' +
@@ -125,7 +125,7 @@ describe('S3ObjectStore behind a stalling store', () => {
     const started = Date.now();
     const error = await rejectionOf(store.upload(key, Readable.from([data]), { expectedBytes: data.length }), UploadError);
     const elapsed = Date.now() - started;
-    store.destroy();
+    store.close();
     expect(error.message).toMatch(/InvalidRequest/);
     expect(error.message).toContain('Nothing was left under the key.');
     // Part 2's try in flight is awaited (≤ s3-timeout + a tick), then nothing more: without the
@@ -142,7 +142,7 @@ describe('S3ObjectStore behind a stalling store', () => {
     const data = randomBytes(600 * 1024);
     await store.put('db/per-connection-a.bin', data, 'application/octet-stream');
     await store.put('db/per-connection-b.bin', data, 'application/octet-stream');
-    store.destroy();
+    store.close();
     const tries = proxy.tries.filter((t) => isPut(t.request));
     expect(tries.map((t) => [t.request.key, t.fault])).toEqual([
       ['db/per-connection-a.bin', undefined],

@@ -83,7 +83,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  store?.destroy();
+  store?.close();
   proxied?.destroy();
   direct?.destroy();
   await proxy?.stop();

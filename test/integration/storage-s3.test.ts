@@ -106,7 +106,7 @@ describe('S3ObjectStore against s3rver', () => {
   });
 
   afterAll(async () => {
-    store?.destroy();
+    store?.close();
     await server?.stop();
   });
 
@@ -215,7 +215,7 @@ describe('S3ObjectStore against s3rver', () => {
     });
 
     afterAll(async () => {
-      proxyStore?.destroy();
+      proxyStore?.close();
       await proxy?.stop();
     });
 
@@ -285,7 +285,7 @@ describe('S3ObjectStore against s3rver', () => {
       );
       expect(body.stream.destroyed).toBe(true);
     } finally {
-      missing.destroy();
+      missing.close();
     }
   }, 30_000);
 
@@ -362,7 +362,7 @@ describe('S3ObjectStore when the server goes away', () => {
         await second.stop();
       }
     } finally {
-      store.destroy();
+      store.close();
     }
   }, 60_000);
 
@@ -381,7 +381,7 @@ describe('S3ObjectStore when the server goes away', () => {
       expect(await store.head('db/left.dump')).toBeUndefined();
       expect((await plain.pendingMultipartUploads(BUCKET)).map((u) => u.key)).toEqual(['db/left.dump']);
     } finally {
-      store.destroy();
+      store.close();
       await plain.stop();
     }
   }, 30_000);

@@ -20,6 +20,7 @@ function memoryStore(objects: (ObjectInfo & { marked?: boolean })[], partials: O
     put: () => Promise.reject(new Error('not used')),
     get: () => Promise.reject(new Error('not used')),
     delete: () => Promise.reject(new Error('not used')),
+    close: () => undefined,
     async head(key) {
       heads.push(key);
       const o = byKey.get(key);
