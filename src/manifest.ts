@@ -2,6 +2,7 @@ import type { EncryptionInfo } from './crypto/openpgp.js';
 import type { CompressionPlan } from './pipeline/compression.js';
 import type { CatalogCounts, TableRowCount } from './postgres/inspect.js';
 import type { DumpFormat, DumpOptions } from './postgres/types.js';
+import { ENCRYPTED_SUFFIX } from './storage/keys.js';
 
 /** Version of the manifest schema below; bumped on incompatible changes. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -56,7 +57,7 @@ export interface Manifest {
 
 /** MIME type of an archive by extension. */
 export function archiveContentType(extension: string): string {
-  if (extension.endsWith('.gpg')) return 'application/pgp-encrypted';
+  if (extension.endsWith(ENCRYPTED_SUFFIX)) return 'application/pgp-encrypted';
   if (extension.endsWith('.zst')) return 'application/zstd';
   if (extension.endsWith('.lz4')) return 'application/x-lz4';
   if (extension.endsWith('.gz')) return 'application/gzip';

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/types.js';
 import type { EncryptionInfo } from '../crypto/encrypt.js';
 import type { GpgEncrypter, GpgTool } from '../crypto/gpg.js';
-import { ENCRYPTED_SUFFIX, type EncryptionConfig } from '../crypto/specs.js';
+import type { EncryptionConfig } from '../crypto/specs.js';
 import { ActionError, ConfigError, DumpError, EncryptError, UploadError, VerifyError, errorMessage } from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import {
@@ -31,7 +31,7 @@ import { describeHolder, lockWaitRelations, markLockWait, relationsOfLockQuery }
 import type { ClientTool, Connection } from '../postgres/types.js';
 import { readCatalog, removeStaleTemporaries } from '../storage/catalog.js';
 import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
-import { archiveKey, globalsKey, manifestKey } from '../storage/keys.js';
+import { archiveKey, ENCRYPTED_SUFFIX, globalsKey, manifestKey } from '../storage/keys.js';
 import { hashObject } from '../storage/read.js';
 import type { Destination, ObjectStore, S3Settings, UploadProgress, UploadResult } from '../storage/types.js';
 

@@ -15,7 +15,7 @@ import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { connectClient, type DatabaseInspector } from '../postgres/inspect.js';
 import type { ClientTool, Connection } from '../postgres/types.js';
 import { readCatalog, type BackupEntry } from '../storage/catalog.js';
-import { globalsKey } from '../storage/keys.js';
+import { ENCRYPTED_SUFFIX, globalsKey } from '../storage/keys.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupSelector, RestoreOptions } from '../restore/options.js';
 import { readManifest, selectBackup, skippedForLatest, skippedWarning } from '../restore/select.js';
@@ -258,7 +258,7 @@ export async function restoreClient(deps: RestoreDeps, manifest: Manifest): Prom
 
 /** True when the backup is encrypted (the manifest says so, or the key ends in `.gpg`). */
 export function isEncrypted(manifest: Manifest, key: string): boolean {
-  return Boolean(manifest.encryption) || key.endsWith('.gpg');
+  return Boolean(manifest.encryption) || key.endsWith(ENCRYPTED_SUFFIX);
 }
 
 /**

@@ -5,9 +5,6 @@ import { ActionError, EncryptError } from '../errors.js';
 import { WRITE_CONFIG, safeReason, type EncryptionConfig } from './inputs.js';
 import { WebStreamStage } from './web-stream.js';
 
-/** Suffix of an encrypted archive's key, after the compression suffix: `x.dump.gpg`, `x.sql.zst.gpg`. */
-export { ENCRYPTED_SUFFIX } from './specs.js';
-
 /** What the manifest records about the encryption; never key material. */
 export interface EncryptionInfo {
   /** The session key's cipher (always AES-256, RFC 4880 §9.2 id 9). */

@@ -15,6 +15,6 @@ export {
   type PrivateKeyDecryption,
   type PublicKeyEncryption,
 } from './inputs.js';
-export { createEncryptStage, ENCRYPTED_SUFFIX, type EncryptionInfo } from './encrypt.js';
+export { createEncryptStage, type EncryptionInfo } from './encrypt.js';
 export { EncryptError } from '../errors.js';
 export { createDecryptStage, DecryptError } from './decrypt.js';

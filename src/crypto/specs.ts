@@ -1,13 +1,10 @@
 /**
  * The parts of the encryption module that need no OpenPGP implementation: the input list, the
- * config types, the archive suffix, and what to mask. Importing these does not load openpgp, which
+ * config types and what to mask. Importing these does not load openpgp, which
  * the bundle then loads only when encryption or decryption inputs are set.
  */
 import type { PrivateKey, PublicKey } from 'openpgp';
 import type { InputReader } from '../config/reader.js';
-
-/** Suffix of an encrypted archive (an OpenPGP binary message). */
-export const ENCRYPTED_SUFFIX = '.gpg';
 
 /** The inputs this module reads, for action.yml (all default to ''; every one is a secret). */
 export const ENCRYPTION_INPUTS: { name: string; default: string; description: string }[] = [

@@ -12,6 +12,7 @@ import type { DecryptionConfig } from '../crypto/openpgp.js';
 import { ConfigError } from '../errors.js';
 import type { Connection } from '../postgres/types.js';
 import type { Destination, S3Settings } from '../storage/types.js';
+import { archiveSuffix } from '../storage/keys.js';
 
 /** The commands this module parses inputs for. */
 export const RESTORE_COMMANDS = ['restore', 'drill', 'check'] as const;
@@ -286,7 +287,7 @@ export function parseBackupKey(value: string): BackupSelector {
   if (value.startsWith('/')) fail(`'${value}' starts with '/'; keys are relative to the destination`);
   if (value.endsWith('.manifest.json')) fail(`'${value}' is a manifest; give the archive's key (without .manifest.json)`);
   if (/\.globals\.sql(\.gpg)?$/.test(value)) fail(`'${value}' is a globals file; give the archive's key`);
-  if (!/\.(dump|sql|tar)(\.(zst|lz4|gz))?(\.gpg)?$/.test(value)) fail(`'${value}' is not an archive key (they end in .dump, .sql or .tar, optionally with .zst, .lz4 or .gz, then .gpg when encrypted)`);
+  if (archiveSuffix(value) === undefined) fail(`'${value}' is not an archive key (they end in .dump, .sql or .tar, optionally with .zst, .lz4 or .gz, then .gpg when encrypted)`);
   return { kind: 'key', key: value };
 }
 

@@ -44,6 +44,7 @@ import { hashObject, readObject } from '../storage/read.js';
 import { StallError } from '../storage/stall.js';
 import type { ObjectStore } from '../storage/types.js';
 import { restorePhase } from './select.js';
+import { archiveSuffix } from '../storage/keys.js';
 
 /** pg_restore or psql failed, or the archive could not be read or decompressed. */
 export class RestoreError extends ActionError {
@@ -189,8 +190,7 @@ export class ChildSink extends Writable {
 
 /** Stream compression around the archive, from its key (before any `.gpg`): `.zst`, `.lz4`, `.gz` or '' (none). */
 export function streamSuffix(key: string): '' | '.zst' | '.lz4' | '.gz' {
-  const m = /\.(?:dump|sql|tar)(\.(?:zst|lz4|gz))?(?:\.gpg)?$/.exec(key);
-  return (m?.[1] ?? '') as '' | '.zst' | '.lz4' | '.gz';
+  return archiveSuffix(key)?.streamCompression ?? '';
 }
 
 /**

@@ -40,13 +40,36 @@ export function manifestKey(archive: string): string {
   return `${archive}.manifest.json`;
 }
 
-/** Key of the globals (roles, tablespaces) stored beside `archive` (encrypted like it: `.gpg`). */
-export function globalsKey(archive: string): string {
-  const encrypted = archive.endsWith('.gpg');
-  return archive.replace(/\.(dump|sql|tar)(\.(zst|lz4|gz))?(\.gpg)?$/, '') + '.globals.sql' + (encrypted ? '.gpg' : '');
+/** Suffix of an encrypted archive (an OpenPGP binary message) and of its globals file. */
+export const ENCRYPTED_SUFFIX = '.gpg';
+
+/**
+ * The end of an archive's name, the one place that says it: the pg_dump format (`dump` custom,
+ * `sql` plain, `tar` directory), then the stream compression if any, then `.gpg` when encrypted.
+ */
+const ARCHIVE_EXTENSION = String.raw`(dump|sql|tar)(?:\.(zst|lz4|gz))?(\.gpg)?`;
+const ARCHIVE_NAME_END = new RegExp(String.raw`\.${ARCHIVE_EXTENSION}$`);
+
+/** What an archive key's extension says; undefined when the key does not end like an archive. */
+export function archiveSuffix(key: string): { format: 'dump' | 'sql' | 'tar'; streamCompression: '' | '.zst' | '.lz4' | '.gz'; encrypted: boolean } | undefined {
+  const m = ARCHIVE_NAME_END.exec(key);
+  if (!m) return undefined;
+  return {
+    format: m[1] as 'dump' | 'sql' | 'tar',
+    streamCompression: (m[2] ? `.${m[2]}` : '') as '' | '.zst' | '.lz4' | '.gz',
+    encrypted: m[3] !== undefined,
+  };
 }
 
-const KEY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?))?\.((?:dump|sql|tar)(?:\.(?:zst|lz4|gz))?(?:\.gpg)?)$/;
+/** Key of the globals (roles, tablespaces) stored beside `archive` (encrypted like it: `.gpg`). */
+export function globalsKey(archive: string): string {
+  const encrypted = archive.endsWith(ENCRYPTED_SUFFIX);
+  return archive.replace(ARCHIVE_NAME_END, '') + '.globals.sql' + (encrypted ? ENCRYPTED_SUFFIX : '');
+}
+
+const KEY_PATTERN = new RegExp(
+  String.raw`^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?))?\.(` + ARCHIVE_EXTENSION.replace(/\((?!\?)/g, '(?:') + ')$',
+);
 
 /** What {@link parseArchiveKey} reads back from a key. */
 export interface ParsedArchiveKey {
