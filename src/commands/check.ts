@@ -6,7 +6,7 @@
 import { ActionError, errorMessage } from '../errors.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import type { CheckOptions, CheckSettings } from '../restore/options.js';
-import { readManifest, restorePhase } from '../restore/select.js';
+import { readManifest } from '../restore/select.js';
 import type { Check } from '../restore/verify.js';
 import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
@@ -53,7 +53,7 @@ export class CheckError extends ActionError {
     message: string,
     readonly result: CheckResult,
   ) {
-    super(message, restorePhase('check'));
+    super(message, 'check');
   }
 }
 

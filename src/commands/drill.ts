@@ -7,7 +7,6 @@ import { ActionError, ConfigError, errorMessage } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { Connection } from '../postgres/types.js';
 import type { DrillOptions } from '../restore/options.js';
-import { restorePhase } from '../restore/select.js';
 import { judgeSqlResult, shorten, verifyDrill, type Check, type RestoredState, type SqlOutcome } from '../restore/verify.js';
 import { formatBytes, round3 } from '../format.js';
 import {
@@ -57,7 +56,7 @@ export class DrillError extends ActionError {
     message: string,
     readonly result: DrillResult,
   ) {
-    super(message, restorePhase('drill'));
+    super(message, 'drill');
   }
 }
 

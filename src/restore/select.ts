@@ -2,28 +2,17 @@
  * Choosing the backup to restore from a destination's catalog (pure), the manifest checks every
  * restore starts with, and the errors of restore, drill and check.
  */
-import { ActionError, errorMessage, type Phase } from '../errors.js';
+import { ActionError, errorMessage } from '../errors.js';
 import { formatVersionProblem, type Manifest } from '../manifest.js';
 import type { BackupEntry, Catalog } from '../storage/catalog.js';
 import { readObject } from '../storage/read.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { BackupSelector } from './options.js';
 
-/**
- * Phases of restore, drill and check. errors.ts's `Phase` does not list them yet; they are passed
- * through {@link restorePhase} so `error.phase` names them at run time.
- */
-export type RestorePhase = 'select' | 'restore' | 'drill' | 'check';
-
-/** `phase` as errors.ts types it (the values differ until errors.ts lists the restore phases). */
-export function restorePhase(phase: RestorePhase): Phase {
-  return phase as unknown as Phase;
-}
-
 /** No backup matches the selector, or the chosen one cannot be used (no manifest, bad manifest). */
 export class BackupNotFoundError extends ActionError {
   constructor(message: string) {
-    super(message, restorePhase('select'));
+    super(message, 'select');
   }
 }
 

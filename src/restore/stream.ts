@@ -43,13 +43,12 @@ import type { Connection, DumpFormat } from '../postgres/types.js';
 import { hashObject, readObject } from '../storage/read.js';
 import { StallError } from '../storage/stall.js';
 import type { ObjectStore } from '../storage/types.js';
-import { restorePhase } from './select.js';
 import { archiveSuffix } from '../storage/keys.js';
 
 /** pg_restore or psql failed, or the archive could not be read or decompressed. */
 export class RestoreError extends ActionError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, restorePhase('restore'), options);
+    super(message, 'restore', options);
   }
 }
 
