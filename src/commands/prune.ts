@@ -5,7 +5,7 @@
 import { ConfigError, errorMessage } from '../errors.js';
 import { executePrune, type PruneExecution } from '../retention/execute.js';
 import { planRetention, keptRows, deletedRows } from '../retention/plan.js';
-import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
+import { describePolicy, PRUNE_NEEDS_POLICY, type RetentionPolicy } from '../retention/policy.js';
 import { readCatalog, removeStaleTemporaries, staleTemporaries, type Catalog, type TemporaryEntry } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupResult } from './backup.js';
@@ -76,10 +76,7 @@ export interface PruneResult {
 export async function runPrune(options: RetentionCommandOptions): Promise<PruneResult> {
   const { log, policy } = options;
   if (!policy) {
-    throw new ConfigError(
-      'command',
-      'prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within.',
-    );
+    throw new ConfigError('command', PRUNE_NEEDS_POLICY);
   }
   const result: PruneResult = {
     database: options.database,

@@ -7,7 +7,7 @@ import type { Destination, S3Settings } from '../storage/types.js';
 import { withDefaults, type InputName } from './inputs.js';
 import { ENCRYPTION_INPUTS } from '../crypto/specs.js';
 import { parseReportingInputs } from '../report/reporting-config.js';
-import { parseRetentionInputs } from '../retention/policy.js';
+import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from '../retention/policy.js';
 import { parseRestoreInputs } from '../restore/options.js';
 import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
 
@@ -57,7 +57,7 @@ export function parseConfig(read: InputReader): Config {
   const destinations = parseDestinations(input('destination'));
   const retention = parseRetentionInputs(inputs);
   if (command === 'prune' && !retention.policy) {
-    throw new ConfigError('command', 'prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within.');
+    throw new ConfigError('command', PRUNE_NEEDS_POLICY);
   }
   const s3 = parseS3Settings(input);
   const dump = parseDumpOptions(input, command);

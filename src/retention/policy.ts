@@ -125,6 +125,9 @@ const UNITS_HINT = 'h (hours), d (days), w (weeks) or y (years of 365 days)';
 
 const POLICY_INPUTS_TEXT = 'keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within';
 
+/** The error of `command: prune` without a retention policy (the `command` input names it). */
+export const PRUNE_NEEDS_POLICY = `prune needs a retention policy; set at least one of ${POLICY_INPUTS_TEXT}.`;
+
 /**
  * Length of a duration such as `36h`, `30d`, `12w`, `1y` or `1y6w` (several terms, each unit once,
  * largest first), in seconds. Units: h = 3,600 s, d = 86,400 s, w = 7 d, y = 365 d. There is no unit
