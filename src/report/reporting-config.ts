@@ -1,6 +1,6 @@
 /**
  * Inputs of failure reporting: a GitHub issue on failure (deduplicated, closed on recovery) and a
- * webhook alert. Parsed separately from the backup inputs so the lead can read them even when the
+ * webhook alert. Parsed separately from the backup inputs so main.ts can read them even when the
  * other inputs are invalid (a config failure is reported too).
  */
 import { oneOf, parseBoolean, parseInteger } from '../config/values.js';
@@ -32,7 +32,7 @@ export interface ReportingConfig {
   notifyOn: NotifyOn;
 }
 
-/** The reporting inputs as they go into action.yml (the lead copies these). */
+/** The reporting inputs as action.yml declares them. */
 export const REPORTING_INPUTS: { name: string; default: string; description: string }[] = [
   {
     name: 'github-token',

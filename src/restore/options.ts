@@ -21,7 +21,7 @@ export type RestoreCommand = (typeof RESTORE_COMMANDS)[number];
 /** Which backup to use: the newest complete one (optionally with a label), or one exact key. */
 export type BackupSelector = { kind: 'latest'; label?: string } | { kind: 'key'; key: string };
 
-/** Where the backups are and how to read them, from the shared inputs (the lead's Config). */
+/** Where the backups are and how to read them, from the shared inputs (from the Config). */
 export interface BackupSource {
   /** Name of the source database (the `database` input): a segment of every key. */
   database: string;

@@ -68,7 +68,7 @@ type S3Destination = Extract<Destination, { kind: 's3' }>;
  * SDK client configuration for `settings` (pure).
  *
  * - Checksums: `when_required` → `requestChecksumCalculation`/`responseChecksumValidation`
- *   `WHEN_REQUIRED`, which R2, B2 and older MinIO need (see FIELD-NOTES, "S3-compatible storage");
+ *   `WHEN_REQUIRED`, which R2, B2 and older MinIO need (they reject or mangle the flexible checksum headers);
  *   `when_supported` → `WHEN_SUPPORTED` (the SDK default; AWS S3).
  * - Credentials only when given (else the SDK default chain: env, web identity/OIDC, profile).
  * - Retries: the SDK's standard retry strategy with {@link S3_MAX_ATTEMPTS} attempts.
