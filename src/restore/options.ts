@@ -16,7 +16,6 @@ import { archiveSuffix } from '../storage/keys.js';
 
 /** The commands this module parses inputs for. */
 export const RESTORE_COMMANDS = ['restore', 'drill', 'check'] as const;
-export type RestoreCommand = (typeof RESTORE_COMMANDS)[number];
 
 /** Which backup to use: the newest complete one (optionally with a label), or one exact key. */
 export type BackupSelector = { kind: 'latest'; label?: string } | { kind: 'key'; key: string };
