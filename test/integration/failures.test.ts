@@ -15,6 +15,7 @@ import { realDeps } from '../../src/main.js';
 import { runAction } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, type S3Server, testS3Inputs } from '../support/s3-server.js';
+import { eventually } from '../support/poll.js';
 
 let cluster: Cluster;
 let s3: S3Server;
@@ -80,8 +81,8 @@ test('the action cancelled with SIGTERM mid-upload: exit 1, pg_dump stopped, mul
   expect(run.stdout).toMatch(/::error::The backup was cancelled/);
   expect((await s3.pendingMultipartUploads('fail')).filter((u) => u.key.startsWith('cancelled/'))).toEqual([]);
   expect(await objectsUnder('cancelled')).toEqual([]);
-  await new Promise((r) => setTimeout(r, 500));
-  expect(await pgDumpSessions()).toBe(0);
+  // pg_dump's backend ends shortly after the process: wait for it (no fixed sleep).
+  expect(await eventually(async () => (await pgDumpSessions()) === 0)).toBe(true);
 }, 120_000);
 
 test('the S3 server stopped mid-upload: UploadError, pg_dump stopped, nothing under the key after restart', async () => {
@@ -99,8 +100,8 @@ test('the S3 server stopped mid-upload: UploadError, pg_dump stopped, nothing un
   // The abort could not reach a stopped server: its parts wait for the bucket's lifecycle rule
   // (AbortIncompleteMultipartUpload, see README) — but no object exists under the key.
   expect((await s3.pendingMultipartUploads('fail')).filter((u) => u.key.startsWith('s3-down/')).length).toBeLessThanOrEqual(1);
-  await new Promise((r) => setTimeout(r, 500));
-  expect(await pgDumpSessions()).toBe(0);
+  // pg_dump's backend ends shortly after the process: wait for it (no fixed sleep).
+  expect(await eventually(async () => (await pgDumpSessions()) === 0)).toBe(true);
 }, 120_000);
 
 test('PostgreSQL killed mid-dump: DumpError with the cause, multipart aborted, no object', async () => {

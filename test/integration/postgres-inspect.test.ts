@@ -8,6 +8,7 @@ import { connectInspector, type DatabaseInspector, type TableRowCount } from '..
 import { libpqEnv } from '../../src/postgres/libpq.js';
 import type { Connection, DumpOptions } from '../../src/postgres/types.js';
 import { freePort, loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { eventually } from '../support/poll.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -276,7 +277,8 @@ test('TLS: sslmode semantics against a server with a self-signed certificate (no
   await execFileAsync('chown', ['postgres', cert, key]);
   await execFileAsync('chmod', ['600', key]);
   await cluster.psql('postgres', "ALTER SYSTEM SET ssl = on; SELECT pg_reload_conf();");
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The reload is asynchronous: wait until a new session sees ssl on.
+  expect(await eventually(async () => (await cluster.psql('postgres', 'SHOW ssl')) === 'on')).toBe(true);
 
   const ok = async (c: Connection) => {
     const i = await connectInspector(c);
