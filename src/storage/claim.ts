@@ -5,19 +5,22 @@
  *
  * Protocol ({@link claimKey}), for a run R and archive key K:
  * 1. HeadObject K: an object exists → R fails ("already exists"), nothing written.
- * 2. R writes its claim `K.claim-<yyyymmddThhmmssmmmZ>-<run id>` (an exclusive create).
+ * 2. R lists `K.claim-`: a live claim of another run is there → R waits (step 4). Else R writes its
+ *    claim `K.claim-<yyyymmddThhmmssmmmZ>-<run id>` (an exclusive create).
  * 3. R lists `K.claim-`. If R's claim is the only one (claims older than {@link STALE_SECONDS} are
  *    ignored), R HEADs K once more and, if K is still free, owns K until it releases the claim.
- *    Otherwise R deletes its claim, waits a random 0.1–0.5 s × attempt, and starts again at 1; after
- *    {@link CLAIM_ATTEMPTS} attempts it fails ("another run holds the key").
+ *    Otherwise, when R's claim is not the earliest of those listed, R deletes it.
+ * 4. R waits a random 0.1–0.5 s × attempt and starts again at 1 (an earliest claim is kept, not
+ *    written again); after {@link CLAIM_ATTEMPTS} attempts it fails ("another run holds the key").
  *
  * Why at most one run owns K, on a store with read-after-write consistent listings (AWS S3 since
  * December 2020, R2, MinIO, a folder): if R and S both saw only their own claim, then R's listing
  * missed S's claim, so S wrote it after R listed, hence after R's claim existed; S's listing came
  * after that and saw R's claim (R keeps it while it owns K). Contradiction. The HEAD in step 3 covers
  * an owner that already finished and released its claim: its archive (and manifest) exist before
- * the release. Two runs that see each other both back off; the random wait makes one of them pass
- * the next round.
+ * the release. The argument holds for a claim kept across rounds too: it exists from its write until
+ * its release. Two runs that see each other do not both back off: the later claim withdraws, and
+ * the earliest, kept, is alone in a later listing.
  *
  * The claim is released (deleted) once the run wrote the manifest, or failed without writing the
  * archive. A run that stored the archive but not its manifest keeps the claim: beside an archive
@@ -110,18 +113,44 @@ export async function claimKey(store: ObjectStore, archiveKey: string, options: 
   const exists = async (): Promise<boolean> => (await asked(() => store.head(archiveKey))) !== undefined;
 
   let others: string[] = [];
+  // This run's claim, kept across rounds while it is the earliest of the claims seen.
+  let held: { key: string; release: () => Promise<void> } | undefined;
+  const withdraw = async (): Promise<void> => {
+    await held?.release();
+    held = undefined;
+  };
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (await exists()) throw new KeyTakenError(keyExistsMessage(url, archiveKey));
-    const key = claimObjectKey(archiveKey, now(), runId);
-    const body = `${JSON.stringify({ claim: archiveKey, run: runId, at: now().toISOString(), tool: 'postgres-backup-action' })}\n`;
-    await asked(() => store.put(key, body, 'application/json'));
-    const release = async (): Promise<void> => {
-      await store.delete([key]).catch(() => undefined);
-    };
+    let present: boolean;
     try {
-      others = await liveClaims(store, archiveKey, key, now());
+      present = await exists();
     } catch (error) {
-      await release();
+      await withdraw();
+      throw error;
+    }
+    if (present) {
+      await withdraw();
+      throw new KeyTakenError(keyExistsMessage(url, archiveKey));
+    }
+    if (!held) {
+      // A live claim of another run is there already: a claim written now would be the later one and
+      // withdraw, and its write would only stand in the earlier claimant's listings. Wait instead.
+      others = await liveClaims(store, archiveKey, '', now()).catch((error: unknown) => {
+        throw error instanceof UploadError ? error : new UploadError(errorMessage(error), { cause: error });
+      });
+      if (others.length > 0) {
+        if (attempt < attempts) await sleep(backoff(attempt));
+        continue;
+      }
+      const key = claimObjectKey(archiveKey, now(), runId);
+      const body = `${JSON.stringify({ claim: archiveKey, run: runId, at: now().toISOString(), tool: 'postgres-backup-action' })}\n`;
+      await asked(() => store.put(key, body, 'application/json'));
+      held = { key, release: async () => void (await store.delete([key]).catch(() => undefined)) };
+    }
+    const own = held.key;
+    try {
+      others = await liveClaims(store, archiveKey, own, now());
+    } catch (error) {
+      await withdraw();
       throw error instanceof UploadError ? error : new UploadError(errorMessage(error), { cause: error });
     }
     if (others.length === 0) {
@@ -129,18 +158,24 @@ export async function claimKey(store: ObjectStore, archiveKey: string, options: 
       try {
         taken = await exists();
       } catch (error) {
-        await release();
+        await withdraw();
         throw error;
       }
       if (taken) {
-        await release();
+        await withdraw();
         throw new KeyTakenError(keyExistsMessage(url, archiveKey));
       }
-      return { archiveKey, key, release };
+      return { archiveKey, key: own, release: held.release };
     }
-    await release();
+    // Several runs claimed the key. The earliest claim (claim keys sort by time, then run id, and
+    // every run sorts them alike) stays and waits for the others to withdraw; the others withdraw.
+    // So two runs that see each other do not both back off round after round: the earliest owns
+    // the key on a later round. Safety does not rest on this order: a run still goes ahead only
+    // when its listing shows its own claim alone (see the module comment).
+    if (!others.every((other) => own < other)) await withdraw();
     if (attempt < attempts) await sleep(backoff(attempt));
   }
+  await withdraw();
   throw new KeyTakenError(
     `${url}: another run holds ${archiveKey} (its claim ${others[0]}); another backup of this database started in the same second. Nothing was written under that key; use a concurrency group so backups of one database never overlap.`,
   );
