@@ -129,6 +129,7 @@ describe('two backups of one database to one destination in the same second', ()
     const { runs, destination } = await race((n) => `s3://owned/race${n}`, proxy.endpoint).finally(() => proxy.stop());
     const winners = runs.filter((r) => r.exitCode === 0);
     const losers = runs.filter((r) => r.exitCode !== 0);
+    if (winners.length !== 1) console.log(runs.map((r) => r.stdout.split('\n').filter((l) => /::error::|::warning::|claim|Storage|Verify/.test(l)).join('\n')).join('\n-----\n'));
     expect(winners).toHaveLength(1);
     expect(losers).toHaveLength(1);
     expect(losers[0]?.stdout).toMatch(RACE_MESSAGE);
