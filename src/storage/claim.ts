@@ -119,61 +119,40 @@ export async function claimKey(store: ObjectStore, archiveKey: string, options: 
     await held?.release();
     held = undefined;
   };
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    let present: boolean;
-    try {
-      present = await exists();
-    } catch (error) {
-      await withdraw();
-      throw error;
-    }
-    if (present) {
-      await withdraw();
-      throw new KeyTakenError(keyExistsMessage(url, archiveKey));
-    }
-    if (!held) {
-      // A live claim of another run is there already: a claim written now would be the later one and
-      // withdraw, and its write would only stand in the earlier claimant's listings. Wait instead.
-      others = await liveClaims(store, archiveKey, '', now()).catch((error: unknown) => {
-        throw error instanceof UploadError ? error : new UploadError(errorMessage(error), { cause: error });
-      });
-      if (others.length > 0) {
-        if (attempt < attempts) await sleep(backoff(attempt));
-        continue;
+  // Any failure or a taken key withdraws this run's claim before it is thrown.
+  try {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (await exists()) throw new KeyTakenError(keyExistsMessage(url, archiveKey));
+      if (!held) {
+        // A live claim of another run is there already: a claim written now would be the later one
+        // and withdraw, and its write would only stand in the earlier claimant's listings. Wait instead.
+        others = await asked(() => liveClaims(store, archiveKey, '', now()));
+        if (others.length > 0) {
+          if (attempt < attempts) await sleep(backoff(attempt));
+          continue;
+        }
+        const key = claimObjectKey(archiveKey, now(), runId);
+        const body = `${JSON.stringify({ claim: archiveKey, run: runId, at: now().toISOString(), tool: 'postgres-backup-action' })}\n`;
+        await asked(() => store.put(key, body, 'application/json'));
+        held = { key, release: async () => void (await store.delete([key]).catch(() => undefined)) };
       }
-      const key = claimObjectKey(archiveKey, now(), runId);
-      const body = `${JSON.stringify({ claim: archiveKey, run: runId, at: now().toISOString(), tool: 'postgres-backup-action' })}\n`;
-      await asked(() => store.put(key, body, 'application/json'));
-      held = { key, release: async () => void (await store.delete([key]).catch(() => undefined)) };
-    }
-    const own = held.key;
-    try {
-      others = await liveClaims(store, archiveKey, own, now());
-    } catch (error) {
-      await withdraw();
-      throw error instanceof UploadError ? error : new UploadError(errorMessage(error), { cause: error });
-    }
-    if (others.length === 0) {
-      let taken: boolean;
-      try {
-        taken = await exists();
-      } catch (error) {
-        await withdraw();
-        throw error;
+      const own = held.key;
+      others = await asked(() => liveClaims(store, archiveKey, own, now()));
+      if (others.length === 0) {
+        if (await exists()) throw new KeyTakenError(keyExistsMessage(url, archiveKey));
+        return { archiveKey, key: own, release: held.release };
       }
-      if (taken) {
-        await withdraw();
-        throw new KeyTakenError(keyExistsMessage(url, archiveKey));
-      }
-      return { archiveKey, key: own, release: held.release };
+      // Several runs claimed the key. The earliest claim (claim keys sort by time, then run id, and
+      // every run sorts them alike) stays and waits for the others to withdraw; the others withdraw.
+      // So two runs that see each other do not both back off round after round: the earliest owns
+      // the key on a later round. Safety does not rest on this order: a run still goes ahead only
+      // when its listing shows its own claim alone (see the module comment).
+      if (!others.every((other) => own < other)) await withdraw();
+      if (attempt < attempts) await sleep(backoff(attempt));
     }
-    // Several runs claimed the key. The earliest claim (claim keys sort by time, then run id, and
-    // every run sorts them alike) stays and waits for the others to withdraw; the others withdraw.
-    // So two runs that see each other do not both back off round after round: the earliest owns
-    // the key on a later round. Safety does not rest on this order: a run still goes ahead only
-    // when its listing shows its own claim alone (see the module comment).
-    if (!others.every((other) => own < other)) await withdraw();
-    if (attempt < attempts) await sleep(backoff(attempt));
+  } catch (error) {
+    await withdraw();
+    throw error;
   }
   await withdraw();
   throw new KeyTakenError(
