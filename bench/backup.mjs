@@ -15,7 +15,17 @@
 // Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf, ../shared/fixtures/pagila,
 // dist/ built. Cleans up after itself.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  chownSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,7 +43,11 @@ const REPS = Number(arg('reps', '3'));
 const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
 const PAGILA = path.resolve(ROOT, '..', 'shared', 'fixtures', 'pagila');
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-const BIN = process.env.PG_BIN_DIR ?? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
+const BIN =
+  process.env.PG_BIN_DIR ??
+  readdirSync('/usr/lib/postgresql')
+    .sort((a, b) => Number(b) - Number(a))
+    .map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
 // The action runs on the runtime action.yml declares (node24), installed by .ci/run into .tmp/node24;
 // BENCH_NODE overrides, and without Node 24 this Node is used (the report says which).
 const NODE24 = path.join(ROOT, '.tmp', 'node24', 'node_modules', 'node', 'bin', 'node');
@@ -46,7 +60,12 @@ if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new Error('dist/inde
 const work = mkdtempSync(path.join(os.tmpdir(), 'pg-bench-'));
 const asRoot = process.getuid?.() === 0;
 const asPg = (cmd, cmdArgs) => (asRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...cmdArgs] : [cmd, ...cmdArgs]);
-const run = (argv, options = {}) => execFileSync(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26, ...options })?.toString() ?? '';
+const run = (argv, options = {}) =>
+  execFileSync(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+    ...options,
+  })?.toString() ?? '';
 const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
 
 let pgStarted = false;
@@ -69,18 +88,60 @@ process.on('SIGINT', async () => {
 
 try {
   // ---------------------------------------------------------------- servers and data
-  if (asRoot) chownSync(work, Number(run(['id', '-u', 'postgres']).trim()), Number(run(['id', '-g', 'postgres']).trim()));
+  if (asRoot)
+    chownSync(work, Number(run(['id', '-u', 'postgres']).trim()), Number(run(['id', '-g', 'postgres']).trim()));
   const port = 50000 + Math.floor(Math.random() * 10000);
   run(asPg(`${BIN}/initdb`, ['-D', path.join(work, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync']));
-  run(asPg(`${BIN}/pg_ctl`, ['-D', path.join(work, 'data'), '-w', '-l', path.join(work, 'pg.log'), '-o',
-    `-p ${port} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c shared_buffers=512MB`, 'start']));
+  run(
+    asPg(`${BIN}/pg_ctl`, [
+      '-D',
+      path.join(work, 'data'),
+      '-w',
+      '-l',
+      path.join(work, 'pg.log'),
+      '-o',
+      `-p ${port} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c shared_buffers=512MB`,
+      'start',
+    ]),
+  );
   pgStarted = true;
-  const psqlArgs = (db) => [`${BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', work, '-p', String(port), '-U', 'postgres', '-d', db];
+  const psqlArgs = (db) => [
+    `${BIN}/psql`,
+    '-X',
+    '-q',
+    '-At',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    work,
+    '-p',
+    String(port),
+    '-U',
+    'postgres',
+    '-d',
+    db,
+  ];
   const psql = (sql, db = 'bench') => run([...psqlArgs(db), '-c', sql]).trim();
   psql('CREATE DATABASE bench', 'postgres');
   const pgbenchScale = Math.max(1, Math.round(SCALE_GB * 45));
   log(`building the database: pgbench -i -s ${pgbenchScale} + TOASTed text, jsonb and ~10 % random bytea`);
-  run([`${BIN}/pgbench`, '-i', '-q', '-s', String(pgbenchScale), '-h', work, '-p', String(port), '-U', 'postgres', 'bench'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  run(
+    [
+      `${BIN}/pgbench`,
+      '-i',
+      '-q',
+      '-s',
+      String(pgbenchScale),
+      '-h',
+      work,
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      'bench',
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
   const docs = Math.round(SCALE_GB * 120_000);
   psql(`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, meta jsonb, blob bytea)`);
   psql(`INSERT INTO documents SELECT g, 'Document ' || g,
@@ -104,17 +165,25 @@ try {
   // s3rver in a process of its own (not this one, which samples memory every 50 ms).
   const s3rverDir = path.join(work, 's3');
   mkdirSync(s3rverDir);
-  s3 = spawn(process.execPath, ['-e', `
+  s3 = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const S3rver = require(${JSON.stringify(require.resolve('s3rver'))});
     new S3rver({ silent: true, directory: ${JSON.stringify(s3rverDir)}, port: 0, address: '127.0.0.1', configureBuckets: [{ name: 'bench' }] })
-      .run().then(({ port }) => console.log(port));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      .run().then(({ port }) => console.log(port));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const s3Port = await new Promise((resolve, reject) => {
     s3.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
     s3.stdout.once('data', (d) => resolve(Number(String(d).trim())));
   });
   const endpoint = `http://127.0.0.1:${s3Port}`;
   const clearBucket = () => {
-    for (const entry of readdirSync(path.join(s3rverDir, 'bench'))) rmSync(path.join(s3rverDir, 'bench', entry), { recursive: true, force: true });
+    for (const entry of readdirSync(path.join(s3rverDir, 'bench')))
+      rmSync(path.join(s3rverDir, 'bench', entry), { recursive: true, force: true });
   };
 
   // ---------------------------------------------------------------- measuring
@@ -130,7 +199,10 @@ try {
       const cpuBefore = machineCpuSeconds();
       const s3Before = processCpuSeconds(s3.pid);
       const started = process.hrtime.bigint();
-      const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(argv[0], argv.slice(1), {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d).length > 65536 && (stderr = stderr.slice(-65536)));
       let peakMain = 0;
@@ -151,7 +223,15 @@ try {
         const cpuSeconds = machineCpuSeconds() - cpuBefore;
         const s3CpuSeconds = processCpuSeconds(s3.pid) - s3Before;
         if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-        else resolve({ seconds, cpuSeconds, s3CpuSeconds, peakMainMb: peakMain / 1024, peakChildrenMb: peakChildren / 1024, peakDiskMb: peakDisk / 1e6 });
+        else
+          resolve({
+            seconds,
+            cpuSeconds,
+            s3CpuSeconds,
+            peakMainMb: peakMain / 1024,
+            peakChildrenMb: peakChildren / 1024,
+            peakDiskMb: peakDisk / 1e6,
+          });
       });
     });
   }
@@ -166,7 +246,8 @@ try {
       if (name) current = name[1];
       const def = /^    default:\s*(.*)$/.exec(line);
       // Expression defaults (`${{ github.token }}`) are the runner's to evaluate: none here.
-      if (current && def) env[`INPUT_${current.toUpperCase()}`] = def[1].includes('${{') ? '' : def[1].replace(/^'(.*)'$/, '$1');
+      if (current && def)
+        env[`INPUT_${current.toUpperCase()}`] = def[1].includes('${{') ? '' : def[1].replace(/^'(.*)'$/, '$1');
       if (/^outputs:/.test(line)) break;
     }
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
@@ -198,39 +279,56 @@ try {
   };
 
   const sh = (script) => ['sh', '-c', script];
-  const pgDumpOnly = async (script, database = 'bench') => ({ ...(await measured(sh(script), { env: { ...pgEnv, PGDATABASE: database } })), noNode: true });
+  const pgDumpOnly = async (script, database = 'bench') => ({
+    ...(await measured(sh(script), { env: { ...pgEnv, PGDATABASE: database } })),
+    noNode: true,
+  });
   stage('pg_dump -Fc -Z0 > /dev/null (physical limit)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`));
   const peerFile = path.join(work, 'peer.dump');
   stage('pg_dump -Fc > /dev/null (pg_dump default, gzip)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc > /dev/null`));
   // The work every backup with the default compression does, with nothing stored, no hash and no
   // row counts: pg_dump writing through a 1 MiB buffer (as the action runs it) into zstd -3.
   const dumpZstd = `stdbuf --output=1M "${BIN}/pg_dump" -Fc -Z0 | zstd -q -3 -T0`;
-  stage('pg_dump -Fc -Z0 | zstd -3 > /dev/null (dump and default compression, nothing stored)', () => pgDumpOnly(`${dumpZstd} > /dev/null`));
+  stage('pg_dump -Fc -Z0 | zstd -3 > /dev/null (dump and default compression, nothing stored)', () =>
+    pgDumpOnly(`${dumpZstd} > /dev/null`),
+  );
+  stage('peer: pg_dump -Fc -f file, then upload (lib-storage)', async () => {
+    const dump = await measured(sh(`"${BIN}/pg_dump" -Fc -f "${peerFile}"`), { env: pgEnv });
+    const up = await measured([
+      NODE,
+      path.join(ROOT, 'bench', 'upload-file.mjs'),
+      endpoint,
+      'bench',
+      'peer/peer.dump',
+      peerFile,
+    ]);
+    const archiveBytes = statSync(peerFile).size;
+    rmSync(peerFile);
+    clearBucket();
+    return {
+      seconds: dump.seconds + up.seconds,
+      cpuSeconds: dump.cpuSeconds + up.cpuSeconds,
+      s3CpuSeconds: dump.s3CpuSeconds + up.s3CpuSeconds,
+      peakMainMb: up.peakMainMb,
+      peakChildrenMb: dump.peakMainMb,
+      peakDiskMb: archiveBytes / 1e6,
+      archiveBytes,
+    };
+  });
+  // The same stream to the same server, made by hand: the floor for storing it there with the SDK.
   stage(
-    'peer: pg_dump -Fc -f file, then upload (lib-storage)',
+    'hand-made stream: pg_dump -Fc -Z0 | zstd -3 | SDK upload from stdin (lib-storage; no sha256, row counts or manifest)',
     async () => {
-      const dump = await measured(sh(`"${BIN}/pg_dump" -Fc -f "${peerFile}"`), { env: pgEnv });
-      const up = await measured([NODE, path.join(ROOT, 'bench', 'upload-file.mjs'), endpoint, 'bench', 'peer/peer.dump', peerFile]);
-      const archiveBytes = statSync(peerFile).size;
-      rmSync(peerFile);
+      const r = await measured(
+        sh(
+          `${dumpZstd} | "${NODE}" "${path.join(ROOT, 'bench', 'upload-file.mjs')}" "${endpoint}" bench stream/s.dump.zst -`,
+        ),
+        { env: pgEnv },
+      );
       clearBucket();
-      return {
-        seconds: dump.seconds + up.seconds,
-        cpuSeconds: dump.cpuSeconds + up.cpuSeconds,
-        s3CpuSeconds: dump.s3CpuSeconds + up.s3CpuSeconds,
-        peakMainMb: up.peakMainMb,
-        peakChildrenMb: dump.peakMainMb,
-        peakDiskMb: archiveBytes / 1e6,
-        archiveBytes,
-      };
+      return { ...r, noNode: true };
     },
   );
-  // The same stream to the same server, made by hand: the floor for storing it there with the SDK.
-  stage('hand-made stream: pg_dump -Fc -Z0 | zstd -3 | SDK upload from stdin (lib-storage; no sha256, row counts or manifest)', async () => {
-    const r = await measured(sh(`${dumpZstd} | "${NODE}" "${path.join(ROOT, 'bench', 'upload-file.mjs')}" "${endpoint}" bench stream/s.dump.zst -`), { env: pgEnv });
-    clearBucket();
-    return { ...r, noNode: true };
-  });
   const action = (name, inputs, extra = {}) =>
     stage(name, async () => {
       const runnerTemp = mkdtempSync(path.join(work, 'runner-'));
@@ -238,7 +336,12 @@ try {
       writeFileSync(outFile, '');
       const r = await measured([NODE, path.join(ROOT, 'dist', 'index.js')], {
         env: {
-          ...actionInputs({ 'database-url': `postgres://postgres@127.0.0.1:${port}/bench`, summary: 'false', 'issue-on-failure': 'false', ...inputs }),
+          ...actionInputs({
+            'database-url': `postgres://postgres@127.0.0.1:${port}/bench`,
+            summary: 'false',
+            'issue-on-failure': 'false',
+            ...inputs,
+          }),
           AWS_ACCESS_KEY_ID: 'S3RVER',
           AWS_SECRET_ACCESS_KEY: 'S3RVER',
           GITHUB_OUTPUT: outFile,
@@ -253,31 +356,83 @@ try {
       return { ...r, archiveBytes: size ? Number(size[2]) : undefined };
     });
   action('action → S3 (custom, zstd, exact row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint });
-  action('action → S3 (custom, zstd level 1)', { destination: 's3://bench/a', 's3-endpoint': endpoint, compression: 'zstd:1' });
-  action('action → S3 (custom, zstd, estimated row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint, 'row-counts': 'estimate' });
+  action('action → S3 (custom, zstd level 1)', {
+    destination: 's3://bench/a',
+    's3-endpoint': endpoint,
+    compression: 'zstd:1',
+  });
+  action('action → S3 (custom, zstd, estimated row counts)', {
+    destination: 's3://bench/a',
+    's3-endpoint': endpoint,
+    'row-counts': 'estimate',
+  });
   const folder = path.join(work, 'folder');
-  action('action → file:// (custom, zstd)', { destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });
-  action('action → S3 (directory, jobs 2, zstd)', { destination: 's3://bench/d', 's3-endpoint': endpoint, format: 'directory', jobs: '2' });
+  action(
+    'action → file:// (custom, zstd)',
+    { destination: `file://${folder}` },
+    { after: () => rmSync(folder, { recursive: true, force: true }) },
+  );
+  action('action → S3 (directory, jobs 2, zstd)', {
+    destination: 's3://bench/d',
+    's3-endpoint': endpoint,
+    format: 'directory',
+    jobs: '2',
+  });
 
   // Encryption: an OpenPGP public key made by gpg, as users make theirs.
   const gnupg = mkdtempSync(path.join(work, 'gnupg-'));
-  run(['gpg', '--homedir', gnupg, '--batch', '--passphrase', '', '--quick-gen-key', 'Bench <bench@example.com>', 'default', 'default', 'never'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  run(
+    [
+      'gpg',
+      '--homedir',
+      gnupg,
+      '--batch',
+      '--passphrase',
+      '',
+      '--quick-gen-key',
+      'Bench <bench@example.com>',
+      'default',
+      'default',
+      'never',
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
   const publicKey = run(['gpg', '--homedir', gnupg, '--armor', '--export', 'bench@example.com']);
   // The gpg command line encrypts, outside the action's process (OpenPGP.js inside it only when gpg cannot).
-  action('action → S3 (custom, zstd, encrypted to a public key)', { destination: 's3://bench/e', 's3-endpoint': endpoint, 'encryption-public-key': publicKey });
-  action('action → S3 (custom, zstd, encrypted with a passphrase)', { destination: 's3://bench/p', 's3-endpoint': endpoint, 'encryption-passphrase': 'bench passphrase' });
+  action('action → S3 (custom, zstd, encrypted to a public key)', {
+    destination: 's3://bench/e',
+    's3-endpoint': endpoint,
+    'encryption-public-key': publicKey,
+  });
+  action('action → S3 (custom, zstd, encrypted with a passphrase)', {
+    destination: 's3://bench/p',
+    's3-endpoint': endpoint,
+    'encryption-passphrase': 'bench passphrase',
+  });
 
   // Restore drill vs a plain restore of the same archive from a local file.
   const drillFolder = path.join(work, 'drill');
   const made = mkdtempSync(path.join(work, 'runner-'));
   writeFileSync(path.join(made, 'out'), '');
   await measured([NODE, path.join(ROOT, 'dist', 'index.js')], {
-    env: { ...actionInputs({ 'database-url': `postgres://postgres@127.0.0.1:${port}/bench`, destination: `file://${drillFolder}`, summary: 'false', 'issue-on-failure': 'false' }), GITHUB_OUTPUT: path.join(made, 'out'), RUNNER_TEMP: made },
+    env: {
+      ...actionInputs({
+        'database-url': `postgres://postgres@127.0.0.1:${port}/bench`,
+        destination: `file://${drillFolder}`,
+        summary: 'false',
+        'issue-on-failure': 'false',
+      }),
+      GITHUB_OUTPUT: path.join(made, 'out'),
+      RUNNER_TEMP: made,
+    },
   });
   const archiveKey = /backup-key<<(\S+)\n(.+)/.exec(readFileSync(path.join(made, 'out'), 'utf8'))[2];
   const archiveFile = path.join(drillFolder, archiveKey);
   action('restore drill (action: download, verify sha256, pg_restore, count rows)', {
-    command: 'drill', 'database-url': '', database: 'bench', destination: `file://${drillFolder}`,
+    command: 'drill',
+    'database-url': '',
+    database: 'bench',
+    destination: `file://${drillFolder}`,
     'target-database-url': `postgres://postgres@127.0.0.1:${port}/drill_scratch`,
   });
   stage('zstd -d -c file | pg_restore (same archive, local file)', async () => {
@@ -296,7 +451,11 @@ try {
   const pagilaUrl = `postgres://postgres@127.0.0.1:${port}/pagila`;
   stage('pg_dump -Fc -Z0 > /dev/null (Pagila)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`, 'pagila'));
   action('action → S3 (Pagila)', { 'database-url': pagilaUrl, destination: 's3://bench/s', 's3-endpoint': endpoint });
-  action('action → file:// (Pagila)', { 'database-url': pagilaUrl, destination: `file://${folder}` }, { after: () => rmSync(folder, { recursive: true, force: true }) });
+  action(
+    'action → file:// (Pagila)',
+    { 'database-url': pagilaUrl, destination: `file://${folder}` },
+    { after: () => rmSync(folder, { recursive: true, force: true }) },
+  );
 
   // One unmeasured dump first (cold caches), and a checkpoint before every run: the build's and the
   // restores' dirty pages would otherwise be written while the next stage runs, and slow it.
@@ -307,7 +466,9 @@ try {
       psql('CHECKPOINT');
       s.runs.push(await s.fn(i));
       const r = s.runs.at(-1);
-      log(`${s.name} #${i + 1}: ${r.seconds.toFixed(2)} s, machine CPU ${r.cpuSeconds.toFixed(2)} s, S3 server CPU ${r.s3CpuSeconds.toFixed(2)} s`);
+      log(
+        `${s.name} #${i + 1}: ${r.seconds.toFixed(2)} s, machine CPU ${r.cpuSeconds.toFixed(2)} s, S3 server CPU ${r.s3CpuSeconds.toFixed(2)} s`,
+      );
     }
   }
   const all = stages.map(summary);
@@ -319,11 +480,13 @@ try {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const pgVersion = psql('SHOW server_version');
   const cell = (name) => name.replace(/\|/g, '\\|');
-  const rows = results.map((r) =>
-    `| ${cell(r.name)} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.cpu.toFixed(1)} | ${r.s3Cpu >= 0.05 ? r.s3Cpu.toFixed(1) : '—'} | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
+  const rows = results.map(
+    (r) =>
+      `| ${cell(r.name)} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.cpu.toFixed(1)} | ${r.s3Cpu >= 0.05 ? r.s3Cpu.toFixed(1) : '—'} | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
   );
-  const smallRows = small.map((r) =>
-    `| ${cell(r.name)} | ${r.median.toFixed(3)} | ${r.min.toFixed(3)}–${r.max.toFixed(3)} | ${r.cpu.toFixed(2)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} |`,
+  const smallRows = small.map(
+    (r) =>
+      `| ${cell(r.name)} | ${r.median.toFixed(3)} | ${r.min.toFixed(3)}–${r.max.toFixed(3)} | ${r.cpu.toFixed(2)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} |`,
   );
   const md = `# Benchmarks
 
@@ -370,7 +533,8 @@ ${targets(results).join('\n')}
 function targets(results) {
   const m = (prefix) => results.find((r) => r.name.startsWith(prefix));
   const rows = [];
-  const add = (label, value, limit, detail = '') => rows.push(`| ${label.replace(/\|/g, '\\|')} | ${value.toFixed(2)}×${detail} | ${value <= limit ? 'yes' : 'no'} |`);
+  const add = (label, value, limit, detail = '') =>
+    rows.push(`| ${label.replace(/\|/g, '\\|')} | ${value.toFixed(2)}×${detail} | ${value <= limit ? 'yes' : 'no'} |`);
   const action = m('action → S3 (custom, zstd, exact');
   const peer = m('peer:');
   const limit = m('pg_dump -Fc -Z0');
@@ -378,7 +542,13 @@ function targets(results) {
   const encPass = m('action → S3 (custom, zstd, encrypted with a passphrase');
   const drill = m('restore drill');
   const plain = m('zstd -d -c file');
-  if (action && peer) add('backup ≤ 0.5× the peer pipeline', action.median / peer.median, 0.5, ` (archive ${action.archiveMb?.toFixed(0)} MB vs ${peer.archiveMb?.toFixed(0)} MB)`);
+  if (action && peer)
+    add(
+      'backup ≤ 0.5× the peer pipeline',
+      action.median / peer.median,
+      0.5,
+      ` (archive ${action.archiveMb?.toFixed(0)} MB vs ${peer.archiveMb?.toFixed(0)} MB)`,
+    );
   if (action && limit) add('backup ≤ 1.5× pg_dump -Fc -Z0 > /dev/null', action.median / limit.median, 1.5);
   if (action && enc) add('encrypted (public key) ≤ 1.2× unencrypted', enc.median / action.median, 1.2);
   if (action && encPass) add('encrypted (passphrase) ≤ 1.2× unencrypted', encPass.median / action.median, 1.2);
@@ -387,14 +557,23 @@ function targets(results) {
   const peak = (rs) => Math.max(...rs.map((r) => r.peakMainMb ?? 0));
   const plainRss = peak(ours.filter((r) => !r.name.includes('encrypted')));
   const encRss = peak(ours.filter((r) => r.name.includes('encrypted')));
-  rows.push(`| peak RSS of the action's Node process ≤ 150 MB (every unencrypted backup row, drill) | ${plainRss.toFixed(0)} MB | ${plainRss <= 150 ? 'yes' : 'no'} |`);
-  rows.push(`| peak RSS of the action's Node process ≤ 150 MB (encrypted backups) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`);
+  rows.push(
+    `| peak RSS of the action's Node process ≤ 150 MB (every unencrypted backup row, drill) | ${plainRss.toFixed(0)} MB | ${plainRss <= 150 ? 'yes' : 'no'} |`,
+  );
+  rows.push(
+    `| peak RSS of the action's Node process ≤ 150 MB (encrypted backups) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`,
+  );
   return rows;
 }
 
 /** CPU seconds (user, nice, system, irq, softirq, steal) of every core since boot, from /proc/stat. */
 function machineCpuSeconds() {
-  const [user, nice, system, , , irq, softirq, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal = 0] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   return (user + nice + system + irq + softirq + steal) / CLK_TCK;
 }
 
@@ -422,7 +601,9 @@ function descendants(pid) {
     let kids = [];
     try {
       for (const task of readdirSync(`/proc/${p}/task`)) {
-        kids = kids.concat(readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+        kids = kids.concat(
+          readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+        );
       }
     } catch {
       // exited

@@ -43,8 +43,14 @@ async function child() {
   const crypto = await import(pathToFileURL(arg('bundle')).href);
   const readKey = () => readFileSync(arg('key'), 'utf8');
   const stage = async (kind) => {
-    if (kind === 'public-key') return (await crypto.createEncryptStage(await crypto.parseEncryptionInputs((n) => (n === 'encryption-public-key' ? readKey() : '')))).stream;
-    if (kind === 'passphrase') return (await crypto.createEncryptStage({ mode: 'passphrase', passphrase: 'bench passphrase' })).stream;
+    if (kind === 'public-key')
+      return (
+        await crypto.createEncryptStage(
+          await crypto.parseEncryptionInputs((n) => (n === 'encryption-public-key' ? readKey() : '')),
+        )
+      ).stream;
+    if (kind === 'passphrase')
+      return (await crypto.createEncryptStage({ mode: 'passphrase', passphrase: 'bench passphrase' })).stream;
     return new PassThrough({ highWaterMark: MiB });
   };
   const baseRss = process.memoryUsage().rss;
@@ -54,7 +60,22 @@ async function child() {
   const cpu0 = process.cpuUsage();
   let gpgPeakKiB = 0;
   if (variant === 'gpg') {
-    const gpg = spawn('gpg', ['--homedir', arg('home'), '--batch', '--trust-model', 'always', '--compress-algo', 'none', '-r', arg('fpr'), '--encrypt'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const gpg = spawn(
+      'gpg',
+      [
+        '--homedir',
+        arg('home'),
+        '--batch',
+        '--trust-model',
+        'always',
+        '--compress-algo',
+        'none',
+        '-r',
+        arg('fpr'),
+        '--encrypt',
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     const poll = setInterval(() => {
       try {
         const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${gpg.pid}/status`, 'utf8'));
@@ -63,7 +84,9 @@ async function child() {
         // exited
       }
     }, 50);
-    const exited = new Promise((resolve, reject) => gpg.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`gpg exited ${code}`)))));
+    const exited = new Promise((resolve, reject) =>
+      gpg.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`gpg exited ${code}`)))),
+    );
     await Promise.all([pipeline(Readable.from(chunks()), gpg.stdin), pipeline(gpg.stdout, sink()), exited]);
     clearInterval(poll);
   } else if (variant.startsWith('paced-')) {
@@ -79,7 +102,18 @@ async function child() {
   const cpu = process.cpuUsage(cpu0);
   const cpuShare = (cpu.user + cpu.system) / 1e6 / seconds;
   const maxRss = process.resourceUsage().maxRSS * 1024; // KiB → bytes
-  console.log(JSON.stringify({ variant, seconds, cpuShare, mbps: total / seconds / 1e6, out, maxRssMB: maxRss / 1e6, baseRssMB: baseRss / 1e6, gpgPeakMB: (gpgPeakKiB * 1024) / 1e6 }));
+  console.log(
+    JSON.stringify({
+      variant,
+      seconds,
+      cpuShare,
+      mbps: total / seconds / 1e6,
+      out,
+      maxRssMB: maxRss / 1e6,
+      baseRssMB: baseRss / 1e6,
+      gpgPeakMB: (gpgPeakKiB * 1024) / 1e6,
+    }),
+  );
 }
 
 function paced(iterator, rate) {
@@ -126,7 +160,11 @@ async function main() {
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });
     const gpg = (...a) => {
-      const r = spawnSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...a], { encoding: 'utf8' });
+      const r = spawnSync(
+        'gpg',
+        ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...a],
+        { encoding: 'utf8' },
+      );
       if (r.status !== 0) throw new Error(`gpg ${a.join(' ')}: ${r.stderr}`);
       return r.stdout;
     };
@@ -138,10 +176,30 @@ async function main() {
     const gpgVersion = spawnSync('gpg', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
 
     const runOne = (variant) => {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', variant, '--gib', String(gib), '--rate', String(rate), '--bundle', bundle, '--key', key, '--home', home, '--fpr', fpr], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [
+          fileURLToPath(import.meta.url),
+          '--child',
+          variant,
+          '--gib',
+          String(gib),
+          '--rate',
+          String(rate),
+          '--bundle',
+          bundle,
+          '--key',
+          key,
+          '--home',
+          home,
+          '--fpr',
+          fpr,
+        ],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+        },
+      );
       if (r.status !== 0) throw new Error(`${variant}: ${r.stderr}`);
       return JSON.parse(r.stdout.trim().split('\n').pop());
     };
@@ -151,7 +209,9 @@ async function main() {
       for (const variant of variants) {
         const r = runOne(variant);
         results[variant].push(r);
-        log(`rep ${rep} ${variant}: ${r.mbps.toFixed(0)} MB/s, ${r.seconds.toFixed(2)} s, CPU ${(100 * r.cpuShare).toFixed(0)} %, peak RSS ${r.maxRssMB.toFixed(0)} MB${r.gpgPeakMB ? `, gpg ${r.gpgPeakMB.toFixed(0)} MB` : ''}`);
+        log(
+          `rep ${rep} ${variant}: ${r.mbps.toFixed(0)} MB/s, ${r.seconds.toFixed(2)} s, CPU ${(100 * r.cpuShare).toFixed(0)} %, peak RSS ${r.maxRssMB.toFixed(0)} MB${r.gpgPeakMB ? `, gpg ${r.gpgPeakMB.toFixed(0)} MB` : ''}`,
+        );
       }
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -184,7 +244,10 @@ async function main() {
       const start = '<!-- bench:start -->';
       const end = '<!-- bench:end -->';
       if (!doc.includes(start) || !doc.includes(end)) throw new Error(`${write} has no ${start} … ${end} section`);
-      writeFileSync(file, `${doc.slice(0, doc.indexOf(start) + start.length)}\n${table}\n${doc.slice(doc.indexOf(end))}`);
+      writeFileSync(
+        file,
+        `${doc.slice(0, doc.indexOf(start) + start.length)}\n${table}\n${doc.slice(doc.indexOf(end))}`,
+      );
       log(`wrote the figures into ${write}`);
     }
   } finally {

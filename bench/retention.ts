@@ -26,7 +26,13 @@ import { parseDestination } from '../src/storage/destination.js';
 import { createStore } from '../src/storage/index.js';
 import { archiveKey, manifestKey } from '../src/storage/keys.js';
 import type { ObjectStore } from '../src/storage/types.js';
-import { bounded, speedUpS3rverDeletes, startS3Server, testS3Settings, type S3Server } from '../test/support/s3-server.js';
+import {
+  bounded,
+  speedUpS3rverDeletes,
+  startS3Server,
+  testS3Settings,
+  type S3Server,
+} from '../test/support/s3-server.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -46,16 +52,29 @@ const quietLog: Log = { info: () => undefined, warning: (m) => console.warn(m), 
 function archiveKeys(prefix: string, count: number): string[] {
   const keys: string[] = [];
   const hours = Math.min(count, 8760);
-  for (let h = 1; h <= hours; h++) keys.push(archiveKey({ prefix, database: 'shop', time: new Date(NOW.getTime() - h * HOUR), extension: 'dump.zst' }));
+  for (let h = 1; h <= hours; h++)
+    keys.push(
+      archiveKey({ prefix, database: 'shop', time: new Date(NOW.getTime() - h * HOUR), extension: 'dump.zst' }),
+    );
   for (let d = 1; keys.length < count; d++) {
-    keys.push(archiveKey({ prefix, database: 'shop', time: new Date(NOW.getTime() - hours * HOUR - d * 24 * HOUR), extension: 'dump.zst' }));
+    keys.push(
+      archiveKey({
+        prefix,
+        database: 'shop',
+        time: new Date(NOW.getTime() - hours * HOUR - d * 24 * HOUR),
+        extension: 'dump.zst',
+      }),
+    );
   }
   return keys;
 }
 
-
 /** Writes `keys` into a folder tree (`objectFile(folder, name)` names the file of one key). */
-async function seedFiles(root: string, keys: string[], write: (folder: string, name: string) => Promise<void>): Promise<void> {
+async function seedFiles(
+  root: string,
+  keys: string[],
+  write: (folder: string, name: string) => Promise<void>,
+): Promise<void> {
   const folders = new Set<string>();
   await bounded(keys, 32, async (key) => {
     const parts = key.split('/');
@@ -72,7 +91,6 @@ async function seedFiles(root: string, keys: string[], write: (folder: string, n
 function withManifests(archives: string[]): string[] {
   return archives.flatMap((k) => [k, manifestKey(k)]);
 }
-
 
 interface Timing {
   list: number;
@@ -124,7 +142,10 @@ async function s3Runs(server: S3Server, runs: number, backups: number, tag: stri
     });
     console.log(`s3 run ${run}: seeded ${keys.length} objects in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const store = createStore(parseDestination(`s3://${bucket}/prod`), testS3Settings(server.endpoint));
-    const deletes = () => server.responses.filter((line) => line.startsWith(`POST /${bucket}?delete`) || line.startsWith(`POST /${bucket}/?delete`)).length;
+    const deletes = () =>
+      server.responses.filter(
+        (line) => line.startsWith(`POST /${bucket}?delete`) || line.startsWith(`POST /${bucket}/?delete`),
+      ).length;
     const timing = await pruneOnce(store, deletes);
     (store as { destroy?: () => void }).destroy?.();
     console.log(`s3 run ${run}:`, timing);
@@ -177,7 +198,8 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-const s = (seconds: number): string => (seconds < 0.1 ? `${(seconds * 1000).toFixed(1)} ms` : `${seconds.toFixed(2)} s`);
+const s = (seconds: number): string =>
+  seconds < 0.1 ? `${(seconds * 1000).toFixed(1)} ms` : `${seconds.toFixed(2)} s`;
 
 function row(name: string, runs: Timing[]): string {
   const m = (f: (t: Timing) => number) => median(runs.map(f));

@@ -14,7 +14,9 @@ import { pathToFileURL } from 'node:url';
 const LEGACY = '--openssl-legacy-provider';
 const hasLegacy = process.execArgv.includes(LEGACY) || (process.env.NODE_OPTIONS ?? '').includes(LEGACY);
 if (!hasLegacy) {
-  const child = spawnSync(process.execPath, [LEGACY, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  const child = spawnSync(process.execPath, [LEGACY, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+  });
   process.exit(child.status ?? 1);
 }
 

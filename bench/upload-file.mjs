@@ -14,5 +14,10 @@ const client = new S3Client({
   requestChecksumCalculation: 'WHEN_REQUIRED',
   responseChecksumValidation: 'WHEN_REQUIRED',
 });
-await new Upload({ client, params: { Bucket: bucket, Key: key, Body: file === '-' ? process.stdin : createReadStream(file) }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
+await new Upload({
+  client,
+  params: { Bucket: bucket, Key: key, Body: file === '-' ? process.stdin : createReadStream(file) },
+  partSize: 8 * 1024 * 1024,
+  queueSize: 4,
+}).done();
 client.destroy();

@@ -45,7 +45,10 @@ function licences(inputs) {
   const entries = [...dirs].map((dir) => {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
-    const text = file && existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8').trim() : '(no licence file in the package)';
+    const text =
+      file && existsSync(join(dir, file))
+        ? readFileSync(join(dir, file), 'utf8').trim()
+        : '(no licence file in the package)';
     return { id: `${pkg.name}@${pkg.version}`, licence: pkg.license ?? 'UNKNOWN', text };
   });
   const unique = [...new Map(entries.map((e) => [e.id, e])).values()].sort((a, b) => a.id.localeCompare(b.id));
@@ -53,7 +56,11 @@ function licences(inputs) {
 }
 
 if (check) {
-  const names = (dir) => readdirSync(dir, { recursive: true }).filter((n) => !statSync(join(dir, n)).isDirectory()).map(String).sort();
+  const names = (dir) =>
+    readdirSync(dir, { recursive: true })
+      .filter((n) => !statSync(join(dir, n)).isDirectory())
+      .map(String)
+      .sort();
   const fresh = names(outdir);
   let committed = [];
   try {

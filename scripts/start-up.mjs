@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
  * The bundle's first line: CommonJS dependencies call require() for Node built-ins, and an ESM
  * bundle has no require. Both plugins below go through it.
  */
-export const REQUIRE_BANNER = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
+export const REQUIRE_BANNER =
+  "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
 
 const IMPORTER = /[\\/]@actions[\\/]http-client[\\/]/;
 
@@ -58,7 +59,9 @@ export const httpByRequire = {
   name: 'http-by-require',
   setup(build) {
     build.onResolve({ filter: BY_REQUIRE }, (args) =>
-      args.kind === 'import-statement' ? { path: args.path.replace(/^node:/, ''), namespace: 'http-by-require' } : undefined,
+      args.kind === 'import-statement'
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'http-by-require' }
+        : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: 'http-by-require' }, (args) => ({
       loader: 'js',

@@ -3,7 +3,21 @@
  * what went wrong and how to fix it, and `phase` names where (config, connect, client, dump, upload,
  * verify, manifest) so reports can say which phase failed.
  */
-export type Phase = 'config' | 'connect' | 'client' | 'dump' | 'upload' | 'verify' | 'manifest' | 'prune' | 'encrypt' | 'decrypt' | 'select' | 'restore' | 'drill' | 'check';
+export type Phase =
+  | 'config'
+  | 'connect'
+  | 'client'
+  | 'dump'
+  | 'upload'
+  | 'verify'
+  | 'manifest'
+  | 'prune'
+  | 'encrypt'
+  | 'decrypt'
+  | 'select'
+  | 'restore'
+  | 'drill'
+  | 'check';
 
 export class ActionError extends Error {
   constructor(

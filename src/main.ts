@@ -75,7 +75,12 @@ export async function run(): Promise<void> {
     if (unused) core.warning(unused);
     const outcome = await runCommand(config, controller.signal, secrets);
     await reportOutcome(
-      { ok: true, command: config.command, database: config.database, ...(outcome.backupKey ? { backupKey: outcome.backupKey } : {}) },
+      {
+        ok: true,
+        command: config.command,
+        database: config.database,
+        ...(outcome.backupKey ? { backupKey: outcome.backupKey } : {}),
+      },
       { config: config.reporting, env: process.env, log, secrets },
     );
   } catch (error) {
@@ -92,7 +97,14 @@ export async function run(): Promise<void> {
     const newest = config && (writeSummary || (reporting && wantsReport(reporting))) ? await lastSuccess(config) : {};
     if (writeSummary) {
       try {
-        const failed = { command, database: config?.database ?? '', phase, error: message, time: new Date(), ...newest };
+        const failed = {
+          command,
+          database: config?.database ?? '',
+          phase,
+          error: message,
+          time: new Date(),
+          ...newest,
+        };
         await core.summary.addRaw(failureSummary(failed, secrets)).write();
       } catch (summaryError) {
         // The step has failed with the original error already; a summary problem only warns.
@@ -117,7 +129,11 @@ export async function run(): Promise<void> {
 }
 
 /** Runs `config.command`; `summarySecrets` are redacted from the job summary it writes. */
-async function runCommand(config: Config, signal: AbortSignal, summarySecrets: readonly string[]): Promise<CommandOutcome> {
+async function runCommand(
+  config: Config,
+  signal: AbortSignal,
+  summarySecrets: readonly string[],
+): Promise<CommandOutcome> {
   switch (config.command) {
     case 'backup': {
       // Some destinations failed, others stored the backup: those get their outputs, summary rows
@@ -144,7 +160,11 @@ async function runCommand(config: Config, signal: AbortSignal, summarySecrets: r
     }
     case 'prune': {
       const { policy, prune, dryRun } = config.retention;
-      const result = await runPrune({ ...retentionOptions(config), ...(policy ? { policy } : {}), dryRun: dryRun || !prune });
+      const result = await runPrune({
+        ...retentionOptions(config),
+        ...(policy ? { policy } : {}),
+        dryRun: dryRun || !prune,
+      });
       await publish(config, pruneOutputs(result), pruneSummary(result));
       const failed = result.destinations.filter((d) => !d.ok || (d.execution?.failed.length ?? 0) > 0);
       if (failed.length > 0) {
@@ -159,7 +179,8 @@ async function runCommand(config: Config, signal: AbortSignal, summarySecrets: r
       const result = await runList({ ...retentionOptions(config), ...(policy ? { policy } : {}) });
       await publish(config, listOutputs(result), listSummary(result));
       const failed = result.destinations.filter((d) => d.error);
-      if (failed.length > 0) throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
+      if (failed.length > 0)
+        throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
       return {};
     }
     case 'restore':
@@ -173,7 +194,12 @@ async function runCommand(config: Config, signal: AbortSignal, summarySecrets: r
 async function runRestoreCommand(config: Config, signal: AbortSignal): Promise<CommandOutcome> {
   const settings = config.restore;
   if (!settings) throw new ConfigError('command', `${config.command} settings are missing.`);
-  const source = { database: config.database, destinations: config.destinations, s3: config.s3, ...(config.decryption ? { decryption: config.decryption } : {}) };
+  const source = {
+    database: config.database,
+    destinations: config.destinations,
+    s3: config.s3,
+    ...(config.decryption ? { decryption: config.decryption } : {}),
+  };
   const report = (outputs: Record<string, string>, summary: string): Promise<void> => publish(config, outputs, summary);
   switch (settings.command) {
     case 'restore': {
@@ -222,12 +248,22 @@ async function publish(config: Config, outputs: Record<string, string>, summary:
 }
 
 function retentionOptions(config: Config) {
-  return { destinations: config.destinations, s3: config.s3, database: config.database, now: new Date(), log, createStore };
+  return {
+    destinations: config.destinations,
+    s3: config.s3,
+    database: config.database,
+    now: new Date(),
+    log,
+    createStore,
+  };
 }
 
 /** True when a failure report would reach anyone (an issue with a token, or a webhook). */
 function wantsReport(reporting: ReportingConfig): boolean {
-  return (reporting.issueOnFailure && reporting.githubToken !== '') || (reporting.webhookUrl !== '' && reporting.notifyOn !== 'never');
+  return (
+    (reporting.issueOnFailure && reporting.githubToken !== '') ||
+    (reporting.webhookUrl !== '' && reporting.notifyOn !== 'never')
+  );
 }
 
 /**

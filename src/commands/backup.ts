@@ -7,7 +7,15 @@ import type { Config } from '../config/types.js';
 import type { EncryptionInfo } from '../crypto/encrypt.js';
 import type { GpgEncrypter, GpgTool } from '../crypto/gpg.js';
 import type { EncryptionConfig } from '../crypto/specs.js';
-import { ActionError, ConfigError, DumpError, EncryptError, UploadError, VerifyError, errorMessage } from '../errors.js';
+import {
+  ActionError,
+  ConfigError,
+  DumpError,
+  EncryptError,
+  UploadError,
+  VerifyError,
+  errorMessage,
+} from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import {
   archiveExtension,
@@ -23,7 +31,12 @@ import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
 import { formatBytes, round3 } from '../format.js';
 import type { Log } from '../log.js';
 import { classifyPgError, poolerWarning } from '../postgres/classify.js';
-import { buildPgDumpallGlobalsArgs, buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
+import {
+  buildPgDumpallGlobalsArgs,
+  buildPgDumpArgs,
+  checkPgDumpArgsForClient,
+  EXTRA_ARGS_INPUT,
+} from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
@@ -100,7 +113,8 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
   const { log } = deps;
   const started = deps.now();
   const { connection, dump } = config;
-  if (!connection) throw new ConfigError('database-url', 'required for command backup; set it from a repository secret.');
+  if (!connection)
+    throw new ConfigError('database-url', 'required for command backup; set it from a repository secret.');
 
   // Refused credentials or a missing bucket are reported before the database is touched.
   await log.group('Storage', () => preflightStores(config, deps));
@@ -108,7 +122,9 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     const db = await deps.connect(connection);
     try {
       const info = await db.serverInfo();
-      log.info(`Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${info.version}, database size ${formatBytes(info.databaseSizeBytes)}.`);
+      log.info(
+        `Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${info.version}, database size ${formatBytes(info.databaseSizeBytes)}.`,
+      );
       // Also when the backup then succeeds: it may fail on the next run.
       const pooler = poolerWarning(connection);
       if (pooler) log.warning(pooler);
@@ -156,135 +172,181 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     const globalsWritten: boolean[] = [];
     const manifestWritten: boolean[] = [];
     try {
-    const streamed = await log.group('Dump and upload', async () => {
-      log.info(
-        `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
-      );
-      return streamDump(config, deps, inspector, client.binDir, { plan, compressors, stdbuf }, stores, keys, contentType, server.databaseSizeBytes);
-    });
-    claims = streamed.claims;
-    uploaded = streamed.uploads.map((u) => (u.status === 'fulfilled' ? (u.value as UploadResult) : undefined));
-
-    const results: DestinationResult[] = stores.map((store, i) => ({
-      url: store.destination.url,
-      key: keys[i] as string,
-      manifestKey: manifestKey(keys[i] as string),
-      ok: streamed.uploads[i]?.status === 'fulfilled',
-      ...(streamed.uploads[i]?.status === 'rejected' ? { error: errorMessage((streamed.uploads[i] as PromiseRejectedResult).reason) } : {}),
-    }));
-
-    await log.group('Verify', async () => {
-      for (const [i, store] of stores.entries()) {
-        const result = results[i] as DestinationResult;
-        if (!result.ok) continue;
-        try {
-          await verifyArchive(store, result.key, streamed.measurement, (streamed.uploads[i] as PromiseFulfilledResult<UploadResult>).value?.etag);
-          log.info(`${store.destination.url}: ${result.key} verified (${streamed.measurement.bytes} bytes).`);
-        } catch (error) {
-          result.ok = false;
-          result.error = errorMessage(error);
-          log.warning(result.error);
-        }
-      }
-    });
-
-    let globals: Manifest['globals'] = null;
-    if (dump.globals) {
-      globals = await log.group('Globals', async () => {
-        const plain = await dumpGlobals(deps.dumper(client.binDir), connection);
-        const data = config.encryption ? await encryptBuffer(plain, config.encryption) : plain;
-        const sha256 = createHash('sha256').update(data).digest('hex');
-        const key = globalsKey(keys[0] as string);
-        for (const [i, store] of stores.entries()) {
-          if (!results[i]?.ok) continue;
-          await putOwn(store, globalsKey(keys[i] as string), data, config.encryption ? 'application/pgp-encrypted' : 'application/sql');
-          globalsWritten[i] = true;
-        }
-        log.info(`Globals (roles, tablespaces; no role passwords): ${data.length} bytes${config.encryption ? ', encrypted' : ''}.`);
-        return { key, bytes: data.length, sha256 };
+      const streamed = await log.group('Dump and upload', async () => {
+        log.info(
+          `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
+        );
+        return streamDump(
+          config,
+          deps,
+          inspector,
+          client.binDir,
+          { plan, compressors, stdbuf },
+          stores,
+          keys,
+          contentType,
+          server.databaseSizeBytes,
+        );
       });
-    }
+      claims = streamed.claims;
+      uploaded = streamed.uploads.map((u) => (u.status === 'fulfilled' ? (u.value as UploadResult) : undefined));
 
-    const finished = deps.now();
-    const durationSeconds = round3((finished.getTime() - started.getTime()) / 1000);
-    const manifest: Manifest = {
-      formatVersion: MANIFEST_FORMAT_VERSION,
-      tool: { name: 'postgres-backup-action', version: deps.version },
-      database: connection.database,
-      label: config.label ?? null,
-      server: { version: server.version.split(' ')[0] as string, versionNum: server.versionNum, major: server.major },
-      client: { pgDumpVersion: client.pgDump.version, major: client.pgDump.major },
-      format: dump.format,
-      compression: { method: plan.method, level: plan.level ?? null, where: plan.where, engine: plan.engine ?? (plan.where === 'pg_dump' ? 'pg_dump' : null) },
-      encryption: streamed.encryption,
-      options: {
-        jobs: dump.jobs,
-        schemas: dump.schemas,
-        excludeSchemas: dump.excludeSchemas,
-        tables: dump.tables,
-        excludeTables: dump.excludeTables,
-        excludeTableData: dump.excludeTableData,
-        schemaOnly: dump.schemaOnly,
-        dataOnly: dump.dataOnly,
-        noOwner: dump.noOwner,
-        noPrivileges: dump.noPrivileges,
-        globals: dump.globals,
-        extraArgs: dump.extraArgs,
-      },
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationSeconds,
-      archive: { key: keys[0] as string, bytes: streamed.measurement.bytes, sha256: streamed.measurement.sha256, contentType },
-      globals,
-      databaseSizeBytes: server.databaseSizeBytes,
-      snapshot: streamed.snapshot,
-      rowCounts: { mode: config.rowCounts, tables: streamed.rowCounts },
-      objects: streamed.catalogCounts,
-    };
+      const results: DestinationResult[] = stores.map((store, i) => ({
+        url: store.destination.url,
+        key: keys[i] as string,
+        manifestKey: manifestKey(keys[i] as string),
+        ok: streamed.uploads[i]?.status === 'fulfilled',
+        ...(streamed.uploads[i]?.status === 'rejected'
+          ? { error: errorMessage((streamed.uploads[i] as PromiseRejectedResult).reason) }
+          : {}),
+      }));
 
-    await log.group('Manifest', async () => {
-      for (const [i, store] of stores.entries()) {
-        const result = results[i] as DestinationResult;
-        if (!result.ok) continue;
-        const own: Manifest = {
-          ...manifest,
-          archive: { ...manifest.archive, key: result.key },
-          globals: globals ? { ...globals, key: globalsKey(result.key) } : null,
-        };
-        try {
-          await putOwn(store, result.manifestKey, `${JSON.stringify(own, null, 2)}\n`, 'application/json');
-          manifestWritten[i] = true;
-          log.info(`${store.destination.url}: manifest ${result.manifestKey}`);
-        } catch (error) {
-          result.ok = false;
-          result.error = `the archive ${result.key} was stored and verified but its manifest could not be written: ${errorMessage(error)}`;
+      await log.group('Verify', async () => {
+        for (const [i, store] of stores.entries()) {
+          const result = results[i] as DestinationResult;
+          if (!result.ok) continue;
+          try {
+            await verifyArchive(
+              store,
+              result.key,
+              streamed.measurement,
+              (streamed.uploads[i] as PromiseFulfilledResult<UploadResult>).value?.etag,
+            );
+            log.info(`${store.destination.url}: ${result.key} verified (${streamed.measurement.bytes} bytes).`);
+          } catch (error) {
+            result.ok = false;
+            result.error = errorMessage(error);
+            log.warning(result.error);
+          }
         }
+      });
+
+      let globals: Manifest['globals'] = null;
+      if (dump.globals) {
+        globals = await log.group('Globals', async () => {
+          const plain = await dumpGlobals(deps.dumper(client.binDir), connection);
+          const data = config.encryption ? await encryptBuffer(plain, config.encryption) : plain;
+          const sha256 = createHash('sha256').update(data).digest('hex');
+          const key = globalsKey(keys[0] as string);
+          for (const [i, store] of stores.entries()) {
+            if (!results[i]?.ok) continue;
+            await putOwn(
+              store,
+              globalsKey(keys[i] as string),
+              data,
+              config.encryption ? 'application/pgp-encrypted' : 'application/sql',
+            );
+            globalsWritten[i] = true;
+          }
+          log.info(
+            `Globals (roles, tablespaces; no role passwords): ${data.length} bytes${config.encryption ? ', encrypted' : ''}.`,
+          );
+          return { key, bytes: data.length, sha256 };
+        });
       }
-    });
 
-    const result: BackupResult = { manifest, destinations: results, throughput: streamed.measurement.bytes / Math.max(streamed.seconds, 0.001) };
-    await cleanUpTemporaries(stores.filter((_, i) => results[i]?.ok), connection.database, log);
+      const finished = deps.now();
+      const durationSeconds = round3((finished.getTime() - started.getTime()) / 1000);
+      const manifest: Manifest = {
+        formatVersion: MANIFEST_FORMAT_VERSION,
+        tool: { name: 'postgres-backup-action', version: deps.version },
+        database: connection.database,
+        label: config.label ?? null,
+        server: { version: server.version.split(' ')[0] as string, versionNum: server.versionNum, major: server.major },
+        client: { pgDumpVersion: client.pgDump.version, major: client.pgDump.major },
+        format: dump.format,
+        compression: {
+          method: plan.method,
+          level: plan.level ?? null,
+          where: plan.where,
+          engine: plan.engine ?? (plan.where === 'pg_dump' ? 'pg_dump' : null),
+        },
+        encryption: streamed.encryption,
+        options: {
+          jobs: dump.jobs,
+          schemas: dump.schemas,
+          excludeSchemas: dump.excludeSchemas,
+          tables: dump.tables,
+          excludeTables: dump.excludeTables,
+          excludeTableData: dump.excludeTableData,
+          schemaOnly: dump.schemaOnly,
+          dataOnly: dump.dataOnly,
+          noOwner: dump.noOwner,
+          noPrivileges: dump.noPrivileges,
+          globals: dump.globals,
+          extraArgs: dump.extraArgs,
+        },
+        startedAt: started.toISOString(),
+        finishedAt: finished.toISOString(),
+        durationSeconds,
+        archive: {
+          key: keys[0] as string,
+          bytes: streamed.measurement.bytes,
+          sha256: streamed.measurement.sha256,
+          contentType,
+        },
+        globals,
+        databaseSizeBytes: server.databaseSizeBytes,
+        snapshot: streamed.snapshot,
+        rowCounts: { mode: config.rowCounts, tables: streamed.rowCounts },
+        objects: streamed.catalogCounts,
+      };
 
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length > 0) {
-      const good = results.filter((r) => r.ok);
-      const message =
-        `${failed.length} of ${results.length} destinations failed: ${failed.map((r) => `${r.url}: ${r.error}`).join('; ')}` +
-        (good.length > 0 ? ` (stored and verified: ${good.map((r) => `${r.url} ${r.key}`).join(', ')})` : '');
-      // The stored ones still get their outputs, summary rows and retention (main.ts).
-      if (good.length > 0) throw new PartialBackupError(message, result);
-      throw new UploadError(message);
-    }
-    return result;
+      await log.group('Manifest', async () => {
+        for (const [i, store] of stores.entries()) {
+          const result = results[i] as DestinationResult;
+          if (!result.ok) continue;
+          const own: Manifest = {
+            ...manifest,
+            archive: { ...manifest.archive, key: result.key },
+            globals: globals ? { ...globals, key: globalsKey(result.key) } : null,
+          };
+          try {
+            await putOwn(store, result.manifestKey, `${JSON.stringify(own, null, 2)}\n`, 'application/json');
+            manifestWritten[i] = true;
+            log.info(`${store.destination.url}: manifest ${result.manifestKey}`);
+          } catch (error) {
+            result.ok = false;
+            result.error = `the archive ${result.key} was stored and verified but its manifest could not be written: ${errorMessage(error)}`;
+          }
+        }
+      });
+
+      const result: BackupResult = {
+        manifest,
+        destinations: results,
+        throughput: streamed.measurement.bytes / Math.max(streamed.seconds, 0.001),
+      };
+      await cleanUpTemporaries(
+        stores.filter((_, i) => results[i]?.ok),
+        connection.database,
+        log,
+      );
+
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length > 0) {
+        const good = results.filter((r) => r.ok);
+        const message =
+          `${failed.length} of ${results.length} destinations failed: ${failed.map((r) => `${r.url}: ${r.error}`).join('; ')}` +
+          (good.length > 0 ? ` (stored and verified: ${good.map((r) => `${r.url} ${r.key}`).join(', ')})` : '');
+        // The stored ones still get their outputs, summary rows and retention (main.ts).
+        if (good.length > 0) throw new PartialBackupError(message, result);
+        throw new UploadError(message);
+      }
+      return result;
     } finally {
       await Promise.all(
         stores.map((store, i) =>
-          manifestWritten[i] ? undefined : removeUnfinished(store, keys[i] as string, uploaded[i], globalsWritten[i] === true, log),
+          manifestWritten[i]
+            ? undefined
+            : removeUnfinished(store, keys[i] as string, uploaded[i], globalsWritten[i] === true, log),
         ),
       );
       // A claim is released once its manifest is written, or when nothing was written under its key.
       // An archive stored without its manifest keeps its claim: the claim marks it as this action's.
-      await Promise.all(claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i] as ObjectStore, claim) : undefined)));
+      await Promise.all(
+        claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i] as ObjectStore, claim) : undefined)),
+      );
     }
   } finally {
     await inspector.close();
@@ -299,23 +361,42 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
  * proven, the object stays with its claim beside it (which marks it as this action's, so a later
  * prune deletes it) and a warning names it. Never throws.
  */
-async function removeUnfinished(store: ObjectStore, key: string, upload: UploadResult | undefined, globals: boolean, log: Log): Promise<void> {
+async function removeUnfinished(
+  store: ObjectStore,
+  key: string,
+  upload: UploadResult | undefined,
+  globals: boolean,
+  log: Log,
+): Promise<void> {
   if (!upload && !globals) return;
   const where = store.destination.url;
   try {
     const doomed = globals ? [globalsKey(key)] : [];
     if (upload) {
       const info = await store.head(key);
-      const ours = info !== undefined && (store.destination.kind === 'file' || (upload.etag !== undefined && info.etag === upload.etag));
+      const ours =
+        info !== undefined &&
+        (store.destination.kind === 'file' || (upload.etag !== undefined && info.etag === upload.etag));
       if (ours) doomed.unshift(key);
-      else if (info) log.warning(`${where}: ${key} was left in place: it could not be proven to be this run's upload (ETag ${info.etag ?? 'unknown'}).`);
+      else if (info)
+        log.warning(
+          `${where}: ${key} was left in place: it could not be proven to be this run's upload (ETag ${info.etag ?? 'unknown'}).`,
+        );
     }
     if (doomed.length === 0) return;
     const { deleted, errors } = await store.delete(doomed);
-    if (deleted.length > 0) log.info(`${where}: removed ${deleted.join(', ')}, stored by this run before it failed (no manifest was written).`);
-    for (const e of errors) log.warning(`${where}: could not remove ${e.key} after the failure (${e.message}); it keeps its claim, so the next prune deletes it.`);
+    if (deleted.length > 0)
+      log.info(
+        `${where}: removed ${deleted.join(', ')}, stored by this run before it failed (no manifest was written).`,
+      );
+    for (const e of errors)
+      log.warning(
+        `${where}: could not remove ${e.key} after the failure (${e.message}); it keeps its claim, so the next prune deletes it.`,
+      );
   } catch (error) {
-    log.warning(`${where}: could not remove ${key} after the failure (${errorMessage(error)}); it keeps its claim, so the next prune deletes it.`);
+    log.warning(
+      `${where}: could not remove ${key} after the failure (${errorMessage(error)}); it keeps its claim, so the next prune deletes it.`,
+    );
   }
 }
 
@@ -325,8 +406,13 @@ async function removeUnfinished(store: ObjectStore, key: string, upload: UploadR
  * (storage/claim.ts). When the store cannot be asked, the claim stays too (it goes stale in 24 h).
  */
 async function releaseClaim(store: ObjectStore, claim: Claim): Promise<void> {
-  const there = (key: string, unknown: boolean): Promise<boolean> => store.head(key).then((info) => info !== undefined, () => unknown);
-  if ((await there(manifestKey(claim.archiveKey), false)) || !(await there(claim.archiveKey, true))) await claim.release();
+  const there = (key: string, unknown: boolean): Promise<boolean> =>
+    store.head(key).then(
+      (info) => info !== undefined,
+      () => unknown,
+    );
+  if ((await there(manifestKey(claim.archiveKey), false)) || !(await there(claim.archiveKey, true)))
+    await claim.release();
 }
 
 /**
@@ -339,7 +425,11 @@ async function putOwn(store: ObjectStore, key: string, data: string | Buffer, co
   const written = await store.put(key, data, contentType);
   const info = await store.head(key);
   const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-  if (!info || info.size !== bytes || (written.etag !== undefined && info.etag !== undefined && info.etag !== written.etag)) {
+  if (
+    !info ||
+    info.size !== bytes ||
+    (written.etag !== undefined && info.etag !== undefined && info.etag !== written.etag)
+  ) {
     throw new UploadError(
       `${store.destination.url}: the object under ${key} is not the one this run wrote (${info ? `${info.size} bytes, ETag ${info.etag ?? 'none'}` : 'missing'}; written ${bytes} bytes, ETag ${written.etag ?? 'none'}): another writer replaced it.`,
     );
@@ -355,10 +445,16 @@ async function cleanUpTemporaries(stores: ObjectStore[], database: string, log: 
     try {
       const catalog = await readCatalog(store, database);
       const { removed, errors } = await removeStaleTemporaries(store, catalog, new Date());
-      if (removed.length > 0) log.info(`${store.destination.url}: removed ${removed.length} temporary object(s) older than 24 h left by killed runs: ${removed.map((t) => t.key).join(', ')}.`);
-      for (const error of errors) log.warning(`${store.destination.url}: could not remove the temporary object ${error.key}: ${error.message}`);
+      if (removed.length > 0)
+        log.info(
+          `${store.destination.url}: removed ${removed.length} temporary object(s) older than 24 h left by killed runs: ${removed.map((t) => t.key).join(', ')}.`,
+        );
+      for (const error of errors)
+        log.warning(`${store.destination.url}: could not remove the temporary object ${error.key}: ${error.message}`);
     } catch (error) {
-      log.warning(`${store.destination.url}: could not look for temporary objects left by earlier runs: ${errorMessage(error)}`);
+      log.warning(
+        `${store.destination.url}: could not look for temporary objects left by earlier runs: ${errorMessage(error)}`,
+      );
     }
   }
 }
@@ -413,12 +509,18 @@ async function preflightStores(config: Config, deps: BackupDeps): Promise<void> 
   try {
     const asked = stores.filter((s) => s.preflight !== undefined);
     if (asked.length === 0) return;
-    const results = await Promise.allSettled(asked.map((store) => (store.preflight as () => Promise<void>).call(store)));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ url: asked[i]?.destination.url, reason: r.reason as unknown }] : []));
+    const results = await Promise.allSettled(
+      asked.map((store) => (store.preflight as () => Promise<void>).call(store)),
+    );
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ url: asked[i]?.destination.url, reason: r.reason as unknown }] : [],
+    );
     if (failed.length > 0 && failed.length === stores.length) throw failed[0]?.reason;
-    for (const f of failed) deps.log.warning(`${f.url}: ${errorMessage(f.reason)} The backup goes on for the other destinations.`);
+    for (const f of failed)
+      deps.log.warning(`${f.url}: ${errorMessage(f.reason)} The backup goes on for the other destinations.`);
     const good = asked.filter((_, i) => results[i]?.status === 'fulfilled');
-    if (good.length > 0) deps.log.info(`${good.map((s) => s.destination.url).join(', ')}: reachable, credentials accepted.`);
+    if (good.length > 0)
+      deps.log.info(`${good.map((s) => s.destination.url).join(', ')}: reachable, credentials accepted.`);
   } finally {
     // These stores only asked; the backup makes its own. Their S3 clients' sockets are closed now.
     for (const store of stores) store.close();
@@ -431,7 +533,11 @@ async function streamDump(
   deps: BackupDeps,
   inspector: DatabaseInspector,
   binDir: string,
-  { plan, compressors, stdbuf }: { plan: CompressionPlan; compressors: CompressorsAvailable; stdbuf: string | undefined },
+  {
+    plan,
+    compressors,
+    stdbuf,
+  }: { plan: CompressionPlan; compressors: CompressorsAvailable; stdbuf: string | undefined },
   stores: ObjectStore[],
   keys: string[],
   contentType: string,
@@ -450,7 +556,11 @@ async function streamDump(
   deps.signal?.addEventListener('abort', onAbort, { once: true });
   // pg_dump's backends are found by the application_name libpq gives them.
   const lockWatch = inspector.watchLocks(
-    { countingPid: session.pid, pgDumpApplicationName: connection.params.application_name ?? 'pg_dump', since: new Date() },
+    {
+      countingPid: session.pid,
+      pgDumpApplicationName: connection.params.application_name ?? 'pg_dump',
+      since: new Date(),
+    },
     (line) => deps.log.info(line),
     lockWaitTimeoutMs > 0
       ? ` The backup goes on once the lock is released, or fails after lock-wait-timeout (${lockWaitTimeoutMs / 1000} s).`
@@ -491,7 +601,11 @@ async function streamDump(
     if (dump.format === 'directory') {
       tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
       const outputDir = join(tempDir, 'dump');
-      const pgDump = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId, outputDir }), env);
+      const pgDump = dumper.start(
+        'pg_dump',
+        buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId, outputDir }),
+        env,
+      );
       children.push(pgDump);
       pgDump.stdout?.resume();
       await pgDump.done.catch((error: unknown) => {
@@ -502,10 +616,15 @@ async function streamDump(
       if (countFailed) throw countFailed;
       producer = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.'], { stdout });
     } else {
-      producer = dumper.start('pg_dump', buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }), env, {
-        stdout,
-        ...(stdbuf ? { stdbuf } : {}),
-      });
+      producer = dumper.start(
+        'pg_dump',
+        buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }),
+        env,
+        {
+          stdout,
+          ...(stdbuf ? { stdbuf } : {}),
+        },
+      );
     }
     children.push(producer);
     // The claim of the new keys (storage/claim.ts; for S3 the SDK's load, ~70 ms of this thread, a
@@ -537,7 +656,10 @@ async function streamDump(
     const source = pooled.output;
 
     // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
-    const encryption = config.encryption && !gpg ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption) : undefined;
+    const encryption =
+      config.encryption && !gpg
+        ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption)
+        : undefined;
     const meter = new Meter();
     const fanout = new Fanout(stores.length);
     const uploadProgress = stores.map((): UploadProgress => ({}));
@@ -550,19 +672,42 @@ async function streamDump(
       }),
     );
     // A line about every 15 s while the archive streams, so a slow or stalled store shows in the log.
-    const progress = startProgress(deps.log, () => meter.bytes, (start, previous, now) =>
-      uploadProgressLine(start, previous, now, stores.map((store, i) => ({ where: store.destination.url, ...(uploadProgress[i]?.stored?.() ?? { bytes: 0 }) }))),
+    const progress = startProgress(
+      deps.log,
+      () => meter.bytes,
+      (start, previous, now) =>
+        uploadProgressLine(
+          start,
+          previous,
+          now,
+          stores.map((store, i) => ({
+            where: store.destination.url,
+            ...(uploadProgress[i]?.stored?.() ?? { bytes: 0 }),
+          })),
+        ),
     );
     Promise.allSettled(uploads).then(progress.stop, progress.stop);
     // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
-    uploads.forEach((upload, i) => upload.catch((error: unknown) => fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)))));
+    uploads.forEach((upload, i) =>
+      upload.catch((error: unknown) =>
+        fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error))),
+      ),
+    );
     // So does a store whose claim could not be made: its upload must not complete.
     claiming.forEach((claim, i) =>
       claim.catch((error: unknown) => {
-        if (!(error instanceof KeyTakenError)) fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)));
+        if (!(error instanceof KeyTakenError))
+          fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)));
       }),
     );
-    const stages = [source, ...(compressor?.kind === 'in-process' ? [compressor.stream] : []), ...(encryption ? [encryption.stream] : []), meter, gate, fanout] as const;
+    const stages = [
+      source,
+      ...(compressor?.kind === 'in-process' ? [compressor.stream] : []),
+      ...(encryption ? [encryption.stream] : []),
+      meter,
+      gate,
+      fanout,
+    ] as const;
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
     if (flow?.status === 'rejected') {
@@ -584,7 +729,16 @@ async function streamDump(
     claimed = true;
     // A destination whose claim failed reports the store's answer, not its upload's broken stream.
     claimErrors.forEach((reason, i) => (settled[i] = { status: 'rejected', reason }));
-    return { measurement: meter.result(), encryption: gpg?.info ?? encryption?.info ?? null, uploads: settled, snapshot: session.snapshotId, rowCounts, catalogCounts, seconds: (Date.now() - t0) / 1000, claims };
+    return {
+      measurement: meter.result(),
+      encryption: gpg?.info ?? encryption?.info ?? null,
+      uploads: settled,
+      snapshot: session.snapshotId,
+      rowCounts,
+      catalogCounts,
+      seconds: (Date.now() - t0) / 1000,
+      claims,
+    };
   } catch (error) {
     // A failure before the stream (the directory format's pg_dump): name a lock's holder too.
     throw error instanceof Error ? await explainLockWait(error, inspector) : error;
@@ -592,7 +746,11 @@ async function streamDump(
     // Failed before the claims were handed over: release them (unless an archive was stored).
     if (!claimed) {
       const outcomes = await Promise.allSettled(claiming);
-      await Promise.all(outcomes.map((o, i) => (o.status === 'fulfilled' ? releaseClaim(stores[i] as ObjectStore, o.value) : undefined)));
+      await Promise.all(
+        outcomes.map((o, i) =>
+          o.status === 'fulfilled' ? releaseClaim(stores[i] as ObjectStore, o.value) : undefined,
+        ),
+      );
     }
     deps.signal?.removeEventListener('abort', onAbort);
     killAll();
@@ -614,14 +772,21 @@ async function streamDump(
 async function chooseGpg(config: Config, deps: BackupDeps, plan: CompressionPlan): Promise<GpgEncrypter | undefined> {
   const encryption = config.encryption;
   if (!encryption) return undefined;
-  const recipients = encryption.mode === 'public-key' ? `to ${encryption.recipients.length} public key${encryption.recipients.length === 1 ? '' : 's'}` : 'with a passphrase';
+  const recipients =
+    encryption.mode === 'public-key'
+      ? `to ${encryption.recipients.length} public key${encryption.recipients.length === 1 ? '' : 's'}`
+      : 'with a passphrase';
   const found = await gpgEncrypter(encryption, deps, plan);
   if (found.encrypter) {
-    deps.log.info(`Encryption: AES-256 ${recipients}, by gpg ${found.tool.version} (${found.tool.path}) outside the action's process.`);
+    deps.log.info(
+      `Encryption: AES-256 ${recipients}, by gpg ${found.tool.version} (${found.tool.path}) outside the action's process.`,
+    );
     return found.encrypter;
   }
   const { openpgpVersion } = await import('../crypto/encrypt.js');
-  deps.log.info(`Encryption: AES-256 ${recipients}, by OpenPGP.js ${openpgpVersion()} in the action's process: ${found.reason}.`);
+  deps.log.info(
+    `Encryption: AES-256 ${recipients}, by OpenPGP.js ${openpgpVersion()} in the action's process: ${found.reason}.`,
+  );
   return undefined;
 }
 
@@ -648,22 +813,35 @@ async function rootCause(
   streamError: unknown,
 ): Promise<Error> {
   const exits = await Promise.allSettled(children.map((c) => c.done));
-  const uploadErrors = uploads.filter((u): u is PromiseRejectedResult => u.status === 'rejected').map((u) => errorMessage(u.reason));
+  const uploadErrors = uploads
+    .filter((u): u is PromiseRejectedResult => u.status === 'rejected')
+    .map((u) => errorMessage(u.reason));
   // Every store failed first: the dump was stopped because of them (pg_dump then sees a broken pipe).
   if (streamError instanceof AllOutputsFailedError && uploadErrors.length > 0 && !signal?.aborted) {
     return new UploadError(uploadErrors.join('; '), { cause: streamError });
   }
-  if (signal?.aborted) return new DumpError('The backup was cancelled (SIGINT/SIGTERM): pg_dump was stopped and every upload aborted; no archive was stored.');
+  if (signal?.aborted)
+    return new DumpError(
+      'The backup was cancelled (SIGINT/SIGTERM): pg_dump was stopped and every upload aborted; no archive was stored.',
+    );
   // gpg is never failed by what is upstream of it (a failing pg_dump gives it end-of-file) and is
   // stopped by us when a store fails: its own failure is the cause, even if pg_dump then sees EPIPE.
-  const gpgFailed = exits.find((e, i) => e.status === 'rejected' && children[i]?.name === 'gpg' && !killedByUs(e.reason));
-  if (gpgFailed?.status === 'rejected') return new EncryptError(`gpg could not encrypt the archive: ${errorMessage(gpgFailed.reason)}`, { cause: gpgFailed.reason });
-  const pgDumpFailed = exits.find((e, i) => e.status === 'rejected' && children[i]?.name === 'pg_dump' && !killedByUs(e.reason));
+  const gpgFailed = exits.find(
+    (e, i) => e.status === 'rejected' && children[i]?.name === 'gpg' && !killedByUs(e.reason),
+  );
+  if (gpgFailed?.status === 'rejected')
+    return new EncryptError(`gpg could not encrypt the archive: ${errorMessage(gpgFailed.reason)}`, {
+      cause: gpgFailed.reason,
+    });
+  const pgDumpFailed = exits.find(
+    (e, i) => e.status === 'rejected' && children[i]?.name === 'pg_dump' && !killedByUs(e.reason),
+  );
   if (pgDumpFailed?.status === 'rejected') return dumpFailure(pgDumpFailed.reason, connection);
   // A stage of ours failed with a typed error (e.g. encryption): that is the cause.
   if (streamError instanceof ActionError && !(streamError instanceof UploadError)) return streamError;
   const otherFailed = exits.find((e) => e.status === 'rejected' && !killedByUs(e.reason));
-  if (otherFailed?.status === 'rejected') return new DumpError(`The dump stream failed: ${errorMessage(otherFailed.reason)}`, { cause: otherFailed.reason });
+  if (otherFailed?.status === 'rejected')
+    return new DumpError(`The dump stream failed: ${errorMessage(otherFailed.reason)}`, { cause: otherFailed.reason });
   if (uploadErrors.length > 0) return new UploadError(uploadErrors.join('; '), { cause: streamError });
   return new DumpError(`The dump stream failed: ${errorMessage(streamError)}`, { cause: streamError });
 }
@@ -689,7 +867,11 @@ async function explainLockWait(error: Error, inspector: DatabaseInspector): Prom
 function dumpFailure(error: unknown, connection: Connection): DumpError {
   if (error instanceof ChildExitError) {
     const stderr = error.stderr || error.message;
-    const { kind, message } = classifyPgError(stderr, { host: connection.host, port: connection.port, tool: error.stage });
+    const { kind, message } = classifyPgError(stderr, {
+      host: connection.host,
+      port: connection.port,
+      tool: error.stage,
+    });
     const failure = new DumpError(message, { cause: error });
     // pg_dump's lock wait ends as a timeout of its LOCK TABLE (detail line "Query was: LOCK TABLE …").
     const relations = kind === 'timeout' ? relationsOfLockQuery(stderr) : [];
@@ -703,19 +885,29 @@ function dumpFailure(error: unknown, connection: Connection): DumpError {
  * the upload was answered with, when the store sent one: another writer's object has another); a
  * local file is re-hashed.
  */
-async function verifyArchive(store: ObjectStore, key: string, expected: { bytes: number; sha256: string }, etag?: string): Promise<void> {
+async function verifyArchive(
+  store: ObjectStore,
+  key: string,
+  expected: { bytes: number; sha256: string },
+  etag?: string,
+): Promise<void> {
   const info = await store.head(key);
   const where = `${store.destination.url}: ${key}`;
   if (!info) throw new VerifyError(`${where} is missing after the upload completed; the store did not keep it.`);
   if (etag !== undefined && info.etag !== undefined && info.etag !== etag) {
-    throw new VerifyError(`${where} has ETag ${info.etag} but the upload was answered with ${etag}: another writer replaced the archive after this run stored it.`);
+    throw new VerifyError(
+      `${where} has ETag ${info.etag} but the upload was answered with ${etag}: another writer replaced the archive after this run stored it.`,
+    );
   }
   if (info.size !== expected.bytes) {
-    throw new VerifyError(`${where} holds ${info.size} bytes but ${expected.bytes} were streamed; the stored archive is incomplete.`);
+    throw new VerifyError(
+      `${where} holds ${info.size} bytes but ${expected.bytes} were streamed; the stored archive is incomplete.`,
+    );
   }
   if (store.destination.kind === 'file') {
     const { sha256 } = await hashObject(store, key);
-    if (sha256 !== expected.sha256) throw new VerifyError(`${where} has sha256 ${sha256} but ${expected.sha256} was streamed.`);
+    if (sha256 !== expected.sha256)
+      throw new VerifyError(`${where} has sha256 ${sha256} but ${expected.sha256} was streamed.`);
   }
 }
 
@@ -734,7 +926,11 @@ async function encryptBuffer(data: Buffer, encryption: EncryptionConfig): Promis
 
 /** `pg_dumpall --globals-only --no-role-passwords`, buffered (a few KB). */
 async function dumpGlobals(dumper: Dumper, connection: Connection): Promise<Buffer> {
-  const child = dumper.start('pg_dumpall', [...buildPgDumpallGlobalsArgs(), `--database=${connection.database}`], libpqEnv(connection));
+  const child = dumper.start(
+    'pg_dumpall',
+    [...buildPgDumpallGlobalsArgs(), `--database=${connection.database}`],
+    libpqEnv(connection),
+  );
   const chunks: Buffer[] = [];
   if (!child.stdout) throw new Error('pg_dumpall was started without a stdout');
   for await (const chunk of child.stdout) chunks.push(chunk as Buffer);

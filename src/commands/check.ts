@@ -61,7 +61,12 @@ export class CheckError extends ActionError {
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   const parts: string[] = [];
-  const units: [string, number][] = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]];
+  const units: [string, number][] = [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ];
   let rest = s;
   for (const [unit, size] of units) {
     const n = Math.floor(rest / size);
@@ -75,7 +80,9 @@ export function formatDuration(seconds: number): string {
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**
@@ -90,7 +97,13 @@ export function median(values: number[]): number {
  * The manifest's own checks need a GET: {@link manifestChecks}.
  * Warnings: archives of other labels newer than it without a manifest.
  */
-export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Date, url: string, database: string): CheckDestinationResult {
+export function judgeCatalog(
+  catalog: Catalog,
+  settings: CheckSettings,
+  now: Date,
+  url: string,
+  database: string,
+): CheckDestinationResult {
   const warnings: string[] = [];
   const label = settings.expectLabel;
   const complete = catalog.backups.filter((b) => b.hasManifest && (label === undefined || b.label === label));
@@ -120,7 +133,10 @@ export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Dat
     });
   }
   const ageSeconds = Math.round((now.getTime() - latest.time.getTime()) / 1000);
-  if (ageSeconds < 0) warnings.push(`The newest backup's time (${latest.time.toISOString()}) is ${formatDuration(-ageSeconds)} in the future: check the clocks.`);
+  if (ageSeconds < 0)
+    warnings.push(
+      `The newest backup's time (${latest.time.toISOString()}) is ${formatDuration(-ageSeconds)} in the future: check the clocks.`,
+    );
   if (settings.maxAgeSeconds !== undefined) {
     checks.push({
       name: 'age',
@@ -145,15 +161,26 @@ export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Dat
       });
     }
   }
-  const newerIncomplete = catalog.backups.filter((b: BackupEntry) => !b.hasManifest && b.time.getTime() > latest.time.getTime() && b.key !== newest?.key);
+  const newerIncomplete = catalog.backups.filter(
+    (b: BackupEntry) => !b.hasManifest && b.time.getTime() > latest.time.getTime() && b.key !== newest?.key,
+  );
   if (newerIncomplete.length > 0) {
     warnings.push(
-      `${newerIncomplete.length} newer archive(s) of '${database}' have no manifest (interrupted or running backups): ${newerIncomplete.slice(-3).map((b) => b.key).join(', ')}.`,
+      `${newerIncomplete.length} newer archive(s) of '${database}' have no manifest (interrupted or running backups): ${newerIncomplete
+        .slice(-3)
+        .map((b) => b.key)
+        .join(', ')}.`,
     );
   }
   return {
     url,
-    latest: { key: latest.key, time: latest.time.toISOString(), ageSeconds, bytes: latest.size, ...(latest.label ? { label: latest.label } : {}) },
+    latest: {
+      key: latest.key,
+      time: latest.time.toISOString(),
+      ageSeconds,
+      bytes: latest.size,
+      ...(latest.label ? { label: latest.label } : {}),
+    },
     ...(medianBytes === undefined ? {} : { medianBytes }),
     history: before.length,
     checks,
@@ -171,24 +198,45 @@ export function judgeCatalog(catalog: Catalog, settings: CheckSettings, now: Dat
  * the manifest's sha256 is not proven here: that needs the whole archive (restore and drill check it).
  * Returns the checks and the manifest when it could be used.
  */
-export async function manifestChecks(store: ObjectStore, entry: BackupEntry): Promise<{ checks: Check[]; manifest?: Manifest }> {
+export async function manifestChecks(
+  store: ObjectStore,
+  entry: BackupEntry,
+): Promise<{ checks: Check[]; manifest?: Manifest }> {
   let manifest: Manifest;
   try {
     manifest = await readManifest(store, entry);
     if (manifest.archive.key !== entry.key) {
-      throw new Error(`The manifest ${entry.manifestKey} is for the archive ${manifest.archive.key}, not ${entry.key}; it was copied from another backup, or is damaged.`);
+      throw new Error(
+        `The manifest ${entry.manifestKey} is for the archive ${manifest.archive.key}, not ${entry.key}; it was copied from another backup, or is damaged.`,
+      );
     }
   } catch (error) {
-    return { checks: [{ name: 'manifest', expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION), actual: errorMessage(error), passed: false }] };
+    return {
+      checks: [
+        {
+          name: 'manifest',
+          expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION),
+          actual: errorMessage(error),
+          passed: false,
+        },
+      ],
+    };
   }
   const checks: Check[] = [
-    { name: 'manifest', expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION), actual: `${entry.manifestKey}: format version ${manifest.formatVersion}, sha256 ${manifest.archive.sha256.slice(0, 12)}…`, passed: true },
+    {
+      name: 'manifest',
+      expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION),
+      actual: `${entry.manifestKey}: format version ${manifest.formatVersion}, sha256 ${manifest.archive.sha256.slice(0, 12)}…`,
+      passed: true,
+    },
   ];
   const same = entry.size === manifest.archive.bytes;
   checks.push({
     name: 'archive size',
     expected: `${manifest.archive.bytes} bytes (the manifest's archive.bytes)`,
-    actual: same ? `${entry.size} bytes` : `${entry.key} is ${entry.size} bytes in the listing: ${entry.size < manifest.archive.bytes ? 'truncated' : 'not the archive the manifest describes'}`,
+    actual: same
+      ? `${entry.size} bytes`
+      : `${entry.key} is ${entry.size} bytes in the listing: ${entry.size < manifest.archive.bytes ? 'truncated' : 'not the archive the manifest describes'}`,
     passed: same,
   });
   return { checks, manifest };
@@ -215,9 +263,13 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<
         const read = await manifestChecks(store, entry);
         r.checks.splice(1, 0, ...read.checks);
         r.passed = r.checks.every((c) => c.passed);
-        if (read.manifest && latestServerMajor === undefined && destinations.length === 0) latestServerMajor = read.manifest.server?.major;
+        if (read.manifest && latestServerMajor === undefined && destinations.length === 0)
+          latestServerMajor = read.manifest.server?.major;
       }
-      if (r.latest) log.info(`Newest complete backup: ${r.latest.key} (${formatBytes(r.latest.bytes)}, ${formatDuration(r.latest.ageSeconds)} old).`);
+      if (r.latest)
+        log.info(
+          `Newest complete backup: ${r.latest.key} (${formatBytes(r.latest.bytes)}, ${formatDuration(r.latest.ageSeconds)} old).`,
+        );
       for (const c of r.checks) {
         const line = `${c.passed ? 'PASS' : 'FAIL'} ${c.name}: expected ${c.expected}, actual ${c.actual}`;
         if (c.passed) log.info(line);
@@ -228,9 +280,17 @@ export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<
     });
     destinations.push(judged);
   }
-  const result: CheckResult = { database: options.database, ...(latestServerMajor === undefined ? {} : { latestServerMajor }), checkedAt: now.toISOString(), destinations, passed: destinations.every((d) => d.passed) };
+  const result: CheckResult = {
+    database: options.database,
+    ...(latestServerMajor === undefined ? {} : { latestServerMajor }),
+    checkedAt: now.toISOString(),
+    destinations,
+    passed: destinations.every((d) => d.passed),
+  };
   if (!result.passed) {
-    const problems = destinations.flatMap((d) => d.checks.filter((c) => !c.passed).map((c) => `${d.url}: ${c.name} expected ${c.expected}, actual ${c.actual}`));
+    const problems = destinations.flatMap((d) =>
+      d.checks.filter((c) => !c.passed).map((c) => `${d.url}: ${c.name} expected ${c.expected}, actual ${c.actual}`),
+    );
     throw new CheckError(`The backups of '${options.database}' failed the check: ${problems.join('; ')}.`, result);
   }
   return result;
@@ -248,10 +308,18 @@ export function checkOutputs(result: CheckResult): Record<string, string> {
 
 /** Markdown for the job summary of a check. */
 export function checkSummary(result: CheckResult): string {
-  const lines = [`## PostgreSQL backup check: ${result.database}`, '', `${result.passed ? '✅ passed' : '❌ failed'} at ${result.checkedAt}`, ''];
+  const lines = [
+    `## PostgreSQL backup check: ${result.database}`,
+    '',
+    `${result.passed ? '✅ passed' : '❌ failed'} at ${result.checkedAt}`,
+    '',
+  ];
   for (const d of result.destinations) {
     lines.push(`### ${d.url}`, '', '| Check | Expected | Actual | Result |', '|---|---|---|---|');
-    for (const c of d.checks) lines.push(`| ${c.name} | ${String(c.expected).replace(/\|/g, '\\|')} | ${String(c.actual).replace(/\|/g, '\\|')} | ${c.passed ? '✅' : '❌'} |`);
+    for (const c of d.checks)
+      lines.push(
+        `| ${c.name} | ${String(c.expected).replace(/\|/g, '\\|')} | ${String(c.actual).replace(/\|/g, '\\|')} | ${c.passed ? '✅' : '❌'} |`,
+      );
     if (d.warnings.length > 0) lines.push('', ...d.warnings.map((w) => `- ⚠️ ${w}`));
     lines.push('');
   }

@@ -7,7 +7,14 @@ import { ActionError, ConfigError, errorMessage } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { Connection } from '../postgres/types.js';
 import type { DrillOptions } from '../restore/options.js';
-import { judgeSqlResult, shorten, verifyDrill, type Check, type RestoredState, type SqlOutcome } from '../restore/verify.js';
+import {
+  judgeSqlResult,
+  shorten,
+  verifyDrill,
+  type Check,
+  type RestoredState,
+  type SqlOutcome,
+} from '../restore/verify.js';
 import { formatBytes, round3 } from '../format.js';
 import {
   chooseBackup,
@@ -96,7 +103,13 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
       prepared = true;
     });
     const started = deps.now();
-    const pgRestore = { clean: false, jobs: options.jobs, noOwner: options.noOwner, noPrivileges: options.noPrivileges, restoreGlobals: options.restoreGlobals };
+    const pgRestore = {
+      clean: false,
+      jobs: options.jobs,
+      noOwner: options.noOwner,
+      noPrivileges: options.noPrivileges,
+      restoreGlobals: options.restoreGlobals,
+    };
     const outcome = await restoreChosen(chosen, target, pgRestore, client, deps, decrypter);
     const restored = deps.now();
     const verdict = await log.group('Verify', async () => {
@@ -137,7 +150,10 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
     if (failed.length > 0) {
       throw new DrillError(
         `The restore drill of ${entry.key} failed ${failed.length} of ${result.checks.length} checks: ` +
-          failed.slice(0, 5).map((c) => `${c.name} (expected ${c.expected}, actual ${c.actual})`).join('; ') +
+          failed
+            .slice(0, 5)
+            .map((c) => `${c.name} (expected ${c.expected}, actual ${c.actual})`)
+            .join('; ') +
           (failed.length > 5 ? `; and ${failed.length - 5} more` : '') +
           '. The backup does not restore to what was dumped.',
         result,
@@ -232,13 +248,21 @@ async function readRestoredState(deps: RestoreDeps, target: Connection, drillSql
   }
   const db = await (deps.connectTarget ?? openTarget)(target);
   try {
-    const notValidated = (await db.query<{ schema: string; rel: string; name: string }>(NOT_VALIDATED_SQL)).rows.map((r) => `${r.schema}.${r.rel}.${r.name}`);
-    const invalidIndexes = (await db.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL)).rows.map((r) => `${r.schema}.${r.name}`);
+    const notValidated = (await db.query<{ schema: string; rel: string; name: string }>(NOT_VALIDATED_SQL)).rows.map(
+      (r) => `${r.schema}.${r.rel}.${r.name}`,
+    );
+    const invalidIndexes = (await db.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL)).rows.map(
+      (r) => `${r.schema}.${r.name}`,
+    );
     const ancestors: Record<string, string[]> = {};
-    for (const r of (await db.query<{ schema: string; name: string; parent_schema: string; parent: string }>(ANCESTORS_SQL)).rows) {
+    for (const r of (
+      await db.query<{ schema: string; name: string; parent_schema: string; parent: string }>(ANCESTORS_SQL)
+    ).rows) {
       (ancestors[`${r.schema}.${r.name}`] ??= []).push(`${r.parent_schema}.${r.parent}`);
     }
-    const unlogged = (await db.query<{ schema: string; name: string }>(UNLOGGED_SQL)).rows.map((r) => `${r.schema}.${r.name}`);
+    const unlogged = (await db.query<{ schema: string; name: string }>(UNLOGGED_SQL)).rows.map(
+      (r) => `${r.schema}.${r.name}`,
+    );
     const sql: SqlOutcome[] = [];
     for (const query of drillSql) sql.push(await runAssertion(db, query));
     return { tables, objects, notValidatedConstraints: notValidated, invalidIndexes, ancestors, unlogged, sql };
@@ -265,7 +289,11 @@ async function runAssertion(db: TargetDb, query: string): Promise<SqlOutcome> {
 
 /** Step outputs of `command: drill` (names as in action.yml). */
 export function drillOutputs(result: DrillResult): Record<string, string> {
-  return { 'restored-key': result.key, 'restore-seconds': String(result.restoreSeconds), 'drill-passed': String(result.passed) };
+  return {
+    'restored-key': result.key,
+    'restore-seconds': String(result.restoreSeconds),
+    'drill-passed': String(result.passed),
+  };
 }
 
 /** Rows of the checks table shown in the summary at most (failed checks always shown). */
@@ -282,9 +310,17 @@ export function drillSummary(result: DrillResult): string {
   const passed = result.checks.filter((c) => c.passed);
   const shown = [...failed, ...passed.slice(0, Math.max(0, SUMMARY_MAX_ROWS - failed.length))];
   const facts: [string, string][] = [
-    ['Verdict', result.passed ? `✅ passed (${result.checks.length} checks)` : `❌ failed (${failed.length} of ${result.checks.length} checks)`],
+    [
+      'Verdict',
+      result.passed
+        ? `✅ passed (${result.checks.length} checks)`
+        : `❌ failed (${failed.length} of ${result.checks.length} checks)`,
+    ],
     ['Backup', `\`${result.key}\` (${result.url}), taken ${m.startedAt}`],
-    ['Scratch database', `\`${result.target.database}\` on ${result.target.host}:${result.target.port}${result.dropped ? ' (dropped)' : ''}`],
+    [
+      'Scratch database',
+      `\`${result.target.database}\` on ${result.target.host}:${result.target.port}${result.dropped ? ' (dropped)' : ''}`,
+    ],
     ['RTO', `${result.restoreSeconds} s (download to verified; verification ${result.verifySeconds} s)`],
     ['Archive size', `${formatBytes(result.archiveBytes)} (${result.archiveBytes} bytes), SHA-256 verified`],
     ['Throughput', `${formatBytes(result.throughput)}/s`],
@@ -299,9 +335,13 @@ export function drillSummary(result: DrillResult): string {
     '',
     '| Check | Expected | Actual | Result |',
     '|---|---|---|---|',
-    ...shown.map((c) => `| ${cell(c.name)}${c.note ? ` (${cell(c.note)})` : ''} | ${cell(c.expected)} | ${cell(c.actual)} | ${c.passed ? '✅' : '❌'} |`),
+    ...shown.map(
+      (c) =>
+        `| ${cell(c.name)}${c.note ? ` (${cell(c.note)})` : ''} | ${cell(c.expected)} | ${cell(c.actual)} | ${c.passed ? '✅' : '❌'} |`,
+    ),
   ];
-  if (shown.length < result.checks.length) lines.push('', `… and ${result.checks.length - shown.length} more passed checks (see the log).`);
+  if (shown.length < result.checks.length)
+    lines.push('', `… and ${result.checks.length - shown.length} more passed checks (see the log).`);
   if (result.skipped.length > 0) lines.push('', '**Not checked**', '', ...result.skipped.map((s) => `- ${s}`));
   return `${lines.join('\n')}\n`;
 }

@@ -37,11 +37,21 @@ export interface ListResult {
  * Never throws for storage problems: a destination that cannot be listed gets an `error` (logged
  * as a warning and collected in `warnings`).
  */
-export async function runList(options: Omit<RetentionCommandOptions, 'dryRun' | 'mustKeep'> & { dryRun?: boolean }): Promise<ListResult> {
+export async function runList(
+  options: Omit<RetentionCommandOptions, 'dryRun' | 'mustKeep'> & { dryRun?: boolean },
+): Promise<ListResult> {
   const { log, policy } = options;
-  const result: ListResult = { database: options.database, ...(policy ? { policy } : {}), now: options.now, destinations: [], warnings: [] };
+  const result: ListResult = {
+    database: options.database,
+    ...(policy ? { policy } : {}),
+    now: options.now,
+    destinations: [],
+    warnings: [],
+  };
   for (const destination of options.destinations) {
-    const listing = await log.group(`Backups of ${options.database} in ${destination.url}`, () => listDestination(destination, options));
+    const listing = await log.group(`Backups of ${options.database} in ${destination.url}`, () =>
+      listDestination(destination, options),
+    );
     result.destinations.push(listing);
     if (listing.error) result.warnings.push(listing.error);
     if (listing.plan) result.warnings.push(...listing.plan.warnings.map((w) => `${listing.url}: ${w}`));
@@ -59,12 +69,16 @@ export function temporaryLines(catalog: Pick<Catalog, 'temporary'>, now: Date): 
   return [
     `${catalog.temporary.length} temporary object(s) of runs of this action (a run killed while writing, or still running); the next backup or prune removes those older than ${STALE_SECONDS / 3600} h:`,
     ...catalog.temporary.map(
-      (t) => `temporary  ${t.key}  ${t.kind}  ${formatBytes(t.size)}  ${t.lastModified ? `last written ${t.lastModified.toISOString()}` : 'age unknown'}${stale.has(t.key) ? '  (stale: removed by the next backup or prune)' : ''}`,
+      (t) =>
+        `temporary  ${t.key}  ${t.kind}  ${formatBytes(t.size)}  ${t.lastModified ? `last written ${t.lastModified.toISOString()}` : 'age unknown'}${stale.has(t.key) ? '  (stale: removed by the next backup or prune)' : ''}`,
     ),
   ];
 }
 
-async function listDestination(destination: Destination, options: Omit<RetentionCommandOptions, 'dryRun' | 'mustKeep'>): Promise<DestinationListing> {
+async function listDestination(
+  destination: Destination,
+  options: Omit<RetentionCommandOptions, 'dryRun' | 'mustKeep'>,
+): Promise<DestinationListing> {
   const { log, policy } = options;
   const url = destination.url;
   let store: ObjectStore | undefined;
@@ -73,7 +87,9 @@ async function listDestination(destination: Destination, options: Omit<Retention
     const catalog = await readCatalog(store, options.database);
     const plan = policy ? planRetention(catalog.backups, policy, options.now) : undefined;
     const complete = catalog.backups.filter((b) => b.hasManifest).length;
-    log.info(`${catalog.backups.length} backup(s) (${complete} complete, ${catalog.backups.length - complete} without manifest), ${formatBytes(catalog.backups.reduce((n, b) => n + b.size, 0))}.`);
+    log.info(
+      `${catalog.backups.length} backup(s) (${complete} complete, ${catalog.backups.length - complete} without manifest), ${formatBytes(catalog.backups.reduce((n, b) => n + b.size, 0))}.`,
+    );
     const verdicts = plan ? verdictsOf(plan) : undefined;
     for (const backup of catalog.backups) {
       const verdict = verdicts?.get(backup.key);
@@ -82,7 +98,9 @@ async function listDestination(destination: Destination, options: Omit<Retention
       );
     }
     if (plan) {
-      log.info(`Policy ${describePolicy(plan.policy)} would keep ${plan.kept.length} and delete ${plan.deleted.length} (preview only).`);
+      log.info(
+        `Policy ${describePolicy(plan.policy)} would keep ${plan.kept.length} and delete ${plan.deleted.length} (preview only).`,
+      );
       for (const warning of plan.warnings) log.warning(`${url}: ${warning}`);
     }
     if (catalog.orphanManifests.length > 0) log.info(`${catalog.orphanManifests.length} manifest(s) without archive.`);

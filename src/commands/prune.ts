@@ -6,7 +6,13 @@ import { ConfigError, errorMessage } from '../errors.js';
 import { executePrune, type PruneExecution } from '../retention/execute.js';
 import { planRetention, keptRows, deletedRows } from '../retention/plan.js';
 import { describePolicy, PRUNE_NEEDS_POLICY, type RetentionPolicy } from '../retention/policy.js';
-import { readCatalog, removeStaleTemporaries, staleTemporaries, type Catalog, type TemporaryEntry } from '../storage/catalog.js';
+import {
+  readCatalog,
+  removeStaleTemporaries,
+  staleTemporaries,
+  type Catalog,
+  type TemporaryEntry,
+} from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupResult } from './backup.js';
 import type { Log } from '../log.js';
@@ -103,7 +109,11 @@ export async function runPrune(options: RetentionCommandOptions): Promise<PruneR
   return result;
 }
 
-async function pruneDestination(destination: Destination, policy: RetentionPolicy, options: RetentionCommandOptions): Promise<DestinationPrune> {
+async function pruneDestination(
+  destination: Destination,
+  policy: RetentionPolicy,
+  options: RetentionCommandOptions,
+): Promise<DestinationPrune> {
   const { log } = options;
   const url = destination.url;
   let store: ObjectStore | undefined;
@@ -123,7 +133,12 @@ async function pruneDestination(destination: Destination, policy: RetentionPolic
     }
     const plan = planRetention(catalog.backups, policy, options.now);
     for (const warning of plan.warnings) log.warning(`${url}: ${warning}`);
-    const execution = await executePrune(store, catalog, plan, { dryRun: options.dryRun, ...(mustKeep ? { mustKeep } : {}), listed, log });
+    const execution = await executePrune(store, catalog, plan, {
+      dryRun: options.dryRun,
+      ...(mustKeep ? { mustKeep } : {}),
+      listed,
+      log,
+    });
     logTables(log, execution, catalog);
     const temporaries = await pruneTemporaries(store, catalog, options);
     return { url, ok: execution.failed.length === 0, catalog, execution, temporariesRemoved: temporaries };
@@ -137,12 +152,17 @@ async function pruneDestination(destination: Destination, policy: RetentionPolic
 }
 
 /** Removes (or, in a dry run, lists) the catalog's temporary objects older than 24 h; failures are warnings. */
-async function pruneTemporaries(store: ObjectStore, catalog: Catalog, options: RetentionCommandOptions): Promise<TemporaryEntry[]> {
+async function pruneTemporaries(
+  store: ObjectStore,
+  catalog: Catalog,
+  options: RetentionCommandOptions,
+): Promise<TemporaryEntry[]> {
   const { log } = options;
   const url = store.destination.url;
   if (options.dryRun) {
     const stale = staleTemporaries(catalog, options.now);
-    for (const t of stale) log.info(`would remove  ${t.key}  temporary ${t.kind} older than 24 h (left by a killed run)`);
+    for (const t of stale)
+      log.info(`would remove  ${t.key}  temporary ${t.kind} older than 24 h (left by a killed run)`);
     return stale;
   }
   const { removed, errors } = await removeStaleTemporaries(store, catalog, options.now);
@@ -156,13 +176,26 @@ const LOG_ROWS = 1000;
 function logTables(log: Log, execution: PruneExecution, catalog: Catalog): void {
   const gone = execution.dryRun ? execution.plan.deleted : execution.deleted;
   const verb = execution.dryRun ? 'would delete' : 'deleted';
-  log.info(`${execution.kept.length} kept, ${gone.length} ${verb}${execution.failed.length ? `, ${execution.failed.length} object(s) failed to delete` : ''}.`);
-  for (const line of capped(keptRows(execution.kept).map(([key, time, why]) => `keep    ${key}  ${time}  ${why}`))) log.info(line);
-  for (const line of capped(deletedRows(gone).map(([key, time, why]) => `${execution.dryRun ? 'would delete' : 'delete'}  ${key}  ${time}  ${why}`))) log.info(line);
+  log.info(
+    `${execution.kept.length} kept, ${gone.length} ${verb}${execution.failed.length ? `, ${execution.failed.length} object(s) failed to delete` : ''}.`,
+  );
+  for (const line of capped(keptRows(execution.kept).map(([key, time, why]) => `keep    ${key}  ${time}  ${why}`)))
+    log.info(line);
+  for (const line of capped(
+    deletedRows(gone).map(
+      ([key, time, why]) => `${execution.dryRun ? 'would delete' : 'delete'}  ${key}  ${time}  ${why}`,
+    ),
+  ))
+    log.info(line);
   if (catalog.orphanManifests.length > 0) {
-    log.info(`${catalog.orphanManifests.length} manifest(s) without archive (left from an interrupted prune; harmless): ${catalog.orphanManifests.slice(0, 10).join(', ')}${catalog.orphanManifests.length > 10 ? ', …' : ''}`);
+    log.info(
+      `${catalog.orphanManifests.length} manifest(s) without archive (left from an interrupted prune; harmless): ${catalog.orphanManifests.slice(0, 10).join(', ')}${catalog.orphanManifests.length > 10 ? ', …' : ''}`,
+    );
   }
-  if (catalog.foreign.length > 0) log.info(`${catalog.foreign.length} other object(s) under the database folder were not written by this action and are never touched.`);
+  if (catalog.foreign.length > 0)
+    log.info(
+      `${catalog.foreign.length} other object(s) under the database folder were not written by this action and are never touched.`,
+    );
 }
 
 function capped(lines: string[]): string[] {

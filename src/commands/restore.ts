@@ -73,7 +73,10 @@ export interface RestoreResult {
 
 /** A node-pg connection to the target server. */
 export interface TargetDb {
-  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<{ rows: T[]; fieldCount: number }>;
+  query<T extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    values?: unknown[],
+  ): Promise<{ rows: T[]; fieldCount: number }>;
   close(): Promise<void>;
 }
 
@@ -93,7 +96,10 @@ export async function openTarget(conn: Connection): Promise<TargetDb> {
     client = await connectClient(conn);
   } catch (error) {
     if (!(error instanceof ConnectionError)) throw error;
-    throw new ConnectionError(error.message.replace('Check the database name in the connection inputs', 'Check the target database name'), { cause: error.cause });
+    throw new ConnectionError(
+      error.message.replace('Check the database name in the connection inputs', 'Check the target database name'),
+      { cause: error.cause },
+    );
   }
   return {
     async query<T extends Record<string, unknown>>(sql: string, values?: unknown[]) {
@@ -134,7 +140,11 @@ export function quoteIdent(name: string): string {
  * Runs `fn` on a maintenance connection (database `postgres`, else `template1`) of the target's
  * server with the target's credentials: for CREATE/DROP DATABASE.
  */
-export async function withMaintenance<T>(deps: RestoreDeps, target: Connection, fn: (db: TargetDb, serverVersionNum: number) => Promise<T>): Promise<T> {
+export async function withMaintenance<T>(
+  deps: RestoreDeps,
+  target: Connection,
+  fn: (db: TargetDb, serverVersionNum: number) => Promise<T>,
+): Promise<T> {
   const connect = deps.connectTarget ?? openTarget;
   let db: TargetDb;
   try {
@@ -218,7 +228,11 @@ export async function chooseBackup(
   deps: RestoreDeps,
 ): Promise<ChosenBackup> {
   const destination = source.destinations[0];
-  if (!destination) throw new ConfigError('destination', 'required; set where the backups are, e.g. s3://bucket/prefix or file:///absolute/folder.');
+  if (!destination)
+    throw new ConfigError(
+      'destination',
+      'required; set where the backups are, e.g. s3://bucket/prefix or file:///absolute/folder.',
+    );
   if (source.destinations.length > 1) deps.log.info(`Reading backups from the first destination, ${destination.url}.`);
   const store = deps.createStore(destination, source.s3);
   const catalog = await readCatalog(store, source.database);
@@ -227,10 +241,14 @@ export async function chooseBackup(
   if (skipped) deps.log.warning(skipped);
   const manifest = await readManifest(store, entry);
   if (manifest.archive.key !== entry.key) {
-    deps.log.warning(`The manifest names the archive ${manifest.archive.key} but it lies at ${entry.key} (copied or moved?); using ${entry.key} with the manifest's size and SHA-256.`);
+    deps.log.warning(
+      `The manifest names the archive ${manifest.archive.key} but it lies at ${entry.key} (copied or moved?); using ${entry.key} with the manifest's size and SHA-256.`,
+    );
   }
   if (entry.size !== manifest.archive.bytes) {
-    deps.log.warning(`The listing says ${entry.key} is ${entry.size} bytes but the manifest records ${manifest.archive.bytes}: the restore will stop at the digest check.`);
+    deps.log.warning(
+      `The listing says ${entry.key} is ${entry.size} bytes but the manifest records ${manifest.archive.bytes}: the restore will stop at the digest check.`,
+    );
   }
   deps.log.info(
     `Backup ${entry.key} (${destination.url}): ${manifest.format} format, ${formatBytes(manifest.archive.bytes)}, taken ${manifest.startedAt} from PostgreSQL ${manifest.server.version} by pg_dump ${manifest.client.pgDumpVersion}.`,
@@ -243,7 +261,10 @@ export async function chooseBackup(
  * archive: "unsupported version … in file header").
  * @throws ClientInstallError.
  */
-export async function restoreClient(deps: RestoreDeps, manifest: Manifest): Promise<{ binDir: string; version: string; major: number }> {
+export async function restoreClient(
+  deps: RestoreDeps,
+  manifest: Manifest,
+): Promise<{ binDir: string; version: string; major: number }> {
   const wanted = manifest.client.major;
   const found = await deps.ensureClient(wanted);
   if (found.warning) deps.log.warning(found.warning.replace(/pg_dump/g, 'pg_restore'));
@@ -252,7 +273,9 @@ export async function restoreClient(deps: RestoreDeps, manifest: Manifest): Prom
       `The archive was written by pg_dump ${manifest.client.pgDumpVersion}; pg_restore ${found.pgDump.version} (${found.binDir}) cannot read it. Install postgresql-client-${wanted} (or newer), or set client-version to ${wanted} or more.`,
     );
   }
-  deps.log.info(`Using pg_restore/psql ${found.pgDump.version} (${found.binDir}) for an archive of pg_dump ${manifest.client.pgDumpVersion}.`);
+  deps.log.info(
+    `Using pg_restore/psql ${found.pgDump.version} (${found.binDir}) for an archive of pg_dump ${manifest.client.pgDumpVersion}.`,
+  );
   return { binDir: found.binDir, version: found.pgDump.version, major: found.pgDump.major };
 }
 
@@ -269,7 +292,11 @@ export function isEncrypted(manifest: Manifest, key: string): boolean {
  *   encrypted and no decryption is configured, or the manifest shows it cannot open the archive
  *   ({@link decryptionMismatch}: wrong mode, or a private key that is none of the recipients).
  */
-export async function decrypterFor(chosen: ChosenBackup, decryption: DecryptionConfig | undefined, deps: RestoreDeps): Promise<(() => Duplex) | undefined> {
+export async function decrypterFor(
+  chosen: ChosenBackup,
+  decryption: DecryptionConfig | undefined,
+  deps: RestoreDeps,
+): Promise<(() => Duplex) | undefined> {
   const { manifest, entry } = chosen;
   if (!isEncrypted(manifest, entry.key)) return undefined;
   const passphrase = manifest.encryption?.mode === 'passphrase';
@@ -278,17 +305,27 @@ export async function decrypterFor(chosen: ChosenBackup, decryption: DecryptionC
   if (override) {
     return () => {
       const stage = override(manifest);
-      if (!stage) throw new ConfigError(input, `the backup ${entry.key} is encrypted and no decryption stage was given for it.`);
+      if (!stage)
+        throw new ConfigError(input, `the backup ${entry.key} is encrypted and no decryption stage was given for it.`);
       return stage;
     };
   }
   if (!decryption) {
     const recipients = manifest.encryption?.recipients.length ? `: ${manifest.encryption.recipients.join(', ')}` : '';
-    const how = passphrase ? 'decryption-passphrase (the encryption-passphrase of the backup)' : `decryption-private-key (the private key of one of the recipients${recipients})`;
-    throw new ConfigError(input, `the backup ${entry.key} is encrypted (OpenPGP${manifest.encryption ? `, ${manifest.encryption.mode}` : ''}); set ${how} from a secret to restore it.`);
+    const how = passphrase
+      ? 'decryption-passphrase (the encryption-passphrase of the backup)'
+      : `decryption-private-key (the private key of one of the recipients${recipients})`;
+    throw new ConfigError(
+      input,
+      `the backup ${entry.key} is encrypted (OpenPGP${manifest.encryption ? `, ${manifest.encryption.mode}` : ''}); set ${how} from a secret to restore it.`,
+    );
   }
   const mismatch = manifest.encryption ? decryptionMismatch(manifest.encryption, decryption) : undefined;
-  if (mismatch) throw new ConfigError(decryption.mode === 'passphrase' ? 'decryption-passphrase' : 'decryption-private-key', `${mismatch} Nothing was touched.`);
+  if (mismatch)
+    throw new ConfigError(
+      decryption.mode === 'passphrase' ? 'decryption-passphrase' : 'decryption-private-key',
+      `${mismatch} Nothing was touched.`,
+    );
   // OpenPGP.js is loaded only for encrypted backups.
   const { createDecryptStage } = await import('../crypto/decrypt.js');
   return () => createDecryptStage(decryption);
@@ -320,7 +357,10 @@ export async function restoreChosen(
 ): Promise<StreamOutcome & { globalsApplied: boolean }> {
   const { log } = deps;
   const { manifest, entry, store } = chosen;
-  if (decrypter) log.info(`${entry.key} is encrypted (OpenPGP${manifest.encryption ? `, ${manifest.encryption.mode}` : ''}): decrypting after the digest check.`);
+  if (decrypter)
+    log.info(
+      `${entry.key} is encrypted (OpenPGP${manifest.encryption ? `, ${manifest.encryption.mode}` : ''}): decrypting after the digest check.`,
+    );
   let globalsApplied = false;
   if (options.restoreGlobals) {
     const globals = requireGlobals(chosen);
@@ -398,7 +438,8 @@ export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Pr
     });
     if (!created) {
       const tables = await userTableCount(deps, target);
-      if (tables > 0 && options.confirm !== target.database) throw new ConfigError('confirm', confirmMessage(target, tables, 'restore'));
+      if (tables > 0 && options.confirm !== target.database)
+        throw new ConfigError('confirm', confirmMessage(target, tables, 'restore'));
       if (tables > 0 && options.clean) {
         const inherited = await inheritedIndexConstraints(deps, target);
         if (inherited.length > 0) {
@@ -410,7 +451,7 @@ export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Pr
       }
       log.info(
         tables > 0
-          ? `Restoring into '${target.database}', which has ${tables} user table(s) (confirmed${options.clean ? '; clean: the archive\'s objects are dropped first' : ''}).`
+          ? `Restoring into '${target.database}', which has ${tables} user table(s) (confirmed${options.clean ? "; clean: the archive's objects are dropped first" : ''}).`
           : `Restoring into the existing, empty database '${target.database}'.`,
       );
     }
@@ -418,19 +459,25 @@ export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Pr
   });
 
   const started = deps.now();
-  const outcome = await restoreChosen(chosen, target, options, client, deps, decrypter).catch(async (error: unknown) => {
-    // A half-restored database that this run created would make the retry refuse it (user tables
-    // without confirm): drop it, so that the same step can simply run again.
-    if (createdDatabase) {
-      const failed = await dropDatabase(deps, target);
-      if (failed) {
-        log.warning(`The restore failed, and '${target.database}', which this run had created, could not be dropped: ${failed}. Drop it by hand before retrying with create-database: true.`);
-      } else {
-        log.info(`The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`);
+  const outcome = await restoreChosen(chosen, target, options, client, deps, decrypter).catch(
+    async (error: unknown) => {
+      // A half-restored database that this run created would make the retry refuse it (user tables
+      // without confirm): drop it, so that the same step can simply run again.
+      if (createdDatabase) {
+        const failed = await dropDatabase(deps, target);
+        if (failed) {
+          log.warning(
+            `The restore failed, and '${target.database}', which this run had created, could not be dropped: ${failed}. Drop it by hand before retrying with create-database: true.`,
+          );
+        } else {
+          log.info(
+            `The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`,
+          );
+        }
       }
-    }
-    throw error;
-  });
+      throw error;
+    },
+  );
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
   log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
   return {
@@ -458,7 +505,10 @@ export function restoreSummary(result: RestoreResult): string {
   const rows: [string, string][] = [
     ['Backup', `\`${result.key}\` (${result.url})`],
     ['Taken', `${m.startedAt} from PostgreSQL ${m.server.version}`],
-    ['Restored into', `\`${result.target.database}\` on ${result.target.host}:${result.target.port}${result.createdDatabase ? ' (created)' : ''}`],
+    [
+      'Restored into',
+      `\`${result.target.database}\` on ${result.target.host}:${result.target.port}${result.createdDatabase ? ' (created)' : ''}`,
+    ],
     ['Format', `${m.format} via ${result.mode}`],
     ['Archive size', `${formatBytes(m.archive.bytes)} (${m.archive.bytes} bytes), SHA-256 verified`],
     ['Restore time', `${result.restoreSeconds} s (${formatBytes(result.throughput)}/s)`],

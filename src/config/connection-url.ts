@@ -23,7 +23,10 @@ const URL_CONNECTION_PARAMS = new Set(['host', 'port', 'user', 'password', 'dbna
  */
 export function parseConnectionUrl(input: string, url: string): Connection {
   const fail = (problem: string): never => {
-    throw new ConfigError(input, `${problem} Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).`);
+    throw new ConfigError(
+      input,
+      `${problem} Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).`,
+    );
   };
   if (!/^postgres(ql)?:\/\//i.test(url)) fail('it does not start with postgres:// or postgresql://.');
   if ((url.match(/@/g) ?? []).length > 1 || url.includes('#') || /%(?![0-9a-f]{2})/i.test(url) || /\s/.test(url)) {
@@ -38,13 +41,17 @@ export function parseConnectionUrl(input: string, url: string): Connection {
     // searchParams below and the files are resolved by resolveSslFiles, as libpq does.
     parsed = parseConnectionString(withoutSslFiles(url), { useLibpqCompat: true });
   } catch {
-    return fail('it is not a valid URL (check the port and that special characters in the password are percent-encoded).');
+    return fail(
+      'it is not a valid URL (check the port and that special characters in the password are percent-encoded).',
+    );
   }
   const params: Record<string, string> = {};
   for (const [key, value] of searchParams) {
     if (URL_CONNECTION_PARAMS.has(key)) continue;
     if (!(key in LIBPQ_PARAM_ENV)) {
-      fail(`parameter '${key}' is not a libpq connection parameter this action supports (supported: ${Object.keys(LIBPQ_PARAM_ENV).join(', ')}).`);
+      fail(
+        `parameter '${key}' is not a libpq connection parameter this action supports (supported: ${Object.keys(LIBPQ_PARAM_ENV).join(', ')}).`,
+      );
     }
     params[key] = value;
   }
@@ -65,7 +72,10 @@ export function parseConnectionUrl(input: string, url: string): Connection {
     // libpq 16+: sslrootcert=system implies verify-full and refuses weaker modes (a public CA
     // vouches for anyone's certificate; only the host name check makes it safe).
     if (sslmode === null) sslmode = 'verify-full';
-    else if (sslmode !== 'verify-full') fail(`sslrootcert=system needs sslmode=verify-full (libpq refuses sslmode=${sslmode} with it); set sslmode=verify-full or leave sslmode out.`);
+    else if (sslmode !== 'verify-full')
+      fail(
+        `sslrootcert=system needs sslmode=verify-full (libpq refuses sslmode=${sslmode} with it); set sslmode=verify-full or leave sslmode out.`,
+      );
   }
   return {
     host,
@@ -112,7 +122,11 @@ export function resolveSslFiles(input: string, params: Record<string, string>): 
   for (const name of SSL_FILE_PARAMS) {
     const value = params[name];
     if (value === undefined || (name === 'sslrootcert' && value === 'system')) continue;
-    if (value === '') throw new ConfigError(input, `parameter ${name} is empty; name a file (an absolute path, or one relative to the workspace)${name === 'sslrootcert' ? ', or system for the system\'s trusted CAs' : ''}, or remove it.`);
+    if (value === '')
+      throw new ConfigError(
+        input,
+        `parameter ${name} is empty; name a file (an absolute path, or one relative to the workspace)${name === 'sslrootcert' ? ", or system for the system's trusted CAs" : ''}, or remove it.`,
+      );
     const base = sslFileBase();
     const file = isAbsolute(value) ? value : resolve(base, value);
     const where = isAbsolute(value) ? '' : ` (the relative path '${value}' is read from the workspace, ${base})`;

@@ -60,7 +60,12 @@ export const CORE_INPUT_DEFAULTS = {
 export type InputName = keyof typeof CORE_INPUT_DEFAULTS;
 
 /** Inputs owned by other modules (failure reporting, …), each declared in action.yml too. */
-export const MODULE_INPUTS: readonly InputSpec[] = [...RETENTION_INPUTS, ...ENCRYPTION_INPUTS, ...RESTORE_INPUTS, ...REPORTING_INPUTS];
+export const MODULE_INPUTS: readonly InputSpec[] = [
+  ...RETENTION_INPUTS,
+  ...ENCRYPTION_INPUTS,
+  ...RESTORE_INPUTS,
+  ...REPORTING_INPUTS,
+];
 
 /** Every input's default, by name. */
 export const INPUT_DEFAULTS: Readonly<Record<string, string>> = {
@@ -81,4 +86,3 @@ export function withDefaults(raw: (name: string) => string): (name: string) => s
     return fallback.includes('${{') ? '' : fallback;
   };
 }
-

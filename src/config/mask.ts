@@ -61,7 +61,12 @@ export function secretsToMask(read: InputReader): string[] {
  */
 export function secretForms(secret: string): string[] {
   if (secret === '') return [];
-  const forms = new Set<string>([secret, encodeURIComponent(secret), new URLSearchParams({ p: secret }).toString().slice(2), JSON.stringify(secret).slice(1, -1)]);
+  const forms = new Set<string>([
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ p: secret }).toString().slice(2),
+    JSON.stringify(secret).slice(1, -1),
+  ]);
   const bytes = Buffer.from(secret, 'utf8');
   for (let shift = 0; shift < 3; shift++) {
     const text = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
@@ -103,7 +108,8 @@ export function urlCredentialSecrets(read: InputReader, names: readonly string[]
         // URL parsers split at the last '@'; a password with an unencoded '@' may be meant up to the first.
         passwords.push(authority.slice(colon + 1, authority.lastIndexOf('@')), authority.slice(colon + 1, firstAt));
       }
-      for (const param of token.matchAll(/[?&](?:password|sslpassword)=([^&#\s]*)/gi)) if (param[1]) passwords.push(param[1]);
+      for (const param of token.matchAll(/[?&](?:password|sslpassword)=([^&#\s]*)/gi))
+        if (param[1]) passwords.push(param[1]);
       if (passwords.length === 0) continue;
       // The line that holds it (not a whole multi-line value: its other lines are no secret).
       secrets.add(token);

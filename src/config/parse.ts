@@ -1,6 +1,13 @@
 import { ConfigError } from '../errors.js';
 import { checkExtraPgDumpArgs } from '../postgres/dump-args.js';
-import { oneOf, parseBoolean, parseLabelValue, parseConnectionInputs, parseInteger, type ConnectionInputNames } from './values.js';
+import {
+  oneOf,
+  parseBoolean,
+  parseLabelValue,
+  parseConnectionInputs,
+  parseInteger,
+  type ConnectionInputNames,
+} from './values.js';
 import type { Compression, CompressionMethod, DumpFormat, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
@@ -12,7 +19,11 @@ import { parseRestoreInputs } from '../restore/options.js';
 import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
 
 /** What each command does with OpenPGP inputs; the others never read them. */
-const OPENPGP_USE: Partial<Record<Command, 'encrypt' | 'decrypt'>> = { backup: 'encrypt', restore: 'decrypt', drill: 'decrypt' };
+const OPENPGP_USE: Partial<Record<Command, 'encrypt' | 'decrypt'>> = {
+  backup: 'encrypt',
+  restore: 'decrypt',
+  drill: 'decrypt',
+};
 
 /**
  * {@link parseConfig}, then the inputs that need async validation (OpenPGP keys are parsed and
@@ -49,10 +60,16 @@ export function parseConfig(read: InputReader): Config {
 
   const command = oneOf('command', input('command'), COMMANDS) as Command;
   const needsConnection = command === 'backup';
-  const connection = needsConnection || input('database-url') !== '' || input('host') !== '' ? parseConnectionInputs(inputs, SOURCE_CONNECTION) : undefined;
+  const connection =
+    needsConnection || input('database-url') !== '' || input('host') !== ''
+      ? parseConnectionInputs(inputs, SOURCE_CONNECTION)
+      : undefined;
   const database = connection?.database ?? input('database');
   if (database === '') {
-    throw new ConfigError('database', `required for command ${command}: set the name of the source database whose backups to use.`);
+    throw new ConfigError(
+      'database',
+      `required for command ${command}: set the name of the source database whose backups to use.`,
+    );
   }
   const destinations = parseDestinations(input('destination'));
   const retention = parseRetentionInputs(inputs);
@@ -61,14 +78,19 @@ export function parseConfig(read: InputReader): Config {
   }
   const s3 = parseS3Settings(input);
   const dump = parseDumpOptions(input, command);
-  const restore = command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
+  const restore =
+    command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
   const label = input('label') === '' ? undefined : parseLabelValue('label', input('label'));
   const rowCounts = oneOf('row-counts', input('row-counts'), ['exact', 'estimate'] as const) as RowCountMode;
   const installClient = parseBoolean('install-client', input('install-client'));
   const clientVersion = input('client-version');
   let clientMajor: number | undefined;
   if (clientVersion !== 'auto') {
-    clientMajor = parseInteger('client-version', input('client-version'), { min: 9, max: 99, hint: "use 'auto' or a major version such as 17" });
+    clientMajor = parseInteger('client-version', input('client-version'), {
+      min: 9,
+      max: 99,
+      hint: "use 'auto' or a major version such as 17",
+    });
   }
   return {
     command,
@@ -115,7 +137,10 @@ function lines(value: string): string[] {
 function parseDestinations(value: string): Destination[] {
   const entries = lines(value);
   if (entries.length === 0) {
-    throw new ConfigError('destination', 'required; set s3://bucket/prefix or file:///absolute/folder (one per line for several).');
+    throw new ConfigError(
+      'destination',
+      'required; set s3://bucket/prefix or file:///absolute/folder (one per line for several).',
+    );
   }
   const destinations = entries.map(parseDestination);
   const seen = new Set<string>();
@@ -131,27 +156,45 @@ function parseS3Settings(input: Input): S3Settings {
   const endpoint = parseS3Endpoint(input('s3-endpoint'));
   const region = input('s3-region');
   if (!/^([a-z]{2}(-[a-z0-9]+)+-\d+|auto|[a-z0-9-]+)$/.test(region)) {
-    throw new ConfigError('s3-region', `'${region}' is not a region name; use e.g. us-east-1, or auto for Cloudflare R2.`);
+    throw new ConfigError(
+      's3-region',
+      `'${region}' is not a region name; use e.g. us-east-1, or auto for Cloudflare R2.`,
+    );
   }
   const pathStyle = input('s3-force-path-style');
   let forcePathStyle: boolean;
   if (pathStyle === 'auto') forcePathStyle = endpoint !== undefined;
   else forcePathStyle = parseBoolean('s3-force-path-style', pathStyle);
-  const checksumInput = oneOf('s3-checksums', input('s3-checksums'), ['auto', 'when_required', 'when_supported'] as const);
-  const checksums = checksumInput === 'auto' ? (endpoint === undefined ? 'when_supported' : 'when_required') : checksumInput;
+  const checksumInput = oneOf('s3-checksums', input('s3-checksums'), [
+    'auto',
+    'when_required',
+    'when_supported',
+  ] as const);
+  const checksums =
+    checksumInput === 'auto' ? (endpoint === undefined ? 'when_supported' : 'when_required') : checksumInput;
 
   const sseValue = input('s3-sse');
   let sse: S3Settings['sse'];
   if (sseValue !== '') sse = oneOf('s3-sse', input('s3-sse'), ['AES256', 'aws:kms'] as const);
   const sseKmsKeyId = input('s3-sse-kms-key-id');
   if (sseKmsKeyId !== '' && sse !== 'aws:kms') {
-    throw new ConfigError('s3-sse-kms-key-id', "is only used with s3-sse: aws:kms; set s3-sse to aws:kms or remove the key id.");
+    throw new ConfigError(
+      's3-sse-kms-key-id',
+      'is only used with s3-sse: aws:kms; set s3-sse to aws:kms or remove the key id.',
+    );
   }
   const storageClass = input('s3-storage-class');
   if (storageClass !== '' && !/^[A-Z_]+$/.test(storageClass)) {
-    throw new ConfigError('s3-storage-class', `'${storageClass}' is not a storage class; use e.g. STANDARD, STANDARD_IA or GLACIER_IR.`);
+    throw new ConfigError(
+      's3-storage-class',
+      `'${storageClass}' is not a storage class; use e.g. STANDARD, STANDARD_IA or GLACIER_IR.`,
+    );
   }
-  const timeoutSeconds = parseInteger('s3-timeout', input('s3-timeout'), { min: 1, max: 3600, hint: 'use whole seconds from 1 to 3600, e.g. 120' });
+  const timeoutSeconds = parseInteger('s3-timeout', input('s3-timeout'), {
+    min: 1,
+    max: 3600,
+    hint: 'use whole seconds from 1 to 3600, e.g. 120',
+  });
   const accessKeyId = input('s3-access-key-id');
   const secretAccessKey = input('s3-secret-access-key');
   if ((accessKeyId === '') !== (secretAccessKey === '')) {
@@ -205,7 +248,10 @@ function parseDumpOptions(input: Input, command: Command): DumpOptions {
   const jobs = parseInteger('jobs', input('jobs'), { min: 1, max: 64 });
   // For restore and drill, `jobs` is pg_restore's (validated by parseRestoreInputs).
   if (command === 'backup' && jobs > 1 && format !== 'directory') {
-    throw new ConfigError('jobs', `pg_dump runs parallel jobs only with the directory format; set format: directory, or jobs: 1.`);
+    throw new ConfigError(
+      'jobs',
+      `pg_dump runs parallel jobs only with the directory format; set format: directory, or jobs: 1.`,
+    );
   }
   const schemaOnly = parseBoolean('schema-only', input('schema-only'));
   const dataOnly = parseBoolean('data-only', input('data-only'));
@@ -248,10 +294,13 @@ export function parseLockWaitTimeout(value: string): number {
   if (value === '0') return 0;
   const m = /^(\d+)\s*(ms|s|min|m|h)$/.exec(value);
   if (!m) {
-    throw new ConfigError('lock-wait-timeout', /^\d+$/.test(value) ? `'${value}' has no unit; ${how}.` : `'${value}' is not a duration; ${how}.`);
+    throw new ConfigError(
+      'lock-wait-timeout',
+      /^\d+$/.test(value) ? `'${value}' has no unit; ${how}.` : `'${value}' is not a duration; ${how}.`,
+    );
   }
   const ms = Number(m[1]) * (DURATION_UNITS_MS[m[2]!] as number);
-  if (ms > MAX_LOCK_WAIT_MS) throw new ConfigError('lock-wait-timeout', `'${value}' is longer than 6h, the longest a job may run; ${how}.`);
+  if (ms > MAX_LOCK_WAIT_MS)
+    throw new ConfigError('lock-wait-timeout', `'${value}' is longer than 6h, the longest a job may run; ${how}.`);
   return ms;
 }
-

@@ -20,7 +20,10 @@ export const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
  */
 export function parseLabelValue(name: string, value: string): string {
   if (!LABEL.test(value)) {
-    throw new ConfigError(name, `'${value}' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.`);
+    throw new ConfigError(
+      name,
+      `'${value}' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.`,
+    );
   }
   return value;
 }
@@ -73,10 +76,15 @@ export function parseConnectionInputs(input: (name: string) => string, names: Co
   checkHostIsAName(names, input(names.host));
   const url = input(names.url);
   if (url !== '') {
-    const mixed = [names.host, names.username, names.password, names.database, names.sslmode].filter((name) => input(name) !== '');
+    const mixed = [names.host, names.username, names.password, names.database, names.sslmode].filter(
+      (name) => input(name) !== '',
+    );
     if (input(names.port) !== '5432') mixed.push(names.port);
     if (mixed.length > 0) {
-      throw new ConfigError(names.url, `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either ${names.url} or ${names.separately}, not both.`);
+      throw new ConfigError(
+        names.url,
+        `it is set together with ${mixed.map((n) => `'${n}'`).join(', ')}; use either ${names.url} or ${names.separately}, not both.`,
+      );
     }
     return parseConnectionUrl(names.url, url);
   }
@@ -90,7 +98,11 @@ export function parseConnectionInputs(input: (name: string) => string, names: Co
   const user = input(names.username);
   if (user === '') throw new ConfigError(names.username, `required with '${names.host}'; set the role to connect as.`);
   const database = input(names.database);
-  if (database === '') throw new ConfigError(names.database, `required with '${names.host}'; set the name of the database to ${names.purpose}.`);
+  if (database === '')
+    throw new ConfigError(
+      names.database,
+      `required with '${names.host}'; set the name of the database to ${names.purpose}.`,
+    );
   const sslmode = input(names.sslmode);
   return {
     host,

@@ -26,7 +26,23 @@ export class DecryptError extends ActionError {
 const MAX_HEAD_BYTES = 4 * 1024 * 1024;
 
 /** Packet tags (RFC 4880 §4.3, RFC 9580 §5). */
-const TAG = { pkesk: 1, signature: 2, skesk: 3, onePass: 4, secretKey: 5, publicKey: 6, secretSubkey: 7, compressed: 8, sed: 9, marker: 10, literal: 11, publicSubkey: 14, seipd: 18, aead: 20, padding: 21 } as const;
+const TAG = {
+  pkesk: 1,
+  signature: 2,
+  skesk: 3,
+  onePass: 4,
+  secretKey: 5,
+  publicKey: 6,
+  secretSubkey: 7,
+  compressed: 8,
+  sed: 9,
+  marker: 10,
+  literal: 11,
+  publicSubkey: 14,
+  seipd: 18,
+  aead: 20,
+  padding: 21,
+} as const;
 
 /**
  * The decryption stage of a restore: an OpenPGP message in (binary, or ASCII-armored), the
@@ -74,7 +90,10 @@ function streamFailure(error: unknown): DecryptError {
   );
 }
 
-async function startDecryption(input: ReadableStream<Uint8Array>, config: DecryptionConfig): Promise<ReadableStream<Uint8Array>> {
+async function startDecryption(
+  input: ReadableStream<Uint8Array>,
+  config: DecryptionConfig,
+): Promise<ReadableStream<Uint8Array>> {
   let reader = input.getReader();
   const first = await readNonEmpty(reader);
   if (first === undefined) throw new DecryptError('The archive is empty (0 bytes): it is not an OpenPGP message.');
@@ -84,7 +103,11 @@ async function startDecryption(input: ReadableStream<Uint8Array>, config: Decryp
     try {
       unarmored = await openpgp.unarmor(source.pipeThrough(new TextDecoderStream()) as unknown as string);
     } catch (error) {
-      throw new DecryptError(`The archive is ASCII-armored but its armor could not be read (${safeReason(error)}).`, undefined, { cause: error });
+      throw new DecryptError(
+        `The archive is ASCII-armored but its armor could not be read (${safeReason(error)}).`,
+        undefined,
+        { cause: error },
+      );
     }
     if (unarmored.type !== openpgp.enums.armor.message) {
       throw new DecryptError('The archive is ASCII-armored but is not a PGP MESSAGE (it is a key or a signature).');
@@ -107,7 +130,9 @@ async function startDecryption(input: ReadableStream<Uint8Array>, config: Decryp
   }
   if (parsed.status === 'invalid') {
     await reader.cancel().catch(() => undefined);
-    throw new DecryptError(`The archive is not an encrypted OpenPGP message: ${parsed.reason}. Is it the right file, and was it made with encryption?`);
+    throw new DecryptError(
+      `The archive is not an encrypted OpenPGP message: ${parsed.reason}. Is it the right file, and was it made with encryption?`,
+    );
   }
   if (parsed.status !== 'ok') throw new Error('unreachable');
 
@@ -116,11 +141,23 @@ async function startDecryption(input: ReadableStream<Uint8Array>, config: Decryp
     throw error;
   });
   const readConfig = { ...openpgp.config, allowUnauthenticatedStream: true };
-  const message = await openpgp.readMessage({ binaryMessage: prepend([head], reader), config: { allowUnauthenticatedStream: true } });
+  const message = await openpgp.readMessage({
+    binaryMessage: prepend([head], reader),
+    config: { allowUnauthenticatedStream: true },
+  });
   // algorithm is null for SEIPD v2, whose packet names its cipher (the typings want a name).
-  const decrypted = await message.decrypt(undefined, undefined, sessionKeys as openpgp.SessionKey[], undefined, readConfig);
+  const decrypted = await message.decrypt(
+    undefined,
+    undefined,
+    sessionKeys as openpgp.SessionKey[],
+    undefined,
+    readConfig,
+  );
   const literal = decrypted.getLiteralData() as ReadableStream<Uint8Array> | null;
-  if (!literal) throw new DecryptError('The archive decrypts to no literal data packet (RFC 4880 §5.9): it is damaged or not an archive.');
+  if (!literal)
+    throw new DecryptError(
+      'The archive decrypts to no literal data packet (RFC 4880 §5.9): it is damaged or not an archive.',
+    );
   // openpgp.decrypt() (6.3) drains these packet streams one after the other once the literal data
   // has ended; when a packet follows the literal data inside the encrypted one (e.g. after a
   // tampered length), the inner parser waits for a reader while the outer one waits for it, and
@@ -129,7 +166,8 @@ async function startDecryption(input: ReadableStream<Uint8Array>, config: Decryp
     .map((m) => (m.packets as unknown as { stream?: unknown }).stream)
     .filter(
       (stream, i, all): stream is ReadableStream<unknown> =>
-        typeof (stream as { getReader?: unknown } | null | undefined)?.getReader === 'function' && all.indexOf(stream) === i,
+        typeof (stream as { getReader?: unknown } | null | undefined)?.getReader === 'function' &&
+        all.indexOf(stream) === i,
     );
   return literalThenRest(literal, packetStreams);
 }
@@ -138,7 +176,10 @@ async function startDecryption(input: ReadableStream<Uint8Array>, config: Decryp
  * The literal data, which ends only once every packet stream has been read to its end without
  * error (so the MDC check, RFC 4880 §5.14, has passed); any error of theirs errors the output.
  */
-function literalThenRest(literal: ReadableStream<Uint8Array>, rest: ReadableStream<unknown>[]): ReadableStream<Uint8Array> {
+function literalThenRest(
+  literal: ReadableStream<Uint8Array>,
+  rest: ReadableStream<unknown>[],
+): ReadableStream<Uint8Array> {
   const reader = literal.getReader();
   const readers = rest.map((stream) => stream.getReader());
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -209,14 +250,19 @@ type Head =
  * first encrypted data packet. Pure.
  */
 export function parseHead(buf: Uint8Array, ended: boolean): Head {
-  const more = (what: string): Head => (ended ? { status: 'invalid', reason: `it ends (after ${buf.length} bytes) ${what}` } : { status: 'need-more' });
+  const more = (what: string): Head =>
+    ended ? { status: 'invalid', reason: `it ends (after ${buf.length} bytes) ${what}` } : { status: 'need-more' };
   const eskTags: number[] = [];
   let offset = 0;
   for (;;) {
     if (offset >= buf.length) return more('before any encrypted data');
     const first = buf[offset] as number;
     if ((first & 0x80) === 0) {
-      return { status: 'invalid', reason: offset === 0 ? 'it does not start with an OpenPGP packet' : `byte ${offset} is not an OpenPGP packet header` };
+      return {
+        status: 'invalid',
+        reason:
+          offset === 0 ? 'it does not start with an OpenPGP packet' : `byte ${offset} is not an OpenPGP packet header`,
+      };
     }
     let tag: number;
     let headerLength: number;
@@ -254,21 +300,31 @@ export function parseHead(buf: Uint8Array, ended: boolean): Head {
     }
     const bodyStart = offset + headerLength;
     if (tag === TAG.pkesk || tag === TAG.skesk || tag === TAG.marker || tag === TAG.padding) {
-      if (partial || bodyLength === undefined) return { status: 'invalid', reason: `its session key packet at byte ${offset} has no definite length` };
+      if (partial || bodyLength === undefined)
+        return { status: 'invalid', reason: `its session key packet at byte ${offset} has no definite length` };
       if (bodyStart + bodyLength > buf.length) return more('inside a session key packet');
       if (tag === TAG.pkesk || tag === TAG.skesk) eskTags.push(tag);
       offset = bodyStart + bodyLength;
       continue;
     }
     if (tag === TAG.seipd || tag === TAG.aead || tag === TAG.sed) {
-      if (eskTags.length === 0) return { status: 'invalid', reason: 'it has no session key packet before its encrypted data' };
+      if (eskTags.length === 0)
+        return { status: 'invalid', reason: 'it has no session key packet before its encrypted data' };
       const wanted = Math.min(bodyLength ?? 19, 19);
       if (bodyStart + wanted > buf.length) return more('inside the encrypted data packet');
-      return { status: 'ok', esk: buf.subarray(0, offset), eskTags, dataTag: tag, body: buf.subarray(bodyStart, bodyStart + wanted) };
+      return {
+        status: 'ok',
+        esk: buf.subarray(0, offset),
+        eskTags,
+        dataTag: tag,
+        body: buf.subarray(bodyStart, bodyStart + wanted),
+      };
     }
     let looksLike = `a packet with tag ${tag}`;
-    if (tag === TAG.literal || tag === TAG.compressed || tag === TAG.onePass || tag === TAG.signature) looksLike = 'an unencrypted (plain or signed) message';
-    if (tag === TAG.publicKey || tag === TAG.secretKey || tag === TAG.publicSubkey || tag === TAG.secretSubkey) looksLike = 'a key';
+    if (tag === TAG.literal || tag === TAG.compressed || tag === TAG.onePass || tag === TAG.signature)
+      looksLike = 'an unencrypted (plain or signed) message';
+    if (tag === TAG.publicKey || tag === TAG.secretKey || tag === TAG.publicSubkey || tag === TAG.secretSubkey)
+      looksLike = 'a key';
     return {
       status: 'invalid',
       reason:
@@ -298,7 +354,10 @@ const CFB: Record<string, { cipher: string; blockSize: number }> = {
  * @returns 'pass' or 'fail'; 'pass' too for AEAD data (SEIPD v2, OCB), whose session key packets
  *   and first chunk are authenticated; 'unchecked' when the cipher is not one Node has here.
  */
-function quickCheck(sessionKey: DecryptedSessionKey, head: Extract<Head, { status: 'ok' }>): 'pass' | 'fail' | 'unchecked' {
+function quickCheck(
+  sessionKey: DecryptedSessionKey,
+  head: Extract<Head, { status: 'ok' }>,
+): 'pass' | 'fail' | 'unchecked' {
   const { body } = head;
   if (head.dataTag !== TAG.seipd || body[0] !== 1) return 'pass';
   const cfb = CFB[String(sessionKey.algorithm)];
@@ -315,7 +374,10 @@ function quickCheck(sessionKey: DecryptedSessionKey, head: Extract<Head, { statu
 }
 
 /** Decrypts the session key from the ESK packets and checks it; DecryptError naming the input if wrong. */
-async function decryptSessionKey(head: Extract<Head, { status: 'ok' }>, config: DecryptionConfig): Promise<DecryptedSessionKey[]> {
+async function decryptSessionKey(
+  head: Extract<Head, { status: 'ok' }>,
+  config: DecryptionConfig,
+): Promise<DecryptedSessionKey[]> {
   if (head.dataTag === TAG.sed) {
     throw new DecryptError(
       'The archive uses the obsolete Symmetrically Encrypted Data packet, which has no integrity protection (RFC 4880 §5.7); it is refused. Re-encrypt it with a current gpg.',
@@ -331,10 +393,16 @@ async function decryptSessionKey(head: Extract<Head, { status: 'ok' }>, config: 
   try {
     packets = await openpgp.PacketList.fromBinary(head.esk, allowed as never);
   } catch (error) {
-    throw new DecryptError(`The archive's session key packets could not be read (${safeReason(error)}): it is damaged.`, undefined, { cause: error });
+    throw new DecryptError(
+      `The archive's session key packets could not be read (${safeReason(error)}): it is damaged.`,
+      undefined,
+      { cause: error },
+    );
   }
   const recipients = packets
-    .filter((p): p is openpgp.PublicKeyEncryptedSessionKeyPacket => p instanceof openpgp.PublicKeyEncryptedSessionKeyPacket)
+    .filter(
+      (p): p is openpgp.PublicKeyEncryptedSessionKeyPacket => p instanceof openpgp.PublicKeyEncryptedSessionKeyPacket,
+    )
     .map((p) => recipientOf(p));
   const hasPassphrase = packets.some((p) => p instanceof openpgp.SymEncryptedSessionKeyPacket);
 
@@ -350,7 +418,9 @@ async function decryptSessionKey(head: Extract<Head, { status: 'ok' }>, config: 
   let candidates: DecryptedSessionKey[];
   try {
     candidates = await openpgp.decryptSessionKeys(
-      config.mode === 'private-key' ? { message, decryptionKeys: config.keys } : { message, passwords: [config.passphrase] },
+      config.mode === 'private-key'
+        ? { message, decryptionKeys: config.keys }
+        : { message, passwords: [config.passphrase] },
     );
   } catch (error) {
     throw wrongKey(config, recipients, error);
@@ -366,7 +436,12 @@ async function decryptSessionKey(head: Extract<Head, { status: 'ok' }>, config: 
   return good;
 }
 
-function wrongKey(config: DecryptionConfig, recipients: string[], cause: unknown, uncheckedCipher = false): DecryptError {
+function wrongKey(
+  config: DecryptionConfig,
+  recipients: string[],
+  cause: unknown,
+  uncheckedCipher = false,
+): DecryptError {
   if (config.mode === 'passphrase') {
     return new DecryptError(
       "Input 'decryption-passphrase': the passphrase does not decrypt this archive (wrong passphrase); check the secret given to decryption-passphrase: it must be the encryption-passphrase the backup was made with. Nothing was decrypted." +

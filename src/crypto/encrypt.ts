@@ -64,7 +64,10 @@ export async function createEncryptStage(config: EncryptionConfig): Promise<{ st
       });
       return encrypted as ReadableStream<Uint8Array>;
     },
-    (error) => (error instanceof ActionError ? error : new EncryptError(`OpenPGP encryption of the archive failed: ${safeReason(error)}`, { cause: error })),
+    (error) =>
+      error instanceof ActionError
+        ? error
+        : new EncryptError(`OpenPGP encryption of the archive failed: ${safeReason(error)}`, { cause: error }),
   );
   await stage.ready;
   return {

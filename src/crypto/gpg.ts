@@ -137,7 +137,10 @@ export function buildGpgEncryptArgs(home: string, target: GpgTarget): string[] {
  * LibrePGP OCB as GnuPG 2.4 may write), anonymous recipients (`--throw-keyids`), missing or extra
  * recipients, a passphrase packet besides keys.
  */
-export async function checkGpgMessage(message: Uint8Array, expected: { keys: PublicKey[] } | { passphrase: string; plaintext: Uint8Array }): Promise<string | undefined> {
+export async function checkGpgMessage(
+  message: Uint8Array,
+  expected: { keys: PublicKey[] } | { passphrase: string; plaintext: Uint8Array },
+): Promise<string | undefined> {
   let parsed: openpgp.Message<Uint8Array>;
   try {
     parsed = await openpgp.readMessage({ binaryMessage: message });
@@ -162,7 +165,8 @@ export async function checkGpgMessage(message: Uint8Array, expected: { keys: Pub
     }
     const id = pkesk.publicKeyID.toHex();
     const owner = unclaimed.findIndex((ids) => ids.has(id));
-    if (owner < 0) return `it is addressed to key ID ${id}, which is none of the recipients (or a second time to one of them)`;
+    if (owner < 0)
+      return `it is addressed to key ID ${id}, which is none of the recipients (or a second time to one of them)`;
     unclaimed[owner] = new Set();
   }
   const missing = unclaimed.filter((ids) => ids.size > 0).length;
@@ -177,20 +181,33 @@ async function checkPassphraseMessage(
   expected: { passphrase: string; plaintext: Uint8Array },
 ): Promise<string | undefined> {
   // The typings omit these fields (openpgp.js src/packet/sym_encrypted_session_key.js, src/type/s2k).
-  const skesk = sessionKeys[0] as unknown as { version?: number; sessionKeyEncryptionAlgorithm?: number | null; sessionKeyAlgorithm?: number | null; s2k?: { type?: string; algorithm?: number } } | undefined;
-  if (sessionKeys.length !== 1 || !(sessionKeys[0] instanceof openpgp.SymEncryptedSessionKeyPacket) || skesk?.version !== 4) {
+  const skesk = sessionKeys[0] as unknown as
+    | {
+        version?: number;
+        sessionKeyEncryptionAlgorithm?: number | null;
+        sessionKeyAlgorithm?: number | null;
+        s2k?: { type?: string; algorithm?: number };
+      }
+    | undefined;
+  if (
+    sessionKeys.length !== 1 ||
+    !(sessionKeys[0] instanceof openpgp.SymEncryptedSessionKeyPacket) ||
+    skesk?.version !== 4
+  ) {
     return `it does not hold exactly one SKESK version 4 packet before the data (packet tags: ${tags.join(', ')})`;
   }
   // With an encrypted session key the packet names the cipher that wraps it; without one (gpg's
   // usual form) the S2K-derived key is the session key and the cipher named is the data's (§5.3).
   const cipher = skesk.sessionKeyEncryptionAlgorithm ?? skesk.sessionKeyAlgorithm;
-  if (cipher !== openpgp.enums.symmetric.aes256) return `its passphrase packet names cipher ${String(cipher)} (RFC 4880 §9.2), not AES-256 (9)`;
+  if (cipher !== openpgp.enums.symmetric.aes256)
+    return `its passphrase packet names cipher ${String(cipher)} (RFC 4880 §9.2), not AES-256 (9)`;
   if (skesk.s2k?.type !== 'iterated' || skesk.s2k.algorithm !== openpgp.enums.hash.sha256) {
     return `its S2K is ${String(skesk.s2k?.type)} with hash ${String(skesk.s2k?.algorithm)}, not iterated and salted SHA-256`;
   }
   try {
     const { data } = await openpgp.decrypt({ message, passwords: [expected.passphrase], format: 'binary' });
-    if (Buffer.compare(Buffer.from(data as Uint8Array), Buffer.from(expected.plaintext)) !== 0) return 'it decrypts to other bytes than were encrypted';
+    if (Buffer.compare(Buffer.from(data as Uint8Array), Buffer.from(expected.plaintext)) !== 0)
+      return 'it decrypts to other bytes than were encrypted';
   } catch (error) {
     return `OpenPGP.js cannot decrypt it with the passphrase (${errorMessage(error)})`;
   }
@@ -222,8 +239,10 @@ export async function prepareGpgEncrypter(
   config: EncryptionConfig,
   tempDir: string,
 ): Promise<{ encrypter: GpgEncrypter; reason?: undefined } | { encrypter?: undefined; reason: string }> {
-  if (!gpgVersionSupported(tool.version)) return { reason: `gpg ${tool.version} is older than ${MIN_GPG_VERSION.join('.')} (no --recipient-file)` };
-  if (config.mode === 'passphrase' && /[\r\n]/.test(config.passphrase)) return { reason: "the passphrase holds a line break, and gpg's --passphrase-fd reads one line" };
+  if (!gpgVersionSupported(tool.version))
+    return { reason: `gpg ${tool.version} is older than ${MIN_GPG_VERSION.join('.')} (no --recipient-file)` };
+  if (config.mode === 'passphrase' && /[\r\n]/.test(config.passphrase))
+    return { reason: "the passphrase holds a line break, and gpg's --passphrase-fd reads one line" };
   const secret = config.mode === 'passphrase' ? `${config.passphrase}\n` : undefined;
   let home: string | undefined;
   try {
@@ -243,7 +262,10 @@ export async function prepareGpgEncrypter(
     }
     const args = buildGpgEncryptArgs(home, target);
     const probe = await runProbe(tool.path, args, secret);
-    const wrong = await checkGpgMessage(probe, config.mode === 'public-key' ? { keys: config.keys } : { passphrase: config.passphrase, plaintext: PROBE });
+    const wrong = await checkGpgMessage(
+      probe,
+      config.mode === 'public-key' ? { keys: config.keys } : { passphrase: config.passphrase, plaintext: PROBE },
+    );
     if (wrong) throw new Error(`its probe message is not what this action's restores read: ${wrong}`);
     const kept = home;
     return {
@@ -256,7 +278,11 @@ export async function prepareGpgEncrypter(
           engineVersion: tool.version,
         },
         start: (stdout) => {
-          const child = spawnStage('gpg', tool.path, args, { stdin: 'pipe', stdout, ...(secret === undefined ? {} : { fd3Input: secret }) });
+          const child = spawnStage('gpg', tool.path, args, {
+            stdin: 'pipe',
+            stdout,
+            ...(secret === undefined ? {} : { fd3Input: secret }),
+          });
           if (!child.stdin) throw new Error('gpg was started without a stdin pipe');
           return { ...child, stdin: child.stdin };
         },
@@ -275,15 +301,20 @@ export async function prepareGpgEncrypter(
  */
 function runProbe(path: string, args: string[], secret: string | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawnStage('gpg', path, args, { stdin: 'pipe', ...(secret === undefined ? {} : { fd3Input: secret }) });
+    const child = spawnStage('gpg', path, args, {
+      stdin: 'pipe',
+      ...(secret === undefined ? {} : { fd3Input: secret }),
+    });
     const out: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(PROBE);
     const timer = setTimeout(() => child.kill(), 30_000);
-    child.done.then(
-      () => resolve(Buffer.concat(out)),
-      (error: unknown) => reject(new Error(`the probe failed: ${errorMessage(error)}`)),
-    ).finally(() => clearTimeout(timer));
+    child.done
+      .then(
+        () => resolve(Buffer.concat(out)),
+        (error: unknown) => reject(new Error(`the probe failed: ${errorMessage(error)}`)),
+      )
+      .finally(() => clearTimeout(timer));
   });
 }

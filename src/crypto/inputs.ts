@@ -9,7 +9,16 @@ import type { PrivateKey, PublicKey } from 'openpgp';
 import type { InputReader } from '../config/reader.js';
 import { armoredBlocks, type ArmoredBlock, type DecryptionConfig, type EncryptionConfig } from './specs.js';
 
-export { ENCRYPTION_INPUTS, encryptionSecrets, type DecryptionConfig, type EncryptionConfig, type PassphraseDecryption, type PassphraseEncryption, type PrivateKeyDecryption, type PublicKeyEncryption } from './specs.js';
+export {
+  ENCRYPTION_INPUTS,
+  encryptionSecrets,
+  type DecryptionConfig,
+  type EncryptionConfig,
+  type PassphraseDecryption,
+  type PassphraseEncryption,
+  type PrivateKeyDecryption,
+  type PublicKeyEncryption,
+} from './specs.js';
 import { ConfigError, errorMessage } from '../errors.js';
 
 export const WRITE_CONFIG = {
@@ -19,8 +28,6 @@ export const WRITE_CONFIG = {
 } as const;
 
 /** Encrypt to public keys: any holder of one of the matching private keys can decrypt. */
-
-
 
 /**
  * Reads `encryption-public-key` / `encryption-passphrase` and validates them before any work.
@@ -38,7 +45,10 @@ export const WRITE_CONFIG = {
  *   fingerprints (40 upper-case hex digits), or the passphrase.
  * @throws ConfigError naming the input, what is wrong and how to fix it; never the secret's value.
  */
-export async function parseEncryptionInputs(read: InputReader, now: Date = new Date()): Promise<EncryptionConfig | undefined> {
+export async function parseEncryptionInputs(
+  read: InputReader,
+  now: Date = new Date(),
+): Promise<EncryptionConfig | undefined> {
   const armored = read('encryption-public-key').trim();
   const passphrase = read('encryption-passphrase').trim();
   if (armored !== '' && passphrase !== '') {
@@ -64,7 +74,10 @@ export async function parseEncryptionInputs(read: InputReader, now: Date = new D
       );
     }
     if (block.type !== 'PUBLIC KEY BLOCK') {
-      throw new ConfigError(input, `${where} is a PGP ${block.type}, not a public key; export the key with \`gpg --armor --export <key id>\`.`);
+      throw new ConfigError(
+        input,
+        `${where} is a PGP ${block.type}, not a public key; export the key with \`gpg --armor --export <key id>\`.`,
+      );
     }
     const read = await readKeyBlock(input, where, block.text, 'gpg --armor --export <key id>');
     for (const key of read) {
@@ -122,12 +135,18 @@ export async function parseDecryptionInputs(read: InputReader): Promise<Decrypti
       );
     }
     if (block.type !== 'PRIVATE KEY BLOCK') {
-      throw new ConfigError(input, `${where} is a PGP ${block.type}, not a private key; export the key with \`gpg --armor --export-secret-keys <key id>\`.`);
+      throw new ConfigError(
+        input,
+        `${where} is a PGP ${block.type}, not a private key; export the key with \`gpg --armor --export-secret-keys <key id>\`.`,
+      );
     }
     for (const key of await readKeyBlock(input, where, block.text, 'gpg --armor --export-secret-keys <key id>')) {
       const fingerprint = key.getFingerprint().toUpperCase();
       if (!key.isPrivate()) {
-        throw new ConfigError(input, `${where} holds the public key ${fingerprint} only; export the private key with \`gpg --armor --export-secret-keys ${fingerprint}\`.`);
+        throw new ConfigError(
+          input,
+          `${where} holds the public key ${fingerprint} only; export the private key with \`gpg --armor --export-secret-keys ${fingerprint}\`.`,
+        );
       }
       const unlocked = await unlock(key as PrivateKey, fingerprint, suffix, keyPassphrase);
       try {
@@ -152,16 +171,17 @@ export async function parseDecryptionInputs(read: InputReader): Promise<Decrypti
   return { mode: 'private-key', keys, fingerprints };
 }
 
-
-
 /** The armored blocks of an input, or a ConfigError saying why there are none or one is cut off. */
 function splitBlocks(input: string, value: string, expected: string, exportCommand: string): ArmoredBlock[] {
   const blocks = armoredBlocks(value);
   const begins = [...value.matchAll(/-----BEGIN PGP ([A-Z0-9 ,/]+)-----/g)];
   if (begins.length === 0) {
     let hint = '';
-    if (value.startsWith('LS0tLS1CRUdJTiBQR1A')) hint = ' It looks base64-encoded: store the armored text itself, not its base64.';
-    else if (value.includes('\\n')) hint = ' Its line breaks look written as \\n: store it with real line breaks (e.g. `gh secret set NAME < key.asc`).';
+    if (value.startsWith('LS0tLS1CRUdJTiBQR1A'))
+      hint = ' It looks base64-encoded: store the armored text itself, not its base64.';
+    else if (value.includes('\\n'))
+      hint =
+        ' Its line breaks look written as \\n: store it with real line breaks (e.g. `gh secret set NAME < key.asc`).';
     throw new ConfigError(
       input,
       `is not an ASCII-armored OpenPGP key (no '-----BEGIN PGP ${expected}-----' line found); export it with \`${exportCommand}\` and store the whole output, BEGIN and END lines included.${hint}`,
@@ -179,7 +199,12 @@ function splitBlocks(input: string, value: string, expected: string, exportComma
 }
 
 /** Reads the keys of one armored block; a ConfigError when OpenPGP.js cannot parse it. */
-async function readKeyBlock(input: string, where: string, text: string, exportCommand: string): Promise<(PublicKey | PrivateKey)[]> {
+async function readKeyBlock(
+  input: string,
+  where: string,
+  text: string,
+  exportCommand: string,
+): Promise<(PublicKey | PrivateKey)[]> {
   let keys: (PublicKey | PrivateKey)[];
   try {
     keys = await openpgp.readKeys({ armoredKeys: text });
@@ -189,12 +214,20 @@ async function readKeyBlock(input: string, where: string, text: string, exportCo
       `${where} could not be read as an OpenPGP key (${safeReason(error)}); it is damaged or incomplete. Export it again with \`${exportCommand}\` and store the whole output.`,
     );
   }
-  if (keys.length === 0) throw new ConfigError(input, `${where} holds no key; export it again with \`${exportCommand}\`.`);
+  if (keys.length === 0)
+    throw new ConfigError(input, `${where} holds no key; export it again with \`${exportCommand}\`.`);
   return keys;
 }
 
 /** Checks that `key` can receive an AES-256 SEIPD v1 message now; a ConfigError otherwise. */
-async function checkEncryptionKey(input: string, where: string, suffix: string, key: PublicKey | PrivateKey, fingerprint: string, now: Date): Promise<void> {
+async function checkEncryptionKey(
+  input: string,
+  where: string,
+  suffix: string,
+  key: PublicKey | PrivateKey,
+  fingerprint: string,
+  now: Date,
+): Promise<void> {
   if (key.isPrivate()) {
     throw new ConfigError(
       input,
@@ -229,7 +262,10 @@ async function checkEncryptionKey(input: string, where: string, suffix: string, 
       );
     }
     if (/too weak|shorter than|curve/i.test(reason)) {
-      throw new ConfigError(input, `key ${fingerprint}${suffix} is not accepted (${safeReason(error)}); make a new key with \`gpg --quick-gen-key 'Backups <backups@example.com>' default default never\`.`);
+      throw new ConfigError(
+        input,
+        `key ${fingerprint}${suffix} is not accepted (${safeReason(error)}); make a new key with \`gpg --quick-gen-key 'Backups <backups@example.com>' default default never\`.`,
+      );
     }
     throw new ConfigError(
       input,
@@ -245,7 +281,11 @@ async function checkEncryptionKey(input: string, where: string, suffix: string, 
     );
   }
   // getPrimarySelfSignature (v6 runtime; not in the typings): the user ID or direct-key self-signature.
-  const selfSignature = await (key as unknown as { getPrimarySelfSignature(date: Date): Promise<{ preferredSymmetricAlgorithms?: number[] | null }> })
+  const selfSignature = await (
+    key as unknown as {
+      getPrimarySelfSignature(date: Date): Promise<{ preferredSymmetricAlgorithms?: number[] | null }>;
+    }
+  )
     .getPrimarySelfSignature(now)
     .catch(() => null);
   const preferred = selfSignature?.preferredSymmetricAlgorithms;
@@ -276,7 +316,10 @@ async function unlock(key: PrivateKey, fingerprint: string, suffix: string, pass
         `does not unlock key ${fingerprint} in decryption-private-key${suffix}: wrong passphrase. Check the secret; \`gpg --export-secret-keys\` keeps the key's own passphrase.`,
       );
     }
-    throw new ConfigError('decryption-private-key', `key ${fingerprint}${suffix} could not be unlocked: ${safeReason(error)}`);
+    throw new ConfigError(
+      'decryption-private-key',
+      `key ${fingerprint}${suffix} could not be unlocked: ${safeReason(error)}`,
+    );
   }
 }
 
@@ -294,5 +337,8 @@ function errorText(error: unknown): string {
 /** An OpenPGP.js error message fit for a log: one line, short, no long base64 run. */
 export function safeReason(error: unknown): string {
   const message = errorMessage(error).split('\n')[0] as string;
-  return message.replace(/[A-Za-z0-9+/=]{24,}/g, '…').replace(/\.$/, '').slice(0, 200);
+  return message
+    .replace(/[A-Za-z0-9+/=]{24,}/g, '…')
+    .replace(/\.$/, '')
+    .slice(0, 200);
 }

@@ -34,7 +34,8 @@ export const ENCRYPTION_INPUTS: { name: string; default: string; description: st
   {
     name: 'decryption-passphrase',
     default: '',
-    description: 'For restores and drills of archives encrypted with encryption-passphrase: that passphrase. Set it from a secret. Excludes decryption-private-key.',
+    description:
+      'For restores and drills of archives encrypted with encryption-passphrase: that passphrase. Set it from a secret. Excludes decryption-private-key.',
   },
 ];
 
@@ -139,9 +140,14 @@ export function modeMismatchMessage(archiveMode: 'public-key' | 'passphrase', re
  * public keys and the reverse; private keys none of whose primary-key fingerprints is among the
  * manifest's recipients (an empty recipient list is not judged).
  */
-export function decryptionMismatch(encryption: { mode: 'public-key' | 'passphrase'; recipients: string[] }, decryption: DecryptionConfig): string | undefined {
-  if (encryption.mode === 'passphrase') return decryption.mode === 'passphrase' ? undefined : modeMismatchMessage('passphrase', []);
+export function decryptionMismatch(
+  encryption: { mode: 'public-key' | 'passphrase'; recipients: string[] },
+  decryption: DecryptionConfig,
+): string | undefined {
+  if (encryption.mode === 'passphrase')
+    return decryption.mode === 'passphrase' ? undefined : modeMismatchMessage('passphrase', []);
   if (decryption.mode === 'passphrase') return modeMismatchMessage('public-key', encryption.recipients);
-  if (encryption.recipients.length === 0 || decryption.fingerprints.some((f) => encryption.recipients.includes(f))) return undefined;
+  if (encryption.recipients.length === 0 || decryption.fingerprints.some((f) => encryption.recipients.includes(f)))
+    return undefined;
   return `the archive was encrypted to ${encryption.recipients.join(', ')} (its manifest), and the key given (${decryption.fingerprints.join(', ')}) is none of them; set decryption-private-key to the private key of one of the recipients (\`gpg --armor --export-secret-keys <fingerprint>\`).`;
 }

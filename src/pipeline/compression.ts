@@ -55,10 +55,22 @@ export function planCompression(
   const level = compression.level ?? DEFAULT_LEVEL[method];
   const plainSuffix = { gzip: '.gz', zstd: '.zst', lz4: '.lz4' }[method];
   if (method === 'gzip') {
-    return { method, level, pgDumpCompress: String(level), where: 'pg_dump', suffix: format === 'plain' ? plainSuffix : '' };
+    return {
+      method,
+      level,
+      pgDumpCompress: String(level),
+      where: 'pg_dump',
+      suffix: format === 'plain' ? plainSuffix : '',
+    };
   }
   if (clientMajor >= 16) {
-    return { method, level, pgDumpCompress: `${method}:${level}`, where: 'pg_dump', suffix: format === 'plain' ? plainSuffix : '' };
+    return {
+      method,
+      level,
+      pgDumpCompress: `${method}:${level}`,
+      where: 'pg_dump',
+      suffix: format === 'plain' ? plainSuffix : '',
+    };
   }
   let engine: StreamEngine | undefined;
   // The CLI first: pg_dump writes straight into it (no copy through Node) and it compresses on
@@ -84,13 +96,18 @@ export function archiveExtension(format: DumpFormat, plan: CompressionPlan): str
  * whose stdin the producer (pg_dump, tar) writes to directly and whose stdout is the stream given
  * to {@link createCompressor}; its exit status counts like pg_dump's.
  */
-export type Compressor = { kind: 'in-process'; stream: Duplex } | { kind: 'child'; child: ChildStage & { stdin: Writable } };
+export type Compressor =
+  { kind: 'in-process'; stream: Duplex } | { kind: 'child'; child: ChildStage & { stdin: Writable } };
 
 /**
  * Starts the compressor a plan asks for; undefined when the plan compresses in pg_dump or not at all.
  * A CLI compressor writes into `stdout` (the backup's pooled pipe); Node's zlib is a Duplex instead.
  */
-export function createCompressor(plan: CompressionPlan, available: CompressorsAvailable, stdout: Writable): Compressor | undefined {
+export function createCompressor(
+  plan: CompressionPlan,
+  available: CompressorsAvailable,
+  stdout: Writable,
+): Compressor | undefined {
   if (plan.where !== 'stream' || plan.level === undefined) return undefined;
   if (plan.engine === 'node-zlib') {
     const z = zlib as unknown as {

@@ -12,7 +12,10 @@ const TOOL_OUTPUT_TIMEOUT_MS = 15_000;
  * its stdout and stderr, or undefined when it cannot start, exits non-zero, or takes longer than
  * 15 s. Never throws.
  */
-export async function toolOutput(command: string, args: string[]): Promise<{ stdout: string; stderr: string } | undefined> {
+export async function toolOutput(
+  command: string,
+  args: string[],
+): Promise<{ stdout: string; stderr: string } | undefined> {
   try {
     return await execFileAsync(command, args, { timeout: TOOL_OUTPUT_TIMEOUT_MS, windowsHide: true });
   } catch {
@@ -58,7 +61,10 @@ export class ChildExitError extends Error {
 
 /** True when a stage ended because we stopped it (SIGTERM) or its reader went away (SIGPIPE, exit 141). */
 export function killedByUs(reason: unknown): boolean {
-  return reason instanceof ChildExitError && (reason.signal === 'SIGTERM' || reason.signal === 'SIGPIPE' || reason.exitCode === 141);
+  return (
+    reason instanceof ChildExitError &&
+    (reason.signal === 'SIGTERM' || reason.signal === 'SIGPIPE' || reason.exitCode === 141)
+  );
 }
 
 export interface SpawnOptions {
@@ -90,7 +96,12 @@ export interface SpawnOptions {
 export function spawnStage(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildStage {
   const child = spawn(command, args, {
     env: { ...inherited(options.inherit), ...options.env },
-    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe', ...(options.fd3Input === undefined ? [] : ['pipe' as const])],
+    stdio: [
+      options.stdin ?? 'ignore',
+      options.stdout ?? 'pipe',
+      'pipe',
+      ...(options.fd3Input === undefined ? [] : ['pipe' as const]),
+    ],
   });
   if (options.fd3Input !== undefined) {
     const fd3 = child.stdio[3] as Writable;

@@ -35,7 +35,12 @@ export interface StoredProgress {
  * and since the start, and per destination the parts done.
  * e.g. `Uploading: 52.4 MB of archive so far, 3.49 MB/s (3.20 MB/s overall); s3://b/db/x.dump: 4 parts done (41.9 MB)`
  */
-export function uploadProgressLine(start: ProgressSample, previous: ProgressSample, now: ProgressSample, stored: StoredProgress[]): string {
+export function uploadProgressLine(
+  start: ProgressSample,
+  previous: ProgressSample,
+  now: ProgressSample,
+  stored: StoredProgress[],
+): string {
   const rates = `${formatRate(now.bytes - previous.bytes, now.at - previous.at)} (${formatRate(now.bytes - start.bytes, now.at - start.at)} overall)`;
   const stores = stored
     .filter((s) => s.parts !== undefined)
@@ -48,8 +53,15 @@ export function uploadProgressLine(start: ProgressSample, previous: ProgressSamp
  * since the previous line and since the start.
  * e.g. `Downloading db/x.dump: 52.4 MB of 104.9 MB (50%), 3.49 MB/s (3.20 MB/s overall)`
  */
-export function downloadProgressLine(what: string, start: ProgressSample, previous: ProgressSample, now: ProgressSample, total?: number): string {
-  const of = total !== undefined && total > 0 ? ` of ${formatBytes(total)} (${Math.floor((now.bytes / total) * 100)}%)` : '';
+export function downloadProgressLine(
+  what: string,
+  start: ProgressSample,
+  previous: ProgressSample,
+  now: ProgressSample,
+  total?: number,
+): string {
+  const of =
+    total !== undefined && total > 0 ? ` of ${formatBytes(total)} (${Math.floor((now.bytes / total) * 100)}%)` : '';
   return `Downloading ${what}: ${formatBytes(now.bytes)}${of}, ${formatRate(now.bytes - previous.bytes, now.at - previous.at)} (${formatRate(now.bytes - start.bytes, now.at - start.at)} overall)`;
 }
 

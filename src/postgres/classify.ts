@@ -54,7 +54,8 @@ export function poolerWarning(ctx: { host: string; port: number }): string | und
  */
 const POOLER_STARTUP_PARAMETER = /unsupported startup parameter|unsupported options startup parameter/i;
 /** The server refusing a setting given at connection start (`options=-c name=value`): FATAL at connect. */
-const SERVER_STARTUP_SETTING = /failed: FATAL:\s+(unrecognized configuration parameter|invalid value for parameter|parameter "[^"]+" cannot be (changed|set))/i;
+const SERVER_STARTUP_SETTING =
+  /failed: FATAL:\s+(unrecognized configuration parameter|invalid value for parameter|parameter "[^"]+" cannot be (changed|set))/i;
 
 interface Rule {
   kind: PgFailureKind;
@@ -68,15 +69,30 @@ const IPV6_IN_LINE = /[("][0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}[)"]/i;
 const RULES: Rule[] = [
   { kind: 'out-of-disk', test: /No space left on device|could not extend file|disk full/i },
   { kind: 'version-mismatch', test: /server version mismatch|unsupported version \([\d.]+\) in file header/i },
-  { kind: 'dns', test: /could not translate host name|Name or service not known|Temporary failure in name resolution|nodename nor servname provided|getaddrinfo/i },
-  { kind: 'startup-parameter', test: new RegExp(`${POOLER_STARTUP_PARAMETER.source}|${SERVER_STARTUP_SETTING.source}`, 'i') },
-  { kind: 'pooler', test: /prepared statement "[^"]*" (does not exist|already exists)|pgbouncer|query_wait_timeout|server login has been failing/i },
-  { kind: 'connection-refused', test: /Connection refused|Network is unreachable|No route to host|Is the server running/i },
+  {
+    kind: 'dns',
+    test: /could not translate host name|Name or service not known|Temporary failure in name resolution|nodename nor servname provided|getaddrinfo/i,
+  },
+  {
+    kind: 'startup-parameter',
+    test: new RegExp(`${POOLER_STARTUP_PARAMETER.source}|${SERVER_STARTUP_SETTING.source}`, 'i'),
+  },
+  {
+    kind: 'pooler',
+    test: /prepared statement "[^"]*" (does not exist|already exists)|pgbouncer|query_wait_timeout|server login has been failing/i,
+  },
+  {
+    kind: 'connection-refused',
+    test: /Connection refused|Network is unreachable|No route to host|Is the server running/i,
+  },
   {
     kind: 'timeout',
     test: /timeout expired|Connection timed out|timed out|canceling statement due to (statement|lock) timeout|could not obtain lock|due to (idle-in-transaction|idle-session|transaction) timeout/i,
   },
-  { kind: 'auth', test: /password authentication failed|Tenant or user not found|fe_sendauth: no password supplied|authentication failed|role "[^"]*" does not exist|SASL authentication/i },
+  {
+    kind: 'auth',
+    test: /password authentication failed|Tenant or user not found|fe_sendauth: no password supplied|authentication failed|role "[^"]*" does not exist|SASL authentication/i,
+  },
   { kind: 'database-missing', test: /database "[^"]*" does not exist/i },
   { kind: 'permission-denied', test: /permission denied|must be owner of|must be superuser/i },
   // Case-sensitive "SSL" so that object names such as ssl_keys do not match.
@@ -100,7 +116,10 @@ export function classifyPgError(stderr: string, ctx: PgFailureContext): PgFailur
     const line = lines.find((l) => rule.test.test(l));
     if (line) return build(rule.kind, line, lines, ctx);
   }
-  const index = Math.max(0, lines.findIndex((line) => /error|fatal|failed/i.test(line)));
+  const index = Math.max(
+    0,
+    lines.findIndex((line) => /error|fatal|failed/i.test(line)),
+  );
   const keyLine = lines[index] ?? '(no error output)';
   if (ctx.port === TRANSACTION_POOLER_PORT) return build('pooler', keyLine, lines, ctx);
   return build('unknown', withDetails(lines, index) || keyLine, lines, ctx);
@@ -142,7 +161,13 @@ export function classifyDriverError(err: unknown, ctx: PgFailureContext): PgFail
   return classifyPgError(message, withTool);
 }
 
-function driverKind(code: string, message: string, address: string | undefined, ctx: PgFailureContext, severity?: unknown): PgFailureKind {
+function driverKind(
+  code: string,
+  message: string,
+  address: string | undefined,
+  ctx: PgFailureContext,
+  severity?: unknown,
+): PgFailureKind {
   switch (code) {
     case 'ENOSPC':
       return 'out-of-disk';
@@ -152,7 +177,9 @@ function driverKind(code: string, message: string, address: string | undefined, 
     case 'EAI_FAIL':
       return 'dns';
     case 'ENETUNREACH':
-      return (address ?? '').includes(':') || isSupabaseDirectHost(ctx.host) ? 'ipv6-unreachable' : 'connection-refused';
+      return (address ?? '').includes(':') || isSupabaseDirectHost(ctx.host)
+        ? 'ipv6-unreachable'
+        : 'connection-refused';
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ECONNRESET':
@@ -171,7 +198,11 @@ function driverKind(code: string, message: string, address: string | undefined, 
     case '42501':
       return 'permission-denied';
     case '08P01':
-      return POOLER_STARTUP_PARAMETER.test(message) ? 'startup-parameter' : /pgbouncer/i.test(message) ? 'pooler' : 'unknown';
+      return POOLER_STARTUP_PARAMETER.test(message)
+        ? 'startup-parameter'
+        : /pgbouncer/i.test(message)
+          ? 'pooler'
+          : 'unknown';
     case '42704': // undefined_object: unrecognized configuration parameter
     case '22023': // invalid_parameter_value
     case '55P02': // cant_change_runtime_param
@@ -214,9 +245,17 @@ function firstError(err: unknown): ErrorLike {
     const e = err as { code?: unknown; message?: unknown; address?: unknown; errors?: unknown; severity?: unknown };
     if (!e.code && Array.isArray(e.errors) && e.errors.length > 0) {
       const inner = firstError(e.errors[0]);
-      return { ...inner, message: typeof e.message === 'string' && e.message ? `${e.message}: ${inner.message}` : inner.message };
+      return {
+        ...inner,
+        message: typeof e.message === 'string' && e.message ? `${e.message}: ${inner.message}` : inner.message,
+      };
     }
-    return { code: e.code, message: typeof e.message === 'string' ? e.message : String(err), address: e.address, severity: e.severity };
+    return {
+      code: e.code,
+      message: typeof e.message === 'string' ? e.message : String(err),
+      address: e.address,
+      severity: e.severity,
+    };
   }
   return { message: String(err) };
 }
@@ -238,25 +277,28 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
     case 'auth': {
       text = `Authentication to PostgreSQL at ${where} was rejected: ${said} `;
       if (/Tenant or user not found/i.test(keyLine)) {
-        text += 'Supabase poolers expect the user name as `postgres.<project-ref>`; copy the connection string from the dashboard (Connect → Session pooler).';
+        text +=
+          'Supabase poolers expect the user name as `postgres.<project-ref>`; copy the connection string from the dashboard (Connect → Session pooler).';
       } else if (/no pg_hba\.conf entry|pg_hba\.conf rejects/i.test(keyLine)) {
         text += 'The server does not accept this user/database/address combination. ';
         text += /no encryption|SSL off/i.test(keyLine)
           ? 'It probably only allows SSL connections: set `sslmode=require` (or verify-full) in the connection URL.'
-          : 'Allow the runner\'s address in pg_hba.conf or your provider\'s network rules, or use an allowed user.';
+          : "Allow the runner's address in pg_hba.conf or your provider's network rules, or use an allowed user.";
       } else if (/no password supplied/i.test(keyLine)) {
-        text += 'No password was given: set the password (e.g. from a secret) in the `database-url` or `password` input.';
+        text +=
+          'No password was given: set the password (e.g. from a secret) in the `database-url` or `password` input.';
       } else if (/role "[^"]*" does not exist/i.test(keyLine)) {
         text += 'Check the user name in the connection inputs.';
       } else {
-        text += 'Check the user name and password secrets (a rotated password, or special characters in the URL that are not percent-encoded, are the usual causes).';
+        text +=
+          'Check the user name and password secrets (a rotated password, or special characters in the URL that are not percent-encoded, are the usual causes).';
       }
       break;
     }
     case 'connection-refused':
       text =
         `Cannot connect to PostgreSQL at ${where}: ${said} Check the host and port, that the server is running ` +
-        'and listening on that address (listen_addresses), and that firewalls or your provider\'s IP allow-list let the runner in.';
+        "and listening on that address (listen_addresses), and that firewalls or your provider's IP allow-list let the runner in.";
       break;
     case 'dns':
       text =
@@ -267,7 +309,7 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
       text =
         `The server's address for ${ctx.host} is IPv6 and the runner has no IPv6 route: ${said} ` +
         (isSupabaseDirectHost(ctx.host)
-          ? 'Supabase\'s direct host (db.<ref>.supabase.co) is IPv6-only. Use the IPv4 session pooler instead: ' +
+          ? "Supabase's direct host (db.<ref>.supabase.co) is IPv6-only. Use the IPv4 session pooler instead: " +
             'host `aws-0-<region>.pooler.supabase.com`, port 5432, user `postgres.<ref>` (Dashboard → Connect → Session pooler).'
           : 'Use an IPv4 address or host name for the server (GitHub-hosted runners cannot reach IPv6 addresses).');
       break;
@@ -288,26 +330,31 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
     case 'pooler':
       // Only lost prepared statements (or an unexplained failure on 6543) tell of transaction mode;
       // PgBouncer's own errors happen in session mode too.
-      if (/query_wait_timeout|server login has been failing|pgbouncer/i.test(keyLine) && !/prepared statement/i.test(keyLine)) {
+      if (
+        /query_wait_timeout|server login has been failing|pgbouncer/i.test(keyLine) &&
+        !/prepared statement/i.test(keyLine)
+      ) {
         text =
           `The connection pooler in front of PostgreSQL at ${where} failed the connection: ${said} ` +
           (/query_wait_timeout/i.test(keyLine)
             ? 'No server connection of its pool became free in time: raise the pool size, or run the backup when the pool is less busy.'
             : /server login has been failing/i.test(keyLine)
-              ? 'The pooler itself cannot log in to the database server: check the pooler\'s own credentials and the server (its log says why).'
-              : 'Check the pooler\'s log and settings, or connect directly to the database.');
+              ? "The pooler itself cannot log in to the database server: check the pooler's own credentials and the server (its log says why)."
+              : "Check the pooler's log and settings, or connect directly to the database.");
         break;
       }
       text =
         `The connection to ${where} goes through a connection pooler in transaction mode, which pg_dump cannot use: ${said} ` +
         'Connect directly to the database or through a session-mode pooler' +
-        (ctx.port === TRANSACTION_POOLER_PORT ? ' (on Supabase: the session pooler on port 5432, not the transaction pooler on 6543).' : '.');
+        (ctx.port === TRANSACTION_POOLER_PORT
+          ? ' (on Supabase: the session pooler on port 5432, not the transaction pooler on 6543).'
+          : '.');
       break;
     case 'version-mismatch': {
       if (/in file header/i.test(keyLine)) {
         text =
           `${tool} cannot read this archive: ${said} It was written by a newer pg_dump. ` +
-          'Restore it with pg_restore of the major version recorded in the backup\'s manifest (or newer).';
+          "Restore it with pg_restore of the major version recorded in the backup's manifest (or newer).";
         break;
       }
       const m = /server version:\s*([\w.]+);\s*\w+ version:\s*([\w.]+)/i.exec(lines.join('\n'));
@@ -317,11 +364,14 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
         `${tool} refuses to dump a server of a newer major version than its own: ${said}${detail} ` +
         `Use a client of the server's major version${serverMajor ? ` (${tool} ${serverMajor})` : ''}: ` +
         'leave `install-client` enabled so the action installs it, ' +
-        'or set `client-version` to the server\'s major (or newer) and make that client available on the runner.';
+        "or set `client-version` to the server's major (or newer) and make that client available on the runner.";
       break;
     }
     case 'permission-denied': {
-      const m = /permission denied for (table|schema|sequence|relation|view|materialized view|function|database|large object) ("?[^\s"]+"?)/i.exec(keyLine);
+      const m =
+        /permission denied for (table|schema|sequence|relation|view|materialized view|function|database|large object) ("?[^\s"]+"?)/i.exec(
+          keyLine,
+        );
       const object = m ? `${m[1]} ${m[2]}` : 'an object';
       text =
         `The database user may not read ${object}: ${said} ` +
@@ -337,13 +387,17 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
     case 'ssl':
       text = `The SSL/TLS negotiation with ${where} failed: ${said} `;
       if (/does not support SSL/i.test(keyLine)) {
-        text += 'The server has SSL switched off: use `sslmode=prefer` or `sslmode=disable` in the connection URL (only on a trusted network).';
-      } else if (/root certificate file|certificate verify failed|self[- ]signed|unable to verify|UNABLE_TO|CERT_/i.test(keyLine)) {
         text +=
-          'The server certificate could not be verified: pass your provider\'s CA certificate with `sslrootcert=<file>` ' +
+          'The server has SSL switched off: use `sslmode=prefer` or `sslmode=disable` in the connection URL (only on a trusted network).';
+      } else if (
+        /root certificate file|certificate verify failed|self[- ]signed|unable to verify|UNABLE_TO|CERT_/i.test(keyLine)
+      ) {
+        text +=
+          "The server certificate could not be verified: pass your provider's CA certificate with `sslrootcert=<file>` " +
           '(write it from a secret in an earlier step) or `sslrootcert=system`, or use `sslmode=require` (encrypted, not verified).';
       } else if (/does not match host name|altname/i.test(keyLine)) {
-        text += 'The certificate was issued for another host name: connect with the host name in the certificate, or use `sslmode=verify-ca`.';
+        text +=
+          'The certificate was issued for another host name: connect with the host name in the certificate, or use `sslmode=verify-ca`.';
       } else {
         text += 'Check `sslmode` in the connection URL: most hosted databases need `sslmode=require` or stricter.';
       }
@@ -362,9 +416,11 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
           '(`ALTER ROLE <user> SET statement_timeout = …`): this action turns it off for its own sessions, as pg_dump does; ' +
           'if this still appears, set it to 0 for the backup role (`ALTER ROLE <user> SET statement_timeout = 0`).';
       } else if (session) {
-        const setting = { 'idle-in-transaction': 'idle_in_transaction_session_timeout', 'idle-session': 'idle_session_timeout', transaction: 'transaction_timeout' }[
-          session[1]!.toLowerCase() as 'idle-in-transaction' | 'idle-session' | 'transaction'
-        ];
+        const setting = {
+          'idle-in-transaction': 'idle_in_transaction_session_timeout',
+          'idle-session': 'idle_session_timeout',
+          transaction: 'transaction_timeout',
+        }[session[1]!.toLowerCase() as 'idle-in-transaction' | 'idle-session' | 'transaction'];
         text =
           `The server ended the session because of its ${setting}: ${said} ` +
           `Set it to 0 for the backup role (\`ALTER ROLE <user> SET ${setting} = 0\`), or raise it above the backup's duration.`;
@@ -385,9 +441,11 @@ function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFai
         `${tool} failed (${where}): ${said}` +
         (CONNECTION_LOST.test(keyLine)
           ? ' The connection to the server was lost during the dump (a restart or failover, a proxy or pooler cutting a long ' +
-            'connection, or the server running out of memory): run the backup again and check the server\'s log.'
+            "connection, or the server running out of memory): run the backup again and check the server's log."
           : '') +
-        (ctx.port === TRANSACTION_POOLER_PORT ? ' Port 6543 is usually a transaction pooler, which pg_dump cannot use: connect directly or through a session pooler.' : '');
+        (ctx.port === TRANSACTION_POOLER_PORT
+          ? ' Port 6543 is usually a transaction pooler, which pg_dump cannot use: connect directly or through a session pooler.'
+          : '');
       break;
   }
   return { kind, message: text };

@@ -115,10 +115,16 @@ interface MissingClientInput extends ClientDecisionInput {
 
 function missingClientMessage(input: MissingClientInput): string {
   const { serverMajor, wanted, found, platform, osId, installFailure } = input;
-  const target = wanted === serverMajor ? `the PostgreSQL ${serverMajor} server` : `\`client-version\` ${wanted} (server: PostgreSQL ${serverMajor})`;
+  const target =
+    wanted === serverMajor
+      ? `the PostgreSQL ${serverMajor} server`
+      : `\`client-version\` ${wanted} (server: PostgreSQL ${serverMajor})`;
   let text = `No pg_dump ${wanted} is available for ${target}. Clients found: ${describeFound(found)}.`;
   if (installFailure) {
-    const command = installFailure.method === 'apt' ? `apt-get install postgresql-client-${wanted}` : `brew install postgresql@${wanted}`;
+    const command =
+      installFailure.method === 'apt'
+        ? `apt-get install postgresql-client-${wanted}`
+        : `brew install postgresql@${wanted}`;
     text += ` \`${command}\` failed: "${installFailure.keyLine}".`;
   }
   text += ' Fix: ';
@@ -385,7 +391,8 @@ export async function ensureClient(opts: EnsureClientOptions): Promise<EnsuredCl
   // The install failed: fall back to a newer client if there is one, else explain.
   const fallback = decideClient({ ...base, install: false });
   if (fallback.action === 'use') {
-    const warning = `${decision.method} could not install postgresql-client-${decision.major} ("${outcome.keyLine}"). ${fallback.warning ?? ''}`.trim();
+    const warning =
+      `${decision.method} could not install postgresql-client-${decision.major} ("${outcome.keyLine}"). ${fallback.warning ?? ''}`.trim();
     return finish(fallback.tool, platform, opts.log, undefined, warning);
   }
   throw new ClientInstallError(
@@ -461,7 +468,9 @@ async function installWithApt(
           const result = await root('dpkg', ['--refuse-downgrade', '-i', ...debs]);
           const tool = result.exitCode === 0 ? await lookForClient() : undefined;
           if (tool) return { tool, installedBy: 'cache' };
-          log.warning(`Installing the cached postgresql-client-${major} packages failed (${keyLine(result)}); using apt.`);
+          log.warning(
+            `Installing the cached postgresql-client-${major} packages failed (${keyLine(result)}); using apt.`,
+          );
         }
       }
     } catch (error) {
@@ -481,13 +490,20 @@ async function installWithApt(
 
   await mkdir(path.join(debDir, 'partial'), { recursive: true });
   const installArgs = [
-    'install', '-y', '--no-install-recommends',
-    '-o', `Dir::Cache::Archives=${debDir}`,
-    '-o', 'APT::Keep-Downloaded-Packages=true',
+    'install',
+    '-y',
+    '--no-install-recommends',
+    '-o',
+    `Dir::Cache::Archives=${debDir}`,
+    '-o',
+    'APT::Keep-Downloaded-Packages=true',
     `postgresql-client-${major}`,
   ];
   let result = await root('apt-get', installArgs);
-  if (result.exitCode !== 0 && /Unable to locate package|has no installation candidate|Failed to fetch/i.test(result.stdout + result.stderr)) {
+  if (
+    result.exitCode !== 0 &&
+    /Unable to locate package|has no installation candidate|Failed to fetch/i.test(result.stdout + result.stderr)
+  ) {
     log.info(`apt-get could not find postgresql-client-${major}; running apt-get update and retrying.`);
     const update = await root('apt-get', ['update']);
     if (update.exitCode !== 0) log.warning(`apt-get update failed: ${keyLine(update)}`);
@@ -529,7 +545,10 @@ function keyLine(result: CommandResult): string {
     .map((line) => line.trim())
     .filter((line) => line.length > 0);
   const line =
-    lines.find((l) => /^E: /.test(l)) ?? lines.find((l) => /^Error:|error:/i.test(l)) ?? lines.at(-1) ?? `exit code ${result.exitCode}`;
+    lines.find((l) => /^E: /.test(l)) ??
+    lines.find((l) => /^Error:|error:/i.test(l)) ??
+    lines.at(-1) ??
+    `exit code ${result.exitCode}`;
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 

@@ -75,11 +75,18 @@ const PASSWORD = 'the action never prompts; the password comes from the `databas
  */
 const OPTIONS: Record<string, OptionSpec> = {
   // Break the pipeline or duplicate what the action controls.
-  file: { short: 'f', value: true, deny: 'the action writes the output itself; choose where with the `destination` input' },
+  file: {
+    short: 'f',
+    value: true,
+    deny: 'the action writes the output itself; choose where with the `destination` input',
+  },
   format: { short: 'F', value: true, deny: 'use the `format` input' },
   compress: { short: 'Z', value: true, deny: 'use the `compression` input' },
   jobs: { short: 'j', value: true, deny: 'use the `jobs` input (directory format)' },
-  snapshot: { value: true, deny: 'the action exports its own snapshot so that row counts and the dump see the same data' },
+  snapshot: {
+    value: true,
+    deny: 'the action exports its own snapshot so that row counts and the dump see the same data',
+  },
   dbname: { short: 'd', value: true, deny: CONNECTION },
   host: { short: 'h', value: true, deny: CONNECTION },
   port: { short: 'p', value: true, deny: CONNECTION },
@@ -111,7 +118,10 @@ const OPTIONS: Record<string, OptionSpec> = {
   encoding: { short: 'E', value: true },
   superuser: { short: 'S', value: true },
   verbose: { short: 'v', value: false },
-  'lock-wait-timeout': { value: true, deny: 'use the `lock-wait-timeout` input, which also bounds the wait of the session that counts rows' },
+  'lock-wait-timeout': {
+    value: true,
+    deny: 'use the `lock-wait-timeout` input, which also bounds the wait of the session that counts rows',
+  },
   'no-sync': { value: false, since: 10 },
   'sync-method': { value: true, since: 17 },
   'attribute-inserts': { value: false },
@@ -143,9 +153,18 @@ const OPTIONS: Record<string, OptionSpec> = {
   'statistics-only': { value: false, since: 18 },
   statistics: { value: false, since: 18 },
   // Spellings of the PostgreSQL 18 development cycle, removed before 18.0.
-  'with-data': { value: false, deny: 'it was removed before PostgreSQL 18.0; data is dumped by default (or use `data-only`)' },
-  'with-schema': { value: false, deny: 'it was removed before PostgreSQL 18.0; the schema is dumped by default (or use `schema-only`)' },
-  'with-statistics': { value: false, deny: 'it was removed before PostgreSQL 18.0; write `--statistics` (pg_dump 18+)' },
+  'with-data': {
+    value: false,
+    deny: 'it was removed before PostgreSQL 18.0; data is dumped by default (or use `data-only`)',
+  },
+  'with-schema': {
+    value: false,
+    deny: 'it was removed before PostgreSQL 18.0; the schema is dumped by default (or use `schema-only`)',
+  },
+  'with-statistics': {
+    value: false,
+    deny: 'it was removed before PostgreSQL 18.0; write `--statistics` (pg_dump 18+)',
+  },
   'sequence-data': { value: false, since: 18 },
   'no-synchronized-snapshots': { value: false },
   'on-conflict-do-nothing': { value: false, since: 12 },
@@ -218,7 +237,10 @@ function checkToken(token: string): string | undefined {
  * Returns the problem, naming the option, the input, the client's version and the first version that
  * has it, or undefined when all are accepted.
  */
-export function checkPgDumpArgsForClient(args: string[], client: Pick<ClientTool, 'major' | 'version'>): string | undefined {
+export function checkPgDumpArgsForClient(
+  args: string[],
+  client: Pick<ClientTool, 'major' | 'version'>,
+): string | undefined {
   const minor = Number(/^\d+\.(\d+)/.exec(client.version)?.[1] ?? 0);
   for (const token of args) {
     const name = token.startsWith('--') ? token.slice(2).split('=')[0]! : BY_SHORT[token[1] ?? ''];

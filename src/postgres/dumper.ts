@@ -12,7 +12,12 @@ export interface Dumper {
    * child's stdin, see {@link spawnStage}), goes straight there and the stage's stdout is null.
    * With `to.stdbuf` (the path of a working `stdbuf`, stdbuf.ts) the program writes in 1 MiB blocks.
    */
-  start(program: 'pg_dump' | 'pg_dumpall', args: string[], env: Record<string, string>, to?: { stdout?: Writable; stdbuf?: string }): ChildStage;
+  start(
+    program: 'pg_dump' | 'pg_dumpall',
+    args: string[],
+    env: Record<string, string>,
+    to?: { stdout?: Writable; stdbuf?: string },
+  ): ChildStage;
 }
 
 /**

@@ -95,7 +95,9 @@ export interface DatabaseInspector {
    * The `schema`/`table` patterns (pg_dump's -n/-t, see postgres/patterns.ts) that match nothing in
    * this database, matched as pg_dump matches them; [] when all match. Optional for test doubles.
    */
-  unmatchedPatterns?(patterns: readonly { kind: 'schema' | 'table'; pattern: string }[]): Promise<{ kind: 'schema' | 'table'; pattern: string; malformed: boolean }[]>;
+  unmatchedPatterns?(
+    patterns: readonly { kind: 'schema' | 'table'; pattern: string }[],
+  ): Promise<{ kind: 'schema' | 'table'; pattern: string; malformed: boolean }[]>;
 }
 
 /** Major version from server_version_num (90624 → 9.6, 150018 → 15). */
@@ -131,7 +133,10 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
       ]);
       return result.rows
         .filter((row) => !row.matched || regexes[row.index] === undefined)
-        .map((row) => ({ ...(patterns[row.index] as { kind: 'schema' | 'table'; pattern: string }), malformed: regexes[row.index] === undefined }));
+        .map((row) => ({
+          ...(patterns[row.index] as { kind: 'schema' | 'table'; pattern: string }),
+          malformed: regexes[row.index] === undefined,
+        }));
     },
     async serverInfo() {
       const result = await client.query<{ num: string; version: string; size: string }>(
@@ -140,7 +145,12 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
       );
       const row = result.rows[0]!;
       const versionNum = Number(row.num);
-      return { versionNum, major: majorFromVersionNum(versionNum), version: row.version, databaseSizeBytes: Number(row.size) };
+      return {
+        versionNum,
+        major: majorFromVersionNum(versionNum),
+        version: row.version,
+        databaseSizeBytes: Number(row.size),
+      };
     },
     async openSnapshot(options = {}) {
       const session = await Session.open(conn, config, options.lockTimeoutMs ?? 0, () => sessions.delete(session));
@@ -195,7 +205,12 @@ async function connectResolved(conn: Connection): Promise<{ client: pg.Client; c
  * it. pg_dump sets the same ones to 0 for its own sessions (pg_dump.c, setup_connection).
  * pg_settings lists only those the server has (idle_session_timeout 14+, transaction_timeout 17+).
  */
-const SESSION_TIMEOUTS = ['statement_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout', 'transaction_timeout'];
+const SESSION_TIMEOUTS = [
+  'statement_timeout',
+  'idle_in_transaction_session_timeout',
+  'idle_session_timeout',
+  'transaction_timeout',
+];
 
 /** Sets {@link SESSION_TIMEOUTS} to 0 and lock_timeout to `lockTimeoutMs` (0 = wait forever) for the session. */
 async function disableTimeouts(client: pg.Client, lockTimeoutMs: number): Promise<void> {
@@ -295,7 +310,12 @@ class Session implements SnapshotSession {
     private readonly onClose: () => void,
   ) {}
 
-  static async open(conn: Connection, config: pg.ClientConfig, lockTimeoutMs: number, onClose: () => void): Promise<Session> {
+  static async open(
+    conn: Connection,
+    config: pg.ClientConfig,
+    lockTimeoutMs: number,
+    onClose: () => void,
+  ): Promise<Session> {
     const client = await tryConnect(config).catch((error: unknown) => {
       throw toConnectionError(error, conn);
     });
@@ -304,7 +324,9 @@ class Session implements SnapshotSession {
       // parallel workers import the snapshot late), which idle_in_transaction_session_timeout would end.
       await disableTimeouts(client, lockTimeoutMs);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-      const result = await client.query<{ id: string; pid: number }>('SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.pg_backend_pid() AS pid');
+      const result = await client.query<{ id: string; pid: number }>(
+        'SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.pg_backend_pid() AS pid',
+      );
       return new Session(client, result.rows[0]!.id, result.rows[0]!.pid, conn, onClose);
     } catch (error) {
       await client.end().catch(() => undefined);
@@ -341,7 +363,9 @@ class Session implements SnapshotSession {
 
   private async countRows(mode: 'exact' | 'estimate'): Promise<TableRowCount[]> {
     const tables = (
-      await this.client.query<{ schema: string; table: string; reltuples: number; live: number | null }>(USER_TABLES_SQL)
+      await this.client.query<{ schema: string; table: string; reltuples: number; live: number | null }>(
+        USER_TABLES_SQL,
+      )
     ).rows;
     tables.sort((a, b) => compare(a.schema, b.schema) || compare(a.table, b.table));
     const out: TableRowCount[] = [];
@@ -359,7 +383,9 @@ class Session implements SnapshotSession {
             `Counting the rows of ${relation} (for the manifest, in the dump's snapshot) failed: ${errorText(error)}. ${message}`,
             { cause: error },
           );
-          throw kind === 'timeout' && (error as { code?: unknown }).code === '55P03' ? markLockWait(failure, [relation]) : failure;
+          throw kind === 'timeout' && (error as { code?: unknown }).code === '55P03'
+            ? markLockWait(failure, [relation])
+            : failure;
         }
         rows = Number(result.rows[0]!.n);
       } else {

@@ -80,7 +80,12 @@ export function libpqEnv(conn: Connection): Record<string, string> {
 }
 
 /** OpenSSL's default CA bundle files (Debian/Ubuntu, RHEL/Fedora, macOS/Alpine/Homebrew), in that order. */
-const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem', '/opt/homebrew/etc/ca-certificates/cert.pem'];
+const SYSTEM_CA_BUNDLES = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/cert.pem',
+  '/opt/homebrew/etc/ca-certificates/cert.pem',
+];
 
 /**
  * The system's CA bundle file for `sslrootcert=system`, or undefined when none of the usual ones

@@ -91,15 +91,31 @@ const WAITS_SQL = `
  */
 export async function readLockWaits(client: pg.Client, own: OwnBackends): Promise<LockWait[]> {
   const since = new Date(own.since.getTime() - 2000).toISOString();
-  const waiting = (await client.query<{ pid: number; waiter: string }>(WAITING_SQL, [own.countingPid, own.pgDumpApplicationName, since])).rows;
+  const waiting = (
+    await client.query<{ pid: number; waiter: string }>(WAITING_SQL, [
+      own.countingPid,
+      own.pgDumpApplicationName,
+      since,
+    ])
+  ).rows;
   if (waiting.length === 0) return [];
-  const { rows } = await client.query<Record<string, unknown>>(WAITS_SQL, [waiting.map((w) => w.pid), waiting.map((w) => w.waiter)]);
+  const { rows } = await client.query<Record<string, unknown>>(WAITS_SQL, [
+    waiting.map((w) => w.pid),
+    waiting.map((w) => w.waiter),
+  ]);
   const byKey = new Map<string, LockWait>();
   for (const r of rows) {
     const key = `${r.pid}:${r.locktype}:${r.relation}`;
     let wait = byKey.get(key);
     if (!wait) {
-      wait = { pid: Number(r.pid), waiter: String(r.waiter), relation: (r.relation as string | null) ?? null, lockType: String(r.locktype), mode: String(r.mode), holders: [] };
+      wait = {
+        pid: Number(r.pid),
+        waiter: String(r.waiter),
+        relation: (r.relation as string | null) ?? null,
+        lockType: String(r.locktype),
+        mode: String(r.mode),
+        holders: [],
+      };
       byKey.set(key, wait);
     }
     if (r.holder_pid !== null && r.holder_pid !== undefined) wait.holders.push(holderFromRow(r, Number(r.holder_pid)));
@@ -151,7 +167,11 @@ export function describeHolder(h: LockHolder): string {
   if (h.user) parts.push(`user ${h.user}`);
   parts.push(h.modes.length > 0 ? `holds ${h.modes.join(', ')}` : 'waits ahead in the lock queue');
   if (h.state) parts.push(h.state);
-  parts.push(h.queryStart ? `query started ${h.queryStart}` : 'query start not visible to this role (pg_read_all_stats shows it)');
+  parts.push(
+    h.queryStart
+      ? `query started ${h.queryStart}`
+      : 'query start not visible to this role (pg_read_all_stats shows it)',
+  );
   return `pid ${h.pid} (${parts.join(', ')})`;
 }
 
@@ -168,7 +188,12 @@ export function describeLockWait(wait: LockWait, seconds: number): string {
  * A failed poll is ignored (the next one tries again): the watch must never fail a backup.
  * @returns stop(), which ends the polling and waits for a poll in flight.
  */
-export function watchLockWaits(client: pg.Client, own: OwnBackends, log: (line: string) => void, suffix = ''): { stop(): Promise<void> } {
+export function watchLockWaits(
+  client: pg.Client,
+  own: OwnBackends,
+  log: (line: string) => void,
+  suffix = '',
+): { stop(): Promise<void> } {
   const firstSeen = new Map<string, number>();
   const lastLogged = new Map<string, number>();
   const intervalMs = LOCK_REPORT_INTERVAL_SECONDS * 1000;

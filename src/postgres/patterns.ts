@@ -54,10 +54,13 @@ export function namePatternRegexes(pattern: string, kind: 'schema' | 'table'): N
   const anchored = parts.map((part) => `^(${part})$`);
   if (kind === 'schema') {
     if (anchored.length > 2) return undefined;
-    return anchored.length === 2 ? { database: anchored[0] as string, schema: anchored[1] as string } : { schema: anchored[0] as string };
+    return anchored.length === 2
+      ? { database: anchored[0] as string, schema: anchored[1] as string }
+      : { schema: anchored[0] as string };
   }
   if (anchored.length > 3) return undefined;
-  if (anchored.length === 3) return { database: anchored[0] as string, schema: anchored[1] as string, name: anchored[2] as string };
+  if (anchored.length === 3)
+    return { database: anchored[0] as string, schema: anchored[1] as string, name: anchored[2] as string };
   if (anchored.length === 2) return { schema: anchored[0] as string, name: anchored[1] as string };
   return { name: anchored[0] as string };
 }

@@ -30,7 +30,9 @@ export interface Command {
  * stdbuf execs the program in its own process, so exit status, signals and stderr are the program's.
  */
 export function withStdoutBuffer(program: string, args: string[], stdbuf: string | undefined): Command {
-  return stdbuf ? { command: stdbuf, args: [`--output=${STDOUT_BUFFER}`, program, ...args] } : { command: program, args };
+  return stdbuf
+    ? { command: stdbuf, args: [`--output=${STDOUT_BUFFER}`, program, ...args] }
+    : { command: program, args };
 }
 
 /**
@@ -39,7 +41,10 @@ export function withStdoutBuffer(program: string, args: string[], stdbuf: string
  * and nothing on stderr (a library the loader cannot preload is reported there, and the run goes on
  * without it). Undefined otherwise, never throws.
  */
-export async function detectStdbuf(program: string, platform: NodeJS.Platform = process.platform): Promise<string | undefined> {
+export async function detectStdbuf(
+  program: string,
+  platform: NodeJS.Platform = process.platform,
+): Promise<string | undefined> {
   if (platform !== 'linux') return undefined;
   const stdbuf = await which('stdbuf', false);
   if (!stdbuf) return undefined;

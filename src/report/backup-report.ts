@@ -27,18 +27,31 @@ export function backupSummary(result: BackupResult): string {
   const rows: [string, string][] = [
     ['Database', `\`${m.database}\` (PostgreSQL ${m.server.version})`],
     ['Label', m.label ?? '—'],
-    ['Format', `${m.format}, compression ${m.compression.method}${m.compression.level === null ? '' : `:${m.compression.level}`} (${m.compression.where})`],
-    ['Archive size', `${formatBytes(m.archive.bytes)} (${m.archive.bytes} bytes; database ${formatBytes(m.databaseSizeBytes)})`],
+    [
+      'Format',
+      `${m.format}, compression ${m.compression.method}${m.compression.level === null ? '' : `:${m.compression.level}`} (${m.compression.where})`,
+    ],
+    [
+      'Archive size',
+      `${formatBytes(m.archive.bytes)} (${m.archive.bytes} bytes; database ${formatBytes(m.databaseSizeBytes)})`,
+    ],
     ['Duration', `${m.durationSeconds} s`],
     ['Throughput', `${formatBytes(result.throughput)}/s`],
     ['SHA-256', `\`${m.archive.sha256}\``],
-    ['Tables', `${m.rowCounts.tables.length} (${m.rowCounts.tables.reduce((n, t) => n + t.rows, 0)} rows, ${m.rowCounts.mode})`],
+    [
+      'Tables',
+      `${m.rowCounts.tables.length} (${m.rowCounts.tables.reduce((n, t) => n + t.rows, 0)} rows, ${m.rowCounts.mode})`,
+    ],
     ['pg_dump', m.client.pgDumpVersion],
   ];
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
   const failed = result.destinations.filter((d) => !d.ok);
   if (failed.length === 0) {
-    const where = ['| Destination | Object key |', '|---|---|', ...result.destinations.map((d) => `| ${d.url} | \`${d.key}\` |`)].join('\n');
+    const where = [
+      '| Destination | Object key |',
+      '|---|---|',
+      ...result.destinations.map((d) => `| ${d.url} | \`${d.key}\` |`),
+    ].join('\n');
     return `## PostgreSQL backup: ${m.database}\n\n${table}\n\n${where}\n`;
   }
   // Some destinations failed: every one gets a row saying whether it holds the backup.
@@ -46,7 +59,10 @@ export function backupSummary(result: BackupResult): string {
   const where = [
     '| Destination | Object key | Result |',
     '|---|---|---|',
-    ...result.destinations.map((d) => `| ${d.url} | ${d.ok ? `\`${d.key}\`` : '—'} | ${d.ok ? '✅ stored and verified' : `❌ failed: ${cell(d.error ?? 'unknown error')}`} |`),
+    ...result.destinations.map(
+      (d) =>
+        `| ${d.url} | ${d.ok ? `\`${d.key}\`` : '—'} | ${d.ok ? '✅ stored and verified' : `❌ failed: ${cell(d.error ?? 'unknown error')}`} |`,
+    ),
   ].join('\n');
   const heading = `## PostgreSQL backup: ${m.database} (❌ ${failed.length} of ${result.destinations.length} destinations failed: ${failed.map((d) => d.url).join(', ')})`;
   return `${heading}\n\n${table}\n\n${where}\n`;

@@ -4,7 +4,13 @@
  * warning, the step's exit status stays the command's.
  */
 import { errorMessage } from '../errors.js';
-import { createIssueReporter, githubContext, runUrl, type IssueReporter, type ReporterOptions } from './github-issue.js';
+import {
+  createIssueReporter,
+  githubContext,
+  runUrl,
+  type IssueReporter,
+  type ReporterOptions,
+} from './github-issue.js';
 import type { ReportingConfig } from './reporting-config.js';
 import { notifyWebhook, redact, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
 
@@ -66,7 +72,11 @@ export async function reportOutcome(given: Outcome, deps: ReportDeps): Promise<v
     // of a secret (e.g. a URL pasted into `database`) from the redaction of the rendered text.
     const outcome = redactOutcome(given, secrets);
     const reporter =
-      deps.reporter ?? createIssueReporter(config, env, log, { ...deps.issueOptions, secrets: [...(deps.issueOptions?.secrets ?? []), ...secrets] });
+      deps.reporter ??
+      createIssueReporter(config, env, log, {
+        ...deps.issueOptions,
+        secrets: [...(deps.issueOptions?.secrets ?? []), ...secrets],
+      });
     const gh = githubContext(env).context;
     const common = {
       command: outcome.command,
@@ -75,7 +85,10 @@ export async function reportOutcome(given: Outcome, deps: ReportDeps): Promise<v
       ...(gh ? { repository: `${gh.owner}/${gh.repo}`, workflow: gh.workflow, job: gh.job } : {}),
       ...(gh && runUrl(gh) ? { runUrl: runUrl(gh) as string } : {}),
     };
-    const webhookOptions: WebhookOptions = { ...deps.webhookOptions, secrets: [...(deps.webhookOptions?.secrets ?? []), ...secrets] };
+    const webhookOptions: WebhookOptions = {
+      ...deps.webhookOptions,
+      secrets: [...(deps.webhookOptions?.secrets ?? []), ...secrets],
+    };
 
     if (!outcome.ok) {
       const report = await reporter.reportFailure({
@@ -126,7 +139,13 @@ export async function reportOutcome(given: Outcome, deps: ReportDeps): Promise<v
 /** `outcome` with each text that came from inputs or the store redacted ({@link redact}). */
 function redactOutcome(outcome: Outcome, secrets: readonly string[]): Outcome {
   const clean = (text: string): string => redact(text, secrets);
-  if (outcome.ok) return { ...outcome, command: clean(outcome.command), database: clean(outcome.database), ...(outcome.backupKey ? { backupKey: clean(outcome.backupKey) } : {}) };
+  if (outcome.ok)
+    return {
+      ...outcome,
+      command: clean(outcome.command),
+      database: clean(outcome.database),
+      ...(outcome.backupKey ? { backupKey: clean(outcome.backupKey) } : {}),
+    };
   return {
     ...outcome,
     command: clean(outcome.command),

@@ -51,7 +51,9 @@ export function failureSummary(run: FailedRun, secrets: readonly string[]): stri
     `### What to check (phase: ${run.phase})`,
     '',
     // The checklist's first line points to "the run linked above", which is this page itself.
-    ...checklistFor(run.phase).slice(1).map((line) => `- ${line}`),
+    ...checklistFor(run.phase)
+      .slice(1)
+      .map((line) => `- ${line}`),
     '',
   ];
   return redact(lines.join('\n'), secrets);

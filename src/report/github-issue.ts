@@ -182,7 +182,9 @@ export function githubContext(env: NodeJS.ProcessEnv): { context?: GitHubContext
  * `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`, with
  * `/attempts/<n>` for a re-run (attempt > 1); undefined without a run id.
  */
-export function runUrl(ctx: Pick<GitHubContext, 'serverUrl' | 'owner' | 'repo' | 'runId' | 'runAttempt'>): string | undefined {
+export function runUrl(
+  ctx: Pick<GitHubContext, 'serverUrl' | 'owner' | 'repo' | 'runId' | 'runAttempt'>,
+): string | undefined {
   if (ctx.runId === '') return undefined;
   const base = `${ctx.serverUrl}/${ctx.owner}/${ctx.repo}/actions/runs/${ctx.runId}`;
   return ctx.runAttempt > 1 ? `${base}/attempts/${ctx.runAttempt}` : base;
@@ -221,10 +223,10 @@ export function issueTitle(command: string, database: string, workflow: string):
 
 /** What to check first, by failed phase (markdown task-list lines, without the `- [ ] `). */
 export function checklistFor(phase: string): string[] {
-  const common = 'Read the failed step\'s log in the run linked above; the error there is the first thing to fix.';
+  const common = "Read the failed step's log in the run linked above; the error there is the first thing to fix.";
   const byPhase: Record<string, string[]> = {
     config: [
-      'The input named in the error: its value in the workflow file (see the action\'s README for allowed values).',
+      "The input named in the error: its value in the workflow file (see the action's README for allowed values).",
       'Secrets used by the inputs exist in this repository or environment (runs from forks and Dependabot get no secrets).',
     ],
     connect: [
@@ -234,7 +236,7 @@ export function checklistFor(phase: string): string[] {
       'The server is up and accepts connections (maintenance, max_connections).',
     ],
     client: [
-      'A pg_dump of the server\'s major version could be installed: `install-client`, `client-version`, and the runner image (PGDG apt, Homebrew, Windows PGBIN).',
+      "A pg_dump of the server's major version could be installed: `install-client`, `client-version`, and the runner image (PGDG apt, Homebrew, Windows PGBIN).",
       'The server was upgraded to a new major version recently (the client must match or be newer).',
     ],
     dump: [
@@ -249,7 +251,7 @@ export function checklistFor(phase: string): string[] {
       'Bucket quota, object lock or lifecycle rules; for file:// destinations, free disk space and permissions.',
     ],
     verify: [
-      'The stored archive differs from what was streamed: the store\'s consistency, a proxy rewriting bodies, or another process writing the same key.',
+      "The stored archive differs from what was streamed: the store's consistency, a proxy rewriting bodies, or another process writing the same key.",
       'Re-run the job; if it fails again, test the storage with a small upload.',
     ],
     manifest: [
@@ -257,7 +259,10 @@ export function checklistFor(phase: string): string[] {
       'The archive without a manifest is not a good backup: re-run the job.',
     ],
   };
-  return [common, ...(byPhase[phase] ?? ['The step log around the error, and the inputs and secrets of this command.'])];
+  return [
+    common,
+    ...(byPhase[phase] ?? ['The step log around the error, and the inputs and secrets of this command.']),
+  ];
 }
 
 /** Human age: `45 seconds`, `12 minutes`, `5 hours 3 minutes`, `2 days 4 hours`. */
@@ -275,7 +280,8 @@ export function formatAge(ms: number): string {
 
 function ordinal(n: number): string {
   const rem100 = n % 100;
-  const suffix = rem100 >= 11 && rem100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  const suffix =
+    rem100 >= 11 && rem100 <= 13 ? 'th' : (({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th');
   return `${n}${suffix}`;
 }
 
@@ -300,7 +306,10 @@ function codeBlock(text: string, max = 20_000): string {
 }
 
 function utc(time: Date): string {
-  return `${time.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} UTC`;
+  return `${time
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '')} UTC`;
 }
 
 /** Everything the renderers need besides the failure itself. */
@@ -368,7 +377,12 @@ export function renderIssueBody(ctx: FailureContext, run: RenderRun): string {
     '---',
     '<sub>Opened by postgres-backup-action. Each further failure of this job adds a comment; the next successful run comments "Recovered" and closes this issue (`close-issue-on-success`). Keep the hidden marker at the top of this description: it is how the action finds this issue again.</sub>',
     '',
-    buildFailureMarker({ runId: run.runId, attempt: run.runAttempt, command: ctx.command, consecutive: run.consecutive }),
+    buildFailureMarker({
+      runId: run.runId,
+      attempt: run.runAttempt,
+      command: ctx.command,
+      consecutive: run.consecutive,
+    }),
     '',
   ].join('\n');
 }
@@ -376,7 +390,12 @@ export function renderIssueBody(ctx: FailureContext, run: RenderRun): string {
 /** A repeat failure's comment: failure record, count, phase, run, last good backup, the error. */
 export function renderFailureComment(ctx: FailureContext, run: RenderRun): string {
   return [
-    buildFailureMarker({ runId: run.runId, attempt: run.runAttempt, command: ctx.command, consecutive: run.consecutive }),
+    buildFailureMarker({
+      runId: run.runId,
+      attempt: run.runAttempt,
+      command: ctx.command,
+      consecutive: run.consecutive,
+    }),
     `**Failed again** (${ordinal(run.consecutive)} consecutive failed run): ${code(ctx.command)} in phase **${ctx.phase}**, ${utc(ctx.time)}.`,
     '',
     `- Run: ${runText(run)}`,
@@ -388,7 +407,10 @@ export function renderFailureComment(ctx: FailureContext, run: RenderRun): strin
 }
 
 /** The recovery comment posted before closing. */
-export function renderRecoveryComment(ctx: SuccessContext, run: Pick<RenderRun, 'runUrl' | 'runId' | 'runAttempt'>): string {
+export function renderRecoveryComment(
+  ctx: SuccessContext,
+  run: Pick<RenderRun, 'runUrl' | 'runId' | 'runAttempt'>,
+): string {
   const runPart = run.runUrl ? ` in [run ${run.runId}](${run.runUrl})` : '';
   return [
     buildRecoveredMarker(run.runId, run.runAttempt),
@@ -465,7 +487,12 @@ class ApiStep extends Error {
  * GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, and for failure-threshold > 1 GITHUB_WORKFLOW_REF,
  * GITHUB_REF_NAME/GITHUB_HEAD_REF and RUNNER_NAME. Never throws.
  */
-export function createIssueReporter(config: ReportingConfig, env: NodeJS.ProcessEnv, log: ReportLog, options: ReporterOptions = {}): IssueReporter {
+export function createIssueReporter(
+  config: ReportingConfig,
+  env: NodeJS.ProcessEnv,
+  log: ReportLog,
+  options: ReporterOptions = {},
+): IssueReporter {
   if (!config.issueOnFailure) {
     return { reportFailure: async () => ({ action: 'disabled' }), reportSuccess: async () => ({ action: 'disabled' }) };
   }
@@ -509,16 +536,27 @@ class OctokitIssueReporter implements IssueReporter {
     const boundedFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
       if (this.deadline?.aborted) {
         // Named AbortError so @octokit/request rethrows it as is and plugin-retry does not retry.
-        throw Object.assign(new Error(`time budget of ${Math.round(this.budgetMs / 1000)} s for GitHub reporting is spent`), { name: 'AbortError' });
+        throw Object.assign(
+          new Error(`time budget of ${Math.round(this.budgetMs / 1000)} s for GitHub reporting is spent`),
+          { name: 'AbortError' },
+        );
       }
-      const signals = [AbortSignal.timeout(requestTimeoutMs), ...(this.deadline ? [this.deadline] : []), ...(init?.signal ? [init.signal] : [])];
+      const signals = [
+        AbortSignal.timeout(requestTimeoutMs),
+        ...(this.deadline ? [this.deadline] : []),
+        ...(init?.signal ? [init.signal] : []),
+      ];
       return fetch(url, { ...init, signal: AbortSignal.any(signals) });
     };
-    const limited = (kind: string) => (retryAfter: number, opts: { method: string; url: string }, _octokit: unknown, retryCount: number): boolean => {
-      const again = retryCount === 0 && retryAfter <= 30;
-      log.warning(`GitHub API ${kind} rate limit on ${opts.method} ${opts.url}: ${again ? `retrying in ${retryAfter} s` : 'giving up'}.`);
-      return again;
-    };
+    const limited =
+      (kind: string) =>
+      (retryAfter: number, opts: { method: string; url: string }, _octokit: unknown, retryCount: number): boolean => {
+        const again = retryCount === 0 && retryAfter <= 30;
+        log.warning(
+          `GitHub API ${kind} rate limit on ${opts.method} ${opts.url}: ${again ? `retrying in ${retryAfter} s` : 'giving up'}.`,
+        );
+        return again;
+      };
     this.octokit = new ReportingOctokit({
       auth: config.githubToken,
       baseUrl: gh.apiUrl,
@@ -537,7 +575,12 @@ class OctokitIssueReporter implements IssueReporter {
         onRateLimit: limited('primary'),
         onSecondaryRateLimit: limited('secondary'),
       },
-      log: { debug: () => {}, info: () => {}, warn: (message: string) => log.info(`GitHub API: ${redact(message, this.secrets)}`), error: () => {} },
+      log: {
+        debug: () => {},
+        info: () => {},
+        warn: (message: string) => log.info(`GitHub API: ${redact(message, this.secrets)}`),
+        error: () => {},
+      },
     });
   }
 
@@ -574,7 +617,12 @@ class OctokitIssueReporter implements IssueReporter {
       }
       const created = await this.createIssue(ctx, { ...base, consecutive, ...(countUnknown ? { countUnknown } : {}) });
       this.log.warning(`Opened issue #${created.number} for this failure: ${created.html_url}`);
-      return { action: 'created', issueNumber: created.number, issueUrl: created.html_url, consecutiveFailures: consecutive };
+      return {
+        action: 'created',
+        issueNumber: created.number,
+        issueUrl: created.html_url,
+        consecutiveFailures: consecutive,
+      };
     } catch (error) {
       this.warn(error, 'failure');
       return { action: 'failed' };
@@ -593,12 +641,25 @@ class OctokitIssueReporter implements IssueReporter {
         return { action: 'kept-open', issueNumber: open.number, issueUrl: open.html_url };
       }
       const { owner, repo } = this.gh;
-      const body = redact(renderRecoveryComment(ctx, { ...(runUrl(this.gh) ? { runUrl: runUrl(this.gh) as string } : {}), runId: this.gh.runId, runAttempt: this.gh.runAttempt }), this.secrets);
+      const body = redact(
+        renderRecoveryComment(ctx, {
+          ...(runUrl(this.gh) ? { runUrl: runUrl(this.gh) as string } : {}),
+          runId: this.gh.runId,
+          runAttempt: this.gh.runAttempt,
+        }),
+        this.secrets,
+      );
       await this.step('comment on the failure issue', 'issues: write', () =>
         this.octokit.rest.issues.createComment({ owner, repo, issue_number: open.number, body }),
       );
       await this.step('close the failure issue', 'issues: write', () =>
-        this.octokit.rest.issues.update({ owner, repo, issue_number: open.number, state: 'closed', state_reason: 'completed' }),
+        this.octokit.rest.issues.update({
+          owner,
+          repo,
+          issue_number: open.number,
+          state: 'closed',
+          state_reason: 'completed',
+        }),
       );
       this.log.info(`Recovered: closed failure issue #${open.number} (${open.html_url}).`);
       return { action: 'closed', issueNumber: open.number, issueUrl: open.html_url };
@@ -638,7 +699,8 @@ class OctokitIssueReporter implements IssueReporter {
         for (const issue of page.data) {
           if (issue.pull_request) continue;
           const found = parseMarker(issue.body);
-          if (found && sameIdentity(found, identity)) return { number: issue.number, html_url: issue.html_url, body: issue.body ?? null };
+          if (found && sameIdentity(found, identity))
+            return { number: issue.number, html_url: issue.html_url, body: issue.body ?? null };
         }
         if (++n >= 20) break; // 2 000 open issues with these labels: give up rather than page forever.
       }
@@ -646,14 +708,23 @@ class OctokitIssueReporter implements IssueReporter {
     });
   }
 
-  private async commentOnOpen(open: IssueRef, ctx: FailureContext, base: Omit<RenderRun, 'consecutive'>): Promise<FailureReport> {
+  private async commentOnOpen(
+    open: IssueRef,
+    ctx: FailureContext,
+    base: Omit<RenderRun, 'consecutive'>,
+  ): Promise<FailureReport> {
     const { owner, repo } = this.gh;
     const records: FailureMarker[] = [];
     const fromBody = parseFailureMarker(open.body);
     if (fromBody) records.push(fromBody);
-    await this.step('read the failure issue\'s comments', 'issues: read', async () => {
+    await this.step("read the failure issue's comments", 'issues: read', async () => {
       let n = 0;
-      for await (const page of this.octokit.paginate.iterator(this.octokit.rest.issues.listComments, { owner, repo, issue_number: open.number, per_page: 100 })) {
+      for await (const page of this.octokit.paginate.iterator(this.octokit.rest.issues.listComments, {
+        owner,
+        repo,
+        issue_number: open.number,
+        per_page: 100,
+      })) {
         for (const comment of page.data) {
           const record = parseFailureMarker(comment.body);
           if (record) records.push(record);
@@ -662,7 +733,13 @@ class OctokitIssueReporter implements IssueReporter {
       }
     });
     const previous = Math.max(0, ...records.map((r) => r.consecutive));
-    const same = records.find((r) => r.runId === this.gh.runId && r.attempt === this.gh.runAttempt && r.command === ctx.command && this.gh.runId !== '');
+    const same = records.find(
+      (r) =>
+        r.runId === this.gh.runId &&
+        r.attempt === this.gh.runAttempt &&
+        r.command === ctx.command &&
+        this.gh.runId !== '',
+    );
     if (same) {
       this.log.info(`This run's failure is already on issue #${open.number}: ${open.html_url}`);
       return { action: 'duplicate', issueNumber: open.number, issueUrl: open.html_url, consecutiveFailures: previous };
@@ -682,7 +759,14 @@ class OctokitIssueReporter implements IssueReporter {
     const body = redact(renderIssueBody(ctx, run), this.secrets);
     const labels = this.config.issueLabels;
     const create = (assignees: string[]) =>
-      this.octokit.rest.issues.create({ owner, repo, title, body, ...(labels.length > 0 ? { labels } : {}), ...(assignees.length > 0 ? { assignees } : {}) });
+      this.octokit.rest.issues.create({
+        owner,
+        repo,
+        title,
+        body,
+        ...(labels.length > 0 ? { labels } : {}),
+        ...(assignees.length > 0 ? { assignees } : {}),
+      });
     const created = await this.step('open the failure issue', 'issues: write', async () => {
       try {
         return await create(this.config.issueAssignees);
@@ -717,12 +801,14 @@ class OctokitIssueReporter implements IssueReporter {
   private async countConsecutiveFailures(needed: number): Promise<number | undefined> {
     const { owner, repo, workflowFile, runId } = this.gh;
     if (!workflowFile || runId === '') {
-      this.log.warning('Cannot count earlier failed runs (GITHUB_WORKFLOW_REF or GITHUB_RUN_ID unset): opening the issue now.');
+      this.log.warning(
+        'Cannot count earlier failed runs (GITHUB_WORKFLOW_REF or GITHUB_RUN_ID unset): opening the issue now.',
+      );
       return undefined;
     }
     try {
       const jobName = await this.currentJobName();
-      const runs = await this.step('list this workflow\'s runs', 'actions: read', () =>
+      const runs = await this.step("list this workflow's runs", 'actions: read', () =>
         this.octokit.rest.actions.listWorkflowRuns({
           owner,
           repo,
@@ -737,13 +823,20 @@ class OctokitIssueReporter implements IssueReporter {
         if (count >= needed) break;
         if (String(run.id) === runId) continue;
         if (run.conclusion === 'success') break;
-        if (run.conclusion !== 'failure' && run.conclusion !== 'timed_out' && run.conclusion !== 'startup_failure') continue;
+        if (run.conclusion !== 'failure' && run.conclusion !== 'timed_out' && run.conclusion !== 'startup_failure')
+          continue;
         if (jobName === undefined) {
           count++;
           continue;
         }
         const jobs = await this.step('list the jobs of an earlier run', 'actions: read', () =>
-          this.octokit.rest.actions.listJobsForWorkflowRun({ owner, repo, run_id: run.id, filter: 'latest', per_page: 100 }),
+          this.octokit.rest.actions.listJobsForWorkflowRun({
+            owner,
+            repo,
+            run_id: run.id,
+            filter: 'latest',
+            per_page: 100,
+          }),
         );
         const job = jobs.data.jobs.find((j) => j.name === jobName);
         if (!job) continue;
@@ -766,8 +859,14 @@ class OctokitIssueReporter implements IssueReporter {
   private async currentJobName(): Promise<string | undefined> {
     const { owner, repo, runId, runAttempt, runnerName } = this.gh;
     if (!runnerName) return undefined;
-    const jobs = await this.step('list this run\'s jobs', 'actions: read', () =>
-      this.octokit.rest.actions.listJobsForWorkflowRunAttempt({ owner, repo, run_id: Number(runId), attempt_number: runAttempt, per_page: 100 }),
+    const jobs = await this.step("list this run's jobs", 'actions: read', () =>
+      this.octokit.rest.actions.listJobsForWorkflowRunAttempt({
+        owner,
+        repo,
+        run_id: Number(runId),
+        attempt_number: runAttempt,
+        per_page: 100,
+      }),
     );
     const mine = jobs.data.jobs.filter((j) => j.status === 'in_progress' && j.runner_name === runnerName);
     return mine.length === 1 ? mine[0]?.name : undefined;
@@ -792,13 +891,17 @@ class OctokitIssueReporter implements IssueReporter {
       case 410:
         return `Issues are disabled in ${repo} (410 ${message}); enable them in the repository settings or set issue-on-failure: false.`;
       default:
-        if (status !== undefined && status >= 400 && status < 500) return `GitHub refused to ${step} (${status} ${message}).`;
+        if (status !== undefined && status >= 400 && status < 500)
+          return `GitHub refused to ${step} (${status} ${message}).`;
         return `the GitHub API at ${hostOf(this.gh.apiUrl)} could not be reached or failed when trying to ${step} (${status ?? 'no answer'}: ${message}), after up to ${this.retries + 1} attempts.`;
     }
   }
 
   private warn(error: unknown, outcome: 'failure' | 'success'): void {
-    const what = outcome === 'failure' ? 'This failure was not reported as a GitHub issue; the step still fails with the original error.' : 'The failure issue (if any) was not closed.';
+    const what =
+      outcome === 'failure'
+        ? 'This failure was not reported as a GitHub issue; the step still fails with the original error.'
+        : 'The failure issue (if any) was not closed.';
     this.log.warning(`${capitalize(this.describe(error))} ${what}`);
   }
 }
@@ -812,7 +915,8 @@ function capitalize(text: string): string {
  * @octokit/request wraps as RequestError.cause; read by property, not instanceof (realms differ under Jest).
  */
 function networkCause(error: unknown): string | undefined {
-  const fetchError = (error as { cause?: { message?: unknown; cause?: { message?: unknown; code?: unknown } } } | null)?.cause;
+  const fetchError = (error as { cause?: { message?: unknown; cause?: { message?: unknown; code?: unknown } } } | null)
+    ?.cause;
   const socket = fetchError?.cause;
   if (typeof socket?.message === 'string' && socket.message !== '') return socket.message;
   return undefined;

@@ -49,7 +49,8 @@ export const REPORTING_INPUTS: { name: string; default: string; description: str
   {
     name: 'issue-labels',
     default: 'backup-failure',
-    description: 'Labels of the failure issue, comma or newline separated; the issue is found again by these labels and a hidden marker.',
+    description:
+      'Labels of the failure issue, comma or newline separated; the issue is found again by these labels and a hidden marker.',
   },
   {
     name: 'issue-assignees',
@@ -64,7 +65,8 @@ export const REPORTING_INPUTS: { name: string; default: string; description: str
   {
     name: 'close-issue-on-success',
     default: 'true',
-    description: 'After a successful run, comment "Recovered" with the new backup key on the open failure issue and close it.',
+    description:
+      'After a successful run, comment "Recovered" with the new backup key on the open failure issue and close it.',
   },
   {
     name: 'webhook-url',
@@ -75,7 +77,8 @@ export const REPORTING_INPUTS: { name: string; default: string; description: str
   {
     name: 'notify-on',
     default: 'failure',
-    description: 'When to call the webhook: `failure` (failures, and the recovery after one), `always` (every run), `never`.',
+    description:
+      'When to call the webhook: `failure` (failures, and the recovery after one), `always` (every run), `never`.',
   },
 ];
 
@@ -136,7 +139,6 @@ export function reportingSecrets(read: (name: string) => string): string[] {
   return [...secrets];
 }
 
-
 function list(value: string): string[] {
   return [
     ...new Set(
@@ -161,7 +163,10 @@ function parseLabels(value: string): string[] {
   for (const label of labels) {
     // GitHub: label names are at most 50 characters.
     if ([...label].length > 50) {
-      throw new ConfigError('issue-labels', `label '${label.slice(0, 20)}…' is longer than 50 characters, GitHub's limit.`);
+      throw new ConfigError(
+        'issue-labels',
+        `label '${label.slice(0, 20)}…' is longer than 50 characters, GitHub's limit.`,
+      );
     }
   }
   return labels;
@@ -173,11 +178,17 @@ function parseAssignees(value: string): string[] {
   const logins = list(value).map((s) => s.replace(/^@/, ''));
   for (const login of logins) {
     if (!LOGIN.test(login)) {
-      throw new ConfigError('issue-assignees', `'${login}' is not a GitHub login; use logins such as octocat, comma or newline separated.`);
+      throw new ConfigError(
+        'issue-assignees',
+        `'${login}' is not a GitHub login; use logins such as octocat, comma or newline separated.`,
+      );
     }
   }
   if (logins.length > 10) {
-    throw new ConfigError('issue-assignees', `${logins.length} logins given; GitHub assigns at most 10 people to an issue.`);
+    throw new ConfigError(
+      'issue-assignees',
+      `${logins.length} logins given; GitHub assigns at most 10 people to an issue.`,
+    );
   }
   return logins;
 }
@@ -191,12 +202,21 @@ function parseWebhookUrl(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError('webhook-url', 'not a valid URL; pass the full incoming-webhook URL (e.g. https://hooks.slack.com/services/…) from a secret.');
+    throw new ConfigError(
+      'webhook-url',
+      'not a valid URL; pass the full incoming-webhook URL (e.g. https://hooks.slack.com/services/…) from a secret.',
+    );
   }
   if (url.protocol === 'https:') return value;
   if (url.protocol === 'http:') {
     if (LOCAL_HOSTS.has(url.hostname)) return value;
-    throw new ConfigError('webhook-url', 'uses http://; use https:// (plain http is allowed only for localhost and 127.0.0.1).');
+    throw new ConfigError(
+      'webhook-url',
+      'uses http://; use https:// (plain http is allowed only for localhost and 127.0.0.1).',
+    );
   }
-  throw new ConfigError('webhook-url', `scheme '${url.protocol.replace(/:$/, '')}' is not supported; use an https:// URL.`);
+  throw new ConfigError(
+    'webhook-url',
+    `scheme '${url.protocol.replace(/:$/, '')}' is not supported; use an https:// URL.`,
+  );
 }

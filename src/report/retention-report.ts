@@ -34,11 +34,20 @@ export function pruneSummary(result: PruneResult): string {
     );
     parts.push(table(['Kept backup', 'Time (UTC)', 'Why'], keptRows(e.kept)));
     if (gone.length > 0) {
-      parts.push(`<details><summary>${e.dryRun ? 'Would delete' : 'Deleted'} (${gone.length})</summary>\n\n${table(['Backup', 'Time (UTC)', 'Why'], deletedRows(gone))}</details>\n`);
+      parts.push(
+        `<details><summary>${e.dryRun ? 'Would delete' : 'Deleted'} (${gone.length})</summary>\n\n${table(['Backup', 'Time (UTC)', 'Why'], deletedRows(gone))}</details>\n`,
+      );
     }
-    if (e.failed.length > 0) parts.push(table(['Not deleted', 'Error'], e.failed.map((f) => [f.key, f.message])));
+    if (e.failed.length > 0)
+      parts.push(
+        table(
+          ['Not deleted', 'Error'],
+          e.failed.map((f) => [f.key, f.message]),
+        ),
+      );
   }
-  if (result.warnings.length > 0) parts.push(`### Warnings\n\n${result.warnings.map((w) => `- ${cell(w)}`).join('\n')}\n`);
+  if (result.warnings.length > 0)
+    parts.push(`### Warnings\n\n${result.warnings.map((w) => `- ${cell(w)}`).join('\n')}\n`);
   return parts.join('\n');
 }
 
@@ -62,21 +71,37 @@ export function listSummary(result: ListResult): string {
     const columns = ['Backup', 'Time (UTC)', 'Label', 'Size', 'Manifest', ...(verdicts ? ['Retention'] : [])];
     const rows = backups.map((b) => {
       const v = verdicts?.get(b.key);
-      return [b.key, b.time.toISOString(), b.label ?? '', formatBytes(b.size), b.hasManifest ? 'yes' : 'no', ...(v ? [`${v.action}: ${v.reasons.join(', ')}`] : [])];
+      return [
+        b.key,
+        b.time.toISOString(),
+        b.label ?? '',
+        formatBytes(b.size),
+        b.hasManifest ? 'yes' : 'no',
+        ...(v ? [`${v.action}: ${v.reasons.join(', ')}`] : []),
+      ];
     });
     parts.push(table(columns, rows));
     if (d.catalog.temporary.length > 0) {
       const stale = new Set(staleTemporaries(d.catalog, result.now).map((t) => t.key));
-      parts.push(`Temporary objects of runs of this action (killed while writing, or still running); the next backup or prune removes those older than ${STALE_SECONDS / 3600} h:\n`);
+      parts.push(
+        `Temporary objects of runs of this action (killed while writing, or still running); the next backup or prune removes those older than ${STALE_SECONDS / 3600} h:\n`,
+      );
       parts.push(
         table(
           ['Temporary object', 'Kind', 'Size', 'Last written (UTC)', 'Removed by the next run'],
-          d.catalog.temporary.map((t) => [t.key, t.kind, formatBytes(t.size), t.lastModified?.toISOString() ?? '', stale.has(t.key) ? 'yes' : 'no']),
+          d.catalog.temporary.map((t) => [
+            t.key,
+            t.kind,
+            formatBytes(t.size),
+            t.lastModified?.toISOString() ?? '',
+            stale.has(t.key) ? 'yes' : 'no',
+          ]),
         ),
       );
     }
   }
-  if (result.warnings.length > 0) parts.push(`### Warnings\n\n${result.warnings.map((w) => `- ${cell(w)}`).join('\n')}\n`);
+  if (result.warnings.length > 0)
+    parts.push(`### Warnings\n\n${result.warnings.map((w) => `- ${cell(w)}`).join('\n')}\n`);
   return parts.join('\n');
 }
 
@@ -121,7 +146,14 @@ export function temporaryJson(result: ListResult): string {
     if (!d.catalog) continue;
     const stale = new Set(staleTemporaries(d.catalog, result.now).map((t) => t.key));
     for (const t of d.catalog.temporary) {
-      out.push({ destination: d.url, key: t.key, kind: t.kind, sizeBytes: t.size, lastModified: t.lastModified?.toISOString() ?? null, stale: stale.has(t.key) });
+      out.push({
+        destination: d.url,
+        key: t.key,
+        kind: t.kind,
+        sizeBytes: t.size,
+        lastModified: t.lastModified?.toISOString() ?? null,
+        stale: stale.has(t.key),
+      });
     }
   }
   return JSON.stringify(out);
@@ -152,7 +184,11 @@ export function listJson(result: ListResult): string {
 
 function table(columns: string[], rows: string[][]): string {
   const shown = rows.slice(0, SUMMARY_ROWS);
-  const lines = [`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`, ...shown.map((r) => `| ${r.map((c, i) => (i === 0 ? `\`${c}\`` : cell(c))).join(' | ')} |`)];
+  const lines = [
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map(() => '---').join('|')}|`,
+    ...shown.map((r) => `| ${r.map((c, i) => (i === 0 ? `\`${c}\`` : cell(c))).join(' | ')} |`),
+  ];
   if (rows.length > shown.length) lines.push(`\n… and ${rows.length - shown.length} more (see the step log).`);
   return `${lines.join('\n')}\n`;
 }

@@ -105,7 +105,10 @@ export function eventText(event: ReportEvent): string {
   const where = event.workflow ? ` (${event.workflow})` : '';
   switch (event.event) {
     case 'failure': {
-      const count = event.consecutiveFailures && event.consecutiveFailures > 1 ? `, ${event.consecutiveFailures} consecutive failures` : '';
+      const count =
+        event.consecutiveFailures && event.consecutiveFailures > 1
+          ? `, ${event.consecutiveFailures} consecutive failures`
+          : '';
       return `${commandTitle(event.command)} failed: ${db}${where} in phase ${event.phase ?? 'unknown'}${count}`;
     }
     case 'recovered':
@@ -148,9 +151,17 @@ function truncate(text: string, max: number): string {
 
 /** The Slack Block Kit body: header, facts, the error in a code block, links. */
 export function slackPayload(event: ReportEvent): SlackPayload {
-  const icon = event.event === 'failure' ? ':rotating_light:' : event.event === 'recovered' ? ':white_check_mark:' : ':floppy_disk:';
+  const icon =
+    event.event === 'failure'
+      ? ':rotating_light:'
+      : event.event === 'recovered'
+        ? ':white_check_mark:'
+        : ':floppy_disk:';
   const text = `${icon} ${eventText(event)}`;
-  const fields: string[] = [`*Database*\n\`${slackEscape(event.database || '(unknown)')}\``, `*Command*\n${slackEscape(event.command)}`];
+  const fields: string[] = [
+    `*Database*\n\`${slackEscape(event.database || '(unknown)')}\``,
+    `*Command*\n${slackEscape(event.command)}`,
+  ];
   if (event.phase) fields.push(`*Phase*\n${slackEscape(event.phase)}`);
   if (event.repository) fields.push(`*Repository*\n${slackEscape(event.repository)}`);
   if (event.backupKey) fields.push(`*Backup*\n\`${slackEscape(event.backupKey)}\``);
@@ -165,7 +176,10 @@ export function slackPayload(event: ReportEvent): SlackPayload {
     { type: 'section', fields: fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: truncate(f, 2000) })) },
   ];
   if (event.error) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${truncate(slackEscape(event.error.replace(/```/g, "'''")), 2900)}\`\`\`` } });
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `\`\`\`${truncate(slackEscape(event.error.replace(/```/g, "'''")), 2900)}\`\`\`` },
+    });
   }
   const links: string[] = [];
   if (event.runUrl) links.push(`<${event.runUrl}|Workflow run>`);
@@ -193,7 +207,8 @@ export function redact(text: string, secrets: readonly string[]): string {
  */
 function redactEvent(event: ReportEvent, secrets: readonly string[]): ReportEvent {
   const clean: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(event)) clean[name] = typeof value === 'string' ? redact(value, secrets) : value;
+  for (const [name, value] of Object.entries(event))
+    clean[name] = typeof value === 'string' ? redact(value, secrets) : value;
   if (event.lastSuccess) clean['lastSuccess'] = { ...event.lastSuccess, key: redact(event.lastSuccess.key, secrets) };
   return clean as unknown as ReportEvent;
 }
@@ -249,11 +264,18 @@ export async function notifyWebhook(
     return 'sent';
   } catch (error) {
     // Property checks, not instanceof: fetch's errors may come from another realm (e.g. under Jest).
-    const failure = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown; cause?: { message?: unknown } };
+    const failure = (typeof error === 'object' && error !== null ? error : {}) as {
+      name?: unknown;
+      message?: unknown;
+      cause?: { message?: unknown };
+    };
     const timedOut = failure.name === 'TimeoutError' || failure.name === 'AbortError';
-    const cause = typeof failure.cause?.message === 'string' && failure.cause.message !== '' ? failure.cause.message : undefined;
+    const cause =
+      typeof failure.cause?.message === 'string' && failure.cause.message !== '' ? failure.cause.message : undefined;
     const message = cause ?? (typeof failure.message === 'string' ? failure.message : errorMessage(error));
-    const reason = timedOut ? `no answer within ${timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}` : redact(message, secrets);
+    const reason = timedOut
+      ? `no answer within ${timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`
+      : redact(message, secrets);
     log.warning(`Webhook to ${host} failed: ${reason}; the ${event.event} alert was not delivered.`);
     return 'failed';
   }

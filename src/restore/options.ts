@@ -5,7 +5,14 @@
  * `destination` alone: they never read the production `database-url`. The lead's config parser
  * supplies that {@link BackupSource}; this module parses what is specific to the three commands.
  */
-import { oneOf, parseBoolean, parseLabelValue, parseConnectionInputs, parseInteger, type ConnectionInputNames } from '../config/values.js';
+import {
+  oneOf,
+  parseBoolean,
+  parseLabelValue,
+  parseConnectionInputs,
+  parseInteger,
+  type ConnectionInputNames,
+} from '../config/values.js';
 import type { InputReader } from '../config/reader.js';
 import { secretsToMask } from '../config/mask.js';
 import type { DecryptionConfig } from '../crypto/openpgp.js';
@@ -100,7 +107,7 @@ export const RESTORE_INPUTS: readonly InputSpec[] = [
     name: 'backup-key',
     default: 'latest',
     description:
-      'restore/drill: which backup. `latest` (the newest archive that has a manifest), `latest:<label>` (the newest with that label), or an archive\'s full object key as the `backup-key` output of a backup printed it.',
+      "restore/drill: which backup. `latest` (the newest archive that has a manifest), `latest:<label>` (the newest with that label), or an archive's full object key as the `backup-key` output of a backup printed it.",
   },
   {
     name: 'target-database-url',
@@ -108,31 +115,62 @@ export const RESTORE_INPUTS: readonly InputSpec[] = [
     description:
       'restore/drill: connection URI of the database to restore into, e.g. `postgres://user:password@host:5432/restored` (pass it from a secret). A drill drops it afterwards (see `drop-after`). Use either this or the target-host/… inputs.',
   },
-  { name: 'target-host', default: '', description: 'restore/drill: host of the target database (instead of target-database-url).' },
+  {
+    name: 'target-host',
+    default: '',
+    description: 'restore/drill: host of the target database (instead of target-database-url).',
+  },
   { name: 'target-port', default: '5432', description: 'restore/drill: port of the target database.' },
-  { name: 'target-username', default: '', description: 'restore/drill: role to connect to the target as (with target-host).' },
-  { name: 'target-password', default: '', description: 'restore/drill: password of that role (pass it from a secret).' },
-  { name: 'target-database', default: '', description: 'restore/drill: name of the target database (with target-host).' },
+  {
+    name: 'target-username',
+    default: '',
+    description: 'restore/drill: role to connect to the target as (with target-host).',
+  },
+  {
+    name: 'target-password',
+    default: '',
+    description: 'restore/drill: password of that role (pass it from a secret).',
+  },
+  {
+    name: 'target-database',
+    default: '',
+    description: 'restore/drill: name of the target database (with target-host).',
+  },
   {
     name: 'target-sslmode',
     default: '',
-    description: 'restore/drill: libpq sslmode for the target (disable, allow, prefer, require, verify-ca, verify-full); empty = prefer.',
+    description:
+      'restore/drill: libpq sslmode for the target (disable, allow, prefer, require, verify-ca, verify-full); empty = prefer.',
   },
   {
     name: 'confirm',
     default: '',
     description:
-      'restore/drill: the target database\'s name, to restore into a database that already has tables (without it the action refuses and touches nothing). A drill then drops and recreates that database.',
+      "restore/drill: the target database's name, to restore into a database that already has tables (without it the action refuses and touches nothing). A drill then drops and recreates that database.",
   },
-  { name: 'clean', default: 'false', description: 'restore: drop the archive\'s objects before recreating them (`pg_restore --clean --if-exists`); custom and directory archives only.' },
-  { name: 'create-database', default: 'false', description: 'restore: create the target database when it does not exist (through the `postgres` maintenance database; needs CREATEDB). A database created this way is dropped again when the restore fails.' },
+  {
+    name: 'clean',
+    default: 'false',
+    description:
+      "restore: drop the archive's objects before recreating them (`pg_restore --clean --if-exists`); custom and directory archives only.",
+  },
+  {
+    name: 'create-database',
+    default: 'false',
+    description:
+      'restore: create the target database when it does not exist (through the `postgres` maintenance database; needs CREATEDB). A database created this way is dropped again when the restore fails.',
+  },
   {
     name: 'restore-globals',
     default: 'false',
     description:
       'restore/drill: first apply the roles saved beside the archive (backup made with `globals: true`) with psql; existing roles are kept and altered, tablespaces skipped. Needs a superuser or CREATEROLE.',
   },
-  { name: 'drop-after', default: 'true', description: 'drill: drop the scratch database when the drill ends, passed or failed.' },
+  {
+    name: 'drop-after',
+    default: 'true',
+    description: 'drill: drop the scratch database when the drill ends, passed or failed.',
+  },
   {
     name: 'drill-sql',
     default: '',
@@ -142,12 +180,14 @@ export const RESTORE_INPUTS: readonly InputSpec[] = [
   {
     name: 'max-age',
     default: '',
-    description: 'check: fail when the newest complete backup is older than this, e.g. `26h`, `90m`, `7d`, `1w`, `1d12h` (units s, m, h, d, w). Empty: no age check.',
+    description:
+      'check: fail when the newest complete backup is older than this, e.g. `26h`, `90m`, `7d`, `1w`, `1d12h` (units s, m, h, d, w). Empty: no age check.',
   },
   {
     name: 'min-size-ratio',
     default: '',
-    description: 'check: fail when the newest archive is smaller than this fraction of the median size of the previous 7 complete backups, e.g. `0.5`. Empty: no size check.',
+    description:
+      'check: fail when the newest archive is smaller than this fraction of the median size of the previous 7 complete backups, e.g. `0.5`. Empty: no size check.',
   },
   { name: 'expect-label', default: '', description: 'check: only backups with this label count (e.g. `daily`).' },
 ];
@@ -155,11 +195,19 @@ export const RESTORE_INPUTS: readonly InputSpec[] = [
 /** Step outputs of these commands (to copy into action.yml). */
 export const RESTORE_OUTPUTS: readonly { name: string; description: string }[] = [
   { name: 'restored-key', description: 'restore/drill: object key of the archive that was restored.' },
-  { name: 'restore-seconds', description: 'restore/drill: wall seconds from the start of the download to the restored (drill: verified) database.' },
+  {
+    name: 'restore-seconds',
+    description:
+      'restore/drill: wall seconds from the start of the download to the restored (drill: verified) database.',
+  },
   { name: 'drill-passed', description: 'drill: `true` when every check passed.' },
   { name: 'latest-key', description: 'check: object key of the newest complete backup (first destination).' },
   { name: 'latest-age-seconds', description: 'check: age in seconds of that backup (from the time in its key).' },
-  { name: 'latest-server-major', description: "check: PostgreSQL major version of the server that backup was taken from (from its manifest), e.g. for a drill's service container image." },
+  {
+    name: 'latest-server-major',
+    description:
+      "check: PostgreSQL major version of the server that backup was taken from (from its manifest), e.g. for a drill's service container image.",
+  },
 ];
 
 const DEFAULTS: Record<string, string> = Object.fromEntries([
@@ -200,7 +248,8 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
   if (command === 'check') return parseCheck(input);
 
   for (const name of ['max-age', 'min-size-ratio', 'expect-label']) {
-    if (input(name) !== '') throw new ConfigError(name, `is only used with command: check; remove it or set command: check.`);
+    if (input(name) !== '')
+      throw new ConfigError(name, `is only used with command: check; remove it or set command: check.`);
   }
   const behaviour: RestoreBehaviour = {
     backup: parseBackupKey(input('backup-key')),
@@ -212,11 +261,20 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
     restoreGlobals: parseBoolean('restore-globals', input('restore-globals')),
   };
   if (command === 'restore') {
-    if (input('drill-sql') !== '') throw new ConfigError('drill-sql', 'is only used with command: drill; remove it or set command: drill.');
-    return { command, ...behaviour, clean: parseBoolean('clean', input('clean')), createDatabase: parseBoolean('create-database', input('create-database')) };
+    if (input('drill-sql') !== '')
+      throw new ConfigError('drill-sql', 'is only used with command: drill; remove it or set command: drill.');
+    return {
+      command,
+      ...behaviour,
+      clean: parseBoolean('clean', input('clean')),
+      createDatabase: parseBoolean('create-database', input('create-database')),
+    };
   }
   if (parseBoolean('clean', input('clean'))) {
-    throw new ConfigError('clean', 'is only used with command: restore; a drill restores into a fresh scratch database (set confirm to let it drop and recreate an existing one).');
+    throw new ConfigError(
+      'clean',
+      'is only used with command: restore; a drill restores into a fresh scratch database (set confirm to let it drop and recreate an existing one).',
+    );
   }
   const maintenance = ['postgres', 'template0', 'template1'];
   if (maintenance.includes(behaviour.target.database)) {
@@ -225,12 +283,20 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
       `'${behaviour.target.database}' is a system database; a drill needs a scratch database it may create and drop, e.g. drill_scratch.`,
     );
   }
-  return { command: 'drill', ...behaviour, dropAfter: parseBoolean('drop-after', input('drop-after')), drillSql: parseDrillSql(input('drill-sql')) };
+  return {
+    command: 'drill',
+    ...behaviour,
+    dropAfter: parseBoolean('drop-after', input('drop-after')),
+    drillSql: parseDrillSql(input('drill-sql')),
+  };
 }
 
 function parseCheck(input: (name: string) => string): CheckSettings {
   if (input('backup-key') !== 'latest') {
-    throw new ConfigError('backup-key', 'is not used with command: check, which always checks the newest complete backup; use expect-label to pick backups with a label.');
+    throw new ConfigError(
+      'backup-key',
+      'is not used with command: check, which always checks the newest complete backup; use expect-label to pick backups with a label.',
+    );
   }
   const maxAge = input('max-age');
   const ratio = input('min-size-ratio');
@@ -256,17 +322,25 @@ export function parseDuration(value: string, input = 'max-age'): number {
   if (/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(input, `'${value}' has no unit; ${hint}.`);
   if (!/^(\d+[smhdw])+$/.test(value)) throw new ConfigError(input, `'${value}' is not a duration; ${hint}.`);
   let seconds = 0;
-  for (const [, n, unit] of value.matchAll(/(\d+)([smhdw])/g)) seconds += Number(n) * (UNIT_SECONDS[unit as string] as number);
+  for (const [, n, unit] of value.matchAll(/(\d+)([smhdw])/g))
+    seconds += Number(n) * (UNIT_SECONDS[unit as string] as number);
   if (seconds <= 0) throw new ConfigError(input, `'${value}' is zero; ${hint}.`);
   return seconds;
 }
 
 function parseRatio(value: string): number {
   if (!/^(\d+(\.\d*)?|\.\d+)$/.test(value)) {
-    throw new ConfigError('min-size-ratio', `'${value}' is not a number; use a fraction of the median size between 0 and 1, e.g. 0.5.`);
+    throw new ConfigError(
+      'min-size-ratio',
+      `'${value}' is not a number; use a fraction of the median size between 0 and 1, e.g. 0.5.`,
+    );
   }
   const n = Number(value);
-  if (!(n > 0 && n <= 1)) throw new ConfigError('min-size-ratio', `${value} is out of range; use a number greater than 0 and at most 1, e.g. 0.5.`);
+  if (!(n > 0 && n <= 1))
+    throw new ConfigError(
+      'min-size-ratio',
+      `${value} is out of range; use a number greater than 0 and at most 1, e.g. 0.5.`,
+    );
   return n;
 }
 
@@ -277,16 +351,26 @@ function parseRatio(value: string): number {
  */
 export function parseBackupKey(value: string): BackupSelector {
   if (value === 'latest') return { kind: 'latest' };
-  if (value.startsWith('latest:')) return { kind: 'latest', label: parseLabelValue('backup-key', value.slice('latest:'.length)) };
+  if (value.startsWith('latest:'))
+    return { kind: 'latest', label: parseLabelValue('backup-key', value.slice('latest:'.length)) };
   const fail = (problem: string): never => {
-    throw new ConfigError('backup-key', `${problem}; use latest, latest:<label>, or the archive's object key, e.g. prod/shop/2026-11-25T071403Z-daily.dump.zst.`);
+    throw new ConfigError(
+      'backup-key',
+      `${problem}; use latest, latest:<label>, or the archive's object key, e.g. prod/shop/2026-11-25T071403Z-daily.dump.zst.`,
+    );
   };
-  if (/[\u0000-\u001f\u007f]/.test(value)) fail(`'${value.replace(/[\u0000-\u001f\u007f]/g, '?')}' contains control characters`);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) fail(`'${value}' is a URL; give the object key without the bucket or folder (the destination input says where)`);
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    fail(`'${value.replace(/[\u0000-\u001f\u007f]/g, '?')}' contains control characters`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
+    fail(`'${value}' is a URL; give the object key without the bucket or folder (the destination input says where)`);
   if (value.startsWith('/')) fail(`'${value}' starts with '/'; keys are relative to the destination`);
-  if (value.endsWith('.manifest.json')) fail(`'${value}' is a manifest; give the archive's key (without .manifest.json)`);
+  if (value.endsWith('.manifest.json'))
+    fail(`'${value}' is a manifest; give the archive's key (without .manifest.json)`);
   if (/\.globals\.sql(\.gpg)?$/.test(value)) fail(`'${value}' is a globals file; give the archive's key`);
-  if (archiveSuffix(value) === undefined) fail(`'${value}' is not an archive key (they end in .dump, .sql or .tar, optionally with .zst, .lz4 or .gz, then .gpg when encrypted)`);
+  if (archiveSuffix(value) === undefined)
+    fail(
+      `'${value}' is not an archive key (they end in .dump, .sql or .tar, optionally with .zst, .lz4 or .gz, then .gpg when encrypted)`,
+    );
   return { kind: 'key', key: value };
 }
 

@@ -37,11 +37,16 @@ export function selectBackup(catalog: Catalog, selector: BackupSelector, context
   if (selector.kind === 'key') {
     const entry = catalog.backups.find((b) => b.key === selector.key);
     if (!entry) {
-      const newest = complete.slice(-3).reverse().map((b) => b.key);
+      const newest = complete
+        .slice(-3)
+        .reverse()
+        .map((b) => b.key);
       throw new BackupNotFoundError(
         `There is no archive '${selector.key}' among the backups of ${where}` +
-          (newest.length > 0 ? `; the newest complete ones are: ${newest.join(', ')}.` : `; there are no complete backups there.`) +
-          ' Check backup-key, database and destination (keys include the destination\'s prefix and the database name).',
+          (newest.length > 0
+            ? `; the newest complete ones are: ${newest.join(', ')}.`
+            : `; there are no complete backups there.`) +
+          " Check backup-key, database and destination (keys include the destination's prefix and the database name).",
       );
     }
     if (!entry.hasManifest) {
@@ -80,7 +85,10 @@ export function skippedForLatest(catalog: Catalog, selector: BackupSelector, cho
   if (selector.kind !== 'latest') return [];
   return catalog.backups
     .filter((b) => !b.hasManifest && (selector.label === undefined || b.label === selector.label))
-    .filter((b) => b.time.getTime() > chosen.time.getTime() || (b.time.getTime() === chosen.time.getTime() && b.key > chosen.key))
+    .filter(
+      (b) =>
+        b.time.getTime() > chosen.time.getTime() || (b.time.getTime() === chosen.time.getTime() && b.key > chosen.key),
+    )
     .reverse();
 }
 
@@ -89,7 +97,11 @@ export function skippedForLatest(catalog: Catalog, selector: BackupSelector, cho
  */
 export function skippedWarning(skipped: BackupEntry[], chosen: BackupEntry, url: string): string | undefined {
   if (skipped.length === 0) return undefined;
-  const names = skipped.slice(0, 5).map((b) => `${b.key} (no ${b.manifestKey})`).join(', ') + (skipped.length > 5 ? `, and ${skipped.length - 5} more` : '');
+  const names =
+    skipped
+      .slice(0, 5)
+      .map((b) => `${b.key} (no ${b.manifestKey})`)
+      .join(', ') + (skipped.length > 5 ? `, and ${skipped.length - 5} more` : '');
   return (
     `The newest archive${skipped.length === 1 ? '' : 's'} in ${url} ${skipped.length === 1 ? 'has' : 'have'} no manifest and ${skipped.length === 1 ? 'is' : 'are'} not used: ${names}. ` +
     `An interrupted backup (or one still running) leaves an archive without its manifest; using the older ${chosen.key} instead.`
@@ -105,7 +117,9 @@ export async function readManifest(store: ObjectStore, entry: BackupEntry): Prom
   try {
     text = (await readObject(store, entry.manifestKey)).toString('utf8');
   } catch (error) {
-    throw new BackupNotFoundError(`Reading the manifest ${entry.manifestKey} from ${store.destination.url} failed: ${errorMessage(error)}`);
+    throw new BackupNotFoundError(
+      `Reading the manifest ${entry.manifestKey} from ${store.destination.url} failed: ${errorMessage(error)}`,
+    );
   }
   return checkManifest(text, entry);
 }
@@ -120,10 +134,14 @@ export function checkManifest(text: string, entry: BackupEntry): Manifest {
   try {
     manifest = JSON.parse(text) as Manifest;
   } catch (error) {
-    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} is not valid JSON (${(error as Error).message}); the backup cannot be verified, so it is not restored.`);
+    throw new BackupNotFoundError(
+      `The manifest ${entry.manifestKey} is not valid JSON (${(error as Error).message}); the backup cannot be verified, so it is not restored.`,
+    );
   }
   if (typeof manifest !== 'object' || manifest === null) {
-    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} is not a JSON object; the backup cannot be verified, so it is not restored.`);
+    throw new BackupNotFoundError(
+      `The manifest ${entry.manifestKey} is not a JSON object; the backup cannot be verified, so it is not restored.`,
+    );
   }
   const versionProblem = formatVersionProblem(manifest.formatVersion);
   if (versionProblem) throw new BackupNotFoundError(`The manifest ${entry.manifestKey} ${versionProblem}`);
@@ -136,10 +154,14 @@ export function checkManifest(text: string, entry: BackupEntry): Manifest {
     typeof manifest.client?.major !== 'number' ||
     !Array.isArray(manifest.rowCounts?.tables)
   ) {
-    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} lacks fields a restore needs (archive.sha256, archive.bytes, format, client.major, rowCounts); it is damaged.`);
+    throw new BackupNotFoundError(
+      `The manifest ${entry.manifestKey} lacks fields a restore needs (archive.sha256, archive.bytes, format, client.major, rowCounts); it is damaged.`,
+    );
   }
   if (manifest.database !== entry.database) {
-    throw new BackupNotFoundError(`The manifest ${entry.manifestKey} is for database '${manifest.database}', not '${entry.database}'; it is not used.`);
+    throw new BackupNotFoundError(
+      `The manifest ${entry.manifestKey} is for database '${manifest.database}', not '${entry.database}'; it is not used.`,
+    );
   }
   return manifest;
 }

@@ -212,23 +212,39 @@ export type Decompressor = {
  * through Node.
  * @throws RestoreError when the tool is missing (naming the package to install).
  */
-export function createDecompressor(suffix: string, available: CompressorsAvailable, into?: ChildStage): Decompressor | undefined {
+export function createDecompressor(
+  suffix: string,
+  available: CompressorsAvailable,
+  into?: ChildStage,
+): Decompressor | undefined {
   if (suffix === '') return undefined;
   if (suffix === '.gz') return { stream: zlib.createGunzip({ chunkSize: 64 * 1024 }), engine: 'node-zlib gunzip' };
   if (suffix === '.zst' && available.nodeZstd && !available.zstdCli) {
     const z = zlib as unknown as { createZstdDecompress(options?: object): Duplex };
     return { stream: z.createZstdDecompress(), engine: 'node-zlib zstd' };
   }
-  const tool = suffix === '.zst' ? { name: 'zstd', path: available.zstdCli } : suffix === '.lz4' ? { name: 'lz4', path: available.lz4Cli } : undefined;
+  const tool =
+    suffix === '.zst'
+      ? { name: 'zstd', path: available.zstdCli }
+      : suffix === '.lz4'
+        ? { name: 'lz4', path: available.lz4Cli }
+        : undefined;
   if (!tool) throw new RestoreError(`Unknown stream compression '${suffix}'.`);
   if (!tool.path) {
     throw new RestoreError(
       `The archive is compressed with ${tool.name} around the dump and no ${tool.name} tool was found to undo it: install it in an earlier step (apt-get install ${tool.name}; brew install ${tool.name})${tool.name === 'zstd' ? ' or run on Node 24, whose zlib has zstd' : ''}.`,
     );
   }
-  const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], { stdin: 'pipe', ...(into?.stdin ? { stdout: into.stdin } : {}) });
+  const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], {
+    stdin: 'pipe',
+    ...(into?.stdin ? { stdout: into.stdin } : {}),
+  });
   if (into?.stdin) return { child, into, engine: `${tool.name} -d` };
-  return { stream: Duplex.from({ writable: child.stdin as Writable, readable: child.stdout as Readable }), child, engine: `${tool.name} -d` };
+  return {
+    stream: Duplex.from({ writable: child.stdin as Writable, readable: child.stdout as Readable }),
+    child,
+    engine: `${tool.name} -d`,
+  };
 }
 
 /** The pg_restore options of restore and drill. */
@@ -248,7 +264,9 @@ export function restoreMode(format: DumpFormat, options: PgRestoreOptions): { mo
   if (format === 'plain') {
     if (options.jobs > 1) warnings.push('jobs is ignored for a plain SQL archive: psql runs it in one session.');
     if (options.noOwner || options.noPrivileges) {
-      warnings.push('no-owner and no-privileges do not apply to a plain SQL archive: its ownership and GRANT statements were fixed when it was dumped.');
+      warnings.push(
+        'no-owner and no-privileges do not apply to a plain SQL archive: its ownership and GRANT statements were fixed when it was dumped.',
+      );
     }
     if (options.clean) {
       throw new RestoreError(
@@ -339,7 +357,8 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
   input.signal?.addEventListener('abort', onAbort, { once: true });
   let work: string | undefined;
   try {
-    if (input.signal?.aborted) throw new RestoreError('The restore was cancelled before it started; nothing was restored.');
+    if (input.signal?.aborted)
+      throw new RestoreError('The restore was cancelled before it started; nothing was restored.');
     const spawnTool = (program: 'pg_restore' | 'psql', args: string[], stdin: boolean): ChildStage => {
       const child = spawnStage(program, join(input.binDir, program), args, {
         env,
@@ -356,7 +375,10 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
     let sinkChild: ChildStage | undefined;
     let fileTarget: string | undefined;
     if (mode === 'pg_restore-stdin' || mode === 'psql') {
-      sinkChild = mode === 'psql' ? spawnTool('psql', buildPsqlArgs(), true) : spawnTool('pg_restore', buildPgRestoreArgs(input.target.database, input.options), true);
+      sinkChild =
+        mode === 'psql'
+          ? spawnTool('psql', buildPsqlArgs(), true)
+          : spawnTool('pg_restore', buildPgRestoreArgs(input.target.database, input.options), true);
     } else {
       work = await mkdtemp(join(input.tempDir, 'pg-restore-'));
       await logDiskSpace(work, input, suffix, log);
@@ -379,16 +401,31 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
     // for plain archives Node stays in between (ChildSink stops psql before closing its stdin).
     const decompressor = createDecompressor(suffix, input.compressors, mode === 'psql' ? undefined : sinkChild);
     if (decompressor?.child) children.push(decompressor.child);
-    if (decompressor) log.info(`Undoing ${suffix} stream compression with ${decompressor.engine}${decompressor.into ? ` straight into ${decompressor.into.name}` : ''}.`);
+    if (decompressor)
+      log.info(
+        `Undoing ${suffix} stream compression with ${decompressor.engine}${decompressor.into ? ` straight into ${decompressor.into.name}` : ''}.`,
+      );
     if (decompressor?.into) sink = new ChildSink(decompressor.child, () => stopStage(decompressor.into));
     else if (sinkChild) sink = new ChildSink(sinkChild);
     if (!sink) throw new Error(`no sink for restore mode ${mode}`);
     // Opened last: nothing above may throw and leave the download open.
     const source = await input.store.get(input.key).catch((error: unknown) => {
-      throw new RestoreError(`Reading the archive ${input.key} from ${where} failed: ${errorMessage(error)}`, { cause: error });
+      throw new RestoreError(`Reading the archive ${input.key} from ${where} failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
     });
-    const stages = [source, gate, ...(decrypt ? [decrypt] : []), ...(decompressor?.stream ? [decompressor.stream] : []), sink];
-    const progress = startProgress(log, () => gate.bytes, (start, previous, now) => downloadProgressLine(input.key, start, previous, now, input.expected.bytes));
+    const stages = [
+      source,
+      gate,
+      ...(decrypt ? [decrypt] : []),
+      ...(decompressor?.stream ? [decompressor.stream] : []),
+      sink,
+    ];
+    const progress = startProgress(
+      log,
+      () => gate.bytes,
+      (start, previous, now) => downloadProgressLine(input.key, start, previous, now, input.expected.bytes),
+    );
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     flowing.then(progress.stop, progress.stop);
     // A failed stream leaves CLI stages blocked on pipes nobody drains: stop them all at once.
@@ -396,16 +433,25 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
     // The restoring tool exiting (even with 0) ends the stream's purpose; a decompressor still
     // writing into its closed stdin must not keep the stream open.
     sinkChild?.done.catch(() => killAll());
-    const waited = [flowing, ...(sinkChild ? [sinkChild.done] : []), ...(decompressor?.child ? [decompressor.child.done] : [])];
+    const waited = [
+      flowing,
+      ...(sinkChild ? [sinkChild.done] : []),
+      ...(decompressor?.child ? [decompressor.child.done] : []),
+    ];
     const settled = await Promise.allSettled(waited);
     const flow = settled[0] as PromiseSettledResult<void>;
     const sinkExit = sinkChild ? (settled[1] as PromiseSettledResult<void>) : flow;
-    const decompressExit = decompressor?.child ? (settled[settled.length - 1] as PromiseSettledResult<void>) : undefined;
+    const decompressExit = decompressor?.child
+      ? (settled[settled.length - 1] as PromiseSettledResult<void>)
+      : undefined;
 
     const allOk = settled.every((s) => s.status === 'fulfilled') && gate.verdict === 'ok';
     if (!allOk) {
       killAll();
-      if (input.signal?.aborted) throw new RestoreError(`The restore of ${input.key} was cancelled (SIGINT/SIGTERM); the target database may hold a partial restore.`);
+      if (input.signal?.aborted)
+        throw new RestoreError(
+          `The restore of ${input.key} was cancelled (SIGINT/SIGTERM); the target database may hold a partial restore.`,
+        );
       if (gate.verdict === 'mismatch' && gate.error) {
         // Fewer bytes than recorded may be a download cut short rather than a damaged object.
         const short = gate.actual !== undefined && gate.actual.bytes < input.expected.bytes;
@@ -423,7 +469,17 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
       // item it needs) is a success once the stored bytes are known to be good.
       const toolDone = mode === 'pg_restore-stdin' || mode === 'psql';
       if (!(toolDone && recheck === 'ok' && sinkExit.status === 'fulfilled')) {
-        throw rootCause({ sinkExit, decompressExit, flow, mode, decompressor, key: input.key, where, target: input.target, readFailed: recheck instanceof Error ? recheck : undefined });
+        throw rootCause({
+          sinkExit,
+          decompressExit,
+          flow,
+          mode,
+          decompressor,
+          key: input.key,
+          where,
+          target: input.target,
+          readFailed: recheck instanceof Error ? recheck : undefined,
+        });
       }
     }
     const measured = gate.actual ?? { bytes: input.expected.bytes, sha256: input.expected.sha256 };
@@ -432,7 +488,10 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
     if (mode === 'pg_restore-directory' || mode === 'pg_restore-file') {
       const tool = spawnTool('pg_restore', buildPgRestoreArgs(input.target.database, input.options, fileTarget), false);
       await tool.done.catch((error: unknown) => {
-        if (input.signal?.aborted) throw new RestoreError(`The restore of ${input.key} was cancelled (SIGINT/SIGTERM); the target database may hold a partial restore.`);
+        if (input.signal?.aborted)
+          throw new RestoreError(
+            `The restore of ${input.key} was cancelled (SIGINT/SIGTERM); the target database may hold a partial restore.`,
+          );
         throw toolFailure(error, input.target, input.key);
       });
     }
@@ -452,7 +511,10 @@ async function logDiskSpace(folder: string, input: StreamRestoreInput, suffix: s
     const need = input.expected.bytes;
     const note = suffix === '' ? '' : ` (more once the ${suffix} stream compression is undone)`;
     log.info(`Unpacking into ${folder}: needs about ${need} bytes${note}; ${free} bytes free.`);
-    if (free < need) log.warning(`${folder} has ${free} bytes free but the archive alone is ${need} bytes: the restore will likely run out of disk. Point RUNNER_TEMP at a larger disk, or use jobs: 1 with a custom archive (streamed, no temporary file).`);
+    if (free < need)
+      log.warning(
+        `${folder} has ${free} bytes free but the archive alone is ${need} bytes: the restore will likely run out of disk. Point RUNNER_TEMP at a larger disk, or use jobs: 1 with a custom archive (streamed, no temporary file).`,
+      );
   } catch {
     // statfs unsupported here: nothing to report.
   }
@@ -462,10 +524,16 @@ async function logDiskSpace(folder: string, input: StreamRestoreInput, suffix: s
  * Streams the stored object once more and compares it with `expected`: 'ok', a
  * {@link CorruptArchiveError}, or the read error (the object could not be read again).
  */
-export async function verifyStored(store: ObjectStore, key: string, expected: Expected, where: string): Promise<'ok' | CorruptArchiveError | Error> {
+export async function verifyStored(
+  store: ObjectStore,
+  key: string,
+  expected: Expected,
+  where: string,
+): Promise<'ok' | CorruptArchiveError | Error> {
   try {
     const { bytes, sha256 } = await hashObject(store, key);
-    if (sha256 !== expected.sha256 || bytes !== expected.bytes) return new CorruptArchiveError(key, where, expected, { bytes, sha256 });
+    if (sha256 !== expected.sha256 || bytes !== expected.bytes)
+      return new CorruptArchiveError(key, where, expected, { bytes, sha256 });
     return 'ok';
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
@@ -498,22 +566,46 @@ function rootCause(c: {
   const read = c.readFailed ? ` (reading it again to check its digest failed too: ${errorMessage(c.readFailed)})` : '';
   // A stalled download is the cause: the tool was stopped by us after it (pg_restore then says "terminated by user").
   if (c.flow.status === 'rejected' && c.flow.reason instanceof StallError) {
-    return new RestoreError(`Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(c.flow.reason)}${read}. The target database may hold a partial restore.`, { cause: c.flow.reason });
+    return new RestoreError(
+      `Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(c.flow.reason)}${read}. The target database may hold a partial restore.`,
+      { cause: c.flow.reason },
+    );
   }
-  if (toolIsSink && c.sinkExit.status === 'rejected' && !killedByUs(c.sinkExit.reason)) return toolFailure(c.sinkExit.reason, c.target, c.key);
+  if (toolIsSink && c.sinkExit.status === 'rejected' && !killedByUs(c.sinkExit.reason))
+    return toolFailure(c.sinkExit.reason, c.target, c.key);
   // A stage of ours failed with a typed error (the decryption: wrong key, integrity check): that is the cause.
   if (c.flow.status === 'rejected' && c.flow.reason instanceof ActionError) return c.flow.reason;
   if (c.decompressExit?.status === 'rejected' && !killedByUs(c.decompressExit.reason)) {
-    return new RestoreError(`Decompressing ${c.key} with ${c.decompressor?.engine} failed: ${errorMessage(c.decompressExit.reason)}`, { cause: c.decompressExit.reason });
+    return new RestoreError(
+      `Decompressing ${c.key} with ${c.decompressor?.engine} failed: ${errorMessage(c.decompressExit.reason)}`,
+      { cause: c.decompressExit.reason },
+    );
   }
   if (!toolIsSink && c.sinkExit.status === 'rejected' && !killedByUs(c.sinkExit.reason)) {
-    return new RestoreError(`Unpacking ${c.key} failed: ${errorMessage(c.sinkExit.reason)}`, { cause: c.sinkExit.reason });
+    return new RestoreError(`Unpacking ${c.key} failed: ${errorMessage(c.sinkExit.reason)}`, {
+      cause: c.sinkExit.reason,
+    });
   }
-  const reason = c.flow.status === 'rejected' ? c.flow.reason : c.sinkExit.status === 'rejected' ? c.sinkExit.reason : new Error('the stream ended early');
-  if (c.decompressor && !c.decompressor.child && c.flow.status === 'rejected' && /zlib|zstd|gzip|header|incorrect|invalid/i.test(errorMessage(reason))) {
-    return new RestoreError(`Decompressing ${c.key} with ${c.decompressor.engine} failed: ${errorMessage(reason)}`, { cause: reason });
+  const reason =
+    c.flow.status === 'rejected'
+      ? c.flow.reason
+      : c.sinkExit.status === 'rejected'
+        ? c.sinkExit.reason
+        : new Error('the stream ended early');
+  if (
+    c.decompressor &&
+    !c.decompressor.child &&
+    c.flow.status === 'rejected' &&
+    /zlib|zstd|gzip|header|incorrect|invalid/i.test(errorMessage(reason))
+  ) {
+    return new RestoreError(`Decompressing ${c.key} with ${c.decompressor.engine} failed: ${errorMessage(reason)}`, {
+      cause: reason,
+    });
   }
-  return new RestoreError(`Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(reason)}${read}. The target database may hold a partial restore.`, { cause: reason });
+  return new RestoreError(
+    `Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(reason)}${read}. The target database may hold a partial restore.`,
+    { cause: reason },
+  );
 }
 
 /**
@@ -522,9 +614,13 @@ function rootCause(c: {
  * pg_restore and a full disk get the shared classification (classify.ts).
  */
 export function toolFailure(error: unknown, target: Connection, key: string): RestoreError {
-  if (!(error instanceof ChildExitError)) return new RestoreError(`Restoring ${key} failed: ${errorMessage(error)}`, { cause: error });
+  if (!(error instanceof ChildExitError))
+    return new RestoreError(`Restoring ${key} failed: ${errorMessage(error)}`, { cause: error });
   const stderr = error.stderr || error.message;
-  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const classified = classifyPgError(stderr, { host: target.host, port: target.port, tool: error.stage });
   const sqlError = lines.find((l) => /\bERROR:\s/.test(l));
   const head = `Restoring ${key} into database '${target.database}' stopped at the first error: `;
@@ -532,15 +628,21 @@ export function toolFailure(error: unknown, target: Connection, key: string): Re
     return new RestoreError(`${head}${classified.message}`, { cause: error });
   }
   const statement = lines[lines.indexOf(sqlError) + 1];
-  const command = statement && /^Command was:/.test(statement) ? ` while running \`${shorten(statement.replace(/^Command was:\s*/, ''), 200)}\`` : '';
+  const command =
+    statement && /^Command was:/.test(statement)
+      ? ` while running \`${shorten(statement.replace(/^Command was:\s*/, ''), 200)}\``
+      : '';
   const said = shorten(sqlError.replace(/^.*?\bERROR:\s+/, 'ERROR: '), 400);
   let hint = '';
   if (/already exists/i.test(sqlError)) {
-    hint = ' The target database already holds objects of this archive: restore with clean: true (and confirm), or into an empty database.';
+    hint =
+      ' The target database already holds objects of this archive: restore with clean: true (and confirm), or into an empty database.';
   } else if (/role "[^"]+" does not exist/i.test(sqlError)) {
-    hint = ' The archive names roles (owners, grantees) the target server lacks: set no-owner: true and no-privileges: true, or restore-globals: true for a backup made with globals: true.';
+    hint =
+      ' The archive names roles (owners, grantees) the target server lacks: set no-owner: true and no-privileges: true, or restore-globals: true for a backup made with globals: true.';
   } else if (/must be owner of|permission denied|must be superuser/i.test(sqlError)) {
-    hint = ' The target role lacks privileges for this archive: restore as the database owner or a superuser, or set no-owner: true and no-privileges: true.';
+    hint =
+      ' The target role lacks privileges for this archive: restore as the database owner or a superuser, or set no-owner: true and no-privileges: true.';
   } else if (/extension|could not (open|access) file/i.test(sqlError)) {
     hint = ' The target server lacks something the source had (an extension or library): install it there first.';
   }
@@ -560,7 +662,11 @@ export function prepareGlobalsSql(sql: string): { sql: string; skipped: string[]
     if (role && !line.includes('$globals$')) {
       return `DO $globals$ BEGIN CREATE ROLE ${role[1]}; EXCEPTION WHEN duplicate_object THEN NULL; END $globals$;`;
     }
-    if (/^(CREATE|ALTER|DROP) TABLESPACE |^(COMMENT|SECURITY LABEL)\b.* ON TABLESPACE |^(GRANT|REVOKE)\b.* ON TABLESPACE /.test(line)) {
+    if (
+      /^(CREATE|ALTER|DROP) TABLESPACE |^(COMMENT|SECURITY LABEL)\b.* ON TABLESPACE |^(GRANT|REVOKE)\b.* ON TABLESPACE /.test(
+        line,
+      )
+    ) {
       skipped.push(line);
       return `-- skipped: ${line}`;
     }
@@ -589,7 +695,9 @@ export async function applyGlobals(input: {
   try {
     data = await readObject(input.store, input.key);
   } catch (error) {
-    throw new RestoreError(`Reading the globals ${input.key} from ${where} failed: ${errorMessage(error)}`, { cause: error });
+    throw new RestoreError(`Reading the globals ${input.key} from ${where} failed: ${errorMessage(error)}`, {
+      cause: error,
+    });
   }
   const sha256 = createHash('sha256').update(data).digest('hex');
   if (sha256 !== input.expected.sha256 || data.length !== input.expected.bytes) {
@@ -611,7 +719,8 @@ export async function applyGlobals(input: {
     plain = Buffer.concat(out);
   }
   const { sql, skipped } = prepareGlobalsSql(plain.toString('utf8'));
-  for (const line of skipped) input.log.warning(`Globals: not applied (tablespaces belong to the source server): ${line}`);
+  for (const line of skipped)
+    input.log.warning(`Globals: not applied (tablespaces belong to the source server): ${line}`);
   const child = spawnStage('psql', join(input.binDir, 'psql'), buildPsqlArgs(), {
     env: libpqEnv(input.target),
     inherit: (name) => !name.startsWith('PG'),

@@ -110,18 +110,25 @@ export function archiveScope(manifest: Manifest): ArchiveScope {
   let tablesKnown = true;
   let rowsKnown = manifest.rowCounts.mode === 'exact';
   let noRowsReason: string | undefined = rowsKnown ? undefined : 'row count is an estimate';
-  if (!rowsKnown) reasons.push('row counts in the manifest are estimates (row-counts: estimate): tables are checked for presence only');
+  if (!rowsKnown)
+    reasons.push(
+      'row counts in the manifest are estimates (row-counts: estimate): tables are checked for presence only',
+    );
   const opaqueAll = ['filter', 'section', 'statistics-only', 'no-schema'].filter(has);
   if (opaqueAll.length > 0) {
     tablesKnown = false;
     rowsKnown = false;
     noRowsReason = 'archive contents unknown';
-    reasons.push(`pg-dump-args ${opaqueAll.map((n) => `--${n}`).join(', ')} make what the archive holds unknown: table and row checks are skipped`);
+    reasons.push(
+      `pg-dump-args ${opaqueAll.map((n) => `--${n}`).join(', ')} make what the archive holds unknown: table and row checks are skipped`,
+    );
   }
   const opaqueTables = ['table-and-children', 'exclude-table-and-children'].filter(has);
   if (opaqueTables.length > 0 && tablesKnown) {
     tablesKnown = false;
-    reasons.push(`pg-dump-args ${opaqueTables.map((n) => `--${n}`).join(', ')}: tables missing from the restore are not reported (which children were dumped is not in the manifest)`);
+    reasons.push(
+      `pg-dump-args ${opaqueTables.map((n) => `--${n}`).join(', ')}: tables missing from the restore are not reported (which children were dumped is not in the manifest)`,
+    );
   }
   if (o.schemaOnly || has('no-data')) {
     if (rowsKnown) reasons.push('schema-only archive: no rows are expected, tables are checked for presence');
@@ -136,8 +143,17 @@ export function archiveScope(manifest: Manifest): ArchiveScope {
     opaqueTables.length > 0 ||
     opaqueAll.length > 0 ||
     o.dataOnly;
-  if (filtered) reasons.push('the dump was filtered (table/schema/exclude options): counts of indexes, constraints, views, functions and sequences cover the whole source database and are not compared');
-  return { tablesKnown, rowsKnown, ...(noRowsReason === undefined ? {} : { noRowsReason }), objectsComparable: !filtered, reasons };
+  if (filtered)
+    reasons.push(
+      'the dump was filtered (table/schema/exclude options): counts of indexes, constraints, views, functions and sequences cover the whole source database and are not compared',
+    );
+  return {
+    tablesKnown,
+    rowsKnown,
+    ...(noRowsReason === undefined ? {} : { noRowsReason }),
+    objectsComparable: !filtered,
+    reasons,
+  };
 }
 
 /** A compiled pg_dump-style name pattern. */
@@ -204,7 +220,18 @@ export function matchesSchema(pattern: string, schema: string): boolean {
 export function tableInArchive(manifest: Manifest, schema: string, table: string): boolean | undefined {
   const o = manifest.options;
   const extra = extraOptions(o.extraArgs ?? []);
-  if (extra.some((e) => ['filter', 'section', 'statistics-only', 'no-schema', 'table-and-children', 'exclude-table-and-children'].includes(e.name))) {
+  if (
+    extra.some((e) =>
+      [
+        'filter',
+        'section',
+        'statistics-only',
+        'no-schema',
+        'table-and-children',
+        'exclude-table-and-children',
+      ].includes(e.name),
+    )
+  ) {
     // Tables that plain patterns exclude are still known to be out.
     const out = (o.excludeTables ?? []).some((p) => matchesTable(p, schema, table));
     return out ? false : undefined;
@@ -230,10 +257,12 @@ export function rowsNotExpected(
 ): string | undefined {
   if (!scope.rowsKnown) return scope.noRowsReason ?? 'archive contents unknown';
   const o = manifest.options;
-  if ((o.excludeTableData ?? []).some((p) => matchesTable(p, schema, table))) return 'data excluded by exclude-table-data';
+  if ((o.excludeTableData ?? []).some((p) => matchesTable(p, schema, table)))
+    return 'data excluded by exclude-table-data';
   const extra = extraOptions(o.extraArgs ?? []);
   for (const e of extra) {
-    if (e.name === 'exclude-table-data' && matchesTable(e.value, schema, table)) return 'data excluded by --exclude-table-data';
+    if (e.name === 'exclude-table-data' && matchesTable(e.value, schema, table))
+      return 'data excluded by --exclude-table-data';
     if (e.name === 'exclude-table-data-and-children') {
       const self = matchesTable(e.value, schema, table);
       const parent = ancestors.some((a) => {
@@ -242,7 +271,8 @@ export function rowsNotExpected(
       });
       if (self || parent) return 'data excluded by --exclude-table-data-and-children';
     }
-    if (e.name === 'no-unlogged-table-data' && unlogged) return 'unlogged table, data excluded by --no-unlogged-table-data';
+    if (e.name === 'no-unlogged-table-data' && unlogged)
+      return 'unlogged table, data excluded by --no-unlogged-table-data';
   }
   return undefined;
 }
@@ -298,10 +328,17 @@ export function verifyDrill(manifest: Manifest, state: RestoredState): Verdict {
     if (why === undefined) {
       checks.push({ name: `rows of ${name}`, expected: t.rows, actual: rows, passed: rows === t.rows });
     } else {
-      checks.push({ name: `table ${name}`, expected: 'present', actual: 'present', passed: true, note: `rows not checked: ${why}` });
+      checks.push({
+        name: `table ${name}`,
+        expected: 'present',
+        actual: 'present',
+        passed: true,
+        note: `rows not checked: ${why}`,
+      });
     }
   }
-  if (notInArchive.length > 0) skipped.push(`not in the archive (filtered out of the dump): ${listNames(notInArchive)}`);
+  if (notInArchive.length > 0)
+    skipped.push(`not in the archive (filtered out of the dump): ${listNames(notInArchive)}`);
   if (unknown.length > 0) skipped.push(`not restored, possibly filtered out by pg-dump-args: ${listNames(unknown)}`);
 
   if (scope.objectsComparable) {
@@ -316,7 +353,8 @@ export function verifyDrill(manifest: Manifest, state: RestoredState): Verdict {
   checks.push({
     name: 'constraints validated',
     expected: 'all',
-    actual: state.notValidatedConstraints.length === 0 ? 'all' : `not validated ${listNames(state.notValidatedConstraints)}`,
+    actual:
+      state.notValidatedConstraints.length === 0 ? 'all' : `not validated ${listNames(state.notValidatedConstraints)}`,
     passed: state.notValidatedConstraints.length === 0,
   });
   checks.push({
@@ -326,7 +364,12 @@ export function verifyDrill(manifest: Manifest, state: RestoredState): Verdict {
     passed: state.invalidIndexes.length === 0,
   });
   state.sql.forEach((outcome, i) => {
-    checks.push({ name: `drill-sql ${i + 1}: ${shorten(outcome.query, 80)}`, expected: 'true', actual: outcome.actual, passed: outcome.passed });
+    checks.push({
+      name: `drill-sql ${i + 1}: ${shorten(outcome.query, 80)}`,
+      expected: 'true',
+      actual: outcome.actual,
+      passed: outcome.passed,
+    });
   });
   return { checks, passed: checks.every((c) => c.passed), skipped };
 }
@@ -346,5 +389,9 @@ export function judgeSqlResult(query: string, rows: Record<string, unknown>[], f
   if (fieldCount !== 1) return { query, passed: false, actual: `${fieldCount} columns` };
   const value = Object.values(rows[0] as Record<string, unknown>)[0];
   if (value === true) return { query, passed: true, actual: 'true' };
-  return { query, passed: false, actual: value === null ? 'null' : typeof value === 'string' ? `'${shorten(value, 40)}'` : String(value) };
+  return {
+    query,
+    passed: false,
+    actual: value === null ? 'null' : typeof value === 'string' ? `'${shorten(value, 40)}'` : String(value),
+  };
 }

@@ -64,7 +64,12 @@ export interface PruneExecution {
  *
  * @param catalog the catalog the plan was made from (readCatalog(store, database)).
  */
-export async function executePrune(store: ObjectStore, catalog: Catalog, plan: RetentionPlan, options: PruneOptions): Promise<PruneExecution> {
+export async function executePrune(
+  store: ObjectStore,
+  catalog: Catalog,
+  plan: RetentionPlan,
+  options: PruneOptions,
+): Promise<PruneExecution> {
   const { log } = options;
   const url = store.destination.url;
   const warnings = [...plan.warnings];
@@ -104,24 +109,45 @@ export async function executePrune(store: ObjectStore, catalog: Catalog, plan: R
   const queue = [...candidates].sort((a, b) => newestFirst(b.backup, a.backup));
   for (let start = 0; start < queue.length; start += CHUNK) {
     const chunk = queue.slice(start, start + CHUNK);
-    const archives = await deleteKeys(store, chunk.map((c) => c.backup.key));
+    const archives = await deleteKeys(
+      store,
+      chunk.map((c) => c.backup.key),
+    );
     const archiveGone = chunk.filter((c) => archives.gone.has(c.backup.key));
-    const hasGlobals = (c: DeletedBackup): boolean => options.listed === undefined || options.listed.has(globalsKey(c.backup.key));
+    const hasGlobals = (c: DeletedBackup): boolean =>
+      options.listed === undefined || options.listed.has(globalsKey(c.backup.key));
     // An incomplete archive's claims (see storage/claim.ts) go with its globals, after the archive.
     const claimsOf = (c: DeletedBackup): string[] => c.backup.claims ?? [];
-    const globals = await deleteKeys(store, [...archiveGone.filter(hasGlobals).map((c) => globalsKey(c.backup.key)), ...archiveGone.flatMap(claimsOf)]);
-    const globalsGone = archiveGone.filter((c) => (!hasGlobals(c) || globals.gone.has(globalsKey(c.backup.key))) && claimsOf(c).every((k) => globals.gone.has(k)));
-    const manifests = await deleteKeys(store, globalsGone.filter((c) => c.backup.hasManifest).map((c) => c.backup.manifestKey));
+    const globals = await deleteKeys(store, [
+      ...archiveGone.filter(hasGlobals).map((c) => globalsKey(c.backup.key)),
+      ...archiveGone.flatMap(claimsOf),
+    ]);
+    const globalsGone = archiveGone.filter(
+      (c) =>
+        (!hasGlobals(c) || globals.gone.has(globalsKey(c.backup.key))) && claimsOf(c).every((k) => globals.gone.has(k)),
+    );
+    const manifests = await deleteKeys(
+      store,
+      globalsGone.filter((c) => c.backup.hasManifest).map((c) => c.backup.manifestKey),
+    );
     const failures = new Map<string, string>([...archives.failed, ...globals.failed, ...manifests.failed]);
     for (const item of chunk) {
       const { key, manifestKey, hasManifest } = item.backup;
-      const failedKeys = [key, globalsKey(key), ...(item.backup.claims ?? []), ...(hasManifest ? [manifestKey] : [])].filter((k) => failures.has(k));
+      const failedKeys = [
+        key,
+        globalsKey(key),
+        ...(item.backup.claims ?? []),
+        ...(hasManifest ? [manifestKey] : []),
+      ].filter((k) => failures.has(k));
       if (failedKeys.length === 0) {
         result.deleted.push(item);
         continue;
       }
       for (const k of failedKeys) result.failed.push({ key: k, message: failures.get(k) as string });
-      kept.push({ backup: item.backup, reasons: [`delete failed: ${failedKeys.map((k) => `${k}: ${failures.get(k)}`).join('; ')}`] });
+      kept.push({
+        backup: item.backup,
+        reasons: [`delete failed: ${failedKeys.map((k) => `${k}: ${failures.get(k)}`).join('; ')}`],
+      });
     }
   }
   if (result.failed.length > 0) {
@@ -145,7 +171,10 @@ function sortResult(result: PruneExecution): PruneExecution {
  * per-key errors are checked with HEAD: gone means deleted (e.g. a globals file that never existed
  * in a folder destination).
  */
-async function deleteKeys(store: ObjectStore, keys: string[]): Promise<{ gone: Set<string>; failed: Map<string, string> }> {
+async function deleteKeys(
+  store: ObjectStore,
+  keys: string[],
+): Promise<{ gone: Set<string>; failed: Map<string, string> }> {
   const gone = new Set<string>();
   const failed = new Map<string, string>();
   if (keys.length === 0) return { gone, failed };

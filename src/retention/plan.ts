@@ -157,7 +157,8 @@ export function planRetention(backups: BackupEntry[], policy: RetentionPolicy, n
   for (const rule of policy.labels) {
     const cutoff = nowMs - rule.within.seconds * 1000;
     for (const backup of complete) {
-      if (backup.label === rule.label && backup.time.getTime() > cutoff) keep(backup, `label ${rule.label} within ${rule.within.text}`);
+      if (backup.label === rule.label && backup.time.getTime() > cutoff)
+        keep(backup, `label ${rule.label} within ${rule.within.text}`);
     }
   }
 

@@ -69,7 +69,8 @@ export const RETENTION_INPUTS: readonly { name: string; default: string; descrip
   {
     name: 'keep-weekly',
     default: '',
-    description: 'Retention: keep the newest backup of each of the last N ISO weeks (Monday to Sunday, UTC) that have a backup.',
+    description:
+      'Retention: keep the newest backup of each of the last N ISO weeks (Monday to Sunday, UTC) that have a backup.',
   },
   {
     name: 'keep-monthly',
@@ -153,10 +154,13 @@ function readDuration(text: string): number | string {
   for (const [, digits, unit] of text.matchAll(/(\d+)([A-Za-z]+)/g)) {
     const index = (UNIT_ORDER as readonly string[]).indexOf(unit as string);
     if (index === -1) {
-      const months = /^(m|mo|mon|month|months)$/i.test(unit as string) ? ' (there is no month unit: write days, e.g. 180d for about 6 months)' : '';
+      const months = /^(m|mo|mon|month|months)$/i.test(unit as string)
+        ? ' (there is no month unit: write days, e.g. 180d for about 6 months)'
+        : '';
       return `unknown unit '${unit}' in '${text}'; use ${UNITS_HINT}${months}.`;
     }
-    if (index <= previous) return `'${text}' repeats a unit or is out of order; give each unit once, largest first (y, w, d, h), e.g. 1y6w.`;
+    if (index <= previous)
+      return `'${text}' repeats a unit or is out of order; give each unit once, largest first (y, w, d, h), e.g. 1y6w.`;
     previous = index;
     seconds += Number(digits) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS];
   }
@@ -198,15 +202,26 @@ export function parseRetentionInputs(read: (name: string) => string): RetentionI
 
   const labelText = read('keep-label');
   if (labelText !== '') {
-    for (const line of labelText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')) {
+    for (const line of labelText
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '')) {
       const eq = line.indexOf('=');
-      if (eq === -1) throw new ConfigError('keep-label', `line '${line}' is not <label>=<duration>; write one rule per line, e.g. pre-migration=90d.`);
+      if (eq === -1)
+        throw new ConfigError(
+          'keep-label',
+          `line '${line}' is not <label>=<duration>; write one rule per line, e.g. pre-migration=90d.`,
+        );
       const label = line.slice(0, eq).trim();
       const text = line.slice(eq + 1).trim();
       if (!LABEL.test(label)) {
-        throw new ConfigError('keep-label', `'${label}' is not a valid label; use 1-40 lower-case letters, digits and dashes, as in the label input (e.g. pre-migration=90d).`);
+        throw new ConfigError(
+          'keep-label',
+          `'${label}' is not a valid label; use 1-40 lower-case letters, digits and dashes, as in the label input (e.g. pre-migration=90d).`,
+        );
       }
-      if (policy.labels.some((rule) => rule.label === label)) throw new ConfigError('keep-label', `label '${label}' is listed twice; list each label once.`);
+      if (policy.labels.some((rule) => rule.label === label))
+        throw new ConfigError('keep-label', `label '${label}' is listed twice; list each label once.`);
       policy.labels.push({ label, within: duration('keep-label', text, `${label}: `) });
     }
   }
@@ -234,9 +249,16 @@ export function parseRetentionInputs(read: (name: string) => string): RetentionI
 
   if (!hasRule) {
     if (pruneText.toLowerCase() === 'true') {
-      throw new ConfigError('prune', `true needs a retention policy; set at least one of ${POLICY_INPUTS_TEXT} (prune never deletes without one).`);
+      throw new ConfigError(
+        'prune',
+        `true needs a retention policy; set at least one of ${POLICY_INPUTS_TEXT} (prune never deletes without one).`,
+      );
     }
-    if (dryRun) throw new ConfigError('prune-dry-run', `true needs a retention policy to preview; set at least one of ${POLICY_INPUTS_TEXT}.`);
+    if (dryRun)
+      throw new ConfigError(
+        'prune-dry-run',
+        `true needs a retention policy to preview; set at least one of ${POLICY_INPUTS_TEXT}.`,
+      );
     return { prune: false, dryRun };
   }
   return { policy, prune: pruneText.toLowerCase() !== 'false', dryRun };
@@ -245,7 +267,8 @@ export function parseRetentionInputs(read: (name: string) => string): RetentionI
 function duration(input: string, text: string, context: string): Duration {
   const parsed = readDuration(text);
   if (typeof parsed === 'string') throw new ConfigError(input, `${context}${parsed}`);
-  if (parsed === 0) throw new ConfigError(input, `${context}'${text}' keeps nothing; use a duration above zero, e.g. 30d.`);
+  if (parsed === 0)
+    throw new ConfigError(input, `${context}'${text}' keeps nothing; use a duration above zero, e.g. 30d.`);
   return { seconds: parsed, text };
 }
 

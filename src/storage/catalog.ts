@@ -88,7 +88,8 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
   const claimsOf = new Map<string, string[]>();
   for (const key of keys.keys()) {
     const claim = parseClaimKey(key);
-    if (claim && keys.has(claim.archiveKey)) claimsOf.set(claim.archiveKey, [...(claimsOf.get(claim.archiveKey) ?? []), key]);
+    if (claim && keys.has(claim.archiveKey))
+      claimsOf.set(claim.archiveKey, [...(claimsOf.get(claim.archiveKey) ?? []), key]);
   }
 
   // Archive-named objects with neither manifest nor claim: ours only if they carry the marker (S3
@@ -138,12 +139,18 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
     const claim = parseClaimKey(key);
     if (claim && parseArchiveKey(claim.archiveKey, prefix)) {
       temporary.push({ key, kind: 'claim', size: keys.get(key) ?? 0, lastModified: modified.get(key) ?? claim.time });
-    } else if (key.endsWith('.manifest.json') && parseArchiveKey(key.slice(0, -'.manifest.json'.length), prefix)) orphanManifests.push(key);
+    } else if (key.endsWith('.manifest.json') && parseArchiveKey(key.slice(0, -'.manifest.json'.length), prefix))
+      orphanManifests.push(key);
     else foreign.push(key);
   }
   if (store.temporaries) {
     for await (const object of store.temporaries(folder)) {
-      temporary.push({ key: object.key, kind: 'partial', size: object.size, ...(object.lastModified ? { lastModified: object.lastModified } : {}) });
+      temporary.push({
+        key: object.key,
+        kind: 'partial',
+        size: object.size,
+        ...(object.lastModified ? { lastModified: object.lastModified } : {}),
+      });
     }
   }
   temporary.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -152,7 +159,9 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
 
 /** Temporary objects of `catalog` older than {@link STALE_SECONDS} at `now` (left by dead runs). */
 export function staleTemporaries(catalog: Pick<Catalog, 'temporary'>, now: Date): TemporaryEntry[] {
-  return catalog.temporary.filter((t) => t.lastModified !== undefined && now.getTime() - t.lastModified.getTime() > STALE_SECONDS * 1000);
+  return catalog.temporary.filter(
+    (t) => t.lastModified !== undefined && now.getTime() - t.lastModified.getTime() > STALE_SECONDS * 1000,
+  );
 }
 
 /**
@@ -168,7 +177,11 @@ export async function removeStaleTemporaries(
   const stale = staleTemporaries(catalog, now);
   const removed: TemporaryEntry[] = [];
   const errors: { key: string; message: string }[] = [];
-  const byKind = async (kind: TemporaryEntry['kind'], remove: ((keys: string[]) => Promise<{ deleted: string[]; errors: { key: string; message: string }[] }>) | undefined) => {
+  const byKind = async (
+    kind: TemporaryEntry['kind'],
+    remove:
+      ((keys: string[]) => Promise<{ deleted: string[]; errors: { key: string; message: string }[] }>) | undefined,
+  ) => {
     const items = stale.filter((t) => t.kind === kind);
     if (items.length === 0 || !remove) return;
     try {
@@ -177,7 +190,9 @@ export async function removeStaleTemporaries(
       removed.push(...items.filter((t) => gone.has(t.key)));
       errors.push(...outcome.errors);
     } catch (error) {
-      errors.push(...items.map((t) => ({ key: t.key, message: error instanceof Error ? error.message : String(error) })));
+      errors.push(
+        ...items.map((t) => ({ key: t.key, message: error instanceof Error ? error.message : String(error) })),
+      );
     }
   };
   await byKind('claim', (keys) => store.delete(keys));

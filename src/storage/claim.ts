@@ -70,7 +70,15 @@ export function parseClaimKey(key: string): { archiveKey: string; time: Date; ru
   if (!match) return undefined;
   const stamp = match[1] as string;
   const time = new Date(
-    Date.UTC(Number(stamp.slice(0, 4)), Number(stamp.slice(4, 6)) - 1, Number(stamp.slice(6, 8)), Number(stamp.slice(9, 11)), Number(stamp.slice(11, 13)), Number(stamp.slice(13, 15)), Number(stamp.slice(15, 18))),
+    Date.UTC(
+      Number(stamp.slice(0, 4)),
+      Number(stamp.slice(4, 6)) - 1,
+      Number(stamp.slice(6, 8)),
+      Number(stamp.slice(9, 11)),
+      Number(stamp.slice(11, 13)),
+      Number(stamp.slice(13, 15)),
+      Number(stamp.slice(15, 18)),
+    ),
   );
   if (Number.isNaN(time.getTime())) return undefined;
   return { archiveKey: key.slice(0, match.index), time, runId: match[2] as string };

@@ -27,18 +27,27 @@ export function parseDestination(line: string): Destination {
     throw new ConfigError('destination', `is empty; write where backups go, e.g. ${DESTINATION_EXAMPLES}`);
   }
   if (/[\u0000-\u001f\u007f]/.test(url)) {
-    throw new ConfigError('destination', `'${printable(url)}' contains control characters; write one destination per line, e.g. ${DESTINATION_EXAMPLES}`);
+    throw new ConfigError(
+      'destination',
+      `'${printable(url)}' contains control characters; write one destination per line, e.g. ${DESTINATION_EXAMPLES}`,
+    );
   }
   if (/^[a-zA-Z]:[\\/]/.test(url)) {
     const drivePath = url.replace(/\\/g, '/');
-    throw new ConfigError('destination', `'${url}' is a bare path, not a URL; write it as a file URL, e.g. file:///${drivePath}`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' is a bare path, not a URL; write it as a file URL, e.g. file:///${drivePath}`,
+    );
   }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     const hint = url.startsWith('/')
       ? `file://${url}`
       : 'file:///absolute/path/to/folder (relative paths are not allowed)';
-    throw new ConfigError('destination', `'${url}' is a bare path, not a URL; write it as a file URL, e.g. ${hint}, or use s3://my-bucket/prefix`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' is a bare path, not a URL; write it as a file URL, e.g. ${hint}, or use s3://my-bucket/prefix`,
+    );
   }
   switch (scheme) {
     case 's3':
@@ -63,11 +72,17 @@ export function parseDestination(line: string): Destination {
 
 function parseS3Destination(url: string): Destination {
   if (!/^s3:\/\//i.test(url)) {
-    throw new ConfigError('destination', `'${url}' is not a valid S3 URL; write s3:// followed by the bucket, e.g. s3://my-bucket/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' is not a valid S3 URL; write s3:// followed by the bucket, e.g. s3://my-bucket/backups`,
+    );
   }
   const rest = url.slice('s3://'.length);
   if (/[?#]/.test(rest)) {
-    throw new ConfigError('destination', `'${url}' has a query string or fragment; remove everything from '?' or '#', e.g. s3://my-bucket/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' has a query string or fragment; remove everything from '?' or '#', e.g. s3://my-bucket/backups`,
+    );
   }
   const slash = rest.indexOf('/');
   const authority = slash === -1 ? rest : rest.slice(0, slash);
@@ -79,7 +94,10 @@ function parseS3Destination(url: string): Destination {
     );
   }
   if (authority === '') {
-    throw new ConfigError('destination', `'${url}' has no bucket; write s3://<bucket>/<prefix>, e.g. s3://my-bucket/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' has no bucket; write s3://<bucket>/<prefix>, e.g. s3://my-bucket/backups`,
+    );
   }
   if (authority.includes(':')) {
     throw new ConfigError(
@@ -89,11 +107,17 @@ function parseS3Destination(url: string): Destination {
   }
   const bucketProblem = bucketNameProblem(authority);
   if (bucketProblem !== undefined) {
-    throw new ConfigError('destination', `'${url}': bucket name '${authority}' ${bucketProblem}; e.g. s3://my-bucket/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}': bucket name '${authority}' ${bucketProblem}; e.g. s3://my-bucket/backups`,
+    );
   }
   const segments = path.split('/').filter((segment) => segment !== '');
   if (segments.some((segment) => segment === '.' || segment === '..')) {
-    throw new ConfigError('destination', `'${url}': the prefix must not contain '.' or '..' segments; write the prefix as it is, e.g. s3://${authority}/backups/daily`);
+    throw new ConfigError(
+      'destination',
+      `'${url}': the prefix must not contain '.' or '..' segments; write the prefix as it is, e.g. s3://${authority}/backups/daily`,
+    );
   }
   return { kind: 's3', url, bucket: authority, prefix: segments.join('/') };
 }
@@ -114,35 +138,59 @@ export function bucketNameProblem(name: string): string | undefined {
 
 function parseFileDestination(url: string): Destination {
   if (!/^file:\/\//i.test(url)) {
-    throw new ConfigError('destination', `'${url}' is not an absolute file URL; write file:/// followed by an absolute path, e.g. file:///var/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' is not an absolute file URL; write file:/// followed by an absolute path, e.g. file:///var/backups`,
+    );
   }
   if (/[?#]/.test(url)) {
-    throw new ConfigError('destination', `'${url}' has a query string or fragment; remove everything from '?' or '#', e.g. file:///var/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' has a query string or fragment; remove everything from '?' or '#', e.g. file:///var/backups`,
+    );
   }
   if (!/^file:\/\/\//i.test(url)) {
     const host = url.slice('file://'.length).split('/')[0] ?? '';
     const what = host.includes('@') ? 'has credentials or a host' : `reads '${host}' as a host name`;
-    throw new ConfigError('destination', `'${url}' ${what}; a file URL needs three slashes and an absolute path, e.g. file:///var/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' ${what}; a file URL needs three slashes and an absolute path, e.g. file:///var/backups`,
+    );
   }
   let path: string;
   try {
     path = fileURLToPath(new URL(url));
   } catch (error) {
-    const reason = typeof (error as { message?: unknown })?.message === 'string' ? (error as { message: string }).message : String(error);
-    throw new ConfigError('destination', `'${url}' is not a valid file URL (${reason}); write file:/// followed by an absolute path, e.g. file:///var/backups`);
+    const reason =
+      typeof (error as { message?: unknown })?.message === 'string'
+        ? (error as { message: string }).message
+        : String(error);
+    throw new ConfigError(
+      'destination',
+      `'${url}' is not a valid file URL (${reason}); write file:/// followed by an absolute path, e.g. file:///var/backups`,
+    );
   }
   // The URL parser silently resolves dot segments (also percent-encoded ones); refuse them instead.
   const rawSegments = url.slice('file://'.length).split('/').map(safeDecode);
   if (rawSegments.some((segment) => segment === '.' || segment === '..')) {
-    throw new ConfigError('destination', `'${url}': the path must not contain '.' or '..' segments; write the folder's absolute path, e.g. file:///var/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}': the path must not contain '.' or '..' segments; write the folder's absolute path, e.g. file:///var/backups`,
+    );
   }
   if (!isAbsolute(path)) {
-    throw new ConfigError('destination', `'${url}' is not an absolute path; write file:/// followed by an absolute path, e.g. file:///var/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' is not an absolute path; write file:/// followed by an absolute path, e.g. file:///var/backups`,
+    );
   }
   let root = normalize(path);
   while (root.length > 1 && root.endsWith(sep) && !/^[a-zA-Z]:\\$/.test(root)) root = root.slice(0, -1);
   if (root === sep || /^[a-zA-Z]:\\$/.test(root)) {
-    throw new ConfigError('destination', `'${url}' is the root of the file system; write a folder for the backups, e.g. file:///var/backups`);
+    throw new ConfigError(
+      'destination',
+      `'${url}' is the root of the file system; write a folder for the backups, e.g. file:///var/backups`,
+    );
   }
   return { kind: 'file', url, root, prefix: '' };
 }
@@ -160,20 +208,32 @@ export function parseS3Endpoint(value: string): string | undefined {
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError('s3-endpoint', `'${text}' is not a URL; write the server's URL with its scheme, e.g. https://${text.replace(/^\/+/, '')}`);
+    throw new ConfigError(
+      's3-endpoint',
+      `'${text}' is not a URL; write the server's URL with its scheme, e.g. https://${text.replace(/^\/+/, '')}`,
+    );
   }
   const protocol = url.protocol.toLowerCase();
   if (protocol === 's3:') {
-    throw new ConfigError('s3-endpoint', `'${text}' is a bucket URL; \`s3-endpoint\` is the server's http(s) URL (e.g. ${example}) and the bucket goes in \`destination\` as ${text}`);
+    throw new ConfigError(
+      's3-endpoint',
+      `'${text}' is a bucket URL; \`s3-endpoint\` is the server's http(s) URL (e.g. ${example}) and the bucket goes in \`destination\` as ${text}`,
+    );
   }
   if (protocol !== 'http:' && protocol !== 'https:') {
     throw new ConfigError('s3-endpoint', `'${text}' must start with https:// or http://, e.g. ${example}`);
   }
   if (url.username !== '' || url.password !== '') {
-    throw new ConfigError('s3-endpoint', `'${redactUserInfo(text)}' has credentials in the URL; remove them and pass them from secrets in \`s3-access-key-id\` and \`s3-secret-access-key\`, e.g. ${example}`);
+    throw new ConfigError(
+      's3-endpoint',
+      `'${redactUserInfo(text)}' has credentials in the URL; remove them and pass them from secrets in \`s3-access-key-id\` and \`s3-secret-access-key\`, e.g. ${example}`,
+    );
   }
   if (text.includes('?') || text.includes('#')) {
-    throw new ConfigError('s3-endpoint', `'${text}' has a query string or fragment; write only the server's URL, e.g. ${url.origin}`);
+    throw new ConfigError(
+      's3-endpoint',
+      `'${text}' has a query string or fragment; write only the server's URL, e.g. ${url.origin}`,
+    );
   }
   if (url.pathname !== '/' && url.pathname !== '') {
     const first = url.pathname.split('/').filter((segment) => segment !== '')[0] ?? '';
@@ -205,7 +265,10 @@ export function parseS3Endpoint(value: string): string | undefined {
  * DigitalOcean Spaces, Google Cloud Storage.
  */
 const VIRTUAL_HOSTED: readonly { server: RegExp; aws?: true }[] = [
-  { server: /^(s3(?:[.-]fips)?(?:\.dualstack)?(?:[.-]([a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?)$/, aws: true },
+  {
+    server: /^(s3(?:[.-]fips)?(?:\.dualstack)?(?:[.-]([a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?)$/,
+    aws: true,
+  },
   { server: /^((?!(?:eu|fedramp)\.)[a-z0-9]+(?:\.(?:eu|fedramp))?\.r2\.cloudflarestorage\.com)$/ },
   { server: /^(s3\.[a-z0-9-]+\.backblazeb2\.com)$/ },
   { server: /^(s3(?:\.[a-z0-9-]+)?\.wasabisys\.com)$/ },
@@ -218,7 +281,9 @@ const VIRTUAL_HOSTED: readonly { server: RegExp; aws?: true }[] = [
  * `my-bucket.<account>.r2.cloudflarestorage.com`), with the server's own host name, or undefined
  * when `hostname` is a server's (or unknown: other stores are not guessed at).
  */
-export function bucketInHost(hostname: string): { bucket: string; server: string; aws: boolean; region?: string } | undefined {
+export function bucketInHost(
+  hostname: string,
+): { bucket: string; server: string; aws: boolean; region?: string } | undefined {
   const host = hostname.toLowerCase();
   for (const { server, aws } of VIRTUAL_HOSTED) {
     // The bucket is everything before the server's name (bucket names may contain dots).
@@ -226,7 +291,12 @@ export function bucketInHost(hostname: string): { bucket: string; server: string
       const match = server.exec(host.slice(dot + 1));
       if (!match) continue;
       const region = aws ? match[2] : undefined;
-      return { bucket: host.slice(0, dot), server: host.slice(dot + 1), aws: aws === true, ...(region ? { region } : {}) };
+      return {
+        bucket: host.slice(0, dot),
+        server: host.slice(dot + 1),
+        aws: aws === true,
+        ...(region ? { region } : {}),
+      };
     }
   }
   return undefined;

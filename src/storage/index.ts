@@ -1,7 +1,15 @@
 /** Storage: one {@link ObjectStore} interface over S3-compatible storage and a local folder. */
 import type { Readable } from 'node:stream';
 import { LocalFolderStore } from './local.js';
-import type { Destination, ObjectInfo, ObjectStore, PutResult, S3Settings, UploadOptions, UploadResult } from './types.js';
+import type {
+  Destination,
+  ObjectInfo,
+  ObjectStore,
+  PutResult,
+  S3Settings,
+  UploadOptions,
+  UploadResult,
+} from './types.js';
 
 /** The store for a parsed destination; `s3` settings are used for s3:// destinations only. */
 export function createStore(destination: Destination, s3: S3Settings): ObjectStore {
@@ -64,6 +72,14 @@ class LazyS3Store implements ObjectStore {
   }
 }
 
-export type { Destination, ObjectInfo, ObjectStore, PutResult, S3Settings, UploadOptions, UploadResult } from './types.js';
+export type {
+  Destination,
+  ObjectInfo,
+  ObjectStore,
+  PutResult,
+  S3Settings,
+  UploadOptions,
+  UploadResult,
+} from './types.js';
 export { WRITTEN_BY_METADATA } from './types.js';
 export { parseDestination, parseS3Endpoint } from './destination.js';

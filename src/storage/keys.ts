@@ -6,7 +6,10 @@
 
 /** `2026-11-25T071403Z` for 2026-11-25 07:14:03.xxx UTC (sub-seconds dropped). */
 export function formatKeyTime(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '');
+  return time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '');
 }
 
 /**
@@ -51,7 +54,9 @@ const ARCHIVE_EXTENSION = String.raw`(dump|sql|tar)(?:\.(zst|lz4|gz))?(\.gpg)?`;
 const ARCHIVE_NAME_END = new RegExp(String.raw`\.${ARCHIVE_EXTENSION}$`);
 
 /** What an archive key's extension says; undefined when the key does not end like an archive. */
-export function archiveSuffix(key: string): { format: 'dump' | 'sql' | 'tar'; streamCompression: '' | '.zst' | '.lz4' | '.gz'; encrypted: boolean } | undefined {
+export function archiveSuffix(
+  key: string,
+): { format: 'dump' | 'sql' | 'tar'; streamCompression: '' | '.zst' | '.lz4' | '.gz'; encrypted: boolean } | undefined {
   const m = ARCHIVE_NAME_END.exec(key);
   if (!m) return undefined;
   return {
@@ -68,7 +73,9 @@ export function globalsKey(archive: string): string {
 }
 
 const KEY_PATTERN = new RegExp(
-  String.raw`^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?))?\.(` + ARCHIVE_EXTENSION.replace(/\((?!\?)/g, '(?:') + ')$',
+  String.raw`^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?))?\.(` +
+    ARCHIVE_EXTENSION.replace(/\((?!\?)/g, '(?:') +
+    ')$',
 );
 
 /** What {@link parseArchiveKey} reads back from a key. */

@@ -47,8 +47,10 @@ function keyProblem(key: string): string | undefined {
   if (key.includes('\0')) return 'it contains a NUL character';
   const segments = key.split('/');
   if (segments.some((segment) => segment === '')) return 'it has an empty path segment';
-  if (segments.some((segment) => segment === '.' || segment === '..')) return "it has a '.' or '..' segment (keys must stay inside the destination folder)";
-  if (isPartialName(segments[segments.length - 1] as string)) return `names ending in '${PARTIAL_SUFFIX}' that start with '.' are reserved for temporary files`;
+  if (segments.some((segment) => segment === '.' || segment === '..'))
+    return "it has a '.' or '..' segment (keys must stay inside the destination folder)";
+  if (isPartialName(segments[segments.length - 1] as string))
+    return `names ending in '${PARTIAL_SUFFIX}' that start with '.' are reserved for temporary files`;
   return undefined;
 }
 
@@ -75,7 +77,9 @@ export class LocalFolderStore implements ObjectStore {
     const signal = options.signal;
     if (signal?.aborted) {
       body.destroy();
-      throw new UploadError(`Writing ${this.describe(key)} was aborted before it started; nothing was written.`, { cause: signal.reason });
+      throw new UploadError(`Writing ${this.describe(key)} was aborted before it started; nothing was written.`, {
+        cause: signal.reason,
+      });
     }
     try {
       const bytes = await writeAtomically(target, async (handle) => {
@@ -110,7 +114,10 @@ export class LocalFolderStore implements ObjectStore {
       return {};
     } catch (error) {
       if (isTaken(error)) throw new UploadError(takenMessage(this.describe(key)), { cause: error });
-      throw new UploadError(`Writing ${this.describe(key)} failed: ${errorMessage(error)}; no file was left under that name.`, { cause: error });
+      throw new UploadError(
+        `Writing ${this.describe(key)} failed: ${errorMessage(error)}; no file was left under that name.`,
+        { cause: error },
+      );
     }
   }
 
@@ -132,7 +139,12 @@ export class LocalFolderStore implements ObjectStore {
     try {
       handle = await open(path, fsConstants.O_RDONLY);
     } catch (error) {
-      throw new Error(isMissing(error) ? `There is no file ${this.describe(key)}` : `Reading ${this.describe(key)} failed: ${errorMessage(error)}`, { cause: error });
+      throw new Error(
+        isMissing(error)
+          ? `There is no file ${this.describe(key)}`
+          : `Reading ${this.describe(key)} failed: ${errorMessage(error)}`,
+        { cause: error },
+      );
     }
     const info = await handle.stat();
     if (!info.isFile()) {
@@ -185,7 +197,10 @@ export class LocalFolderStore implements ObjectStore {
     const errors: { key: string; message: string }[] = [];
     for (const key of keys) {
       const segments = key.split('/');
-      if (!isPartialName(segments[segments.length - 1] as string) || keyProblem(segments.slice(0, -1).concat('x').join('/')) !== undefined) {
+      if (
+        !isPartialName(segments[segments.length - 1] as string) ||
+        keyProblem(segments.slice(0, -1).concat('x').join('/')) !== undefined
+      ) {
         errors.push({ key, message: 'not a temporary file of this action' });
         continue;
       }
@@ -193,14 +208,21 @@ export class LocalFolderStore implements ObjectStore {
         await unlink(join(this.root, ...segments));
         deleted.push(key);
       } catch (error) {
-        if (isMissing(error)) deleted.push(key); // finished or removed meanwhile
+        if (isMissing(error))
+          deleted.push(key); // finished or removed meanwhile
         else errors.push({ key, message: errorMessage(error) });
       }
     }
     return { deleted, errors };
   }
 
-  private async walk(folder: string, segments: string[], prefix: string, found: ObjectInfo[], temporaries = false): Promise<void> {
+  private async walk(
+    folder: string,
+    segments: string[],
+    prefix: string,
+    found: ObjectInfo[],
+    temporaries = false,
+  ): Promise<void> {
     let entries;
     try {
       entries = await readdir(folder, { withFileTypes: true });
@@ -302,7 +324,8 @@ async function syncFolder(folder: string): Promise<void> {
   } catch (error) {
     // Some platforms (Windows) and file systems cannot fsync a folder; the data itself is synced.
     const code = (error as { code?: string }).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EBADF') throw error;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EBADF')
+      throw error;
   } finally {
     await handle?.close();
   }

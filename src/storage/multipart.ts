@@ -156,7 +156,8 @@ export class PooledUpload {
    */
   async run(body: Readable): Promise<void> {
     const { partSize } = this.target;
-    const setting = (this.client.config as { requestChecksumCalculation?: () => Promise<string> }).requestChecksumCalculation;
+    const setting = (this.client.config as { requestChecksumCalculation?: () => Promise<string> })
+      .requestChecksumCalculation;
     this.checksumsSupported = typeof setting === 'function' && (await setting()) === 'WHEN_SUPPORTED';
     let current: Buffer | undefined;
     let filled = 0;
@@ -195,7 +196,9 @@ export class PooledUpload {
     if (this.failure === undefined) {
       if (partNumber === 0) {
         const body = (current ?? Buffer.alloc(0)).subarray(0, filled);
-        await this.sendWrite((condition) => new PutObjectCommand({ ...this.base(), Body: body, ContentLength: filled, ...condition })).catch(() => undefined);
+        await this.sendWrite(
+          (condition) => new PutObjectCommand({ ...this.base(), Body: body, ContentLength: filled, ...condition }),
+        ).catch(() => undefined);
       } else {
         if (filled > 0 && current) {
           await this.partSlot();
@@ -205,7 +208,14 @@ export class PooledUpload {
         if (this.failure === undefined) {
           this.done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
           await this.sendWrite(
-            (condition) => new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: this.done }, ...condition }),
+            (condition) =>
+              new CompleteMultipartUploadCommand({
+                Bucket: this.target.Bucket,
+                Key: this.target.Key,
+                UploadId: this.uploadId,
+                MultipartUpload: { Parts: this.done },
+                ...condition,
+              }),
           ).catch(() => undefined); // recorded by send()
         }
       }
@@ -235,7 +245,9 @@ export class PooledUpload {
     if (partNumber > MAX_PARTS) {
       this.fail(
         'other',
-        new Error(`the archive needs more than ${MAX_PARTS} parts of ${this.target.partSize} bytes (S3's limit); it is far larger than the database size estimate`),
+        new Error(
+          `the archive needs more than ${MAX_PARTS} parts of ${this.target.partSize} bytes (S3's limit); it is far larger than the database size estimate`,
+        ),
       );
       return;
     }
@@ -247,7 +259,18 @@ export class PooledUpload {
     const part = this.created
       .then(() =>
         this.failure === undefined
-          ? this.send<UploadPartCommandOutput>(this.noRetryAfterFailure(new UploadPartCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, PartNumber: partNumber, Body: buffer.subarray(0, length), ContentLength: length })))
+          ? this.send<UploadPartCommandOutput>(
+              this.noRetryAfterFailure(
+                new UploadPartCommand({
+                  Bucket: this.target.Bucket,
+                  Key: this.target.Key,
+                  UploadId: this.uploadId,
+                  PartNumber: partNumber,
+                  Body: buffer.subarray(0, length),
+                  ContentLength: length,
+                }),
+              ),
+            )
           : undefined,
       )
       .then(
@@ -259,7 +282,15 @@ export class PooledUpload {
           }
           // The part's checksum, when the SDK sent one, goes into CompleteMultipartUpload (unset fields are not serialized).
           const { ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 } = output;
-          this.done.push({ PartNumber: partNumber, ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 });
+          this.done.push({
+            PartNumber: partNumber,
+            ETag,
+            ChecksumCRC32,
+            ChecksumCRC32C,
+            ChecksumCRC64NVME,
+            ChecksumSHA1,
+            ChecksumSHA256,
+          });
         },
         () => undefined, // recorded by send()
       )
@@ -291,10 +322,11 @@ export class PooledUpload {
     return { Bucket: this.target.Bucket, Key: this.target.Key, ...this.target.params };
   }
 
-
   /** {@link sendConditionalWrite} through {@link send}. */
   private sendWrite(make: (condition: { IfNoneMatch?: string }) => object): Promise<unknown> {
-    return sendConditionalWrite(this.client, make, (command, retryable) => this.send(command as { input: unknown }, retryable));
+    return sendConditionalWrite(this.client, make, (command, retryable) =>
+      this.send(command as { input: unknown }, retryable),
+    );
   }
 
   /**
@@ -302,7 +334,8 @@ export class PooledUpload {
    * `retryable` says the caller sends it again).
    */
   private send<Output>(command: { input: unknown } & object, retryable?: (error: unknown) => boolean): Promise<Output> {
-    if (this.failure !== undefined) return Promise.reject(new Error('upload stopped after an earlier failure', { cause: this.failure.cause }));
+    if (this.failure !== undefined)
+      return Promise.reject(new Error('upload stopped after an earlier failure', { cause: this.failure.cause }));
     // Requests are not cancelled mid-flight: the store may act on a request whose answer we
     // dropped, so every answer is awaited before the upload is aborted or the object removed.
     const request = (this.client.send as (c: unknown) => Promise<Output>).call(this.client, command).then(

@@ -29,7 +29,17 @@ import { PooledUpload, sendConditionalWrite, type Failure } from './multipart.js
 import { multipartPlan } from './part-size.js';
 import { objectWriteParams } from './s3-params.js';
 import { STALL_CODE, StallWatchdog, watchedAgents } from './stall.js';
-import { S3_TIMEOUT_SECONDS_DEFAULT, WRITTEN_BY_METADATA, type Destination, type ObjectInfo, type ObjectStore, type PutResult, type S3Settings, type UploadOptions, type UploadResult } from './types.js';
+import {
+  S3_TIMEOUT_SECONDS_DEFAULT,
+  WRITTEN_BY_METADATA,
+  type Destination,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutResult,
+  type S3Settings,
+  type UploadOptions,
+  type UploadResult,
+} from './types.js';
 
 /** Attempts per request (first try + retries) with the SDK's standard retry strategy. */
 export const S3_MAX_ATTEMPTS = 5;
@@ -85,7 +95,10 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
     responseChecksumValidation: checksumMode,
     maxAttempts: S3_MAX_ATTEMPTS,
     retryMode: 'standard',
-    requestHandler: { connectionTimeout: Math.min(S3_CONNECTION_TIMEOUT_MS, s3TimeoutMs(settings)), socketTimeout: s3TimeoutMs(settings) },
+    requestHandler: {
+      connectionTimeout: Math.min(S3_CONNECTION_TIMEOUT_MS, s3TimeoutMs(settings)),
+      socketTimeout: s3TimeoutMs(settings),
+    },
   };
   if (settings.endpoint) config.endpoint = settings.endpoint;
   const accessKeyId = settings.accessKeyId ?? '';
@@ -126,7 +139,11 @@ export function createS3Client(settings: S3Settings): S3Client {
   // Stalls are detected by the agents' watchdog (exactly `s3-timeout`, with a "stalled" error),
   // not by the SDK's socketTimeout (up to twice that during an upload; 0 turns it off).
   const handler = config.requestHandler as { connectionTimeout: number };
-  config.requestHandler = { connectionTimeout: handler.connectionTimeout, socketTimeout: 0, ...watchedAgents(new StallWatchdog(s3TimeoutMs(settings))) };
+  config.requestHandler = {
+    connectionTimeout: handler.connectionTimeout,
+    socketTimeout: 0,
+    ...watchedAgents(new StallWatchdog(s3TimeoutMs(settings))),
+  };
   const client = new S3Client(config);
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -176,9 +193,12 @@ export class S3ObjectStore implements ObjectStore {
     const signal = options.signal;
     if (signal?.aborted) {
       body.destroy();
-      throw new UploadError(`Upload to ${where} was aborted before it started (${abortReason(signal)}); nothing was written.`, {
-        cause: signal.reason,
-      });
+      throw new UploadError(
+        `Upload to ${where} was aborted before it started (${abortReason(signal)}); nothing was written.`,
+        {
+          cause: signal.reason,
+        },
+      );
     }
     const { partSize, queueSize } = multipartPlan(options.expectedBytes);
     const upload = new PooledUpload(
@@ -186,7 +206,10 @@ export class S3ObjectStore implements ObjectStore {
       {
         Bucket: this.destination.bucket,
         Key: key,
-        params: { ...objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream'), Metadata: { ...WRITTEN_BY_METADATA } },
+        params: {
+          ...objectWriteParams(this.settings, options.contentType ?? 'application/octet-stream'),
+          Metadata: { ...WRITTEN_BY_METADATA },
+        },
         partSize,
         queueSize,
       },
@@ -201,7 +224,8 @@ export class S3ObjectStore implements ObjectStore {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await upload.run(body);
-      if (upload.failure === undefined) return { key, bytes: upload.bytes, parts: upload.parts, ...(upload.etag ? { etag: upload.etag } : {}) };
+      if (upload.failure === undefined)
+        return { key, bytes: upload.bytes, parts: upload.parts, ...(upload.etag ? { etag: upload.etag } : {}) };
       // The upload completed, but the body failed or the upload was aborted at the last moment.
       throw upload.failure.cause;
     } catch (error) {
@@ -250,7 +274,9 @@ export class S3ObjectStore implements ObjectStore {
       };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw new Error(`Reading the metadata of ${this.location(key)} failed: ${this.describe(error)}`, { cause: error });
+      throw new Error(`Reading the metadata of ${this.location(key)} failed: ${this.describe(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -260,7 +286,9 @@ export class S3ObjectStore implements ObjectStore {
       const output = await this.client.send(new GetObjectCommand({ Bucket: this.destination.bucket, Key: key }));
       body = output.Body;
     } catch (error) {
-      const what = isNotFound(error) ? `There is no object ${this.location(key)}` : `Reading ${this.location(key)} failed`;
+      const what = isNotFound(error)
+        ? `There is no object ${this.location(key)}`
+        : `Reading ${this.location(key)} failed`;
       throw new Error(`${what}: ${this.describe(error)}`, { cause: error });
     }
     if (body instanceof Readable) return body;
@@ -277,14 +305,23 @@ export class S3ObjectStore implements ObjectStore {
   async preflight(): Promise<void> {
     try {
       await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.destination.bucket, MaxKeys: 1, ...(this.destination.prefix !== '' ? { Prefix: this.destination.prefix } : {}) }),
+        new ListObjectsV2Command({
+          Bucket: this.destination.bucket,
+          MaxKeys: 1,
+          ...(this.destination.prefix !== '' ? { Prefix: this.destination.prefix } : {}),
+        }),
       );
     } catch (error) {
       const what = `The store refused to list ${this.location(this.destination.prefix)} (${describeS3Error(error).text})`;
       if (isCredentialRefusal(error)) {
-        throw new ConfigError('s3-access-key-id', `${what}, before the backup started. ${credentialHint(this.destination, this.settings)}`);
+        throw new ConfigError(
+          's3-access-key-id',
+          `${what}, before the backup started. ${credentialHint(this.destination, this.settings)}`,
+        );
       }
-      throw new UploadError(`Checking ${this.destination.url} before the backup failed: ${this.describe(error)}`, { cause: error });
+      throw new UploadError(`Checking ${this.destination.url} before the backup failed: ${this.describe(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -314,7 +351,9 @@ export class S3ObjectStore implements ObjectStore {
       }
       const next = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && !next) {
-        throw new Error(`Listing ${this.location(prefix)} failed: the store said the listing is truncated but sent no continuation token`);
+        throw new Error(
+          `Listing ${this.location(prefix)} failed: the store said the listing is truncated but sent no continuation token`,
+        );
       }
       if (next !== undefined && next === token) {
         throw new Error(`Listing ${this.location(prefix)} failed: the store sent the same continuation token twice`);
@@ -342,7 +381,10 @@ export class S3ObjectStore implements ObjectStore {
         );
       } catch (error) {
         if (!isBatchDeleteRefusal(error)) {
-          throw new Error(`Deleting ${batch.length} object(s) from ${this.location('')} failed: ${this.describe(error)}`, { cause: error });
+          throw new Error(
+            `Deleting ${batch.length} object(s) from ${this.location('')} failed: ${this.describe(error)}`,
+            { cause: error },
+          );
         }
         this.batchDeleteRefused = true;
         await this.deleteOneByOne(batch, deleted, errors);
@@ -396,7 +438,9 @@ export class S3ObjectStore implements ObjectStore {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.destination.bucket, Key: key }));
       } catch (error) {
-        problems.push(`The object was stored before the failure was noticed and could not be removed (${this.describe(error)}); delete ${this.location(key)} by hand.`);
+        problems.push(
+          `The object was stored before the failure was noticed and could not be removed (${this.describe(error)}); delete ${this.location(key)} by hand.`,
+        );
       }
     } else if (session.uploadId !== undefined) {
       try {
@@ -470,11 +514,20 @@ export function errorCode(error: unknown): string | undefined {
   const visit = (value: unknown): string | undefined => {
     if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
     seen.add(value);
-    const record = value as { Code?: unknown; code?: unknown; name?: unknown; $metadata?: unknown; errors?: unknown; cause?: unknown };
+    const record = value as {
+      Code?: unknown;
+      code?: unknown;
+      name?: unknown;
+      $metadata?: unknown;
+      errors?: unknown;
+      cause?: unknown;
+    };
     if (typeof record.Code === 'string' && record.Code !== '') return record.Code;
     if (typeof record.code === 'string' && record.code !== '') return record.code;
-    if (record.$metadata !== undefined && typeof record.name === 'string' && !GENERIC_NAMES.has(record.name)) return record.name;
-    if (record.name === 'TimeoutError' || record.name === 'AbortError' || record.name === 'CredentialsProviderError') return record.name;
+    if (record.$metadata !== undefined && typeof record.name === 'string' && !GENERIC_NAMES.has(record.name))
+      return record.name;
+    if (record.name === 'TimeoutError' || record.name === 'AbortError' || record.name === 'CredentialsProviderError')
+      return record.name;
     if (Array.isArray(record.errors)) {
       for (const inner of record.errors) {
         const code = visit(inner);
@@ -490,7 +543,8 @@ export function errorCode(error: unknown): string | undefined {
 }
 
 const GENERIC_NAMES = new Set(['Error', 'UnknownError', 'S3ServiceException']);
-const NETWORK_CODE_IN_MESSAGE = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\b/;
+const NETWORK_CODE_IN_MESSAGE =
+  /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\b/;
 
 function httpStatus(error: unknown): number | undefined {
   const metadata = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata;
@@ -503,9 +557,11 @@ export function describeS3Error(error: unknown): { code: string | undefined; tex
   let message = errorMessage(error)
     .trim()
     .replace(/^AWS SDK error wrapper for (Error: )?/, '');
-  if ((message === '' || message === 'UnknownError') && httpStatus(error) !== undefined) message = `HTTP ${httpStatus(error)}`;
+  if ((message === '' || message === 'UnknownError') && httpStatus(error) !== undefined)
+    message = `HTTP ${httpStatus(error)}`;
   message = message.replace(/\.$/, '');
-  if (code === undefined || code === STALL_CODE || message.startsWith(code) || message.includes(` ${code} `)) return { code, text: message || String(error) };
+  if (code === undefined || code === STALL_CODE || message.startsWith(code) || message.includes(` ${code} `))
+    return { code, text: message || String(error) };
   return { code, text: `${code}: ${message}` };
 }
 
@@ -549,9 +605,10 @@ export function s3ErrorHint(error: unknown, destination: S3Destination, settings
   const message = errorMessage(error);
   const server = settings.endpoint ?? 'AWS S3';
   if (code === 'NoSuchBucket') {
-    const style = settings.endpoint && !settings.forcePathStyle
-      ? ' If the bucket exists, the store may need path-style addressing: set `s3-force-path-style: true` (MinIO, Hetzner, Ceph).'
-      : '';
+    const style =
+      settings.endpoint && !settings.forcePathStyle
+        ? ' If the bucket exists, the store may need path-style addressing: set `s3-force-path-style: true` (MinIO, Hetzner, Ceph).'
+        : '';
     return `The bucket '${destination.bucket}' does not exist at ${server}: create the bucket or fix \`destination\` (${destination.url}).${style}`;
   }
   if (isCredentialRefusal(error)) return credentialHint(destination, settings);
@@ -565,7 +622,11 @@ export function s3ErrorHint(error: unknown, destination: S3Destination, settings
   if (code !== undefined && NETWORK_CODES.has(code)) {
     return `Could not reach the S3 endpoint (${server}): check \`s3-endpoint\` and that the server is up and reachable from the runner.`;
   }
-  if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || code === 'IllegalLocationConstraintException') {
+  if (
+    code === 'PermanentRedirect' ||
+    code === 'AuthorizationHeaderMalformed' ||
+    code === 'IllegalLocationConstraintException'
+  ) {
     return `The bucket '${destination.bucket}' is not in region ${settings.region}: set \`s3-region\` to the bucket's region (R2 uses 'auto').`;
   }
   if (code === 'InvalidBucketName') {

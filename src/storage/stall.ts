@@ -151,7 +151,11 @@ export class StallWatchdog {
       }
       if (now - w.since < this.timeoutMs) continue;
       this.watched.delete(w);
-      const phase: StallPhase = w.res ? 'body' : w.req.writableFinished && w.socket.writableLength === 0 && !(Number(w.socket._handle?.writeQueueSize) > 0) ? 'answer' : 'request';
+      const phase: StallPhase = w.res
+        ? 'body'
+        : w.req.writableFinished && w.socket.writableLength === 0 && !(Number(w.socket._handle?.writeQueueSize) > 0)
+          ? 'answer'
+          : 'request';
       const error = new StallError(s3Operation(w.req.method, w.req.path), this.timeoutMs / 1000, phase);
       // A stalled body fails its reader with this error rather than Node's "aborted".
       if (w.res && !w.res.complete) w.res.destroy(error);
@@ -173,7 +177,11 @@ export function watchedAgents(watchdog: StallWatchdog): { httpAgent: HttpAgent; 
   class WatchedHttpAgent extends HttpAgent {
     addRequest(req: ClientRequest, opts: unknown): void {
       watchdog.watch(req);
-      (HttpAgent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(this, req, opts);
+      (HttpAgent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(
+        this,
+        req,
+        opts,
+      );
     }
     override destroy(): void {
       watchdog.close();
@@ -183,7 +191,11 @@ export function watchedAgents(watchdog: StallWatchdog): { httpAgent: HttpAgent; 
   class WatchedHttpsAgent extends HttpsAgent {
     addRequest(req: ClientRequest, opts: unknown): void {
       watchdog.watch(req);
-      (HttpsAgent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(this, req, opts);
+      (HttpsAgent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(
+        this,
+        req,
+        opts,
+      );
     }
     override destroy(): void {
       watchdog.close();

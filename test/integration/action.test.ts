@@ -52,7 +52,10 @@ function expectNoSecret(run: ActionRun, password = SENTINEL): void {
 /** Node ≥ 22.15 has zstd in zlib; process.execPath is asked directly, other binaries by version. */
 function nodeHasZlibZstd(node: string): boolean {
   if (node === process.execPath) return 'createZstdCompress' in zlib;
-  const [major, minor] = execFileSyncText(node, ['-p', 'process.versions.node']).split('.').map(Number) as [number, number];
+  const [major, minor] = execFileSyncText(node, ['-p', 'process.versions.node']).split('.').map(Number) as [
+    number,
+    number,
+  ];
   return major > 22 || (major === 22 && minor >= 15);
 }
 
@@ -83,10 +86,17 @@ const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 
 describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
   test('backup to a local folder: exit 0, outputs, summary, file matches size and sha256', async () => {
-    const folder = path.join(work, `folder-${path.basename(path.dirname(node))}-${Math.random().toString(36).slice(2)}`);
+    const folder = path.join(
+      work,
+      `folder-${path.basename(path.dirname(node))}-${Math.random().toString(36).slice(2)}`,
+    );
     const run = await runAction({
       node,
-      inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}`, label: 'manual' },
+      inputs: {
+        'database-url': cluster.url('pagila', 'backup', SENTINEL),
+        destination: `file://${folder}`,
+        label: 'manual',
+      },
     });
     expect(run.stderr + run.stdout).not.toMatch(/::error::/);
     expect(run.exitCode).toBe(0);
@@ -103,15 +113,23 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expect(manifest.archive.sha256).toBe(run.outputs['sha256']);
     // The zstd CLI is on PATH, so it compresses (pg_dump writes straight into it).
     expect(manifest.compression.engine).toBe('zstd-cli');
-    const { stdout: toc } = await execFileAsync('sh', ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`], { maxBuffer: 1 << 24 });
+    const { stdout: toc } = await execFileAsync(
+      'sh',
+      ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`],
+      { maxBuffer: 1 << 24 },
+    );
     expect(toc).toMatch(/TABLE DATA public film /);
     expect(run.summary).toContain('## PostgreSQL backup: pagila');
     expect(run.summary).toContain(key);
-    for (const phase of ['Connect', 'PostgreSQL client', 'Dump and upload', 'Verify', 'Manifest']) expect(run.stdout).toContain(`::group::${phase}`);
+    for (const phase of ['Connect', 'PostgreSQL client', 'Dump and upload', 'Verify', 'Manifest'])
+      expect(run.stdout).toContain(`::group::${phase}`);
   }, 120_000);
 
   test('without the zstd CLI: Node 24 compresses with its own zlib zstd, older Node stops with a clear error', async () => {
-    const folder = path.join(work, `no-zstd-${path.basename(path.dirname(node))}-${Math.random().toString(36).slice(2)}`);
+    const folder = path.join(
+      work,
+      `no-zstd-${path.basename(path.dirname(node))}-${Math.random().toString(36).slice(2)}`,
+    );
     const run = await runAction({
       node,
       inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}` },
@@ -120,7 +138,9 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expectNoSecret(run);
     if (!nodeHasZlibZstd(node)) {
       expect(run.exitCode).toBe(1);
-      expect(run.stdout).toMatch(/::error::.*compression zstd needs pg_dump 16 or newer, Node 24's zlib or the zstd command-line tool/);
+      expect(run.stdout).toMatch(
+        /::error::.*compression zstd needs pg_dump 16 or newer, Node 24's zlib or the zstd command-line tool/,
+      );
       expect(existsSync(folder)).toBe(false);
       return;
     }
@@ -128,7 +148,11 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
     expect(manifest.compression.engine).toBe('node-zlib');
     const file = path.join(folder, run.outputs['backup-key'] as string);
-    const { stdout: toc } = await execFileAsync('sh', ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`], { maxBuffer: 1 << 24 });
+    const { stdout: toc } = await execFileAsync(
+      'sh',
+      ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`],
+      { maxBuffer: 1 << 24 },
+    );
     expect(toc).toMatch(/TABLE DATA public film /);
   }, 120_000);
 
@@ -155,11 +179,20 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     const keys = (listed.Contents ?? []).map((o) => o.Key);
     expect(keys).toContain(run.outputs['backup-key']);
     expect(keys).toContain(run.outputs['manifest-key']);
-    expect(listed.Contents?.find((o) => o.Key === run.outputs['backup-key'])?.Size).toBe(Number(run.outputs['size-bytes']));
+    expect(listed.Contents?.find((o) => o.Key === run.outputs['backup-key'])?.Size).toBe(
+      Number(run.outputs['size-bytes']),
+    );
   }, 120_000);
 
   test('a bad input fails before any work, naming the input', async () => {
-    const run = await runAction({ node, inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: 's3://bb-test/x', format: 'tar' } });
+    const run = await runAction({
+      node,
+      inputs: {
+        'database-url': cluster.url('pagila', 'backup', SENTINEL),
+        destination: 's3://bb-test/x',
+        format: 'tar',
+      },
+    });
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toContain("::error::Input 'format': 'tar' is not one of: custom, directory, plain.");
     expect(run.stdout).not.toContain('::group::Connect');
@@ -196,7 +229,11 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
   });
 
   test('two failed runs: one issue, then a comment; a good run closes it; no secret in any of it', async () => {
-    const bad = { 'database-url': cluster.url('pagila', 'backup', `${SENTINEL}x`), destination: `file://${work}/issue-flow`, 'github-token': TOKEN };
+    const bad = {
+      'database-url': cluster.url('pagila', 'backup', `${SENTINEL}x`),
+      destination: `file://${work}/issue-flow`,
+      'github-token': TOKEN,
+    };
     const first = await runAction({ env: env(), inputs: bad });
     expect(first.exitCode).toBe(1);
     expect(first.stdout).toMatch(/::error::.*password authentication failed/);
@@ -212,22 +249,41 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
     expect(github.issues).toHaveLength(1);
     expect(issue.comments).toHaveLength(1);
 
-    const good = await runAction({ env: { ...env(), GITHUB_RUN_ID: '4244' }, inputs: { ...bad, 'database-url': cluster.url('pagila', 'backup', SENTINEL) } });
+    const good = await runAction({
+      env: { ...env(), GITHUB_RUN_ID: '4244' },
+      inputs: { ...bad, 'database-url': cluster.url('pagila', 'backup', SENTINEL) },
+    });
     expect(good.exitCode).toBe(0);
     expect(issue.state).toBe('closed');
     expect(issue.comments.at(-1)?.body).toContain(good.outputs['backup-key']);
 
     const everything = JSON.stringify(github.issues) + first.stdout + second.stdout + good.stdout;
     for (const form of [...SENTINEL_FORMS, TOKEN]) expect(everything).not.toContain(form);
-    expect(github.requests.every((r) => r.authorization === `token ${TOKEN}` || r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(
+      github.requests.every((r) => r.authorization === `token ${TOKEN}` || r.authorization === `Bearer ${TOKEN}`),
+    ).toBe(true);
   }, 120_000);
 
   test('a token without issues: write: the warning names the permission, the run still fails with the original error', async () => {
-    github.override = (request) => (request.method === 'POST' ? { status: 403, body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest', status: '403' } } : undefined);
+    github.override = (request) =>
+      request.method === 'POST'
+        ? {
+            status: 403,
+            body: {
+              message: 'Resource not accessible by integration',
+              documentation_url: 'https://docs.github.com/rest',
+              status: '403',
+            },
+          }
+        : undefined;
     try {
       const run = await runAction({
         env: { ...env(), GITHUB_JOB: 'other-job' },
-        inputs: { 'database-url': cluster.url('pagila', 'backup', 'wrong'), destination: `file://${work}/perm`, 'github-token': TOKEN },
+        inputs: {
+          'database-url': cluster.url('pagila', 'backup', 'wrong'),
+          destination: `file://${work}/perm`,
+          'github-token': TOKEN,
+        },
       });
       expect(run.exitCode).toBe(1);
       expect(run.stdout).toMatch(/::error::.*password authentication failed/);
@@ -241,7 +297,14 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
 describe('retention through the bundle', () => {
   test('backups with keep-last 2 prune the oldest after each verified backup; list and prune commands work without database-url', async () => {
     const folder = path.join(work, 'retention');
-    const backupInputs = { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}`, 'keep-last': '2', compression: 'none', format: 'plain', 'schema-only': 'true' };
+    const backupInputs = {
+      'database-url': cluster.url('pagila', 'backup', SENTINEL),
+      destination: `file://${folder}`,
+      'keep-last': '2',
+      compression: 'none',
+      format: 'plain',
+      'schema-only': 'true',
+    };
     const keys: string[] = [];
     for (let i = 0; i < 3; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 1100)); // keys have whole seconds
@@ -252,19 +315,35 @@ describe('retention through the bundle', () => {
       expect(run.outputs['kept-count']).toBe(String(Math.min(i + 1, 2)));
       expect(run.outputs['pruned-count']).toBe(i === 2 ? '1' : '0');
     }
-    const list = await runAction({ inputs: { command: 'list', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' } });
+    const list = await runAction({
+      inputs: { command: 'list', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' },
+    });
     expect(list.exitCode).toBe(0);
-    const listed = JSON.parse(list.outputs['backups'] as string) as { key: string; complete: boolean; retention?: { action: string } }[];
+    const listed = JSON.parse(list.outputs['backups'] as string) as {
+      key: string;
+      complete: boolean;
+      retention?: { action: string };
+    }[];
     expect(listed.map((b) => b.key).sort()).toEqual([keys[1], keys[2]].sort());
     expect(listed.find((b) => b.key === keys[2])?.retention?.action).toBe('keep');
     expect(listed.find((b) => b.key === keys[1])?.retention?.action).toBe('delete');
     expect(list.summary).toContain(keys[2]);
 
-    const dry = await runAction({ inputs: { command: 'prune', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1', 'prune-dry-run': 'true' } });
+    const dry = await runAction({
+      inputs: {
+        command: 'prune',
+        database: 'pagila',
+        destination: `file://${folder}`,
+        'keep-last': '1',
+        'prune-dry-run': 'true',
+      },
+    });
     expect(dry.exitCode).toBe(0);
     expect(existsSync(path.join(folder, keys[1] as string))).toBe(true);
 
-    const prune = await runAction({ inputs: { command: 'prune', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' } });
+    const prune = await runAction({
+      inputs: { command: 'prune', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' },
+    });
     expect(prune.exitCode).toBe(0);
     expect(prune.outputs['pruned-count']).toBe('1');
     expect(existsSync(path.join(folder, keys[1] as string))).toBe(false);
@@ -276,10 +355,24 @@ describe('retention through the bundle', () => {
 describe('restore drill and freshness check through the bundle (no production credentials)', () => {
   test('backup, then check and a drill into a scratch database that is dropped afterwards', async () => {
     const folder = path.join(work, 'drill');
-    const backup = await runAction({ inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}`, label: 'daily' } });
+    const backup = await runAction({
+      inputs: {
+        'database-url': cluster.url('pagila', 'backup', SENTINEL),
+        destination: `file://${folder}`,
+        label: 'daily',
+      },
+    });
     expect(backup.exitCode).toBe(0);
 
-    const check = await runAction({ inputs: { command: 'check', database: 'pagila', destination: `file://${folder}`, 'max-age': '1h', 'expect-label': 'daily' } });
+    const check = await runAction({
+      inputs: {
+        command: 'check',
+        database: 'pagila',
+        destination: `file://${folder}`,
+        'max-age': '1h',
+        'expect-label': 'daily',
+      },
+    });
     expect(check.exitCode).toBe(0);
     expect(check.outputs['latest-key']).toBe(backup.outputs['backup-key']);
     expect(Number(check.outputs['latest-age-seconds'])).toBeLessThan(3600);
@@ -291,7 +384,8 @@ describe('restore drill and freshness check through the bundle (no production cr
         database: 'pagila',
         destination: `file://${folder}`,
         'target-database-url': cluster.url('drill_scratch', 'backup', SENTINEL),
-        'drill-sql': "SELECT count(*) = 1000 FROM film\nSELECT exists (SELECT 1 FROM actor WHERE first_name = 'PENELOPE')",
+        'drill-sql':
+          "SELECT count(*) = 1000 FROM film\nSELECT exists (SELECT 1 FROM actor WHERE first_name = 'PENELOPE')",
       },
     });
     expect(drill.stdout + drill.stderr).not.toMatch(/::error::/);
@@ -301,10 +395,18 @@ describe('restore drill and freshness check through the bundle (no production cr
     expect(drill.outputs['restored-key']).toBe(backup.outputs['backup-key']);
     expect(Number(drill.outputs['restore-seconds'])).toBeGreaterThan(0);
     expect(drill.summary).toMatch(/film/);
-    expect(await cluster.psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'drill_scratch'")).toBe('0');
+    expect(await cluster.psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'drill_scratch'")).toBe(
+      '0',
+    );
 
     const failing = await runAction({
-      inputs: { command: 'drill', database: 'pagila', destination: `file://${folder}`, 'target-database-url': cluster.url('drill_scratch', 'backup', SENTINEL), 'drill-sql': 'SELECT count(*) = 7 FROM film' },
+      inputs: {
+        command: 'drill',
+        database: 'pagila',
+        destination: `file://${folder}`,
+        'target-database-url': cluster.url('drill_scratch', 'backup', SENTINEL),
+        'drill-sql': 'SELECT count(*) = 7 FROM film',
+      },
     });
     expect(failing.exitCode).toBe(1);
     expect(failing.outputs['drill-passed']).toBe('false');

@@ -76,9 +76,17 @@ async function manifestFromS3(key: string): Promise<Manifest> {
   return JSON.parse(await (Body as { transformToString(): Promise<string> }).transformToString()) as Manifest;
 }
 
-async function backup(inputs: Record<string, string>, resolve = false, deps: Partial<BackupDeps> = {}): Promise<BackupResult> {
+async function backup(
+  inputs: Record<string, string>,
+  resolve = false,
+  deps: Partial<BackupDeps> = {},
+): Promise<BackupResult> {
   try {
-    const all: Record<string, string> = { 'database-url': cluster.url('pagila', 'backup', SENTINEL), ...testS3Inputs(s3.endpoint), ...inputs };
+    const all: Record<string, string> = {
+      'database-url': cluster.url('pagila', 'backup', SENTINEL),
+      ...testS3Inputs(s3.endpoint),
+      ...inputs,
+    };
     const cfg = resolve ? await resolveConfig((name) => all[name] ?? '') : config(inputs);
     const result = await runBackup(cfg, { ...realDeps(cfg, undefined, log), tempDir: work, ...deps });
     logged.push(JSON.stringify(result));
@@ -96,14 +104,21 @@ function formatLine(key: string): string {
   return line;
 }
 
-test('custom format, zstd in the stream, to S3: restores with pg_restore to the manifest\'s row counts', async () => {
+test("custom format, zstd in the stream, to S3: restores with pg_restore to the manifest's row counts", async () => {
   const result = await backup({ destination: 's3://backups/prod', label: 'daily' });
   const { manifest } = result;
   expect(manifest.archive.key).toMatch(/^prod\/pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z-daily\.dump\.zst$/);
-  expect(manifest.compression).toEqual({ method: 'zstd', level: 3, where: 'stream', engine: expect.stringMatching(/^(node-zlib|zstd-cli)$/) });
+  expect(manifest.compression).toEqual({
+    method: 'zstd',
+    level: 3,
+    where: 'stream',
+    engine: expect.stringMatching(/^(node-zlib|zstd-cli)$/),
+  });
   expect(manifest.server.major).toBe(15);
   expect(manifest.rowCounts.tables.length).toBeGreaterThanOrEqual(15);
-  expect(manifest.rowCounts.tables.find((t) => t.table === 'film')?.rows).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM film')));
+  expect(manifest.rowCounts.tables.find((t) => t.table === 'film')?.rows).toBe(
+    Number(await cluster.psql('pagila', 'SELECT count(*) FROM film')),
+  );
   expect(await manifestFromS3(result.destinations[0]!.manifestKey)).toEqual(manifest);
   // pg_dump writes into the zstd pipe through a 1 MiB stdout buffer (test/integration/stdbuf.test.ts).
   expect(formatLine(manifest.archive.key)).toContain('; pg_dump stdout buffer 1 MiB (stdbuf);');
@@ -115,13 +130,30 @@ test('custom format, zstd in the stream, to S3: restores with pg_restore to the 
   expect(statSync(archive).size).toBe(manifest.archive.bytes);
   await execFileAsync('zstd', ['-q', '-d', archive, '-o', path.join(work, 'a.dump')]);
   await cluster.createDatabase('restored_custom');
-  await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '--no-owner', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_custom', path.join(work, 'a.dump')]);
+  await execFileAsync(`${cluster.binDir}/pg_restore`, [
+    '--exit-on-error',
+    '--no-owner',
+    '-h',
+    cluster.socketDir,
+    '-p',
+    String(cluster.port),
+    '-U',
+    'postgres',
+    '-d',
+    'restored_custom',
+    path.join(work, 'a.dump'),
+  ]);
   expect(await restoredCounts(cluster, 'restored_custom', manifest)).toEqual(manifestCounts(manifest));
 }, 120_000);
 
 test('plain format with gzip to a local folder and S3 at once: same bytes in both, psql restores it', async () => {
   const folder = path.join(work, 'folder');
-  const result = await backup({ destination: `s3://backups/plain\nfile://${folder}`, format: 'plain', compression: 'gzip:6', globals: 'true' });
+  const result = await backup({
+    destination: `s3://backups/plain\nfile://${folder}`,
+    format: 'plain',
+    compression: 'gzip:6',
+    globals: 'true',
+  });
   expect(result.destinations.map((d) => d.ok)).toEqual([true, true]);
   const [remote, local] = result.destinations;
   expect(local!.key).toMatch(/^pagila\/.*\.sql\.gz$/);
@@ -130,14 +162,33 @@ test('plain format with gzip to a local folder and S3 at once: same bytes in bot
   expect(sha.split(' ')[0]).toBe(result.manifest.archive.sha256);
   expect((await manifestFromS3(remote!.manifestKey)).archive.sha256).toBe(result.manifest.archive.sha256);
   expect(readdirSync(path.dirname(localFile)).sort()).toEqual(
-    [path.basename(local!.key), `${path.basename(local!.key)}.manifest.json`, path.basename(local!.key).replace(/\.sql\.gz$/, '.globals.sql')].sort(),
+    [
+      path.basename(local!.key),
+      `${path.basename(local!.key)}.manifest.json`,
+      path.basename(local!.key).replace(/\.sql\.gz$/, '.globals.sql'),
+    ].sort(),
   );
   expect(result.manifest.globals?.bytes).toBeGreaterThan(0);
 
   await cluster.createDatabase('restored_plain');
   const sql = path.join(work, 'plain.sql');
   await execFileAsync('sh', ['-c', 'gzip -dc "$1" > "$2"', 'sh', localFile, sql]);
-  await execFileAsync(`${cluster.binDir}/psql`, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_plain', '-f', sql]);
+  await execFileAsync(`${cluster.binDir}/psql`, [
+    '-X',
+    '-q',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    cluster.socketDir,
+    '-p',
+    String(cluster.port),
+    '-U',
+    'postgres',
+    '-d',
+    'restored_plain',
+    '-f',
+    sql,
+  ]);
   expect(await restoredCounts(cluster, 'restored_plain', result.manifest)).toEqual(manifestCounts(result.manifest));
 }, 120_000);
 
@@ -153,13 +204,29 @@ test('directory format with 2 jobs: a tar that pg_restore -j reads; the temporar
   await execFileAsync('tar', ['-xf', tarFile, '-C', extracted]);
   expect(readdirSync(extracted)).toContain('toc.dat');
   await cluster.createDatabase('restored_dir');
-  await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '-j', '2', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_dir', extracted]);
+  await execFileAsync(`${cluster.binDir}/pg_restore`, [
+    '--exit-on-error',
+    '-j',
+    '2',
+    '-h',
+    cluster.socketDir,
+    '-p',
+    String(cluster.port),
+    '-U',
+    'postgres',
+    '-d',
+    'restored_dir',
+    extracted,
+  ]);
   expect(await restoredCounts(cluster, 'restored_dir', result.manifest)).toEqual(manifestCounts(result.manifest));
   expect(readdirSync(work).filter((f) => f.startsWith('pg-backup-'))).toEqual([]);
 }, 120_000);
 
 test('wrong password: a classified error, nothing stored', async () => {
-  const inputs = { destination: 's3://backups/wrongpw', 'database-url': cluster.url('pagila', 'backup', 'not-the-password') };
+  const inputs = {
+    destination: 's3://backups/wrongpw',
+    'database-url': cluster.url('pagila', 'backup', 'not-the-password'),
+  };
   await expect(backup(inputs)).rejects.toThrow(/password authentication failed/);
   const keys = await listKeys('wrongpw/');
   expect(keys).toEqual([]);
@@ -191,8 +258,14 @@ test('one destination of two failing (missing bucket): the other keeps a verifie
 }, 60_000);
 
 test('a pg_dump that fails mid-way (permission denied on a table) leaves no archive, and says which table', async () => {
-  await cluster.psql('pagila', `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;`);
-  const error = await backup({ destination: 's3://backups/denied', 'database-url': cluster.url('pagila', 'reader', 'r') }).catch((e: unknown) => e);
+  await cluster.psql(
+    'pagila',
+    `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;`,
+  );
+  const error = await backup({
+    destination: 's3://backups/denied',
+    'database-url': cluster.url('pagila', 'reader', 'r'),
+  }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(DumpError);
   expect((error as Error).message).toMatch(/permission denied for table staff/);
   expect(await listKeys('denied/')).toEqual([]);
@@ -208,7 +281,9 @@ test('a table the role cannot read, excluded from the dump, does not fail the ba
   const tables = result.manifest.rowCounts.tables.map((t) => t.table);
   expect(tables).toContain('film');
   expect(tables).not.toContain('staff');
-  expect(await listKeys('excluded/')).toEqual(expect.arrayContaining([result.manifest.archive.key, result.destinations[0]!.manifestKey]));
+  expect(await listKeys('excluded/')).toEqual(
+    expect.arrayContaining([result.manifest.archive.key, result.destinations[0]!.manifestKey]),
+  );
 }, 60_000);
 
 async function listKeys(prefix: string): Promise<string[]> {
@@ -252,7 +327,10 @@ describe('a key already taken (another backup of this database started in the sa
     });
     try {
       const started = Date.now();
-      const error = await rejectionOf(backup({ destination: 's3://backups/late', 's3-endpoint': proxy.endpoint }, false, sameSecond), UploadError);
+      const error = await rejectionOf(
+        backup({ destination: 's3://backups/late', 's3-endpoint': proxy.endpoint }, false, sameSecond),
+        UploadError,
+      );
       expect(error.message).toBe(takenMessage('s3://backups/late', first.manifest.archive.key));
       expect(answered - started).toBeGreaterThanOrEqual(1500);
       // The dump ran while the check waited, and its stream was held at its end: no PutObject,
@@ -271,7 +349,9 @@ describe('a key already taken (another backup of this database started in the sa
     const error = await rejectionOf(backup({ destination: `file://${folder}` }, false, sameSecond), UploadError);
     expect(error.message).toBe(takenMessage(`file://${folder}`, first.manifest.archive.key));
     expect(await sha256Of(path.join(folder, first.manifest.archive.key))).toBe(first.manifest.archive.sha256);
-    expect(readdirSync(path.join(folder, 'pagila')).sort()).toEqual([path.basename(first.manifest.archive.key), path.basename(first.destinations[0]!.manifestKey)].sort());
+    expect(readdirSync(path.join(folder, 'pagila')).sort()).toEqual(
+      [path.basename(first.manifest.archive.key), path.basename(first.destinations[0]!.manifestKey)].sort(),
+    );
   }, 60_000);
 
   test('a store that cannot be asked (HeadObject refused): UploadError with its answer, nothing written', async () => {
@@ -280,8 +360,13 @@ describe('a key already taken (another backup of this database started in the sa
       else forward();
     });
     try {
-      const error = await rejectionOf(backup({ destination: 's3://backups/headless', 's3-endpoint': proxy.endpoint }), UploadError);
-      expect(error.message).toMatch(/^Reading the metadata of s3:\/\/backups\/headless\/pagila\/.+\.dump\.zst failed: .*403/);
+      const error = await rejectionOf(
+        backup({ destination: 's3://backups/headless', 's3-endpoint': proxy.endpoint }),
+        UploadError,
+      );
+      expect(error.message).toMatch(
+        /^Reading the metadata of s3:\/\/backups\/headless\/pagila\/.+\.dump\.zst failed: .*403/,
+      );
       // Only the preflight listing (ListObjectsV2, max-keys 1) came before the HEAD; nothing was written.
       expect(proxy.requests[0]?.line).toMatch(/^GET \/backups\/\?list-type=2&max-keys=1&prefix=headless$/);
       expect(proxy.requests.slice(1).filter((r) => r.method !== 'HEAD')).toEqual([]);
@@ -304,37 +389,72 @@ test('filters, schema-only, extra pg_dump args and estimated row counts reach pg
   });
   const { manifest } = result;
   expect(manifest.rowCounts.mode).toBe('estimate');
-  expect(manifest.options).toMatchObject({ schemaOnly: true, excludeTables: ['public.staff'], extraArgs: ['--no-comments', '--rows-per-insert=1000'] });
+  expect(manifest.options).toMatchObject({
+    schemaOnly: true,
+    excludeTables: ['public.staff'],
+    extraArgs: ['--no-comments', '--rows-per-insert=1000'],
+  });
   const sql = (await import('node:fs')).readFileSync(path.join(work, 'filtered', manifest.archive.key), 'utf8');
   expect(sql).toContain('CREATE TABLE public.film ');
   expect(sql).not.toContain('CREATE TABLE public.staff ');
   expect(sql).not.toMatch(/^COPY /m);
   expect(sql).not.toMatch(/^COMMENT ON /m);
   expect(manifest.archive.key).toMatch(/\.sql$/);
-  expect(manifest.objects).toEqual({ tables: 21, partitionedTables: 1, indexes: 56, constraints: 59, views: 7, materializedViews: 1, functions: 10, sequences: 13 });
+  expect(manifest.objects).toEqual({
+    tables: 21,
+    partitionedTables: 1,
+    indexes: 56,
+    constraints: 59,
+    views: 7,
+    materializedViews: 1,
+    functions: 10,
+    sequences: 13,
+  });
 }, 60_000);
 
 describe('encrypted archives', () => {
   let gnupg: string;
   let publicKey: string;
   const gpg = (args: string[], options: { input?: string } = {}) =>
-    execFileAsync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback', ...args], { maxBuffer: 1 << 26, ...options });
+    execFileAsync('gpg', ['--homedir', gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback', ...args], {
+      maxBuffer: 1 << 26,
+      ...options,
+    });
 
   beforeAll(async () => {
     gnupg = mkdtempSync(path.join(os.tmpdir(), 'gnupg-'));
-    await gpg(['--passphrase', '', '--quick-gen-key', 'Backup Drill <drill@example.com>', 'default', 'default', 'never']);
+    await gpg([
+      '--passphrase',
+      '',
+      '--quick-gen-key',
+      'Backup Drill <drill@example.com>',
+      'default',
+      'default',
+      'never',
+    ]);
     publicKey = (await gpg(['--armor', '--export', 'drill@example.com'])).stdout;
   }, 60_000);
   afterAll(() => rmSync(gnupg, { recursive: true, force: true }));
 
   test('to a public key, by the gpg child: gpg --decrypt | zstd -d | pg_restore gives back every row; the bucket holds no table name', async () => {
     const from = logged.length;
-    const result = await backup({ destination: 's3://backups/enc', 'encryption-public-key': publicKey, globals: 'true' }, true);
+    const result = await backup(
+      { destination: 's3://backups/enc', 'encryption-public-key': publicKey, globals: 'true' },
+      true,
+    );
     const { manifest } = result;
     expect(manifest.archive.key).toMatch(/\.dump\.zst\.gpg$/);
     const gpgVersion = (await detectGpg())?.version;
-    expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [expect.stringMatching(/^[0-9A-F]{40,64}$/)], engine: 'gpg', engineVersion: gpgVersion });
-    expect(logged.slice(from)).toContain(`Encryption: AES-256 to 1 public key, by gpg ${gpgVersion} (/usr/bin/gpg) outside the action's process.`);
+    expect(manifest.encryption).toEqual({
+      algorithm: 'AES-256',
+      mode: 'public-key',
+      recipients: [expect.stringMatching(/^[0-9A-F]{40,64}$/)],
+      engine: 'gpg',
+      engineVersion: gpgVersion,
+    });
+    expect(logged.slice(from)).toContain(
+      `Encryption: AES-256 to 1 public key, by gpg ${gpgVersion} (/usr/bin/gpg) outside the action's process.`,
+    );
     // gpg's home (key files) is gone once the backup is done.
     expect(readdirSync(work).filter((name) => name.startsWith('gpg-'))).toEqual([]);
     expect(JSON.stringify(manifest)).not.toContain('BEGIN PGP');
@@ -348,7 +468,18 @@ describe('encrypted archives', () => {
     await gpg(['--output', path.join(work, 'e.dump.zst'), '--decrypt', encrypted]);
     await execFileAsync('zstd', ['-q', '-f', '-d', path.join(work, 'e.dump.zst'), '-o', path.join(work, 'e.dump')]);
     await cluster.createDatabase('restored_encrypted');
-    await execFileAsync(`${cluster.binDir}/pg_restore`, ['--exit-on-error', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', 'postgres', '-d', 'restored_encrypted', path.join(work, 'e.dump')]);
+    await execFileAsync(`${cluster.binDir}/pg_restore`, [
+      '--exit-on-error',
+      '-h',
+      cluster.socketDir,
+      '-p',
+      String(cluster.port),
+      '-U',
+      'postgres',
+      '-d',
+      'restored_encrypted',
+      path.join(work, 'e.dump'),
+    ]);
     expect(await restoredCounts(cluster, 'restored_encrypted', manifest)).toEqual(manifestCounts(manifest));
     // The globals are encrypted as well.
     const globals = path.join(work, 'g.sql.gpg');
@@ -360,11 +491,34 @@ describe('encrypted archives', () => {
 
   test('with a passphrase, by the gpg child (plain format, gzip by pg_dump): gpg --decrypt with it reads the archive', async () => {
     const from = logged.length;
-    const result = await backup({ destination: `file://${path.join(work, 'enc-pass')}`, 'encryption-passphrase': 'correct horse battery staple', format: 'plain', compression: 'gzip' }, true);
+    const result = await backup(
+      {
+        destination: `file://${path.join(work, 'enc-pass')}`,
+        'encryption-passphrase': 'correct horse battery staple',
+        format: 'plain',
+        compression: 'gzip',
+      },
+      true,
+    );
     expect(result.manifest.encryption).toMatchObject({ mode: 'passphrase', recipients: [], engine: 'gpg' });
-    expect(logged.slice(from)).toContainEqual(expect.stringMatching(/^Encryption: AES-256 with a passphrase, by gpg \S+ \(\/usr\/bin\/gpg\) outside the action's process\.$/));
+    expect(logged.slice(from)).toContainEqual(
+      expect.stringMatching(
+        /^Encryption: AES-256 with a passphrase, by gpg \S+ \(\/usr\/bin\/gpg\) outside the action's process\.$/,
+      ),
+    );
     const file = path.join(work, 'enc-pass', result.manifest.archive.key);
-    const { stdout } = await execFileAsync('sh', ['-c', 'gpg --homedir "$1" --batch --pinentry-mode loopback --passphrase "$2" --decrypt "$3" | gzip -dc', 'sh', gnupg, 'correct horse battery staple', file], { maxBuffer: 1 << 26 });
+    const { stdout } = await execFileAsync(
+      'sh',
+      [
+        '-c',
+        'gpg --homedir "$1" --batch --pinentry-mode loopback --passphrase "$2" --decrypt "$3" | gzip -dc',
+        'sh',
+        gnupg,
+        'correct horse battery staple',
+        file,
+      ],
+      { maxBuffer: 1 << 26 },
+    );
     expect(stdout).toContain('CREATE TABLE public.film ');
   }, 60_000);
 
@@ -378,37 +532,86 @@ describe('encrypted archives', () => {
   test('a gpg whose probe writes packets our restores cannot read (RFC 9580 AEAD) is not used: OpenPGP.js encrypts, gpg 2.2 and pg_restore read the archive', async () => {
     // The probe answer: a message with PKESK v6 + SEIPD v2, as an AEAD-preferring gpg might write.
     const { generateKey, createMessage, encrypt } = await import('openpgp');
-    const key = await generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'x' }], format: 'object', config: { aeadProtect: true } });
-    const aead = await encrypt({ message: await createMessage({ binary: new Uint8Array([1]) }), encryptionKeys: key.publicKey, format: 'binary', config: { aeadProtect: true } });
+    const key = await generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'x' }],
+      format: 'object',
+      config: { aeadProtect: true },
+    });
+    const aead = await encrypt({
+      message: await createMessage({ binary: new Uint8Array([1]) }),
+      encryptionKeys: key.publicKey,
+      format: 'binary',
+      config: { aeadProtect: true },
+    });
     writeFileSync(path.join(work, 'aead.pgp'), aead as Uint8Array);
     const tool = fakeGpg('gpg-aead', `cat >/dev/null; cat '${path.join(work, 'aead.pgp')}'`);
     const from = logged.length;
-    const result = await backup({ destination: 's3://backups/enc-fallback', 'encryption-public-key': publicKey }, true, { detectGpg: async () => tool });
+    const result = await backup(
+      { destination: 's3://backups/enc-fallback', 'encryption-public-key': publicKey },
+      true,
+      { detectGpg: async () => tool },
+    );
     expect(result.manifest.encryption).toMatchObject({ mode: 'public-key', engine: 'openpgp.js' });
     expect(logged.slice(from)).toContainEqual(
-      expect.stringMatching(/^Encryption: AES-256 to 1 public key, by OpenPGP\.js \S+ in the action's process: gpg 2\.4\.4 \(.*gpg-aead\): its probe message is not what this action's restores read: its data packet is not a version 1 .*last packet version 2\)\.$/),
+      expect.stringMatching(
+        /^Encryption: AES-256 to 1 public key, by OpenPGP\.js \S+ in the action's process: gpg 2\.4\.4 \(.*gpg-aead\): its probe message is not what this action's restores read: its data packet is not a version 1 .*last packet version 2\)\.$/,
+      ),
     );
     const encrypted = path.join(work, 'fallback.dump.zst.gpg');
     await download('backups', result.manifest.archive.key, encrypted);
     await gpg(['--output', path.join(work, 'fallback.dump.zst'), '--decrypt', encrypted]);
-    await execFileAsync('zstd', ['-q', '-f', '-d', path.join(work, 'fallback.dump.zst'), '-o', path.join(work, 'fallback.dump')]);
-    const { stdout: listing } = await execFileAsync(`${cluster.binDir}/pg_restore`, ['--list', path.join(work, 'fallback.dump')], { maxBuffer: 1 << 24 });
+    await execFileAsync('zstd', [
+      '-q',
+      '-f',
+      '-d',
+      path.join(work, 'fallback.dump.zst'),
+      '-o',
+      path.join(work, 'fallback.dump'),
+    ]);
+    const { stdout: listing } = await execFileAsync(
+      `${cluster.binDir}/pg_restore`,
+      ['--list', path.join(work, 'fallback.dump')],
+      { maxBuffer: 1 << 24 },
+    );
     expect(listing).toContain('TABLE DATA public film_actor');
   }, 120_000);
 
   test('gpg failing in the middle of the stream fails the backup as an encryption error and leaves no object', async () => {
     // The probe is the real gpg; the stream then reads 1 MiB and fails.
-    const tool = fakeGpg('gpg-dies', `if [ ! -e "$0.probed" ]; then touch "$0.probed"; exec gpg "$@"; fi\nhead -c 1048576 >/dev/null\necho 'gpg: simulated write error' >&2\nexit 2`);
-    const error = await rejectionOf(backup({ destination: 's3://backups/enc-dies', 'encryption-public-key': publicKey, 'row-counts': 'estimate' }, true, { detectGpg: async () => tool }), EncryptError);
+    const tool = fakeGpg(
+      'gpg-dies',
+      `if [ ! -e "$0.probed" ]; then touch "$0.probed"; exec gpg "$@"; fi\nhead -c 1048576 >/dev/null\necho 'gpg: simulated write error' >&2\nexit 2`,
+    );
+    const error = await rejectionOf(
+      backup(
+        { destination: 's3://backups/enc-dies', 'encryption-public-key': publicKey, 'row-counts': 'estimate' },
+        true,
+        { detectGpg: async () => tool },
+      ),
+      EncryptError,
+    );
     expect(error.phase).toBe('encrypt');
-    expect(error.message).toMatch(/^gpg could not encrypt the archive: gpg exited with code 2: gpg: simulated write error$/);
+    expect(error.message).toMatch(
+      /^gpg could not encrypt the archive: gpg exited with code 2: gpg: simulated write error$/,
+    );
     expect(await listKeys('enc-dies/')).toEqual([]);
     expect(await s3.pendingMultipartUploads('backups')).toEqual([]);
     expect(readdirSync(work).filter((name) => name.startsWith('gpg-'))).toEqual([]);
   }, 120_000);
 
   test('a malformed public key is refused before any work', async () => {
-    await expect(backup({ destination: 's3://backups/bad-key', 'encryption-public-key': '-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----' }, true)).rejects.toThrow(/^Input 'encryption-public-key'/);
+    await expect(
+      backup(
+        {
+          destination: 's3://backups/bad-key',
+          'encryption-public-key':
+            '-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----',
+        },
+        true,
+      ),
+    ).rejects.toThrow(/^Input 'encryption-public-key'/);
     expect(await listKeys('bad-key/')).toEqual([]);
   });
 });
@@ -417,5 +620,6 @@ test('no log line, result or error of any backup above holds the sentinel passwo
   expect(logged.length).toBeGreaterThan(20);
   expect(logged.some((l) => l.startsWith('ERROR '))).toBe(true);
   const text = logged.join('\n');
-  for (const form of [SENTINEL, encodeURIComponent(SENTINEL), 'Sentinel-P%40ss', 'P@ss:/%#?']) expect(text).not.toContain(form);
+  for (const form of [SENTINEL, encodeURIComponent(SENTINEL), 'Sentinel-P%40ss', 'P@ss:/%#?'])
+    expect(text).not.toContain(form);
 });

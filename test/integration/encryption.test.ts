@@ -86,7 +86,11 @@ async function drain(source: Readable, stage: Duplex): Promise<Buffer> {
 async function decrypt(config: DecryptionConfig, data: Buffer): Promise<{ output: Buffer; error?: unknown }> {
   const out: Buffer[] = [];
   try {
-    await pipeline(chunks(data), createDecryptStage(config), new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
+    await pipeline(
+      chunks(data),
+      createDecryptStage(config),
+      new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }),
+    );
     return { output: Buffer.concat(out) };
   } catch (error) {
     return { output: Buffer.concat(out), error };
@@ -151,7 +155,13 @@ describe('createEncryptStage → gpg --decrypt', () => {
   test('(1) 20 MiB to a gpg-made RSA key: gpg decrypts the same bytes; AES-256, MDC, no compression packet', async () => {
     const config = await parseEncryptionInputs(reader({ 'encryption-public-key': keys.a.pub }));
     const { stream, info } = await createEncryptStage(config as EncryptionConfig);
-    expect(info).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [keys.a.fpr], engine: 'openpgp.js', engineVersion: openpgpVersion() });
+    expect(info).toEqual({
+      algorithm: 'AES-256',
+      mode: 'public-key',
+      recipients: [keys.a.fpr],
+      engine: 'openpgp.js',
+      engineVersion: openpgpVersion(),
+    });
     const ciphertext = await drain(chunks(data20), stream);
     const file = join(dir, 'one.gpg');
     await writeFile(file, ciphertext);
@@ -181,7 +191,13 @@ describe('createEncryptStage → gpg --decrypt', () => {
   test('(3) passphrase mode: gpg --passphrase … --decrypt; AES-256 SKESK', async () => {
     const config = await parseEncryptionInputs(reader({ 'encryption-passphrase': 'correct horse battery staple' }));
     const { stream, info } = await createEncryptStage(config as EncryptionConfig);
-    expect(info).toEqual({ algorithm: 'AES-256', mode: 'passphrase', recipients: [], engine: 'openpgp.js', engineVersion: openpgpVersion() });
+    expect(info).toEqual({
+      algorithm: 'AES-256',
+      mode: 'passphrase',
+      recipients: [],
+      engine: 'openpgp.js',
+      engineVersion: openpgpVersion(),
+    });
     const file = join(dir, 'pass.gpg');
     await writeFile(file, await drain(chunks(data20), stream));
     const empty = await homeWith(keys.other.sec);
@@ -189,7 +205,9 @@ describe('createEncryptStage → gpg --decrypt', () => {
     expect(run.status).toBe(0);
     expect(sha256(run.stdout)).toBe(sha256(data20));
     expect(run.stderr).toMatch(/AES256/);
-    const packets = (await gpgOk(empty, ['--passphrase', 'correct horse battery staple', '--list-packets', file])).toString();
+    const packets = (
+      await gpgOk(empty, ['--passphrase', 'correct horse battery staple', '--list-packets', file])
+    ).toString();
     expect(packets).toMatch(/:symkey enc packet: version 4, cipher 9/);
     expect(packets).toMatch(/mdc_method: 2/);
     const wrong = await gpg(empty, ['--passphrase', 'wrong', '--decrypt', file]);
@@ -198,9 +216,16 @@ describe('createEncryptStage → gpg --decrypt', () => {
 
   test('(7) the ciphertext holds no plaintext marker', async () => {
     const marker = 'CREATE TABLE public.customer';
-    const plain = Buffer.from(`${marker} (id bigint PRIMARY KEY, email text NOT NULL);\nCOPY public.customer (id, email) FROM stdin;\n`.repeat(40_000));
+    const plain = Buffer.from(
+      `${marker} (id bigint PRIMARY KEY, email text NOT NULL);\nCOPY public.customer (id, email) FROM stdin;\n`.repeat(
+        40_000,
+      ),
+    );
     expect(plain.includes(marker)).toBe(true);
-    for (const values of [{ 'encryption-public-key': keys.a.pub }, { 'encryption-passphrase': 'pw' }] as Record<string, string>[]) {
+    for (const values of [{ 'encryption-public-key': keys.a.pub }, { 'encryption-passphrase': 'pw' }] as Record<
+      string,
+      string
+    >[]) {
       const ciphertext = await encrypt((await parseEncryptionInputs(reader(values))) as EncryptionConfig, plain);
       expect(ciphertext.length).toBeGreaterThan(plain.length); // no compression packet: the size stays
       expect(ciphertext.includes(marker)).toBe(false);
@@ -233,21 +258,35 @@ describe('the gpg child of the backup chain (prepareGpgEncrypter) → createDecr
   }
 
   test('(9) 20 MiB to an RSA and a Curve25519 key, through a pooled pipe: OpenPGP.js decrypts it with either key alone; the packets are those OpenPGP.js writes', async () => {
-    const config = (await parseEncryptionInputs(reader({ 'encryption-public-key': `${keys.a.pub}\n${keys.b.pub}` }))) as PublicKeyEncryption;
+    const config = (await parseEncryptionInputs(
+      reader({ 'encryption-public-key': `${keys.a.pub}\n${keys.b.pub}` }),
+    )) as PublicKeyEncryption;
     const tool = await detectGpg();
     if (!tool) throw new Error('gpg is not installed');
     const work = await mkdtemp(join(dir, 'chain-'));
     const prepared = await prepareGpgEncrypter(tool, config, work);
     expect(prepared.reason).toBeUndefined();
     const encrypter = prepared.encrypter!;
-    expect(encrypter.info).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [keys.a.fpr, keys.b.fpr], engine: 'gpg', engineVersion: tool.version });
+    expect(encrypter.info).toEqual({
+      algorithm: 'AES-256',
+      mode: 'public-key',
+      recipients: [keys.a.fpr, keys.b.fpr],
+      engine: 'gpg',
+      engineVersion: tool.version,
+    });
     expect(await readdir(work)).toEqual([expect.stringMatching(/^gpg-/)]);
 
     const ciphertext = await throughGpgChild(encrypter, work, data20);
     expect(await readdir(work)).toEqual([]);
 
-    for (const inputs of [{ 'decryption-private-key': keys.a.sec } as Record<string, string>, { 'decryption-private-key': keys.b.sec, 'decryption-private-key-passphrase': B_PASSPHRASE }]) {
-      const { output, error } = await decrypt((await parseDecryptionInputs(reader(inputs))) as DecryptionConfig, ciphertext);
+    for (const inputs of [
+      { 'decryption-private-key': keys.a.sec } as Record<string, string>,
+      { 'decryption-private-key': keys.b.sec, 'decryption-private-key-passphrase': B_PASSPHRASE },
+    ]) {
+      const { output, error } = await decrypt(
+        (await parseDecryptionInputs(reader(inputs))) as DecryptionConfig,
+        ciphertext,
+      );
       expect(error).toBeUndefined();
       expect(sha256(output)).toBe(sha256(data20));
     }
@@ -269,7 +308,13 @@ describe('the gpg child of the backup chain (prepareGpgEncrypter) → createDecr
     const work = await mkdtemp(join(dir, 'chain-pass-'));
     const prepared = await prepareGpgEncrypter(tool, config, work);
     expect(prepared.reason).toBeUndefined();
-    expect(prepared.encrypter!.info).toEqual({ algorithm: 'AES-256', mode: 'passphrase', recipients: [], engine: 'gpg', engineVersion: tool.version });
+    expect(prepared.encrypter!.info).toEqual({
+      algorithm: 'AES-256',
+      mode: 'passphrase',
+      recipients: [],
+      engine: 'gpg',
+      engineVersion: tool.version,
+    });
     const ciphertext = await throughGpgChild(prepared.encrypter!, work, data20);
     expect(await readdir(work)).toEqual([]);
     // No agent was started for (or left behind by) this home.
@@ -293,16 +338,28 @@ describe('the gpg child of the backup chain (prepareGpgEncrypter) → createDecr
   });
 
   test('(10) a gpg older than 2.1.14, or one that fails, is not used, with the reason; nothing is left behind', async () => {
-    const config = (await parseEncryptionInputs(reader({ 'encryption-public-key': keys.a.pub }))) as PublicKeyEncryption;
+    const config = (await parseEncryptionInputs(
+      reader({ 'encryption-public-key': keys.a.pub }),
+    )) as PublicKeyEncryption;
     const work = await mkdtemp(join(dir, 'refused-'));
-    expect(await prepareGpgEncrypter({ path: '/usr/bin/gpg', version: '2.0.30' }, config, work)).toEqual({ reason: 'gpg 2.0.30 is older than 2.1.14 (no --recipient-file)' });
+    expect(await prepareGpgEncrypter({ path: '/usr/bin/gpg', version: '2.0.30' }, config, work)).toEqual({
+      reason: 'gpg 2.0.30 is older than 2.1.14 (no --recipient-file)',
+    });
     const failing = join(work, 'gpg-fails');
     await writeFile(failing, "#!/bin/sh\necho 'gpg: keyblock resource: No such file' >&2\nexit 2\n", { mode: 0o755 });
     const refused = await prepareGpgEncrypter({ path: failing, version: '2.4.4' }, config, work);
-    expect(refused.reason).toMatch(/^gpg 2\.4\.4 \(.*gpg-fails\): the probe failed: gpg exited with code 2: gpg: keyblock resource: No such file$/);
+    expect(refused.reason).toMatch(
+      /^gpg 2\.4\.4 \(.*gpg-fails\): the probe failed: gpg exited with code 2: gpg: keyblock resource: No such file$/,
+    );
     expect(await readdir(work)).toEqual(['gpg-fails']);
     // gpg's --passphrase-fd reads one line: such a passphrase stays with OpenPGP.js.
-    expect(await prepareGpgEncrypter({ path: '/usr/bin/gpg', version: '2.2.40' }, { mode: 'passphrase', passphrase: 'two\nlines' }, work)).toEqual({
+    expect(
+      await prepareGpgEncrypter(
+        { path: '/usr/bin/gpg', version: '2.2.40' },
+        { mode: 'passphrase', passphrase: 'two\nlines' },
+        work,
+      ),
+    ).toEqual({
       reason: "the passphrase holds a line break, and gpg's --passphrase-fd reads one line",
     });
     expect(await readdir(work)).toEqual(['gpg-fails']);
@@ -326,8 +383,14 @@ describe('gpg-made archives → createDecryptStage', () => {
 
   test('(4) gpg --encrypt to a protected Curve25519 key, unlocked with decryption-private-key-passphrase', async () => {
     const plain = randomBytes(MiB + 7);
-    const ciphertext = await gpgOk(home, ['--trust-model', 'always', '--compress-algo', 'none', '-r', keys.b.fpr, '--encrypt'], plain);
-    const config = await parseDecryptionInputs(reader({ 'decryption-private-key': keys.b.sec, 'decryption-private-key-passphrase': B_PASSPHRASE }));
+    const ciphertext = await gpgOk(
+      home,
+      ['--trust-model', 'always', '--compress-algo', 'none', '-r', keys.b.fpr, '--encrypt'],
+      plain,
+    );
+    const config = await parseDecryptionInputs(
+      reader({ 'decryption-private-key': keys.b.sec, 'decryption-private-key-passphrase': B_PASSPHRASE }),
+    );
     const result = await decrypt(config as DecryptionConfig, ciphertext);
     expect(result.error).toBeUndefined();
     expect(result.output.equals(plain)).toBe(true);
@@ -336,8 +399,14 @@ describe('gpg-made archives → createDecryptStage', () => {
   test('(4) gpg --sign --encrypt (a signature packet follows the data; it is not checked)', async () => {
     const plain = randomBytes(2 * MiB + 5);
     for (const compress of [[], ['--compress-algo', 'none']]) {
-      const ciphertext = await gpgOk(home, ['--trust-model', 'always', ...compress, '-u', keys.a.fpr, '-r', keys.a.fpr, '--sign', '--encrypt'], plain);
-      const config = (await parseDecryptionInputs(reader({ 'decryption-private-key': keys.a.sec }))) as DecryptionConfig;
+      const ciphertext = await gpgOk(
+        home,
+        ['--trust-model', 'always', ...compress, '-u', keys.a.fpr, '-r', keys.a.fpr, '--sign', '--encrypt'],
+        plain,
+      );
+      const config = (await parseDecryptionInputs(
+        reader({ 'decryption-private-key': keys.a.sec }),
+      )) as DecryptionConfig;
       const result = await decrypt(config, ciphertext);
       expect(result.error).toBeUndefined();
       expect(result.output.equals(plain)).toBe(true);
@@ -345,7 +414,11 @@ describe('gpg-made archives → createDecryptStage', () => {
   });
 
   test('(4) gpg --symmetric --cipher-algo AES256', async () => {
-    const ciphertext = await gpgOk(home, ['--passphrase', 'sym pass', '--symmetric', '--cipher-algo', 'AES256'], data20);
+    const ciphertext = await gpgOk(
+      home,
+      ['--passphrase', 'sym pass', '--symmetric', '--cipher-algo', 'AES256'],
+      data20,
+    );
     const result = await decrypt({ mode: 'passphrase', passphrase: 'sym pass' }, ciphertext);
     expect(result.error).toBeUndefined();
     expect(sha256(result.output)).toBe(sha256(data20));
@@ -353,8 +426,13 @@ describe('gpg-made archives → createDecryptStage', () => {
 
   test('round trip: createEncryptStage → createDecryptStage, both modes', async () => {
     const data = randomBytes(5 * MiB + 1);
-    const pub = await encrypt((await parseEncryptionInputs(reader({ 'encryption-public-key': keys.b.pub }))) as EncryptionConfig, data);
-    const sec = await parseDecryptionInputs(reader({ 'decryption-private-key': keys.b.sec, 'decryption-private-key-passphrase': B_PASSPHRASE }));
+    const pub = await encrypt(
+      (await parseEncryptionInputs(reader({ 'encryption-public-key': keys.b.pub }))) as EncryptionConfig,
+      data,
+    );
+    const sec = await parseDecryptionInputs(
+      reader({ 'decryption-private-key': keys.b.sec, 'decryption-private-key-passphrase': B_PASSPHRASE }),
+    );
     expect((await decrypt(sec as DecryptionConfig, pub)).output.equals(data)).toBe(true);
     const sym = await encrypt({ mode: 'passphrase', passphrase: 'p' }, data);
     expect((await decrypt({ mode: 'passphrase', passphrase: 'p' }, sym)).output.equals(data)).toBe(true);
@@ -374,7 +452,9 @@ describe('wrong keys fail before any plaintext (5)', () => {
   });
 
   test('a private key that is not a recipient', async () => {
-    const config = (await parseDecryptionInputs(reader({ 'decryption-private-key': keys.other.sec }))) as DecryptionConfig;
+    const config = (await parseDecryptionInputs(
+      reader({ 'decryption-private-key': keys.other.sec }),
+    )) as DecryptionConfig;
     const { output, error } = await decrypt(config, toA);
     expect(output.length).toBe(0);
     expect(error).toBeInstanceOf(DecryptError);
@@ -395,15 +475,19 @@ describe('wrong keys fail before any plaintext (5)', () => {
     expect((error as DecryptError).input).toBe('decryption-passphrase');
     // (About 1 wrong passphrase in 250 decrypts an encrypted session key to a Twofish id, which
     // passphrase restores refuse; the message then adds a sentence about ciphers.)
-    expect((error as DecryptError).message.startsWith(
-      "Input 'decryption-passphrase': the passphrase does not decrypt this archive (wrong passphrase); check the secret given to decryption-passphrase: it must be the encryption-passphrase the backup was made with. Nothing was decrypted.",
-    )).toBe(true);
+    expect(
+      (error as DecryptError).message.startsWith(
+        "Input 'decryption-passphrase': the passphrase does not decrypt this archive (wrong passphrase); check the secret given to decryption-passphrase: it must be the encryption-passphrase the backup was made with. Nothing was decrypted.",
+      ),
+    ).toBe(true);
   });
 
   test('a passphrase for a public-key archive, and a key for a passphrase archive', async () => {
     const passForKey = await decrypt({ mode: 'passphrase', passphrase: 'x' }, toA);
     expect(passForKey.output.length).toBe(0);
-    expect((passForKey.error as Error).message).toMatch(/^Input 'decryption-passphrase': the archive was encrypted to public key\(s\) [0-9A-F]{16}, not with a passphrase; set decryption-private-key/);
+    expect((passForKey.error as Error).message).toMatch(
+      /^Input 'decryption-passphrase': the archive was encrypted to public key\(s\) [0-9A-F]{16}, not with a passphrase; set decryption-private-key/,
+    );
     const config = (await parseDecryptionInputs(reader({ 'decryption-private-key': keys.a.sec }))) as DecryptionConfig;
     const keyForPass = await decrypt(config, ours);
     expect(keyForPass.output.length).toBe(0);
@@ -413,7 +497,10 @@ describe('wrong keys fail before any plaintext (5)', () => {
   });
 
   test('something that is not an encrypted archive', async () => {
-    const plain = await decrypt({ mode: 'passphrase', passphrase: 'x' }, Buffer.from('PGDMP\x01\x0e\x00 not encrypted'));
+    const plain = await decrypt(
+      { mode: 'passphrase', passphrase: 'x' },
+      Buffer.from('PGDMP\x01\x0e\x00 not encrypted'),
+    );
     expect(plain.output.length).toBe(0);
     expect((plain.error as Error).message).toBe(
       'The archive is not an encrypted OpenPGP message: it does not start with an OpenPGP packet. Is it the right file, and was it made with encryption?',
@@ -428,13 +515,23 @@ describe('integrity (6)', () => {
 
   test.each([
     ['this action', async () => encrypt(config, data20)],
-    ['gpg --symmetric', async () => gpgOk(home, ['--passphrase', 'integrity', '--symmetric', '--cipher-algo', 'AES256', '--compress-algo', 'none'], data20)],
+    [
+      'gpg --symmetric',
+      async () =>
+        gpgOk(
+          home,
+          ['--passphrase', 'integrity', '--symmetric', '--cipher-algo', 'AES256', '--compress-algo', 'none'],
+          data20,
+        ),
+    ],
   ])('a flipped byte in the middle of the ciphertext (%s) makes the stream error', async (_name, make) => {
     const ciphertext = Buffer.from(await make());
     ciphertext[ciphertext.length >> 1] ^= 0x01;
     const { output, error } = await decrypt(config, ciphertext);
     expect(error).toBeInstanceOf(DecryptError);
-    expect((error as DecryptError).message).toMatch(/^(The archive failed its integrity check \(Modification detected\)|Decrypting the archive failed \()/);
+    expect((error as DecryptError).message).toMatch(
+      /^(The archive failed its integrity check \(Modification detected\)|Decrypting the archive failed \()/,
+    );
     expect((error as DecryptError).message).toMatch(/Discard everything decrypted from it/);
     // The MDC is checked at the end: plaintext passed before the error, hence "treat it as fatal".
     // What passed is not the archive (a flipped bit may even land in a packet length, so its size
@@ -463,7 +560,9 @@ describe('integrity (6)', () => {
     const ciphertext = await encrypt(config, data20);
     const { error } = await decrypt(config, ciphertext.subarray(0, ciphertext.length - 1000));
     expect(error).toBeInstanceOf(DecryptError);
-    expect((error as DecryptError).message).toMatch(/^Decrypting the archive failed \(.+\): it is damaged or truncated\./);
+    expect((error as DecryptError).message).toMatch(
+      /^Decrypting the archive failed \(.+\): it is damaged or truncated\./,
+    );
   });
 
   test('the untouched archive decrypts', async () => {
@@ -476,7 +575,9 @@ describe('integrity (6)', () => {
 describe('memory (8)', () => {
   test('512 MiB through encrypt → decrypt into a slow consumer: RSS and bytes in flight stay bounded', async () => {
     const config = (await parseEncryptionInputs(reader({ 'encryption-public-key': keys.a.pub }))) as EncryptionConfig;
-    const decryption = (await parseDecryptionInputs(reader({ 'decryption-private-key': keys.a.sec }))) as DecryptionConfig;
+    const decryption = (await parseDecryptionInputs(
+      reader({ 'decryption-private-key': keys.a.sec }),
+    )) as DecryptionConfig;
     const block = randomBytes(8 * MiB);
     const total = 512 * MiB;
     let produced = 0;
@@ -519,7 +620,9 @@ describe('memory (8)', () => {
     expect(got.digest('hex')).toBe(expected.digest('hex'));
     const growthMB = (peak - baseline) / 1e6;
     // eslint-disable-next-line no-console
-    console.log(`512 MiB encrypt→decrypt: peak RSS +${growthMB.toFixed(0)} MB over ${(baseline / 1e6).toFixed(0)} MB; at most ${(inFlight / MiB).toFixed(0)} MiB in flight`);
+    console.log(
+      `512 MiB encrypt→decrypt: peak RSS +${growthMB.toFixed(0)} MB over ${(baseline / 1e6).toFixed(0)} MB; at most ${(inFlight / MiB).toFixed(0)} MiB in flight`,
+    );
     expect(growthMB).toBeLessThan(200);
     expect(inFlight).toBeLessThan(64 * MiB);
   });
@@ -528,7 +631,11 @@ describe('memory (8)', () => {
 describe('key preferences', () => {
   test('a gpg key whose cipher preferences leave out AES-256 is refused at input time', async () => {
     const h = await homeWith(keys.other.sec);
-    const edit = await gpg(h, ['--command-fd', '0', '--edit-key', keys.other.fpr], Buffer.from('setpref AES SHA256 Uncompressed\ny\nsave\n'));
+    const edit = await gpg(
+      h,
+      ['--command-fd', '0', '--edit-key', keys.other.fpr],
+      Buffer.from('setpref AES SHA256 Uncompressed\ny\nsave\n'),
+    );
     expect(edit.status).toBe(0);
     const pub = (await gpgOk(h, ['--armor', '--export', keys.other.fpr])).toString();
     await expect(parseEncryptionInputs(reader({ 'encryption-public-key': pub }))).rejects.toThrow(

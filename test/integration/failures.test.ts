@@ -30,7 +30,10 @@ beforeAll(async () => {
   await s3.createBucket('fail');
   await cluster.createDatabase('big');
   // ≈ 330 MB of dump text, so the stream is still running when the failure is injected.
-  await cluster.psql('big', "CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 50) AS payload FROM generate_series(1, 200000) g");
+  await cluster.psql(
+    'big',
+    'CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 50) AS payload FROM generate_series(1, 200000) g',
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -63,12 +66,16 @@ async function objectsUnder(prefix: string): Promise<string[]> {
   const walk = (dir: string, rel: string): string[] =>
     !existsSync(dir)
       ? []
-      : readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name), `${rel}${e.name}/`) : [`${rel}${e.name}`]));
+      : readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(path.join(dir, e.name), `${rel}${e.name}/`) : [`${rel}${e.name}`],
+        );
   return walk(path.join(s3Dir, 'fail', prefix), '');
 }
 
 async function pgDumpSessions(): Promise<number> {
-  return Number(await cluster.psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'"));
+  return Number(
+    await cluster.psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'"),
+  );
 }
 
 test('the action cancelled with SIGTERM mid-upload: exit 1, pg_dump stopped, multipart aborted, no object', async () => {
@@ -96,10 +103,14 @@ test('the S3 server stopped mid-upload: UploadError, pg_dump stopped, nothing un
   expect((error as Error).message).toMatch(/s3:\/\/fail\/s3-down/);
   // Only the run's claim of the key may remain (it could not be deleted from a stopped server; a
   // later run removes it after 24 h, docs/retention.md).
-  expect((await objectsUnder('s3-down')).filter((file) => !/\.claim-\d{8}T\d{9}Z-[0-9a-f]{12}\._S3rver_/.test(file))).toEqual([]);
+  expect(
+    (await objectsUnder('s3-down')).filter((file) => !/\.claim-\d{8}T\d{9}Z-[0-9a-f]{12}\._S3rver_/.test(file)),
+  ).toEqual([]);
   // The abort could not reach a stopped server: its parts wait for the bucket's lifecycle rule
   // (AbortIncompleteMultipartUpload, see README) — but no object exists under the key.
-  expect((await s3.pendingMultipartUploads('fail')).filter((u) => u.key.startsWith('s3-down/')).length).toBeLessThanOrEqual(1);
+  expect(
+    (await s3.pendingMultipartUploads('fail')).filter((u) => u.key.startsWith('s3-down/')).length,
+  ).toBeLessThanOrEqual(1);
   // pg_dump's backend ends shortly after the process: wait for it (no fixed sleep).
   expect(await eventually(async () => (await pgDumpSessions()) === 0)).toBe(true);
 }, 120_000);

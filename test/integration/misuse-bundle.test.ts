@@ -39,10 +39,51 @@ async function enableTls(): Promise<void> {
   const openssl = (...args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   };
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=misuse-test-ca');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=misuse-test-ca',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=127.0.0.1',
+  );
   writeFileSync(path.join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.cnf');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'san.cnf',
+  );
   for (const file of ['server.crt', 'server.key']) {
     const target = path.join(cluster.dataDir, file);
     writeFileSync(target, execFileSync('cat', [path.join(dir, file)]));
@@ -73,7 +114,9 @@ beforeAll(async () => {
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${PASSWORD}'`);
   await s3.createBucket(BUCKET);
   await enableTls();
-  clientMajor = Number(/(\d+)/.exec(execFileSync(path.join(cluster.binDir, 'pg_dump'), ['--version'], { encoding: 'utf8' }))?.[1]);
+  clientMajor = Number(
+    /(\d+)/.exec(execFileSync(path.join(cluster.binDir, 'pg_dump'), ['--version'], { encoding: 'utf8' }))?.[1],
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -98,7 +141,13 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     const before = s3.requests.length;
     const run = await runAction({
       env: env(),
-      inputs: { 'database-url': url(), destination: `s3://${BUCKET}/prod`, ...testS3Inputs(s3.endpoint), 's3-access-key-id': 'WRONGKEY', 's3-secret-access-key': 'wrong-secret' },
+      inputs: {
+        'database-url': url(),
+        destination: `s3://${BUCKET}/prod`,
+        ...testS3Inputs(s3.endpoint),
+        's3-access-key-id': 'WRONGKEY',
+        's3-secret-access-key': 'wrong-secret',
+      },
     });
     expect(run.exitCode).toBe(1);
     const error = errorLine(run.stdout);
@@ -117,7 +166,15 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     expect(requests[0]).toContain('max-keys=1');
     expect(requests.filter((r) => !/^GET \/misuse\/?\?.*list-type=2/.test(r))).toEqual([]);
     // The right keys pass the same check (the test's store and bucket are fine).
-    const good = await runAction({ env: env(), inputs: { 'database-url': url(), destination: `s3://${BUCKET}/prod`, ...testS3Inputs(s3.endpoint), table: 'film' } });
+    const good = await runAction({
+      env: env(),
+      inputs: {
+        'database-url': url(),
+        destination: `s3://${BUCKET}/prod`,
+        ...testS3Inputs(s3.endpoint),
+        table: 'film',
+      },
+    });
     expect(good.stdout + good.stderr).not.toMatch(/::error::/);
     expect(good.exitCode).toBe(0);
     expect(good.stdout).toContain(`s3://${BUCKET}/prod: reachable, credentials accepted.`);
@@ -126,7 +183,14 @@ describe('misuse through the bundle: answered before work, naming the input', ()
   test('wrong S3 keys on list (its first request): the 403 names the key inputs too', async () => {
     const run = await runAction({
       env: env(),
-      inputs: { command: 'list', database: 'pagila', destination: `s3://${BUCKET}/prod`, ...testS3Inputs(s3.endpoint), 's3-access-key-id': 'WRONGKEY', 's3-secret-access-key': 'wrong-secret' },
+      inputs: {
+        command: 'list',
+        database: 'pagila',
+        destination: `s3://${BUCKET}/prod`,
+        ...testS3Inputs(s3.endpoint),
+        's3-access-key-id': 'WRONGKEY',
+        's3-secret-access-key': 'wrong-secret',
+      },
     });
     expect(run.exitCode).toBe(1);
     const error = errorLine(run.stdout);
@@ -138,7 +202,12 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     const before = s3.requests.length;
     const run = await runAction({
       env: env(),
-      inputs: { 'database-url': url(), destination: `s3://${BUCKET}/prod`, ...testS3Inputs(s3.endpoint), 's3-endpoint': 'https://misuse.s3.eu-west-1.amazonaws.com' },
+      inputs: {
+        'database-url': url(),
+        destination: `s3://${BUCKET}/prod`,
+        ...testS3Inputs(s3.endpoint),
+        's3-endpoint': 'https://misuse.s3.eu-west-1.amazonaws.com',
+      },
     });
     expect(run.exitCode).toBe(1);
     expect(errorLine(run.stdout)).toBe(
@@ -150,9 +219,14 @@ describe('misuse through the bundle: answered before work, naming the input', ()
 
   test('a table pattern that matches nothing fails naming the input and the pattern, though another matches', async () => {
     const folder = path.join(work, 'patterns');
-    const run = await runAction({ env: env(), inputs: { 'database-url': url(), destination: `file://${folder}`, table: 'film\npublic.no_such_tab*\nactor' } });
+    const run = await runAction({
+      env: env(),
+      inputs: { 'database-url': url(), destination: `file://${folder}`, table: 'film\npublic.no_such_tab*\nactor' },
+    });
     expect(run.exitCode).toBe(1);
-    expect(errorLine(run.stdout)).toMatch(/^::error::Input 'table': pattern 'public\.no_such_tab\*' matches no table, view, sequence or foreign table in database 'pagila'\./);
+    expect(errorLine(run.stdout)).toMatch(
+      /^::error::Input 'table': pattern 'public\.no_such_tab\*' matches no table, view, sequence or foreign table in database 'pagila'\./,
+    );
     expect(run.stdout).toContain('::group::Connect');
     expect(run.stdout).not.toContain('::group::Dump and upload');
     expect(folderFiles(folder)).toEqual([]);
@@ -160,21 +234,38 @@ describe('misuse through the bundle: answered before work, naming the input', ()
 
   test("schema patterns follow pg_dump's rules: 'PUBLIC' folds to public; '\"PUBLIC\"' matches nothing", async () => {
     const folder = path.join(work, 'schemas');
-    const ok = await runAction({ env: env(), inputs: { 'database-url': url(), destination: `file://${folder}`, schema: 'PUBLIC', 'schema-only': 'true' } });
+    const ok = await runAction({
+      env: env(),
+      inputs: { 'database-url': url(), destination: `file://${folder}`, schema: 'PUBLIC', 'schema-only': 'true' },
+    });
     expect(ok.stdout + ok.stderr).not.toMatch(/::error::/);
     expect(ok.exitCode).toBe(0);
-    const bad = await runAction({ env: env(), inputs: { 'database-url': url(), destination: `file://${folder}-2`, schema: 'public\n"PUBLIC"' } });
+    const bad = await runAction({
+      env: env(),
+      inputs: { 'database-url': url(), destination: `file://${folder}-2`, schema: 'public\n"PUBLIC"' },
+    });
     expect(bad.exitCode).toBe(1);
-    expect(errorLine(bad.stdout)).toMatch(/^::error::Input 'schema': pattern '"PUBLIC"' matches no schema in database 'pagila'\./);
+    expect(errorLine(bad.stdout)).toMatch(
+      /^::error::Input 'schema': pattern '"PUBLIC"' matches no schema in database 'pagila'\./,
+    );
   }, 120_000);
 
   test('pg-dump-args with an option the chosen pg_dump lacks: exit 1 naming it, before pg_dump', async () => {
     // --no-policies came with pg_dump 18; this machine's client is older (the test needs that).
     expect(clientMajor).toBeLessThan(18);
     const folder = path.join(work, 'args');
-    const run = await runAction({ env: env(), inputs: { 'database-url': url(), destination: `file://${folder}`, 'pg-dump-args': '--no-comments\n--no-policies' } });
+    const run = await runAction({
+      env: env(),
+      inputs: {
+        'database-url': url(),
+        destination: `file://${folder}`,
+        'pg-dump-args': '--no-comments\n--no-policies',
+      },
+    });
     expect(run.exitCode).toBe(1);
-    expect(errorLine(run.stdout)).toContain(`::error::Input 'pg-dump-args': '--no-policies' is not an option of pg_dump ${clientMajor}.`);
+    expect(errorLine(run.stdout)).toContain(
+      `::error::Input 'pg-dump-args': '--no-policies' is not an option of pg_dump ${clientMajor}.`,
+    );
     expect(errorLine(run.stdout)).toContain('(pg_dump has it since 18)');
     expect(run.stdout).not.toContain('::group::Dump and upload');
     expect(folderFiles(folder)).toEqual([]);
@@ -182,14 +273,27 @@ describe('misuse through the bundle: answered before work, naming the input', ()
 
   test('sslrootcert relative to the workspace: verify-full against that CA, for the driver and pg_dump', async () => {
     const folder = path.join(work, 'tls-ok');
-    const run = await runAction({ env: env(), inputs: { 'database-url': url('?sslmode=verify-full&sslrootcert=certs/ca.crt'), destination: `file://${folder}`, table: 'actor' } });
+    const run = await runAction({
+      env: env(),
+      inputs: {
+        'database-url': url('?sslmode=verify-full&sslrootcert=certs/ca.crt'),
+        destination: `file://${folder}`,
+        table: 'actor',
+      },
+    });
     expect(run.stdout + run.stderr).not.toMatch(/::error::/);
     expect(run.exitCode).toBe(0);
     expect(folderFiles(folder).filter((f) => f.endsWith('.manifest.json'))).toHaveLength(1);
     // An absolute path works from any workspace (another folder: two runs in one second share a key).
     const absolute = await runAction({
       env: { GITHUB_WORKSPACE: work },
-      inputs: { 'database-url': url(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(path.join(workspace, 'certs', 'ca.crt'))}`), destination: `file://${folder}-absolute`, table: 'actor' },
+      inputs: {
+        'database-url': url(
+          `?sslmode=verify-full&sslrootcert=${encodeURIComponent(path.join(workspace, 'certs', 'ca.crt'))}`,
+        ),
+        destination: `file://${folder}-absolute`,
+        table: 'actor',
+      },
     });
     expect(absolute.stdout + absolute.stderr).not.toMatch(/::error::/);
     expect(absolute.exitCode).toBe(0);
@@ -208,7 +312,10 @@ describe('misuse through the bundle: answered before work, naming the input', ()
   }, 120_000);
 
   test('sslrootcert=system is understood: the self-signed server is refused by certificate verification', async () => {
-    const run = await runAction({ env: env(), inputs: { 'database-url': url('?sslrootcert=system'), destination: `file://${path.join(work, 'tls-system')}` } });
+    const run = await runAction({
+      env: env(),
+      inputs: { 'database-url': url('?sslrootcert=system'), destination: `file://${path.join(work, 'tls-system')}` },
+    });
     expect(run.exitCode).toBe(1);
     expect(run.stdout).not.toMatch(/not a valid URL/);
     expect(run.stdout).toContain('::group::Connect');
@@ -220,7 +327,14 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     const folder = path.join(work, 'unused');
     const run = await runAction({
       env: env(),
-      inputs: { 'database-url': url(), destination: `file://${folder}`, table: 'actor', confirm: 'pagila', 'max-age': '26h', 'target-host': 'db2.example.com' },
+      inputs: {
+        'database-url': url(),
+        destination: `file://${folder}`,
+        table: 'actor',
+        confirm: 'pagila',
+        'max-age': '26h',
+        'target-host': 'db2.example.com',
+      },
     });
     expect(run.stdout + run.stderr).not.toMatch(/::error::/);
     expect(run.exitCode).toBe(0);

@@ -16,14 +16,31 @@
  * Damage is made by hand from a real backup's archive and manifest (copied under new keys); the
  * expected values come from that backup's outputs and manifest, never from the run under test.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '../../src/manifest.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
-import { answerS3Error, startS3Proxy, startS3Server, testS3Inputs, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import {
+  answerS3Error,
+  startS3Proxy,
+  startS3Server,
+  testS3Inputs,
+  type S3Proxy,
+  type S3Server,
+} from '../support/s3-server.js';
 import { claimObjectKey } from '../../src/storage/claim.js';
 import { WRITTEN_BY_METADATA } from '../../src/storage/types.js';
 
@@ -43,7 +60,12 @@ beforeAll(async () => {
   await loadPagila(cluster, 'pagila');
   await s3.createBucket(BUCKET);
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${PASSWORD}'`);
-  client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
 
   const folder = path.join(work, 'good');
   const run = await runAction({ inputs: { 'database-url': dbUrl(), destination: `file://${folder}` } });
@@ -66,7 +88,10 @@ function dbUrl(password = PASSWORD): string {
 
 /** `pagila/<UTC time offset from now>.<extension>` under `prefix`, as the backup command names archives. */
 function keyAt(offsetSeconds: number, prefix = ''): string {
-  const stamp = new Date(Date.now() + offsetSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '');
+  const stamp = new Date(Date.now() + offsetSeconds * 1000)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '');
   return `${prefix ? `${prefix}/` : ''}pagila/${stamp}.${good.extension}`;
 }
 
@@ -92,8 +117,11 @@ function putFile(folder: string, key: string, archive: Buffer, manifest: string 
 
 /** Writes an archive (and its manifest unless null) into the test bucket, with this action's marker metadata. */
 async function putS3(key: string, archive: Buffer, manifest: string | null): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: archive, Metadata: { ...WRITTEN_BY_METADATA } }));
-  if (manifest !== null) await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${key}.manifest.json`, Body: manifest }));
+  await client.send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: archive, Metadata: { ...WRITTEN_BY_METADATA } }),
+  );
+  if (manifest !== null)
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${key}.manifest.json`, Body: manifest }));
 }
 
 async function check(destination: string): Promise<ActionRun> {
@@ -117,8 +145,12 @@ describe('check: a damaged newest backup fails the check, naming the key and the
       expect(errorLine(run)).toBe('');
       expect(run.exitCode).toBe(0);
       expect(run.outputs['latest-key']).toBe(latest);
-      expect(run.summary).toContain(`| archive size | ${good.manifest.archive.bytes} bytes (the manifest's archive.bytes) | ${good.archive.length} bytes | ✅ |`);
-      expect(run.summary).toMatch(/\| manifest \| readable, valid, format version 1 \| .*\.manifest\.json: format version 1, sha256 [0-9a-f]{12}… \| ✅ \|/);
+      expect(run.summary).toContain(
+        `| archive size | ${good.manifest.archive.bytes} bytes (the manifest's archive.bytes) | ${good.archive.length} bytes | ✅ |`,
+      );
+      expect(run.summary).toMatch(
+        /\| manifest \| readable, valid, format version 1 \| .*\.manifest\.json: format version 1, sha256 [0-9a-f]{12}… \| ✅ \|/,
+      );
     }
   }, 60_000);
 
@@ -133,7 +165,10 @@ describe('check: a damaged newest backup fails the check, naming the key and the
         putFile(folder, newest, good.archive, null);
         return newest;
       },
-      expected: (key) => new RegExp(`newest archive expected has a manifest, actual ${esc(key)} has no manifest \\(${esc(key)}\\.manifest\\.json is missing\\)`),
+      expected: (key) =>
+        new RegExp(
+          `newest archive expected has a manifest, actual ${esc(key)} has no manifest \\(${esc(key)}\\.manifest\\.json is missing\\)`,
+        ),
     },
     {
       name: 'the only archive has no manifest',
@@ -142,7 +177,10 @@ describe('check: a damaged newest backup fails the check, naming the key and the
         putFile(folder, key, good.archive, null);
         return key;
       },
-      expected: (key) => new RegExp(`complete backup expected at least one, actual none: the newest archive ${esc(key)} has no manifest`),
+      expected: (key) =>
+        new RegExp(
+          `complete backup expected at least one, actual none: the newest archive ${esc(key)} has no manifest`,
+        ),
     },
     {
       name: 'the manifest is not valid JSON',
@@ -151,35 +189,56 @@ describe('check: a damaged newest backup fails the check, naming the key and the
         putFile(folder, key, good.archive, manifestFor(key).slice(0, 200));
         return key;
       },
-      expected: (key) => new RegExp(`manifest expected readable, valid, format version 1, actual The manifest ${esc(key)}\\.manifest\\.json is not valid JSON`),
+      expected: (key) =>
+        new RegExp(
+          `manifest expected readable, valid, format version 1, actual The manifest ${esc(key)}\\.manifest\\.json is not valid JSON`,
+        ),
     },
     {
       name: 'the manifest has an unknown format version',
       make(folder) {
         const key = keyAt(-60);
-        putFile(folder, key, good.archive, manifestFor(key, (m) => (m.formatVersion = 7)));
+        putFile(
+          folder,
+          key,
+          good.archive,
+          manifestFor(key, (m) => (m.formatVersion = 7)),
+        );
         return key;
       },
-      expected: (key) => new RegExp(`actual The manifest ${esc(key)}\\.manifest\\.json has format version 7; this version of the action reads version 1`),
+      expected: (key) =>
+        new RegExp(
+          `actual The manifest ${esc(key)}\\.manifest\\.json has format version 7; this version of the action reads version 1`,
+        ),
     },
     {
-      name: 'the archive is truncated (listed size below the manifest\'s bytes)',
+      name: "the archive is truncated (listed size below the manifest's bytes)",
       make(folder) {
         const key = keyAt(-60);
         putFile(folder, key, good.archive.subarray(0, Math.floor(good.archive.length / 2)), manifestFor(key));
         return key;
       },
       expected: (key) =>
-        new RegExp(`archive size expected ${good.manifest.archive.bytes} bytes \\(the manifest's archive\\.bytes\\), actual ${esc(key)} is ${Math.floor(good.archive.length / 2)} bytes in the listing: truncated`),
+        new RegExp(
+          `archive size expected ${good.manifest.archive.bytes} bytes \\(the manifest's archive\\.bytes\\), actual ${esc(key)} is ${Math.floor(good.archive.length / 2)} bytes in the listing: truncated`,
+        ),
     },
     {
-      name: 'the manifest\'s sha256 is not a SHA-256',
+      name: "the manifest's sha256 is not a SHA-256",
       make(folder) {
         const key = keyAt(-60);
-        putFile(folder, key, good.archive, manifestFor(key, (m) => ((m.archive as Record<string, unknown>).sha256 = 'd41d8cd98f00b204e9800998ecf8427e')));
+        putFile(
+          folder,
+          key,
+          good.archive,
+          manifestFor(key, (m) => ((m.archive as Record<string, unknown>).sha256 = 'd41d8cd98f00b204e9800998ecf8427e')),
+        );
         return key;
       },
-      expected: (key) => new RegExp(`actual The manifest ${esc(key)}\\.manifest\\.json lacks fields a restore needs \\(archive\\.sha256`),
+      expected: (key) =>
+        new RegExp(
+          `actual The manifest ${esc(key)}\\.manifest\\.json lacks fields a restore needs \\(archive\\.sha256`,
+        ),
     },
     {
       name: 'the manifest describes another archive',
@@ -188,28 +247,39 @@ describe('check: a damaged newest backup fails the check, naming the key and the
         putFile(folder, key, good.archive, manifestFor(good.key));
         return key;
       },
-      expected: (key) => new RegExp(`actual The manifest ${esc(key)}\\.manifest\\.json is for the archive ${esc(good.key)}, not ${esc(key)}`),
+      expected: (key) =>
+        new RegExp(
+          `actual The manifest ${esc(key)}\\.manifest\\.json is for the archive ${esc(good.key)}, not ${esc(key)}`,
+        ),
     },
   ];
 
-  test.each(cases)('$name: exit 1', async ({ name, make, expected }) => {
-    const folder = path.join(work, `damaged-${cases.findIndex((c) => c.name === name)}`);
-    const key = make(folder);
-    const run = await check(`file://${folder}`);
-    expect(run.exitCode).toBe(1);
-    expect(errorLine(run)).toMatch(/^::error::The backups of 'pagila' failed the check: file:\/\//);
-    expect(errorLine(run)).toMatch(expected(key));
-    // The check's own table and the failure summary are both written.
-    expect(run.summary).toContain('## PostgreSQL backup check: pagila');
-    expect(run.summary).toContain('## ❌ Check failed: pagila');
-  }, 60_000);
+  test.each(cases)(
+    '$name: exit 1',
+    async ({ name, make, expected }) => {
+      const folder = path.join(work, `damaged-${cases.findIndex((c) => c.name === name)}`);
+      const key = make(folder);
+      const run = await check(`file://${folder}`);
+      expect(run.exitCode).toBe(1);
+      expect(errorLine(run)).toMatch(/^::error::The backups of 'pagila' failed the check: file:\/\//);
+      expect(errorLine(run)).toMatch(expected(key));
+      // The check's own table and the failure summary are both written.
+      expect(run.summary).toContain('## PostgreSQL backup check: pagila');
+      expect(run.summary).toContain('## ❌ Check failed: pagila');
+    },
+    60_000,
+  );
 
   test('S3: a truncated archive and a newest archive without manifest each fail, naming the key', async () => {
     const truncated = keyAt(-60, 'truncated');
     await putS3(truncated, good.archive.subarray(0, 1000), manifestFor(truncated));
     const run = await check(`s3://${BUCKET}/truncated`);
     expect(run.exitCode).toBe(1);
-    expect(errorLine(run)).toMatch(new RegExp(`s3://${BUCKET}/truncated: archive size expected ${good.manifest.archive.bytes} bytes .*actual ${esc(truncated)} is 1000 bytes in the listing: truncated`));
+    expect(errorLine(run)).toMatch(
+      new RegExp(
+        `s3://${BUCKET}/truncated: archive size expected ${good.manifest.archive.bytes} bytes .*actual ${esc(truncated)} is 1000 bytes in the listing: truncated`,
+      ),
+    );
 
     const older = keyAt(-3600, 'interrupted');
     await putS3(older, good.archive, manifestFor(older));
@@ -217,7 +287,11 @@ describe('check: a damaged newest backup fails the check, naming the key and the
     await putS3(newest, good.archive.subarray(0, 5000), null);
     const interrupted = await check(`s3://${BUCKET}/interrupted`);
     expect(interrupted.exitCode).toBe(1);
-    expect(errorLine(interrupted)).toMatch(new RegExp(`s3://${BUCKET}/interrupted: newest archive expected has a manifest, actual ${esc(newest)} has no manifest`));
+    expect(errorLine(interrupted)).toMatch(
+      new RegExp(
+        `s3://${BUCKET}/interrupted: newest archive expected has a manifest, actual ${esc(newest)} has no manifest`,
+      ),
+    );
     // The older complete backup is still named as the newest complete one.
     expect(interrupted.outputs['latest-key']).toBe(older);
   }, 60_000);
@@ -302,7 +376,9 @@ describe('several destinations, one refusing writes', () => {
     });
     expect(run.exitCode).toBe(1);
     const error = errorLine(run);
-    expect(error).toMatch(new RegExp(`^::error::1 of 2 destinations failed: ${esc(refusing)}: .*(AccessDenied|Access Denied)`));
+    expect(error).toMatch(
+      new RegExp(`^::error::1 of 2 destinations failed: ${esc(refusing)}: .*(AccessDenied|Access Denied)`),
+    );
     expect(error).toMatch(/\[upload\]$/);
 
     // The folder holds the new backup, complete, and the old one is gone.
@@ -310,7 +386,9 @@ describe('several destinations, one refusing writes', () => {
     expect(key).toMatch(/^pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z\./);
     expect(run.outputs['manifest-key']).toBe(`${key}.manifest.json`);
     expect(run.outputs['backup-urls']).toBe(`file://${folder} ${key}`);
-    expect(readdirSync(path.join(folder, 'pagila')).sort()).toEqual([path.basename(key), `${path.basename(key)}.manifest.json`].sort());
+    expect(readdirSync(path.join(folder, 'pagila')).sort()).toEqual(
+      [path.basename(key), `${path.basename(key)}.manifest.json`].sort(),
+    );
     const manifest = JSON.parse(readFileSync(path.join(folder, `${key}.manifest.json`), 'utf8')) as Manifest;
     expect(manifest.archive.key).toBe(key);
     expect(manifest.archive.bytes).toBe(statSync(path.join(folder, key)).size);
@@ -349,38 +427,52 @@ describe('a failed run writes a job summary', () => {
     expect(summary).toMatch(/### Error\n\n```text\n.*password authentication failed for user "backup"/);
     expect(summary).toContain('### What to check (phase: connect)');
     expect(summary).toContain('- Credentials and `sslmode`: was the password rotated, does the server require TLS?');
-    expect(summary).toMatch(new RegExp(`\\| Newest good backup \\| \`${esc(good.key)}\` in file://${esc(folder)}, \\d+ (second|minute)s? before this failure \\|`));
+    expect(summary).toMatch(
+      new RegExp(
+        `\\| Newest good backup \\| \`${esc(good.key)}\` in file://${esc(folder)}, \\d+ (second|minute)s? before this failure \\|`,
+      ),
+    );
     expect(summary).not.toContain(wrong);
     expect(summary).not.toContain(encodeURIComponent(wrong));
   }, 60_000);
 
   test('a failure before any backup exists: the newest good backup is unknown; summary: false writes none', async () => {
     const folder = path.join(work, 'empty');
-    const run = await runAction({ inputs: { 'database-url': dbUrl(`${PASSWORD}-x`), destination: `file://${folder}` } });
+    const run = await runAction({
+      inputs: { 'database-url': dbUrl(`${PASSWORD}-x`), destination: `file://${folder}` },
+    });
     expect(run.exitCode).toBe(1);
     expect(run.summary).toContain('| Newest good backup | unknown |');
 
-    const quiet = await runAction({ inputs: { 'database-url': dbUrl(`${PASSWORD}-x`), destination: `file://${folder}`, summary: 'false' } });
+    const quiet = await runAction({
+      inputs: { 'database-url': dbUrl(`${PASSWORD}-x`), destination: `file://${folder}`, summary: 'false' },
+    });
     expect(quiet.exitCode).toBe(1);
     expect(errorLine(quiet)).toMatch(/password authentication failed/);
     expect(quiet.summary).toBe('');
   }, 60_000);
 
-  test('the lookup of the newest good backup failing does not hide the run\'s own error', async () => {
+  test("the lookup of the newest good backup failing does not hide the run's own error", async () => {
     // A good, empty destination first (so the pre-flight passes and the run fails at connect), then
     // one whose listing fails: the lookup tries both and fails on the second.
     const destination = `s3://${BUCKET}/lookup-empty\ns3://no-such-bucket/x`;
-    const run = await runAction({ inputs: { 'database-url': dbUrl(`${PASSWORD}-y`), destination, ...testS3Inputs(s3.endpoint) } });
+    const run = await runAction({
+      inputs: { 'database-url': dbUrl(`${PASSWORD}-y`), destination, ...testS3Inputs(s3.endpoint) },
+    });
     expect(run.exitCode).toBe(1);
     expect(errorLine(run)).toMatch(/password authentication failed.*\[connect\]$/);
-    expect(run.stdout).toMatch(/Could not list s3:\/\/no-such-bucket\/x for the last successful backup: .*no-such-bucket/);
+    expect(run.stdout).toMatch(
+      /Could not list s3:\/\/no-such-bucket\/x for the last successful backup: .*no-such-bucket/,
+    );
     expect(run.summary).toContain('| Failed phase | **connect** |');
     expect(run.summary).toContain('| Newest good backup | unknown |');
     expect(run.summary).toMatch(/password authentication failed/);
   }, 60_000);
 
   test('a bad input: the summary names the config phase and the input', async () => {
-    const run = await runAction({ inputs: { 'database-url': dbUrl(), destination: `file://${work}/never`, format: 'tar' } });
+    const run = await runAction({
+      inputs: { 'database-url': dbUrl(), destination: `file://${work}/never`, format: 'tar' },
+    });
     expect(run.exitCode).toBe(1);
     expect(run.summary).toContain('| Failed phase | **config** |');
     expect(run.summary).toContain("Input 'format': 'tar' is not one of: custom, directory, plain.");

@@ -18,7 +18,11 @@ const MiB = 1024 * 1024;
 let dir: string;
 let file: string;
 let data: Buffer;
-const sha256 = (b: Buffer | Buffer[]) => [b].flat().reduce((h, x) => h.update(x), createHash('sha256')).digest('hex');
+const sha256 = (b: Buffer | Buffer[]) =>
+  [b]
+    .flat()
+    .reduce((h, x) => h.update(x), createHash('sha256'))
+    .digest('hex');
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'pooled-pipe-'));
@@ -66,7 +70,8 @@ test('delivers exactly what the child wrote, in a few reused buffers when chunks
 
 /** Keeps `chunk` with its offset in the stream, to compare with the file once the stream ended. */
 type Held = { at: number; chunk: Buffer };
-const corrupted = (held: Held[]) => held.filter(({ at, chunk }) => !chunk.equals(data.subarray(at, at + chunk.length))).length;
+const corrupted = (held: Held[]) =>
+  held.filter(({ at, chunk }) => !chunk.equals(data.subarray(at, at + chunk.length))).length;
 
 test('a chunk that is still held is never reused', async () => {
   const pooled = await openPooledPipe(dir);
@@ -140,7 +145,10 @@ test('destroying the output before the end stops the writer, which counts as sto
   pooled.writtenBy(child);
   await new Promise<void>((resolve) => pooled.output.once('data', () => resolve()));
   pooled.output.destroy();
-  const exit = await child.done.then(() => 'exited 0', (error: unknown) => error);
+  const exit = await child.done.then(
+    () => 'exited 0',
+    (error: unknown) => error,
+  );
   // Not "exited with code 1: Connection reset by peer", which a reader closing early would cause.
   expect(exit).toMatchObject({ signal: 'SIGTERM' });
   expect(killedByUs(exit)).toBe(true);
@@ -151,7 +159,10 @@ test('a child that writes nothing: the output ends empty', async () => {
   const child = spawnStage('true', 'true', [], { stdout: pooled.childEnd });
   pooled.writtenBy(child);
   let bytes = 0;
-  await pipeline(pooled.output, sink((chunk) => (bytes += chunk.length)));
+  await pipeline(
+    pooled.output,
+    sink((chunk) => (bytes += chunk.length)),
+  );
   await child.done;
   expect(bytes).toBe(0);
   expect(pooled.buffersAllocated()).toBeLessThanOrEqual(1);

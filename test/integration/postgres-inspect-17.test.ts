@@ -25,24 +25,39 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-test('the role\'s transaction_timeout does not end the snapshot\'s transaction: still importable after 3× that', async () => {
-  const inspector = await connectInspector({ host: cluster.host, port: cluster.port, user: 'capped', password: 'capped-pw', database: 'postgres', sslmode: 'disable', params: {} });
-  try {
-    const session = await inspector.openSnapshot();
-    for (;;) {
-      const out = await cluster.psql('postgres', `SELECT state || '|' || (extract(epoch FROM now() - xact_start) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`);
-      expect(out).toMatch(/^idle in transaction\|(true|false)$/);
-      if (out.endsWith('true')) break;
-      await new Promise((r) => setTimeout(r, 50));
+test(
+  "the role's transaction_timeout does not end the snapshot's transaction: still importable after 3× that",
+  async () => {
+    const inspector = await connectInspector({
+      host: cluster.host,
+      port: cluster.port,
+      user: 'capped',
+      password: 'capped-pw',
+      database: 'postgres',
+      sslmode: 'disable',
+      params: {},
+    });
+    try {
+      const session = await inspector.openSnapshot();
+      for (;;) {
+        const out = await cluster.psql(
+          'postgres',
+          `SELECT state || '|' || (extract(epoch FROM now() - xact_start) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`,
+        );
+        expect(out).toMatch(/^idle in transaction\|(true|false)$/);
+        if (out.endsWith('true')) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const imported = await cluster.psql(
+        'postgres',
+        `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '${session.snapshotId}'; SELECT count(*) FROM t; COMMIT;`,
+      );
+      expect(imported).toBe('1000');
+      expect(await session.rowCounts('exact')).toEqual([{ schema: 'public', table: 't', rows: 1000 }]);
+      await session.close();
+    } finally {
+      await inspector.close();
     }
-    const imported = await cluster.psql(
-      'postgres',
-      `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '${session.snapshotId}'; SELECT count(*) FROM t; COMMIT;`,
-    );
-    expect(imported).toBe('1000');
-    expect(await session.rowCounts('exact')).toEqual([{ schema: 'public', table: 't', rows: 1000 }]);
-    await session.close();
-  } finally {
-    await inspector.close();
-  }
-}, T);
+  },
+  T,
+);

@@ -27,28 +27,52 @@ function pgEnv(c: Connection): NodeJS.ProcessEnv {
 
 function dumpOptions(overrides: Partial<DumpOptions>): DumpOptions {
   return {
-    format: 'plain', compression: { method: 'none' }, jobs: 1, schemas: [], excludeSchemas: [], tables: [],
-    excludeTables: [], excludeTableData: [], schemaOnly: false, dataOnly: false, noOwner: false, noPrivileges: false,
-    globals: false, extraArgs: [], ...overrides,
+    format: 'plain',
+    compression: { method: 'none' },
+    jobs: 1,
+    schemas: [],
+    excludeSchemas: [],
+    tables: [],
+    excludeTables: [],
+    excludeTableData: [],
+    schemaOnly: false,
+    dataOnly: false,
+    noOwner: false,
+    noPrivileges: false,
+    globals: false,
+    extraArgs: [],
+    ...overrides,
   };
 }
 
 async function psqlCounts(db: string, tables: TableRowCount[]): Promise<Map<string, number>> {
   const sql = tables
-    .map((t) => `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema.replace(/"/g, '""')}"."${t.table.replace(/"/g, '""')}";`)
+    .map(
+      (t) =>
+        `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema.replace(/"/g, '""')}"."${t.table.replace(/"/g, '""')}";`,
+    )
     .join('\n');
   const out = await cluster.psql(db, sql);
-  return new Map(out.split('\n').map((line) => {
-    const [name, n] = line.split('|');
-    return [name!, Number(n)];
-  }));
+  return new Map(
+    out.split('\n').map((line) => {
+      const [name, n] = line.split('|');
+      return [name!, Number(n)];
+    }),
+  );
 }
 
 beforeAll(async () => {
   cluster = await startCluster();
   await loadPagila(cluster, 'pagila');
   // sslmode unset = libpq's prefer: the server has SSL off, so this also covers the plaintext fallback.
-  conn = { host: cluster.host, port: cluster.port, user: 'postgres', password: cluster.password, database: 'pagila', params: {} };
+  conn = {
+    host: cluster.host,
+    port: cluster.port,
+    user: 'postgres',
+    password: cluster.password,
+    database: 'pagila',
+    params: {},
+  };
   inspector = await connectInspector(conn);
 }, T);
 
@@ -57,167 +81,217 @@ afterAll(async () => {
   await cluster?.stop();
 }, T);
 
-test('serverInfo reports the real server version and database size', async () => {
-  const info = await inspector.serverInfo();
-  expect(info.major).toBe(15);
-  expect(info.versionNum).toBeGreaterThanOrEqual(150000);
-  expect(info.versionNum).toBeLessThan(160000);
-  expect(info.version).toBe(await cluster.psql('pagila', 'SHOW server_version'));
-  const size = Number(await cluster.psql('pagila', 'SELECT pg_database_size(current_database())'));
-  expect(info.databaseSizeBytes).toBeGreaterThan(5_000_000);
-  expect(Math.abs(info.databaseSizeBytes - size) / size).toBeLessThan(0.05);
-}, T);
+test(
+  'serverInfo reports the real server version and database size',
+  async () => {
+    const info = await inspector.serverInfo();
+    expect(info.major).toBe(15);
+    expect(info.versionNum).toBeGreaterThanOrEqual(150000);
+    expect(info.versionNum).toBeLessThan(160000);
+    expect(info.version).toBe(await cluster.psql('pagila', 'SHOW server_version'));
+    const size = Number(await cluster.psql('pagila', 'SELECT pg_database_size(current_database())'));
+    expect(info.databaseSizeBytes).toBeGreaterThan(5_000_000);
+    expect(Math.abs(info.databaseSizeBytes - size) / size).toBeLessThan(0.05);
+  },
+  T,
+);
 
-test('exact row counts equal count(*) for every table; partitions are listed individually', async () => {
-  const session = await inspector.openSnapshot();
-  try {
-    expect(session.snapshotId).toMatch(/^[0-9A-F]+-[0-9A-F]+-\d+$/);
-    const rows = await session.rowCounts('exact');
-    const expected = await psqlCounts('pagila', rows);
-    expect(rows.length).toBe(21);
-    for (const t of rows) expect([`${t.schema}.${t.table}`, t.rows]).toEqual([`${t.schema}.${t.table}`, expected.get(`${t.schema}.${t.table}`)]);
-    const byName = new Map(rows.map((t) => [t.table, t.rows]));
-    expect(byName.get('actor')).toBe(200);
-    expect(byName.get('film')).toBe(1000);
-    expect(byName.get('rental')).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')));
-    // payment is partitioned: the parent is omitted, its 7 partitions appear with their own rows.
-    expect(byName.has('payment')).toBe(false);
-    const partitions = rows.filter((t) => t.table.startsWith('payment_p'));
-    expect(partitions.map((t) => t.table)).toEqual([1, 2, 3, 4, 5, 6, 7].map((m) => `payment_p2022_0${m}`));
-    const paymentTotal = Number(await cluster.psql('pagila', 'SELECT count(*) FROM payment'));
-    expect(partitions.reduce((sum, t) => sum + t.rows, 0)).toBe(paymentTotal);
-    expect(paymentTotal).toBeGreaterThan(10_000);
-    // Sorted by schema, then table.
-    const names = rows.map((t) => `${t.schema}\u0000${t.table}`);
-    expect(names).toEqual([...names].sort());
-  } finally {
-    await session.close();
-  }
-}, T);
+test(
+  'exact row counts equal count(*) for every table; partitions are listed individually',
+  async () => {
+    const session = await inspector.openSnapshot();
+    try {
+      expect(session.snapshotId).toMatch(/^[0-9A-F]+-[0-9A-F]+-\d+$/);
+      const rows = await session.rowCounts('exact');
+      const expected = await psqlCounts('pagila', rows);
+      expect(rows.length).toBe(21);
+      for (const t of rows)
+        expect([`${t.schema}.${t.table}`, t.rows]).toEqual([
+          `${t.schema}.${t.table}`,
+          expected.get(`${t.schema}.${t.table}`),
+        ]);
+      const byName = new Map(rows.map((t) => [t.table, t.rows]));
+      expect(byName.get('actor')).toBe(200);
+      expect(byName.get('film')).toBe(1000);
+      expect(byName.get('rental')).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')));
+      // payment is partitioned: the parent is omitted, its 7 partitions appear with their own rows.
+      expect(byName.has('payment')).toBe(false);
+      const partitions = rows.filter((t) => t.table.startsWith('payment_p'));
+      expect(partitions.map((t) => t.table)).toEqual([1, 2, 3, 4, 5, 6, 7].map((m) => `payment_p2022_0${m}`));
+      const paymentTotal = Number(await cluster.psql('pagila', 'SELECT count(*) FROM payment'));
+      expect(partitions.reduce((sum, t) => sum + t.rows, 0)).toBe(paymentTotal);
+      expect(paymentTotal).toBeGreaterThan(10_000);
+      // Sorted by schema, then table.
+      const names = rows.map((t) => `${t.schema}\u0000${t.table}`);
+      expect(names).toEqual([...names].sort());
+    } finally {
+      await session.close();
+    }
+  },
+  T,
+);
 
-test('estimated row counts are non-negative numbers, reltuples once analyzed', async () => {
-  const session = await inspector.openSnapshot();
-  try {
-    const before = await session.rowCounts('estimate');
-    expect(before.length).toBe(21);
-    for (const t of before) expect(t.rows).toBeGreaterThanOrEqual(0);
-  } finally {
-    await session.close();
-  }
-  await cluster.psql('pagila', 'ANALYZE film');
-  const session2 = await inspector.openSnapshot();
-  try {
-    const film = (await session2.rowCounts('estimate')).find((t) => t.table === 'film');
-    expect(film?.rows).toBe(1000);
-  } finally {
-    await session2.close();
-  }
-}, T);
+test(
+  'estimated row counts are non-negative numbers, reltuples once analyzed',
+  async () => {
+    const session = await inspector.openSnapshot();
+    try {
+      const before = await session.rowCounts('estimate');
+      expect(before.length).toBe(21);
+      for (const t of before) expect(t.rows).toBeGreaterThanOrEqual(0);
+    } finally {
+      await session.close();
+    }
+    await cluster.psql('pagila', 'ANALYZE film');
+    const session2 = await inspector.openSnapshot();
+    try {
+      const film = (await session2.rowCounts('estimate')).find((t) => t.table === 'film');
+      expect(film?.rows).toBe(1000);
+    } finally {
+      await session2.close();
+    }
+  },
+  T,
+);
 
-test('catalog counts of Pagila', async () => {
-  const session = await inspector.openSnapshot();
-  try {
-    // Measured with psql on a fresh Pagila load (schema public only; plpgsql is the only extension).
-    expect(await session.catalogCounts()).toEqual({
-      tables: 21,
-      partitionedTables: 1,
-      indexes: 56,
-      constraints: 59,
-      views: 7,
-      materializedViews: 1,
-      functions: 10,
-      sequences: 13,
-    });
-  } finally {
-    await session.close();
-  }
-}, T);
+test(
+  'catalog counts of Pagila',
+  async () => {
+    const session = await inspector.openSnapshot();
+    try {
+      // Measured with psql on a fresh Pagila load (schema public only; plpgsql is the only extension).
+      expect(await session.catalogCounts()).toEqual({
+        tables: 21,
+        partitionedTables: 1,
+        indexes: 56,
+        constraints: 59,
+        views: 7,
+        materializedViews: 1,
+        functions: 10,
+        sequences: 13,
+      });
+    } finally {
+      await session.close();
+    }
+  },
+  T,
+);
 
-test('extension members are not counted; odd identifiers are quoted', async () => {
-  await cluster.createDatabase('extdb');
-  await cluster.psql(
-    'extdb',
-    `CREATE EXTENSION citext; CREATE EXTENSION pg_stat_statements;
+test(
+  'extension members are not counted; odd identifiers are quoted',
+  async () => {
+    await cluster.createDatabase('extdb');
+    await cluster.psql(
+      'extdb',
+      `CREATE EXTENSION citext; CREATE EXTENSION pg_stat_statements;
      CREATE SCHEMA "My Schema";
      CREATE TABLE "My Schema"."Odd ""Name""" (id int PRIMARY KEY, v citext);
      INSERT INTO "My Schema"."Odd ""Name""" SELECT g, 'x' FROM generate_series(1, 3) g;
      CREATE FUNCTION public.one() RETURNS int LANGUAGE sql AS 'SELECT 1';`,
-  );
-  const ext = await connectInspector({ ...conn, database: 'extdb' });
-  try {
-    const session = await ext.openSnapshot();
-    expect(await session.rowCounts('exact')).toEqual([{ schema: 'My Schema', table: 'Odd "Name"', rows: 3 }]);
-    expect(await session.catalogCounts()).toEqual({
-      tables: 1, partitionedTables: 0, indexes: 1, constraints: 1, views: 0, materializedViews: 0, functions: 1, sequences: 0,
-    });
-    await session.close();
-  } finally {
-    await ext.close();
-  }
-}, T);
-
-test('the snapshot hides later writes, and pg_dump --snapshot dumps the same data', async () => {
-  const session = await inspector.openSnapshot();
-  try {
-    await cluster.psql('pagila', "INSERT INTO actor (first_name, last_name) VALUES ('SNAPSHOT', 'LATECOMER')");
-    const now = Number(await cluster.psql('pagila', 'SELECT count(*) FROM actor'));
-    expect(now).toBe(201);
-    const actor = (await session.rowCounts('exact')).find((t) => t.table === 'actor');
-    expect(actor?.rows).toBe(200);
-
-    const args = buildPgDumpArgs(dumpOptions({ tables: ['public.actor'], dataOnly: true }), {
-      compress: '0',
-      snapshot: session.snapshotId,
-    });
-    expect(args).toContain(`--snapshot=${session.snapshotId}`);
-    const { stdout } = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), args, {
-      env: pgEnv(conn),
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    expect(stdout).toContain('PENELOPE');
-    expect(stdout).not.toContain('LATECOMER');
-    const dataLines = stdout.split('\n').filter((line) => /^\d+\t/.test(line));
-    expect(dataLines).toHaveLength(200);
-  } finally {
-    await session.close();
-    await cluster.psql('pagila', "DELETE FROM actor WHERE last_name = 'LATECOMER'");
-  }
-  // After close the snapshot can no longer be imported.
-  const again = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', `--snapshot=${session.snapshotId}`, '--no-password'], {
-    env: pgEnv(conn),
-  }).then(() => 'ok', (error: { stderr: string }) => error.stderr);
-  expect(again).toMatch(/invalid snapshot identifier/);
-}, T);
-
-test('tables the role may not read are left out of the counts; the snapshot stays importable for pg_dump', async () => {
-  await cluster.psql(
-    'pagila',
-    "CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; GRANT SELECT ON public.actor, public.address TO limited;",
-  );
-  const limitedConn = { ...conn, user: 'limited', password: 'limited-pw' };
-  const limited = await connectInspector(limitedConn);
-  try {
-    const session = await limited.openSnapshot();
-    const [rows, catalog] = await Promise.allSettled([session.rowCounts('exact'), session.catalogCounts()]);
-    expect(rows.status).toBe('fulfilled');
-    expect((rows as PromiseFulfilledResult<{ table: string; rows: number }[]>).value).toEqual([
-      { schema: 'public', table: 'actor', rows: 200 },
-      { schema: 'public', table: 'address', rows: Number(await cluster.psql('pagila', 'SELECT count(*) FROM address')) },
-    ]);
-    // The failed count did not abort the transaction: queries go on and the snapshot is importable.
-    expect(catalog.status).toBe('fulfilled');
-    expect((await session.rowCounts('estimate')).map((t) => t.table)).toEqual(['actor', 'address']);
-    const { stdout } = await execFileAsync(
-      path.join(cluster.binDir, 'pg_dump'),
-      ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
-      { env: pgEnv(limitedConn), maxBuffer: 64 * 1024 * 1024 },
     );
-    expect(stdout).toContain('PENELOPE');
-    await session.close();
-  } finally {
-    await limited.close();
-  }
-}, T);
+    const ext = await connectInspector({ ...conn, database: 'extdb' });
+    try {
+      const session = await ext.openSnapshot();
+      expect(await session.rowCounts('exact')).toEqual([{ schema: 'My Schema', table: 'Odd "Name"', rows: 3 }]);
+      expect(await session.catalogCounts()).toEqual({
+        tables: 1,
+        partitionedTables: 0,
+        indexes: 1,
+        constraints: 1,
+        views: 0,
+        materializedViews: 0,
+        functions: 1,
+        sequences: 0,
+      });
+      await session.close();
+    } finally {
+      await ext.close();
+    }
+  },
+  T,
+);
+
+test(
+  'the snapshot hides later writes, and pg_dump --snapshot dumps the same data',
+  async () => {
+    const session = await inspector.openSnapshot();
+    try {
+      await cluster.psql('pagila', "INSERT INTO actor (first_name, last_name) VALUES ('SNAPSHOT', 'LATECOMER')");
+      const now = Number(await cluster.psql('pagila', 'SELECT count(*) FROM actor'));
+      expect(now).toBe(201);
+      const actor = (await session.rowCounts('exact')).find((t) => t.table === 'actor');
+      expect(actor?.rows).toBe(200);
+
+      const args = buildPgDumpArgs(dumpOptions({ tables: ['public.actor'], dataOnly: true }), {
+        compress: '0',
+        snapshot: session.snapshotId,
+      });
+      expect(args).toContain(`--snapshot=${session.snapshotId}`);
+      const { stdout } = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), args, {
+        env: pgEnv(conn),
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(stdout).toContain('PENELOPE');
+      expect(stdout).not.toContain('LATECOMER');
+      const dataLines = stdout.split('\n').filter((line) => /^\d+\t/.test(line));
+      expect(dataLines).toHaveLength(200);
+    } finally {
+      await session.close();
+      await cluster.psql('pagila', "DELETE FROM actor WHERE last_name = 'LATECOMER'");
+    }
+    // After close the snapshot can no longer be imported.
+    const again = await execFileAsync(
+      path.join(cluster.binDir, 'pg_dump'),
+      ['--schema-only', `--snapshot=${session.snapshotId}`, '--no-password'],
+      {
+        env: pgEnv(conn),
+      },
+    ).then(
+      () => 'ok',
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(again).toMatch(/invalid snapshot identifier/);
+  },
+  T,
+);
+
+test(
+  'tables the role may not read are left out of the counts; the snapshot stays importable for pg_dump',
+  async () => {
+    await cluster.psql(
+      'pagila',
+      "CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; GRANT SELECT ON public.actor, public.address TO limited;",
+    );
+    const limitedConn = { ...conn, user: 'limited', password: 'limited-pw' };
+    const limited = await connectInspector(limitedConn);
+    try {
+      const session = await limited.openSnapshot();
+      const [rows, catalog] = await Promise.allSettled([session.rowCounts('exact'), session.catalogCounts()]);
+      expect(rows.status).toBe('fulfilled');
+      expect((rows as PromiseFulfilledResult<{ table: string; rows: number }[]>).value).toEqual([
+        { schema: 'public', table: 'actor', rows: 200 },
+        {
+          schema: 'public',
+          table: 'address',
+          rows: Number(await cluster.psql('pagila', 'SELECT count(*) FROM address')),
+        },
+      ]);
+      // The failed count did not abort the transaction: queries go on and the snapshot is importable.
+      expect(catalog.status).toBe('fulfilled');
+      expect((await session.rowCounts('estimate')).map((t) => t.table)).toEqual(['actor', 'address']);
+      const { stdout } = await execFileAsync(
+        path.join(cluster.binDir, 'pg_dump'),
+        ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
+        { env: pgEnv(limitedConn), maxBuffer: 64 * 1024 * 1024 },
+      );
+      expect(stdout).toContain('PENELOPE');
+      await session.close();
+    } finally {
+      await limited.close();
+    }
+  },
+  T,
+);
 
 async function connectError(c: Connection): Promise<ConnectionError> {
   const error = await connectInspector(c).then(
@@ -231,83 +305,120 @@ async function connectError(c: Connection): Promise<ConnectionError> {
   return error as ConnectionError;
 }
 
-test('wrong password → ConnectionError with the auth message', async () => {
-  const error = await connectError({ ...conn, password: 'not-the-password' });
-  expect(error.phase).toBe('connect');
-  expect(error.message).toContain('Authentication to PostgreSQL at 127.0.0.1');
-  expect(error.message).toContain('password authentication failed for user \\"postgres\\"'.replace(/\\"/g, '"'));
-  expect(error.message).not.toContain('not-the-password');
-  expect(classifyDriverError(error.cause, { host: conn.host, port: conn.port }).kind).toBe('auth');
-}, T);
+test(
+  'wrong password → ConnectionError with the auth message',
+  async () => {
+    const error = await connectError({ ...conn, password: 'not-the-password' });
+    expect(error.phase).toBe('connect');
+    expect(error.message).toContain('Authentication to PostgreSQL at 127.0.0.1');
+    expect(error.message).toContain('password authentication failed for user \\"postgres\\"'.replace(/\\"/g, '"'));
+    expect(error.message).not.toContain('not-the-password');
+    expect(classifyDriverError(error.cause, { host: conn.host, port: conn.port }).kind).toBe('auth');
+  },
+  T,
+);
 
-test('nothing listening on the port → connection-refused message', async () => {
-  const port = await freePort();
-  const error = await connectError({ ...conn, port });
-  expect(error.message).toContain(`Cannot connect to PostgreSQL at 127.0.0.1:${port}`);
-  expect(error.message).toContain('ECONNREFUSED');
-  expect(classifyDriverError(error.cause, { host: conn.host, port }).kind).toBe('connection-refused');
-}, T);
+test(
+  'nothing listening on the port → connection-refused message',
+  async () => {
+    const port = await freePort();
+    const error = await connectError({ ...conn, port });
+    expect(error.message).toContain(`Cannot connect to PostgreSQL at 127.0.0.1:${port}`);
+    expect(error.message).toContain('ECONNREFUSED');
+    expect(classifyDriverError(error.cause, { host: conn.host, port }).kind).toBe('connection-refused');
+  },
+  T,
+);
 
-test('missing database and SSL required by the client are told apart', async () => {
-  const missing = await connectError({ ...conn, database: 'no_such_db' });
-  expect(missing.message).toContain('The database does not exist');
-  expect(missing.message).toContain('database "no_such_db" does not exist');
+test(
+  'missing database and SSL required by the client are told apart',
+  async () => {
+    const missing = await connectError({ ...conn, database: 'no_such_db' });
+    expect(missing.message).toContain('The database does not exist');
+    expect(missing.message).toContain('database "no_such_db" does not exist');
 
-  const ssl = await connectError({ ...conn, sslmode: 'require' });
-  expect(ssl.message).toContain('SSL');
-  expect(classifyDriverError(ssl.cause, { host: conn.host, port: conn.port }).kind).toBe('ssl');
-}, T);
+    const ssl = await connectError({ ...conn, sslmode: 'require' });
+    expect(ssl.message).toContain('SSL');
+    expect(classifyDriverError(ssl.cause, { host: conn.host, port: conn.port }).kind).toBe('ssl');
+  },
+  T,
+);
 
-test('sslmode=disable connects without trying TLS', async () => {
-  const plain = await connectInspector({ ...conn, sslmode: 'disable' });
-  try {
-    expect((await plain.serverInfo()).major).toBe(15);
-  } finally {
-    await plain.close();
-  }
-}, T);
-
-test('TLS: sslmode semantics against a server with a self-signed certificate (node-pg and pg_dump agree)', async () => {
-  const cert = path.join(cluster.dataDir, 'server.crt');
-  const key = path.join(cluster.dataDir, 'server.key');
-  await execFileAsync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=db.test',
-    '-addext', 'subjectAltName=DNS:db.test', '-keyout', key, '-out', cert,
-  ]);
-  await execFileAsync('chown', ['postgres', cert, key]);
-  await execFileAsync('chmod', ['600', key]);
-  await cluster.psql('postgres', "ALTER SYSTEM SET ssl = on; SELECT pg_reload_conf();");
-  // The reload is asynchronous: wait until a new session sees ssl on.
-  expect(await eventually(async () => (await cluster.psql('postgres', 'SHOW ssl')) === 'on')).toBe(true);
-
-  const ok = async (c: Connection) => {
-    const i = await connectInspector(c);
+test(
+  'sslmode=disable connects without trying TLS',
+  async () => {
+    const plain = await connectInspector({ ...conn, sslmode: 'disable' });
     try {
-      return (await i.serverInfo()).major;
+      expect((await plain.serverInfo()).major).toBe(15);
     } finally {
-      await i.close();
+      await plain.close();
     }
-  };
-  expect(await ok({ ...conn, sslmode: 'require' })).toBe(15);
-  expect(await ok({ ...conn, sslmode: 'verify-ca', params: { sslrootcert: cert } })).toBe(15);
-  const wrongName = await connectError({ ...conn, sslmode: 'verify-full', params: { sslrootcert: cert } });
-  expect(wrongName.message).toContain('issued for another host name');
-  const untrusted = await connectError({ ...conn, sslmode: 'verify-full' });
-  expect(untrusted.message).toContain('could not be verified');
+  },
+  T,
+);
 
-  // pg_dump through libpqEnv: the same verdicts.
-  const dump = (c: Connection) =>
-    execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', '--table=public.actor', '--no-password'], { env: pgEnv(c) }).then(
-      () => 'ok',
-      (error: { stderr: string }) => error.stderr,
+test(
+  'TLS: sslmode semantics against a server with a self-signed certificate (node-pg and pg_dump agree)',
+  async () => {
+    const cert = path.join(cluster.dataDir, 'server.crt');
+    const key = path.join(cluster.dataDir, 'server.key');
+    await execFileAsync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=db.test',
+      '-addext',
+      'subjectAltName=DNS:db.test',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    await execFileAsync('chown', ['postgres', cert, key]);
+    await execFileAsync('chmod', ['600', key]);
+    await cluster.psql('postgres', 'ALTER SYSTEM SET ssl = on; SELECT pg_reload_conf();');
+    // The reload is asynchronous: wait until a new session sees ssl on.
+    expect(await eventually(async () => (await cluster.psql('postgres', 'SHOW ssl')) === 'on')).toBe(true);
+
+    const ok = async (c: Connection) => {
+      const i = await connectInspector(c);
+      try {
+        return (await i.serverInfo()).major;
+      } finally {
+        await i.close();
+      }
+    };
+    expect(await ok({ ...conn, sslmode: 'require' })).toBe(15);
+    expect(await ok({ ...conn, sslmode: 'verify-ca', params: { sslrootcert: cert } })).toBe(15);
+    const wrongName = await connectError({ ...conn, sslmode: 'verify-full', params: { sslrootcert: cert } });
+    expect(wrongName.message).toContain('issued for another host name');
+    const untrusted = await connectError({ ...conn, sslmode: 'verify-full' });
+    expect(untrusted.message).toContain('could not be verified');
+
+    // pg_dump through libpqEnv: the same verdicts.
+    const dump = (c: Connection) =>
+      execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', '--table=public.actor', '--no-password'], {
+        env: pgEnv(c),
+      }).then(
+        () => 'ok',
+        (error: { stderr: string }) => error.stderr,
+      );
+    expect(await dump({ ...conn, sslmode: 'verify-ca', params: { sslrootcert: cert } })).toBe('ok');
+    const stderr = await dump({ ...conn, sslmode: 'verify-full', params: { sslrootcert: cert } });
+    expect(stderr).toContain(
+      'server certificate for "db.test" (and 1 other name) does not match host name "127.0.0.1"',
     );
-  expect(await dump({ ...conn, sslmode: 'verify-ca', params: { sslrootcert: cert } })).toBe('ok');
-  const stderr = await dump({ ...conn, sslmode: 'verify-full', params: { sslrootcert: cert } });
-  expect(stderr).toContain('server certificate for "db.test" (and 1 other name) does not match host name "127.0.0.1"');
-  const classified = classifyPgError(stderr, { host: conn.host, port: conn.port });
-  expect(classified.kind).toBe('ssl');
-  expect(classified.message).toContain('issued for another host name');
-}, T);
+    const classified = classifyPgError(stderr, { host: conn.host, port: conn.port });
+    expect(classified.kind).toBe('ssl');
+    expect(classified.message).toContain('issued for another host name');
+  },
+  T,
+);
 
 describe('the snapshot session against a role with its own timeouts (ALTER ROLE … SET)', () => {
   beforeAll(async () => {
@@ -320,73 +431,95 @@ describe('the snapshot session against a role with its own timeouts (ALTER ROLE 
     );
   }, T);
 
-  test('sitting idle in its transaction for 3× the role\'s idle_in_transaction_session_timeout, it keeps the snapshot importable', async () => {
-    const idlerConn = { ...conn, user: 'idler', password: 'idler-pw' };
-    const idler = await connectInspector(idlerConn);
-    try {
-      const session = await idler.openSnapshot();
-      // Poll the server: the session must still be there, idle in its transaction, after 600 ms.
-      for (;;) {
-        const out = await cluster.psql('pagila', `SELECT state || '|' || (extract(epoch FROM now() - state_change) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`);
-        expect(out).toMatch(/^idle in transaction\|(true|false)$/);
-        if (out.endsWith('true')) break;
-        await new Promise((r) => setTimeout(r, 50));
+  test(
+    "sitting idle in its transaction for 3× the role's idle_in_transaction_session_timeout, it keeps the snapshot importable",
+    async () => {
+      const idlerConn = { ...conn, user: 'idler', password: 'idler-pw' };
+      const idler = await connectInspector(idlerConn);
+      try {
+        const session = await idler.openSnapshot();
+        // Poll the server: the session must still be there, idle in its transaction, after 600 ms.
+        for (;;) {
+          const out = await cluster.psql(
+            'pagila',
+            `SELECT state || '|' || (extract(epoch FROM now() - state_change) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`,
+          );
+          expect(out).toMatch(/^idle in transaction\|(true|false)$/);
+          if (out.endsWith('true')) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        // The watch's connection outlived the role's idle_session_timeout too.
+        expect((await idler.serverInfo()).major).toBe(15);
+        const { stdout } = await execFileAsync(
+          path.join(cluster.binDir, 'pg_dump'),
+          ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
+          { env: pgEnv(idlerConn), maxBuffer: 64 * 1024 * 1024 },
+        );
+        expect(stdout).toContain('PENELOPE');
+        expect((await session.rowCounts('exact')).find((t) => t.table === 'rental')?.rows).toBe(
+          Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')),
+        );
+        await session.close();
+      } finally {
+        await idler.close();
       }
-      // The watch's connection outlived the role's idle_session_timeout too.
-      expect((await idler.serverInfo()).major).toBe(15);
-      const { stdout } = await execFileAsync(
-        path.join(cluster.binDir, 'pg_dump'),
-        ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
-        { env: pgEnv(idlerConn), maxBuffer: 64 * 1024 * 1024 },
-      );
-      expect(stdout).toContain('PENELOPE');
-      expect((await session.rowCounts('exact')).find((t) => t.table === 'rental')?.rows).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')));
-      await session.close();
-    } finally {
-      await idler.close();
-    }
-  }, T);
+    },
+    T,
+  );
 });
 
 describe('startup parameters and inherited PG* variables (node-pg sees what pg_dump sees)', () => {
-  test('an inherited PGOPTIONS (or PGAPPNAME) is ignored by the connection check, as pg_dump ignores it', async () => {
-    const saved = { PGOPTIONS: process.env.PGOPTIONS, PGAPPNAME: process.env.PGAPPNAME };
-    process.env.PGOPTIONS = '-c unknown_setting=1';
-    process.env.PGAPPNAME = 'inherited-name';
-    try {
-      const i = await connectInspector(conn);
+  test(
+    'an inherited PGOPTIONS (or PGAPPNAME) is ignored by the connection check, as pg_dump ignores it',
+    async () => {
+      const saved = { PGOPTIONS: process.env.PGOPTIONS, PGAPPNAME: process.env.PGAPPNAME };
+      process.env.PGOPTIONS = '-c unknown_setting=1';
+      process.env.PGAPPNAME = 'inherited-name';
       try {
-        expect((await i.serverInfo()).major).toBe(15);
-        const session = await i.openSnapshot();
-        const name = await cluster.psql('pagila', `SELECT application_name FROM pg_stat_activity WHERE pid = ${session.pid}`);
-        expect(name).toBe('');
-        await session.close();
+        const i = await connectInspector(conn);
+        try {
+          expect((await i.serverInfo()).major).toBe(15);
+          const session = await i.openSnapshot();
+          const name = await cluster.psql(
+            'pagila',
+            `SELECT application_name FROM pg_stat_activity WHERE pid = ${session.pid}`,
+          );
+          expect(name).toBe('');
+          await session.close();
+        } finally {
+          await i.close();
+        }
       } finally {
-        await i.close();
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
       }
-    } finally {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
-    expect(process.env.PGOPTIONS).toBe(saved.PGOPTIONS);
-  }, T);
+      expect(process.env.PGOPTIONS).toBe(saved.PGOPTIONS);
+    },
+    T,
+  );
 
-  test('options=-c unknown_setting=1 in the URL: the server\'s FATAL is reported as a startup setting, by node-pg and by pg_dump', async () => {
-    const bad = { ...conn, params: { options: '-c unknown_setting=1' } };
-    const error = await connectError(bad);
-    expect(classifyDriverError(error.cause, { host: conn.host, port: conn.port }).kind).toBe('startup-parameter');
-    expect(error.message).toContain('unrecognized configuration parameter "unknown_setting"');
-    expect(error.message).toContain('`options=-c name=value` in the connection URL');
-    expect(error.message).not.toMatch(/pooler|transaction mode/);
+  test(
+    "options=-c unknown_setting=1 in the URL: the server's FATAL is reported as a startup setting, by node-pg and by pg_dump",
+    async () => {
+      const bad = { ...conn, params: { options: '-c unknown_setting=1' } };
+      const error = await connectError(bad);
+      expect(classifyDriverError(error.cause, { host: conn.host, port: conn.port }).kind).toBe('startup-parameter');
+      expect(error.message).toContain('unrecognized configuration parameter "unknown_setting"');
+      expect(error.message).toContain('`options=-c name=value` in the connection URL');
+      expect(error.message).not.toMatch(/pooler|transaction mode/);
 
-    const stderr = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', '--no-password'], { env: pgEnv(bad) }).then(
-      () => 'ok',
-      (e: { stderr: string }) => e.stderr,
-    );
-    const fromPgDump = classifyPgError(stderr, { host: conn.host, port: conn.port });
-    expect(fromPgDump.kind).toBe('startup-parameter');
-    expect(fromPgDump.message).toContain('unrecognized configuration parameter "unknown_setting"');
-  }, T);
+      const stderr = await execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', '--no-password'], {
+        env: pgEnv(bad),
+      }).then(
+        () => 'ok',
+        (e: { stderr: string }) => e.stderr,
+      );
+      const fromPgDump = classifyPgError(stderr, { host: conn.host, port: conn.port });
+      expect(fromPgDump.kind).toBe('startup-parameter');
+      expect(fromPgDump.message).toContain('unrecognized configuration parameter "unknown_setting"');
+    },
+    T,
+  );
 });

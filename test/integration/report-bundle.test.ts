@@ -114,7 +114,9 @@ function ageSeconds(text: string): number {
  */
 function expectLastSuccess(text: string, prefix: string, key: string, failed: TimedRun): void {
   const time = keyTime(key);
-  const re = new RegExp(`${escapeRegExp(prefix)}\`${escapeRegExp(key)}\`, (\\d+ (?:second|minute)s?) before this failure \\(${escapeRegExp(utcText(time))}\\)`);
+  const re = new RegExp(
+    `${escapeRegExp(prefix)}\`${escapeRegExp(key)}\`, (\\d+ (?:second|minute)s?) before this failure \\(${escapeRegExp(utcText(time))}\\)`,
+  );
   const m = re.exec(text);
   expect(m).not.toBeNull();
   const age = ageSeconds((m as RegExpExecArray)[1] as string);
@@ -160,7 +162,10 @@ describe('failure issue lifecycle through the bundle (S3 destination, fake GitHu
     expect(issueCalls()).toEqual([]);
 
     // 2. Wrong password: the run fails and opens ONE issue naming key1 as the last good backup.
-    const fail1 = await timed({ env: githubEnv(5002), inputs: inputs(cluster.url('pagila', 'backup', WRONG_PASSWORD)) });
+    const fail1 = await timed({
+      env: githubEnv(5002),
+      inputs: inputs(cluster.url('pagila', 'backup', WRONG_PASSWORD)),
+    });
     expect(fail1.run.exitCode).toBe(1);
     expect(fail1.run.stdout).toMatch(/::error::.*password authentication failed for user "backup".*\[connect\]/);
     expect(github.issues).toHaveLength(1);
@@ -168,7 +173,9 @@ describe('failure issue lifecycle through the bundle (S3 destination, fake GitHu
     expect(issue.state).toBe('open');
     expect(issue.title).toBe(`Backup failed: pagila (${WORKFLOW})`);
     expect(issue.labels).toEqual(['backup-failure']);
-    expect(issue.body.split('\n')[0]).toBe('<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=backup database=pagila -->');
+    expect(issue.body.split('\n')[0]).toBe(
+      '<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=backup database=pagila -->',
+    );
     expect(issue.body).toContain('| Failed phase | **connect** |');
     expect(issue.body).toContain('[run 5002](https://github.example/acme/shop/actions/runs/5002)');
     expect(issue.body).toContain('password authentication failed for user "backup"');
@@ -177,7 +184,10 @@ describe('failure issue lifecycle through the bundle (S3 destination, fake GitHu
     expect(issueCalls()).toEqual(['POST /repos/acme/shop/issues']);
 
     // 3. Another failure, for another reason (no SELECT on one table): a comment on the same issue.
-    const fail2 = await timed({ env: githubEnv(5003), inputs: inputs(cluster.url('pagila', 'reader', READER_PASSWORD)) });
+    const fail2 = await timed({
+      env: githubEnv(5003),
+      inputs: inputs(cluster.url('pagila', 'reader', READER_PASSWORD)),
+    });
     expect(fail2.run.exitCode).toBe(1);
     expect(fail2.run.stdout).toMatch(/::error::.*permission denied for table staff/);
     expect(github.issues).toHaveLength(1);
@@ -215,7 +225,9 @@ describe('failure issue lifecycle through the bundle (S3 destination, fake GitHu
     expect(github.writes.at(-1)?.body).toEqual({ state: 'closed', state_reason: 'completed' });
 
     // Every request carried the token; no password reached GitHub.
-    expect(github.requests.every((r) => r.authorization === `token ${TOKEN}` || r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(
+      github.requests.every((r) => r.authorization === `token ${TOKEN}` || r.authorization === `Bearer ${TOKEN}`),
+    ).toBe(true);
     const written = JSON.stringify(github.requests.map((r) => r.body));
     for (const secret of [GOOD_PASSWORD, WRONG_PASSWORD, READER_PASSWORD, TOKEN]) expect(written).not.toContain(secret);
 
@@ -232,7 +244,11 @@ describe('command: check through the bundle (local folder)', () => {
 
   beforeAll(async () => {
     folder = path.join(work, 'check');
-    const backupInputs = { 'database-url': cluster.url('pagila', 'backup', GOOD_PASSWORD), destination: `file://${folder}`, label: 'daily' };
+    const backupInputs = {
+      'database-url': cluster.url('pagila', 'backup', GOOD_PASSWORD),
+      destination: `file://${folder}`,
+      label: 'daily',
+    };
     first = await timed({ inputs: backupInputs });
     if (first.run.exitCode !== 0) throw new Error(`first backup failed:\n${first.run.stdout}`);
     // Keys have whole seconds: the second backup must get a later one.
@@ -245,7 +261,14 @@ describe('command: check through the bundle (local folder)', () => {
     const key = newest.run.outputs['backup-key'] as string;
     expect(key).not.toBe(first.run.outputs['backup-key']);
     const check = await timed({
-      inputs: { command: 'check', database: 'pagila', destination: `file://${folder}`, 'max-age': '1h', 'min-size-ratio': '0.5', 'expect-label': 'daily' },
+      inputs: {
+        command: 'check',
+        database: 'pagila',
+        destination: `file://${folder}`,
+        'max-age': '1h',
+        'min-size-ratio': '0.5',
+        'expect-label': 'daily',
+      },
     });
     expect(check.run.stdout).not.toMatch(/::error::/);
     expect(check.run.exitCode).toBe(0);
@@ -272,8 +295,14 @@ describe('command: check through the bundle (local folder)', () => {
     expect(summary).toContain(`### file://${folder}`);
     expect(summary).toContain(`| complete backup with label 'daily' | at least one | ${key} | ✅ |`);
     expect(summary).toContain(`| age | ≤ 1h | ${age}s | ✅ |`);
-    const ratio = ((Number(newest.run.outputs['size-bytes']) / Number(first.run.outputs['size-bytes'])) * 100).toFixed(1);
-    expect(summary).toMatch(new RegExp(`\\| size \\| ≥ 50% of the median [\\d.]+ [kMG]?B \\(1 earlier\\) \\| [\\d.]+ [kMG]?B \\(${escapeRegExp(ratio)}%\\) \\| ✅ \\|`));
+    const ratio = ((Number(newest.run.outputs['size-bytes']) / Number(first.run.outputs['size-bytes'])) * 100).toFixed(
+      1,
+    );
+    expect(summary).toMatch(
+      new RegExp(
+        `\\| size \\| ≥ 50% of the median [\\d.]+ [kMG]?B \\(1 earlier\\) \\| [\\d.]+ [kMG]?B \\(${escapeRegExp(ratio)}%\\) \\| ✅ \\|`,
+      ),
+    );
     expect(summary).not.toContain('❌');
   }, 60_000);
 
@@ -286,7 +315,13 @@ describe('command: check through the bundle (local folder)', () => {
     const before = github.issues.length;
     const check = await timed({
       env: githubEnv(6001, 'check'),
-      inputs: { command: 'check', database: 'pagila', destination: `file://${folder}`, 'max-age': '1s', 'github-token': TOKEN },
+      inputs: {
+        command: 'check',
+        database: 'pagila',
+        destination: `file://${folder}`,
+        'max-age': '1s',
+        'github-token': TOKEN,
+      },
     });
     expect(check.run.exitCode).toBe(1);
     const age = Number(check.run.outputs['latest-age-seconds']);
@@ -305,7 +340,9 @@ describe('command: check through the bundle (local folder)', () => {
     const issue = github.issues.at(-1) as FakeIssue;
     expect(issue.title).toBe(`Check failed: pagila (${WORKFLOW})`);
     expect(issue.state).toBe('open');
-    expect(issue.body.split('\n')[0]).toBe('<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=check database=pagila -->');
+    expect(issue.body.split('\n')[0]).toBe(
+      '<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=check database=pagila -->',
+    );
     expect(issue.body).toContain('| Failed phase | **check** |');
     expect(issue.body).toContain('age expected ≤ 1s');
     expectLastSuccess(issue.body, '| Last successful backup | ', key, check);
@@ -314,7 +351,9 @@ describe('command: check through the bundle (local folder)', () => {
   test('an empty destination fails the check: no backups at all', async () => {
     const empty = path.join(work, 'empty');
     mkdirSync(empty, { recursive: true });
-    const check = await runAction({ inputs: { command: 'check', database: 'pagila', destination: `file://${empty}`, 'max-age': '26h' } });
+    const check = await runAction({
+      inputs: { command: 'check', database: 'pagila', destination: `file://${empty}`, 'max-age': '26h' },
+    });
     expect(check.exitCode).toBe(1);
     expect(check.stdout).toContain(
       `::error::The backups of 'pagila' failed the check: file://${empty}: complete backup expected at least one, actual no backups at all. [check]`,

@@ -105,17 +105,22 @@ describe('GitHub issue', () => {
     expect(issue.title).toBe('Backup failed: shop (Nightly backups)');
     expect(issue.labels).toEqual([LABEL]);
     expect(issue.assignees).toEqual(['octocat']);
-    expect(issue.body.split('\n')[0]).toBe('<!-- postgres-backup-action:v1 workflow=Nightly%20backups job=backup database=shop -->');
+    expect(issue.body.split('\n')[0]).toBe(
+      '<!-- postgres-backup-action:v1 workflow=Nightly%20backups job=backup database=shop -->',
+    );
     expect(issue.body).toContain('| Failed phase | **dump** |');
     expect(issue.body).toContain('[run 1001](https://github.example/acme/shop/actions/runs/1001)');
-    expect(issue.body).toContain('`prod/shop/2026-05-01T030000Z.dump.zst`, 2 days before this failure (2026-05-01 03:00:00 UTC)');
+    expect(issue.body).toContain(
+      '`prod/shop/2026-05-01T030000Z.dump.zst`, 2 days before this failure (2026-05-01 03:00:00 UTC)',
+    );
     expect(issue.body).toContain('permission denied for table secrets');
     expect(issue.body).toContain('pg_read_all_data');
     expect(out.warning).toEqual([`Opened issue #1 for this failure: https://github.example/acme/shop/issues/1`]);
   });
 
   test('three failures → one issue and two comments counting the streak', async () => {
-    for (const runId of ['1', '2', '3']) await report(failure({ error: `failure in run ${runId}` }), { env: { GITHUB_RUN_ID: runId } });
+    for (const runId of ['1', '2', '3'])
+      await report(failure({ error: `failure in run ${runId}` }), { env: { GITHUB_RUN_ID: runId } });
     expect(fake.issues).toHaveLength(1);
     const issue = fake.issues[0] as FakeIssue;
     expect(issue.comments).toHaveLength(2);
@@ -147,7 +152,9 @@ describe('GitHub issue', () => {
     await report(failure({ database: 'shop' }));
     await report(failure({ database: 'billing' }));
     await report(failure({ database: 'shop' }), { env: { GITHUB_WORKFLOW: 'Hourly backups', GITHUB_RUN_ID: '2' } });
-    await report(failure({ database: 'billing', command: 'restore-drill', phase: 'restore' }), { env: { GITHUB_RUN_ID: '3' } });
+    await report(failure({ database: 'billing', command: 'restore-drill', phase: 'restore' }), {
+      env: { GITHUB_RUN_ID: '3' },
+    });
     expect(fake.issues.map((i) => [i.title, i.comments.length])).toEqual([
       ['Backup failed: shop (Nightly backups)', 0],
       ['Backup failed: billing (Nightly backups)', 1],
@@ -169,8 +176,15 @@ describe('GitHub issue', () => {
   test('recovery: "Recovered" with the new key, then closed as completed; a second success touches nothing', async () => {
     await report(failure());
     fake.requests.length = 0;
-    const out = await report({ ok: true, command: 'backup', database: 'shop', backupKey: 'prod/shop/2026-05-04T030000Z.dump.zst' }, { env: { GITHUB_RUN_ID: '1002' } });
-    expect(calls()).toEqual(['GET /repos/acme/shop/issues', 'POST /repos/acme/shop/issues/1/comments', 'PATCH /repos/acme/shop/issues/1']);
+    const out = await report(
+      { ok: true, command: 'backup', database: 'shop', backupKey: 'prod/shop/2026-05-04T030000Z.dump.zst' },
+      { env: { GITHUB_RUN_ID: '1002' } },
+    );
+    expect(calls()).toEqual([
+      'GET /repos/acme/shop/issues',
+      'POST /repos/acme/shop/issues/1/comments',
+      'PATCH /repos/acme/shop/issues/1',
+    ]);
     expect(fake.requests[2]?.body).toEqual({ state: 'closed', state_reason: 'completed' });
     const issue = fake.issues[0] as FakeIssue;
     expect(issue.state).toBe('closed');
@@ -194,10 +208,15 @@ describe('GitHub issue', () => {
 
     await report(failure());
     fake.requests.length = 0;
-    const kept = await report({ ok: true, command: 'backup', database: 'shop', backupKey: 'k' }, { config: { closeIssueOnSuccess: false } });
+    const kept = await report(
+      { ok: true, command: 'backup', database: 'shop', backupKey: 'k' },
+      { config: { closeIssueOnSuccess: false } },
+    );
     expect(fake.writes).toEqual([]);
     expect(openIssues()).toHaveLength(1);
-    expect(kept.info).toContain('Failure issue #1 stays open (close-issue-on-success: false): https://github.example/acme/shop/issues/1');
+    expect(kept.info).toContain(
+      'Failure issue #1 stays open (close-issue-on-success: false): https://github.example/acme/shop/issues/1',
+    );
   });
 
   test('another database recovering does not close this one', async () => {
@@ -220,7 +239,16 @@ describe('GitHub issue', () => {
   });
 
   test('without labels every open issue is searched; a hand-written issue without the marker is ignored', async () => {
-    fake.issues.push({ number: 99, title: 'Backups are broken', body: 'database shop failing', labels: [LABEL], assignees: [], state: 'open', state_reason: null, comments: [] });
+    fake.issues.push({
+      number: 99,
+      title: 'Backups are broken',
+      body: 'database shop failing',
+      labels: [LABEL],
+      assignees: [],
+      state: 'open',
+      state_reason: null,
+      comments: [],
+    });
     await report(failure(), { config: { issueLabels: [] } });
     expect(fake.requests[0]?.query).toEqual({ state: 'open', per_page: '100' });
     expect(fake.issues.map((i) => i.number)).toEqual([99, 1]);
@@ -249,7 +277,10 @@ describe('GitHub issue', () => {
   test('no secret reaches a title, body or comment', async () => {
     const leaky = `could not connect: password ${PASSWORD} rejected; Authorization: token ${TOKEN}`;
     await report(failure({ error: leaky, database: 'shop' }), { deps: { secrets: [PASSWORD] } });
-    await report(failure({ error: leaky, database: 'shop' }), { deps: { secrets: [PASSWORD] }, env: { GITHUB_RUN_ID: '2' } });
+    await report(failure({ error: leaky, database: 'shop' }), {
+      deps: { secrets: [PASSWORD] },
+      env: { GITHUB_RUN_ID: '2' },
+    });
     await report({ ok: true, command: 'backup', database: 'shop', backupKey: 'k' }, { deps: { secrets: [PASSWORD] } });
     const written = JSON.stringify(fake.requests.map((r) => r.body));
     expect(written).toContain('could not connect: password *** rejected; Authorization: token ***');
@@ -268,7 +299,10 @@ describe('failure-threshold (counted from earlier runs of this job)', () => {
 
   async function failRun(runId: number, threshold: number): Promise<Captured> {
     fake.startRun(runId, jobs);
-    const out = await report(failure(), { env: { GITHUB_RUN_ID: String(runId) }, config: { failureThreshold: threshold } });
+    const out = await report(failure(), {
+      env: { GITHUB_RUN_ID: String(runId) },
+      config: { failureThreshold: threshold },
+    });
     fake.finishRun(runId, { 'backup (shop)': 'failure' });
     return out;
   }
@@ -296,7 +330,11 @@ describe('failure-threshold (counted from earlier runs of this job)', () => {
     // Once open, further failures comment (and keep counting) without reading runs again.
     fake.requests.length = 0;
     await failRun(104, 3);
-    expect(calls()).toEqual(['GET /repos/acme/shop/issues', 'GET /repos/acme/shop/issues/1/comments', 'POST /repos/acme/shop/issues/1/comments']);
+    expect(calls()).toEqual([
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/issues/1/comments',
+      'POST /repos/acme/shop/issues/1/comments',
+    ]);
     expect(parseFailureMarker(fake.issues[0]?.comments[0]?.body)?.consecutive).toBe(4);
   });
 
@@ -314,13 +352,18 @@ describe('failure-threshold (counted from earlier runs of this job)', () => {
   });
 
   test('without actions: read the issue opens at once, with a warning naming the permission', async () => {
-    fake.override = (r) => (r.path.includes('/actions/') ? { status: 403, body: forbiddenBody('https://docs.github.com/rest/actions/workflow-jobs') } : undefined);
+    fake.override = (r) =>
+      r.path.includes('/actions/')
+        ? { status: 403, body: forbiddenBody('https://docs.github.com/rest/actions/workflow-jobs') }
+        : undefined;
     fake.startRun(301, jobs);
     const out = await report(failure(), { env: { GITHUB_RUN_ID: '301' }, config: { failureThreshold: 5 } });
     expect(fake.issues).toHaveLength(1);
     expect(out.warning[0]).toContain('Resource not accessible by integration');
     expect(out.warning[0]).toContain('add `permissions: actions: read` to the job');
-    expect(fake.issues[0]?.body).toContain('| Consecutive failed runs | unknown: earlier runs could not be read (failure-threshold 5) |');
+    expect(fake.issues[0]?.body).toContain(
+      '| Consecutive failed runs | unknown: earlier runs could not be read (failure-threshold 5) |',
+    );
   });
 });
 
@@ -345,8 +388,15 @@ describe('reporting never hides the failure', () => {
 
   test('a bad token (401) and disabled issues (410) are explained', async () => {
     const bad = capture();
-    await reportOutcome(failure(), { config: configWith({ githubToken: 'ghs_wrong0000' }), env: envFor(), log: bad.log, issueOptions: FAST });
-    expect(bad.warning[0]).toContain('GitHub rejected the github-token when trying to list open issues (401 Bad credentials');
+    await reportOutcome(failure(), {
+      config: configWith({ githubToken: 'ghs_wrong0000' }),
+      env: envFor(),
+      log: bad.log,
+      issueOptions: FAST,
+    });
+    expect(bad.warning[0]).toContain(
+      'GitHub rejected the github-token when trying to list open issues (401 Bad credentials',
+    );
     fake.override = () => ({ status: 410, body: { message: 'Issues are disabled for this repo', status: '410' } });
     const gone = await report(failure());
     expect(gone.warning[0]).toContain('Issues are disabled in acme/shop (410');
@@ -355,8 +405,14 @@ describe('reporting never hides the failure', () => {
   test('5xx: retried twice by plugin-retry, then a warning', async () => {
     fake.override = () => ({ status: 502, body: { message: 'Server Error' } });
     const out = await report(failure());
-    expect(calls()).toEqual(['GET /repos/acme/shop/issues', 'GET /repos/acme/shop/issues', 'GET /repos/acme/shop/issues']);
-    expect(out.warning[0]).toContain('could not be reached or failed when trying to list open issues (502: Server Error)');
+    expect(calls()).toEqual([
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/issues',
+    ]);
+    expect(out.warning[0]).toContain(
+      'could not be reached or failed when trying to list open issues (502: Server Error)',
+    );
   });
 
   test('API down (port closed): a warning within bounded time, with the production retry settings', async () => {
@@ -365,11 +421,17 @@ describe('reporting never hides the failure', () => {
     servers.splice(servers.indexOf(fake), 1);
     const out = capture();
     const started = Date.now();
-    await reportOutcome(failure(), { config: configWith(), env: envFor({ GITHUB_API_URL: `http://127.0.0.1:${port}` }), log: out.log });
+    await reportOutcome(failure(), {
+      config: configWith(),
+      env: envFor({ GITHUB_API_URL: `http://127.0.0.1:${port}` }),
+      log: out.log,
+    });
     const elapsed = Date.now() - started;
     expect(elapsed).toBeLessThan(12_000); // 2 retries: waits of 1 s and 4 s
     expect(out.warning).toHaveLength(1);
-    expect(out.warning[0]).toMatch(/^The GitHub API at 127\.0\.0\.1:\d+ could not be reached or failed when trying to list open issues \(500: .*ECONNREFUSED/);
+    expect(out.warning[0]).toMatch(
+      /^The GitHub API at 127\.0\.0\.1:\d+ could not be reached or failed when trying to list open issues \(500: .*ECONNREFUSED/,
+    );
     expect(out.warning[0]).toContain('after up to 3 attempts');
   });
 
@@ -377,14 +439,24 @@ describe('reporting never hides the failure', () => {
     fake.override = () => ({ status: 0, hang: true });
     const out = capture();
     let started = Date.now();
-    await reportOutcome(failure(), { config: configWith(), env: envFor(), log: out.log, issueOptions: { requestTimeoutMs: 300, retries: 1, retryAfterBaseMs: 20 } });
+    await reportOutcome(failure(), {
+      config: configWith(),
+      env: envFor(),
+      log: out.log,
+      issueOptions: { requestTimeoutMs: 300, retries: 1, retryAfterBaseMs: 20 },
+    });
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(fake.requests).toHaveLength(2);
     expect(out.warning[0]).toContain('could not be reached or failed');
 
     const budget = capture();
     started = Date.now();
-    await reportOutcome(failure(), { config: configWith(), env: envFor(), log: budget.log, issueOptions: { requestTimeoutMs: 10_000, budgetMs: 500, retryAfterBaseMs: 20 } });
+    await reportOutcome(failure(), {
+      config: configWith(),
+      env: envFor(),
+      log: budget.log,
+      issueOptions: { requestTimeoutMs: 10_000, budgetMs: 500, retryAfterBaseMs: 20 },
+    });
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(budget.warning[0]).toContain('could not be reached or failed');
   });
@@ -400,7 +472,9 @@ describe('reporting never hides the failure', () => {
     const reporter = createIssueReporter(configWith(), envFor(), out.log, FAST);
     const time = new Date('2026-05-03T00:00:00Z');
     expect(await reporter.reportSuccess({ command: 'backup', database: 'shop', time })).toEqual({ action: 'none' });
-    expect(await reporter.reportFailure({ command: 'backup', database: 'shop', error: 'e', phase: 'dump', time })).toEqual({
+    expect(
+      await reporter.reportFailure({ command: 'backup', database: 'shop', error: 'e', phase: 'dump', time }),
+    ).toEqual({
       action: 'created',
       issueNumber: 1,
       issueUrl: 'https://github.example/acme/shop/issues/1',
@@ -462,8 +536,14 @@ describe('webhook', () => {
     const hook = await startReceiver();
     const webhookUrl = `${hook.url}/services/T0ABC/B0DEF/SENTINELslack123`;
     await report(failure(), { config: { webhookUrl } });
-    await report({ ok: true, command: 'backup', database: 'shop', backupKey: 'prod/shop/new.dump' }, { config: { webhookUrl } });
-    await report({ ok: true, command: 'backup', database: 'shop', backupKey: 'prod/shop/newer.dump' }, { config: { webhookUrl } });
+    await report(
+      { ok: true, command: 'backup', database: 'shop', backupKey: 'prod/shop/new.dump' },
+      { config: { webhookUrl } },
+    );
+    await report(
+      { ok: true, command: 'backup', database: 'shop', backupKey: 'prod/shop/newer.dump' },
+      { config: { webhookUrl } },
+    );
     expect(hook.received.map((r) => (r.body as { text: string }).text)).toEqual([
       ':rotating_light: Backup failed: shop (Nightly backups) in phase dump',
       ':white_check_mark: Backup recovered: shop (Nightly backups), new backup prod/shop/new.dump',
@@ -475,7 +555,10 @@ describe('webhook', () => {
 
   test('notify-on always sends successes; never sends nothing', async () => {
     const hook = await startReceiver();
-    await report({ ok: true, command: 'backup', database: 'shop', backupKey: 'k' }, { config: { webhookUrl: hook.url + '/x', notifyOn: 'always' } });
+    await report(
+      { ok: true, command: 'backup', database: 'shop', backupKey: 'k' },
+      { config: { webhookUrl: hook.url + '/x', notifyOn: 'always' } },
+    );
     expect((hook.received[0]?.body as { event: string }).event).toBe('success');
     await report(failure(), { config: { webhookUrl: hook.url + '/x', notifyOn: 'never' } });
     expect(hook.received).toHaveLength(1);
@@ -492,7 +575,10 @@ describe('webhook', () => {
   test('below the failure threshold no webhook is sent either', async () => {
     const hook = await startReceiver();
     fake.startRun(401, [{ name: 'backup', runner: 'runner-A' }]);
-    await report(failure(), { env: { GITHUB_RUN_ID: '401' }, config: { webhookUrl: hook.url + '/x', failureThreshold: 2 } });
+    await report(failure(), {
+      env: { GITHUB_RUN_ID: '401' },
+      config: { webhookUrl: hook.url + '/x', failureThreshold: 2 },
+    });
     expect(hook.received).toEqual([]);
   });
 
@@ -524,7 +610,9 @@ describe('webhook', () => {
     );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(result).toBe('failed');
-    expect(out.warning).toEqual([`Webhook to 127.0.0.1:${hook.port} failed: no answer within 500 ms; the failure alert was not delivered.`]);
+    expect(out.warning).toEqual([
+      `Webhook to 127.0.0.1:${hook.port} failed: no answer within 500 ms; the failure alert was not delivered.`,
+    ]);
   });
 
   test('a closed port is a warning', async () => {
@@ -538,6 +626,8 @@ describe('webhook', () => {
       out.log,
     );
     expect(result).toBe('failed');
-    expect(out.warning[0]).toMatch(/^Webhook to 127\.0\.0\.1:\d+ failed: connect ECONNREFUSED 127\.0\.0\.1:\d+; the success alert was not delivered\.$/);
+    expect(out.warning[0]).toMatch(
+      /^Webhook to 127\.0\.0\.1:\d+ failed: connect ECONNREFUSED 127\.0\.0\.1:\d+; the success alert was not delivered\.$/,
+    );
   });
 });

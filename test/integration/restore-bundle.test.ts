@@ -41,7 +41,8 @@ async function makeKey(name: string, email: string): Promise<GpgKey> {
   // Short path: gpg-agent's socket lives in the home and Unix socket paths are limited to ~108 bytes.
   const home = mkdtempSync(path.join(os.tmpdir(), 'gpg-'));
   const env = { ...process.env, GNUPGHOME: home };
-  const gpg = async (args: string[]): Promise<string> => (await run('gpg', ['--batch', ...args], { env, maxBuffer: 1 << 22 })).stdout;
+  const gpg = async (args: string[]): Promise<string> =>
+    (await run('gpg', ['--batch', ...args], { env, maxBuffer: 1 << 22 })).stdout;
   await gpg(['--passphrase', '', '--quick-gen-key', `${name} <${email}>`, 'default', 'default', 'never']);
   const colons = (await gpg(['--with-colons', '--list-keys', email])).split('\n').map((l) => l.split(':'));
   const fingerprint = colons.find((f) => f[0] === 'fpr')?.[9];
@@ -101,7 +102,11 @@ beforeAll(async () => {
     cluster = c;
     return loadPagila(c, 'pagila');
   });
-  [right, wrong] = await Promise.all([makeKey('Backups', 'backups@example.com'), makeKey('Stranger', 'stranger@example.com'), loaded]);
+  [right, wrong] = await Promise.all([
+    makeKey('Backups', 'backups@example.com'),
+    makeKey('Stranger', 'stranger@example.com'),
+    loaded,
+  ]);
   backup = await runAction({
     inputs: {
       'database-url': cluster.url('pagila'),
@@ -112,7 +117,8 @@ beforeAll(async () => {
     },
   });
   const manifestKey = backup.outputs['manifest-key'];
-  if (backup.exitCode === 0 && manifestKey) manifest = JSON.parse(readFileSync(path.join(folder, manifestKey), 'utf8')) as Manifest;
+  if (backup.exitCode === 0 && manifestKey)
+    manifest = JSON.parse(readFileSync(path.join(folder, manifestKey), 'utf8')) as Manifest;
 }, 180_000);
 
 afterAll(async () => {
@@ -141,12 +147,18 @@ test('backup encrypted to a gpg-made public key into file://, by the gpg child: 
   expect(manifest.archive.key).toBe(key);
   // The bundle encrypted with the gpg command line (outside its process); the restore below reads it with OpenPGP.js.
   const gpgVersion = (await detectGpg())?.version;
-  expect(manifest.encryption).toEqual({ algorithm: 'AES-256', mode: 'public-key', recipients: [right.fingerprint], engine: 'gpg', engineVersion: gpgVersion });
+  expect(manifest.encryption).toEqual({
+    algorithm: 'AES-256',
+    mode: 'public-key',
+    recipients: [right.fingerprint],
+    engine: 'gpg',
+    engineVersion: gpgVersion,
+  });
   expect(backup.stdout).toContain(`Encryption: AES-256 to 1 public key, by gpg ${gpgVersion as string} (`);
   expect(manifest.rowCounts.tables.find((t) => t.schema === 'public' && t.table === 'film')?.rows).toBe(1000);
 });
 
-test('restore with the private key through the bundle: exit 0, every table has the manifest\'s rows, outputs and summary name the backup and target', async () => {
+test("restore with the private key through the bundle: exit 0, every table has the manifest's rows, outputs and summary name the backup and target", async () => {
   expect(backup.exitCode).toBe(0);
   const key = backup.outputs['backup-key'] as string;
   expect(await databaseExists('restored_enc')).toBe(false);
@@ -166,7 +178,9 @@ test('restore with the private key through the bundle: exit 0, every table has t
   for (const line of keyLines) expect(restore.stdout + restore.stderr + restore.summary).not.toContain(line);
 
   expect(restore.stdout).toContain(`${key} is encrypted (OpenPGP, public-key): decrypting after the digest check.`);
-  expect(restore.stdout).toContain(`${key}: ${manifest.archive.bytes} bytes, SHA-256 ${manifest.archive.sha256} matches the manifest.`);
+  expect(restore.stdout).toContain(
+    `${key}: ${manifest.archive.bytes} bytes, SHA-256 ${manifest.archive.sha256} matches the manifest.`,
+  );
   expect(restore.stdout).toContain(`Restored ${key} into 'restored_enc'`);
 
   const counts = await restoredCounts(cluster, 'restored_enc', manifest);
@@ -221,7 +235,11 @@ test('a private key that is not a recipient with create-database: exit 1 with th
     timeoutMs: 180_000,
   });
   expect(restore.exitCode).toBe(1);
-  expect(errors(restore)).toEqual([expect.stringMatching(/^Input 'decryption-private-key': the archive was encrypted to [0-9A-F]{40} \(its manifest\), and the key given .* is none of them; .*Nothing was touched\. \[config\]$/)]);
+  expect(errors(restore)).toEqual([
+    expect.stringMatching(
+      /^Input 'decryption-private-key': the archive was encrypted to [0-9A-F]{40} \(its manifest\), and the key given .* is none of them; .*Nothing was touched\. \[config\]$/,
+    ),
+  ]);
   expect(restore.outputs['restored-key']).toBeUndefined();
   expect(restore.stdout).not.toContain('Created database');
   expect(await databaseExists('wrong_key_new')).toBe(false);
@@ -236,19 +254,35 @@ test('on Node 24 with neither zstd nor gpg on PATH: Node zlib compresses and Ope
   const made = await runAction({
     node: node24.path,
     env: bare,
-    inputs: { 'database-url': cluster.url('pagila'), destination: `file://${inProcess}`, 'encryption-public-key': right.publicKey, 'issue-on-failure': 'false' },
+    inputs: {
+      'database-url': cluster.url('pagila'),
+      destination: `file://${inProcess}`,
+      'encryption-public-key': right.publicKey,
+      'issue-on-failure': 'false',
+    },
     timeoutMs: 180_000,
   });
   expect(errors(made)).toEqual([]);
-  expect(made.stdout).toMatch(/Encryption: AES-256 to 1 public key, by OpenPGP\.js \S+ in the action's process: compression runs in the process \(no zstd command line\)\./);
-  const madeManifest = JSON.parse(readFileSync(path.join(inProcess, made.outputs['manifest-key'] as string), 'utf8')) as Manifest;
+  expect(made.stdout).toMatch(
+    /Encryption: AES-256 to 1 public key, by OpenPGP\.js \S+ in the action's process: compression runs in the process \(no zstd command line\)\./,
+  );
+  const madeManifest = JSON.parse(
+    readFileSync(path.join(inProcess, made.outputs['manifest-key'] as string), 'utf8'),
+  ) as Manifest;
   expect(madeManifest.compression).toEqual({ method: 'zstd', level: 3, where: 'stream', engine: 'node-zlib' });
-  expect(madeManifest.encryption).toMatchObject({ mode: 'public-key', recipients: [right.fingerprint], engine: 'openpgp.js' });
+  expect(madeManifest.encryption).toMatchObject({
+    mode: 'public-key',
+    recipients: [right.fingerprint],
+    engine: 'openpgp.js',
+  });
 
   const restore = await runAction({
     node: node24.path,
     env: bare,
-    inputs: { ...restoreInputs(right, { 'target-database-url': cluster.url('restored_in_process'), 'create-database': 'true' }), destination: `file://${inProcess}` },
+    inputs: {
+      ...restoreInputs(right, { 'target-database-url': cluster.url('restored_in_process'), 'create-database': 'true' }),
+      destination: `file://${inProcess}`,
+    },
     timeoutMs: 180_000,
   });
   expect(errors(restore)).toEqual([]);

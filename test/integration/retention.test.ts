@@ -24,7 +24,15 @@ import { parseDestination } from '../../src/storage/destination.js';
 import { createStore } from '../../src/storage/index.js';
 import { archiveKey, globalsKey, manifestKey } from '../../src/storage/keys.js';
 import type { Destination, ObjectStore } from '../../src/storage/types.js';
-import { bounded, speedUpS3rverDeletes, startS3Proxy, startS3Server, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import {
+  bounded,
+  speedUpS3rverDeletes,
+  startS3Proxy,
+  startS3Server,
+  testS3Settings,
+  type S3Proxy,
+  type S3Server,
+} from '../support/s3-server.js';
 
 const BUCKET = 'retention';
 /** The 10,000 backups get a bucket of their own (s3rver walks the whole bucket folder on each listing page). */
@@ -74,16 +82,37 @@ function leftClaim(key: string, time: Date): string {
 
 /** The catalog entry readCatalog makes for a synthetic backup under `prefix`. */
 function entryOf(prefix: string, s: Synthetic): BackupEntry {
-  const key = archiveKey({ prefix, database: 'shop', time: s.time, ...(s.label ? { label: s.label } : {}), extension: 'dump.zst' });
+  const key = archiveKey({
+    prefix,
+    database: 'shop',
+    time: s.time,
+    ...(s.label ? { label: s.label } : {}),
+    extension: 'dump.zst',
+  });
   const hasManifest = s.manifest ?? true;
-  return { key, manifestKey: manifestKey(key), database: 'shop', time: s.time, ...(s.label ? { label: s.label } : {}), extension: 'dump.zst', size: 1, hasManifest, ...(hasManifest ? {} : { claims: [leftClaim(key, s.time)] }) };
+  return {
+    key,
+    manifestKey: manifestKey(key),
+    database: 'shop',
+    time: s.time,
+    ...(s.label ? { label: s.label } : {}),
+    extension: 'dump.zst',
+    size: 1,
+    hasManifest,
+    ...(hasManifest ? {} : { claims: [leftClaim(key, s.time)] }),
+  };
 }
 
 /**
  * Writes archives (1 byte), manifests and globals files, 32 at a time, with `put` (by default
  * the store's own PUT); an archive without manifest gets the claim an interrupted run leaves.
  */
-async function seed(store: ObjectStore, backups: Synthetic[], put: (key: string, body: string) => Promise<unknown> = (key, body) => store.put(key, body, 'application/octet-stream')): Promise<BackupEntry[]> {
+async function seed(
+  store: ObjectStore,
+  backups: Synthetic[],
+  put: (key: string, body: string) => Promise<unknown> = (key, body) =>
+    store.put(key, body, 'application/octet-stream'),
+): Promise<BackupEntry[]> {
   const entries = backups.map((b) => entryOf(store.destination.prefix, b));
   const writes: [string, string][] = [];
   backups.forEach((b, i) => {
@@ -157,7 +186,8 @@ describe('retention against s3rver', () => {
     // s3rver's silent logger has no transports, so winston reports each deleted object on
     // console.error ("Attempt to write logs with no transports"); jest would buffer 20,000 of them.
     console.error = (...args: unknown[]) => {
-      if (typeof args[0] === 'string' && args[0].startsWith('[winston] Attempt to write logs with no transports')) return;
+      if (typeof args[0] === 'string' && args[0].startsWith('[winston] Attempt to write logs with no transports'))
+        return;
       consoleError(...args);
     };
     restoreS3rverDeletes = speedUpS3rverDeletes();
@@ -172,7 +202,11 @@ describe('retention against s3rver', () => {
     console.error = consoleError;
   }, 30_000);
 
-  const options = (destination: Destination, log: Log, extra: Partial<RetentionCommandOptions> = {}): RetentionCommandOptions => ({
+  const options = (
+    destination: Destination,
+    log: Log,
+    extra: Partial<RetentionCommandOptions> = {},
+  ): RetentionCommandOptions => ({
     destinations: [destination],
     s3: testS3Settings(server.endpoint),
     database: 'shop',
@@ -188,13 +222,22 @@ describe('retention against s3rver', () => {
     const destination = s3Destination('big', BIG_BUCKET);
     let store: ObjectStore;
     let entries: BackupEntry[];
-    const foreign = ['big/shop/notes.txt', 'big/shop/2020-01-01T000000Z.dump.bak', 'big/shop/sub/2020-01-01T000000Z.dump', 'big/shop/2020-01-01T000000Z-Upper.dump'];
+    const foreign = [
+      'big/shop/notes.txt',
+      'big/shop/2020-01-01T000000Z.dump.bak',
+      'big/shop/sub/2020-01-01T000000Z.dump',
+      'big/shop/2020-01-01T000000Z-Upper.dump',
+    ];
     const otherDatabase = ['big/shop2/2019-01-01T000000Z.dump', 'big/shop2/2019-01-01T000000Z.dump.manifest.json'];
 
     beforeAll(async () => {
       store = createStore(destination, testS3Settings(server.endpoint));
       entries = await seed(store, hourlyThenDaily(8760, 1240), s3rverDiskWriter(server, BIG_BUCKET));
-      await bounded([...foreign, ...otherDatabase], 8, async (key) => void (await store.put(key, 'not ours', 'text/plain')));
+      await bounded(
+        [...foreign, ...otherDatabase],
+        8,
+        async (key) => void (await store.put(key, 'not ours', 'text/plain')),
+      );
     }, 60_000);
 
     afterAll(() => (store as { destroy?: () => void }).destroy?.());
@@ -221,20 +264,29 @@ describe('retention against s3rver', () => {
       const seconds = (Date.now() - t0) / 1000;
       const execution = result.destinations[0]?.execution;
       expect(execution?.failed).toEqual([]);
-      expect(execution?.plan.kept.map((k) => [k.backup.key, k.reasons])).toEqual(expected.kept.map((k) => [k.backup.key, k.reasons]));
+      expect(execution?.plan.kept.map((k) => [k.backup.key, k.reasons])).toEqual(
+        expected.kept.map((k) => [k.backup.key, k.reasons]),
+      );
       expect(execution?.deleted.map((d) => d.backup.key)).toEqual(expected.deleted.map((d) => d.backup.key));
       expect(expected.kept.length).toBeLessThanOrEqual(7 + 4 + 12 + 5 + 1);
       expect(await listKeys(store, 'big/shop/')).toEqual(remainingAfter(expected, foreign));
       expect(await listKeys(store, 'big/shop2/')).toEqual(otherDatabase);
-      expect(pruneOutputs(result)).toEqual({ 'pruned-count': String(expected.deleted.length), 'kept-count': String(expected.kept.length) });
+      expect(pruneOutputs(result)).toEqual({
+        'pruned-count': String(expected.deleted.length),
+        'kept-count': String(expected.kept.length),
+      });
       expect(result.warnings).toEqual([]);
       // At most 1000 keys per DeleteObjects request: archives, then manifests, per 1000 backups
       // (no globals request: the listing had no globals files).
       const deletes = server.responses.filter((line) => /^POST \/retention-big\/?\?delete/.test(line));
-      expect(deletes.filter((line) => line.endsWith(' 200')).length).toBe(2 * Math.ceil(expected.deleted.length / 1000));
+      expect(deletes.filter((line) => line.endsWith(' 200')).length).toBe(
+        2 * Math.ceil(expected.deleted.length / 1000),
+      );
       expect(seconds).toBeLessThan(60);
       const summary = pruneSummary(result);
-      expect(summary).toContain('| `big/shop/2026-11-25T113000Z.dump.zst` | 2026-11-25T11:30:00.000Z | newest complete, daily 1/7, weekly 1/4, monthly 1/12, yearly 1/5 |');
+      expect(summary).toContain(
+        '| `big/shop/2026-11-25T113000Z.dump.zst` | 2026-11-25T11:30:00.000Z | newest complete, daily 1/7, weekly 1/4, monthly 1/12, yearly 1/5 |',
+      );
       expect(summary).toContain(`Deleted (${expected.deleted.length})`);
 
       // A second run finds nothing more to delete.
@@ -293,13 +345,21 @@ describe('retention against s3rver', () => {
       // Another job wrote an unlabelled backup in the same second: by key order it is the newer one,
       // so keep-last 1 would keep it and delete ours.
       const t = new Date('2026-11-25T12:00:00Z');
-      const [ours, theirs, old] = await seed(store, [{ time: t, label: 'pre-migration' }, { time: t }, { time: new Date('2026-11-20T12:00:00Z') }]);
+      const [ours, theirs, old] = await seed(store, [
+        { time: t, label: 'pre-migration' },
+        { time: t },
+        { time: new Date('2026-11-20T12:00:00Z') },
+      ]);
       const plan = planRetention((await readCatalog(store, 'shop')).backups, { last: 1, labels: [] }, NOW);
       expect(plan.deleted.map((d) => d.backup.key)).toEqual([ours?.key, old?.key]);
 
       const log = recordingLog();
       const result = await pruneAfterBackup(
-        { destinations: [{ url: destination.url, key: ours?.key as string, manifestKey: ours?.manifestKey as string, ok: true }] },
+        {
+          destinations: [
+            { url: destination.url, key: ours?.key as string, manifestKey: ours?.manifestKey as string, ok: true },
+          ],
+        },
         { ...options(destination, log, { policy: { last: 1, labels: [] } }) },
       );
       const execution = result.destinations[0]?.execution;
@@ -308,20 +368,32 @@ describe('retention against s3rver', () => {
         [ours?.key, ['protected: just written']],
       ]);
       expect(execution?.deleted.map((d) => d.backup.key)).toEqual([old?.key]);
-      expect(log.warnings).toEqual([`${destination.url}: the plan deletes ${ours?.key}, but it is kept (just written).`]);
-      expect(await listKeys(store, 'small/')).toEqual([ours?.key, ours?.manifestKey, theirs?.key, theirs?.manifestKey].sort());
+      expect(log.warnings).toEqual([
+        `${destination.url}: the plan deletes ${ours?.key}, but it is kept (just written).`,
+      ]);
+      expect(await listKeys(store, 'small/')).toEqual(
+        [ours?.key, ours?.manifestKey, theirs?.key, theirs?.manifestKey].sort(),
+      );
     }, 30_000);
 
     test('pruneAfterBackup skips destinations where the backup failed, and one whose listing lacks the new backup', async () => {
       await seed(store, [{ time: new Date('2026-11-01T00:00:00Z') }, { time: new Date('2026-11-02T00:00:00Z') }]);
       const log = recordingLog();
       const failed = await pruneAfterBackup(
-        { destinations: [{ url: destination.url, key: 'small/shop/2026-11-25T120000Z.dump.zst', manifestKey: 'x', ok: false }] },
+        {
+          destinations: [
+            { url: destination.url, key: 'small/shop/2026-11-25T120000Z.dump.zst', manifestKey: 'x', ok: false },
+          ],
+        },
         options(destination, log, { policy: { last: 1, labels: [] } }),
       );
       expect(failed.destinations).toEqual([]);
       const missing = await pruneAfterBackup(
-        { destinations: [{ url: destination.url, key: 'small/shop/2026-11-25T120000Z.dump.zst', manifestKey: 'x', ok: true }] },
+        {
+          destinations: [
+            { url: destination.url, key: 'small/shop/2026-11-25T120000Z.dump.zst', manifestKey: 'x', ok: true },
+          ],
+        },
         options(destination, log, { policy: { last: 1, labels: [] } }),
       );
       expect(missing.destinations[0]?.error).toBe(
@@ -332,7 +404,10 @@ describe('retention against s3rver', () => {
     }, 30_000);
 
     test('the executor never deletes the newest complete backup nor foreign keys, whatever the plan', async () => {
-      const [a, b] = await seed(store, [{ time: new Date('2026-11-01T00:00:00Z') }, { time: new Date('2026-11-02T00:00:00Z') }]);
+      const [a, b] = await seed(store, [
+        { time: new Date('2026-11-01T00:00:00Z') },
+        { time: new Date('2026-11-02T00:00:00Z') },
+      ]);
       await store.put('small/shop/README', 'not ours', 'text/plain');
       const catalog = await readCatalog(store, 'shop');
       const doctored: RetentionPlan = {
@@ -349,7 +424,10 @@ describe('retention against s3rver', () => {
       const log = recordingLog();
       const execution = await executePrune(store, catalog, doctored, { dryRun: false, log });
       expect(execution.deleted.map((d) => d.backup.key)).toEqual([a?.key]);
-      expect(execution.kept.map((k) => k.reasons)).toEqual([['protected: newest complete'], ['protected: not a backup this action wrote']]);
+      expect(execution.kept.map((k) => k.reasons)).toEqual([
+        ['protected: newest complete'],
+        ['protected: not a backup this action wrote'],
+      ]);
       expect(await listKeys(store, 'small/')).toEqual([b?.key, b?.manifestKey, 'small/shop/README'].sort());
     }, 30_000);
 
@@ -360,9 +438,21 @@ describe('retention against s3rver', () => {
         { time: new Date('2026-11-25T00:00:00Z') },
       ]);
       const log = recordingLog();
-      const result = await runList({ ...options(destination, log), policy: { last: 1, labels: [{ label: 'pre-migration', within: { seconds: 90 * 86_400, text: '90d' } }] } });
+      const result = await runList({
+        ...options(destination, log),
+        policy: { last: 1, labels: [{ label: 'pre-migration', within: { seconds: 90 * 86_400, text: '90d' } }] },
+      });
       expect(JSON.parse(listJson(result))).toEqual([
-        { destination: destination.url, key: old?.key, manifestKey: old?.manifestKey, time: '2026-10-01T00:00:00.000Z', label: null, sizeBytes: 1, complete: true, retention: { action: 'delete', reasons: ['no rule keeps it'] } },
+        {
+          destination: destination.url,
+          key: old?.key,
+          manifestKey: old?.manifestKey,
+          time: '2026-10-01T00:00:00.000Z',
+          label: null,
+          sizeBytes: 1,
+          complete: true,
+          retention: { action: 'delete', reasons: ['no rule keeps it'] },
+        },
         {
           destination: destination.url,
           key: labelled?.key,
@@ -373,11 +463,22 @@ describe('retention against s3rver', () => {
           complete: true,
           retention: { action: 'keep', reasons: ['label pre-migration within 90d'] },
         },
-        { destination: destination.url, key: newest?.key, manifestKey: newest?.manifestKey, time: '2026-11-25T00:00:00.000Z', label: null, sizeBytes: 1, complete: true, retention: { action: 'keep', reasons: ['newest complete', 'last 1/1'] } },
+        {
+          destination: destination.url,
+          key: newest?.key,
+          manifestKey: newest?.manifestKey,
+          time: '2026-11-25T00:00:00.000Z',
+          label: null,
+          sizeBytes: 1,
+          complete: true,
+          retention: { action: 'keep', reasons: ['newest complete', 'last 1/1'] },
+        },
       ]);
       const summary = listSummary(result);
       expect(summary).toContain('| Backup | Time (UTC) | Label | Size | Manifest | Retention |');
-      expect(summary).toContain(`| \`${labelled?.key}\` | 2026-11-20T00:00:00.000Z | pre-migration | 1 B | yes | keep: label pre-migration within 90d |`);
+      expect(summary).toContain(
+        `| \`${labelled?.key}\` | 2026-11-20T00:00:00.000Z | pre-migration | 1 B | yes | keep: label pre-migration within 90d |`,
+      );
       expect(await listKeys(store, 'small/')).toHaveLength(6);
 
       const plain = await runList({ ...options(destination, recordingLog()), policy: undefined });
@@ -401,7 +502,12 @@ describe('retention against s3rver', () => {
             const keys = [...body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => unescapeXml(m[1] as string));
             const allowed = keys.filter((k) => !denied.has(k));
             const outcome = await direct.delete(allowed);
-            const errors = [...keys.filter((k) => denied.has(k)).map((k) => ({ key: k, code: 'AccessDenied', message: 'Access Denied' })), ...outcome.errors.map((e) => ({ key: e.key, code: 'InternalError', message: e.message }))];
+            const errors = [
+              ...keys
+                .filter((k) => denied.has(k))
+                .map((k) => ({ key: k, code: 'AccessDenied', message: 'Access Denied' })),
+              ...outcome.errors.map((e) => ({ key: e.key, code: 'InternalError', message: e.message })),
+            ];
             res.setHeader('Content-Type', 'application/xml');
             res.end(
               `<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${errors
@@ -436,7 +542,10 @@ describe('retention against s3rver', () => {
       denied.add(blockedArchive.key);
       denied.add(blockedManifest.manifestKey);
       const log = recordingLog();
-      const result = await runPrune({ ...options(destination, log, { policy: { last: 2, labels: [] } }), s3: testS3Settings(endpoint) });
+      const result = await runPrune({
+        ...options(destination, log, { policy: { last: 2, labels: [] } }),
+        s3: testS3Settings(endpoint),
+      });
       const execution = result.destinations[0]?.execution;
       expect(execution?.failed).toEqual([
         { key: blockedArchive.key, message: 'AccessDenied: Access Denied' },
@@ -452,7 +561,15 @@ describe('retention against s3rver', () => {
       expect(result.warnings).toEqual(log.warnings);
       // The blocked archive keeps its manifest; the other lost its archive first (manifest last).
       expect(await listKeys(direct, 'denied/')).toEqual(
-        [blockedArchive.key, blockedArchive.manifestKey, blockedManifest.manifestKey, entries[3]?.key, entries[3]?.manifestKey, entries[4]?.key, entries[4]?.manifestKey].sort() as string[],
+        [
+          blockedArchive.key,
+          blockedArchive.manifestKey,
+          blockedManifest.manifestKey,
+          entries[3]?.key,
+          entries[3]?.manifestKey,
+          entries[4]?.key,
+          entries[4]?.manifestKey,
+        ].sort() as string[],
       );
       expect((await readCatalog(direct, 'shop')).orphanManifests).toEqual([blockedManifest.manifestKey]);
       expect(pruneSummary(result)).toContain(`| \`${blockedArchive.key}\` | AccessDenied: Access Denied |`);
@@ -464,9 +581,14 @@ describe('retention against s3rver', () => {
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
       const port = (closed.address() as AddressInfo).port;
       await new Promise((resolve) => closed.close(resolve));
-      const result = await runPrune({ ...options(s3Destination('denied'), log), s3: { ...testS3Settings(`http://127.0.0.1:${port}`) } });
+      const result = await runPrune({
+        ...options(s3Destination('denied'), log),
+        s3: { ...testS3Settings(`http://127.0.0.1:${port}`) },
+      });
       expect(result.destinations[0]?.ok).toBe(false);
-      expect(result.destinations[0]?.error).toMatch(/^s3:\/\/retention\/denied: retention skipped, nothing was deleted: /);
+      expect(result.destinations[0]?.error).toMatch(
+        /^s3:\/\/retention\/denied: retention skipped, nothing was deleted: /,
+      );
       expect(log.warnings).toHaveLength(1);
     }, 60_000);
   });
@@ -518,8 +640,12 @@ describe('retention in a file:// destination', () => {
     expect(await listKeys(store, '')).toHaveLength(1000 + 998 + 2 + 2 + foreign.length);
 
     const expected = planRetention(entries, GFS, NOW);
-    expect(expected.kept.find((k) => k.backup.key === entries[0]?.key)?.reasons).toEqual(['incomplete (no manifest), not older than the oldest kept backup']);
-    expect(expected.deleted.find((d) => d.backup.key === entries[999]?.key)?.why).toBe('incomplete (no manifest), older than the oldest kept backup');
+    expect(expected.kept.find((k) => k.backup.key === entries[0]?.key)?.reasons).toEqual([
+      'incomplete (no manifest), not older than the oldest kept backup',
+    ]);
+    expect(expected.deleted.find((d) => d.backup.key === entries[999]?.key)?.why).toBe(
+      'incomplete (no manifest), older than the oldest kept backup',
+    );
     const result = await runPrune(options(recordingLog()));
     const execution = result.destinations[0]?.execution;
     expect(execution?.failed).toEqual([]);
@@ -540,12 +666,16 @@ describe('retention in a file:// destination', () => {
       const execution = result.destinations[0]?.execution;
       expect(result.destinations[0]?.ok).toBe(false);
       expect(execution?.failed.map((f) => f.key)).toContain(stuck.key);
-      expect(execution?.kept.find((k) => k.backup.key === stuck.key)?.reasons[0]).toMatch(new RegExp(`^delete failed: ${stuck.key}: `));
+      expect(execution?.kept.find((k) => k.backup.key === stuck.key)?.reasons[0]).toMatch(
+        new RegExp(`^delete failed: ${stuck.key}: `),
+      );
       expect(log.warnings).toHaveLength(1);
       expect(log.warnings[0]).toContain('could not be deleted and stay in place');
       // Its manifest was not deleted either: the backup is still whole.
       const left = await listKeys(store, '');
-      expect(left).toEqual(expect.arrayContaining([stuck.key, stuck.manifestKey, entries[3]?.key, entries[3]?.manifestKey]));
+      expect(left).toEqual(
+        expect.arrayContaining([stuck.key, stuck.manifestKey, entries[3]?.key, entries[3]?.manifestKey]),
+      );
     } finally {
       await undo();
     }
@@ -573,5 +703,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function unescapeXml(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }

@@ -25,7 +25,15 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
-import { startS3Proxy, startS3Server, testS3Inputs, testS3Settings, type ProxiedRequest, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import {
+  startS3Proxy,
+  startS3Server,
+  testS3Inputs,
+  testS3Settings,
+  type ProxiedRequest,
+  type S3Proxy,
+  type S3Server,
+} from '../support/s3-server.js';
 
 const BUCKET = 'object-headers';
 const KMS_KEY_ID = 'arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
@@ -40,7 +48,8 @@ function operationOf(request: ProxiedRequest): Operation {
   if (method === 'POST' && query.has('uploads')) return 'CreateMultipartUpload';
   if (method === 'POST' && query.has('uploadId')) return 'CompleteMultipartUpload';
   if (method === 'PUT' && query.has('partNumber')) return 'UploadPart';
-  if (method === 'PUT' && !query.has('uploadId') && request.headers['x-amz-copy-source'] === undefined) return 'PutObject';
+  if (method === 'PUT' && !query.has('uploadId') && request.headers['x-amz-copy-source'] === undefined)
+    return 'PutObject';
   return 'other';
 }
 
@@ -67,7 +76,10 @@ beforeAll(async () => {
   await loadPagila(cluster, 'pagila');
   // Large: ~20 MiB of rows dumped uncompressed, well over one 8 MiB part (a multipart upload).
   await cluster.createDatabase('bulky');
-  await cluster.psql('bulky', 'CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 32) AS pad FROM generate_series(1, 20000) AS g');
+  await cluster.psql(
+    'bulky',
+    'CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 32) AS pad FROM generate_series(1, 20000) AS g',
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -85,7 +97,12 @@ interface Shape {
 
 const SHAPES: Shape[] = [
   { name: 'single-part archive (PutObject)', database: 'pagila', extraInputs: {}, archiveCreatedBy: 'PutObject' },
-  { name: 'multipart archive (CreateMultipartUpload)', database: 'bulky', extraInputs: { compression: 'none' }, archiveCreatedBy: 'CreateMultipartUpload' },
+  {
+    name: 'multipart archive (CreateMultipartUpload)',
+    database: 'bulky',
+    extraInputs: { compression: 'none' },
+    archiveCreatedBy: 'CreateMultipartUpload',
+  },
 ];
 
 interface Settings {
@@ -142,58 +159,73 @@ async function backupThroughProxy(
 }
 
 describe.each(SHAPES)('$name', (shape) => {
-  test.each(SETTINGS)('$name: exactly these headers on the archive, globals and manifest', async (settings) => {
-    const { run, prefix, requests } = await backupThroughProxy(shape, settings);
-    if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
-    expect(run.exitCode).toBe(0);
+  test.each(SETTINGS)(
+    '$name: exactly these headers on the archive, globals and manifest',
+    async (settings) => {
+      const { run, prefix, requests } = await backupThroughProxy(shape, settings);
+      if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
+      expect(run.exitCode).toBe(0);
 
-    const archiveKey = run.outputs['backup-key'] as string;
-    const manifestKey = run.outputs['manifest-key'] as string;
-    expect(archiveKey.startsWith(`${prefix}/${shape.database}/`)).toBe(true);
-    expect(manifestKey).toBe(`${archiveKey}.manifest.json`);
-    // The globals file sits beside the archive: same name without the archive suffixes, `.globals.sql`.
-    const globalsKey = archiveKey.replace(/\.dump(\.zst)?$/, '') + '.globals.sql';
+      const archiveKey = run.outputs['backup-key'] as string;
+      const manifestKey = run.outputs['manifest-key'] as string;
+      expect(archiveKey.startsWith(`${prefix}/${shape.database}/`)).toBe(true);
+      expect(manifestKey).toBe(`${archiveKey}.manifest.json`);
+      // The globals file sits beside the archive: same name without the archive suffixes, `.globals.sql`.
+      const globalsKey = archiveKey.replace(/\.dump(\.zst)?$/, '') + '.globals.sql';
 
-    // Every request of this run went to our bucket and prefix (nothing else could have been written).
-    const objectRequests = requests.filter((r) => r.key !== '');
-    for (const r of objectRequests) {
-      expect(r.bucket).toBe(BUCKET);
-      expect(r.key.startsWith(`${prefix}/`)).toBe(true);
-    }
+      // Every request of this run went to our bucket and prefix (nothing else could have been written).
+      const objectRequests = requests.filter((r) => r.key !== '');
+      for (const r of objectRequests) {
+        expect(r.bucket).toBe(BUCKET);
+        expect(r.key.startsWith(`${prefix}/`)).toBe(true);
+      }
 
-    // The requests that create objects, by key: exactly the archive, the globals file and the manifest.
-    const creating = objectRequests.filter((r) => {
-      const operation = operationOf(r);
-      return operation === 'PutObject' || operation === 'CreateMultipartUpload';
-    });
-    const created = creating.map((r) => `${operationOf(r)} ${r.key}`).sort();
-    // …and the run's claim of the archive key (src/storage/claim.ts), deleted once the manifest is written.
-    const claim = created.find((name) => name.startsWith(`PutObject ${archiveKey}.claim-`)) as string;
-    expect(claim).toMatch(/\.claim-\d{8}T\d{9}Z-[0-9a-f]{12}$/);
-    expect(created).toEqual(
-      [`${shape.archiveCreatedBy} ${archiveKey}`, `PutObject ${globalsKey}`, `PutObject ${manifestKey}`, claim].sort(),
-    );
-    const listed = await new S3Client(s3ClientConfig(testS3Settings(s3.endpoint))).send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }));
-    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([archiveKey, globalsKey, manifestKey].sort());
+      // The requests that create objects, by key: exactly the archive, the globals file and the manifest.
+      const creating = objectRequests.filter((r) => {
+        const operation = operationOf(r);
+        return operation === 'PutObject' || operation === 'CreateMultipartUpload';
+      });
+      const created = creating.map((r) => `${operationOf(r)} ${r.key}`).sort();
+      // …and the run's claim of the archive key (src/storage/claim.ts), deleted once the manifest is written.
+      const claim = created.find((name) => name.startsWith(`PutObject ${archiveKey}.claim-`)) as string;
+      expect(claim).toMatch(/\.claim-\d{8}T\d{9}Z-[0-9a-f]{12}$/);
+      expect(created).toEqual(
+        [
+          `${shape.archiveCreatedBy} ${archiveKey}`,
+          `PutObject ${globalsKey}`,
+          `PutObject ${manifestKey}`,
+          claim,
+        ].sort(),
+      );
+      const listed = await new S3Client(s3ClientConfig(testS3Settings(s3.endpoint))).send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }),
+      );
+      expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([archiveKey, globalsKey, manifestKey].sort());
 
-    // For the multipart shape, make sure it really was multipart (several parts, then completed).
-    if (shape.archiveCreatedBy === 'CreateMultipartUpload') {
-      const parts = objectRequests.filter((r) => r.key === archiveKey && operationOf(r) === 'UploadPart');
-      expect(parts.length).toBeGreaterThanOrEqual(2);
-      expect(objectRequests.filter((r) => r.key === archiveKey && operationOf(r) === 'CompleteMultipartUpload')).toHaveLength(1);
-    }
+      // For the multipart shape, make sure it really was multipart (several parts, then completed).
+      if (shape.archiveCreatedBy === 'CreateMultipartUpload') {
+        const parts = objectRequests.filter((r) => r.key === archiveKey && operationOf(r) === 'UploadPart');
+        expect(parts.length).toBeGreaterThanOrEqual(2);
+        expect(
+          objectRequests.filter((r) => r.key === archiveKey && operationOf(r) === 'CompleteMultipartUpload'),
+        ).toHaveLength(1);
+      }
 
-    // The headers the server received on each creating request: exactly the expected set, same values.
-    const received = Object.fromEntries(creating.map((r) => [`${operationOf(r)} ${r.key}`, settingHeaders(r.headers)]));
-    const wanted = Object.fromEntries(created.map((name) => [name, settings.expected]));
-    expect(received).toEqual(wanted);
+      // The headers the server received on each creating request: exactly the expected set, same values.
+      const received = Object.fromEntries(
+        creating.map((r) => [`${operationOf(r)} ${r.key}`, settingHeaders(r.headers)]),
+      );
+      const wanted = Object.fromEntries(created.map((name) => [name, settings.expected]));
+      expect(received).toEqual(wanted);
 
-    if (Object.keys(settings.expected).length === 0) {
-      // Without the inputs, no request of the run carries any such header (not only the creating ones).
-      const anyWithHeaders = requests.filter((r) => Object.keys(settingHeaders(r.headers)).length > 0);
-      expect(anyWithHeaders.map((r) => `${r.method} ${r.key}?${r.query.toString()}`)).toEqual([]);
-    }
-  }, 180_000);
+      if (Object.keys(settings.expected).length === 0) {
+        // Without the inputs, no request of the run carries any such header (not only the creating ones).
+        const anyWithHeaders = requests.filter((r) => Object.keys(settingHeaders(r.headers)).length > 0);
+        expect(anyWithHeaders.map((r) => `${r.method} ${r.key}?${r.query.toString()}`)).toEqual([]);
+      }
+    },
+    180_000,
+  );
 });
 
 /**
@@ -210,8 +242,31 @@ describe('payload hash of archive bodies', () => {
     // A self-signed certificate for 127.0.0.1, which the action trusts through NODE_EXTRA_CA_CERTS.
     certFile = path.join(work, 'cert.pem');
     const keyFile = path.join(work, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    tlsProxy = await startS3Proxy(s3.port, undefined, { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    tlsProxy = await startS3Proxy(s3.port, undefined, {
+      cert: readFileSync(certFile, 'utf8'),
+      key: readFileSync(keyFile, 'utf8'),
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -224,8 +279,12 @@ describe('payload hash of archive bodies', () => {
     try {
       const archive = await s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: archiveKey }));
       const bytes = await (archive.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
-      const manifest = await s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${archiveKey}.manifest.json` }));
-      const parsed = JSON.parse(await (manifest.Body as { transformToString(): Promise<string> }).transformToString()) as { archive: { sha256: string } };
+      const manifest = await s3Client.send(
+        new GetObjectCommand({ Bucket: BUCKET, Key: `${archiveKey}.manifest.json` }),
+      );
+      const parsed = JSON.parse(
+        await (manifest.Body as { transformToString(): Promise<string> }).transformToString(),
+      ) as { archive: { sha256: string } };
       return { stored: createHash('sha256').update(bytes).digest('hex'), manifest: parsed.archive.sha256 };
     } finally {
       s3Client.destroy();
@@ -238,28 +297,38 @@ describe('payload hash of archive bodies', () => {
       .map((r) => String(r.headers['x-amz-content-sha256']));
   }
 
-  test.each(SHAPES)('over HTTPS, $name: UNSIGNED-PAYLOAD on every archive body, and the object is what the manifest says', async (shape) => {
-    const { run, requests } = await backupThroughProxy(shape, SETTINGS[0] as Settings, tlsProxy, { NODE_EXTRA_CA_CERTS: certFile });
-    if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
-    const archiveKey = run.outputs['backup-key'] as string;
-    const hashes = archiveBodyHashes(requests, archiveKey);
-    expect(hashes.length).toBeGreaterThanOrEqual(shape.archiveCreatedBy === 'PutObject' ? 1 : 2);
-    expect(new Set(hashes)).toEqual(new Set(['UNSIGNED-PAYLOAD']));
-    const { stored, manifest } = await storedAndManifest(archiveKey);
-    expect(stored).toBe(manifest);
-  }, 180_000);
+  test.each(SHAPES)(
+    'over HTTPS, $name: UNSIGNED-PAYLOAD on every archive body, and the object is what the manifest says',
+    async (shape) => {
+      const { run, requests } = await backupThroughProxy(shape, SETTINGS[0] as Settings, tlsProxy, {
+        NODE_EXTRA_CA_CERTS: certFile,
+      });
+      if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
+      const archiveKey = run.outputs['backup-key'] as string;
+      const hashes = archiveBodyHashes(requests, archiveKey);
+      expect(hashes.length).toBeGreaterThanOrEqual(shape.archiveCreatedBy === 'PutObject' ? 1 : 2);
+      expect(new Set(hashes)).toEqual(new Set(['UNSIGNED-PAYLOAD']));
+      const { stored, manifest } = await storedAndManifest(archiveKey);
+      expect(stored).toBe(manifest);
+    },
+    180_000,
+  );
 
-  test.each(SHAPES)('over HTTP, $name: every archive body is signed with its own SHA-256', async (shape) => {
-    const { run, requests } = await backupThroughProxy(shape, SETTINGS[0] as Settings);
-    if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
-    const archiveKey = run.outputs['backup-key'] as string;
-    const hashes = archiveBodyHashes(requests, archiveKey);
-    expect(hashes.length).toBeGreaterThanOrEqual(shape.archiveCreatedBy === 'PutObject' ? 1 : 2);
-    for (const hash of hashes) expect(hash).toMatch(/^[0-9a-f]{64}$/);
-    const { stored, manifest } = await storedAndManifest(archiveKey);
-    expect(stored).toBe(manifest);
-    // A single PutObject carries the whole archive: its payload hash is the archive's sha256.
-    if (shape.archiveCreatedBy === 'PutObject') expect(hashes).toEqual([manifest]);
-    else expect(new Set(hashes).size).toBe(hashes.length);
-  }, 180_000);
+  test.each(SHAPES)(
+    'over HTTP, $name: every archive body is signed with its own SHA-256',
+    async (shape) => {
+      const { run, requests } = await backupThroughProxy(shape, SETTINGS[0] as Settings);
+      if (run.exitCode !== 0) throw new Error(`backup failed (exit ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
+      const archiveKey = run.outputs['backup-key'] as string;
+      const hashes = archiveBodyHashes(requests, archiveKey);
+      expect(hashes.length).toBeGreaterThanOrEqual(shape.archiveCreatedBy === 'PutObject' ? 1 : 2);
+      for (const hash of hashes) expect(hash).toMatch(/^[0-9a-f]{64}$/);
+      const { stored, manifest } = await storedAndManifest(archiveKey);
+      expect(stored).toBe(manifest);
+      // A single PutObject carries the whole archive: its payload hash is the archive's sha256.
+      if (shape.archiveCreatedBy === 'PutObject') expect(hashes).toEqual([manifest]);
+      else expect(new Set(hashes).size).toBe(hashes.length);
+    },
+    180_000,
+  );
 });

@@ -103,37 +103,43 @@ async function expectStored(run: ActionRun): Promise<Manifest> {
 }
 
 // The watchdog reads Node's sockets (bytes, write queue): on every Node the bundle supports.
-test.each(nodeBinaries())('every UploadPart stalled ($name): the backup fails within the bound of s3-timeout, says "stalled", names the part, leaves nothing', async (node) => {
-  proxy.setRules([{ match: isUploadPart, stallRequestAfter: { bytes: 64 * 1024 } }]);
-  const prefix = `stalled-${node.name.replace(/\W+/g, '')}`;
-  const run = await backup(prefix, { 's3-timeout': String(TIMEOUT_S) }, node.path);
-  const ended = Date.now();
-  expect(run.exitCode).toBe(1);
-  const failures = errors(run);
-  expect(failures).toHaveLength(1);
-  const message = failures[0] as string;
-  expect(message).toMatch(/the S3 server accepted the connection and then stopped answering for 3 s during UploadPart [1-3]; it stalled/);
-  expect(message).toContain('`s3-timeout` (now 3 s)');
-  expect(message).not.toMatch(/could not reach/i);
-  expect(message).toContain('Nothing was left under the key.');
-  // From the first UploadPart to the end of the run: within the documented bound (attempts × (timeout + tick) + backoff)
-  // and the abort, with room for a loaded machine; Node's socket timeout took 2 × 3 s per try.
-  const parts = proxy.tries.filter((t) => isUploadPart(t.request) && t.request.key.startsWith(`${prefix}/`));
-  const first = Math.min(...parts.map((t) => t.startedAt));
-  const bound = stalledRequestBoundMs({ ...testS3Settings(proxy.endpoint), timeoutSeconds: TIMEOUT_S });
-  expect(ended - first).toBeLessThan(bound + 5_000);
-  const byPart = new Map<string, number[]>();
-  for (const t of parts) {
-    const part = t.request.query.get('partNumber') ?? '';
-    byPart.set(part, [...(byPart.get(part) ?? []), t.startedAt]);
-  }
-  for (const [, starts] of byPart) {
-    expect(starts).toHaveLength(S3_MAX_ATTEMPTS);
-    expect((starts[1] as number) - (starts[0] as number)).toBeLessThan(TIMEOUT_S * 1500);
-  }
-  expect(await keysUnder(`${prefix}/`)).toEqual([]);
-  expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
-}, 180_000);
+test.each(nodeBinaries())(
+  'every UploadPart stalled ($name): the backup fails within the bound of s3-timeout, says "stalled", names the part, leaves nothing',
+  async (node) => {
+    proxy.setRules([{ match: isUploadPart, stallRequestAfter: { bytes: 64 * 1024 } }]);
+    const prefix = `stalled-${node.name.replace(/\W+/g, '')}`;
+    const run = await backup(prefix, { 's3-timeout': String(TIMEOUT_S) }, node.path);
+    const ended = Date.now();
+    expect(run.exitCode).toBe(1);
+    const failures = errors(run);
+    expect(failures).toHaveLength(1);
+    const message = failures[0] as string;
+    expect(message).toMatch(
+      /the S3 server accepted the connection and then stopped answering for 3 s during UploadPart [1-3]; it stalled/,
+    );
+    expect(message).toContain('`s3-timeout` (now 3 s)');
+    expect(message).not.toMatch(/could not reach/i);
+    expect(message).toContain('Nothing was left under the key.');
+    // From the first UploadPart to the end of the run: within the documented bound (attempts × (timeout + tick) + backoff)
+    // and the abort, with room for a loaded machine; Node's socket timeout took 2 × 3 s per try.
+    const parts = proxy.tries.filter((t) => isUploadPart(t.request) && t.request.key.startsWith(`${prefix}/`));
+    const first = Math.min(...parts.map((t) => t.startedAt));
+    const bound = stalledRequestBoundMs({ ...testS3Settings(proxy.endpoint), timeoutSeconds: TIMEOUT_S });
+    expect(ended - first).toBeLessThan(bound + 5_000);
+    const byPart = new Map<string, number[]>();
+    for (const t of parts) {
+      const part = t.request.query.get('partNumber') ?? '';
+      byPart.set(part, [...(byPart.get(part) ?? []), t.startedAt]);
+    }
+    for (const [, starts] of byPart) {
+      expect(starts).toHaveLength(S3_MAX_ATTEMPTS);
+      expect((starts[1] as number) - (starts[0] as number)).toBeLessThan(TIMEOUT_S * 1500);
+    }
+    expect(await keysUnder(`${prefix}/`)).toEqual([]);
+    expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
+  },
+  180_000,
+);
 
 test('a 500 on 1 in 3 UploadParts is retried: the backup succeeds with the manifest sha256', async () => {
   proxy.setRules([{ match: isUploadPart, failOneIn: { k: 3 } }]);
@@ -158,7 +164,9 @@ describe('slow transfers log progress; a stalled download fails bounded', () => 
     proxy.setRules([{ match: isUploadPart, bytesPerSecond: 400_000 }]);
     const run = await backup('slow');
     manifest = await expectStored(run);
-    expect(run.stdout).toMatch(/^Uploading: [\d.]+ [kM]B of archive so far, [\d.]+ MB\/s \([\d.]+ MB\/s overall\); s3:\/\/faults\/slow: \d+ parts? done \([\d.]+ [kM]?B\)$/m);
+    expect(run.stdout).toMatch(
+      /^Uploading: [\d.]+ [kM]B of archive so far, [\d.]+ MB\/s \([\d.]+ MB\/s overall\); s3:\/\/faults\/slow: \d+ parts? done \([\d.]+ [kM]?B\)$/m,
+    );
   }, 180_000);
 
   test('a restore download slower than 15 s logs a progress line with bytes, % and MB/s', async () => {
@@ -178,14 +186,21 @@ describe('slow transfers log progress; a stalled download fails bounded', () => 
     });
     expect(errors(run)).toEqual([]);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^Downloading ${manifest.archive.key.replace(/\./g, '\\.')}: [\\d.]+ MB of [\\d.]+ MB \\(\\d+%\\), [\\d.]+ MB/s \\([\\d.]+ MB/s overall\\)$`, 'm'));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^Downloading ${manifest.archive.key.replace(/\./g, '\\.')}: [\\d.]+ MB of [\\d.]+ MB \\(\\d+%\\), [\\d.]+ MB/s \\([\\d.]+ MB/s overall\\)$`,
+        'm',
+      ),
+    );
     expect(await cluster.psql('restored_slow', 'SELECT count(*) FROM blobs')).toBe(String(ROWS));
   }, 180_000);
 
   test('a restore whose download stalls mid-body fails within the bound, saying "stalled"', async () => {
     if (!manifest) throw new Error('the slow backup failed');
     await cluster.createDatabase('restored_stalled');
-    proxy.setRules([{ match: (r) => isGetObject(r) && r.key === manifest.archive.key, stallAnswerAfter: { bytes: 1024 * 1024 } }]);
+    proxy.setRules([
+      { match: (r) => isGetObject(r) && r.key === manifest.archive.key, stallAnswerAfter: { bytes: 1024 * 1024 } },
+    ]);
     const started = Date.now();
     const run = await runAction({
       inputs: {
@@ -203,7 +218,11 @@ describe('slow transfers log progress; a stalled download fails bounded', () => 
     expect(run.exitCode).toBe(1);
     const failures = errors(run);
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatch(new RegExp(`Reading the archive ${manifest.archive.key.replace(/\./g, '\\.')} from s3://faults/slow failed: the S3 server answered GetObject and then stopped sending its body for 3 s; it stalled`));
+    expect(failures[0]).toMatch(
+      new RegExp(
+        `Reading the archive ${manifest.archive.key.replace(/\./g, '\\.')} from s3://faults/slow failed: the S3 server answered GetObject and then stopped sending its body for 3 s; it stalled`,
+      ),
+    );
     expect(failures[0]).not.toMatch(/could not reach/i);
     // The download and the check that re-reads the object each stall once (a body is not retried).
     expect(elapsed).toBeLessThan(2 * TIMEOUT_S * 1000 + 30_000);

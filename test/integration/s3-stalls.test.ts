@@ -49,11 +49,16 @@ describe('S3ObjectStore behind a stalling store', () => {
     const key = 'db/stalled.dump';
     const data = randomBytes(12 * MiB);
     const started = Date.now();
-    const error = await rejectionOf(store.upload(key, Readable.from([data]), { expectedBytes: data.length }), UploadError);
+    const error = await rejectionOf(
+      store.upload(key, Readable.from([data]), { expectedBytes: data.length }),
+      UploadError,
+    );
     const elapsed = Date.now() - started;
     store.close();
     expect(error).toBeInstanceOf(UploadError);
-    expect(error.message).toMatch(/accepted the connection and then stopped answering for 3 s during UploadPart \d+; it stalled/);
+    expect(error.message).toMatch(
+      /accepted the connection and then stopped answering for 3 s during UploadPart \d+; it stalled/,
+    );
     expect(error.message).not.toMatch(/could not reach/i);
     expect(error.message).toContain('Nothing was left under the key.');
     expect(elapsed).toBeLessThan(stalledRequestBoundMs(settings));
@@ -62,7 +67,11 @@ describe('S3ObjectStore behind a stalling store', () => {
     // not 2T as with Node's own socket timeout during an upload (seen: ~243 s for 120 s).
     const tries = proxy.tries.filter((t) => isUploadPart(t.request) && t.request.key === key && t.fault === 'stalled');
     const byPart = new Map<string, number[]>();
-    for (const t of tries) byPart.set(t.request.query.get('partNumber') ?? '', [...(byPart.get(t.request.query.get('partNumber') ?? '') ?? []), t.startedAt]);
+    for (const t of tries)
+      byPart.set(t.request.query.get('partNumber') ?? '', [
+        ...(byPart.get(t.request.query.get('partNumber') ?? '') ?? []),
+        t.startedAt,
+      ]);
     for (const [, starts] of byPart) {
       expect(starts).toHaveLength(S3_MAX_ATTEMPTS);
       const gap = (starts[1] as number) - (starts[0] as number);
@@ -105,7 +114,9 @@ describe('S3ObjectStore behind a stalling store', () => {
     store.close();
     expect(error.message).toBe(
       `Reading s3://${BUCKET}/${key} failed: the S3 server accepted the connection and the whole GetObject request and then sent no answer for 1 s; it stalled. ` +
-        'The store at ' + proxy.endpoint + ' took the connection but then sent or took nothing for 1 s on each of 5 tries: it is overloaded, or something between the runner and it (a proxy, a firewall) holds the traffic. ' +
+        'The store at ' +
+        proxy.endpoint +
+        ' took the connection but then sent or took nothing for 1 s on each of 5 tries: it is overloaded, or something between the runner and it (a proxy, a firewall) holds the traffic. ' +
         "Check the store's health; `s3-timeout` (now 1 s) sets how long a silence may last.",
     );
     expect(proxy.tries.filter((t) => isGetObject(t.request) && t.request.key === key)).toHaveLength(S3_MAX_ATTEMPTS);
@@ -114,7 +125,8 @@ describe('S3ObjectStore behind a stalling store', () => {
 
   test('a part that stalls while another part has failed for good: its remaining tries are not made, the upload fails within one s3-timeout of the failure', async () => {
     const key = 'db/one-failed-one-stalled.dump';
-    const part = (n: string) => (r: Parameters<typeof isUploadPart>[0]) => isUploadPart(r) && r.key === key && r.query.get('partNumber') === n;
+    const part = (n: string) => (r: Parameters<typeof isUploadPart>[0]) =>
+      isUploadPart(r) && r.key === key && r.query.get('partNumber') === n;
     // Part 1 answered 400 at once (not retried); part 2 stalls on every try.
     proxy.setRules([
       { match: part('1'), failOneIn: { k: 1, status: 400, code: 'InvalidRequest' } },
@@ -123,7 +135,10 @@ describe('S3ObjectStore behind a stalling store', () => {
     const { store } = storeThroughProxy();
     const data = randomBytes(12 * MiB);
     const started = Date.now();
-    const error = await rejectionOf(store.upload(key, Readable.from([data]), { expectedBytes: data.length }), UploadError);
+    const error = await rejectionOf(
+      store.upload(key, Readable.from([data]), { expectedBytes: data.length }),
+      UploadError,
+    );
     const elapsed = Date.now() - started;
     store.close();
     expect(error.message).toMatch(/InvalidRequest/);
@@ -137,7 +152,8 @@ describe('S3ObjectStore behind a stalling store', () => {
 
   test('the fault proxy stalls per connection: a second request on a kept-alive connection past the budget stalls, its retry on a new connection passes', async () => {
     const { store } = storeThroughProxy(1);
-    const isPut = (r: Parameters<typeof isUploadPart>[0]) => r.method === 'PUT' && r.key.startsWith('db/per-connection-');
+    const isPut = (r: Parameters<typeof isUploadPart>[0]) =>
+      r.method === 'PUT' && r.key.startsWith('db/per-connection-');
     proxy.setRules([{ match: isPut, stallRequestAfter: { bytes: 1024 * 1024, per: 'connection' } }]);
     const data = randomBytes(600 * 1024);
     await store.put('db/per-connection-a.bin', data, 'application/octet-stream');

@@ -135,9 +135,16 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
   let s: Secrets;
 
   beforeAll(async () => {
-    [cluster, s3, hook] = await Promise.all([startCluster(), startS3Server(), startWebhookReceiver({ status: 500, text: (path) => `internal error handling ${path}` })]);
+    [cluster, s3, hook] = await Promise.all([
+      startCluster(),
+      startS3Server(),
+      startWebhookReceiver({ status: 500, text: (path) => `internal error handling ${path}` }),
+    ]);
     await loadPagila(cluster, DB_NAME);
-    await cluster.psql('postgres', `CREATE ROLE ${DB_ROLE} LOGIN SUPERUSER PASSWORD '${DB_PASSWORD.replace(/'/g, "''")}'`);
+    await cluster.psql(
+      'postgres',
+      `CREATE ROLE ${DB_ROLE} LOGIN SUPERUSER PASSWORD '${DB_PASSWORD.replace(/'/g, "''")}'`,
+    );
     await s3.createBucket(BUCKET);
     s = secretsFor(cluster, hook.port);
   }, 180_000);
@@ -174,17 +181,28 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
     expect(hooks).toHaveLength(1);
     expect(hooks[0]?.method).toBe('POST');
     expect(hooks[0]?.path).toBe(s.hookPathAndQuery);
-    expect(JSON.parse(hooks[0]?.raw as string)).toMatchObject({ event: 'success', command: 'backup', database: DB_NAME, backupKey: key });
+    expect(JSON.parse(hooks[0]?.raw as string)).toMatchObject({
+      event: 'success',
+      command: 'backup',
+      database: DB_NAME,
+      backupKey: key,
+    });
     // The 500 (echoing the secret path) is reported by host only.
     expect(run.stdout).toMatch(new RegExp(`::warning::Webhook to 127\\.0\\.0\\.1:${hook.port} answered HTTP 500`));
 
     expectMaskedFirst(run, requiredMasks(s));
-    expectNoLeak(run, s, hooks.map((h) => h.raw));
+    expectNoLeak(
+      run,
+      s,
+      hooks.map((h) => h.raw),
+    );
 
     // Nor in what was stored beside the archive.
     const client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
     try {
-      const manifest = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: run.outputs['manifest-key'] as string }));
+      const manifest = await client.send(
+        new GetObjectCommand({ Bucket: BUCKET, Key: run.outputs['manifest-key'] as string }),
+      );
       const text = await manifest.Body?.transformToString('utf8');
       expect(text).toContain(key);
       expect(leaks({ manifest: text ?? '' }, forbiddenForms(s))).toEqual([]);
@@ -200,13 +218,21 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
     expect(run.outputs['backup-key']).toBeUndefined();
     expect(hooks).toHaveLength(1);
     expect(hooks[0]?.path).toBe(s.hookPathAndQuery);
-    const payload = JSON.parse(hooks[0]?.raw as string) as { event: string; error: string | null; phase: string | null };
+    const payload = JSON.parse(hooks[0]?.raw as string) as {
+      event: string;
+      error: string | null;
+      phase: string | null;
+    };
     expect(payload).toMatchObject({ event: 'failure', command: 'backup', database: DB_NAME });
     expect(payload.error).toEqual(expect.any(String));
     expect(run.stdout).toMatch(new RegExp(`::warning::Webhook to 127\\.0\\.0\\.1:${hook.port} answered HTTP 500`));
 
     expectMaskedFirst(run, requiredMasks(s));
-    expectNoLeak(run, s, hooks.map((h) => h.raw));
+    expectNoLeak(
+      run,
+      s,
+      hooks.map((h) => h.raw),
+    );
   }, 180_000);
 });
 
@@ -227,8 +253,13 @@ describe.each(nodeBinaries())('a URL with a password in the wrong input, on $nam
   let folder: string;
 
   beforeAll(async () => {
-    [github, hook] = await Promise.all([FakeGitHub.start({ token: TOKEN, secrets: [PASSWORD] }), startWebhookReceiver({ status: 200 }, [PASSWORD])]);
-    folder = (await import('node:fs')).mkdtempSync((await import('node:path')).join((await import('node:os')).tmpdir(), 'wrong-input-'));
+    [github, hook] = await Promise.all([
+      FakeGitHub.start({ token: TOKEN, secrets: [PASSWORD] }),
+      startWebhookReceiver({ status: 200 }, [PASSWORD]),
+    ]);
+    folder = (await import('node:fs')).mkdtempSync(
+      (await import('node:path')).join((await import('node:os')).tmpdir(), 'wrong-input-'),
+    );
   });
   afterAll(async () => {
     await Promise.all([github?.stop(), hook?.stop()]);
@@ -246,41 +277,75 @@ describe.each(nodeBinaries())('a URL with a password in the wrong input, on $nam
   });
 
   test.each<[string, Record<string, string>, RegExp]>([
-    ['host', { host: URL_WITH_PASSWORD, username: 'app', database: 'shop' }, /^::error::Input 'host': it holds a URL, not a host name .*Put a connection URL in 'database-url'/],
+    [
+      'host',
+      { host: URL_WITH_PASSWORD, username: 'app', database: 'shop' },
+      /^::error::Input 'host': it holds a URL, not a host name .*Put a connection URL in 'database-url'/,
+    ],
     [
       'target-host',
-      { command: 'restore', database: 'shop', 'target-host': URL_WITH_PASSWORD, 'target-username': 'app', 'target-database': 'restored' },
+      {
+        command: 'restore',
+        database: 'shop',
+        'target-host': URL_WITH_PASSWORD,
+        'target-username': 'app',
+        'target-database': 'restored',
+      },
       /^::error::Input 'target-host': it holds a URL, not a host name .*Put a connection URL in 'target-database-url'/,
     ],
-    ['host as user:password@host', { host: `app:${encodeURIComponent(PASSWORD)}@db.internal.example.com`, username: 'app', database: 'shop' }, /^::error::Input 'host': it holds user or password information/],
+    [
+      'host as user:password@host',
+      { host: `app:${encodeURIComponent(PASSWORD)}@db.internal.example.com`, username: 'app', database: 'shop' },
+      /^::error::Input 'host': it holds user or password information/,
+    ],
     // An input whose error quotes the value: the message is redacted before it is printed or sent.
-    ['label', { 'database-url': 'postgres://app@127.0.0.1:1/shop', label: URL_WITH_PASSWORD }, /^::error::Input 'label': '\*\*\*' is not a valid label/],
+    [
+      'label',
+      { 'database-url': 'postgres://app@127.0.0.1:1/shop', label: URL_WITH_PASSWORD },
+      /^::error::Input 'label': '\*\*\*' is not a valid label/,
+    ],
     // The database name goes into the issue's title, table and the webhook's fields.
     ['database (command check)', { command: 'check', database: URL_WITH_PASSWORD }, /^::error::/],
-  ])('%s: exit 1 naming the input; the password in no channel', async (_name, given, expected) => {
-    const requestsBefore = github.requests.length;
-    const hooksBefore = hook.received.length;
-    const run = await runAction({
-      node,
-      env: githubEnv(7000 + requestsBefore),
-      inputs: { destination: `file://${folder}`, 'github-token': TOKEN, 'webhook-url': `${hook.url}/alerts`, ...given },
-    });
-    expect(run.exitCode).toBe(1);
-    const error = run.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? '';
-    expect(error).toMatch(expected);
-    // The issue and the webhook were really written to (so their scans saw the error).
-    const bodies = github.requests.slice(requestsBefore).filter((r) => r.method === 'POST');
-    expect(bodies.length).toBeGreaterThan(0);
-    expect(JSON.stringify(bodies.map((r) => r.body))).toContain(error.slice('::error::'.length, '::error::'.length + 20));
-    expect(hook.received.length).toBe(hooksBefore + 1);
-    expect(github.leaks).toEqual([]);
-    expect(hook.leaks).toEqual([]);
-    const channels = { stdout: run.stdout, stderr: run.stderr, summary: run.summary, outputs: JSON.stringify(run.outputs) };
-    expect(Object.entries(channels).flatMap(([where, text]) => scanForSecrets(where, text, [PASSWORD]))).toEqual([]);
-    // Masked before anything else was printed: the password and its percent-encoding among the masks.
-    expect(run.masks).toEqual(expect.arrayContaining([PASSWORD, encodeURIComponent(PASSWORD)]));
-    expect(run.firstNonMaskLine).toBe(run.masks.length);
-  }, 120_000);
+  ])(
+    '%s: exit 1 naming the input; the password in no channel',
+    async (_name, given, expected) => {
+      const requestsBefore = github.requests.length;
+      const hooksBefore = hook.received.length;
+      const run = await runAction({
+        node,
+        env: githubEnv(7000 + requestsBefore),
+        inputs: {
+          destination: `file://${folder}`,
+          'github-token': TOKEN,
+          'webhook-url': `${hook.url}/alerts`,
+          ...given,
+        },
+      });
+      expect(run.exitCode).toBe(1);
+      const error = run.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? '';
+      expect(error).toMatch(expected);
+      // The issue and the webhook were really written to (so their scans saw the error).
+      const bodies = github.requests.slice(requestsBefore).filter((r) => r.method === 'POST');
+      expect(bodies.length).toBeGreaterThan(0);
+      expect(JSON.stringify(bodies.map((r) => r.body))).toContain(
+        error.slice('::error::'.length, '::error::'.length + 20),
+      );
+      expect(hook.received.length).toBe(hooksBefore + 1);
+      expect(github.leaks).toEqual([]);
+      expect(hook.leaks).toEqual([]);
+      const channels = {
+        stdout: run.stdout,
+        stderr: run.stderr,
+        summary: run.summary,
+        outputs: JSON.stringify(run.outputs),
+      };
+      expect(Object.entries(channels).flatMap(([where, text]) => scanForSecrets(where, text, [PASSWORD]))).toEqual([]);
+      // Masked before anything else was printed: the password and its percent-encoding among the masks.
+      expect(run.masks).toEqual(expect.arrayContaining([PASSWORD, encodeURIComponent(PASSWORD)]));
+      expect(run.firstNonMaskLine).toBe(run.masks.length);
+    },
+    120_000,
+  );
 
   test('failure issues were opened and commented on, none of them holding the password', () => {
     const shop = github.issues.filter((i) => i.body.includes("Input 'host': it holds a URL"));

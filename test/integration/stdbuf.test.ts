@@ -47,8 +47,15 @@ afterAll(async () => {
  * of its text without the `\restrict` / `\unrestrict` lines, whose key is random on every run
  * (pg_dump 15.14+, CVE-2025-8714); only meaningful for plain.
  */
-async function dump(format: 'custom' | 'plain', stdbuf: string | undefined): Promise<{ bytes: number; sha256: string; writes: number }> {
-  const inputs: Record<string, string> = { 'database-url': cluster.url('pagila'), destination: 'file:///tmp/unused', format };
+async function dump(
+  format: 'custom' | 'plain',
+  stdbuf: string | undefined,
+): Promise<{ bytes: number; sha256: string; writes: number }> {
+  const inputs: Record<string, string> = {
+    'database-url': cluster.url('pagila'),
+    destination: 'file:///tmp/unused',
+    format,
+  };
   const config = parseConfig((name) => inputs[name] ?? '');
   const child = processDumper(countingBinDir, () => undefined).start(
     'pg_dump',
@@ -65,21 +72,25 @@ async function dump(format: 'custom' | 'plain', stdbuf: string | undefined): Pro
   return { bytes: all.length, sha256: createHash('sha256').update(text, 'latin1').digest('hex'), writes };
 }
 
-test.each(['custom', 'plain'] as const)('the probe finds stdbuf for the real pg_dump, which then writes the same %s dump in 1 MiB blocks instead of 4 KiB', async (format) => {
-  const stdbuf = await detectStdbuf(`${cluster.binDir}/pg_dump`);
-  expect(stdbuf).toMatch(/\/stdbuf$/);
+test.each(['custom', 'plain'] as const)(
+  'the probe finds stdbuf for the real pg_dump, which then writes the same %s dump in 1 MiB blocks instead of 4 KiB',
+  async (format) => {
+    const stdbuf = await detectStdbuf(`${cluster.binDir}/pg_dump`);
+    expect(stdbuf).toMatch(/\/stdbuf$/);
 
-  const unbuffered = await dump(format, undefined);
-  const buffered = await dump(format, stdbuf);
-  expect(buffered.bytes).toBe(unbuffered.bytes);
-  // A plain dump of an idle database is the same text every time (a custom one holds its start time).
-  if (format === 'plain') expect(buffered.sha256).toBe(unbuffered.sha256);
-  expect(unbuffered.bytes).toBeGreaterThan(2 * 1024 * 1024);
-  // Without it, glibc writes a pipe in st_blksize (4096-byte) pieces; with it, one write per MiB,
-  // plus the few writes Node makes meanwhile.
-  expect(unbuffered.writes).toBeGreaterThan(unbuffered.bytes / 4096 - 10);
-  expect(buffered.writes).toBeLessThan(unbuffered.bytes / (1024 * 1024) + 25);
-}, 60_000);
+    const unbuffered = await dump(format, undefined);
+    const buffered = await dump(format, stdbuf);
+    expect(buffered.bytes).toBe(unbuffered.bytes);
+    // A plain dump of an idle database is the same text every time (a custom one holds its start time).
+    if (format === 'plain') expect(buffered.sha256).toBe(unbuffered.sha256);
+    expect(unbuffered.bytes).toBeGreaterThan(2 * 1024 * 1024);
+    // Without it, glibc writes a pipe in st_blksize (4096-byte) pieces; with it, one write per MiB,
+    // plus the few writes Node makes meanwhile.
+    expect(unbuffered.writes).toBeGreaterThan(unbuffered.bytes / 4096 - 10);
+    expect(buffered.writes).toBeLessThan(unbuffered.bytes / (1024 * 1024) + 25);
+  },
+  60_000,
+);
 
 test('the probe refuses what would not work, and never throws', async () => {
   const script = (name: string, body: string): string => {
@@ -93,7 +104,9 @@ test('the probe refuses what would not work, and never throws', async () => {
   // The control: a pg_dump that answers like the real one passes.
   expect(await detectStdbuf(script('ok/pg_dump', version))).toMatch(/\/stdbuf$/);
   // The loader reports a library it cannot preload on stderr and runs on: such a run is refused.
-  expect(await detectStdbuf(script('stderr/pg_dump', `${version}; echo "ERROR: ld.so: object cannot be preloaded" >&2`))).toBeUndefined();
+  expect(
+    await detectStdbuf(script('stderr/pg_dump', `${version}; echo "ERROR: ld.so: object cannot be preloaded" >&2`)),
+  ).toBeUndefined();
   expect(await detectStdbuf(script('fails/pg_dump', `${version}; exit 3`))).toBeUndefined();
   // Output that is not the program's own version line.
   expect(await detectStdbuf(script('other-tool', version))).toBeUndefined();

@@ -81,7 +81,14 @@ function listBarrier(store: ObjectStore, parties: number): ObjectStore {
 let counter = 0;
 const stores: [string, () => ObjectStore][] = [
   ['s3rver', () => createStore(parseDestination(`s3://claims/run${++counter}`), testS3Settings(server.endpoint))],
-  ['a folder', () => createStore(parseDestination(pathToFileURL(join(base, `run${++counter}`)).href), testS3Settings('http://127.0.0.1:9'))],
+  [
+    'a folder',
+    () =>
+      createStore(
+        parseDestination(pathToFileURL(join(base, `run${++counter}`)).href),
+        testS3Settings('http://127.0.0.1:9'),
+      ),
+  ],
 ];
 
 describe.each(stores)('claims in %s', (_name, makeStore) => {
@@ -112,7 +119,10 @@ describe.each(stores)('claims in %s', (_name, makeStore) => {
 
   test('both claim, then both list: neither owns the key in that round (both withdraw)', async () => {
     const barrier = listBarrier(store, 2);
-    const outcomes = await Promise.allSettled([claimKey(barrier, key, { attempts: 1 }), claimKey(barrier, key, { attempts: 1 })]);
+    const outcomes = await Promise.allSettled([
+      claimKey(barrier, key, { attempts: 1 }),
+      claimKey(barrier, key, { attempts: 1 }),
+    ]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
     expect(await keysUnder(store, `${key}${CLAIM_INFIX}`)).toEqual([]);
   });
@@ -197,16 +207,27 @@ describe('conditional writes on S3 (If-None-Match: *) and the marker metadata', 
 
   test('a store that does not implement If-None-Match (501): the write goes again without it, and later writes go without it', async () => {
     const proxy = await startS3Proxy(server.port, (request, req, res, forward) => {
-      if (request.headers['if-none-match'] !== undefined) answerS3Error(req, res, 501, 'NotImplemented', 'A header you provided implies functionality that is not implemented');
+      if (request.headers['if-none-match'] !== undefined)
+        answerS3Error(
+          req,
+          res,
+          501,
+          'NotImplemented',
+          'A header you provided implies functionality that is not implemented',
+        );
       else forward();
     });
     try {
       const store = createStore(parseDestination('s3://claims/unconditional'), testS3Settings(proxy.endpoint));
       const big = Buffer.alloc(6 * 1024 * 1024, 7);
-      const uploaded = await store.upload('unconditional/db/big.dump', Readable.from([big, big]), { expectedBytes: 1024 });
+      const uploaded = await store.upload('unconditional/db/big.dump', Readable.from([big, big]), {
+        expectedBytes: 1024,
+      });
       expect(uploaded.bytes).toBe(big.length * 2);
       await store.put('unconditional/db/m.json', '{}', 'application/json');
-      const writes = proxy.requests.filter((r) => (r.method === 'POST' && r.query.has('uploadId')) || (r.method === 'PUT' && !r.query.has('partNumber')));
+      const writes = proxy.requests.filter(
+        (r) => (r.method === 'POST' && r.query.has('uploadId')) || (r.method === 'PUT' && !r.query.has('partNumber')),
+      );
       expect(writes.map((r) => `${r.method} ${r.key} ${r.headers['if-none-match'] ?? '-'}`)).toEqual([
         'POST unconditional/db/big.dump *',
         'POST unconditional/db/big.dump -',
@@ -220,8 +241,17 @@ describe('conditional writes on S3 (If-None-Match: *) and the marker metadata', 
 
   test('412 PreconditionFailed on PutObject and on CompleteMultipartUpload: UploadError that says so, nothing left', async () => {
     const proxy = await startS3Proxy(server.port, (request, req, res, forward) => {
-      const refused = (request.method === 'PUT' && !request.query.has('partNumber')) || (request.method === 'POST' && request.query.has('uploadId'));
-      if (refused && request.key.startsWith('refused/')) answerS3Error(req, res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+      const refused =
+        (request.method === 'PUT' && !request.query.has('partNumber')) ||
+        (request.method === 'POST' && request.query.has('uploadId'));
+      if (refused && request.key.startsWith('refused/'))
+        answerS3Error(
+          req,
+          res,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+        );
       else forward();
     });
     try {
@@ -231,7 +261,10 @@ describe('conditional writes on S3 (If-None-Match: *) and the marker metadata', 
         'Writing s3://claims/refused/db/m.json was refused: an object already exists under that key (another run wrote it first; the store refused to replace it, If-None-Match). Nothing was overwritten.',
       );
       const big = Buffer.alloc(6 * 1024 * 1024, 7);
-      const multi = await rejectionOf(store.upload('refused/db/big.dump', Readable.from([big, big]), { expectedBytes: 1024 }), UploadError);
+      const multi = await rejectionOf(
+        store.upload('refused/db/big.dump', Readable.from([big, big]), { expectedBytes: 1024 }),
+        UploadError,
+      );
       expect(multi.message).toBe(
         'Writing s3://claims/refused/db/big.dump was refused: an object already exists under that key (another run wrote it first; the store refused to replace it, If-None-Match). Nothing was overwritten.',
       );

@@ -87,8 +87,13 @@ describe('LocalFolderStore', () => {
 
   test('put is an exclusive create: a second write of a name is refused, the first kept, no temporary left', async () => {
     await store.put('db/manifest.json', '{"a":1}', 'application/json');
-    const error = await rejectionOf(store.put('db/manifest.json', Buffer.from('{"a":2}'), 'application/json'), UploadError);
-    expect(error.message).toMatch(/^Writing .*db\/manifest\.json .* was refused: a file already exists under that name \(another run wrote it first\)\. Nothing was overwritten\.$/);
+    const error = await rejectionOf(
+      store.put('db/manifest.json', Buffer.from('{"a":2}'), 'application/json'),
+      UploadError,
+    );
+    expect(error.message).toMatch(
+      /^Writing .*db\/manifest\.json .* was refused: a file already exists under that name \(another run wrote it first\)\. Nothing was overwritten\.$/,
+    );
     expect(await readFile(join(root, 'db/manifest.json'), 'utf8')).toBe('{"a":1}');
     expect(await filesUnder(root)).toEqual(['db/manifest.json']);
   });
@@ -96,7 +101,9 @@ describe('LocalFolderStore', () => {
   test('upload is an exclusive create too: the existing file is kept, the temporary file removed', async () => {
     await store.put('db/taken.dump', 'first', 'application/octet-stream');
     const error = await rejectionOf(store.upload('db/taken.dump', Readable.from([Buffer.from('second')])), UploadError);
-    expect(error.message).toContain('was refused: a file already exists under that name (another run wrote it first). Nothing was overwritten.');
+    expect(error.message).toContain(
+      'was refused: a file already exists under that name (another run wrote it first). Nothing was overwritten.',
+    );
     expect(await readFile(join(root, 'db/taken.dump'), 'utf8')).toBe('first');
     expect(await filesUnder(root)).toEqual(['db/taken.dump']);
   });
@@ -108,7 +115,10 @@ describe('LocalFolderStore', () => {
     const found: { key: string; size: number }[] = [];
     for await (const t of store.temporaries!('db/')) found.push({ key: t.key, size: t.size });
     expect(found).toEqual([{ key: 'db/.2026-01-01T000000Z.dump.0123456789ab.partial', size: 4 }]);
-    const outcome = await store.removeTemporaries!(['db/.2026-01-01T000000Z.dump.0123456789ab.partial', 'db/kept.dump']);
+    const outcome = await store.removeTemporaries!([
+      'db/.2026-01-01T000000Z.dump.0123456789ab.partial',
+      'db/kept.dump',
+    ]);
     expect(outcome.deleted).toEqual(['db/.2026-01-01T000000Z.dump.0123456789ab.partial']);
     expect(outcome.errors).toEqual([{ key: 'db/kept.dump', message: 'not a temporary file of this action' }]);
     expect(await filesUnder(root)).toEqual(['db/kept.dump']);
@@ -197,13 +207,22 @@ describe('LocalFolderStore', () => {
   });
 
   test.each([
-    ['../outside.dump', "Invalid key '../outside.dump': it has a '.' or '..' segment (keys must stay inside the destination folder)"],
-    ['db/../../outside.dump', "Invalid key 'db/../../outside.dump': it has a '.' or '..' segment (keys must stay inside the destination folder)"],
+    [
+      '../outside.dump',
+      "Invalid key '../outside.dump': it has a '.' or '..' segment (keys must stay inside the destination folder)",
+    ],
+    [
+      'db/../../outside.dump',
+      "Invalid key 'db/../../outside.dump': it has a '.' or '..' segment (keys must stay inside the destination folder)",
+    ],
     ['/etc/passwd', "Invalid key '/etc/passwd': it is absolute; keys are relative to the destination folder"],
     ['db//x.dump', "Invalid key 'db//x.dump': it has an empty path segment"],
     ['db\\x.dump', "Invalid key 'db\\x.dump': it contains '\\'; separate folders with '/'"],
     ['', "Invalid key '': it is empty"],
-    ['db/.x.dump.abc.partial', "Invalid key 'db/.x.dump.abc.partial': names ending in '.partial' that start with '.' are reserved for temporary files"],
+    [
+      'db/.x.dump.abc.partial',
+      "Invalid key 'db/.x.dump.abc.partial': names ending in '.partial' that start with '.' are reserved for temporary files",
+    ],
   ])('key %j is rejected', async (key, message) => {
     const body = Readable.from([Buffer.from('data')]);
     const error = await rejectionOf(store.upload(key, body), UploadError);
@@ -222,7 +241,10 @@ describe('LocalFolderStore', () => {
       deleted: ['db/1.dump', 'db/2.dump'],
       errors: [
         { key: 'db/missing.dump', message: 'no such file' },
-        { key: '../escape', message: "invalid key: it has a '.' or '..' segment (keys must stay inside the destination folder)" },
+        {
+          key: '../escape',
+          message: "invalid key: it has a '.' or '..' segment (keys must stay inside the destination folder)",
+        },
       ],
     });
     expect(await filesUnder(root)).toEqual([]);

@@ -52,7 +52,8 @@ async function stored(key: string, c: S3Client = client): Promise<{ sha256: stri
   return { sha256: hash.digest('hex'), bytes };
 }
 
-const partRequests = (key: string) => server.requests.filter((line) => line.startsWith(`PUT /${BUCKET}/${key}?`) && line.includes('partNumber='));
+const partRequests = (key: string) =>
+  server.requests.filter((line) => line.startsWith(`PUT /${BUCKET}/${key}?`) && line.includes('partNumber='));
 
 test.each<[string, number, number, number]>([
   // name, total bytes, chunk bytes, parts expected (5 MiB parts)
@@ -61,22 +62,40 @@ test.each<[string, number, number, number]>([
   ['exactly two parts: no empty third part', 10 * MiB, 64 * 1024, 2],
   ['exactly one part: one multipart part', 5 * MiB, MiB, 1],
   ['less than a part: one PutObject', 5 * MiB - 1, MiB, 0],
-])('%s', async (name, total, chunkSize, parts) => {
-  const key = `t/${name.replace(/\W+/g, '-')}`;
-  const { stream, sha256 } = body(total, chunkSize);
-  const upload = new PooledUpload(client, { Bucket: BUCKET, Key: key, params: { ContentType: 'application/octet-stream' }, partSize: 5 * MiB, queueSize: 2 }, () => stream.destroy());
-  await upload.run(stream);
-  expect(upload.failure).toBeUndefined();
-  expect(upload.completed).toBe(true);
-  expect({ bytes: upload.bytes, parts: upload.parts }).toEqual({ bytes: total, parts: Math.max(parts, 1) });
-  expect(partRequests(key)).toHaveLength(parts);
-  expect(await stored(key)).toEqual({ sha256, bytes: total });
-  expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
-}, 60_000);
+])(
+  '%s',
+  async (name, total, chunkSize, parts) => {
+    const key = `t/${name.replace(/\W+/g, '-')}`;
+    const { stream, sha256 } = body(total, chunkSize);
+    const upload = new PooledUpload(
+      client,
+      {
+        Bucket: BUCKET,
+        Key: key,
+        params: { ContentType: 'application/octet-stream' },
+        partSize: 5 * MiB,
+        queueSize: 2,
+      },
+      () => stream.destroy(),
+    );
+    await upload.run(stream);
+    expect(upload.failure).toBeUndefined();
+    expect(upload.completed).toBe(true);
+    expect({ bytes: upload.bytes, parts: upload.parts }).toEqual({ bytes: total, parts: Math.max(parts, 1) });
+    expect(partRequests(key)).toHaveLength(parts);
+    expect(await stored(key)).toEqual({ sha256, bytes: total });
+    expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
+  },
+  60_000,
+);
 
 test('60 MiB from a fast producer: at most queueSize + 1 part buffers, at most queueSize parts in flight', async () => {
   const { stream, sha256 } = body(60 * MiB, 64 * 1024);
-  const upload = new PooledUpload(client, { Bucket: BUCKET, Key: 't/pool', params: {}, partSize: 5 * MiB, queueSize: 3 }, () => stream.destroy());
+  const upload = new PooledUpload(
+    client,
+    { Bucket: BUCKET, Key: 't/pool', params: {}, partSize: 5 * MiB, queueSize: 3 },
+    () => stream.destroy(),
+  );
   await upload.run(stream);
   expect(upload.parts).toBe(12);
   // The producer outpaces the store, so the bounds are reached, and held.
@@ -98,7 +117,11 @@ test('flexible checksums (when_supported, as for AWS S3): the upload is created 
   );
   try {
     const { stream, sha256 } = body(11 * MiB, MiB);
-    const upload = new PooledUpload(crcClient, { Bucket: BUCKET, Key: 't/crc', params: {}, partSize: 5 * MiB, queueSize: 2 }, () => stream.destroy());
+    const upload = new PooledUpload(
+      crcClient,
+      { Bucket: BUCKET, Key: 't/crc', params: {}, partSize: 5 * MiB, queueSize: 2 },
+      () => stream.destroy(),
+    );
     await upload.run(stream);
     expect(upload.parts).toBe(3);
     const create = headers.find((h) => h.query?.includes('"uploads"'));
@@ -120,10 +143,17 @@ test("a child's output read through a pooled pipe: stored intact, every read buf
     const pooled = await openPooledPipe(dir);
     const child = spawnStage('cat', 'cat', [join(dir, 'archive')], { stdout: pooled.childEnd });
     pooled.writtenBy(child);
-    const upload = new PooledUpload(client, { Bucket: BUCKET, Key: 't/pooled', params: {}, partSize: 5 * MiB, queueSize: 2 }, () => pooled.output.destroy());
+    const upload = new PooledUpload(
+      client,
+      { Bucket: BUCKET, Key: 't/pooled', params: {}, partSize: 5 * MiB, queueSize: 2 },
+      () => pooled.output.destroy(),
+    );
     await upload.run(pooled.output);
     await child.done;
-    expect(await stored('t/pooled')).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length });
+    expect(await stored('t/pooled')).toEqual({
+      sha256: createHash('sha256').update(data).digest('hex'),
+      bytes: data.length,
+    });
     // ≥ 92 reads of at most 256 KiB; without releases each would need a buffer of its own.
     expect(pooled.buffersAllocated()).toBeLessThan(data.length / POOLED_READ_BYTES / 4);
   } finally {

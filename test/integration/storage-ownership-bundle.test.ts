@@ -9,17 +9,40 @@
  *   and removed by the next backup once older than 24 h.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 
 import type { Manifest } from '../../src/manifest.js';
 import { claimObjectKey } from '../../src/storage/claim.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
-import { answerS3Error, startS3Proxy, startS3Server, testS3Inputs, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import {
+  answerS3Error,
+  startS3Proxy,
+  startS3Server,
+  testS3Inputs,
+  testS3Settings,
+  type S3Proxy,
+  type S3Server,
+} from '../support/s3-server.js';
 
 let cluster: Cluster;
 let s3: S3Server;
@@ -31,7 +54,10 @@ beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
   await s3.createBucket('owned');
   await cluster.createDatabase('shop');
-  await cluster.psql('shop', 'CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 300000) g');
+  await cluster.psql(
+    'shop',
+    'CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 300000) g',
+  );
   client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
 }, 120_000);
 
@@ -45,7 +71,11 @@ function backupInputs(destination: string, extra: Record<string, string> = {}): 
   return { 'database-url': cluster.url('shop'), destination, ...testS3Inputs(s3.endpoint), ...extra };
 }
 
-function retentionInputs(command: string, destination: string, extra: Record<string, string> = {}): Record<string, string> {
+function retentionInputs(
+  command: string,
+  destination: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return { command, database: 'shop', destination, ...testS3Inputs(s3.endpoint), ...extra };
 }
 
@@ -56,7 +86,9 @@ async function s3Text(key: string): Promise<string> {
 
 async function s3Sha256(key: string): Promise<string> {
   const { Body } = await client.send(new GetObjectCommand({ Bucket: 'owned', Key: key }));
-  return createHash('sha256').update(await (Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()).digest('hex');
+  return createHash('sha256')
+    .update(await (Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray())
+    .digest('hex');
 }
 
 async function s3Keys(prefix: string): Promise<string[]> {
@@ -73,7 +105,8 @@ async function startOfSecond(): Promise<void> {
   while (Date.now() % 1000 > 150 || Date.now() % 1000 < 20) await new Promise((r) => setTimeout(r, 5));
 }
 
-const RACE_MESSAGE = /another run holds .*Nothing was written under that key|an object already exists at .*Nothing was overwritten|was refused: a file already exists under that name \(another run wrote it first\)\. Nothing was overwritten|was refused: an object already exists under that key/;
+const RACE_MESSAGE =
+  /another run holds .*Nothing was written under that key|an object already exists at .*Nothing was overwritten|was refused: a file already exists under that name \(another run wrote it first\)\. Nothing was overwritten|was refused: an object already exists under that key/;
 
 /**
  * A proxy in front of s3rver that holds each archive's completing request (PutObject or
@@ -110,14 +143,21 @@ async function bothCheckFirst(): Promise<S3Proxy> {
  * (a run's key has whole-second time; at most 5 tries), and returns both runs. `endpoint` is the S3
  * endpoint the runs use (default: s3rver itself).
  */
-async function race(destination: (attempt: number) => string, endpoint?: string): Promise<{ runs: ActionRun[]; destination: string }> {
+async function race(
+  destination: (attempt: number) => string,
+  endpoint?: string,
+): Promise<{ runs: ActionRun[]; destination: string }> {
   for (let attempt = 1; attempt <= 5; attempt++) {
     await startOfSecond();
     const target = destination(attempt);
     const extra: Record<string, string> = endpoint ? { 's3-endpoint': endpoint } : {};
-    const runs = await Promise.all([runAction({ inputs: backupInputs(target, extra) }), runAction({ inputs: backupInputs(target, extra) })]);
+    const runs = await Promise.all([
+      runAction({ inputs: backupInputs(target, extra) }),
+      runAction({ inputs: backupInputs(target, extra) }),
+    ]);
     // Both succeeded (with distinct keys): they started in different seconds; try again.
-    if (runs.every((r) => r.exitCode === 0) && runs[0]?.outputs['backup-key'] !== runs[1]?.outputs['backup-key']) continue;
+    if (runs.every((r) => r.exitCode === 0) && runs[0]?.outputs['backup-key'] !== runs[1]?.outputs['backup-key'])
+      continue;
     return { runs, destination: target };
   }
   throw new Error('two runs started together never picked the same key in 5 tries');
@@ -129,7 +169,17 @@ describe('two backups of one database to one destination in the same second', ()
     const { runs, destination } = await race((n) => `s3://owned/race${n}`, proxy.endpoint).finally(() => proxy.stop());
     const winners = runs.filter((r) => r.exitCode === 0);
     const losers = runs.filter((r) => r.exitCode !== 0);
-    if (winners.length !== 1) console.log(runs.map((r) => r.stdout.split('\n').filter((l) => /::error::|::warning::|claim|Storage|Verify/.test(l)).join('\n')).join('\n-----\n'));
+    if (winners.length !== 1)
+      console.log(
+        runs
+          .map((r) =>
+            r.stdout
+              .split('\n')
+              .filter((l) => /::error::|::warning::|claim|Storage|Verify/.test(l))
+              .join('\n'),
+          )
+          .join('\n-----\n'),
+      );
     expect(winners).toHaveLength(1);
     expect(losers).toHaveLength(1);
     expect(losers[0]?.stdout).toMatch(RACE_MESSAGE);
@@ -154,18 +204,27 @@ describe('two backups of one database to one destination in the same second', ()
     const winner = winners[0] as ActionRun;
     const root = destination.slice('file://'.length);
     const key = winner.outputs['backup-key'] as string;
-    const manifest = JSON.parse(readFileSync(path.join(root, winner.outputs['manifest-key'] as string), 'utf8')) as Manifest;
-    expect(createHash('sha256').update(readFileSync(path.join(root, key))).digest('hex')).toBe(manifest.archive.sha256);
+    const manifest = JSON.parse(
+      readFileSync(path.join(root, winner.outputs['manifest-key'] as string), 'utf8'),
+    ) as Manifest;
+    expect(
+      createHash('sha256')
+        .update(readFileSync(path.join(root, key)))
+        .digest('hex'),
+    ).toBe(manifest.archive.sha256);
     expect(manifest.archive.sha256).toBe(winner.outputs.sha256);
-    expect(filesIn(path.join(root, 'shop'))).toEqual([path.basename(key), `${path.basename(key)}.manifest.json`].sort());
+    expect(filesIn(path.join(root, 'shop'))).toEqual(
+      [path.basename(key), `${path.basename(key)}.manifest.json`].sort(),
+    );
   }, 180_000);
 });
 
-describe('after the write, the object under the key must be the run\'s own (a store that let another writer replace it)', () => {
+describe("after the write, the object under the key must be the run's own (a store that let another writer replace it)", () => {
   /** A proxy that answers HeadObject of keys matching `pattern` with another ETag, as if another writer had replaced the object. */
   function replacedOnHead(pattern: RegExp): Promise<S3Proxy> {
     return startS3Proxy(s3.port, ({ method, key }, _req, _res, forward) => {
-      if (method === 'HEAD' && pattern.test(key)) forward((headers) => ({ ...headers, etag: '"0123456789abcdef0123456789abcdef"' }));
+      if (method === 'HEAD' && pattern.test(key))
+        forward((headers) => ({ ...headers, etag: '"0123456789abcdef0123456789abcdef"' }));
       else forward();
     });
   }
@@ -175,7 +234,9 @@ describe('after the write, the object under the key must be the run\'s own (a st
     try {
       const run = await runAction({ inputs: backupInputs('s3://owned/replaced', { 's3-endpoint': proxy.endpoint }) });
       expect(run.exitCode).not.toBe(0);
-      expect(run.stdout).toMatch(/replaced\/shop\/\S+\.dump\.zst has ETag 0123456789abcdef0123456789abcdef but the upload was answered with [0-9a-f]{32}: another writer replaced the archive after this run stored it/);
+      expect(run.stdout).toMatch(
+        /replaced\/shop\/\S+\.dump\.zst has ETag 0123456789abcdef0123456789abcdef but the upload was answered with [0-9a-f]{32}: another writer replaced the archive after this run stored it/,
+      );
       expect((await s3Keys('replaced/')).filter((k) => k.endsWith('.manifest.json'))).toEqual([]);
     } finally {
       await proxy.stop();
@@ -185,9 +246,13 @@ describe('after the write, the object under the key must be the run\'s own (a st
   test('the manifest: the run fails saying another writer replaced it', async () => {
     const proxy = await replacedOnHead(/\.manifest\.json$/);
     try {
-      const run = await runAction({ inputs: backupInputs('s3://owned/replaced-manifest', { 's3-endpoint': proxy.endpoint }) });
+      const run = await runAction({
+        inputs: backupInputs('s3://owned/replaced-manifest', { 's3-endpoint': proxy.endpoint }),
+      });
       expect(run.exitCode).not.toBe(0);
-      expect(run.stdout).toMatch(/the object under replaced-manifest\/shop\/\S+\.manifest\.json is not the one this run wrote \(\d+ bytes, ETag 0123456789abcdef0123456789abcdef; written \d+ bytes, ETag [0-9a-f]{32}\): another writer replaced it/);
+      expect(run.stdout).toMatch(
+        /the object under replaced-manifest\/shop\/\S+\.manifest\.json is not the one this run wrote \(\d+ bytes, ETag 0123456789abcdef0123456789abcdef; written \d+ bytes, ETag [0-9a-f]{32}\): another writer replaced it/,
+      );
     } finally {
       await proxy.stop();
     }
@@ -197,7 +262,8 @@ describe('after the write, the object under the key must be the run\'s own (a st
 describe('a run that fails after the upload leaves nothing under the final keys', () => {
   test('S3: the manifest write is refused; the stored archive and its claim are removed', async () => {
     const proxy = await startS3Proxy(s3.port, ({ method, key }, req, res, forward) => {
-      if (method === 'PUT' && key.endsWith('.manifest.json')) answerS3Error(req, res, 400, 'InvalidRequest', 'manifests refused by this test');
+      if (method === 'PUT' && key.endsWith('.manifest.json'))
+        answerS3Error(req, res, 400, 'InvalidRequest', 'manifests refused by this test');
       else forward();
     });
     try {
@@ -214,7 +280,7 @@ describe('a run that fails after the upload leaves nothing under the final keys'
 describe('only what this action wrote is deleted', () => {
   const FOREIGN = '2020-01-01T000000Z.dump';
 
-  test('S3: prune keep-last=1 keeps another tool\'s 2020-01-01T000000Z.dump (no manifest, no marker) and deletes an interrupted archive of ours', async () => {
+  test("S3: prune keep-last=1 keeps another tool's 2020-01-01T000000Z.dump (no manifest, no marker) and deletes an interrupted archive of ours", async () => {
     const first = await runAction({ inputs: backupInputs('s3://owned/foreign') });
     expect(first.exitCode).toBe(0);
     // Interrupted run of ours: the archive (with the marker metadata) is stored, its manifest is not.
@@ -229,7 +295,9 @@ describe('only what this action wrote is deleted', () => {
     expect(prune.exitCode).toBe(0);
     expect(prune.stdout).toContain(`delete  ${first.outputs['backup-key']}`);
     expect(prune.stdout).not.toContain(FOREIGN + '  ');
-    expect(await s3Keys('foreign/')).toEqual([`foreign/shop/${FOREIGN}`, second.outputs['backup-key'], second.outputs['manifest-key']].sort());
+    expect(await s3Keys('foreign/')).toEqual(
+      [`foreign/shop/${FOREIGN}`, second.outputs['backup-key'], second.outputs['manifest-key']].sort(),
+    );
   }, 180_000);
 
   test('a folder: the same; the interrupted archive of ours is known by the claim its run kept', async () => {
@@ -251,7 +319,13 @@ describe('only what this action wrote is deleted', () => {
     expect(failed.stdout).toMatch(/globals\.sql .*was refused: a file already exists under that name/);
     expect(failed.stdout).toMatch(/removed shop\/\S+\.dump\.zst, stored by this run before it failed/);
     for (const time of blocked) rmSync(path.join(folder, `${time}.globals.sql`), { recursive: true });
-    expect(filesIn(folder)).toEqual([FOREIGN, path.basename(first.outputs['backup-key'] as string), path.basename(first.outputs['manifest-key'] as string)].sort());
+    expect(filesIn(folder)).toEqual(
+      [
+        FOREIGN,
+        path.basename(first.outputs['backup-key'] as string),
+        path.basename(first.outputs['manifest-key'] as string),
+      ].sort(),
+    );
 
     // A run killed after storing the archive (SIGKILL: no clean-up) leaves it with its claim beside
     // it, which marks it as this action's.
@@ -265,7 +339,13 @@ describe('only what this action wrote is deleted', () => {
 
     const prune = await runAction({ inputs: retentionInputs('prune', `file://${root}`, { 'keep-last': '1' }) });
     expect(prune.exitCode).toBe(0);
-    expect(filesIn(folder)).toEqual([FOREIGN, path.basename(third.outputs['backup-key'] as string), path.basename(third.outputs['manifest-key'] as string)].sort());
+    expect(filesIn(folder)).toEqual(
+      [
+        FOREIGN,
+        path.basename(third.outputs['backup-key'] as string),
+        path.basename(third.outputs['manifest-key'] as string),
+      ].sort(),
+    );
   }, 180_000);
 });
 
@@ -278,7 +358,10 @@ async function afterThisSecond(): Promise<number> {
 
 /** The key time of `time` (`2026-12-07T011503Z`). */
 function keyTime(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '');
+  return time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '');
 }
 
 describe('temporary files of killed runs', () => {
@@ -297,7 +380,12 @@ describe('temporary files of killed runs', () => {
     expect(listed.exitCode).toBe(0);
     expect(listed.stdout).toContain(`temporary  shop/${old}  partial  4.1 kB`);
     expect(listed.stdout).toContain(`temporary  shop/${fresh}  partial  1.0 kB`);
-    const temporaries = JSON.parse(listed.outputs['temporary-files'] as string) as { key: string; kind: string; sizeBytes: number; stale: boolean }[];
+    const temporaries = JSON.parse(listed.outputs['temporary-files'] as string) as {
+      key: string;
+      kind: string;
+      sizeBytes: number;
+      stale: boolean;
+    }[];
     expect(temporaries.map(({ key, kind, sizeBytes, stale }) => ({ key, kind, sizeBytes, stale }))).toEqual([
       { key: `shop/${old}`, kind: 'partial', sizeBytes: 4096, stale: true },
       { key: `shop/${fresh}`, kind: 'partial', sizeBytes: 1024, stale: false },
@@ -308,6 +396,12 @@ describe('temporary files of killed runs', () => {
     const backup = await runAction({ inputs: backupInputs(`file://${root}`) });
     expect(backup.exitCode).toBe(0);
     expect(backup.stdout).toContain(`removed 1 temporary object(s) older than 24 h left by killed runs: shop/${old}.`);
-    expect(filesIn(folder)).toEqual([fresh, path.basename(backup.outputs['backup-key'] as string), path.basename(backup.outputs['manifest-key'] as string)].sort());
+    expect(filesIn(folder)).toEqual(
+      [
+        fresh,
+        path.basename(backup.outputs['backup-key'] as string),
+        path.basename(backup.outputs['manifest-key'] as string),
+      ].sort(),
+    );
   }, 120_000);
 });

@@ -17,7 +17,16 @@ import { parseDestination } from '../../src/storage/destination.js';
 import { PooledUpload } from '../../src/storage/multipart.js';
 import { MAX_PARTS, MiB } from '../../src/storage/part-size.js';
 import { S3ObjectStore, s3ClientConfig } from '../../src/storage/s3.js';
-import { answerS3Error, startS3Proxy, startS3Server, testS3Settings, type Forward, type ProxiedRequest, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import {
+  answerS3Error,
+  startS3Proxy,
+  startS3Server,
+  testS3Settings,
+  type Forward,
+  type ProxiedRequest,
+  type S3Proxy,
+  type S3Server,
+} from '../support/s3-server.js';
 import { rejectionOf } from '../support/rejection.js';
 
 const BUCKET = 'answers';
@@ -37,7 +46,12 @@ let direct: S3Client;
 let proxied: S3Client;
 let store: S3ObjectStore;
 
-function route({ method, key, query }: ProxiedRequest, req: IncomingMessage, res: ServerResponse, forward: Forward): void {
+function route(
+  { method, key, query }: ProxiedRequest,
+  req: IncomingMessage,
+  res: ServerResponse,
+  forward: Forward,
+): void {
   if (key === NO_UPLOAD_ID && method === 'POST' && query.has('uploads')) {
     // Answered here, not forwarded: the client could never abort an upload whose id it was not told.
     req.resume();
@@ -115,7 +129,8 @@ async function objectExists(key: string): Promise<boolean> {
 }
 
 /** Requests for `key` that reached `where` (`METHOD path?query [status]` lines), path-style. */
-const forKey = (where: string[], key: string) => where.filter((line) => line.split(' ')[1]?.split('?')[0] === `/${BUCKET}/${key}`);
+const forKey = (where: string[], key: string) =>
+  where.filter((line) => line.split(' ')[1]?.split('?')[0] === `/${BUCKET}/${key}`);
 const query = (line: string) => new URL(line.split(' ')[1] ?? '/', 'http://localhost').searchParams;
 const isPart = (line: string) => line.startsWith('PUT ') && query(line).has('partNumber');
 
@@ -124,7 +139,10 @@ test('CreateMultipartUpload answered 200 without an UploadId: the upload fails s
   const body = randomStream(9 * MiB, MiB);
   const error = await rejectionOf(store.upload(NO_UPLOAD_ID, body), UploadError);
 
-  const seen = forKey(proxy.requests.map((r) => r.line), NO_UPLOAD_ID);
+  const seen = forKey(
+    proxy.requests.map((r) => r.line),
+    NO_UPLOAD_ID,
+  );
   expect(seen.filter((line) => line.startsWith('POST ') && query(line).has('uploads'))).toHaveLength(1);
   expect(seen.filter(isPart)).toEqual([]);
   // Nothing else was sent for the key either (no PutObject, no CompleteMultipartUpload; no abort: there is no id).
@@ -147,7 +165,11 @@ test('UploadPart answered 200 without an ETag: the upload fails naming the part,
   const created = answered.filter((line) => line.startsWith('POST ') && query(line).has('uploads'));
   expect(created).toHaveLength(1);
   expect(created[0]).toMatch(/ 200$/);
-  expect(answered.filter((line) => isPart(line) && query(line).get('partNumber') === String(NO_ETAG_PART) && line.endsWith(' 200'))).toHaveLength(1);
+  expect(
+    answered.filter(
+      (line) => isPart(line) && query(line).get('partNumber') === String(NO_ETAG_PART) && line.endsWith(' 200'),
+    ),
+  ).toHaveLength(1);
   // Never completed; aborted (the test server answers AbortMultipartUpload with 204).
   expect(answered.filter((line) => line.startsWith('POST ') && query(line).has('uploadId'))).toEqual([]);
   expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
@@ -163,20 +185,29 @@ test(`a body that needs more than MAX_PARTS (${MAX_PARTS}) parts: PooledUpload f
   const partSize = 16;
   const body = randomStream((MAX_PARTS + 50) * partSize + 7, 4096);
   let stopped = 0;
-  const upload = new PooledUpload(proxied, { Bucket: BUCKET, Key: TOO_MANY_PARTS, params: {}, partSize, queueSize: 8 }, () => {
-    stopped += 1;
-    body.destroy();
-  });
+  const upload = new PooledUpload(
+    proxied,
+    { Bucket: BUCKET, Key: TOO_MANY_PARTS, params: {}, partSize, queueSize: 8 },
+    () => {
+      stopped += 1;
+      body.destroy();
+    },
+  );
   const failure = await upload.run(body).then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(failure).toBeInstanceOf(Error);
-  expect((failure as Error).message).toContain(`the archive needs more than ${MAX_PARTS} parts of ${partSize} bytes (S3's limit)`);
+  expect((failure as Error).message).toContain(
+    `the archive needs more than ${MAX_PARTS} parts of ${partSize} bytes (S3's limit)`,
+  );
   expect(upload.failure?.kind).toBe('other');
   expect(stopped).toBe(1);
 
-  const seen = forKey(proxy.requests.map((r) => r.line), TOO_MANY_PARTS);
+  const seen = forKey(
+    proxy.requests.map((r) => r.line),
+    TOO_MANY_PARTS,
+  );
   const partNumbers = seen.filter(isPart).map((line) => Number(query(line).get('partNumber')));
   expect(partNumbers).toHaveLength(MAX_PARTS);
   expect(new Set(partNumbers).size).toBe(MAX_PARTS);
@@ -190,9 +221,12 @@ test(`a body that needs more than MAX_PARTS (${MAX_PARTS}) parts: PooledUpload f
 
   // PooledUpload leaves the abort to its caller (S3ObjectStore aborts when `uploadId` is set and
   // nothing was completed): the one open upload is the one it reports, and aborting that id closes it.
-  const pending = async () => (await server.pendingMultipartUploads(BUCKET)).filter((open) => open.key === TOO_MANY_PARTS);
+  const pending = async () =>
+    (await server.pendingMultipartUploads(BUCKET)).filter((open) => open.key === TOO_MANY_PARTS);
   expect(await pending()).toEqual([{ uploadId: upload.uploadId, key: TOO_MANY_PARTS }]);
-  await proxied.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: TOO_MANY_PARTS, UploadId: upload.uploadId }));
+  await proxied.send(
+    new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: TOO_MANY_PARTS, UploadId: upload.uploadId }),
+  );
   expect(await pending()).toEqual([]);
   expect(await objectExists(TOO_MANY_PARTS)).toBe(false);
 }, 60_000);

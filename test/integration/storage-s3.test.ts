@@ -12,7 +12,14 @@ import { UploadError } from '../../src/errors.js';
 import { parseDestination } from '../../src/storage/destination.js';
 import { MiB } from '../../src/storage/part-size.js';
 import { S3ObjectStore } from '../../src/storage/s3.js';
-import { answerS3Error, startS3Proxy, startS3Server, testS3Settings, type S3Proxy, type S3Server } from '../support/s3-server.js';
+import {
+  answerS3Error,
+  startS3Proxy,
+  startS3Server,
+  testS3Settings,
+  type S3Proxy,
+  type S3Server,
+} from '../support/s3-server.js';
 import { rejectionOf } from '../support/rejection.js';
 
 const BUCKET = 'backups';
@@ -121,13 +128,20 @@ describe('S3ObjectStore against s3rver', () => {
 
     expect(await readAll(await store.get('db/manifest.json'))).toBe(manifest);
     expect(await store.head('db/missing.json')).toBeUndefined();
-    await expect(store.get('db/missing.json')).rejects.toThrow('There is no object s3://backups/db/missing.json: NoSuchKey');
+    await expect(store.get('db/missing.json')).rejects.toThrow(
+      'There is no object s3://backups/db/missing.json: NoSuchKey',
+    );
   });
 
   test('streams 40 MiB in several parts and reads it back byte-identical', async () => {
     const body = randomBody({ chunks: 40 });
     const result = await store.upload('db/big.dump', body.stream, { expectedBytes: 1 * MiB });
-    expect(result).toEqual({ key: 'db/big.dump', bytes: 40 * MiB, parts: 5, etag: expect.stringMatching(/^[0-9a-f]{32}-5$|^[0-9a-f]{32}$/) });
+    expect(result).toEqual({
+      key: 'db/big.dump',
+      bytes: 40 * MiB,
+      parts: 5,
+      etag: expect.stringMatching(/^[0-9a-f]{32}-5$|^[0-9a-f]{32}$/),
+    });
     expect(uploadParts(server, 'db/big.dump')).toBe(5);
 
     expect((await store.head('db/big.dump'))?.size).toBe(40 * MiB);
@@ -158,7 +172,9 @@ describe('S3ObjectStore against s3rver', () => {
       const listed = await collect(store.list('db/many/'));
       expect(listed.map((o) => o.key).sort()).toEqual(keys);
       expect(listed.every((o) => o.size === Buffer.byteLength(o.key))).toBe(true);
-      const listRequests = server.responses.slice(before).filter((line) => /^GET \/backups\/?\?(.*&)?list-type=2/.test(line));
+      const listRequests = server.responses
+        .slice(before)
+        .filter((line) => /^GET \/backups\/?\?(.*&)?list-type=2/.test(line));
       expect(listRequests).toHaveLength(2);
       expect(listRequests[0]).not.toContain('continuation-token=');
       expect(listRequests[1]).toContain('continuation-token=');
@@ -201,7 +217,13 @@ describe('S3ObjectStore against s3rver', () => {
           }
         }
         if (method === 'POST' && query.has('delete')) {
-          answerS3Error(req, res, 501, 'NotImplemented', "Header 'x-amz-checksum-crc32' with value 'AAAAAA==' not implemented");
+          answerS3Error(
+            req,
+            res,
+            501,
+            'NotImplemented',
+            "Header 'x-amz-checksum-crc32' with value 'AAAAAA==' not implemented",
+          );
           return;
         }
         if (method === 'DELETE' && bucket === BUCKET && key === denied) {
@@ -274,20 +296,28 @@ describe('S3ObjectStore against s3rver', () => {
   test.each([
     ['a single PutObject', 1],
     ['a multipart upload', 12],
-  ])('missing bucket (%s) → UploadError naming the bucket', async (_what, chunks) => {
-    const missing = new S3ObjectStore(s3Destination('s3://no-such-bucket-here/db'), testS3Settings(server.endpoint));
-    try {
-      const body = randomBody({ chunks });
-      const error = await rejectionOf(missing.upload('db/x.dump', body.stream), UploadError);
-      expect(error.message).toContain('Upload to s3://no-such-bucket-here/db/x.dump failed: NoSuchBucket: The specified bucket does not exist.');
-      expect(error.message).toContain(
-        "The bucket 'no-such-bucket-here' does not exist at " + server.endpoint + ': create the bucket or fix `destination` (s3://no-such-bucket-here/db).',
-      );
-      expect(body.stream.destroyed).toBe(true);
-    } finally {
-      missing.close();
-    }
-  }, 30_000);
+  ])(
+    'missing bucket (%s) → UploadError naming the bucket',
+    async (_what, chunks) => {
+      const missing = new S3ObjectStore(s3Destination('s3://no-such-bucket-here/db'), testS3Settings(server.endpoint));
+      try {
+        const body = randomBody({ chunks });
+        const error = await rejectionOf(missing.upload('db/x.dump', body.stream), UploadError);
+        expect(error.message).toContain(
+          'Upload to s3://no-such-bucket-here/db/x.dump failed: NoSuchBucket: The specified bucket does not exist.',
+        );
+        expect(error.message).toContain(
+          "The bucket 'no-such-bucket-here' does not exist at " +
+            server.endpoint +
+            ': create the bucket or fix `destination` (s3://no-such-bucket-here/db).',
+        );
+        expect(body.stream.destroyed).toBe(true);
+      } finally {
+        missing.close();
+      }
+    },
+    30_000,
+  );
 
   test('AbortSignal cancels the upload: UploadError, nothing left', async () => {
     const body = randomBody({ chunks: 1000, delayMs: 5 });
@@ -299,7 +329,9 @@ describe('S3ObjectStore against s3rver', () => {
     const error = await rejectionOf(upload, UploadError);
 
     expect(Date.now() - abortedAt).toBeLessThan(5_000);
-    expect(error.message).toBe('Upload to s3://backups/db/aborted.dump was aborted (cancelled by the test). Nothing was left under the key.');
+    expect(error.message).toBe(
+      'Upload to s3://backups/db/aborted.dump was aborted (cancelled by the test). Nothing was left under the key.',
+    );
     expect(body.stream.destroyed).toBe(true);
     expect(await store.head('db/aborted.dump')).toBeUndefined();
     expect(await server.pendingMultipartUploads(BUCKET)).toEqual([]);
@@ -308,7 +340,10 @@ describe('S3ObjectStore against s3rver', () => {
   test('an already aborted signal uploads nothing', async () => {
     const body = randomBody({ chunks: 1 });
     const before = server.requests.length;
-    const error = await rejectionOf(store.upload('db/never.dump', body.stream, { signal: AbortSignal.abort() }), UploadError);
+    const error = await rejectionOf(
+      store.upload('db/never.dump', body.stream, { signal: AbortSignal.abort() }),
+      UploadError,
+    );
     expect(error.message).toMatch(/^Upload to s3:\/\/backups\/db\/never\.dump was aborted before it started/);
     expect(server.requests.length).toBe(before);
   });
@@ -348,7 +383,9 @@ describe('S3ObjectStore when the server goes away', () => {
       expect(message).toMatch(/^Upload to s3:\/\/backups\/db\/crash\.dump failed: /);
       expect(message).toMatch(/ECONNREFUSED|ECONNRESET|EPIPE|socket hang up/);
       expect(message).toContain(`Could not reach the S3 endpoint (${first.endpoint})`);
-      expect(message).toMatch(/The incomplete multipart upload [0-9a-f]+ could not be aborted .*AbortIncompleteMultipartUpload/);
+      expect(message).toMatch(
+        /The incomplete multipart upload [0-9a-f]+ could not be aborted .*AbortIncompleteMultipartUpload/,
+      );
       expect(body.stream.destroyed).toBe(true);
 
       const second = await startS3Server({ dir, port: first.port });

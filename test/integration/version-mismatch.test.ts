@@ -29,13 +29,21 @@ afterAll(async () => {
 });
 
 function config(inputs: Record<string, string>) {
-  const all: Record<string, string> = { 'database-url': cluster.url('postgres'), destination: 'file:///tmp/never-written', ...inputs };
+  const all: Record<string, string> = {
+    'database-url': cluster.url('postgres'),
+    destination: 'file:///tmp/never-written',
+    ...inputs,
+  };
   return parseConfig((name) => all[name] ?? '');
 }
 
 test('the real pg_dump 15 against a 17 server: its refusal is turned into an actionable message', async () => {
   const conn = config({}).connection!;
-  const child = processDumper(cluster.binDir, () => undefined).start('pg_dump', buildPgDumpArgs(config({}).dump, { compress: '0' }), libpqEnv(conn));
+  const child = processDumper(cluster.binDir, () => undefined).start(
+    'pg_dump',
+    buildPgDumpArgs(config({}).dump, { compress: '0' }),
+    libpqEnv(conn),
+  );
   child.stdout?.resume();
   const error = await child.done.catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ChildExitError);

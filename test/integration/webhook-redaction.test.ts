@@ -40,7 +40,9 @@ test.each([
   ['Slack', '/services/T0ABC/B0DEF/xyz123'],
 ])('%s payload: sent, and the secret is in none of its encodings', async (_name, path) => {
   const before = receiver.received.length;
-  const outcome = await notifyWebhook({ webhookUrl: `${receiver.url}${path}`, notifyOn: 'always' }, event(), log, { secrets: [SECRET] });
+  const outcome = await notifyWebhook({ webhookUrl: `${receiver.url}${path}`, notifyOn: 'always' }, event(), log, {
+    secrets: [SECRET],
+  });
   expect(outcome).toBe('sent');
   expect(receiver.received.length).toBe(before + 1);
   const body = receiver.received.at(-1)?.raw ?? '';
@@ -52,7 +54,10 @@ test.each([
 test('the receiver does find an unredacted secret (the scan can fail)', async () => {
   const probe = await startWebhookReceiver({ status: 200 }, [SECRET]);
   try {
-    await fetch(`${probe.url}/x`, { method: 'POST', body: JSON.stringify({ text: `a ${Buffer.from(`yz${SECRET}`).toString('base64')}` }) });
+    await fetch(`${probe.url}/x`, {
+      method: 'POST',
+      body: JSON.stringify({ text: `a ${Buffer.from(`yz${SECRET}`).toString('base64')}` }),
+    });
     expect(probe.leaks.length).toBeGreaterThan(0);
   } finally {
     await probe.stop();

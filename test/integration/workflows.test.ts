@@ -105,14 +105,21 @@ class WorkflowRunner {
     const runId = String(this.runId++);
 
     // inputs: the declared inputs of the trigger, with their defaults (null for an event without inputs).
-    const declared = ((called ? (on['workflow_call'] as Dict | undefined)?.['inputs'] : (on['workflow_dispatch'] as Dict | null | undefined)?.['inputs']) ?? {}) as Record<string, Dict>;
+    const declared = ((called
+      ? (on['workflow_call'] as Dict | undefined)?.['inputs']
+      : (on['workflow_dispatch'] as Dict | null | undefined)?.['inputs']) ?? {}) as Record<string, Dict>;
     const given = event.inputs ?? {};
     for (const k of Object.keys(given)) if (!(k in declared)) throw new Error(`${file}: input '${k}' is not declared`);
     const inputs: Record<string, Value> = {};
     for (const [k, spec] of Object.entries(declared)) {
       if (called || event.name === 'workflow_dispatch') {
         if (spec['required'] === true && !(k in given)) throw new Error(`${file}: required input '${k}' not given`);
-        inputs[k] = typed(file, k, String(spec['type'] ?? 'string'), k in given ? (given[k] as Value) : ((spec['default'] as Value | undefined) ?? null));
+        inputs[k] = typed(
+          file,
+          k,
+          String(spec['type'] ?? 'string'),
+          k in given ? (given[k] as Value) : ((spec['default'] as Value | undefined) ?? null),
+        );
       } else {
         inputs[k] = null;
       }
@@ -123,7 +130,8 @@ class WorkflowRunner {
     if (called) {
       const declaredSecrets = ((on['workflow_call'] as Dict)['secrets'] ?? {}) as Record<string, Dict>;
       const passed = event.secrets ?? {};
-      for (const k of Object.keys(passed)) if (!(k in declaredSecrets)) throw new Error(`${file}: secret '${k}' is not declared`);
+      for (const k of Object.keys(passed))
+        if (!(k in declaredSecrets)) throw new Error(`${file}: secret '${k}' is not declared`);
       secrets = {};
       for (const [k, spec] of Object.entries(declaredSecrets)) {
         if (spec['required'] === true && !passed[k]) throw new Error(`${file}: required secret '${k}' not passed`);
@@ -164,10 +172,16 @@ class WorkflowRunner {
       const job = jobs[id] as Dict;
       const needs = toList(job['needs']);
       const needsCtx: Record<string, Value> = {};
-      for (const n of needs) needsCtx[n] = { result: results[n]?.result ?? 'skipped', outputs: results[n]?.outputs ?? {} };
+      for (const n of needs)
+        needsCtx[n] = { result: results[n]?.result ?? 'skipped', outputs: results[n]?.outputs ?? {} };
       const upstreamFailed = needs.some((n) => results[n]?.result !== 'success');
       const matrix = this.matrixOf(job);
-      const ctx: Context = { ...base, needs: needsCtx, matrix, strategy: { 'fail-fast': true, 'job-index': 0, 'job-total': 1 } };
+      const ctx: Context = {
+        ...base,
+        needs: needsCtx,
+        matrix,
+        strategy: { 'fail-fast': true, 'job-index': 0, 'job-total': 1 },
+      };
       if (!condition(job['if'], ctx, { failed: upstreamFailed })) {
         results[id] = { result: 'skipped', outputs: declaredJobOutputs(job) };
         continue;
@@ -184,7 +198,8 @@ class WorkflowRunner {
       const declaredOutputs = ((on['workflow_call'] as Dict)['outputs'] ?? {}) as Record<string, Dict>;
       const jobsCtx: Record<string, Value> = {};
       for (const [id, r] of Object.entries(results)) jobsCtx[id] = { result: r.result, outputs: r.outputs };
-      for (const [k, spec] of Object.entries(declaredOutputs)) outputs[k] = interpolate(spec['value'], { ...base, jobs: jobsCtx });
+      for (const [k, spec] of Object.entries(declaredOutputs))
+        outputs[k] = interpolate(spec['value'], { ...base, jobs: jobsCtx });
     }
     const failed = Object.values(results).some((r) => r.result === 'failure');
     return { name, result: failed ? 'failure' : 'success', jobs: results, outputs };
@@ -198,20 +213,33 @@ class WorkflowRunner {
     return out;
   }
 
-  private async callReusable(file: string, id: string, job: Dict, ctx: Context, workflowName: string): Promise<JobResult> {
+  private async callReusable(
+    file: string,
+    id: string,
+    job: Dict,
+    ctx: Context,
+    workflowName: string,
+  ): Promise<JobResult> {
     const uses = job['uses'] as string;
     const m = new RegExp(`^(?:${PUBLISHED}/|\\./)(\\.github/workflows/[^@]+\\.yml)(?:@v1)?$`).exec(uses);
     if (!m) throw new Error(`${file} job ${id}: calls ${uses}, not a reusable workflow of this repository at @v1`);
     const inputs: Record<string, Value> = {};
     for (const [k, v] of Object.entries((job['with'] ?? {}) as Dict)) inputs[k] = resolveValue(v, ctx);
     const secrets: Record<string, string> = {};
-    if (job['secrets'] === 'inherit') throw new Error(`${file} job ${id}: secrets: inherit (pass each secret explicitly)`);
+    if (job['secrets'] === 'inherit')
+      throw new Error(`${file} job ${id}: secrets: inherit (pass each secret explicitly)`);
     for (const [k, v] of Object.entries((job['secrets'] ?? {}) as Dict)) secrets[k] = interpolate(v, ctx);
     const result = await this.run(m[1] as string, { name: 'workflow_call', inputs, secrets, callerName: workflowName });
     return { result: result.result, outputs: result.outputs };
   }
 
-  private async runJob(file: string, id: string, job: Dict, ctx: Context, meta: { workflow: string; runId: string }): Promise<JobResult> {
+  private async runJob(
+    file: string,
+    id: string,
+    job: Dict,
+    ctx: Context,
+    meta: { workflow: string; runId: string },
+  ): Promise<JobResult> {
     // Job-level expressions must resolve too.
     for (const key of ['runs-on', 'timeout-minutes', 'name']) if (job[key] !== undefined) interpolate(job[key], ctx);
 
@@ -234,9 +262,12 @@ class WorkflowRunner {
       const record: StepRecord = { workflow: file, job: id, step: stepName, kind: 'not-run' };
       this.steps.push(record);
       const stepId = typeof step['id'] === 'string' ? step['id'] : undefined;
-      const ownAction = typeof step['uses'] === 'string' && (step['uses'] === './' || step['uses'] === `${PUBLISHED}@v1`);
+      const ownAction =
+        typeof step['uses'] === 'string' && (step['uses'] === './' || step['uses'] === `${PUBLISHED}@v1`);
       // An output the action declares but did not set (a failed or skipped step) reads as ''.
-      const unset: Record<string, string> = ownAction ? Object.fromEntries(Object.keys(actionYaml().outputs).map((k) => [k, ''])) : {};
+      const unset: Record<string, string> = ownAction
+        ? Object.fromEntries(Object.keys(actionYaml().outputs).map((k) => [k, '']))
+        : {};
       if (!condition(step['if'], jobCtx, status)) {
         record.kind = 'skipped';
         if (stepId) stepsCtx[stepId] = { outputs: unset, outcome: 'skipped', conclusion: 'skipped' };
@@ -252,9 +283,11 @@ class WorkflowRunner {
       if (ownAction) {
         // Inputs the step leaves out whose action.yml default is an expression: the runner evaluates it.
         for (const [k, spec] of Object.entries(actionYaml().inputs)) {
-          if (!(k in withValues) && String(spec.default ?? '').includes('${{')) withValues[k] = interpolate(spec.default, jobCtx);
+          if (!(k in withValues) && String(spec.default ?? '').includes('${{'))
+            withValues[k] = interpolate(spec.default, jobCtx);
         }
-        for (const [k, v] of Object.entries(withValues)) if (v.includes('${{')) throw new Error(`${file} ${id}/${stepName}: '${k}' did not resolve: ${v}`);
+        for (const [k, v] of Object.entries(withValues))
+          if (v.includes('${{')) throw new Error(`${file} ${id}/${stepName}: '${k}' did not resolve: ${v}`);
         const run = await runAction({
           inputs: withValues,
           env: {
@@ -269,7 +302,13 @@ class WorkflowRunner {
             ...env,
           },
         });
-        Object.assign(record, { kind: 'action', inputs: withValues, exitCode: run.exitCode, outputs: run.outputs, log: run.stdout + run.stderr });
+        Object.assign(record, {
+          kind: 'action',
+          inputs: withValues,
+          exitCode: run.exitCode,
+          outputs: run.outputs,
+          log: run.stdout + run.stderr,
+        });
         outputs = { ...unset, ...run.outputs };
         ok = run.exitCode === 0;
       } else if (typeof step['run'] === 'string' && (this.options.runScripts?.(id, step) ?? false)) {
@@ -278,7 +317,8 @@ class WorkflowRunner {
         outputs = result.outputs;
         ok = result.exitCode === 0;
       }
-      if (stepId) stepsCtx[stepId] = { outputs, outcome: ok ? 'success' : 'failure', conclusion: ok ? 'success' : 'failure' };
+      if (stepId)
+        stepsCtx[stepId] = { outputs, outcome: ok ? 'success' : 'failure', conclusion: ok ? 'success' : 'failure' };
       if (!ok && step['continue-on-error'] !== true) status.failed = true;
     }
     const jobOutputs: Record<string, string> = {};
@@ -293,7 +333,7 @@ function declaredJobOutputs(job: Dict): Record<string, string> {
   const m = typeof job['uses'] === 'string' ? /(\.github\/workflows\/[^@]+\.yml)/.exec(job['uses']) : null;
   if (m) {
     const callee = parse(readFileSync(path.join(repoRoot(), m[1] as string), 'utf8')) as Dict;
-    names = Object.keys(((((callee['on'] as Dict)['workflow_call'] as Dict)['outputs'] ?? {}) as Dict));
+    names = Object.keys((((callee['on'] as Dict)['workflow_call'] as Dict)['outputs'] ?? {}) as Dict);
   }
   return Object.fromEntries(names.map((k) => [k, '']));
 }
@@ -336,14 +376,19 @@ function typed(file: string, name: string, type: string, value: Value): Value {
   if (type === 'number') {
     if (value === null) return 0;
     const n = Number(value);
-    if (typeof value === 'boolean' || Number.isNaN(n)) throw new Error(`${file}: input '${name}' is a number, got ${JSON.stringify(value)}`);
+    if (typeof value === 'boolean' || Number.isNaN(n))
+      throw new Error(`${file}: input '${name}' is a number, got ${JSON.stringify(value)}`);
     return n;
   }
   return value === null ? '' : typeof value === 'string' ? value : String(value);
 }
 
 /** Runs a `run:` script as the runner's bash does (`bash --noprofile --norc -eo pipefail`). */
-async function runScript(script: string, env: Record<string, string>, temp: string): Promise<{ exitCode: number | null; outputs: Record<string, string>; log: string }> {
+async function runScript(
+  script: string,
+  env: Record<string, string>,
+  temp: string,
+): Promise<{ exitCode: number | null; outputs: Record<string, string>; log: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-step-'));
   try {
     const file = path.join(dir, 'script.sh');
@@ -359,10 +404,23 @@ async function runScript(script: string, env: Record<string, string>, temp: stri
       ...env,
     };
     return await new Promise((resolve) => {
-      execFile('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], { env: fullEnv, cwd: repoRoot(), timeout: 60_000 }, (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
-        resolve({ exitCode: code, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), log: `${stdout}${stderr}` });
-      });
+      execFile(
+        'bash',
+        ['--noprofile', '--norc', '-eo', 'pipefail', file],
+        { env: fullEnv, cwd: repoRoot(), timeout: 60_000 },
+        (error, stdout, stderr) => {
+          const code = error
+            ? typeof (error as { code?: unknown }).code === 'number'
+              ? (error as { code: number }).code
+              : 1
+            : 0;
+          resolve({
+            exitCode: code,
+            outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
+            log: `${stdout}${stderr}`,
+          });
+        },
+      );
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -427,7 +485,8 @@ beforeAll(async () => {
       secrets,
       github: { token: 'ghs_workflow_test_token', apiUrl: github.url },
       async service(_job, name, spec) {
-        if (name !== 'postgres' || !/^postgres:\d+$/.test(spec.image)) throw new Error(`service ${name}: ${spec.image} is not a postgres:<major> image`);
+        if (name !== 'postgres' || !/^postgres:\d+$/.test(spec.image))
+          throw new Error(`service ${name}: ${spec.image} is not a postgres:<major> image`);
         const password = spec.env['POSTGRES_PASSWORD'];
         if (!password) throw new Error('a postgres service container needs POSTGRES_PASSWORD');
         await service.setPassword('postgres', password);
@@ -443,7 +502,13 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([prod?.stop(), service?.stop(), s3?.stop(), github?.stop(), new Promise((r) => (hook ? hook.close(r) : r(undefined)))]);
+  await Promise.all([
+    prod?.stop(),
+    service?.stop(),
+    s3?.stop(),
+    github?.stop(),
+    new Promise((r) => (hook ? hook.close(r) : r(undefined))),
+  ]);
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -457,7 +522,19 @@ const actionSteps = (file: string) => runner.steps.filter((s) => s.workflow === 
 
 function explain(result: WorkflowResult): string {
   return JSON.stringify(
-    { result, steps: runner.steps.filter((s) => s.exitCode !== 0 && s.exitCode !== undefined).map((s) => ({ ...s, inputs: undefined, log: s.log?.split('\n').filter((l) => l.startsWith('::error')).join('\n') })) },
+    {
+      result,
+      steps: runner.steps
+        .filter((s) => s.exitCode !== 0 && s.exitCode !== undefined)
+        .map((s) => ({
+          ...s,
+          inputs: undefined,
+          log: s.log
+            ?.split('\n')
+            .filter((l) => l.startsWith('::error'))
+            .join('\n'),
+        })),
+    },
     null,
     1,
   );
@@ -490,7 +567,10 @@ describe('starter workflows through the reusable workflows, run against local se
     const dispatched = await runner.run('workflows-templates/postgres-daily-backup.yml', { name: 'workflow_dispatch' });
     expect(dispatched.result).toBe('success');
     expect(dispatched.jobs['backup']?.outputs['backup-key']).toMatch(/-manual\.dump/);
-    const labelled = await runner.run('workflows-templates/postgres-daily-backup.yml', { name: 'workflow_dispatch', inputs: { label: 'before-upgrade' } });
+    const labelled = await runner.run('workflows-templates/postgres-daily-backup.yml', {
+      name: 'workflow_dispatch',
+      inputs: { label: 'before-upgrade' },
+    });
     expect(labelled.jobs['backup']?.outputs['backup-key']).toMatch(/-before-upgrade\.dump/);
     expect(labelled.jobs['backup']?.outputs['pruned-count']).toMatch(/^\d+$/); // GFS: same-day backups may be pruned
     expect(github.writes).toEqual([]);
@@ -498,12 +578,19 @@ describe('starter workflows through the reusable workflows, run against local se
 
   test('deploy with a pre-migration backup: a failed backup skips migrate and opens an issue; then backup, check, migrate gets the key', async () => {
     const file = 'workflows-templates/postgres-pre-migration.yml';
-    const failed = await runner.run(file, { name: 'push', secrets: { ...secrets, DATABASE_URL: prod.url('app', 'postgres', 'wrong-password') } });
+    const failed = await runner.run(file, {
+      name: 'push',
+      secrets: { ...secrets, DATABASE_URL: prod.url('app', 'postgres', 'wrong-password') },
+    });
     expect(failed.result).toBe('failure');
     expect(failed.jobs['backup']?.result).toBe('failure');
     expect(failed.jobs['migrate']?.result).toBe('skipped');
     expect(github.issues).toHaveLength(1);
-    expect(github.issues[0]).toMatchObject({ state: 'open', labels: ['backup-failure'], title: expect.stringContaining('app') });
+    expect(github.issues[0]).toMatchObject({
+      state: 'open',
+      labels: ['backup-failure'],
+      title: expect.stringContaining('app'),
+    });
     expect(hookBodies.some((b) => b['event'] === 'failure' && b['database'] === 'app')).toBe(true);
 
     const before = runner.steps.length;
@@ -513,7 +600,11 @@ describe('starter workflows through the reusable workflows, run against local se
     expect(key).toMatch(/^prod\/app\/\d{4}-\d{2}-\d{2}T\d{6}Z-pre-migration\.dump(\.zst)?\.gpg$/);
     const steps = runner.steps.slice(before);
     const [backup, check] = steps.filter((s) => s.kind === 'action');
-    expect(backup?.inputs).toMatchObject({ label: 'pre-migration', 'keep-label': 'pre-migration=90d', 'keep-daily': '7' });
+    expect(backup?.inputs).toMatchObject({
+      label: 'pre-migration',
+      'keep-label': 'pre-migration=90d',
+      'keep-daily': '7',
+    });
     expect(check?.inputs).toMatchObject({ command: 'check', 'expect-label': 'pre-migration', 'max-age': '1h' });
     expect(check?.outputs?.['latest-key']).toBe(key);
     const compare = steps.find((s) => s.kind === 'run' && s.workflow === '.github/workflows/pre-migration-backup.yml');
@@ -552,8 +643,20 @@ describe('reusable restore-drill.yml called directly', () => {
     runner.run('.github/workflows/restore-drill.yml', {
       name: 'workflow_call',
       callerName: 'Drill check',
-      inputs: { database: 'app', destination: 's3://my-backups/prod', label: 'pre-migration', 'drill-sql': drillSql, 'timeout-minutes': 30 },
-      secrets: { S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', BACKUP_PRIVATE_KEY: keys.privateKey, WEBHOOK_URL: secrets['WEBHOOK_URL'] as string },
+      inputs: {
+        database: 'app',
+        destination: 's3://my-backups/prod',
+        label: 'pre-migration',
+        'drill-sql': drillSql,
+        'timeout-minutes': 30,
+      },
+      secrets: {
+        S3_ENDPOINT: s3.endpoint,
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        BACKUP_PRIVATE_KEY: keys.privateKey,
+        WEBHOOK_URL: secrets['WEBHOOK_URL'] as string,
+      },
     });
 
   test('a failing assertion fails the drill and opens the failure issue; the next passing drill closes it', async () => {

@@ -34,7 +34,8 @@ export function actionYaml(): ActionYaml {
 
 /** Node binaries to run the bundle on: this one (20) and Node 24 when installed (see .ci/run). */
 export function nodeBinaries(): { name: string; path: string }[] {
-  const node24 = process.env.NODE24_BIN ?? path.join(repoRoot(), '.tmp', 'node24', 'node_modules', 'node', 'bin', 'node');
+  const node24 =
+    process.env.NODE24_BIN ?? path.join(repoRoot(), '.tmp', 'node24', 'node_modules', 'node', 'bin', 'node');
   const list = [{ name: `node ${process.versions.node}`, path: process.execPath }];
   if (existsSync(node24)) list.push({ name: 'node 24', path: node24 });
   else if (process.env.CI) throw new Error(`Node 24 is not installed at ${node24}; .ci/run installs it`);
@@ -87,7 +88,8 @@ export async function runAction(options: {
   };
   for (const [name, spec] of Object.entries(yml.inputs)) {
     // The runner evaluates expression defaults (`${{ github.token }}`); there is no token here.
-    const value = options.inputs[name] ?? (String(spec.default ?? '').includes('${{') ? '' : String(spec.default ?? ''));
+    const value =
+      options.inputs[name] ?? (String(spec.default ?? '').includes('${{') ? '' : String(spec.default ?? ''));
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   for (const name of Object.keys(options.inputs)) {
@@ -95,7 +97,10 @@ export async function runAction(options: {
   }
   try {
     return await new Promise<ActionRun>((resolve, reject) => {
-      const child = spawn(options.node ?? process.execPath, [path.join(repoRoot(), 'dist', 'index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(options.node ?? process.execPath, [path.join(repoRoot(), 'dist', 'index.js')], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -109,7 +114,9 @@ export async function runAction(options: {
       child.on('close', (exitCode) => {
         clearTimeout(timer);
         const lines = stdout.split('\n');
-        const masks = lines.filter((l) => l.startsWith('::add-mask::')).map((l) => unescapeCommandData(l.slice('::add-mask::'.length)));
+        const masks = lines
+          .filter((l) => l.startsWith('::add-mask::'))
+          .map((l) => unescapeCommandData(l.slice('::add-mask::'.length)));
         resolve({
           exitCode,
           stdout: lines.filter((l) => !l.startsWith('::add-mask::')).join('\n'),

@@ -103,7 +103,10 @@ export class FakeGitHub {
 
   private constructor(
     private readonly server: Server,
-    readonly options: Required<Omit<FakeGitHubOptions, 'assignable' | 'secrets'>> & { assignable?: string[]; secrets?: string[] },
+    readonly options: Required<Omit<FakeGitHubOptions, 'assignable' | 'secrets'>> & {
+      assignable?: string[];
+      secrets?: string[];
+    },
   ) {}
 
   static async start(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
@@ -141,7 +144,11 @@ export class FakeGitHub {
   }
 
   /** A run of `workflow` that is in progress, with its jobs (each in progress on its runner). */
-  startRun(id: number, jobs: { name: string; runner: string }[], opts: { workflow?: string; branch?: string } = {}): FakeRun {
+  startRun(
+    id: number,
+    jobs: { name: string; runner: string }[],
+    opts: { workflow?: string; branch?: string } = {},
+  ): FakeRun {
     const run: FakeRun = {
       id,
       workflow: opts.workflow ?? 'backup.yml',
@@ -208,7 +215,10 @@ export class FakeGitHub {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://fake');
-    if (this.options.secrets) this.leaks.push(...scanForSecrets(`${req.method} ${url.pathname}`, `${req.url ?? ''}\n${text}`, this.options.secrets));
+    if (this.options.secrets)
+      this.leaks.push(
+        ...scanForSecrets(`${req.method} ${url.pathname}`, `${req.url ?? ''}\n${text}`, this.options.secrets),
+      );
     let path = url.pathname;
     // Like GitHub Enterprise Server, nothing is served outside the base path.
     const outsideBase = this.options.basePath !== '' && !path.startsWith(this.options.basePath);
@@ -240,7 +250,10 @@ export class FakeGitHub {
     if (outsideBase) return send({ status: 404, body: { message: 'Not Found', status: '404' } });
     const auth = request.authorization ?? '';
     if (auth !== `token ${this.options.token}` && auth !== `Bearer ${this.options.token}`) {
-      return send({ status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } });
+      return send({
+        status: 401,
+        body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' },
+      });
     }
     const { owner, repo } = this.options;
     const prefix = `/repos/${owner}/${repo}`;
@@ -276,7 +289,9 @@ export class FakeGitHub {
         number: this.nextIssue++,
         title: String(body['title'] ?? ''),
         body: String(body['body'] ?? ''),
-        labels: ((body['labels'] as unknown[] | undefined) ?? []).map((l) => (typeof l === 'string' ? l : String((l as { name: string }).name))),
+        labels: ((body['labels'] as unknown[] | undefined) ?? []).map((l) =>
+          typeof l === 'string' ? l : String((l as { name: string }).name),
+        ),
         assignees,
         state: 'open',
         state_reason: null,
@@ -300,13 +315,29 @@ export class FakeGitHub {
       if (request.method === 'GET') {
         return send({
           status: 200,
-          body: this.page(issue.comments, request.query, path, res).map((c) => ({ id: c.id, body: c.body, created_at: c.created_at, user: { login: 'github-actions[bot]' } })),
+          body: this.page(issue.comments, request.query, path, res).map((c) => ({
+            id: c.id,
+            body: c.body,
+            created_at: c.created_at,
+            user: { login: 'github-actions[bot]' },
+          })),
         });
       }
       if (request.method === 'POST') {
-        const comment: FakeComment = { id: this.nextComment++, body: String(body['body'] ?? ''), created_at: new Date().toISOString() };
+        const comment: FakeComment = {
+          id: this.nextComment++,
+          body: String(body['body'] ?? ''),
+          created_at: new Date().toISOString(),
+        };
         issue.comments.push(comment);
-        return send({ status: 201, body: { id: comment.id, body: comment.body, html_url: `https://github.example/${owner}/${repo}/issues/${issue.number}#issuecomment-${comment.id}` } });
+        return send({
+          status: 201,
+          body: {
+            id: comment.id,
+            body: comment.body,
+            html_url: `https://github.example/${owner}/${repo}/issues/${issue.number}#issuecomment-${comment.id}`,
+          },
+        });
       }
     }
     if ((m = /^\/actions\/workflows\/([^/]+)\/runs$/.exec(rest)) && request.method === 'GET') {
@@ -314,23 +345,44 @@ export class FakeGitHub {
       const runs = this.runs
         .filter((r) => r.workflow === workflow)
         .filter((r) => !request.query['branch'] || r.head_branch === request.query['branch'])
-        .filter((r) => !request.query['status'] || r.status === request.query['status'] || r.conclusion === request.query['status'])
+        .filter(
+          (r) =>
+            !request.query['status'] ||
+            r.status === request.query['status'] ||
+            r.conclusion === request.query['status'],
+        )
         .sort((a, b) => b.id - a.id);
       const page = this.page(runs, request.query, path, res);
       return send({
         status: 200,
         body: {
           total_count: runs.length,
-          workflow_runs: page.map((r) => ({ id: r.id, head_branch: r.head_branch, status: r.status, conclusion: r.conclusion, run_attempt: r.run_attempt })),
+          workflow_runs: page.map((r) => ({
+            id: r.id,
+            head_branch: r.head_branch,
+            status: r.status,
+            conclusion: r.conclusion,
+            run_attempt: r.run_attempt,
+          })),
         },
       });
     }
     if ((m = /^\/actions\/runs\/(\d+)(?:\/attempts\/(\d+))?\/jobs$/.exec(rest)) && request.method === 'GET') {
       const run = this.runs.find((r) => r.id === Number(m?.[1]));
       if (!run) return send({ status: 404, body: { message: 'Not Found', status: '404' } });
-      const jobs = run.jobs.map((j, i) => ({ id: run.id * 100 + i, run_id: run.id, name: j.name, status: j.status, conclusion: j.conclusion, runner_name: j.runner_name }));
+      const jobs = run.jobs.map((j, i) => ({
+        id: run.id * 100 + i,
+        run_id: run.id,
+        name: j.name,
+        status: j.status,
+        conclusion: j.conclusion,
+        runner_name: j.runner_name,
+      }));
       return send({ status: 200, body: { total_count: jobs.length, jobs: this.page(jobs, request.query, path, res) } });
     }
-    return send({ status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' } });
+    return send({
+      status: 404,
+      body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
+    });
   }
 }

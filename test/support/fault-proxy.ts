@@ -53,9 +53,11 @@ export interface FaultProxy extends S3Proxy {
 }
 
 /** UploadPart requests (`PUT …?partNumber=N&uploadId=…`). */
-export const isUploadPart = (r: ProxiedRequest): boolean => r.method === 'PUT' && r.query.has('partNumber') && r.query.has('uploadId');
+export const isUploadPart = (r: ProxiedRequest): boolean =>
+  r.method === 'PUT' && r.query.has('partNumber') && r.query.has('uploadId');
 /** GetObject requests (not listings). */
-export const isGetObject = (r: ProxiedRequest): boolean => r.method === 'GET' && r.key !== '' && !r.query.has('list-type');
+export const isGetObject = (r: ProxiedRequest): boolean =>
+  r.method === 'GET' && r.key !== '' && !r.query.has('list-type');
 
 /** Passes `budget()` bytes, then holds the rest forever (never calls back): the writer stalls. */
 class StallAfter extends Transform {
@@ -147,7 +149,15 @@ export async function startFaultProxy(upstreamPort: number, rules: FaultRule[] =
     if (rule.failOneIn && n % rule.failOneIn.k === 0) {
       entry.fault = 'failed';
       req.resume();
-      req.on('end', () => answerS3Error(req, res, rule.failOneIn?.status ?? 500, rule.failOneIn?.code ?? 'InternalError', 'Injected by the fault proxy.'));
+      req.on('end', () =>
+        answerS3Error(
+          req,
+          res,
+          rule.failOneIn?.status ?? 500,
+          rule.failOneIn?.code ?? 'InternalError',
+          'Injected by the fault proxy.',
+        ),
+      );
       return;
     }
     const socket = req.socket;
@@ -202,10 +212,11 @@ export async function startFaultProxy(upstreamPort: number, rules: FaultRule[] =
       return Duplex.from({ writable: stages[0] as Transform, readable: stages[stages.length - 1] as Transform });
     };
     const through = { request: chain(requestStages), response: chain(answerStages) };
-    const go = (): void => forward(undefined, {
-      ...(through.request ? { request: through.request } : {}),
-      ...(through.response ? { response: through.response } : {}),
-    });
+    const go = (): void =>
+      forward(undefined, {
+        ...(through.request ? { request: through.request } : {}),
+        ...(through.response ? { response: through.response } : {}),
+      });
     if (rule.latencyMs) setTimeout(go, rule.latencyMs);
     else go();
   };

@@ -14,7 +14,10 @@ const counted = {
   setup(b) {
     b.onLoad({ filter: /[\\/]node_modules[\\/]undici[\\/]index\.js$/ }, async (args) => {
       const { readFile } = await import('node:fs/promises');
-      return { contents: `globalThis.undiciEvaluated = (globalThis.undiciEvaluated ?? 0) + 1;\n${await readFile(args.path, 'utf8')}`, loader: 'js' };
+      return {
+        contents: `globalThis.undiciEvaluated = (globalThis.undiciEvaluated ?? 0) + 1;\n${await readFile(args.path, 'utf8')}`,
+        loader: 'js',
+      };
     });
   },
 };
@@ -38,7 +41,14 @@ try {
   const atImport = globalThis.undiciEvaluated ?? 0;
   process.env.https_proxy = 'http://127.0.0.1:9';
   const dispatcher = new HttpClient('probe').getAgentDispatcher('https://example.com/');
-  console.log(JSON.stringify({ atImport, afterProxy: globalThis.undiciEvaluated ?? 0, dispatcher: dispatcher?.constructor?.name, dispatches: typeof dispatcher?.dispatch }));
+  console.log(
+    JSON.stringify({
+      atImport,
+      afterProxy: globalThis.undiciEvaluated ?? 0,
+      dispatcher: dispatcher?.constructor?.name,
+      dispatches: typeof dispatcher?.dispatch,
+    }),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -117,8 +117,18 @@ export async function startCluster(options: { port?: number; serverBinDir?: stri
   }
   await run(
     asPostgres(path.join(serverBin, 'initdb'), [
-      '-D', dataDir, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust',
-      '--auth-host=scram-sha-256', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8',
+      '-D',
+      dataDir,
+      '-U',
+      'postgres',
+      '--pwfile',
+      pwfile,
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      '--no-sync',
+      '-E',
+      'UTF8',
+      '--locale=C.UTF-8',
     ]),
   );
   rmSync(pwfile, { force: true });
@@ -130,7 +140,14 @@ export async function startCluster(options: { port?: number; serverBinDir?: stri
     try {
       await run(
         asPostgres(path.join(serverBin, 'pg_ctl'), [
-          '-D', dataDir, '-w', '-t', '30', '-l', path.join(root, 'server.log'), '-o',
+          '-D',
+          dataDir,
+          '-w',
+          '-t',
+          '30',
+          '-l',
+          path.join(root, 'server.log'),
+          '-o',
           `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
           'start',
         ]),
@@ -147,8 +164,25 @@ export async function startCluster(options: { port?: number; serverBinDir?: stri
 
   const psql = (db: string, sql: string) =>
     run(
-      [path.join(binDir, 'psql'), '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', root, '-p', String(port),
-        '-U', 'postgres', '-d', db, '-f', '-'],
+      [
+        path.join(binDir, 'psql'),
+        '-X',
+        '-A',
+        '-t',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        root,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-d',
+        db,
+        '-f',
+        '-',
+      ],
       sql,
     ).then((out) => out.replace(/\n$/, ''));
 
@@ -214,16 +248,36 @@ export async function loadPagila(cluster: Cluster, db: string): Promise<void> {
   const dir = pagilaDir();
   for (const file of ['pagila-schema.sql', 'pagila-data.sql']) {
     await run([
-      path.join(cluster.binDir, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.socketDir,
-      '-p', String(cluster.port), '-U', 'postgres', '-d', db, '-f', path.join(dir, file),
+      path.join(cluster.binDir, 'psql'),
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      cluster.socketDir,
+      '-p',
+      String(cluster.port),
+      '-U',
+      'postgres',
+      '-d',
+      db,
+      '-f',
+      path.join(dir, file),
     ]);
   }
 }
 
 /** Row counts (`schema.table` → rows) of every table the manifest lists, counted in `db` (FROM ONLY). */
-export async function restoredCounts(cluster: Cluster, db: string, manifest: Pick<Manifest, 'rowCounts'>): Promise<Record<string, number>> {
+export async function restoredCounts(
+  cluster: Cluster,
+  db: string,
+  manifest: Pick<Manifest, 'rowCounts'>,
+): Promise<Record<string, number>> {
   const sql = manifest.rowCounts.tables
-    .map((t) => `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema.replace(/"/g, '""')}"."${t.table.replace(/"/g, '""')}"`)
+    .map(
+      (t) =>
+        `SELECT '${t.schema}.${t.table}', count(*) FROM ONLY "${t.schema.replace(/"/g, '""')}"."${t.table.replace(/"/g, '""')}"`,
+    )
     .join(' UNION ALL ');
   const out = await cluster.psql(db, sql);
   return Object.fromEntries(

@@ -1,5 +1,8 @@
 /** Awaits `promise`, expects it to reject with an instance of `type`, and returns that error. */
-export async function rejectionOf<E extends Error>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
+export async function rejectionOf<E extends Error>(
+  promise: Promise<unknown>,
+  type: abstract new (...args: never[]) => E,
+): Promise<E> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,

@@ -13,7 +13,14 @@
  * - `stop()` drops open connections at once (requests in flight fail as on a crash).
  */
 import { mkdtemp, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -273,7 +280,12 @@ export interface TlsIdentity {
  */
 export async function startS3Proxy(
   upstreamPort: number,
-  route: (request: ProxiedRequest, req: IncomingMessage, res: ServerResponse, forward: Forward) => void = (_r, _req, _res, forward) => forward(),
+  route: (request: ProxiedRequest, req: IncomingMessage, res: ServerResponse, forward: Forward) => void = (
+    _r,
+    _req,
+    _res,
+    forward,
+  ) => forward(),
   tls?: TlsIdentity,
 ): Promise<S3Proxy> {
   const requests: ProxiedRequest[] = [];
@@ -290,11 +302,14 @@ export async function startS3Proxy(
     };
     requests.push(request);
     const forward: Forward = (alterHeaders, through = {}) => {
-      const upstream = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, alterHeaders ? alterHeaders({ ...answer.headers }) : answer.headers);
-        if (through.response) answer.pipe(through.response).pipe(res);
-        else answer.pipe(res);
-      });
+      const upstream = httpRequest(
+        { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, alterHeaders ? alterHeaders({ ...answer.headers }) : answer.headers);
+          if (through.response) answer.pipe(through.response).pipe(res);
+          else answer.pipe(res);
+        },
+      );
       upstream.on('error', () => res.destroy());
       // The client went away (e.g. it gave up on a stalled request): so does the upstream request.
       res.on('close', () => {
@@ -322,7 +337,13 @@ export async function startS3Proxy(
 }
 
 /** Answers a request with an S3 error document (`<Error><Code>…`), without reading its body. */
-export function answerS3Error(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
+export function answerS3Error(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+): void {
   req.resume();
   res.writeHead(status, { 'Content-Type': 'application/xml' });
   res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);

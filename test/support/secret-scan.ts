@@ -27,7 +27,8 @@ export function secretEncodings(secret: string): string[] {
 export function scanForSecrets(where: string, text: string, secrets: readonly string[]): string[] {
   const found: string[] = [];
   for (const secret of secrets) {
-    for (const form of secretEncodings(secret)) if (text.includes(form)) found.push(`${where}: ${JSON.stringify(form)}`);
+    for (const form of secretEncodings(secret))
+      if (text.includes(form)) found.push(`${where}: ${JSON.stringify(form)}`);
   }
   return found;
 }

@@ -39,7 +39,10 @@ export interface WebhookReceiver {
  * Starts the receiver. `secrets`: every request body is scanned for them in all encodings
  * (secret-scan.ts); what is found is listed in `leaks`.
  */
-export async function startWebhookReceiver(answer: WebhookAnswer = { status: 200 }, secrets: string[] = []): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(
+  answer: WebhookAnswer = { status: 200 },
+  secrets: string[] = [],
+): Promise<WebhookReceiver> {
   const received: ReceivedHook[] = [];
   const leaks: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -59,7 +62,9 @@ export async function startWebhookReceiver(answer: WebhookAnswer = { status: 200
       if (receiver.answer.hang) return;
       res.statusCode = receiver.answer.status;
       res.setHeader('content-type', 'text/plain');
-      res.end(receiver.answer.text ? receiver.answer.text(path) : receiver.answer.status === 200 ? 'ok' : 'internal_error');
+      res.end(
+        receiver.answer.text ? receiver.answer.text(path) : receiver.answer.status === 200 ? 'ok' : 'internal_error',
+      );
     });
   });
   await new Promise<void>((resolve, reject) => {

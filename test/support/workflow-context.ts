@@ -259,7 +259,9 @@ function evaluateNode(node: Node, ctx: Context, status: Status, source: string):
       const name = toText(key);
       const found = Object.keys(object).find((k) => k.toLowerCase() === name.toLowerCase());
       if (found === undefined) {
-        throw new ExpressionError(`'${name}' is not there (have: ${Object.keys(object).join(', ') || 'nothing'}) in: ${source}`);
+        throw new ExpressionError(
+          `'${name}' is not there (have: ${Object.keys(object).join(', ') || 'nothing'}) in: ${source}`,
+        );
       }
       return object[found] as Value;
     }
@@ -331,7 +333,8 @@ export function interpolate(value: unknown, ctx: Context): string {
   if (value === null || value === undefined) return '';
   const text = typeof value === 'string' ? value : String(value);
   const out = text.replace(/\$\{\{([\s\S]*?)\}\}/g, (_m, expr: string) => toText(evaluate(expr.trim(), ctx)));
-  if (text.replace(/\$\{\{([\s\S]*?)\}\}/g, '').includes('${{')) throw new ExpressionError(`unterminated \${{ in: ${text}`);
+  if (text.replace(/\$\{\{([\s\S]*?)\}\}/g, '').includes('${{'))
+    throw new ExpressionError(`unterminated \${{ in: ${text}`);
   return out;
 }
 

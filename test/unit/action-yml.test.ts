@@ -33,9 +33,10 @@ describe('action.yml', () => {
     for (const secret of SECRET_INPUTS) expect(action.inputs[secret]?.default).toBe('');
   });
 
-  test('the modules\' own input descriptions are the ones in action.yml', () => {
+  test("the modules' own input descriptions are the ones in action.yml", () => {
     const squash = (text: string | undefined) => (text ?? '').replace(/\s+/g, ' ').trim();
-    for (const spec of MODULE_INPUTS) expect([spec.name, squash(action.inputs[spec.name]?.description)]).toEqual([spec.name, squash(spec.description)]);
+    for (const spec of MODULE_INPUTS)
+      expect([spec.name, squash(action.inputs[spec.name]?.description)]).toEqual([spec.name, squash(spec.description)]);
   });
 
   test('declares exactly the outputs the commands set', () => {
@@ -46,7 +47,12 @@ describe('action.yml', () => {
     } as unknown as BackupResult;
     const prune = pruneOutputs({ prunedCount: 0, keptCount: 0 } as unknown as PruneResult);
     const list = listOutputs({ destinations: [] } as unknown as ListResult);
-    const set = [...Object.keys(backupOutputs(result)), ...Object.keys(prune), ...Object.keys(list), ...RESTORE_OUTPUTS.map((o) => o.name)];
+    const set = [
+      ...Object.keys(backupOutputs(result)),
+      ...Object.keys(prune),
+      ...Object.keys(list),
+      ...RESTORE_OUTPUTS.map((o) => o.name),
+    ];
     expect(set.sort()).toEqual(Object.keys(action.outputs).sort());
   });
 

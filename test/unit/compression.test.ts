@@ -32,7 +32,10 @@ describe('planCompression', () => {
   });
 
   test.each<[Compression, RegExp]>([
-    [{ method: 'zstd' }, /^compression zstd needs pg_dump 16 or newer, Node 24's zlib or the zstd command-line tool; pg_dump 15 is in use and no zstd tool was found\. Install zstd/],
+    [
+      { method: 'zstd' },
+      /^compression zstd needs pg_dump 16 or newer, Node 24's zlib or the zstd command-line tool; pg_dump 15 is in use and no zstd tool was found\. Install zstd/,
+    ],
     [{ method: 'lz4' }, /^compression lz4 needs pg_dump 16 or newer, the lz4 command-line tool; pg_dump 15 is in use/],
   ])('%j with pg_dump 15 and no tool is a clear error', (compression, message) => {
     expect(() => planCompression(compression, 'custom', 15, NOTHING)).toThrow(message);

@@ -19,8 +19,16 @@ describe('inputs that do not apply to the command warn, from one table', () => {
   });
 
   test.each<[string, Record<string, string>, string[]]>([
-    ['backup', { confirm: 'shop', 'max-age': '26h', 'target-host': 'db2', 'target-username': 'u' }, ['target-host', 'target-username', 'confirm', 'max-age']],
-    ['restore', { 'keep-last': '7', prune: 'false', 'pg-dump-args': '--no-comments', 'drop-after': 'false' }, ['pg-dump-args', 'keep-last', 'prune', 'drop-after']],
+    [
+      'backup',
+      { confirm: 'shop', 'max-age': '26h', 'target-host': 'db2', 'target-username': 'u' },
+      ['target-host', 'target-username', 'confirm', 'max-age'],
+    ],
+    [
+      'restore',
+      { 'keep-last': '7', prune: 'false', 'pg-dump-args': '--no-comments', 'drop-after': 'false' },
+      ['pg-dump-args', 'keep-last', 'prune', 'drop-after'],
+    ],
     ['drill', { clean: 'true', 'expect-label': 'daily' }, ['clean', 'expect-label']],
     ['check', { jobs: '4', 'decryption-passphrase': 'x' }, ['jobs', 'decryption-passphrase']],
     ['prune', { 'keep-last': '3', label: 'daily', 'encryption-passphrase': 'p' }, ['label', 'encryption-passphrase']],

@@ -97,13 +97,38 @@ describe('parseConfig: good inputs', () => {
         'lock-wait-timeout': '90s',
       }),
     );
-    expect(config.connection).toEqual({ host: '10.0.0.5', port: 5433, user: 'postgres', password: 'pw', database: 'app', sslmode: 'verify-full', params: {} });
+    expect(config.connection).toEqual({
+      host: '10.0.0.5',
+      port: 5433,
+      user: 'postgres',
+      password: 'pw',
+      database: 'app',
+      sslmode: 'verify-full',
+      params: {},
+    });
     expect(config.destinations.map((d) => d.kind)).toEqual(['s3', 'file']);
-    expect(config.s3).toEqual({ endpoint: 'https://s3.us-west-004.backblazeb2.com', region: 'us-west-004', forcePathStyle: true, checksums: 'when_required', timeoutSeconds: 120 });
-    expect(config.dump).toMatchObject({ format: 'directory', jobs: 4, compression: { method: 'gzip', level: 9 }, excludeTableData: ['audit_log', 'sessions'] });
+    expect(config.s3).toEqual({
+      endpoint: 'https://s3.us-west-004.backblazeb2.com',
+      region: 'us-west-004',
+      forcePathStyle: true,
+      checksums: 'when_required',
+      timeoutSeconds: 120,
+    });
+    expect(config.dump).toMatchObject({
+      format: 'directory',
+      jobs: 4,
+      compression: { method: 'gzip', level: 9 },
+      excludeTableData: ['audit_log', 'sessions'],
+    });
     expect(config.dump.extraArgs).toEqual(['--rows-per-insert=1000', '--no-comments']);
     expect(config.dump.lockWaitTimeoutMs).toBe(90_000);
-    expect(config).toMatchObject({ label: 'pre-migration', rowCounts: 'estimate', clientMajor: 17, installClient: false, summary: false });
+    expect(config).toMatchObject({
+      label: 'pre-migration',
+      rowCounts: 'estimate',
+      clientMajor: 17,
+      installClient: false,
+      summary: false,
+    });
   });
 
   test('S3 options: explicit path style, SSE-KMS, storage class, credentials, R2 region auto', () => {
@@ -148,56 +173,229 @@ describe('parseConfig: good inputs', () => {
   });
 });
 
-const URL_HINT = 'Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).';
+const URL_HINT =
+  'Expected postgres://user:password@host:5432/dbname?sslmode=require (percent-encode special characters in the password).';
 
 describe('parseConfig: bad inputs fail before any work with the input named', () => {
   const cases: [string, Record<string, string>, string][] = [
-    ['no connection at all', { destination: 's3://b/p' }, "Input 'database-url': no database to back up; set 'database-url' (e.g. postgres://user:password@host:5432/dbname, from a repository secret) or 'host', 'username' and 'database'."],
-    ['url and host both', { ...BASE, host: 'x' }, "Input 'database-url': it is set together with 'host'; use either database-url or the separate connection inputs, not both."],
-    ['url and port both', { ...BASE, port: '6543' }, "Input 'database-url': it is set together with 'port'; use either database-url or the separate connection inputs, not both."],
-    ['url wrong scheme', { ...BASE, 'database-url': 'mysql://u:p@h/db' }, `Input 'database-url': it does not start with postgres:// or postgresql://. ${URL_HINT}`],
-    ['url not a url', { ...BASE, 'database-url': 'host=db user=app' }, `Input 'database-url': it does not start with postgres:// or postgresql://. ${URL_HINT}`],
-    ['url bad port', { ...BASE, 'database-url': 'postgres://u:p@h:99999/db' }, `Input 'database-url': it is not a valid URL (check the port and that special characters in the password are percent-encoded). ${URL_HINT}`],
-    ['url no database', { ...BASE, 'database-url': 'postgres://u:p@h:5432' }, `Input 'database-url': it has no database name after the host (…/dbname). ${URL_HINT}`],
-    ['url no user', { ...BASE, 'database-url': 'postgres://h:5432/db' }, `Input 'database-url': it has no user name (postgres://user@host/…). ${URL_HINT}`],
-    ['url unknown sslmode', { ...BASE, 'database-url': 'postgres://u:p@h/db?sslmode=yes' }, "Input 'database-url': sslmode 'yes' is not one of: disable, allow, prefer, require, verify-ca, verify-full."],
-    ['host without username', { host: 'h', database: 'd', destination: 's3://b/p' }, "Input 'username': required with 'host'; set the role to connect as."],
-    ['host without database', { host: 'h', username: 'u', destination: 's3://b/p' }, "Input 'database': required with 'host'; set the name of the database to back up."],
-    ['port not a number', { host: 'h', username: 'u', database: 'd', port: '54x', destination: 's3://b/p' }, "Input 'port': '54x' is not a whole number; use a number from 1 to 65535."],
-    ['port negative', { host: 'h', username: 'u', database: 'd', port: '-1', destination: 's3://b/p' }, "Input 'port': -1 is out of range; use a number from 1 to 65535."],
-    ['port too big', { host: 'h', username: 'u', database: 'd', port: '70000', destination: 's3://b/p' }, "Input 'port': 70000 is out of range; use a number from 1 to 65535."],
-    ['sslmode unknown', { host: 'h', username: 'u', database: 'd', sslmode: 'on', destination: 's3://b/p' }, "Input 'sslmode': sslmode 'on' is not one of: disable, allow, prefer, require, verify-ca, verify-full."],
-    ['no destination', { 'database-url': BASE['database-url'] }, "Input 'destination': required; set s3://bucket/prefix or file:///absolute/folder (one per line for several)."],
-    ['destination twice', { ...BASE, destination: 's3://backups/prod\ns3://backups/prod/' }, "Input 'destination': 's3://backups/prod/' is listed twice; list each destination once."],
-    ['unknown command', { ...BASE, command: 'backupp' }, "Input 'command': 'backupp' is not one of: backup, prune, list, restore, drill, check."],
+    [
+      'no connection at all',
+      { destination: 's3://b/p' },
+      "Input 'database-url': no database to back up; set 'database-url' (e.g. postgres://user:password@host:5432/dbname, from a repository secret) or 'host', 'username' and 'database'.",
+    ],
+    [
+      'url and host both',
+      { ...BASE, host: 'x' },
+      "Input 'database-url': it is set together with 'host'; use either database-url or the separate connection inputs, not both.",
+    ],
+    [
+      'url and port both',
+      { ...BASE, port: '6543' },
+      "Input 'database-url': it is set together with 'port'; use either database-url or the separate connection inputs, not both.",
+    ],
+    [
+      'url wrong scheme',
+      { ...BASE, 'database-url': 'mysql://u:p@h/db' },
+      `Input 'database-url': it does not start with postgres:// or postgresql://. ${URL_HINT}`,
+    ],
+    [
+      'url not a url',
+      { ...BASE, 'database-url': 'host=db user=app' },
+      `Input 'database-url': it does not start with postgres:// or postgresql://. ${URL_HINT}`,
+    ],
+    [
+      'url bad port',
+      { ...BASE, 'database-url': 'postgres://u:p@h:99999/db' },
+      `Input 'database-url': it is not a valid URL (check the port and that special characters in the password are percent-encoded). ${URL_HINT}`,
+    ],
+    [
+      'url no database',
+      { ...BASE, 'database-url': 'postgres://u:p@h:5432' },
+      `Input 'database-url': it has no database name after the host (…/dbname). ${URL_HINT}`,
+    ],
+    [
+      'url no user',
+      { ...BASE, 'database-url': 'postgres://h:5432/db' },
+      `Input 'database-url': it has no user name (postgres://user@host/…). ${URL_HINT}`,
+    ],
+    [
+      'url unknown sslmode',
+      { ...BASE, 'database-url': 'postgres://u:p@h/db?sslmode=yes' },
+      "Input 'database-url': sslmode 'yes' is not one of: disable, allow, prefer, require, verify-ca, verify-full.",
+    ],
+    [
+      'host without username',
+      { host: 'h', database: 'd', destination: 's3://b/p' },
+      "Input 'username': required with 'host'; set the role to connect as.",
+    ],
+    [
+      'host without database',
+      { host: 'h', username: 'u', destination: 's3://b/p' },
+      "Input 'database': required with 'host'; set the name of the database to back up.",
+    ],
+    [
+      'port not a number',
+      { host: 'h', username: 'u', database: 'd', port: '54x', destination: 's3://b/p' },
+      "Input 'port': '54x' is not a whole number; use a number from 1 to 65535.",
+    ],
+    [
+      'port negative',
+      { host: 'h', username: 'u', database: 'd', port: '-1', destination: 's3://b/p' },
+      "Input 'port': -1 is out of range; use a number from 1 to 65535.",
+    ],
+    [
+      'port too big',
+      { host: 'h', username: 'u', database: 'd', port: '70000', destination: 's3://b/p' },
+      "Input 'port': 70000 is out of range; use a number from 1 to 65535.",
+    ],
+    [
+      'sslmode unknown',
+      { host: 'h', username: 'u', database: 'd', sslmode: 'on', destination: 's3://b/p' },
+      "Input 'sslmode': sslmode 'on' is not one of: disable, allow, prefer, require, verify-ca, verify-full.",
+    ],
+    [
+      'no destination',
+      { 'database-url': BASE['database-url'] },
+      "Input 'destination': required; set s3://bucket/prefix or file:///absolute/folder (one per line for several).",
+    ],
+    [
+      'destination twice',
+      { ...BASE, destination: 's3://backups/prod\ns3://backups/prod/' },
+      "Input 'destination': 's3://backups/prod/' is listed twice; list each destination once.",
+    ],
+    [
+      'unknown command',
+      { ...BASE, command: 'backupp' },
+      "Input 'command': 'backupp' is not one of: backup, prune, list, restore, drill, check.",
+    ],
     ['unknown format', { ...BASE, format: 'tar' }, "Input 'format': 'tar' is not one of: custom, directory, plain."],
-    ['jobs zero', { ...BASE, format: 'directory', jobs: '0' }, "Input 'jobs': 0 is out of range; use a number from 1 to 64."],
-    ['jobs fraction', { ...BASE, format: 'directory', jobs: '1.5' }, "Input 'jobs': '1.5' is not a whole number; use a number from 1 to 64."],
-    ['jobs with custom format', { ...BASE, jobs: '4' }, "Input 'jobs': pg_dump runs parallel jobs only with the directory format; set format: directory, or jobs: 1."],
-    ['schema-only and data-only', { ...BASE, 'schema-only': 'true', 'data-only': 'true' }, "Input 'schema-only': schema-only and data-only are both true; set at most one of them."],
+    [
+      'jobs zero',
+      { ...BASE, format: 'directory', jobs: '0' },
+      "Input 'jobs': 0 is out of range; use a number from 1 to 64.",
+    ],
+    [
+      'jobs fraction',
+      { ...BASE, format: 'directory', jobs: '1.5' },
+      "Input 'jobs': '1.5' is not a whole number; use a number from 1 to 64.",
+    ],
+    [
+      'jobs with custom format',
+      { ...BASE, jobs: '4' },
+      "Input 'jobs': pg_dump runs parallel jobs only with the directory format; set format: directory, or jobs: 1.",
+    ],
+    [
+      'schema-only and data-only',
+      { ...BASE, 'schema-only': 'true', 'data-only': 'true' },
+      "Input 'schema-only': schema-only and data-only are both true; set at most one of them.",
+    ],
     ['boolean typo', { ...BASE, 'no-owner': 'yes' }, "Input 'no-owner': 'yes' is not a boolean; use true or false."],
-    ['compression unknown', { ...BASE, compression: 'brotli' }, "Input 'compression': 'brotli' is not a compression method. Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none."],
-    ['compression level too high', { ...BASE, compression: 'gzip:10' }, "Input 'compression': level '10' is out of range for gzip (1-9). Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none."],
-    ['compression negative level', { ...BASE, compression: 'zstd:-1' }, "Input 'compression': level '-1' is out of range for zstd (1-22). Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none."],
-    ['compression none with level', { ...BASE, compression: 'none:3' }, "Input 'compression': 'none' takes no level. Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none."],
-    ['compression extra colon', { ...BASE, compression: 'zstd:3:4' }, "Input 'compression': 'zstd:3:4' is not a method[:level]. Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none."],
-    ['label uppercase', { ...BASE, label: 'Daily' }, "Input 'label': 'Daily' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration."],
-    ['label with dot', { ...BASE, label: 'v1.2' }, "Input 'label': 'v1.2' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration."],
-    ['row-counts unknown', { ...BASE, 'row-counts': 'fast' }, "Input 'row-counts': 'fast' is not one of: exact, estimate."],
-    ['client-version garbage', { ...BASE, 'client-version': 'latest' }, "Input 'client-version': 'latest' is not a whole number; use 'auto' or a major version such as 17."],
-    ['client-version too old', { ...BASE, 'client-version': '8' }, "Input 'client-version': 8 is out of range; use 'auto' or a major version such as 17."],
+    [
+      'compression unknown',
+      { ...BASE, compression: 'brotli' },
+      "Input 'compression': 'brotli' is not a compression method. Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none.",
+    ],
+    [
+      'compression level too high',
+      { ...BASE, compression: 'gzip:10' },
+      "Input 'compression': level '10' is out of range for gzip (1-9). Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none.",
+    ],
+    [
+      'compression negative level',
+      { ...BASE, compression: 'zstd:-1' },
+      "Input 'compression': level '-1' is out of range for zstd (1-22). Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none.",
+    ],
+    [
+      'compression none with level',
+      { ...BASE, compression: 'none:3' },
+      "Input 'compression': 'none' takes no level. Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none.",
+    ],
+    [
+      'compression extra colon',
+      { ...BASE, compression: 'zstd:3:4' },
+      "Input 'compression': 'zstd:3:4' is not a method[:level]. Use zstd (default), zstd:<1-22>, gzip:<1-9>, lz4 or none.",
+    ],
+    [
+      'label uppercase',
+      { ...BASE, label: 'Daily' },
+      "Input 'label': 'Daily' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.",
+    ],
+    [
+      'label with dot',
+      { ...BASE, label: 'v1.2' },
+      "Input 'label': 'v1.2' is not a valid label; use 1-40 lower-case letters, digits and dashes, e.g. daily or pre-migration.",
+    ],
+    [
+      'row-counts unknown',
+      { ...BASE, 'row-counts': 'fast' },
+      "Input 'row-counts': 'fast' is not one of: exact, estimate.",
+    ],
+    [
+      'client-version garbage',
+      { ...BASE, 'client-version': 'latest' },
+      "Input 'client-version': 'latest' is not a whole number; use 'auto' or a major version such as 17.",
+    ],
+    [
+      'client-version too old',
+      { ...BASE, 'client-version': '8' },
+      "Input 'client-version': 8 is out of range; use 'auto' or a major version such as 17.",
+    ],
     ['s3-sse unknown', { ...BASE, 's3-sse': 'aes256' }, "Input 's3-sse': 'aes256' is not one of: AES256, aws:kms."],
-    ['kms key without kms', { ...BASE, 's3-sse-kms-key-id': 'k' }, "Input 's3-sse-kms-key-id': is only used with s3-sse: aws:kms; set s3-sse to aws:kms or remove the key id."],
-    ['access key without secret', { ...BASE, 's3-access-key-id': 'AKIA' }, "Input 's3-secret-access-key': set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC)."],
-    ['checksums unknown', { ...BASE, 's3-checksums': 'always' }, "Input 's3-checksums': 'always' is not one of: auto, when_required, when_supported."],
-    ['s3-timeout not a number', { ...BASE, 's3-timeout': '2m' }, "Input 's3-timeout': '2m' is not a whole number; use whole seconds from 1 to 3600, e.g. 120."],
-    ['s3-timeout zero', { ...BASE, 's3-timeout': '0' }, "Input 's3-timeout': 0 is out of range; use whole seconds from 1 to 3600, e.g. 120."],
-    ['s3-timeout fraction', { ...BASE, 's3-timeout': '1.5' }, "Input 's3-timeout': '1.5' is not a whole number; use whole seconds from 1 to 3600, e.g. 120."],
-    ['path style typo', { ...BASE, 's3-force-path-style': 'on' }, "Input 's3-force-path-style': 'on' is not a boolean; use true or false."],
-    ['prune without a policy', { 'database': 'shop', destination: 's3://b-1/p', command: 'prune' }, "Input 'command': prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within."],
-    ['list without a database name', { destination: 's3://b-1/p', command: 'list' }, "Input 'database': required for command list: set the name of the source database whose backups to use."],
-    ['region garbage', { ...BASE, 's3-region': 'US East' }, "Input 's3-region': 'US East' is not a region name; use e.g. us-east-1, or auto for Cloudflare R2."],
-    ['storage class lower-case', { ...BASE, 's3-storage-class': 'glacier' }, "Input 's3-storage-class': 'glacier' is not a storage class; use e.g. STANDARD, STANDARD_IA or GLACIER_IR."],
+    [
+      'kms key without kms',
+      { ...BASE, 's3-sse-kms-key-id': 'k' },
+      "Input 's3-sse-kms-key-id': is only used with s3-sse: aws:kms; set s3-sse to aws:kms or remove the key id.",
+    ],
+    [
+      'access key without secret',
+      { ...BASE, 's3-access-key-id': 'AKIA' },
+      "Input 's3-secret-access-key': set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC).",
+    ],
+    [
+      'checksums unknown',
+      { ...BASE, 's3-checksums': 'always' },
+      "Input 's3-checksums': 'always' is not one of: auto, when_required, when_supported.",
+    ],
+    [
+      's3-timeout not a number',
+      { ...BASE, 's3-timeout': '2m' },
+      "Input 's3-timeout': '2m' is not a whole number; use whole seconds from 1 to 3600, e.g. 120.",
+    ],
+    [
+      's3-timeout zero',
+      { ...BASE, 's3-timeout': '0' },
+      "Input 's3-timeout': 0 is out of range; use whole seconds from 1 to 3600, e.g. 120.",
+    ],
+    [
+      's3-timeout fraction',
+      { ...BASE, 's3-timeout': '1.5' },
+      "Input 's3-timeout': '1.5' is not a whole number; use whole seconds from 1 to 3600, e.g. 120.",
+    ],
+    [
+      'path style typo',
+      { ...BASE, 's3-force-path-style': 'on' },
+      "Input 's3-force-path-style': 'on' is not a boolean; use true or false.",
+    ],
+    [
+      'prune without a policy',
+      { database: 'shop', destination: 's3://b-1/p', command: 'prune' },
+      "Input 'command': prune needs a retention policy; set at least one of keep-last, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within.",
+    ],
+    [
+      'list without a database name',
+      { destination: 's3://b-1/p', command: 'list' },
+      "Input 'database': required for command list: set the name of the source database whose backups to use.",
+    ],
+    [
+      'region garbage',
+      { ...BASE, 's3-region': 'US East' },
+      "Input 's3-region': 'US East' is not a region name; use e.g. us-east-1, or auto for Cloudflare R2.",
+    ],
+    [
+      'storage class lower-case',
+      { ...BASE, 's3-storage-class': 'glacier' },
+      "Input 's3-storage-class': 'glacier' is not a storage class; use e.g. STANDARD, STANDARD_IA or GLACIER_IR.",
+    ],
   ];
 
   test.each(cases)('%s', (_name, inputs, message) => {
@@ -248,7 +446,11 @@ describe('secretsToMask', () => {
     ],
     ['separate password', { password: 'a b&c' }, ['a b&c', 'a%20b%26c', 'a+b%26c']],
     ['S3 secret key', { 's3-secret-access-key': 'wJalr/XUtn+FEMI' }, ['wJalr/XUtn+FEMI']],
-    ['password as a URL parameter', { 'database-url': 'postgres://u@h/db?password=x%2By' }, ['postgres://u@h/db?password=x%2By', 'x%2By', 'x+y']],
+    [
+      'password as a URL parameter',
+      { 'database-url': 'postgres://u@h/db?password=x%2By' },
+      ['postgres://u@h/db?password=x%2By', 'x%2By', 'x+y'],
+    ],
     ['nothing secret', { host: 'h' }, []],
   ])('%s', (_name, inputs, expected) => {
     const masked = secretsToMask(reader(inputs));
@@ -277,7 +479,10 @@ describe('lock-wait-timeout', () => {
     ['1.5s', /'1\.5s' is not a duration/],
     ['-1s', /'-1s' is not a duration/],
     ['5 minutes', /'5 minutes' is not a duration/],
-    ['forever', /is not a duration; use a whole number with a unit, such as 30s, 5min or 1h \(ms, s, m\/min, h\), or 0 to wait forever/],
+    [
+      'forever',
+      /is not a duration; use a whole number with a unit, such as 30s, 5min or 1h \(ms, s, m\/min, h\), or 0 to wait forever/,
+    ],
     ['7h', /longer than 6h/],
   ])('%s is refused naming the input', (value, message) => {
     let error: unknown;
@@ -292,7 +497,9 @@ describe('lock-wait-timeout', () => {
   });
 
   test('--lock-wait-timeout in pg-dump-args is refused: the input owns it', () => {
-    expect(() => parseConfig(reader({ ...BASE, 'pg-dump-args': '--lock-wait-timeout=60s' }))).toThrow(/use the `lock-wait-timeout` input/);
+    expect(() => parseConfig(reader({ ...BASE, 'pg-dump-args': '--lock-wait-timeout=60s' }))).toThrow(
+      /use the `lock-wait-timeout` input/,
+    );
   });
 });
 
@@ -327,11 +534,18 @@ describe('a URL with credentials in any input is masked (item 7)', () => {
     // Only the line with the credentials: another destination's line is no secret.
     expect(masked.filter((m) => m.includes('s3://bucket/prefix'))).toEqual([]);
     // Each encoding is masked whole, or (base64 inside a longer text) all but its edge characters.
-    for (const form of [...encodings(PASSWORD), ...encodings(encoded)]) expect(redact(`<${form}>`, masked)).toMatch(/^<\*\*\*[A-Za-z0-9+/]?>$/);
+    for (const form of [...encodings(PASSWORD), ...encodings(encoded)])
+      expect(redact(`<${form}>`, masked)).toMatch(/^<\*\*\*[A-Za-z0-9+/]?>$/);
   });
 
   test('values without a password are not masked', () => {
-    for (const value of ['db.example.com', 'postgres://app@db/x', 'http://127.0.0.1:9000', 's3://bucket/prefix', 'https://hooks.slack.com/services/T0/B0/x']) {
+    for (const value of [
+      'db.example.com',
+      'postgres://app@db/x',
+      'http://127.0.0.1:9000',
+      's3://bucket/prefix',
+      'https://hooks.slack.com/services/T0/B0/x',
+    ]) {
       expect(urlCredentialSecrets(reader({ host: value }), names)).toEqual([]);
     }
   });
@@ -350,9 +564,16 @@ describe('a URL with credentials in any input is masked (item 7)', () => {
   });
 
   test.each(['host', 'target-host'])('%s holding a URL is refused naming the input, without echoing it', (input) => {
-    const base: Record<string, string> = input === 'host'
-      ? { destination: 's3://bkt/p', username: 'u', database: 'd' }
-      : { destination: 's3://bkt/p', command: 'restore', database: 'd', 'target-username': 'u', 'target-database': 'd' };
+    const base: Record<string, string> =
+      input === 'host'
+        ? { destination: 's3://bkt/p', username: 'u', database: 'd' }
+        : {
+            destination: 's3://bkt/p',
+            command: 'restore',
+            database: 'd',
+            'target-username': 'u',
+            'target-database': 'd',
+          };
     for (const value of [url, `app:${encoded}@db.prod-7.example.com`, `${url}?sslmode=require`]) {
       let thrown: unknown;
       try {
@@ -364,13 +585,16 @@ describe('a URL with credentials in any input is masked (item 7)', () => {
       const message = (thrown as Error).message;
       expect(message).toMatch(new RegExp(`^Input '${input}': it holds `));
       expect(message).toContain(input === 'host' ? "'database-url'" : "'target-database-url'");
-      for (const form of [...encodings(PASSWORD), ...encodings(encoded), 'db.prod-7']) expect(message).not.toContain(form);
+      for (const form of [...encodings(PASSWORD), ...encodings(encoded), 'db.prod-7'])
+        expect(message).not.toContain(form);
     }
   });
 
   test('a host name, an IP address and a Unix-socket folder are accepted', () => {
     for (const host of ['db.example.com', '10.0.0.5', '::1', '/var/run/postgresql']) {
-      expect(parseConfig(reader({ destination: 's3://bkt/p', host, username: 'u', database: 'd' })).connection?.host).toBe(host);
+      expect(
+        parseConfig(reader({ destination: 's3://bkt/p', host, username: 'u', database: 'd' })).connection?.host,
+      ).toBe(host);
     }
   });
 });
@@ -389,10 +613,13 @@ describe('sslrootcert as in libpq (item 8)', () => {
     else process.env.GITHUB_WORKSPACE = saved;
     rmSync(workspace, { recursive: true, force: true });
   });
-  const parse = (query: string) => parseConfig(reader({ ...BASE, 'database-url': `${BASE['database-url']}?${query}` })).connection;
+  const parse = (query: string) =>
+    parseConfig(reader({ ...BASE, 'database-url': `${BASE['database-url']}?${query}` })).connection;
 
   test('a path relative to the workspace becomes absolute', () => {
-    expect(parse('sslmode=verify-full&sslrootcert=certs/ca.crt')?.params).toEqual({ sslrootcert: path.join(workspace, 'certs', 'ca.crt') });
+    expect(parse('sslmode=verify-full&sslrootcert=certs/ca.crt')?.params).toEqual({
+      sslrootcert: path.join(workspace, 'certs', 'ca.crt'),
+    });
   });
   test('an absolute path is kept', () => {
     const file = path.join(workspace, 'certs', 'ca.crt');
@@ -400,16 +627,29 @@ describe('sslrootcert as in libpq (item 8)', () => {
   });
   test('system means the system CAs and implies verify-full', () => {
     expect(parse('sslrootcert=system')).toMatchObject({ sslmode: 'verify-full', params: { sslrootcert: 'system' } });
-    expect(parse('sslmode=verify-full&sslrootcert=system')).toMatchObject({ sslmode: 'verify-full', params: { sslrootcert: 'system' } });
-    expect(() => parse('sslmode=require&sslrootcert=system')).toThrow(/^Input 'database-url': sslrootcert=system needs sslmode=verify-full/);
+    expect(parse('sslmode=verify-full&sslrootcert=system')).toMatchObject({
+      sslmode: 'verify-full',
+      params: { sslrootcert: 'system' },
+    });
+    expect(() => parse('sslmode=require&sslrootcert=system')).toThrow(
+      /^Input 'database-url': sslrootcert=system needs sslmode=verify-full/,
+    );
   });
   test.each([
-    ['certs/missing.crt', () => `the file '${path.join(workspace, 'certs', 'missing.crt')}' does not exist (the relative path 'certs/missing.crt' is read from the workspace, ${workspace})`],
+    [
+      'certs/missing.crt',
+      () =>
+        `the file '${path.join(workspace, 'certs', 'missing.crt')}' does not exist (the relative path 'certs/missing.crt' is read from the workspace, ${workspace})`,
+    ],
     ['/nowhere/ca.crt', () => "the file '/nowhere/ca.crt' does not exist. Write it"],
   ])('a missing file %s is reported as such, naming the file', (file, expected) => {
-    expect(() => parse(`sslmode=verify-full&sslrootcert=${file}`)).toThrow(`Input 'database-url': parameter sslrootcert: ${expected()}`);
+    expect(() => parse(`sslmode=verify-full&sslrootcert=${file}`)).toThrow(
+      `Input 'database-url': parameter sslrootcert: ${expected()}`,
+    );
   });
   test('a missing sslcert is reported too', () => {
-    expect(() => parse('sslcert=client.crt')).toThrow(/^Input 'database-url': parameter sslcert: the file '.*client\.crt' does not exist/);
+    expect(() => parse('sslcert=client.crt')).toThrow(
+      /^Input 'database-url': parameter sslcert: the file '.*client\.crt' does not exist/,
+    );
   });
 });

@@ -15,9 +15,26 @@ import {
   RestoreError,
   streamSuffix,
 } from '../../src/restore/stream.js';
-import { archiveScope, compilePattern, judgeSqlResult, matchesSchema, matchesTable, verifyDrill, type RestoredState } from '../../src/restore/verify.js';
+import {
+  archiveScope,
+  compilePattern,
+  judgeSqlResult,
+  matchesSchema,
+  matchesTable,
+  verifyDrill,
+  type RestoredState,
+} from '../../src/restore/verify.js';
 
-const OBJECTS: CatalogCounts = { tables: 4, partitionedTables: 1, indexes: 6, constraints: 5, views: 2, materializedViews: 1, functions: 3, sequences: 2 };
+const OBJECTS: CatalogCounts = {
+  tables: 4,
+  partitionedTables: 1,
+  indexes: 6,
+  constraints: 5,
+  views: 2,
+  materializedViews: 1,
+  functions: 3,
+  sequences: 2,
+};
 const TABLES = [
   { schema: 'audit', table: 'log', rows: 50 },
   { schema: 'public', table: 'film', rows: 1000 },
@@ -54,7 +71,12 @@ function manifest(options: Partial<Manifest['options']> = {}, mode: 'exact' | 'e
     startedAt: '2026-11-25T07:00:00.000Z',
     finishedAt: '2026-11-25T07:00:10.000Z',
     durationSeconds: 10,
-    archive: { key: 'prod/shop/2026-11-25T070000Z.dump.zst', bytes: 1000, sha256: 'a'.repeat(64), contentType: 'application/zstd' },
+    archive: {
+      key: 'prod/shop/2026-11-25T070000Z.dump.zst',
+      bytes: 1000,
+      sha256: 'a'.repeat(64),
+      contentType: 'application/zstd',
+    },
     globals: null,
     databaseSizeBytes: 5000,
     snapshot: '00000003-00000002-1',
@@ -76,7 +98,9 @@ function restored(overrides: Partial<RestoredState> = {}): RestoredState {
   };
 }
 
-function summary(checks: ReturnType<typeof verifyDrill>['checks']): [string, string | number, string | number, boolean][] {
+function summary(
+  checks: ReturnType<typeof verifyDrill>['checks'],
+): [string, string | number, string | number, boolean][] {
   return checks.map((c) => [c.name, c.expected, c.actual, c.passed]);
 }
 
@@ -104,7 +128,10 @@ describe('verifyDrill', () => {
   });
 
   test('a missing table, a wrong row count and a missing index fail, each named', () => {
-    const state = restored({ tables: TABLES.filter((t) => t.table !== 'log').map((t) => (t.table === 'film' ? { ...t, rows: 999 } : t)), objects: { ...OBJECTS, indexes: 5 } });
+    const state = restored({
+      tables: TABLES.filter((t) => t.table !== 'log').map((t) => (t.table === 'film' ? { ...t, rows: 999 } : t)),
+      objects: { ...OBJECTS, indexes: 5 },
+    });
     const v = verifyDrill(manifest(), state);
     expect(v.passed).toBe(false);
     expect(summary(v.checks.filter((c) => !c.passed))).toEqual([
@@ -115,20 +142,45 @@ describe('verifyDrill', () => {
   });
 
   test('constraints not validated and invalid indexes fail, naming them', () => {
-    const names = ['public.a.a_fk', 'public.b.b_fk', 'public.c.c_fk', 'public.d.d_fk', 'public.e.e_fk', 'public.f.f_fk'];
-    const v = verifyDrill(manifest(), restored({ notValidatedConstraints: names, invalidIndexes: ['public.film_title_idx'] }));
+    const names = [
+      'public.a.a_fk',
+      'public.b.b_fk',
+      'public.c.c_fk',
+      'public.d.d_fk',
+      'public.e.e_fk',
+      'public.f.f_fk',
+    ];
+    const v = verifyDrill(
+      manifest(),
+      restored({ notValidatedConstraints: names, invalidIndexes: ['public.film_title_idx'] }),
+    );
     expect(summary(v.checks.filter((c) => !c.passed))).toEqual([
-      ['constraints validated', 'all', 'not validated 6: public.a.a_fk, public.b.b_fk, public.c.c_fk, public.d.d_fk, public.e.e_fk, …', false],
+      [
+        'constraints validated',
+        'all',
+        'not validated 6: public.a.a_fk, public.b.b_fk, public.c.c_fk, public.d.d_fk, public.e.e_fk, …',
+        false,
+      ],
       ['indexes valid', 'all', 'invalid 1: public.film_title_idx', false],
     ]);
   });
 
   test('exclude-table-data (simple name and * globbing): those tables are present, rows not checked', () => {
-    const state = restored({ tables: TABLES.map((t) => (t.table === 'sessions' || t.schema === 'audit' ? { ...t, rows: 0 } : t)) });
+    const state = restored({
+      tables: TABLES.map((t) => (t.table === 'sessions' || t.schema === 'audit' ? { ...t, rows: 0 } : t)),
+    });
     const v = verifyDrill(manifest({ excludeTableData: ['sessions', 'audit.*'] }), state);
     expect(v.passed).toBe(true);
-    expect(v.checks.find((c) => c.name === 'table public.sessions')).toEqual({ name: 'table public.sessions', expected: 'present', actual: 'present', passed: true, note: 'rows not checked: data excluded by exclude-table-data' });
-    expect(v.checks.find((c) => c.name === 'table audit.log')?.note).toBe('rows not checked: data excluded by exclude-table-data');
+    expect(v.checks.find((c) => c.name === 'table public.sessions')).toEqual({
+      name: 'table public.sessions',
+      expected: 'present',
+      actual: 'present',
+      passed: true,
+      note: 'rows not checked: data excluded by exclude-table-data',
+    });
+    expect(v.checks.find((c) => c.name === 'table audit.log')?.note).toBe(
+      'rows not checked: data excluded by exclude-table-data',
+    );
     // Data exclusion does not filter objects: counts are still compared.
     expect(v.checks.some((c) => c.name === 'count of indexes')).toBe(true);
   });
@@ -137,20 +189,33 @@ describe('verifyDrill', () => {
     const state = restored({ tables: TABLES.map((t) => (t.table === 'payment_p1' ? { ...t, rows: 0 } : t)) });
     const v = verifyDrill(manifest({ extraArgs: ['--exclude-table-data-and-children=public.payment'] }), state);
     expect(v.passed).toBe(true);
-    expect(v.checks.find((c) => c.name === 'table public.payment_p1')?.note).toBe('rows not checked: data excluded by --exclude-table-data-and-children');
+    expect(v.checks.find((c) => c.name === 'table public.payment_p1')?.note).toBe(
+      'rows not checked: data excluded by --exclude-table-data-and-children',
+    );
   });
 
   test('--no-unlogged-table-data: unlogged tables are not row-checked', () => {
-    const state = restored({ unlogged: ['public.sessions'], tables: TABLES.map((t) => (t.table === 'sessions' ? { ...t, rows: 0 } : t)) });
+    const state = restored({
+      unlogged: ['public.sessions'],
+      tables: TABLES.map((t) => (t.table === 'sessions' ? { ...t, rows: 0 } : t)),
+    });
     expect(verifyDrill(manifest({ extraArgs: ['--no-unlogged-table-data'] }), state).passed).toBe(true);
     expect(verifyDrill(manifest(), state).passed).toBe(false);
   });
 
   test('exclude-table and exclude-schema: those tables are not expected; object counts are not compared', () => {
-    const state = restored({ tables: TABLES.filter((t) => t.schema !== 'audit' && t.table !== 'sessions'), objects: { ...OBJECTS, tables: 2, indexes: 3 } });
+    const state = restored({
+      tables: TABLES.filter((t) => t.schema !== 'audit' && t.table !== 'sessions'),
+      objects: { ...OBJECTS, tables: 2, indexes: 3 },
+    });
     const v = verifyDrill(manifest({ excludeSchemas: ['audit'], excludeTables: ['public.sess*'] }), state);
     expect(v.passed).toBe(true);
-    expect(v.checks.map((c) => c.name)).toEqual(['rows of public.film', 'rows of public.payment_p1', 'constraints validated', 'indexes valid']);
+    expect(v.checks.map((c) => c.name)).toEqual([
+      'rows of public.film',
+      'rows of public.payment_p1',
+      'constraints validated',
+      'indexes valid',
+    ]);
     expect(v.skipped).toEqual([
       'the dump was filtered (table/schema/exclude options): counts of indexes, constraints, views, functions and sequences cover the whole source database and are not compared',
       'not in the archive (filtered out of the dump): 2: audit.log, public.sessions',
@@ -159,35 +224,63 @@ describe('verifyDrill', () => {
 
   test('table (-t) and schema (-n) filters select what is expected', () => {
     const onlyFilm = restored({ tables: TABLES.filter((t) => t.table === 'film') });
-    expect(verifyDrill(manifest({ tables: ['film'] }), onlyFilm).checks.map((c) => c.name)).toEqual(['rows of public.film', 'constraints validated', 'indexes valid']);
+    expect(verifyDrill(manifest({ tables: ['film'] }), onlyFilm).checks.map((c) => c.name)).toEqual([
+      'rows of public.film',
+      'constraints validated',
+      'indexes valid',
+    ]);
     const onlyAudit = restored({ tables: TABLES.filter((t) => t.schema === 'audit') });
     expect(verifyDrill(manifest({ schemas: ['aud*'] }), onlyAudit).passed).toBe(true);
     // -n and -N have no effect with -t: a table selected by -t is expected even in an excluded schema.
-    expect(verifyDrill(manifest({ tables: ['audit.log'], excludeSchemas: ['audit'] }), onlyAudit).checks[0]?.name).toBe('rows of audit.log');
+    expect(verifyDrill(manifest({ tables: ['audit.log'], excludeSchemas: ['audit'] }), onlyAudit).checks[0]?.name).toBe(
+      'rows of audit.log',
+    );
   });
 
   test('schema-only: presence only', () => {
     const empty = restored({ tables: TABLES.map((t) => ({ ...t, rows: 0 })) });
     const v = verifyDrill(manifest({ schemaOnly: true }), empty);
     expect(v.passed).toBe(true);
-    expect(v.checks[0]).toEqual({ name: 'table audit.log', expected: 'present', actual: 'present', passed: true, note: 'rows not checked: schema-only archive' });
+    expect(v.checks[0]).toEqual({
+      name: 'table audit.log',
+      expected: 'present',
+      actual: 'present',
+      passed: true,
+      note: 'rows not checked: schema-only archive',
+    });
     expect(v.skipped).toEqual(['schema-only archive: no rows are expected, tables are checked for presence']);
   });
 
   test('estimated row counts: presence only; a missing table still fails', () => {
-    const v = verifyDrill(manifest({}, 'estimate'), restored({ tables: TABLES.filter((t) => t.table !== 'film').map((t) => ({ ...t, rows: 1 })) }));
+    const v = verifyDrill(
+      manifest({}, 'estimate'),
+      restored({ tables: TABLES.filter((t) => t.table !== 'film').map((t) => ({ ...t, rows: 1 })) }),
+    );
     expect(summary(v.checks.filter((c) => !c.passed))).toEqual([['table public.film', 'present', 'missing', false]]);
     expect(v.checks[0]?.note).toBe('rows not checked: row count is an estimate');
   });
 
   test('--filter in pg-dump-args: tables and rows cannot be known, missing ones are listed as skipped', () => {
-    const v = verifyDrill(manifest({ extraArgs: ['--filter=/tmp/f'] }), restored({ tables: [{ schema: 'public', table: 'film', rows: 3 }] }));
+    const v = verifyDrill(
+      manifest({ extraArgs: ['--filter=/tmp/f'] }),
+      restored({ tables: [{ schema: 'public', table: 'film', rows: 3 }] }),
+    );
     expect(v.passed).toBe(true);
-    expect(v.skipped).toContain('not restored, possibly filtered out by pg-dump-args: 3: audit.log, public.payment_p1, public.sessions');
+    expect(v.skipped).toContain(
+      'not restored, possibly filtered out by pg-dump-args: 3: audit.log, public.payment_p1, public.sessions',
+    );
   });
 
   test('drill-sql outcomes become checks', () => {
-    const v = verifyDrill(manifest(), restored({ sql: [{ query: 'SELECT true', passed: true, actual: 'true' }, { query: 'SELECT   count(*) > 5\n FROM film', passed: false, actual: 'false' }] }));
+    const v = verifyDrill(
+      manifest(),
+      restored({
+        sql: [
+          { query: 'SELECT true', passed: true, actual: 'true' },
+          { query: 'SELECT   count(*) > 5\n FROM film', passed: false, actual: 'false' },
+        ],
+      }),
+    );
     expect(summary(v.checks.slice(-2))).toEqual([
       ['drill-sql 1: SELECT true', 'true', 'true', true],
       ['drill-sql 2: SELECT count(*) > 5 FROM film', 'true', 'false', false],
@@ -195,7 +288,12 @@ describe('verifyDrill', () => {
   });
 
   test('archiveScope of an unfiltered dump', () => {
-    expect(archiveScope(manifest())).toEqual({ tablesKnown: true, rowsKnown: true, objectsComparable: true, reasons: [] });
+    expect(archiveScope(manifest())).toEqual({
+      tablesKnown: true,
+      rowsKnown: true,
+      objectsComparable: true,
+      reasons: [],
+    });
   });
 });
 
@@ -244,7 +342,11 @@ describe('judgeSqlResult', () => {
 
 describe('restore plumbing (pure)', () => {
   test('pg_restore arguments: stop at the first error, never prompt, database as a conninfo, no host or password', () => {
-    expect(buildPgRestoreArgs('shop', { clean: false, jobs: 1, noOwner: false, noPrivileges: false })).toEqual(['--exit-on-error', '--no-password', "--dbname=dbname='shop'"]);
+    expect(buildPgRestoreArgs('shop', { clean: false, jobs: 1, noOwner: false, noPrivileges: false })).toEqual([
+      '--exit-on-error',
+      '--no-password',
+      "--dbname=dbname='shop'",
+    ]);
     expect(buildPgRestoreArgs("it's", { clean: true, jobs: 4, noOwner: true, noPrivileges: true }, '/tmp/d')).toEqual([
       '--exit-on-error',
       '--no-password',
@@ -257,7 +359,9 @@ describe('restore plumbing (pure)', () => {
       '/tmp/d',
     ]);
     // -j needs a file or a folder: never with stdin.
-    expect(buildPgRestoreArgs('shop', { clean: false, jobs: 4, noOwner: false, noPrivileges: false })).not.toContain('--jobs=4');
+    expect(buildPgRestoreArgs('shop', { clean: false, jobs: 4, noOwner: false, noPrivileges: false })).not.toContain(
+      '--jobs=4',
+    );
     expect(dbnameConninfo('a\\b=c')).toBe("dbname='a\\\\b=c'");
     expect(buildPsqlArgs()).toEqual(['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-f', '-']);
   });
@@ -311,9 +415,16 @@ describe('restore plumbing (pure)', () => {
 describe('DigestGate', () => {
   const data = Buffer.from('x'.repeat(10_000));
   const sha256 = createHash('sha256').update(data).digest('hex');
-  const chunks = (buffer: Buffer): Buffer[] => [buffer.subarray(0, 4000), buffer.subarray(4000, 8000), buffer.subarray(8000)];
+  const chunks = (buffer: Buffer): Buffer[] => [
+    buffer.subarray(0, 4000),
+    buffer.subarray(4000, 8000),
+    buffer.subarray(8000),
+  ];
 
-  async function run(input: Buffer, expected: { bytes: number; sha256: string }): Promise<{ received: Buffer; mismatches: number; error?: unknown; gate: DigestGate }> {
+  async function run(
+    input: Buffer,
+    expected: { bytes: number; sha256: string },
+  ): Promise<{ received: Buffer; mismatches: number; error?: unknown; gate: DigestGate }> {
     let mismatches = 0;
     const gate = new DigestGate(expected, 'p/db/k.dump', 's3://b/p', () => (mismatches += 1));
     const got: Buffer[] = [];
@@ -323,7 +434,10 @@ describe('DigestGate', () => {
         cb();
       },
     });
-    const error = await pipeline(Readable.from(chunks(input)), gate, sink).then(() => undefined, (e: unknown) => e);
+    const error = await pipeline(Readable.from(chunks(input)), gate, sink).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     return { received: Buffer.concat(got), mismatches, error, gate };
   }
 
@@ -339,7 +453,9 @@ describe('DigestGate', () => {
     bad[5000] = 0x79;
     const r = await run(bad, { bytes: data.length, sha256 });
     expect(r.error).toBeInstanceOf(CorruptArchiveError);
-    expect((r.error as Error).message).toMatch(/^The archive p\/db\/k\.dump in s3:\/\/b\/p is corrupt: its SHA-256 is [0-9a-f]{64} \(10000 bytes\) but the manifest records/);
+    expect((r.error as Error).message).toMatch(
+      /^The archive p\/db\/k\.dump in s3:\/\/b\/p is corrupt: its SHA-256 is [0-9a-f]{64} \(10000 bytes\) but the manifest records/,
+    );
     expect(r.mismatches).toBe(1);
     expect(r.received.length).toBeLessThan(data.length);
     expect(r.gate.verdict).toBe('mismatch');
@@ -347,7 +463,9 @@ describe('DigestGate', () => {
 
   test('more bytes than the manifest says: fails as soon as they arrive', async () => {
     const r = await run(data, { bytes: 5000, sha256 });
-    expect((r.error as Error).message).toContain('it holds more than the 5000 bytes the manifest records (at least 8000)');
+    expect((r.error as Error).message).toContain(
+      'it holds more than the 5000 bytes the manifest records (at least 8000)',
+    );
     // The chunk held back when the excess arrived is never passed on.
     expect(r.received.length).toBe(0);
   });

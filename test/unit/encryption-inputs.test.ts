@@ -1,6 +1,12 @@
 import * as openpgp from 'openpgp';
 import { ConfigError } from '../../src/errors.js';
-import { ENCRYPTION_INPUTS, encryptionSecrets, parseDecryptionInputs, parseEncryptionInputs, type DecryptionConfig } from '../../src/crypto/openpgp.js';
+import {
+  ENCRYPTION_INPUTS,
+  encryptionSecrets,
+  parseDecryptionInputs,
+  parseEncryptionInputs,
+  type DecryptionConfig,
+} from '../../src/crypto/openpgp.js';
 import { decryptionMismatch } from '../../src/crypto/specs.js';
 import { resolveConfig } from '../../src/config/parse.js';
 
@@ -20,7 +26,11 @@ interface Pair {
 async function pair(options: Record<string, unknown>): Promise<Pair> {
   const { publicKey, privateKey } = await openpgp.generateKey({ userIDs, format: 'armored', ...options } as never);
   const key = await openpgp.readKey({ armoredKey: publicKey as unknown as string });
-  return { publicKey: publicKey as unknown as string, privateKey: privateKey as unknown as string, fingerprint: key.getFingerprint().toUpperCase() };
+  return {
+    publicKey: publicKey as unknown as string,
+    privateKey: privateKey as unknown as string,
+    fingerprint: key.getFingerprint().toUpperCase(),
+  };
 }
 
 async function expectConfigError(promise: Promise<unknown>, input: string, message: string): Promise<void> {
@@ -61,7 +71,10 @@ beforeAll(async () => {
     // A version 4 key with an RFC 9580 X25519 encryption subkey (algorithm 25).
     pair({ type: 'curve25519' }),
   ]);
-  const { publicKey } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ armoredKey: ecc.privateKey }), format: 'armored' });
+  const { publicKey } = await openpgp.revokeKey({
+    key: await openpgp.readPrivateKey({ armoredKey: ecc.privateKey }),
+    format: 'armored',
+  });
   revoked = publicKey as unknown as string;
 }, 60_000);
 
@@ -108,7 +121,9 @@ describe('parseEncryptionInputs: valid inputs', () => {
   });
 
   test('a passphrase → passphrase mode', async () => {
-    await expect(parseEncryptionInputs(reader({ 'encryption-passphrase': ' correct horse battery staple ' }))).resolves.toEqual({
+    await expect(
+      parseEncryptionInputs(reader({ 'encryption-passphrase': ' correct horse battery staple ' })),
+    ).resolves.toEqual({
       mode: 'passphrase',
       passphrase: 'correct horse battery staple',
     });
@@ -144,7 +159,11 @@ describe('parseEncryptionInputs: bad inputs fail before any work, with exact mes
 
   test('a key whose line breaks were written as \\n', async () => {
     await expectConfigError(
-      parseEncryptionInputs(reader({ [input]: ecc.publicKey.replace(/-----BEGIN PGP PUBLIC KEY BLOCK-----/, '----- BEGIN').replace(/\n/g, '\\n') })),
+      parseEncryptionInputs(
+        reader({
+          [input]: ecc.publicKey.replace(/-----BEGIN PGP PUBLIC KEY BLOCK-----/, '----- BEGIN').replace(/\n/g, '\\n'),
+        }),
+      ),
       input,
       "Input 'encryption-public-key': is not an ASCII-armored OpenPGP key (no '-----BEGIN PGP PUBLIC KEY BLOCK-----' line found); export it with `gpg --armor --export <key id>` and store the whole output, BEGIN and END lines included. Its line breaks look written as \\n: store it with real line breaks (e.g. `gh secret set NAME < key.asc`).",
     );
@@ -239,7 +258,8 @@ describe('parseEncryptionInputs: bad inputs fail before any work, with exact mes
   });
 
   test('two blocks where the second is garbage inside its armor', async () => {
-    const garbage = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5IGF0IGFsbA==\n-----END PGP PUBLIC KEY BLOCK-----';
+    const garbage =
+      '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5IGF0IGFsbA==\n-----END PGP PUBLIC KEY BLOCK-----';
     await expectConfigError(
       parseEncryptionInputs(reader({ [input]: `${ecc.publicKey}\n${garbage}` })),
       input,
@@ -248,7 +268,10 @@ describe('parseEncryptionInputs: bad inputs fail before any work, with exact mes
   });
 
   test('an armored message instead of a key', async () => {
-    const message = await openpgp.encrypt({ message: await openpgp.createMessage({ text: 'hello' }), passwords: ['x'] });
+    const message = await openpgp.encrypt({
+      message: await openpgp.createMessage({ text: 'hello' }),
+      passwords: ['x'],
+    });
     await expectConfigError(
       parseEncryptionInputs(reader({ [input]: message as unknown as string })),
       input,
@@ -282,20 +305,28 @@ describe('parseDecryptionInputs', () => {
 
   test('a protected RSA key with its passphrase is unlocked', async () => {
     const config = await parseDecryptionInputs(
-      reader({ 'decryption-private-key': lockedRsa.privateKey, 'decryption-private-key-passphrase': 'unlock me please' }),
+      reader({
+        'decryption-private-key': lockedRsa.privateKey,
+        'decryption-private-key-passphrase': 'unlock me please',
+      }),
     );
     expect(config?.mode).toBe('private-key');
     expect(config?.mode === 'private-key' && config.keys[0]?.isDecrypted()).toBe(true);
   });
 
   test('an expired private key is accepted: it must still decrypt the archives it received', async () => {
-    await expect(parseDecryptionInputs(reader({ 'decryption-private-key': expired.privateKey }))).resolves.toMatchObject({
+    await expect(
+      parseDecryptionInputs(reader({ 'decryption-private-key': expired.privateKey })),
+    ).resolves.toMatchObject({
       fingerprints: [expired.fingerprint],
     });
   });
 
   test('a passphrase', async () => {
-    await expect(parseDecryptionInputs(reader({ 'decryption-passphrase': 'pw' }))).resolves.toEqual({ mode: 'passphrase', passphrase: 'pw' });
+    await expect(parseDecryptionInputs(reader({ 'decryption-passphrase': 'pw' }))).resolves.toEqual({
+      mode: 'passphrase',
+      passphrase: 'pw',
+    });
   });
 
   test('a public key where the private key belongs', async () => {
@@ -316,7 +347,9 @@ describe('parseDecryptionInputs', () => {
 
   test('a protected key with a wrong passphrase', async () => {
     await expectConfigError(
-      parseDecryptionInputs(reader({ 'decryption-private-key': lockedRsa.privateKey, 'decryption-private-key-passphrase': 'nope' })),
+      parseDecryptionInputs(
+        reader({ 'decryption-private-key': lockedRsa.privateKey, 'decryption-private-key-passphrase': 'nope' }),
+      ),
       'decryption-private-key-passphrase',
       `Input 'decryption-private-key-passphrase': does not unlock key ${lockedRsa.fingerprint} in decryption-private-key: wrong passphrase. Check the secret; \`gpg --export-secret-keys\` keeps the key's own passphrase.`,
     );
@@ -360,12 +393,17 @@ describe('encryptionSecrets', () => {
   test('masks each value, each armored block, each base64 line and the passphrases', () => {
     const value = `${ecc.privateKey}\n${rsa.privateKey}`;
     const secrets = encryptionSecrets(
-      reader({ 'decryption-private-key': value, 'decryption-private-key-passphrase': 'key pass', 'encryption-passphrase': ' enc pass ' }),
+      reader({
+        'decryption-private-key': value,
+        'decryption-private-key-passphrase': 'key pass',
+        'encryption-passphrase': ' enc pass ',
+      }),
     );
     expect(secrets).toContain(value.trim());
     expect(secrets).toContain(ecc.privateKey.trim());
     expect(secrets).toContain(rsa.privateKey.trim());
-    for (const line of rsa.privateKey.split('\n').filter((l) => /^[A-Za-z0-9+/]{40,}$/.test(l))) expect(secrets).toContain(line);
+    for (const line of rsa.privateKey.split('\n').filter((l) => /^[A-Za-z0-9+/]{40,}$/.test(l)))
+      expect(secrets).toContain(line);
     expect(secrets).toEqual(expect.arrayContaining(['key pass', 'enc pass', ' enc pass ']));
     expect(secrets.every((s) => s.length > 0)).toBe(true);
     expect(secrets).not.toContain('-----BEGIN PGP PRIVATE KEY BLOCK-----');
@@ -379,13 +417,35 @@ describe('encryptionSecrets', () => {
 describe('decryptionMismatch: judged from the manifest before the target is touched', () => {
   const key = (...fingerprints: string[]): DecryptionConfig => ({ mode: 'private-key', keys: [], fingerprints });
   const passphrase: DecryptionConfig = { mode: 'passphrase', passphrase: 'x' };
-  test.each<[string, { mode: 'public-key' | 'passphrase'; recipients: string[] }, DecryptionConfig, string | undefined]>([
+  test.each<
+    [string, { mode: 'public-key' | 'passphrase'; recipients: string[] }, DecryptionConfig, string | undefined]
+  >([
     ['passphrase archive, passphrase given', { mode: 'passphrase', recipients: [] }, passphrase, undefined],
-    ['passphrase archive, private key given', { mode: 'passphrase', recipients: [] }, key('AA11'), 'the archive was encrypted with a passphrase, not to public keys; set decryption-passphrase'],
-    ['public-key archive, passphrase given', { mode: 'public-key', recipients: ['AA11'] }, passphrase, 'the archive was encrypted to public key(s) AA11, not with a passphrase; set decryption-private-key'],
+    [
+      'passphrase archive, private key given',
+      { mode: 'passphrase', recipients: [] },
+      key('AA11'),
+      'the archive was encrypted with a passphrase, not to public keys; set decryption-passphrase',
+    ],
+    [
+      'public-key archive, passphrase given',
+      { mode: 'public-key', recipients: ['AA11'] },
+      passphrase,
+      'the archive was encrypted to public key(s) AA11, not with a passphrase; set decryption-private-key',
+    ],
     ['one of two recipients given', { mode: 'public-key', recipients: ['AA11', 'BB22'] }, key('BB22'), undefined],
-    ['one of the keys given is a recipient', { mode: 'public-key', recipients: ['AA11'] }, key('CC33', 'AA11'), undefined],
-    ['no key given is a recipient', { mode: 'public-key', recipients: ['AA11'] }, key('CC33', 'DD44'), 'the archive was encrypted to AA11 (its manifest), and the key given (CC33, DD44) is none of them'],
+    [
+      'one of the keys given is a recipient',
+      { mode: 'public-key', recipients: ['AA11'] },
+      key('CC33', 'AA11'),
+      undefined,
+    ],
+    [
+      'no key given is a recipient',
+      { mode: 'public-key', recipients: ['AA11'] },
+      key('CC33', 'DD44'),
+      'the archive was encrypted to AA11 (its manifest), and the key given (CC33, DD44) is none of them',
+    ],
     ['recipients not recorded: not judged', { mode: 'public-key', recipients: [] }, key('CC33'), undefined],
   ])('%s', (_name, encryption, decryption, expected) => {
     const problem = decryptionMismatch(encryption, decryption);
@@ -416,19 +476,37 @@ describe('resolveConfig: each command reads only the OpenPGP inputs it uses', ()
     await expect(resolve({ ...base[command], command, [input]: value })).rejects.toMatchObject({ input });
   });
 
-  test.each(['check', 'list', 'prune'] as const)('%s: encryption and decryption inputs are not read', async (command) => {
-    const config = await resolve({ ...base[command], command, 'decryption-private-key': 'not a key', 'encryption-public-key': 'not a key' });
-    expect(config.command).toBe(command);
-    expect(config.encryption).toBeUndefined();
-    expect(config.decryption).toBeUndefined();
-  });
+  test.each(['check', 'list', 'prune'] as const)(
+    '%s: encryption and decryption inputs are not read',
+    async (command) => {
+      const config = await resolve({
+        ...base[command],
+        command,
+        'decryption-private-key': 'not a key',
+        'encryption-public-key': 'not a key',
+      });
+      expect(config.command).toBe(command);
+      expect(config.encryption).toBeUndefined();
+      expect(config.decryption).toBeUndefined();
+    },
+  );
 
   test('backup does not read the decryption inputs, nor restore the encryption inputs', async () => {
-    const encrypted = await resolve({ ...base['backup'], command: 'backup', 'decryption-private-key': 'not a key', 'encryption-passphrase': longPassphrase });
+    const encrypted = await resolve({
+      ...base['backup'],
+      command: 'backup',
+      'decryption-private-key': 'not a key',
+      'encryption-passphrase': longPassphrase,
+    });
     expect(encrypted.encryption).toMatchObject({ mode: 'passphrase' });
     expect(encrypted.decryption).toBeUndefined();
 
-    const decrypting = await resolve({ ...base['restore'], command: 'restore', 'encryption-public-key': 'not a key', 'decryption-passphrase': longPassphrase });
+    const decrypting = await resolve({
+      ...base['restore'],
+      command: 'restore',
+      'encryption-public-key': 'not a key',
+      'decryption-passphrase': longPassphrase,
+    });
     expect(decrypting.decryption).toMatchObject({ mode: 'passphrase' });
     expect(decrypting.encryption).toBeUndefined();
   });

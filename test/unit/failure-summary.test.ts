@@ -10,7 +10,11 @@ describe('failureSummary', () => {
         database: 'shop',
         phase: 'upload',
         error: 'AccessDenied | for `x`',
-        lastSuccess: { key: 'prod/shop/2026-12-06T030000Z.dump', time: new Date('2026-12-06T03:00:00Z'), url: 's3://b/prod' },
+        lastSuccess: {
+          key: 'prod/shop/2026-12-06T030000Z.dump',
+          time: new Date('2026-12-06T03:00:00Z'),
+          url: 's3://b/prod',
+        },
         time,
       },
       [],
@@ -19,7 +23,9 @@ describe('failureSummary', () => {
     expect(text).toContain('| Command | `backup` |');
     expect(text).toContain('| Database | `shop` |');
     expect(text).toContain('| Failed phase | **upload** |');
-    expect(text).toContain('| Newest good backup | `prod/shop/2026-12-06T030000Z.dump` in s3://b/prod, 24 hours before this failure |');
+    expect(text).toContain(
+      '| Newest good backup | `prod/shop/2026-12-06T030000Z.dump` in s3://b/prod, 24 hours before this failure |',
+    );
     expect(text).toContain('```text\nAccessDenied | for `x`\n```');
     expect(text).toContain('### What to check (phase: upload)');
     expect(text).toContain('- Storage credentials and permissions');
@@ -35,7 +41,16 @@ describe('failureSummary', () => {
 
   test('every secret is redacted, in the error and anywhere else', () => {
     const secret = 'S3cret-Pw-9f';
-    const text = failureSummary({ command: 'backup', database: 'shop', phase: 'connect', error: `could not connect with ${secret} and ${encodeURIComponent(secret)}`, time }, [secret]);
+    const text = failureSummary(
+      {
+        command: 'backup',
+        database: 'shop',
+        phase: 'connect',
+        error: `could not connect with ${secret} and ${encodeURIComponent(secret)}`,
+        time,
+      },
+      [secret],
+    );
     expect(text).not.toContain(secret);
     expect(text).toContain('could not connect with *** and ***');
   });

@@ -4,7 +4,13 @@
  */
 import * as openpgp from 'openpgp';
 import type { PublicKey } from 'openpgp';
-import { buildGpgEncryptArgs, checkGpgMessage, gpgVersionSupported, openpgpS2kCount, parseGpgVersion } from '../../src/crypto/gpg.js';
+import {
+  buildGpgEncryptArgs,
+  checkGpgMessage,
+  gpgVersionSupported,
+  openpgpS2kCount,
+  parseGpgVersion,
+} from '../../src/crypto/gpg.js';
 
 describe('parseGpgVersion', () => {
   test.each<[string, string | undefined]>([
@@ -44,7 +50,8 @@ describe('openpgpS2kCount', () => {
 describe('buildGpgEncryptArgs', () => {
   const args = buildGpgEncryptArgs('/tmp/home', { recipientFiles: ['/tmp/home/r1.pgp', '/tmp/home/r2.pgp'] });
   const symmetric = buildGpgEncryptArgs('/tmp/home', { passphraseFd3: true, s2kCount: 16_777_216 });
-  const valueOf = (list: string[], option: string): string | undefined => (list.includes(option) ? list[list.indexOf(option) + 1] : undefined);
+  const valueOf = (list: string[], option: string): string | undefined =>
+    list.includes(option) ? list[list.indexOf(option) + 1] : undefined;
 
   test('--openpgp comes before the options it would reset, the home and recipients are as given', () => {
     expect(args.slice(0, 3)).toEqual(['--homedir', '/tmp/home', '--openpgp']);
@@ -53,7 +60,10 @@ describe('buildGpgEncryptArgs', () => {
     expect(args[at('--cipher-algo') + 1]).toBe('AES256');
     expect(at('--compress-algo')).toBeGreaterThan(at('--openpgp'));
     expect(args[at('--compress-algo') + 1]).toBe('none');
-    expect(args.filter((_arg, i) => args[i - 1] === '--recipient-file')).toEqual(['/tmp/home/r1.pgp', '/tmp/home/r2.pgp']);
+    expect(args.filter((_arg, i) => args[i - 1] === '--recipient-file')).toEqual([
+      '/tmp/home/r1.pgp',
+      '/tmp/home/r2.pgp',
+    ]);
     expect(args.slice(-3)).toEqual(['--output', '-', '--encrypt']);
   });
 
@@ -96,24 +106,40 @@ describe('checkGpgMessage', () => {
     [a, b, aeadKey, aPrivate] = [ka.publicKey, kb.publicKey, kc.publicKey, ka.privateKey];
   });
 
-  const encrypt = async (options: { keys?: PublicKey[]; passwords?: string[]; aead?: boolean; cipher?: openpgp.enums.symmetric }): Promise<Uint8Array> =>
+  const encrypt = async (options: {
+    keys?: PublicKey[];
+    passwords?: string[];
+    aead?: boolean;
+    cipher?: openpgp.enums.symmetric;
+  }): Promise<Uint8Array> =>
     openpgp.encrypt({
       message: await openpgp.createMessage({ binary: plain }),
       ...(options.keys ? { encryptionKeys: options.keys } : {}),
       ...(options.passwords ? { passwords: options.passwords } : {}),
       format: 'binary',
-      config: { aeadProtect: options.aead ?? false, ...(options.cipher === undefined ? {} : { preferredSymmetricAlgorithm: options.cipher }) },
+      config: {
+        aeadProtect: options.aead ?? false,
+        ...(options.cipher === undefined ? {} : { preferredSymmetricAlgorithm: options.cipher }),
+      },
     });
 
   /** PKESK v3 to `key` + an AEAD Encrypted Data packet (tag 20, OCB): the LibrePGP shape GnuPG 2.4 may write. */
   async function librePgpOcb(key: PublicKey): Promise<Uint8Array> {
     const sessionKey = crypto.getRandomValues(new Uint8Array(32));
-    const message = await openpgp.encryptSessionKey({ data: sessionKey, algorithm: 'aes256', encryptionKeys: [key], format: 'object' });
+    const message = await openpgp.encryptSessionKey({
+      data: sessionKey,
+      algorithm: 'aes256',
+      encryptionKeys: [key],
+      format: 'object',
+    });
     // The typings hide these members of the packet classes (openpgp.js src/packet/aead_encrypted_data.js).
     const literal = new openpgp.LiteralDataPacket() as unknown as { setBytes(bytes: Uint8Array, format: number): void };
     literal.setBytes(plain, openpgp.enums.literal.binary);
     const data = new openpgp.AEADEncryptedDataPacket();
-    const internals = data as unknown as { packets: openpgp.PacketList<openpgp.AnyPacket>; encrypt(algorithm: number, key: Uint8Array): Promise<void> };
+    const internals = data as unknown as {
+      packets: openpgp.PacketList<openpgp.AnyPacket>;
+      encrypt(algorithm: number, key: Uint8Array): Promise<void>;
+    };
     Object.assign(data, { aeadAlgorithm: openpgp.enums.aead.ocb, cipherAlgorithm: openpgp.enums.symmetric.aes256 });
     internals.packets = new openpgp.PacketList();
     internals.packets.push(literal as unknown as openpgp.AnyPacket);
@@ -129,31 +155,83 @@ describe('checkGpgMessage', () => {
   });
 
   test('SKESK v4 (AES-256, iterated SHA-256) + SEIPD v1 that decrypts to the plaintext: accepted', async () => {
-    expect(await checkGpgMessage(await encrypt({ passwords: ['pw'] }), { passphrase: 'pw', plaintext: plain })).toBeUndefined();
+    expect(
+      await checkGpgMessage(await encrypt({ passwords: ['pw'] }), { passphrase: 'pw', plaintext: plain }),
+    ).toBeUndefined();
   });
 
   test.each<[string, () => Promise<Uint8Array>, RegExp]>([
-    ['a wrong passphrase', () => encrypt({ passwords: ['other'] }), /^OpenPGP\.js cannot decrypt it with the passphrase/],
-    ['AES-128 instead of AES-256', () => encrypt({ passwords: ['pw'], cipher: openpgp.enums.symmetric.aes128 }), /^its passphrase packet names cipher 7 \(RFC 4880 §9\.2\), not AES-256 \(9\)$/],
-    ['public keys instead of a passphrase', () => encrypt({ keys: [a] }), /^it does not hold exactly one SKESK version 4 packet before the data \(packet tags: 1, 18\)$/],
-    ['a key besides the passphrase', () => encrypt({ keys: [a], passwords: ['pw'] }), /^it does not hold exactly one SKESK version 4 packet before the data \(packet tags: 1, 3, 18\)$/],
+    [
+      'a wrong passphrase',
+      () => encrypt({ passwords: ['other'] }),
+      /^OpenPGP\.js cannot decrypt it with the passphrase/,
+    ],
+    [
+      'AES-128 instead of AES-256',
+      () => encrypt({ passwords: ['pw'], cipher: openpgp.enums.symmetric.aes128 }),
+      /^its passphrase packet names cipher 7 \(RFC 4880 §9\.2\), not AES-256 \(9\)$/,
+    ],
+    [
+      'public keys instead of a passphrase',
+      () => encrypt({ keys: [a] }),
+      /^it does not hold exactly one SKESK version 4 packet before the data \(packet tags: 1, 18\)$/,
+    ],
+    [
+      'a key besides the passphrase',
+      () => encrypt({ keys: [a], passwords: ['pw'] }),
+      /^it does not hold exactly one SKESK version 4 packet before the data \(packet tags: 1, 3, 18\)$/,
+    ],
   ])('passphrase expected, %s: refused', async (_name, make, reason) => {
     expect(await checkGpgMessage(await make(), { passphrase: 'pw', plaintext: plain })).toMatch(reason);
   });
 
   test('passphrase expected, other bytes than the plaintext: refused', async () => {
-    expect(await checkGpgMessage(await encrypt({ passwords: ['pw'] }), { passphrase: 'pw', plaintext: new Uint8Array([9]) })).toBe('it decrypts to other bytes than were encrypted');
+    expect(
+      await checkGpgMessage(await encrypt({ passwords: ['pw'] }), { passphrase: 'pw', plaintext: new Uint8Array([9]) }),
+    ).toBe('it decrypts to other bytes than were encrypted');
   });
 
   test.each<[string, () => Promise<[Uint8Array, PublicKey[]]>, RegExp]>([
-    ['a recipient left out', async () => [await encrypt({ keys: [a] }), [a, b]], /^1 of the 2 recipients got no session-key packet$/],
-    ['an extra recipient', async () => [await encrypt({ keys: [a, b] }), [a]], /^it is addressed to key ID [0-9a-f]{16}, which is none of the recipients/],
-    ['a stranger instead of the recipient', async () => [await encrypt({ keys: [b] }), [a]], /^it is addressed to key ID [0-9a-f]{16}, which is none/],
-    ['a passphrase (SKESK) instead of public keys', async () => [await encrypt({ passwords: ['x'] }), [a]], /^it holds a session-key packet other than PKESK version 3 \(packet tags: 3, 18\)$/],
-    ['a passphrase besides the key', async () => [await encrypt({ keys: [a], passwords: ['x'] }), [a]], /^it holds a session-key packet other than PKESK version 3 \(packet tags: 1, 3, 18\)$/],
-    ['RFC 9580 PKESK v6 + SEIPD v2 (AEAD)', async () => [await encrypt({ keys: [aeadKey], aead: true }), [aeadKey]], /^its data packet is not a version 1 .*\(packet tags: 1, 18; last packet version 2\)$/],
-    ['LibrePGP OCB (tag 20), as GnuPG 2.4 may write', async () => [await librePgpOcb(a), [a]], /^its data packet is not a version 1 Symmetrically Encrypted Integrity Protected Data packet \(packet tags: 1, 20; last packet version 1\)$/],
-    ['not OpenPGP at all', async () => [new TextEncoder().encode('gpg: error\n'), [a]], /^it is not an OpenPGP message OpenPGP\.js can read/],
+    [
+      'a recipient left out',
+      async () => [await encrypt({ keys: [a] }), [a, b]],
+      /^1 of the 2 recipients got no session-key packet$/,
+    ],
+    [
+      'an extra recipient',
+      async () => [await encrypt({ keys: [a, b] }), [a]],
+      /^it is addressed to key ID [0-9a-f]{16}, which is none of the recipients/,
+    ],
+    [
+      'a stranger instead of the recipient',
+      async () => [await encrypt({ keys: [b] }), [a]],
+      /^it is addressed to key ID [0-9a-f]{16}, which is none/,
+    ],
+    [
+      'a passphrase (SKESK) instead of public keys',
+      async () => [await encrypt({ passwords: ['x'] }), [a]],
+      /^it holds a session-key packet other than PKESK version 3 \(packet tags: 3, 18\)$/,
+    ],
+    [
+      'a passphrase besides the key',
+      async () => [await encrypt({ keys: [a], passwords: ['x'] }), [a]],
+      /^it holds a session-key packet other than PKESK version 3 \(packet tags: 1, 3, 18\)$/,
+    ],
+    [
+      'RFC 9580 PKESK v6 + SEIPD v2 (AEAD)',
+      async () => [await encrypt({ keys: [aeadKey], aead: true }), [aeadKey]],
+      /^its data packet is not a version 1 .*\(packet tags: 1, 18; last packet version 2\)$/,
+    ],
+    [
+      'LibrePGP OCB (tag 20), as GnuPG 2.4 may write',
+      async () => [await librePgpOcb(a), [a]],
+      /^its data packet is not a version 1 Symmetrically Encrypted Integrity Protected Data packet \(packet tags: 1, 20; last packet version 1\)$/,
+    ],
+    [
+      'not OpenPGP at all',
+      async () => [new TextEncoder().encode('gpg: error\n'), [a]],
+      /^it is not an OpenPGP message OpenPGP\.js can read/,
+    ],
     ['nothing', async () => [new Uint8Array(0), [a]], /^it is not an OpenPGP message OpenPGP\.js can read/],
   ])('%s: refused', async (_name, make, reason) => {
     const [message, keys] = await make();
@@ -163,7 +241,11 @@ describe('checkGpgMessage', () => {
   test('an accepted message decrypts with the recipient key (the check judges a real message)', async () => {
     const message = await encrypt({ keys: [a, b] });
     expect(await checkGpgMessage(message, { keys: [a, b] })).toBeUndefined();
-    const { data } = await openpgp.decrypt({ message: await openpgp.readMessage({ binaryMessage: message }), decryptionKeys: aPrivate, format: 'binary' });
+    const { data } = await openpgp.decrypt({
+      message: await openpgp.readMessage({ binaryMessage: message }),
+      decryptionKeys: aPrivate,
+      format: 'binary',
+    });
     expect(Buffer.from(data as Uint8Array)).toEqual(Buffer.from(plain));
   });
 });

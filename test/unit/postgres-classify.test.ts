@@ -126,7 +126,7 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
   [
     'pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 17.2; pg_dump version: 15.18\n',
     'version-mismatch',
-    'The server runs 17.2, the client is 15.18. Use a client of the server\'s major version (pg_dump 17)',
+    "The server runs 17.2, the client is 15.18. Use a client of the server's major version (pg_dump 17)",
   ],
   [
     'pg_restore: error: unsupported version (1.16) in file header\n',
@@ -182,7 +182,7 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
   [
     'pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout\npg_dump: detail: Query was: LOCK TABLE public.actor IN ACCESS SHARE MODE\n',
     'timeout',
-    'Gave up waiting for a lock'
+    'Gave up waiting for a lock',
   ],
   ['pg_dump: error: could not write to output file: No space left on device\n', 'out-of-disk', 'ran out of disk space'],
   [
@@ -196,24 +196,43 @@ const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
     'unknown',
     'failed: PQgetCopyData() failed. pg_dump: detail: Error message from server: server closed the connection unexpectedly This probably means the server terminated abnormally before or while processing the request.". The connection to the server was lost during the dump',
   ],
-  ['pg_dump: error: something nobody has seen before\n', 'unknown', 'pg_dump failed (db.example.com:5432): pg_dump said "pg_dump: error: something nobody has seen before".'],
+  [
+    'pg_dump: error: something nobody has seen before\n',
+    'unknown',
+    'pg_dump failed (db.example.com:5432): pg_dump said "pg_dump: error: something nobody has seen before".',
+  ],
   ['', 'unknown', '(no error output)'],
 ];
 
 describe('classifyPgError', () => {
   // Rest parameters: jest would take a 4th declared parameter for a `done` callback on 3-element rows.
-  test.each(samples.map(([stderr, kind, fragment, extra]) => [kind, stderr, fragment, extra] as const))('%# → %s', (...[kind, stderr, fragment, extra]) => {
-    const result = classifyPgError(stderr, { ...ctx, ...extra });
-    expect(result.kind).toBe(kind);
-    expect(result.message).toContain(fragment);
-    expect(result.message).not.toMatch(/\n/);
-  });
+  test.each(samples.map(([stderr, kind, fragment, extra]) => [kind, stderr, fragment, extra] as const))(
+    '%# → %s',
+    (...[kind, stderr, fragment, extra]) => {
+      const result = classifyPgError(stderr, { ...ctx, ...extra });
+      expect(result.kind).toBe(kind);
+      expect(result.message).toContain(fragment);
+      expect(result.message).not.toMatch(/\n/);
+    },
+  );
 
   test('every kind is covered by the samples', () => {
     const kinds = new Set(samples.map(([stderr, , , extra]) => classifyPgError(stderr, { ...ctx, ...extra }).kind));
-    expect([...kinds].sort()).toEqual(
-      ['auth', 'connection-refused', 'database-missing', 'dns', 'ipv6-unreachable', 'out-of-disk', 'permission-denied', 'pooler', 'ssl', 'startup-parameter', 'timeout', 'unknown', 'version-mismatch'],
-    );
+    expect([...kinds].sort()).toEqual([
+      'auth',
+      'connection-refused',
+      'database-missing',
+      'dns',
+      'ipv6-unreachable',
+      'out-of-disk',
+      'permission-denied',
+      'pooler',
+      'ssl',
+      'startup-parameter',
+      'timeout',
+      'unknown',
+      'version-mismatch',
+    ]);
   });
 
   test('only lost prepared statements (or an unexplained failure on 6543) are called a transaction-mode pooler', () => {
@@ -226,11 +245,16 @@ describe('classifyPgError', () => {
   });
 
   test('the key stderr line is quoted and the tool is named', () => {
-    const { message } = classifyPgError('pg_dumpall: error: connection to server at "h", port 5432 failed: FATAL:  password authentication failed for user "u"', {
-      ...ctx,
-      tool: 'pg_dumpall',
-    });
-    expect(message).toContain('pg_dumpall said "pg_dumpall: error: connection to server at "h", port 5432 failed: FATAL:  password authentication failed for user "u"".');
+    const { message } = classifyPgError(
+      'pg_dumpall: error: connection to server at "h", port 5432 failed: FATAL:  password authentication failed for user "u"',
+      {
+        ...ctx,
+        tool: 'pg_dumpall',
+      },
+    );
+    expect(message).toContain(
+      'pg_dumpall said "pg_dumpall: error: connection to server at "h", port 5432 failed: FATAL:  password authentication failed for user "u"".',
+    );
   });
 
   test('IPv6 hosts are bracketed in texts', () => {
@@ -239,13 +263,26 @@ describe('classifyPgError', () => {
 });
 
 describe('classifyDriverError', () => {
-  const err = (code: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { code, ...extra });
+  const err = (code: string, message: string, extra: Record<string, unknown> = {}) =>
+    Object.assign(new Error(message), { code, ...extra });
   test.each<[unknown, PgFailureKind, string, Partial<typeof ctx>?]>([
-    [err('28P01', 'password authentication failed for user "postgres"'), 'auth', 'the server said "password authentication failed'],
-    [err('28000', 'no pg_hba.conf entry for host "1.2.3.4", user "u", database "d", no encryption'), 'auth', 'sslmode=require'],
+    [
+      err('28P01', 'password authentication failed for user "postgres"'),
+      'auth',
+      'the server said "password authentication failed',
+    ],
+    [
+      err('28000', 'no pg_hba.conf entry for host "1.2.3.4", user "u", database "d", no encryption'),
+      'auth',
+      'sslmode=require',
+    ],
     [err('3D000', 'database "nope" does not exist'), 'database-missing', 'database "nope" does not exist'],
     [err('42501', 'permission denied for table customer'), 'permission-denied', 'GRANT SELECT ON customer'],
-    [err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'), 'connection-refused', 'node-pg said "connect ECONNREFUSED 127.0.0.1:1"'],
+    [
+      err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'),
+      'connection-refused',
+      'node-pg said "connect ECONNREFUSED 127.0.0.1:1"',
+    ],
     [err('EHOSTUNREACH', 'connect EHOSTUNREACH 10.1.1.1:5432'), 'connection-refused', 'EHOSTUNREACH'],
     [err('ENOTFOUND', 'getaddrinfo ENOTFOUND nohost.invalid'), 'dns', 'getaddrinfo ENOTFOUND'],
     [err('EAI_AGAIN', 'getaddrinfo EAI_AGAIN db.internal'), 'dns', 'could not be resolved'],
@@ -255,21 +292,54 @@ describe('classifyDriverError', () => {
       'pooler.supabase.com',
       { host: 'db.abcdefghijklmnop.supabase.co' },
     ],
-    [err('ENETUNREACH', 'connect ENETUNREACH 10.0.0.1:5432', { address: '10.0.0.1' }), 'connection-refused', 'ENETUNREACH'],
+    [
+      err('ENETUNREACH', 'connect ENETUNREACH 10.0.0.1:5432', { address: '10.0.0.1' }),
+      'connection-refused',
+      'ENETUNREACH',
+    ],
     [err('ETIMEDOUT', 'connect ETIMEDOUT 10.0.0.1:5432'), 'timeout', 'Timed out'],
     [new Error('Connection terminated due to connection timeout'), 'timeout', 'connect_timeout'],
     [new Error('The server does not support SSL connections'), 'ssl', 'sslmode=prefer'],
     [err('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), 'ssl', 'sslrootcert'],
-    [err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), 'ssl', 'another host name'],
-    [err('08P01', 'unsupported startup parameter: options'), 'startup-parameter', 'remove it and set such settings for the role instead'],
-    [err('42704', 'unrecognized configuration parameter "unknown_setting"', { severity: 'FATAL' }), 'startup-parameter', 'options=-c name=value'],
+    [
+      err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"),
+      'ssl',
+      'another host name',
+    ],
+    [
+      err('08P01', 'unsupported startup parameter: options'),
+      'startup-parameter',
+      'remove it and set such settings for the role instead',
+    ],
+    [
+      err('42704', 'unrecognized configuration parameter "unknown_setting"', { severity: 'FATAL' }),
+      'startup-parameter',
+      'options=-c name=value',
+    ],
     [err('42704', 'unrecognized configuration parameter "x"', { severity: 'ERROR' }), 'unknown', 'x'],
-    [err('57014', 'canceling statement due to statement timeout'), 'timeout', 'ALTER ROLE <user> SET statement_timeout = 0'],
+    [
+      err('57014', 'canceling statement due to statement timeout'),
+      'timeout',
+      'ALTER ROLE <user> SET statement_timeout = 0',
+    ],
     [err('55P03', 'canceling statement due to lock timeout'), 'timeout', '`lock-wait-timeout` input'],
-    [err('25P03', 'terminating connection due to idle-in-transaction timeout'), 'timeout', 'idle_in_transaction_session_timeout'],
+    [
+      err('25P03', 'terminating connection due to idle-in-transaction timeout'),
+      'timeout',
+      'idle_in_transaction_session_timeout',
+    ],
     [err('ENOSPC', 'ENOSPC: no space left on device, write'), 'out-of-disk', 'disk space'],
     [
-      Object.assign(new AggregateError([err('ECONNREFUSED', 'connect ECONNREFUSED ::1:5432'), err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432')], ''), {}),
+      Object.assign(
+        new AggregateError(
+          [
+            err('ECONNREFUSED', 'connect ECONNREFUSED ::1:5432'),
+            err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'),
+          ],
+          '',
+        ),
+        {},
+      ),
       'connection-refused',
       'ECONNREFUSED ::1:5432',
     ],

@@ -11,7 +11,14 @@ import {
   type ClientDecision,
   type ClientDecisionInput,
 } from '../../src/postgres/client.js';
-import { LIBPQ_PARAM_ENV, libpqEnv, pgClientConfig, sslFallbackAllowed, systemCaBundle, withoutSsl } from '../../src/postgres/libpq.js';
+import {
+  LIBPQ_PARAM_ENV,
+  libpqEnv,
+  pgClientConfig,
+  sslFallbackAllowed,
+  systemCaBundle,
+  withoutSsl,
+} from '../../src/postgres/libpq.js';
 import type { ClientTool, Connection } from '../../src/postgres/types.js';
 
 const pg = (major: number, minor = 1, dir = `/usr/lib/postgresql/${major}/bin`): ClientTool => ({
@@ -23,18 +30,49 @@ const pg = (major: number, minor = 1, dir = `/usr/lib/postgresql/${major}/bin`):
 const linuxUbuntu = { platform: 'linux' as const, osId: 'ubuntu', install: true };
 
 describe('decideClient', () => {
-  test.each<[string, Partial<ClientDecisionInput> & { serverMajor: number }, ClientDecision | ((d: ClientDecision) => void)]>([
-    ['exact major found → use it', { serverMajor: 16, found: [pg(14), pg(16)], ...linuxUbuntu }, { action: 'use', tool: pg(16) }],
+  test.each<
+    [string, Partial<ClientDecisionInput> & { serverMajor: number }, ClientDecision | ((d: ClientDecision) => void)]
+  >([
+    [
+      'exact major found → use it',
+      { serverMajor: 16, found: [pg(14), pg(16)], ...linuxUbuntu },
+      { action: 'use', tool: pg(16) },
+    ],
     [
       'exact found first among duplicates (search order wins)',
-      { serverMajor: 15, found: [pg(15, 18), pg(15, 3, '/opt/homebrew/opt/postgresql@15/bin')], platform: 'darwin', install: true },
+      {
+        serverMajor: 15,
+        found: [pg(15, 18), pg(15, 3, '/opt/homebrew/opt/postgresql@15/bin')],
+        platform: 'darwin',
+        install: true,
+      },
       { action: 'use', tool: pg(15, 18) },
     ],
-    ['only newer found, ubuntu, install allowed → apt with PGDG', { serverMajor: 15, found: [pg(16)], ...linuxUbuntu }, { action: 'install', method: 'apt', major: 15, addPgdg: true }],
-    ['only older found, ubuntu → apt with PGDG', { serverMajor: 17, found: [pg(14)], ...linuxUbuntu }, { action: 'install', method: 'apt', major: 17, addPgdg: true }],
-    ['none found, ubuntu → apt with PGDG', { serverMajor: 17, found: [], ...linuxUbuntu }, { action: 'install', method: 'apt', major: 17, addPgdg: true }],
-    ['none found, debian → apt without PGDG', { serverMajor: 15, found: [], platform: 'linux', osId: 'debian', install: true }, { action: 'install', method: 'apt', major: 15, addPgdg: false }],
-    ['none found, darwin → brew', { serverMajor: 17, found: [], platform: 'darwin', install: true }, { action: 'install', method: 'brew', major: 17, addPgdg: false }],
+    [
+      'only newer found, ubuntu, install allowed → apt with PGDG',
+      { serverMajor: 15, found: [pg(16)], ...linuxUbuntu },
+      { action: 'install', method: 'apt', major: 15, addPgdg: true },
+    ],
+    [
+      'only older found, ubuntu → apt with PGDG',
+      { serverMajor: 17, found: [pg(14)], ...linuxUbuntu },
+      { action: 'install', method: 'apt', major: 17, addPgdg: true },
+    ],
+    [
+      'none found, ubuntu → apt with PGDG',
+      { serverMajor: 17, found: [], ...linuxUbuntu },
+      { action: 'install', method: 'apt', major: 17, addPgdg: true },
+    ],
+    [
+      'none found, debian → apt without PGDG',
+      { serverMajor: 15, found: [], platform: 'linux', osId: 'debian', install: true },
+      { action: 'install', method: 'apt', major: 15, addPgdg: false },
+    ],
+    [
+      'none found, darwin → brew',
+      { serverMajor: 17, found: [], platform: 'darwin', install: true },
+      { action: 'install', method: 'brew', major: 17, addPgdg: false },
+    ],
     [
       'only newer found, install disabled → use newer with warning',
       { serverMajor: 15, found: [pg(17), pg(16)], platform: 'linux', osId: 'ubuntu', install: false },
@@ -47,7 +85,12 @@ describe('decideClient', () => {
     [
       'only newer found, other distro → use newer with warning',
       { serverMajor: 15, found: [pg(16)], platform: 'linux', osId: 'fedora', install: true },
-      (d) => expect(d).toMatchObject({ action: 'use', tool: pg(16), warning: expect.stringContaining('PostgreSQL 15 server') }),
+      (d) =>
+        expect(d).toMatchObject({
+          action: 'use',
+          tool: pg(16),
+          warning: expect.stringContaining('PostgreSQL 15 server'),
+        }),
     ],
     [
       'none found, other distro → fail naming the platform',
@@ -62,7 +105,12 @@ describe('decideClient', () => {
     ],
     [
       'only older found, win32 → fail with PGBIN hint and the clients found',
-      { serverMajor: 17, found: [pg(14, 13, 'C:\\Program Files\\PostgreSQL\\14\\bin')], platform: 'win32', install: true },
+      {
+        serverMajor: 17,
+        found: [pg(14, 13, 'C:\\Program Files\\PostgreSQL\\14\\bin')],
+        platform: 'win32',
+        install: true,
+      },
       (d) => {
         const m = d.action === 'fail' ? d.message : '';
         expect(m).toContain('Clients found: C:\\Program Files\\PostgreSQL\\14\\bin/pg_dump (14.13).');
@@ -93,15 +141,32 @@ describe('decideClient', () => {
         expect(m).toContain('server version mismatch');
       },
     ],
-    ['requested newer, found → use it', { serverMajor: 15, requestedMajor: 17, found: [pg(15), pg(17)], ...linuxUbuntu }, { action: 'use', tool: pg(17) }],
-    ['requested newer, missing → install requested', { serverMajor: 15, requestedMajor: 17, found: [pg(15)], ...linuxUbuntu }, { action: 'install', method: 'apt', major: 17, addPgdg: true }],
-    ['requested equal to server', { serverMajor: 16, requestedMajor: 16, found: [pg(16)], platform: 'darwin', install: false }, { action: 'use', tool: pg(16) }],
+    [
+      'requested newer, found → use it',
+      { serverMajor: 15, requestedMajor: 17, found: [pg(15), pg(17)], ...linuxUbuntu },
+      { action: 'use', tool: pg(17) },
+    ],
+    [
+      'requested newer, missing → install requested',
+      { serverMajor: 15, requestedMajor: 17, found: [pg(15)], ...linuxUbuntu },
+      { action: 'install', method: 'apt', major: 17, addPgdg: true },
+    ],
+    [
+      'requested equal to server',
+      { serverMajor: 16, requestedMajor: 16, found: [pg(16)], platform: 'darwin', install: false },
+      { action: 'use', tool: pg(16) },
+    ],
     [
       'requested newer, missing, no install, even newer found → warn',
       { serverMajor: 15, requestedMajor: 16, found: [pg(15), pg(18)], platform: 'win32', install: true },
-      (d) => expect(d).toMatchObject({ action: 'use', tool: pg(18), warning: expect.stringContaining('no pg_dump 16') }),
+      (d) =>
+        expect(d).toMatchObject({ action: 'use', tool: pg(18), warning: expect.stringContaining('no pg_dump 16') }),
     ],
-    ['pre-10 server, exact two-part major', { serverMajor: 9.6, found: [pg(9.6, 24)], ...linuxUbuntu }, { action: 'use', tool: pg(9.6, 24) }],
+    [
+      'pre-10 server, exact two-part major',
+      { serverMajor: 9.6, found: [pg(9.6, 24)], ...linuxUbuntu },
+      { action: 'use', tool: pg(9.6, 24) },
+    ],
   ])('%s', (_name, partial, expected) => {
     const decision = decideClient({ found: [], platform: 'linux', install: true, ...partial });
     if (typeof expected === 'function') expected(decision);
@@ -132,7 +197,9 @@ describe('parseClientVersion', () => {
 });
 
 test('parseOsRelease and the cache key', () => {
-  expect(parseOsRelease('PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\n')).toEqual({
+  expect(
+    parseOsRelease('PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\n'),
+  ).toEqual({
     id: 'ubuntu',
     versionId: '24.04',
   });
@@ -140,25 +207,67 @@ test('parseOsRelease and the cache key', () => {
   expect(clientCacheKey('ubuntu', '24.04', 'x64', 17)).toBe('pg-client-ubuntu-24.04-x64-17-v1');
 });
 
-const base: Connection = { host: 'db.example.com', port: 5433, user: 'backup', password: 's3cr3t', database: 'app', params: {} };
+const base: Connection = {
+  host: 'db.example.com',
+  port: 5433,
+  user: 'backup',
+  password: 's3cr3t',
+  database: 'app',
+  params: {},
+};
 
 describe('libpqEnv', () => {
   test.each<[string, Connection, Record<string, string>]>([
-    ['minimal', base, { PGHOST: 'db.example.com', PGPORT: '5433', PGUSER: 'backup', PGPASSWORD: 's3cr3t', PGDATABASE: 'app' }],
-    ['sslmode', { ...base, sslmode: 'verify-full' }, { PGHOST: 'db.example.com', PGPORT: '5433', PGUSER: 'backup', PGPASSWORD: 's3cr3t', PGDATABASE: 'app', PGSSLMODE: 'verify-full' }],
+    [
+      'minimal',
+      base,
+      { PGHOST: 'db.example.com', PGPORT: '5433', PGUSER: 'backup', PGPASSWORD: 's3cr3t', PGDATABASE: 'app' },
+    ],
+    [
+      'sslmode',
+      { ...base, sslmode: 'verify-full' },
+      {
+        PGHOST: 'db.example.com',
+        PGPORT: '5433',
+        PGUSER: 'backup',
+        PGPASSWORD: 's3cr3t',
+        PGDATABASE: 'app',
+        PGSSLMODE: 'verify-full',
+      },
+    ],
     [
       'params',
       {
         ...base,
         params: {
-          sslrootcert: '/ca.pem', sslcert: '/c.pem', sslkey: '/k.pem', options: '-c statement_timeout=0', application_name: 'backup',
-          connect_timeout: '5', target_session_attrs: 'read-only', channel_binding: 'require', gssencmode: 'disable', sslnegotiation: 'direct',
+          sslrootcert: '/ca.pem',
+          sslcert: '/c.pem',
+          sslkey: '/k.pem',
+          options: '-c statement_timeout=0',
+          application_name: 'backup',
+          connect_timeout: '5',
+          target_session_attrs: 'read-only',
+          channel_binding: 'require',
+          gssencmode: 'disable',
+          sslnegotiation: 'direct',
         },
       },
       {
-        PGHOST: 'db.example.com', PGPORT: '5433', PGUSER: 'backup', PGPASSWORD: 's3cr3t', PGDATABASE: 'app',
-        PGSSLROOTCERT: '/ca.pem', PGSSLCERT: '/c.pem', PGSSLKEY: '/k.pem', PGOPTIONS: '-c statement_timeout=0', PGAPPNAME: 'backup',
-        PGCONNECT_TIMEOUT: '5', PGTARGETSESSIONATTRS: 'read-only', PGCHANNELBINDING: 'require', PGGSSENCMODE: 'disable', PGSSLNEGOTIATION: 'direct',
+        PGHOST: 'db.example.com',
+        PGPORT: '5433',
+        PGUSER: 'backup',
+        PGPASSWORD: 's3cr3t',
+        PGDATABASE: 'app',
+        PGSSLROOTCERT: '/ca.pem',
+        PGSSLCERT: '/c.pem',
+        PGSSLKEY: '/k.pem',
+        PGOPTIONS: '-c statement_timeout=0',
+        PGAPPNAME: 'backup',
+        PGCONNECT_TIMEOUT: '5',
+        PGTARGETSESSIONATTRS: 'read-only',
+        PGCHANNELBINDING: 'require',
+        PGGSSENCMODE: 'disable',
+        PGSSLNEGOTIATION: 'direct',
       },
     ],
   ])('%s', (_name, conn, expected) => {
@@ -185,8 +294,13 @@ describe('pgClientConfig', () => {
 
   test('basic fields, default timeout, unset sslmode = prefer', () => {
     expect(pgClientConfig(base)).toEqual({
-      host: 'db.example.com', port: 5433, user: 'backup', password: 's3cr3t', database: 'app',
-      ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 10_000,
+      host: 'db.example.com',
+      port: 5433,
+      user: 'backup',
+      password: 's3cr3t',
+      database: 'app',
+      ssl: { rejectUnauthorized: false },
+      connectionTimeoutMillis: 10_000,
     });
     expect(sslFallbackAllowed(base)).toBe(true);
     expect(withoutSsl(pgClientConfig(base)).ssl).toBe(false);
@@ -202,9 +316,19 @@ describe('pgClientConfig', () => {
       'verify-full with sslrootcert=system (the system store where Node can read it, else its default roots)',
       'verify-full',
       { sslrootcert: 'system' },
-      { rejectUnauthorized: true, ...((tls as { getCACertificates?: (t: string) => string[] }).getCACertificates?.('system').length ? { ca: expect.any(Array) } : {}) },
+      {
+        rejectUnauthorized: true,
+        ...((tls as { getCACertificates?: (t: string) => string[] }).getCACertificates?.('system').length
+          ? { ca: expect.any(Array) }
+          : {}),
+      },
     ],
-    ['verify-ca skips the host name check', 'verify-ca', {}, { rejectUnauthorized: true, checkServerIdentity: expect.any(Function) }],
+    [
+      'verify-ca skips the host name check',
+      'verify-ca',
+      {},
+      { rejectUnauthorized: true, checkServerIdentity: expect.any(Function) },
+    ],
   ])('ssl: %s', (_name, sslmode, params, expected) => {
     expect(pgClientConfig({ ...base, sslmode, params }).ssl).toEqual(expected);
   });
@@ -213,13 +337,18 @@ describe('pgClientConfig', () => {
     const ssl = pgClientConfig({
       ...base,
       sslmode: 'verify-full',
-      params: { sslrootcert: path.join(dir, 'ca.pem'), sslcert: path.join(dir, 'cert.pem'), sslkey: path.join(dir, 'key.pem') },
+      params: {
+        sslrootcert: path.join(dir, 'ca.pem'),
+        sslcert: path.join(dir, 'cert.pem'),
+        sslkey: path.join(dir, 'key.pem'),
+      },
     }).ssl;
     expect(ssl).toEqual({ rejectUnauthorized: true, ca: 'CA-PEM', cert: 'CERT-PEM', key: 'KEY-PEM' });
   });
 
   test('verify-ca: checkServerIdentity accepts any name', () => {
-    const ssl = pgClientConfig({ ...base, sslmode: 'verify-ca', params: { sslrootcert: path.join(dir, 'ca.pem') } }).ssl as {
+    const ssl = pgClientConfig({ ...base, sslmode: 'verify-ca', params: { sslrootcert: path.join(dir, 'ca.pem') } })
+      .ssl as {
       ca: string;
       checkServerIdentity: () => undefined;
     };
@@ -235,9 +364,9 @@ describe('pgClientConfig', () => {
   });
 
   test('a missing certificate file is a ConnectionError naming the parameter', () => {
-    expect(() => pgClientConfig({ ...base, sslmode: 'verify-full', params: { sslrootcert: '/nonexistent/ca.pem' } })).toThrow(
-      /Cannot read the sslrootcert file '\/nonexistent\/ca.pem'/,
-    );
+    expect(() =>
+      pgClientConfig({ ...base, sslmode: 'verify-full', params: { sslrootcert: '/nonexistent/ca.pem' } }),
+    ).toThrow(/Cannot read the sslrootcert file '\/nonexistent\/ca.pem'/);
   });
 
   test.each<[string, string | undefined, number]>([
@@ -254,7 +383,13 @@ describe('pgClientConfig', () => {
   test('application_name, options, client_encoding, channel_binding, sslnegotiation', () => {
     const config = pgClientConfig({
       ...base,
-      params: { application_name: 'pg-backup', options: '-c search_path=x', client_encoding: 'UTF8', channel_binding: 'require', sslnegotiation: 'direct' },
+      params: {
+        application_name: 'pg-backup',
+        options: '-c search_path=x',
+        client_encoding: 'UTF8',
+        channel_binding: 'require',
+        sslnegotiation: 'direct',
+      },
     });
     expect(config).toMatchObject({
       application_name: 'pg-backup',
@@ -267,13 +402,23 @@ describe('pgClientConfig', () => {
 });
 
 describe('sslrootcert=system for pg_dump (libpqEnv)', () => {
-  const conn = { host: 'h', port: 5432, user: 'u', password: 'p', database: 'd', sslmode: 'verify-full' as const, params: { sslrootcert: 'system' } };
+  const conn = {
+    host: 'h',
+    port: 5432,
+    user: 'u',
+    password: 'p',
+    database: 'd',
+    sslmode: 'verify-full' as const,
+    params: { sslrootcert: 'system' },
+  };
   test("becomes the system's CA bundle file, which every libpq reads (only libpq 16+ knows `system`)", () => {
     const bundle = systemCaBundle();
     expect(libpqEnv(conn).PGSSLROOTCERT).toBe(bundle ?? 'system');
   });
   test('the first bundle that exists, in OpenSSL default order', () => {
-    expect(systemCaBundle((f) => f === '/etc/pki/tls/certs/ca-bundle.crt' || f === '/etc/ssl/cert.pem')).toBe('/etc/pki/tls/certs/ca-bundle.crt');
+    expect(systemCaBundle((f) => f === '/etc/pki/tls/certs/ca-bundle.crt' || f === '/etc/ssl/cert.pem')).toBe(
+      '/etc/pki/tls/certs/ca-bundle.crt',
+    );
     expect(systemCaBundle(() => false)).toBeUndefined();
   });
   test('a file path is passed as is', () => {

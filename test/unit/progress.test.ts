@@ -10,17 +10,32 @@ describe('progress lines', () => {
   });
 
   test('upload: bytes, rate since the last line and overall, parts done per store', () => {
-    const line = uploadProgressLine({ bytes: 0, at: 0 }, { bytes: 15_000_000, at: 15_000 }, { bytes: 45_000_000, at: 30_000 }, [
-      { where: 's3://b/db', bytes: 41_943_040, parts: 5 },
-      { where: '/backups', bytes: 0 },
-    ]);
-    expect(line).toBe('Uploading: 45.0 MB of archive so far, 2.00 MB/s (1.50 MB/s overall); s3://b/db: 5 parts done (41.9 MB)');
+    const line = uploadProgressLine(
+      { bytes: 0, at: 0 },
+      { bytes: 15_000_000, at: 15_000 },
+      { bytes: 45_000_000, at: 30_000 },
+      [
+        { where: 's3://b/db', bytes: 41_943_040, parts: 5 },
+        { where: '/backups', bytes: 0 },
+      ],
+    );
+    expect(line).toBe(
+      'Uploading: 45.0 MB of archive so far, 2.00 MB/s (1.50 MB/s overall); s3://b/db: 5 parts done (41.9 MB)',
+    );
   });
 
   test('download: bytes of the total with the percentage', () => {
-    expect(downloadProgressLine('db/x.dump', { bytes: 0, at: 0 }, { bytes: 0, at: 0 }, { bytes: 25_000_000, at: 10_000 }, 100_000_000)).toBe(
-      'Downloading db/x.dump: 25.0 MB of 100.0 MB (25%), 2.50 MB/s (2.50 MB/s overall)',
+    expect(
+      downloadProgressLine(
+        'db/x.dump',
+        { bytes: 0, at: 0 },
+        { bytes: 0, at: 0 },
+        { bytes: 25_000_000, at: 10_000 },
+        100_000_000,
+      ),
+    ).toBe('Downloading db/x.dump: 25.0 MB of 100.0 MB (25%), 2.50 MB/s (2.50 MB/s overall)');
+    expect(downloadProgressLine('db/x.dump', { bytes: 0, at: 0 }, { bytes: 0, at: 0 }, { bytes: 1000, at: 1000 })).toBe(
+      'Downloading db/x.dump: 1.0 kB, 0.00 MB/s (0.00 MB/s overall)',
     );
-    expect(downloadProgressLine('db/x.dump', { bytes: 0, at: 0 }, { bytes: 0, at: 0 }, { bytes: 1000, at: 1000 })).toBe('Downloading db/x.dump: 1.0 kB, 0.00 MB/s (0.00 MB/s overall)');
   });
 });

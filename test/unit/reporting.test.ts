@@ -18,14 +18,29 @@ import {
   type IssueReporter,
   type RenderRun,
 } from '../../src/report/github-issue.js';
-import { parseReportingInputs, reportingSecrets, REPORTING_INPUTS, type ReportingConfig } from '../../src/report/reporting-config.js';
-import { eventText, genericPayload, isSlackUrl, redact, shouldNotify, slackPayload, type ReportEvent } from '../../src/report/webhook.js';
+import {
+  parseReportingInputs,
+  reportingSecrets,
+  REPORTING_INPUTS,
+  type ReportingConfig,
+} from '../../src/report/reporting-config.js';
+import {
+  eventText,
+  genericPayload,
+  isSlackUrl,
+  redact,
+  shouldNotify,
+  slackPayload,
+  type ReportEvent,
+} from '../../src/report/webhook.js';
 
 const TOKEN = 'ghs_SENTINELtoken0123456789abcdef';
 const PASSWORD = 'pw-SENTINEL-9f8e7d';
 
 function reader(inputs: Record<string, string>): (name: string) => string {
-  const defaults = Object.fromEntries(REPORTING_INPUTS.map((i) => [i.name, i.name === 'github-token' ? TOKEN : i.default]));
+  const defaults = Object.fromEntries(
+    REPORTING_INPUTS.map((i) => [i.name, i.name === 'github-token' ? TOKEN : i.default]),
+  );
   return (name) => inputs[name] ?? defaults[name] ?? '';
 }
 
@@ -92,13 +107,41 @@ describe('parseReportingInputs', () => {
 
   const SECRET_URL_PART = 'SENTINELwebhookpath';
   test.each<[string, Record<string, string>, string]>([
-    ['issue-on-failure yes', { 'issue-on-failure': 'yes' }, "Input 'issue-on-failure': 'yes' is not a boolean; use true or false."],
-    ['close-issue-on-success 1', { 'close-issue-on-success': '1' }, "Input 'close-issue-on-success': '1' is not a boolean; use true or false."],
-    ['threshold 0', { 'failure-threshold': '0' }, "Input 'failure-threshold': 0 is out of range; use a whole number of consecutive failed runs from 1 to 50."],
-    ['threshold -2', { 'failure-threshold': '-2' }, "Input 'failure-threshold': -2 is out of range; use a whole number of consecutive failed runs from 1 to 50."],
-    ['threshold 51', { 'failure-threshold': '51' }, "Input 'failure-threshold': 51 is out of range; use a whole number of consecutive failed runs from 1 to 50."],
-    ['threshold 1.5', { 'failure-threshold': '1.5' }, "Input 'failure-threshold': '1.5' is not a whole number; use a whole number of consecutive failed runs from 1 to 50."],
-    ['threshold three', { 'failure-threshold': 'three' }, "Input 'failure-threshold': 'three' is not a whole number; use a whole number of consecutive failed runs from 1 to 50."],
+    [
+      'issue-on-failure yes',
+      { 'issue-on-failure': 'yes' },
+      "Input 'issue-on-failure': 'yes' is not a boolean; use true or false.",
+    ],
+    [
+      'close-issue-on-success 1',
+      { 'close-issue-on-success': '1' },
+      "Input 'close-issue-on-success': '1' is not a boolean; use true or false.",
+    ],
+    [
+      'threshold 0',
+      { 'failure-threshold': '0' },
+      "Input 'failure-threshold': 0 is out of range; use a whole number of consecutive failed runs from 1 to 50.",
+    ],
+    [
+      'threshold -2',
+      { 'failure-threshold': '-2' },
+      "Input 'failure-threshold': -2 is out of range; use a whole number of consecutive failed runs from 1 to 50.",
+    ],
+    [
+      'threshold 51',
+      { 'failure-threshold': '51' },
+      "Input 'failure-threshold': 51 is out of range; use a whole number of consecutive failed runs from 1 to 50.",
+    ],
+    [
+      'threshold 1.5',
+      { 'failure-threshold': '1.5' },
+      "Input 'failure-threshold': '1.5' is not a whole number; use a whole number of consecutive failed runs from 1 to 50.",
+    ],
+    [
+      'threshold three',
+      { 'failure-threshold': 'three' },
+      "Input 'failure-threshold': 'three' is not a whole number; use a whole number of consecutive failed runs from 1 to 50.",
+    ],
     [
       'webhook not a URL',
       { 'webhook-url': `hooks.slack.com/services/${SECRET_URL_PART}` },
@@ -109,9 +152,21 @@ describe('parseReportingInputs', () => {
       { 'webhook-url': `http://alerts.example.com/${SECRET_URL_PART}` },
       "Input 'webhook-url': uses http://; use https:// (plain http is allowed only for localhost and 127.0.0.1).",
     ],
-    ['webhook ftp', { 'webhook-url': `ftp://example.com/${SECRET_URL_PART}` }, "Input 'webhook-url': scheme 'ftp' is not supported; use an https:// URL."],
-    ['notify-on errors', { 'notify-on': 'errors' }, "Input 'notify-on': 'errors' is not one of: failure, always, never."],
-    ['notify-on case', { 'notify-on': 'Failure' }, "Input 'notify-on': 'Failure' is not one of: failure, always, never."],
+    [
+      'webhook ftp',
+      { 'webhook-url': `ftp://example.com/${SECRET_URL_PART}` },
+      "Input 'webhook-url': scheme 'ftp' is not supported; use an https:// URL.",
+    ],
+    [
+      'notify-on errors',
+      { 'notify-on': 'errors' },
+      "Input 'notify-on': 'errors' is not one of: failure, always, never.",
+    ],
+    [
+      'notify-on case',
+      { 'notify-on': 'Failure' },
+      "Input 'notify-on': 'Failure' is not one of: failure, always, never.",
+    ],
     [
       'assignee with a space',
       { 'issue-assignees': 'octocat, mona lisa' },
@@ -156,7 +211,9 @@ describe('reportingSecrets', () => {
 
   test('query tokens and passwords in a generic URL; nothing for empty inputs', () => {
     const url = 'https://user:hunter2pw@alerts.example.com/hook?token=abcdef123456';
-    expect(reportingSecrets(reader({ 'webhook-url': url }))).toEqual(expect.arrayContaining([url, 'abcdef123456', 'hunter2pw']));
+    expect(reportingSecrets(reader({ 'webhook-url': url }))).toEqual(
+      expect.arrayContaining([url, 'abcdef123456', 'hunter2pw']),
+    );
     expect(reportingSecrets(() => '')).toEqual([]);
     expect(reportingSecrets(reader({ 'webhook-url': 'not a url' }))).toEqual([TOKEN, 'not a url']);
   });
@@ -197,17 +254,31 @@ describe('markers', () => {
     expect(parseMarker(undefined)).toBeUndefined();
     expect(parseMarker(null)).toBeUndefined();
     expect(parseMarker('Backups are failing, please look')).toBeUndefined();
-    expect(parseMarker('<!-- postgres-backup-action:v1 failure run=1 attempt=1 command=backup consecutive=2 -->')).toBeUndefined();
+    expect(
+      parseMarker('<!-- postgres-backup-action:v1 failure run=1 attempt=1 command=backup consecutive=2 -->'),
+    ).toBeUndefined();
     expect(parseMarker('<!-- postgres-backup-action:v1 workflow=a job=b -->')).toBeUndefined();
     expect(parseMarker('<!-- postgres-backup-action:v2 workflow=a job=b database=c -->')).toBeUndefined();
   });
 
   test('failure markers', () => {
     const marker = buildFailureMarker({ runId: '123', attempt: 2, command: 'restore-drill', consecutive: 4 });
-    expect(marker).toBe('<!-- postgres-backup-action:v1 failure run=123 attempt=2 command=restore-drill consecutive=4 -->');
-    expect(parseFailureMarker(`text\n${marker}\nmore`)).toEqual({ runId: '123', attempt: 2, command: 'restore-drill', consecutive: 4 });
+    expect(marker).toBe(
+      '<!-- postgres-backup-action:v1 failure run=123 attempt=2 command=restore-drill consecutive=4 -->',
+    );
+    expect(parseFailureMarker(`text\n${marker}\nmore`)).toEqual({
+      runId: '123',
+      attempt: 2,
+      command: 'restore-drill',
+      consecutive: 4,
+    });
     expect(parseFailureMarker(buildMarker({ workflow: 'w', job: 'j', database: 'd' }))).toBeUndefined();
-    expect(parseFailureMarker('<!-- postgres-backup-action:v1 failure run=9 consecutive=x -->')).toEqual({ runId: '9', attempt: 1, command: '', consecutive: 1 });
+    expect(parseFailureMarker('<!-- postgres-backup-action:v1 failure run=9 consecutive=x -->')).toEqual({
+      runId: '9',
+      attempt: 1,
+      command: '',
+      consecutive: 1,
+    });
   });
 });
 
@@ -247,7 +318,9 @@ describe('rendering', () => {
     expect(parseFailureMarker(body)).toEqual({ runId: '42', attempt: 2, command: 'backup', consecutive: 3 });
     expect(body).toContain('| Failed phase | **connect** |');
     expect(body).toContain('[run 42, attempt 2](https://github.com/acme/shop/actions/runs/42/attempts/2)');
-    expect(body).toContain('| Last successful backup | `prod/shop/2026-05-01T030000Z.dump.zst`, 2 days 2 hours before this failure (2026-05-01 03:00:00 UTC) |');
+    expect(body).toContain(
+      '| Last successful backup | `prod/shop/2026-05-01T030000Z.dump.zst`, 2 days 2 hours before this failure (2026-05-01 03:00:00 UTC) |',
+    );
     expect(body).toContain('| Consecutive failed runs | 3 (failure-threshold 3) |');
     expect(body).toContain('password authentication failed');
     expect(body).toContain('IPv4 session pooler');
@@ -257,7 +330,11 @@ describe('rendering', () => {
 
   test('unknown last success, no run URL, error with backticks cannot close the fence', () => {
     const body = renderIssueBody(
-      { ...ctx, lastSuccess: undefined, error: 'boom ``` <!-- postgres-backup-action:v1 workflow=x job=y database=z -->' } as FailureContext,
+      {
+        ...ctx,
+        lastSuccess: undefined,
+        error: 'boom ``` <!-- postgres-backup-action:v1 workflow=x job=y database=z -->',
+      } as FailureContext,
       { ...run, runUrl: undefined, threshold: 1, consecutive: 1 } as RenderRun,
     );
     expect(body).toContain('| Last successful backup | unknown |');
@@ -274,7 +351,12 @@ describe('rendering', () => {
     expect(comment).not.toContain(TOKEN);
     expect(comment).not.toContain(PASSWORD);
     const recovered = renderRecoveryComment(
-      { command: 'backup', database: 'shop', backupKey: 'prod/shop/2026-05-04T030000Z.dump.zst', time: new Date('2026-05-04T03:01:00Z') },
+      {
+        command: 'backup',
+        database: 'shop',
+        backupKey: 'prod/shop/2026-05-04T030000Z.dump.zst',
+        time: new Date('2026-05-04T03:01:00Z'),
+      },
       { runUrl: 'https://github.com/acme/shop/actions/runs/43', runId: '43', runAttempt: 1 },
     );
     expect(recovered).toContain('**Recovered**');
@@ -282,11 +364,14 @@ describe('rendering', () => {
     expect(recovered.split('\n')[0]).toBe('<!-- postgres-backup-action:v1 recovered run=43 attempt=1 -->');
   });
 
-  test.each(['config', 'connect', 'client', 'dump', 'upload', 'verify', 'manifest', 'restore'])('checklist for %s', (phase) => {
-    const list = checklistFor(phase);
-    expect(list.length).toBeGreaterThanOrEqual(2);
-    expect(list[0]).toContain("failed step's log");
-  });
+  test.each(['config', 'connect', 'client', 'dump', 'upload', 'verify', 'manifest', 'restore'])(
+    'checklist for %s',
+    (phase) => {
+      const list = checklistFor(phase);
+      expect(list.length).toBeGreaterThanOrEqual(2);
+      expect(list[0]).toContain("failed step's log");
+    },
+  );
 
   test.each([
     [0, '0 seconds'],
@@ -353,15 +438,23 @@ describe('run context', () => {
     const reporter = createIssueReporter({ ...config, githubToken: '' }, env, out.log);
     const ctx = { command: 'backup', database: 'shop', error: 'x', phase: 'dump', time: new Date() };
     expect(await reporter.reportFailure(ctx)).toEqual({ action: 'skipped' });
-    expect(await reporter.reportSuccess({ command: 'backup', database: 'shop', time: new Date() })).toEqual({ action: 'skipped' });
-    expect(out.warning).toEqual(["No failure issue opened: the 'github-token' input is empty (set it to ${{ github.token }} or a token with issues: write)."]);
+    expect(await reporter.reportSuccess({ command: 'backup', database: 'shop', time: new Date() })).toEqual({
+      action: 'skipped',
+    });
+    expect(out.warning).toEqual([
+      "No failure issue opened: the 'github-token' input is empty (set it to ${{ github.token }} or a token with issues: write).",
+    ]);
 
     const outside = capture();
     await createIssueReporter({ ...config, githubToken: TOKEN }, {}, outside.log).reportFailure(ctx);
-    expect(outside.warning[0]).toContain('not running in GitHub Actions (GITHUB_REPOSITORY, GITHUB_WORKFLOW, GITHUB_JOB unset)');
+    expect(outside.warning[0]).toContain(
+      'not running in GitHub Actions (GITHUB_REPOSITORY, GITHUB_WORKFLOW, GITHUB_JOB unset)',
+    );
 
     const disabled = capture();
-    expect(await createIssueReporter({ ...config, issueOnFailure: false }, env, disabled.log).reportFailure(ctx)).toEqual({ action: 'disabled' });
+    expect(
+      await createIssueReporter({ ...config, issueOnFailure: false }, env, disabled.log).reportFailure(ctx),
+    ).toEqual({ action: 'disabled' });
     expect(disabled.warning).toEqual([]);
   });
 });
@@ -402,23 +495,49 @@ describe('webhook payloads', () => {
       job: 'backup',
       time: '2026-05-02T03:00:00.000Z',
     });
-    const success = genericPayload({ event: 'success', command: 'backup', database: 'shop', backupKey: 'k', time: new Date(0) });
-    expect(success).toMatchObject({ event: 'success', backupKey: 'k', phase: null, error: null, runUrl: null, issueUrl: null });
+    const success = genericPayload({
+      event: 'success',
+      command: 'backup',
+      database: 'shop',
+      backupKey: 'k',
+      time: new Date(0),
+    });
+    expect(success).toMatchObject({
+      event: 'success',
+      backupKey: 'k',
+      phase: null,
+      error: null,
+      runUrl: null,
+      issueUrl: null,
+    });
     expect(success.text).toBe('Backup succeeded: shop, backup k');
   });
 
   test('Slack shape: text plus Block Kit, escaped error in a code block, links', () => {
     const payload = slackPayload(failure);
     expect(payload.text).toBe(':rotating_light: Backup failed: shop (Nightly) in phase upload, 2 consecutive failures');
-    expect(payload.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: eventText(failure), emoji: true } });
+    expect(payload.blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: eventText(failure), emoji: true },
+    });
     expect(payload.blocks[1]).toMatchObject({ type: 'section' });
     expect(JSON.stringify(payload.blocks[1])).toContain('*Phase*\\nupload');
-    expect(payload.blocks[2]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '```UploadError: &lt;AccessDenied&gt; &amp; more```' } });
+    expect(payload.blocks[2]).toEqual({
+      type: 'section',
+      text: { type: 'mrkdwn', text: '```UploadError: &lt;AccessDenied&gt; &amp; more```' },
+    });
     expect(payload.blocks[3]).toEqual({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: '<https://github.com/acme/shop/actions/runs/42|Workflow run> · <https://github.com/acme/shop/issues/7|Issue>' }],
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: '<https://github.com/acme/shop/actions/runs/42|Workflow run> · <https://github.com/acme/shop/issues/7|Issue>',
+        },
+      ],
     });
-    expect(slackPayload({ event: 'recovered', command: 'backup', database: 'shop', time: new Date(0) }).text).toBe(':white_check_mark: Backup recovered: shop');
+    expect(slackPayload({ event: 'recovered', command: 'backup', database: 'shop', time: new Date(0) }).text).toBe(
+      ':white_check_mark: Backup recovered: shop',
+    );
   });
 
   test.each([
@@ -466,7 +585,9 @@ describe('reportOutcome with a stub reporter', () => {
       ),
     ).resolves.toBeUndefined();
     expect(calls).toEqual([{ command: 'prune', database: 'shop', error: 'boom', phase: 'upload', time }]);
-    expect(out.warning).toEqual(["Failure reporting stopped unexpectedly: reporter exploded. The step's result is unchanged."]);
+    expect(out.warning).toEqual([
+      "Failure reporting stopped unexpectedly: reporter exploded. The step's result is unchanged.",
+    ]);
   });
 
   test('a success goes to reportSuccess with the backup key', async () => {
@@ -480,7 +601,10 @@ describe('reportOutcome with a stub reporter', () => {
     };
     const out = capture();
     const time = new Date(0);
-    await reportOutcome({ ok: true, command: 'backup', database: 'shop', backupKey: 'k' }, { config, env: {}, log: out.log, reporter, now: () => time });
+    await reportOutcome(
+      { ok: true, command: 'backup', database: 'shop', backupKey: 'k' },
+      { config, env: {}, log: out.log, reporter, now: () => time },
+    );
     expect(calls).toEqual([{ command: 'backup', database: 'shop', backupKey: 'k', time }]);
     expect(out.warning).toEqual([]);
   });

@@ -6,7 +6,13 @@ import { archiveKey, manifestKey } from '../../src/storage/keys.js';
 /** A catalog entry as readCatalog makes it, for `prod/shop/<time>[-label].dump`. */
 function entry(iso: string, options: { label?: string; manifest?: boolean; extension?: string } = {}): BackupEntry {
   const time = new Date(iso);
-  const key = archiveKey({ prefix: 'prod', database: 'shop', time, ...(options.label ? { label: options.label } : {}), extension: options.extension ?? 'dump' });
+  const key = archiveKey({
+    prefix: 'prod',
+    database: 'shop',
+    time,
+    ...(options.label ? { label: options.label } : {}),
+    extension: options.extension ?? 'dump',
+  });
   return {
     key,
     manifestKey: manifestKey(key),
@@ -22,7 +28,8 @@ function entry(iso: string, options: { label?: string; manifest?: boolean; exten
 /** Backups every `stepHours` from `from` to `to` inclusive (ISO times). */
 function series(from: string, to: string, stepHours: number): BackupEntry[] {
   const out: BackupEntry[] = [];
-  for (let t = Date.parse(from); t <= Date.parse(to); t += stepHours * 3_600_000) out.push(entry(new Date(t).toISOString()));
+  for (let t = Date.parse(from); t <= Date.parse(to); t += stepHours * 3_600_000)
+    out.push(entry(new Date(t).toISOString()));
   return out;
 }
 
@@ -141,11 +148,22 @@ const cases: Case[] = [
       '2023-12-31T235959Z.dump': ['monthly 2/3'],
       '2023-06-20T000000Z.dump': ['monthly 3/3'],
     },
-    deleted: { '2024-03-01T000000Z.dump': GONE, '2023-06-01T000000Z.dump': GONE, '2023-02-10T000000Z.dump': GONE, '2023-01-10T000000Z.dump': GONE },
+    deleted: {
+      '2024-03-01T000000Z.dump': GONE,
+      '2023-06-01T000000Z.dump': GONE,
+      '2023-02-10T000000Z.dump': GONE,
+      '2023-01-10T000000Z.dump': GONE,
+    },
   },
   {
     name: 'ISO week 53: 2020-12-28, 2020-12-31 and 2021-01-03 are all 2020-W53',
-    backups: [entry('2020-12-27T12:00:00Z'), entry('2020-12-28T12:00:00Z'), entry('2020-12-31T12:00:00Z'), entry('2021-01-03T12:00:00Z'), entry('2021-01-04T12:00:00Z')],
+    backups: [
+      entry('2020-12-27T12:00:00Z'),
+      entry('2020-12-28T12:00:00Z'),
+      entry('2020-12-31T12:00:00Z'),
+      entry('2021-01-03T12:00:00Z'),
+      entry('2021-01-04T12:00:00Z'),
+    ],
     policy: policy({ weekly: 3 }),
     now: new Date('2021-01-05T00:00:00Z'),
     kept: {
@@ -160,12 +178,20 @@ const cases: Case[] = [
     backups: [entry('2019-12-29T00:00:00Z'), entry('2019-12-30T00:00:00Z'), entry('2020-01-05T23:00:00Z')],
     policy: policy({ weekly: 1, yearly: 2 }),
     now: new Date('2020-01-06T00:00:00Z'),
-    kept: { '2020-01-05T230000Z.dump': ['newest complete', 'weekly 1/1', 'yearly 1/2'], '2019-12-30T000000Z.dump': ['yearly 2/2'] },
+    kept: {
+      '2020-01-05T230000Z.dump': ['newest complete', 'weekly 1/1', 'yearly 1/2'],
+      '2019-12-30T000000Z.dump': ['yearly 2/2'],
+    },
     deleted: { '2019-12-29T000000Z.dump': GONE },
   },
   {
     name: 'leap day: 2024-02-29 is its own day and the newest of February',
-    backups: [entry('2024-02-28T01:00:00Z'), entry('2024-02-29T01:00:00Z'), entry('2024-02-29T13:00:00Z'), entry('2024-03-01T01:00:00Z')],
+    backups: [
+      entry('2024-02-28T01:00:00Z'),
+      entry('2024-02-29T01:00:00Z'),
+      entry('2024-02-29T13:00:00Z'),
+      entry('2024-03-01T01:00:00Z'),
+    ],
     policy: policy({ daily: 2, monthly: 2 }),
     kept: {
       '2024-03-01T010000Z.dump': ['newest complete', 'daily 1/2', 'monthly 1/2'],
@@ -207,7 +233,11 @@ const cases: Case[] = [
   },
   {
     name: 'same-second keys: ordered by key, the later key counts as newer',
-    backups: [entry('2024-03-01T00:00:00Z', { label: 'pre-migration' }), entry('2024-03-01T00:00:00Z'), entry('2024-03-01T00:00:00Z', { extension: 'sql.gz' })],
+    backups: [
+      entry('2024-03-01T00:00:00Z', { label: 'pre-migration' }),
+      entry('2024-03-01T00:00:00Z'),
+      entry('2024-03-01T00:00:00Z', { extension: 'sql.gz' }),
+    ],
     policy: policy({ last: 2 }),
     kept: { '2024-03-01T000000Z.sql.gz': ['newest complete', 'last 1/2'], '2024-03-01T000000Z.dump': ['last 2/2'] },
     deleted: { '2024-03-01T000000Z-pre-migration.dump': GONE },
@@ -222,12 +252,23 @@ const cases: Case[] = [
       entry('2024-03-09T02:00:00Z'),
     ],
     policy: policy({ daily: 1, labels: [{ label: 'pre-migration', within: d('90d', 90 * DAY) }] }),
-    kept: { '2024-03-09T020000Z.dump': ['newest complete', 'daily 1/1'], '2023-12-20T090000Z-pre-migration.dump': ['label pre-migration within 90d'] },
-    deleted: { '2024-03-08T020000Z.dump': GONE, '2024-01-15T090000Z-weekly.dump': GONE, '2023-11-01T090000Z-pre-migration.dump': GONE },
+    kept: {
+      '2024-03-09T020000Z.dump': ['newest complete', 'daily 1/1'],
+      '2023-12-20T090000Z-pre-migration.dump': ['label pre-migration within 90d'],
+    },
+    deleted: {
+      '2024-03-08T020000Z.dump': GONE,
+      '2024-01-15T090000Z-weekly.dump': GONE,
+      '2023-11-01T090000Z-pre-migration.dump': GONE,
+    },
   },
   {
     name: 'a labelled backup is subject to the normal rules too (it can be the newest of its day)',
-    backups: [entry('2024-03-09T02:00:00Z'), entry('2024-03-09T15:00:00Z', { label: 'pre-migration' }), entry('2024-03-10T02:00:00Z')],
+    backups: [
+      entry('2024-03-09T02:00:00Z'),
+      entry('2024-03-09T15:00:00Z', { label: 'pre-migration' }),
+      entry('2024-03-10T02:00:00Z'),
+    ],
     policy: policy({ daily: 2, labels: [{ label: 'pre-migration', within: d('90d', 90 * DAY) }] }),
     kept: {
       '2024-03-10T020000Z.dump': ['newest complete', 'daily 1/2'],
@@ -237,7 +278,11 @@ const cases: Case[] = [
   },
   {
     name: 'a labelled archive without manifest does not count for its label rule',
-    backups: [entry('2024-01-01T00:00:00Z', { label: 'pre-migration', manifest: false }), entry('2024-02-01T00:00:00Z'), entry('2024-03-01T00:00:00Z')],
+    backups: [
+      entry('2024-01-01T00:00:00Z', { label: 'pre-migration', manifest: false }),
+      entry('2024-02-01T00:00:00Z'),
+      entry('2024-03-01T00:00:00Z'),
+    ],
     policy: policy({ last: 1, labels: [{ label: 'pre-migration', within: d('90d', 90 * DAY) }] }),
     kept: { '2024-03-01T000000Z.dump': ['newest complete', 'last 1/1'] },
     deleted: { '2024-02-01T000000Z.dump': GONE, '2024-01-01T000000Z-pre-migration.dump': INCOMPLETE_OLD },
@@ -246,7 +291,10 @@ const cases: Case[] = [
     name: 'clock skew: a backup 10 min ahead is kept, left out of the rules',
     backups: [entry('2024-03-10T12:10:00Z'), entry('2024-03-10T11:00:00Z'), entry('2024-03-10T10:00:00Z')],
     policy: policy({ last: 1 }),
-    kept: { '2024-03-10T121000Z.dump': ['from the future'], '2024-03-10T110000Z.dump': ['newest complete', 'last 1/1'] },
+    kept: {
+      '2024-03-10T121000Z.dump': ['from the future'],
+      '2024-03-10T110000Z.dump': ['newest complete', 'last 1/1'],
+    },
     deleted: { '2024-03-10T100000Z.dump': GONE },
   },
   {
@@ -270,7 +318,11 @@ const cases: Case[] = [
       '2024-03-10T115900Z.dump': [INCOMPLETE_KEPT],
       '2024-03-07T020000Z.dump': ['newest complete', 'last 1/1'],
     },
-    deleted: { '2024-03-06T020000Z.dump': INCOMPLETE_OLD, '2024-03-05T020000Z.dump': GONE, '2024-03-01T020000Z.dump': INCOMPLETE_OLD },
+    deleted: {
+      '2024-03-06T020000Z.dump': INCOMPLETE_OLD,
+      '2024-03-05T020000Z.dump': GONE,
+      '2024-03-01T020000Z.dump': INCOMPLETE_OLD,
+    },
   },
   {
     name: 'only manifest-less archives: nothing is kept by a rule, so none is deleted',
@@ -290,7 +342,10 @@ const cases: Case[] = [
     name: 'a manifest-less archive from the future is kept as such',
     backups: [entry('2024-03-11T00:00:00Z', { manifest: false }), entry('2024-03-10T00:00:00Z')],
     policy: policy({ last: 1 }),
-    kept: { '2024-03-11T000000Z.dump': ['from the future'], '2024-03-10T000000Z.dump': ['newest complete', 'last 1/1'] },
+    kept: {
+      '2024-03-11T000000Z.dump': ['from the future'],
+      '2024-03-10T000000Z.dump': ['newest complete', 'last 1/1'],
+    },
     deleted: {},
   },
   {
@@ -302,7 +357,12 @@ const cases: Case[] = [
   },
   {
     name: 'yearly with fewer years than the count keeps the oldest backup too',
-    backups: [entry('2022-06-01T00:00:00Z'), entry('2022-12-01T00:00:00Z'), entry('2023-06-01T00:00:00Z'), entry('2024-01-01T00:00:00Z')],
+    backups: [
+      entry('2022-06-01T00:00:00Z'),
+      entry('2022-12-01T00:00:00Z'),
+      entry('2023-06-01T00:00:00Z'),
+      entry('2024-01-01T00:00:00Z'),
+    ],
     policy: policy({ yearly: 5 }),
     kept: {
       '2024-01-01T000000Z.dump': ['newest complete', 'yearly 1/5'],
@@ -359,16 +419,33 @@ describe('planRetention', () => {
   });
 
   test('the plan does not depend on the input order', () => {
-    const backups = [...series('2023-10-01T00:00:00Z', '2024-03-10T00:00:00Z', 7), entry('2024-03-01T00:00:00Z', { label: 'x' }), entry('2024-02-01T00:00:00Z', { manifest: false })];
-    const p = policy({ last: 3, daily: 5, weekly: 3, monthly: 2, within: d('3d', 3 * DAY), labels: [{ label: 'x', within: d('30d', 30 * DAY) }] });
+    const backups = [
+      ...series('2023-10-01T00:00:00Z', '2024-03-10T00:00:00Z', 7),
+      entry('2024-03-01T00:00:00Z', { label: 'x' }),
+      entry('2024-02-01T00:00:00Z', { manifest: false }),
+    ];
+    const p = policy({
+      last: 3,
+      daily: 5,
+      weekly: 3,
+      monthly: 2,
+      within: d('3d', 3 * DAY),
+      labels: [{ label: 'x', within: d('30d', 30 * DAY) }],
+    });
     const reference = planRetention(backups, p, NOW);
-    const shuffled = [...backups].sort((a, b) => ((a.time.getTime() * 7919) % 1009) - ((b.time.getTime() * 7919) % 1009) || a.key.localeCompare(b.key));
+    const shuffled = [...backups].sort(
+      (a, b) => ((a.time.getTime() * 7919) % 1009) - ((b.time.getTime() * 7919) % 1009) || a.key.localeCompare(b.key),
+    );
     expect(planRetention(shuffled, p, NOW)).toEqual(reference);
     expect(planRetention([...backups].reverse(), p, NOW)).toEqual(reference);
   });
 
   test('a backup from the future comes with a warning', () => {
-    const plan = planRetention([entry('2024-03-12T12:00:00Z'), entry('2024-03-10T12:00:00Z')], policy({ last: 1 }), NOW);
+    const plan = planRetention(
+      [entry('2024-03-12T12:00:00Z'), entry('2024-03-10T12:00:00Z')],
+      policy({ last: 1 }),
+      NOW,
+    );
     expect(plan.warnings).toEqual([
       'prod/shop/2024-03-12T120000Z.dump is dated 2024-03-12T12:00:00.000Z, 2 days after now (2024-03-10T12:00:00.000Z); it is kept and left out of the retention rules. Check the clock of this runner and of the machine that wrote it.',
     ]);
@@ -376,7 +453,15 @@ describe('planRetention', () => {
   });
 
   test('the newest complete backup is kept even when the newest archive has no manifest', () => {
-    const plan = planRetention([entry('2024-03-10T10:00:00Z', { manifest: false }), entry('2024-01-01T00:00:00Z'), entry('2023-01-01T00:00:00Z')], policy({ within: d('1d', DAY) }), NOW);
+    const plan = planRetention(
+      [
+        entry('2024-03-10T10:00:00Z', { manifest: false }),
+        entry('2024-01-01T00:00:00Z'),
+        entry('2023-01-01T00:00:00Z'),
+      ],
+      policy({ within: d('1d', DAY) }),
+      NOW,
+    );
     expect(outcome(plan)).toEqual({
       kept: { '2024-03-10T100000Z.dump': [INCOMPLETE_KEPT], '2024-01-01T000000Z.dump': ['newest complete'] },
       deleted: { '2023-01-01T000000Z.dump': GONE },
@@ -400,6 +485,11 @@ describe('calendar buckets (UTC)', () => {
 
   test('day, month and year buckets', () => {
     const t = new Date('2024-02-29T23:59:59.999Z');
-    expect(['daily', 'weekly', 'monthly', 'yearly'].map((b) => bucketOf(b as 'daily', t))).toEqual(['2024-02-29', '2024-W09', '2024-02', '2024']);
+    expect(['daily', 'weekly', 'monthly', 'yearly'].map((b) => bucketOf(b as 'daily', t))).toEqual([
+      '2024-02-29',
+      '2024-W09',
+      '2024-02',
+      '2024',
+    ]);
   });
 });

@@ -1,15 +1,32 @@
-import { describeS3Error, s3ClientConfig, s3ErrorHint, stalledRequestBoundMs, S3_MAX_ATTEMPTS } from '../../src/storage/s3.js';
+import {
+  describeS3Error,
+  s3ClientConfig,
+  s3ErrorHint,
+  stalledRequestBoundMs,
+  S3_MAX_ATTEMPTS,
+} from '../../src/storage/s3.js';
 import { s3Operation, StallError } from '../../src/storage/stall.js';
 import type { S3Settings } from '../../src/storage/types.js';
 
-const settings: S3Settings = { region: 'us-east-1', forcePathStyle: true, checksums: 'when_required', endpoint: 'https://minio.example:9000' };
+const settings: S3Settings = {
+  region: 'us-east-1',
+  forcePathStyle: true,
+  checksums: 'when_required',
+  endpoint: 'https://minio.example:9000',
+};
 const destination = { kind: 's3' as const, url: 's3://b/db', bucket: 'b', prefix: 'db' };
 
 describe('s3-timeout in the client configuration', () => {
   test('default 120 s; a configured timeout sets the silence allowed and caps the connect timeout', () => {
     expect(s3ClientConfig(settings).requestHandler).toEqual({ connectionTimeout: 10_000, socketTimeout: 120_000 });
-    expect(s3ClientConfig({ ...settings, timeoutSeconds: 2 }).requestHandler).toEqual({ connectionTimeout: 2_000, socketTimeout: 2_000 });
-    expect(s3ClientConfig({ ...settings, timeoutSeconds: 30 }).requestHandler).toEqual({ connectionTimeout: 10_000, socketTimeout: 30_000 });
+    expect(s3ClientConfig({ ...settings, timeoutSeconds: 2 }).requestHandler).toEqual({
+      connectionTimeout: 2_000,
+      socketTimeout: 2_000,
+    });
+    expect(s3ClientConfig({ ...settings, timeoutSeconds: 30 }).requestHandler).toEqual({
+      connectionTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
   });
 
   test('the bound of a request to a store that stalls every try: attempts × (timeout + tick) + backoff', () => {
@@ -40,7 +57,9 @@ describe('s3Operation', () => {
 describe('a stalled request is described as stalled, not as unreachable', () => {
   test('while sending the request', () => {
     const error = new StallError('UploadPart 3', 120, 'request');
-    expect(describeS3Error(error).text).toBe('the S3 server accepted the connection and then stopped answering for 120 s during UploadPart 3; it stalled');
+    expect(describeS3Error(error).text).toBe(
+      'the S3 server accepted the connection and then stopped answering for 120 s during UploadPart 3; it stalled',
+    );
     const hint = s3ErrorHint(error, destination, settings) ?? '';
     expect(hint).toContain('took the connection but then sent or took nothing for 120 s on each of 5 tries');
     expect(hint).toContain('`s3-timeout`');
@@ -51,7 +70,9 @@ describe('a stalled request is described as stalled, not as unreachable', () => 
     expect(new StallError('CompleteMultipartUpload', 2, 'answer').message).toBe(
       'the S3 server accepted the connection and the whole CompleteMultipartUpload request and then sent no answer for 2 s; it stalled',
     );
-    expect(new StallError('GetObject', 2, 'body').message).toBe('the S3 server answered GetObject and then stopped sending its body for 2 s; it stalled');
+    expect(new StallError('GetObject', 2, 'body').message).toBe(
+      'the S3 server answered GetObject and then stopped sending its body for 2 s; it stalled',
+    );
   });
 
   test('retryable by the SDK (retry trait), with its own code', () => {
@@ -64,6 +85,8 @@ describe('a stalled request is described as stalled, not as unreachable', () => 
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
     expect(s3ErrorHint(refused, destination, settings)).toMatch(/^Could not reach the S3 endpoint/);
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    expect(s3ErrorHint(reset, destination, settings)).toMatch(/accepted the connection and then closed it on every try/);
+    expect(s3ErrorHint(reset, destination, settings)).toMatch(
+      /accepted the connection and then closed it on every try/,
+    );
   });
 });

@@ -39,7 +39,9 @@ describe('stream stages', () => {
     let ended = false;
     gate.on('end', () => (ended = true));
     gate.resume();
-    await expect(pipeline(Readable.from([Buffer.from('partial archive')]), gate)).rejects.toThrow('pg_dump exited with code 1');
+    await expect(pipeline(Readable.from([Buffer.from('partial archive')]), gate)).rejects.toThrow(
+      'pg_dump exited with code 1',
+    );
     expect(ended).toBe(false);
   });
 

@@ -20,21 +20,36 @@ interface Probe {
 }
 
 function probe(mode: 'lazy' | 'eager'): Probe {
-  return JSON.parse(execFileSync(process.execPath, ['test/support/lazy-undici-probe.mjs', mode], { encoding: 'utf8' })) as Probe;
+  return JSON.parse(
+    execFileSync(process.execPath, ['test/support/lazy-undici-probe.mjs', mode], { encoding: 'utf8' }),
+  ) as Probe;
 }
 
 test('lazyUndici: with the plugin, importing @actions/http-client does not evaluate undici; the first proxy dispatcher does, once', () => {
   const lazy = probe('lazy');
-  expect(lazy).toEqual({ atImport: 0, afterProxy: 1, dispatcher: expect.stringMatching(/^ProxyAgent/), dispatches: 'function' });
+  expect(lazy).toEqual({
+    atImport: 0,
+    afterProxy: 1,
+    dispatcher: expect.stringMatching(/^ProxyAgent/),
+    dispatches: 'function',
+  });
 }, 60_000);
 
 test('lazyUndici: without it (the control), undici is evaluated at import', () => {
-  expect(probe('eager')).toEqual({ atImport: 1, afterProxy: 1, dispatcher: expect.stringMatching(/^ProxyAgent/), dispatches: 'function' });
+  expect(probe('eager')).toEqual({
+    atImport: 1,
+    afterProxy: 1,
+    dispatcher: expect.stringMatching(/^ProxyAgent/),
+    dispatches: 'function',
+  });
 }, 60_000);
 
 /** Whether Node loaded its internal undici by the time `args` (run with the probe preloaded) exited. */
 function internalUndici(node: string, args: string[], env: Record<string, string> = {}): boolean {
-  const run = spawnSync(node, ['--import', './test/support/module-load-probe.mjs', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+  const run = spawnSync(node, ['--import', './test/support/module-load-probe.mjs', ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
   const seen = /^internal-undici:(true|false)$/m.exec(run.stderr);
   if (!seen) throw new Error(`no probe line from ${args.join(' ')}: ${run.stderr}`);
   return seen[1] === 'true';
@@ -49,6 +64,6 @@ onNode24("httpByRequire, Node 24: a run of the bundle (refused on its inputs) do
   expect(internalUndici(node24!.path, ['dist/index.js'], { INPUT_COMMAND: 'bogus' })).toBe(false);
 });
 
-onNode24("httpByRequire, Node 24: the control: an ES import of node:http does", () => {
+onNode24('httpByRequire, Node 24: the control: an ES import of node:http does', () => {
   expect(internalUndici(node24!.path, ['--input-type=module', '-e', "import 'node:http';"])).toBe(true);
 });

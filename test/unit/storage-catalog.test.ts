@@ -10,7 +10,10 @@ import type { ObjectInfo, ObjectStore } from '../../src/storage/types.js';
 const NOW = new Date('2026-12-07T12:00:00Z');
 const DAY = 86_400_000;
 
-function memoryStore(objects: (ObjectInfo & { marked?: boolean })[], partials: ObjectInfo[] = []): ObjectStore & { heads: string[] } {
+function memoryStore(
+  objects: (ObjectInfo & { marked?: boolean })[],
+  partials: ObjectInfo[] = [],
+): ObjectStore & { heads: string[] } {
   const heads: string[] = [];
   const byKey = new Map(objects.map((o) => [o.key, o]));
   return {
@@ -27,7 +30,9 @@ function memoryStore(objects: (ObjectInfo & { marked?: boolean })[], partials: O
       return o ? { key, size: o.size, writtenByUs: o.marked === true } : undefined;
     },
     async *list(prefix) {
-      yield* objects.filter((o) => o.key.startsWith(prefix)).map(({ key, size, lastModified }) => ({ key, size, ...(lastModified ? { lastModified } : {}) }));
+      yield* objects
+        .filter((o) => o.key.startsWith(prefix))
+        .map(({ key, size, lastModified }) => ({ key, size, ...(lastModified ? { lastModified } : {}) }));
     },
     async *temporaries(prefix) {
       yield* partials.filter((o) => o.key.startsWith(prefix));
@@ -41,7 +46,11 @@ const interruptedClaimed = 'p/shop/2026-12-03T000000Z.dump.zst';
 const foreignDump = 'p/shop/2020-01-01T000000Z.dump';
 const leftClaim = claimObjectKey(interruptedClaimed, new Date('2026-12-03T00:00:01Z'), '0123456789ab');
 const oldClaim = claimObjectKey(complete, new Date('2026-12-01T00:00:01Z'), 'aaaaaaaaaaaa');
-const freshClaim = claimObjectKey('p/shop/2026-12-07T115959Z.dump.zst', new Date('2026-12-07T11:59:59Z'), 'bbbbbbbbbbbb');
+const freshClaim = claimObjectKey(
+  'p/shop/2026-12-07T115959Z.dump.zst',
+  new Date('2026-12-07T11:59:59Z'),
+  'bbbbbbbbbbbb',
+);
 
 const store = memoryStore(
   [
@@ -56,8 +65,16 @@ const store = memoryStore(
     { key: 'p/shop/notes.txt', size: 2 },
   ],
   [
-    { key: 'p/shop/.2026-12-04T000000Z.dump.zst.abcdefabcdef.partial', size: 84_000_000, lastModified: new Date(NOW.getTime() - 2 * DAY) },
-    { key: 'p/shop/.2026-12-07T115900Z.dump.zst.abcdefabcdef.partial', size: 1000, lastModified: new Date(NOW.getTime() - 60_000) },
+    {
+      key: 'p/shop/.2026-12-04T000000Z.dump.zst.abcdefabcdef.partial',
+      size: 84_000_000,
+      lastModified: new Date(NOW.getTime() - 2 * DAY),
+    },
+    {
+      key: 'p/shop/.2026-12-07T115900Z.dump.zst.abcdefabcdef.partial',
+      size: 1000,
+      lastModified: new Date(NOW.getTime() - 60_000),
+    },
   ],
 );
 
@@ -83,5 +100,9 @@ test('claims not marking an archive and .partial files are temporary; those olde
       ['p/shop/.2026-12-07T115900Z.dump.zst.abcdefabcdef.partial', 'partial'],
     ].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)),
   );
-  expect(staleTemporaries(catalog, NOW).map((t) => t.key).sort()).toEqual([oldClaim, 'p/shop/.2026-12-04T000000Z.dump.zst.abcdefabcdef.partial'].sort());
+  expect(
+    staleTemporaries(catalog, NOW)
+      .map((t) => t.key)
+      .sort(),
+  ).toEqual([oldClaim, 'p/shop/.2026-12-04T000000Z.dump.zst.abcdefabcdef.partial'].sort());
 });

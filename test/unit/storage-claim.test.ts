@@ -7,7 +7,11 @@ describe('claim object keys', () => {
   test('a claim key names its archive, its time to the millisecond and its run', () => {
     const key = claimObjectKey(archive, new Date('2026-12-07T01:02:03.456Z'), '0123456789ab');
     expect(key).toBe(`${archive}.claim-20261207T010203456Z-0123456789ab`);
-    expect(parseClaimKey(key)).toEqual({ archiveKey: archive, time: new Date('2026-12-07T01:02:03.456Z'), runId: '0123456789ab' });
+    expect(parseClaimKey(key)).toEqual({
+      archiveKey: archive,
+      time: new Date('2026-12-07T01:02:03.456Z'),
+      runId: '0123456789ab',
+    });
   });
 
   test('claims sort by time (key order), and are never taken for archives', () => {

@@ -17,14 +17,29 @@ describe('parseDestination: accepted', () => {
     ['s3://my-bucket', { kind: 's3', url: 's3://my-bucket', bucket: 'my-bucket', prefix: '' }],
     ['s3://my-bucket/', { kind: 's3', url: 's3://my-bucket/', bucket: 'my-bucket', prefix: '' }],
     ['s3://my-bucket/backups', { kind: 's3', url: 's3://my-bucket/backups', bucket: 'my-bucket', prefix: 'backups' }],
-    ['  s3://my-bucket/backups/daily/  ', { kind: 's3', url: 's3://my-bucket/backups/daily/', bucket: 'my-bucket', prefix: 'backups/daily' }],
-    ['s3://my-bucket//daily//db/', { kind: 's3', url: 's3://my-bucket//daily//db/', bucket: 'my-bucket', prefix: 'daily/db' }],
-    ['S3://logs.example.com/x', { kind: 's3', url: 'S3://logs.example.com/x', bucket: 'logs.example.com', prefix: 'x' }],
-    ['s3://abc/with space/%20', { kind: 's3', url: 's3://abc/with space/%20', bucket: 'abc', prefix: 'with space/%20' }],
+    [
+      '  s3://my-bucket/backups/daily/  ',
+      { kind: 's3', url: 's3://my-bucket/backups/daily/', bucket: 'my-bucket', prefix: 'backups/daily' },
+    ],
+    [
+      's3://my-bucket//daily//db/',
+      { kind: 's3', url: 's3://my-bucket//daily//db/', bucket: 'my-bucket', prefix: 'daily/db' },
+    ],
+    [
+      'S3://logs.example.com/x',
+      { kind: 's3', url: 'S3://logs.example.com/x', bucket: 'logs.example.com', prefix: 'x' },
+    ],
+    [
+      's3://abc/with space/%20',
+      { kind: 's3', url: 's3://abc/with space/%20', bucket: 'abc', prefix: 'with space/%20' },
+    ],
     [`s3://${'a'.repeat(63)}`, { kind: 's3', url: `s3://${'a'.repeat(63)}`, bucket: 'a'.repeat(63), prefix: '' }],
     ['file:///var/backups', { kind: 'file', url: 'file:///var/backups', root: '/var/backups', prefix: '' }],
     ['file:///var/backups/', { kind: 'file', url: 'file:///var/backups/', root: '/var/backups', prefix: '' }],
-    ['file:///var/my%20backups', { kind: 'file', url: 'file:///var/my%20backups', root: '/var/my backups', prefix: '' }],
+    [
+      'file:///var/my%20backups',
+      { kind: 'file', url: 'file:///var/my%20backups', root: '/var/my backups', prefix: '' },
+    ],
     ['file:////var//backups', { kind: 'file', url: 'file:////var//backups', root: '/var/backups', prefix: '' }],
   ])('%s', (line, expected) => {
     expect(parseDestination(line)).toEqual(expected);
@@ -34,10 +49,7 @@ describe('parseDestination: accepted', () => {
 describe('parseDestination: rejected', () => {
   test.each([
     ['', "Input 'destination': is empty; write where backups go, e.g. s3://my-bucket/backups or file:///var/backups"],
-    [
-      's3://',
-      "Input 'destination': 's3://' has no bucket; write s3://<bucket>/<prefix>, e.g. s3://my-bucket/backups",
-    ],
+    ['s3://', "Input 'destination': 's3://' has no bucket; write s3://<bucket>/<prefix>, e.g. s3://my-bucket/backups"],
     [
       's3:///backups',
       "Input 'destination': 's3:///backups' has no bucket; write s3://<bucket>/<prefix>, e.g. s3://my-bucket/backups",
@@ -98,7 +110,10 @@ describe('parseDestination: rejected', () => {
       'gs://my-bucket/x',
       "Input 'destination': 'gs://my-bucket/x': gs:// is not supported; use Google Cloud Storage's S3-compatible API: destination s3://my-bucket/backups with s3-endpoint https://storage.googleapis.com and HMAC keys",
     ],
-    ['ftp://host/x', "Input 'destination': 'ftp://host/x': unsupported scheme 'ftp:'; write s3://my-bucket/backups or file:///var/backups"],
+    [
+      'ftp://host/x',
+      "Input 'destination': 'ftp://host/x': unsupported scheme 'ftp:'; write s3://my-bucket/backups or file:///var/backups",
+    ],
     [
       '/var/backups',
       "Input 'destination': '/var/backups' is a bare path, not a URL; write it as a file URL, e.g. file:///var/backups, or use s3://my-bucket/prefix",
@@ -107,7 +122,10 @@ describe('parseDestination: rejected', () => {
       'backups',
       "Input 'destination': 'backups' is a bare path, not a URL; write it as a file URL, e.g. file:///absolute/path/to/folder (relative paths are not allowed), or use s3://my-bucket/prefix",
     ],
-    ['C:\\backups', "Input 'destination': 'C:\\backups' is a bare path, not a URL; write it as a file URL, e.g. file:///C:/backups"],
+    [
+      'C:\\backups',
+      "Input 'destination': 'C:\\backups' is a bare path, not a URL; write it as a file URL, e.g. file:///C:/backups",
+    ],
     [
       'file://backups',
       "Input 'destination': 'file://backups' reads 'backups' as a host name; a file URL needs three slashes and an absolute path, e.g. file:///var/backups",
@@ -128,7 +146,10 @@ describe('parseDestination: rejected', () => {
       'file:///var/backups?x=1',
       "Input 'destination': 'file:///var/backups?x=1' has a query string or fragment; remove everything from '?' or '#', e.g. file:///var/backups",
     ],
-    ['file:///', "Input 'destination': 'file:///' is the root of the file system; write a folder for the backups, e.g. file:///var/backups"],
+    [
+      'file:///',
+      "Input 'destination': 'file:///' is the root of the file system; write a folder for the backups, e.g. file:///var/backups",
+    ],
   ])('%j', (line, message) => {
     const error = thrown(() => parseDestination(line));
     expect(error.message).toBe(message);
@@ -158,7 +179,10 @@ describe('parseS3Endpoint', () => {
       'https://acc.r2.cloudflarestorage.com/my-bucket/backups',
       "Input 's3-endpoint': 'https://acc.r2.cloudflarestorage.com/my-bucket/backups' has a path ('/my-bucket/backups'); the endpoint must be the server only: remove the bucket from the endpoint (use https://acc.r2.cloudflarestorage.com) and put it in `destination` as s3://my-bucket/...",
     ],
-    ['s3.example.com', "Input 's3-endpoint': 's3.example.com' is not a URL; write the server's URL with its scheme, e.g. https://s3.example.com"],
+    [
+      's3.example.com',
+      "Input 's3-endpoint': 's3.example.com' is not a URL; write the server's URL with its scheme, e.g. https://s3.example.com",
+    ],
     [
       'localhost:9000',
       "Input 's3-endpoint': 'localhost:9000' must start with https:// or http://, e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:9000",
@@ -218,13 +242,31 @@ describe('a bucket in the endpoint host name (virtual-hosted style) is detected'
     ['minio.internal.example.com', undefined],
     // Buckets in the host name.
     ['my-bucket.s3.amazonaws.com', { bucket: 'my-bucket', server: 's3.amazonaws.com', aws: true }],
-    ['my.dotted.bucket.s3.eu-west-1.amazonaws.com', { bucket: 'my.dotted.bucket', server: 's3.eu-west-1.amazonaws.com', aws: true, region: 'eu-west-1' }],
-    ['my-bucket.s3-us-west-2.amazonaws.com', { bucket: 'my-bucket', server: 's3-us-west-2.amazonaws.com', aws: true, region: 'us-west-2' }],
-    ['my-bucket.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com', { bucket: 'my-bucket', server: '0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com', aws: false }],
-    ['my-bucket.acc.eu.r2.cloudflarestorage.com', { bucket: 'my-bucket', server: 'acc.eu.r2.cloudflarestorage.com', aws: false }],
-    ['my-bucket.s3.us-west-004.backblazeb2.com', { bucket: 'my-bucket', server: 's3.us-west-004.backblazeb2.com', aws: false }],
+    [
+      'my.dotted.bucket.s3.eu-west-1.amazonaws.com',
+      { bucket: 'my.dotted.bucket', server: 's3.eu-west-1.amazonaws.com', aws: true, region: 'eu-west-1' },
+    ],
+    [
+      'my-bucket.s3-us-west-2.amazonaws.com',
+      { bucket: 'my-bucket', server: 's3-us-west-2.amazonaws.com', aws: true, region: 'us-west-2' },
+    ],
+    [
+      'my-bucket.0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com',
+      { bucket: 'my-bucket', server: '0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com', aws: false },
+    ],
+    [
+      'my-bucket.acc.eu.r2.cloudflarestorage.com',
+      { bucket: 'my-bucket', server: 'acc.eu.r2.cloudflarestorage.com', aws: false },
+    ],
+    [
+      'my-bucket.s3.us-west-004.backblazeb2.com',
+      { bucket: 'my-bucket', server: 's3.us-west-004.backblazeb2.com', aws: false },
+    ],
     ['my-bucket.s3.wasabisys.com', { bucket: 'my-bucket', server: 's3.wasabisys.com', aws: false }],
-    ['my-bucket.nyc3.digitaloceanspaces.com', { bucket: 'my-bucket', server: 'nyc3.digitaloceanspaces.com', aws: false }],
+    [
+      'my-bucket.nyc3.digitaloceanspaces.com',
+      { bucket: 'my-bucket', server: 'nyc3.digitaloceanspaces.com', aws: false },
+    ],
     ['my-bucket.storage.googleapis.com', { bucket: 'my-bucket', server: 'storage.googleapis.com', aws: false }],
   ])('%s', (host, expected) => {
     expect(bucketInHost(host)).toEqual(expected);

@@ -101,10 +101,30 @@ describe('objectWriteParams never sends an empty header', () => {
     ['nothing set', base, undefined, {}],
     ['content type only', base, 'application/gzip', { ContentType: 'application/gzip' }],
     ['empty storage class and content type', { ...base, storageClass: '  ' }, '', {}],
-    ['storage class', { ...base, storageClass: 'STANDARD_IA' }, 'application/gzip', { ContentType: 'application/gzip', StorageClass: 'STANDARD_IA' }],
-    ['AES256 ignores a KMS key id', { ...base, sse: 'AES256', sseKmsKeyId: 'key-1' }, undefined, { ServerSideEncryption: 'AES256' }],
-    ['aws:kms with key id', { ...base, sse: 'aws:kms', sseKmsKeyId: 'key-1' }, undefined, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'key-1' }],
-    ['aws:kms with empty key id', { ...base, sse: 'aws:kms', sseKmsKeyId: '' }, undefined, { ServerSideEncryption: 'aws:kms' }],
+    [
+      'storage class',
+      { ...base, storageClass: 'STANDARD_IA' },
+      'application/gzip',
+      { ContentType: 'application/gzip', StorageClass: 'STANDARD_IA' },
+    ],
+    [
+      'AES256 ignores a KMS key id',
+      { ...base, sse: 'AES256', sseKmsKeyId: 'key-1' },
+      undefined,
+      { ServerSideEncryption: 'AES256' },
+    ],
+    [
+      'aws:kms with key id',
+      { ...base, sse: 'aws:kms', sseKmsKeyId: 'key-1' },
+      undefined,
+      { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'key-1' },
+    ],
+    [
+      'aws:kms with empty key id',
+      { ...base, sse: 'aws:kms', sseKmsKeyId: '' },
+      undefined,
+      { ServerSideEncryption: 'aws:kms' },
+    ],
   ])('%s', (_label, settings, contentType, expected) => {
     const params = objectWriteParams(settings, contentType);
     expect(params).toEqual(expected);
@@ -114,7 +134,12 @@ describe('objectWriteParams never sends an empty header', () => {
 
 describe('describeS3Error and s3ErrorHint', () => {
   const destination = { kind: 's3' as const, url: 's3://my-bucket/db', bucket: 'my-bucket', prefix: 'db' };
-  const r2: S3Settings = { ...base, endpoint: 'https://acc.r2.cloudflarestorage.com', region: 'auto', checksums: 'when_supported' };
+  const r2: S3Settings = {
+    ...base,
+    endpoint: 'https://acc.r2.cloudflarestorage.com',
+    region: 'auto',
+    checksums: 'when_supported',
+  };
   const sdkError = (name: string, message: string, status: number) =>
     Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
   const netError = (code: string, message: string) => Object.assign(new Error(message), { code });
@@ -130,7 +155,11 @@ describe('describeS3Error and s3ErrorHint', () => {
     ],
     [
       'bad secret',
-      sdkError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.', 403),
+      sdkError(
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided.',
+        403,
+      ),
       keys,
       'SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided',
       "The store refused the credentials: check `s3-access-key-id` and `s3-secret-access-key` (the key pair, from secrets), `s3-region` (us-east-1), and that they may list, read and write bucket 'my-bucket'.",
@@ -177,13 +206,7 @@ describe('describeS3Error and s3ErrorHint', () => {
       "InvalidArgument: Unsupported header 'x-amz-checksum-crc32' received for this API call",
       "This store does not accept the AWS SDK's default checksum headers (x-amz-checksum-*): set `s3-checksums: when_required` (R2, B2 and older MinIO need it).",
     ],
-    [
-      'HeadObject 404 without a body',
-      sdkError('NotFound', 'UnknownError', 404),
-      base,
-      'NotFound: HTTP 404',
-      undefined,
-    ],
+    ['HeadObject 404 without a body', sdkError('NotFound', 'UnknownError', 404), base, 'NotFound: HTTP 404', undefined],
   ])('%s', (_label, error, settings, text, hint) => {
     expect(describeS3Error(error).text).toBe(text);
     expect(s3ErrorHint(error, destination, settings)).toBe(hint);

@@ -8,7 +8,14 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { evaluate, expressionsIn, interpolate, parseExpression, condition, ExpressionError } from '../support/workflow-context.js';
+import {
+  evaluate,
+  expressionsIn,
+  interpolate,
+  parseExpression,
+  condition,
+  ExpressionError,
+} from '../support/workflow-context.js';
 
 type Dict = Record<string, unknown>;
 
@@ -24,8 +31,21 @@ const VERIFIED_PINS: Record<string, { sha: string; version: string }> = {
 };
 
 const PERMISSION_SCOPES = [
-  'actions', 'attestations', 'checks', 'contents', 'deployments', 'discussions', 'id-token', 'issues',
-  'models', 'packages', 'pages', 'pull-requests', 'repository-projects', 'security-events', 'statuses',
+  'actions',
+  'attestations',
+  'checks',
+  'contents',
+  'deployments',
+  'discussions',
+  'id-token',
+  'issues',
+  'models',
+  'packages',
+  'pages',
+  'pull-requests',
+  'repository-projects',
+  'security-events',
+  'statuses',
 ];
 
 interface WorkflowFile {
@@ -52,13 +72,14 @@ const action = parse(readFileSync('action.yml', 'utf8')) as { inputs: Dict; outp
 
 const jobsOf = (w: WorkflowFile) => Object.entries(w.doc['jobs'] as Record<string, Dict>);
 const stepsOf = (job: Dict) => (job['steps'] as Dict[] | undefined) ?? [];
-const workflowCall = (w: WorkflowFile) => ((w.doc['on'] as Dict | undefined)?.['workflow_call'] as Dict | undefined);
+const workflowCall = (w: WorkflowFile) => (w.doc['on'] as Dict | undefined)?.['workflow_call'] as Dict | undefined;
 
 /** Every string in a YAML tree, with its path. */
 function strings(node: unknown, at = ''): { at: string; value: string }[] {
   if (typeof node === 'string') return [{ at, value: node }];
   if (Array.isArray(node)) return node.flatMap((v, i) => strings(v, `${at}[${i}]`));
-  if (node && typeof node === 'object') return Object.entries(node).flatMap(([k, v]) => strings(v, at ? `${at}.${k}` : k));
+  if (node && typeof node === 'object')
+    return Object.entries(node).flatMap(([k, v]) => strings(v, at ? `${at}.${k}` : k));
   return [];
 }
 
@@ -71,27 +92,43 @@ function reusableTarget(uses: string): string | undefined {
 const isOwnAction = (uses: string) => uses === './' || uses === `${PUBLISHED}@v1`;
 
 test('the expected files are there', () => {
-  expect(workflows.map((w) => path.basename(w.file)).sort()).toEqual(['backup.yml', 'ci.yml', 'pre-migration-backup.yml', 'restore-drill.yml']);
-  expect(templates.map((w) => path.basename(w.file)).sort()).toEqual(['postgres-daily-backup.yml', 'postgres-monthly-restore-drill.yml', 'postgres-pre-migration.yml']);
+  expect(workflows.map((w) => path.basename(w.file)).sort()).toEqual([
+    'backup.yml',
+    'ci.yml',
+    'pre-migration-backup.yml',
+    'restore-drill.yml',
+  ]);
+  expect(templates.map((w) => path.basename(w.file)).sort()).toEqual([
+    'postgres-daily-backup.yml',
+    'postgres-monthly-restore-drill.yml',
+    'postgres-pre-migration.yml',
+  ]);
 });
 
 describe('starter workflows (workflows-templates)', () => {
-  test.each(templates.map((t) => [t.file, t] as const))('%s has a .properties.json with name, description, iconName, categories', (_f, t) => {
-    const props = t.file.replace(/\.ya?ml$/, '.properties.json');
-    expect(existsSync(props)).toBe(true);
-    const meta = JSON.parse(readFileSync(props, 'utf8')) as Dict;
-    expect(typeof meta['name']).toBe('string');
-    expect((meta['name'] as string).length).toBeGreaterThan(3);
-    expect(typeof meta['description']).toBe('string');
-    expect((meta['description'] as string).length).toBeGreaterThan(20);
-    const icon = meta['iconName'] as string;
-    expect(typeof icon).toBe('string');
-    expect(/^octicon [a-z0-9-]+$/.test(icon) || existsSync(path.join(TEMPLATES, `${icon}.svg`))).toBe(true);
-    expect(Array.isArray(meta['categories'])).toBe(true);
-    expect((meta['categories'] as unknown[]).length).toBeGreaterThan(0);
-    for (const c of meta['categories'] as unknown[]) expect(typeof c).toBe('string');
-    expect(Object.keys(meta).every((k) => ['name', 'description', 'iconName', 'categories', 'filePatterns', 'labels', 'creator'].includes(k))).toBe(true);
-  });
+  test.each(templates.map((t) => [t.file, t] as const))(
+    '%s has a .properties.json with name, description, iconName, categories',
+    (_f, t) => {
+      const props = t.file.replace(/\.ya?ml$/, '.properties.json');
+      expect(existsSync(props)).toBe(true);
+      const meta = JSON.parse(readFileSync(props, 'utf8')) as Dict;
+      expect(typeof meta['name']).toBe('string');
+      expect((meta['name'] as string).length).toBeGreaterThan(3);
+      expect(typeof meta['description']).toBe('string');
+      expect((meta['description'] as string).length).toBeGreaterThan(20);
+      const icon = meta['iconName'] as string;
+      expect(typeof icon).toBe('string');
+      expect(/^octicon [a-z0-9-]+$/.test(icon) || existsSync(path.join(TEMPLATES, `${icon}.svg`))).toBe(true);
+      expect(Array.isArray(meta['categories'])).toBe(true);
+      expect((meta['categories'] as unknown[]).length).toBeGreaterThan(0);
+      for (const c of meta['categories'] as unknown[]) expect(typeof c).toBe('string');
+      expect(
+        Object.keys(meta).every((k) =>
+          ['name', 'description', 'iconName', 'categories', 'filePatterns', 'labels', 'creator'].includes(k),
+        ),
+      ).toBe(true);
+    },
+  );
 
   test('no .properties.json without its workflow', () => {
     for (const f of readdirSync(TEMPLATES).filter((n) => n.endsWith('.properties.json'))) {
@@ -99,18 +136,24 @@ describe('starter workflows (workflows-templates)', () => {
     }
   });
 
-  test.each(templates.map((t) => [t.file, t] as const))('%s: concurrency that never cancels a run, comments naming the secrets to set', (_f, t) => {
-    const concurrency = t.doc['concurrency'] as Dict;
-    expect(typeof concurrency['group']).toBe('string');
-    expect(concurrency['cancel-in-progress']).toBe(false);
-    for (const [, job] of jobsOf(t)) {
-      if (job['concurrency'] !== undefined) expect((job['concurrency'] as Dict)['cancel-in-progress']).toBe(false);
-    }
-    expect(t.text).toMatch(/# Secrets to set/);
-    const used = new Set([...t.text.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1] as string));
-    const comments = t.text.split('\n').filter((l) => l.trimStart().startsWith('#')).join('\n');
-    for (const secret of used) expect([secret, comments.includes(secret)]).toEqual([secret, true]);
-  });
+  test.each(templates.map((t) => [t.file, t] as const))(
+    '%s: concurrency that never cancels a run, comments naming the secrets to set',
+    (_f, t) => {
+      const concurrency = t.doc['concurrency'] as Dict;
+      expect(typeof concurrency['group']).toBe('string');
+      expect(concurrency['cancel-in-progress']).toBe(false);
+      for (const [, job] of jobsOf(t)) {
+        if (job['concurrency'] !== undefined) expect((job['concurrency'] as Dict)['cancel-in-progress']).toBe(false);
+      }
+      expect(t.text).toMatch(/# Secrets to set/);
+      const used = new Set([...t.text.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1] as string));
+      const comments = t.text
+        .split('\n')
+        .filter((l) => l.trimStart().startsWith('#'))
+        .join('\n');
+      for (const secret of used) expect([secret, comments.includes(secret)]).toEqual([secret, true]);
+    },
+  );
 
   test('every job that backs up the database runs in one concurrency group, so two backups never overlap', () => {
     const groups = new Set<string>();
@@ -128,7 +171,8 @@ describe('starter workflows (workflows-templates)', () => {
   test('templates call the reusable workflows (or the action) at @v1', () => {
     for (const t of templates) {
       for (const [, job] of jobsOf(t)) {
-        if (typeof job['uses'] === 'string') expect(job['uses']).toMatch(new RegExp(`^${PUBLISHED}/\\.github/workflows/[a-z-]+\\.yml@v1$`));
+        if (typeof job['uses'] === 'string')
+          expect(job['uses']).toMatch(new RegExp(`^${PUBLISHED}/\\.github/workflows/[a-z-]+\\.yml@v1$`));
         for (const step of stepsOf(job)) {
           const uses = step['uses'];
           if (typeof uses === 'string' && uses.startsWith(PUBLISHED)) expect(uses).toBe(`${PUBLISHED}@v1`);
@@ -213,7 +257,8 @@ describe.each(all.map((w) => [w.file, w] as const))('%s', (_file, w) => {
   test('no ${{ }} inside run: scripts (values reach scripts through env:)', () => {
     for (const [id, job] of jobsOf(w)) {
       for (const step of stepsOf(job)) {
-        if (typeof step['run'] === 'string') expect([id, step['name'], expressionsIn(step['run'])]).toEqual([id, step['name'], []]);
+        if (typeof step['run'] === 'string')
+          expect([id, step['name'], expressionsIn(step['run'])]).toEqual([id, step['name'], []]);
       }
     }
   });
@@ -224,12 +269,14 @@ describe.each(all.map((w) => [w.file, w] as const))('%s', (_file, w) => {
     // `if:` conditions may be bare expressions.
     for (const [, job] of jobsOf(w)) {
       if (typeof job['if'] === 'string') exprs.push(job['if'].replace(/^\$\{\{|\}\}$/g, ''));
-      for (const step of stepsOf(job)) if (typeof step['if'] === 'string') exprs.push(step['if'].replace(/^\$\{\{|\}\}$/g, ''));
+      for (const step of stepsOf(job))
+        if (typeof step['if'] === 'string') exprs.push(step['if'].replace(/^\$\{\{|\}\}$/g, ''));
     }
     expect(exprs.length).toBeGreaterThan(0);
     for (const expr of exprs) {
       expect(() => parseExpression(expr)).not.toThrow();
-      for (const m of expr.matchAll(/(?<![.\w'-])([a-z][\w-]*)\s*(?=[.[])/g)) expect([expr, known.test(m[1] as string)]).toEqual([expr, true]);
+      for (const m of expr.matchAll(/(?<![.\w'-])([a-z][\w-]*)\s*(?=[.[])/g))
+        expect([expr, known.test(m[1] as string)]).toEqual([expr, true]);
     }
   });
 
@@ -264,8 +311,10 @@ describe.each(all.map((w) => [w.file, w] as const))('%s', (_file, w) => {
       expect(givenSecrets).not.toBe('inherit');
       for (const k of Object.keys(given)) expect([id, k, k in inputs]).toEqual([id, k, true]);
       for (const k of Object.keys(givenSecrets)) expect([id, k, k in secrets]).toEqual([id, k, true]);
-      for (const [k, spec] of Object.entries(inputs)) if (spec['required'] === true) expect([id, k, k in given]).toEqual([id, k, true]);
-      for (const [k, spec] of Object.entries(secrets)) if (spec['required'] === true) expect([id, k, k in givenSecrets]).toEqual([id, k, true]);
+      for (const [k, spec] of Object.entries(inputs))
+        if (spec['required'] === true) expect([id, k, k in given]).toEqual([id, k, true]);
+      for (const [k, spec] of Object.entries(secrets))
+        if (spec['required'] === true) expect([id, k, k in givenSecrets]).toEqual([id, k, true]);
     }
   });
 });
@@ -300,19 +349,26 @@ describe.each(REUSABLE.map((f) => [f] as const))('reusable workflow %s', (f) => 
       expect([name, typeof spec['description']]).toEqual([name, 'string']);
       const m = /^\$\{\{\s*jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}$/.exec(String(spec['value']));
       expect([name, m !== null]).toEqual([name, true]);
-      expect([name, m?.[2] as string in ((jobs[m?.[1] as string]?.['outputs'] as Dict | undefined) ?? {})]).toEqual([name, true]);
+      expect([name, (m?.[2] as string) in ((jobs[m?.[1] as string]?.['outputs'] as Dict | undefined) ?? {})]).toEqual([
+        name,
+        true,
+      ]);
     }
   });
 
   test('uses the published action at @v1, says that a fork replaces the name, reads only declared inputs and secrets', () => {
-    const uses = jobsOf(w).flatMap(([, job]) => stepsOf(job).map((s) => s['uses'])).filter((u): u is string => typeof u === 'string');
+    const uses = jobsOf(w)
+      .flatMap(([, job]) => stepsOf(job).map((s) => s['uses']))
+      .filter((u): u is string => typeof u === 'string');
     expect(uses.length).toBeGreaterThan(0);
     for (const u of uses) expect(u).toBe(`${PUBLISHED}@v1`);
     expect(w.text).toMatch(/a fork replaces/i);
     const inputs = call['inputs'] as Dict;
     const secrets = call['secrets'] as Dict;
-    for (const m of w.text.matchAll(/\binputs\.([\w-]+)/g)) expect([m[1], (m[1] as string) in inputs]).toEqual([m[1], true]);
-    for (const m of w.text.matchAll(/\bsecrets\.([\w-]+)/g)) expect([m[1], (m[1] as string) in secrets]).toEqual([m[1], true]);
+    for (const m of w.text.matchAll(/\binputs\.([\w-]+)/g))
+      expect([m[1], (m[1] as string) in inputs]).toEqual([m[1], true]);
+    for (const m of w.text.matchAll(/\bsecrets\.([\w-]+)/g))
+      expect([m[1], (m[1] as string) in secrets]).toEqual([m[1], true]);
   });
 
   test('asks for issues: write (the failure issue) and nothing else that writes; no id-token', () => {
@@ -332,13 +388,16 @@ test('restore-drill: the service image follows the major the inspect job read fr
   expect(jobs['drill']?.['needs']).toBe('inspect');
   const image = ((jobs['drill']?.['services'] as Dict)['postgres'] as Dict)['image'] as string;
   expect(image).toBe("${{ inputs.postgres-image || format('postgres:{0}', needs.inspect.outputs.major) }}");
-  const ctx = (postgresImage: string) => ({ inputs: { 'postgres-image': postgresImage }, needs: { inspect: { outputs: { major: '16' } } } });
+  const ctx = (postgresImage: string) => ({
+    inputs: { 'postgres-image': postgresImage },
+    needs: { inspect: { outputs: { major: '16' } } },
+  });
   expect(interpolate(image, ctx(''))).toBe('postgres:16');
   expect(interpolate(image, ctx('postgis/postgis:16-3.5'))).toBe('postgis/postgis:16-3.5');
   expect(stepsOf(jobs['drill'] as Dict)[0]?.['with']).toMatchObject({ command: 'drill' });
 });
 
-test('pre-migration-backup: label pre-migration kept 90 days on top of the caller\'s policy', () => {
+test("pre-migration-backup: label pre-migration kept 90 days on top of the caller's policy", () => {
   const w = workflows.find((x) => x.file.endsWith('pre-migration-backup.yml')) as WorkflowFile;
   const inputs = (workflowCall(w) as Dict)['inputs'] as Record<string, Dict>;
   expect(inputs['label']?.['default']).toBe('pre-migration');
@@ -346,7 +405,15 @@ test('pre-migration-backup: label pre-migration kept 90 days on top of the calle
   expect(inputs['max-age']?.['default']).toBe('1h');
   const backup = stepsOf((w.doc['jobs'] as Record<string, Dict>)['backup'] as Dict)[0] as Dict;
   const keepLabel = (backup['with'] as Dict)['keep-label'];
-  const noPolicy = { 'keep-last': '', 'keep-daily': '', 'keep-weekly': '', 'keep-monthly': '', 'keep-yearly': '', 'keep-within': '', 'keep-label': 'pre-migration=90d' };
+  const noPolicy = {
+    'keep-last': '',
+    'keep-daily': '',
+    'keep-weekly': '',
+    'keep-monthly': '',
+    'keep-yearly': '',
+    'keep-within': '',
+    'keep-label': 'pre-migration=90d',
+  };
   expect(interpolate(keepLabel, { inputs: noPolicy })).toBe('');
   expect(interpolate(keepLabel, { inputs: { ...noPolicy, 'keep-daily': '7' } })).toBe('pre-migration=90d');
 });
@@ -354,7 +421,10 @@ test('pre-migration-backup: label pre-migration kept 90 days on top of the calle
 test('ci.yml: lint, the suite through .ci/run, and an end-to-end backup + drill with uses: ./', () => {
   const ci = workflows.find((x) => x.file.endsWith('ci.yml')) as WorkflowFile;
   const jobs = ci.doc['jobs'] as Record<string, Dict>;
-  const runs = (id: string) => stepsOf(jobs[id] as Dict).map((s) => String(s['run'] ?? '')).join('\n');
+  const runs = (id: string) =>
+    stepsOf(jobs[id] as Dict)
+      .map((s) => String(s['run'] ?? ''))
+      .join('\n');
   expect(runs('lint')).toContain('node scripts/lint-workflows.mjs');
   expect(runs('lint')).toContain('npm run check:dist');
   expect(runs('test')).toContain('bash .ci/run');
