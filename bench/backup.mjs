@@ -242,9 +242,9 @@ try {
     // Defaults as the runner applies them (simple parse of `default:` lines under inputs).
     let current;
     for (const line of yml.split('\n')) {
-      const name = /^  ([a-z0-9-]+):\s*$/.exec(line);
+      const name = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
       if (name) current = name[1];
-      const def = /^    default:\s*(.*)$/.exec(line);
+      const def = /^ {4}default:\s*(.*)$/.exec(line);
       // Expression defaults (`${{ github.token }}`) are the runner's to evaluate: none here.
       if (current && def)
         env[`INPUT_${current.toUpperCase()}`] = def[1].includes('${{') ? '' : def[1].replace(/^'(.*)'$/, '$1');

@@ -17,7 +17,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import type { Log } from '../src/commands/backup.js';
+import type { Log } from '../src/log.js';
 import { executePrune } from '../src/retention/execute.js';
 import { planRetention } from '../src/retention/plan.js';
 import type { RetentionPolicy } from '../src/retention/policy.js';

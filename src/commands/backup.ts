@@ -196,9 +196,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         key: keys[i] as string,
         manifestKey: manifestKey(keys[i] as string),
         ok: streamed.uploads[i]?.status === 'fulfilled',
-        ...(streamed.uploads[i]?.status === 'rejected'
-          ? { error: errorMessage((streamed.uploads[i] as PromiseRejectedResult).reason) }
-          : {}),
+        ...(streamed.uploads[i]?.status === 'rejected' ? { error: errorMessage(streamed.uploads[i].reason) } : {}),
       }));
 
       await log.group('Verify', async () => {
@@ -344,9 +342,7 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       );
       // A claim is released once its manifest is written, or when nothing was written under its key.
       // An archive stored without its manifest keeps its claim: the claim marks it as this action's.
-      await Promise.all(
-        claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i] as ObjectStore, claim) : undefined)),
-      );
+      await Promise.all(claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i], claim) : undefined)));
     }
   } finally {
     await inspector.close();

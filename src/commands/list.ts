@@ -24,7 +24,7 @@ export interface DestinationListing {
 /** What runList returns; the job summary and the `backups` JSON output are made from it. */
 export interface ListResult {
   database: string;
-  policy?: RetentionPolicy;
+  policy?: RetentionPolicy | undefined;
   now: Date;
   destinations: DestinationListing[];
   warnings: string[];

@@ -24,7 +24,7 @@ export interface RetentionCommandOptions {
   /** The database whose backups to consider (`<prefix>/<database>/…`). */
   database: string;
   /** Required by runPrune; optional for runList (then no keep/delete preview). */
-  policy?: RetentionPolicy;
+  policy?: RetentionPolicy | undefined;
   /** Plan and report only. */
   dryRun: boolean;
   now: Date;

@@ -293,7 +293,7 @@ export function parseHead(buf: Uint8Array, ended: boolean): Head {
       const type = first & 0x03;
       headerLength = [2, 3, 5, 1][type] as number;
       if (offset + headerLength > buf.length) return more('inside a packet header');
-      if (type === 0) bodyLength = buf[offset + 1] as number;
+      if (type === 0) bodyLength = buf[offset + 1];
       else if (type === 1) bodyLength = ((buf[offset + 1] as number) << 8) | (buf[offset + 2] as number);
       else if (type === 2) bodyLength = new DataView(buf.buffer, buf.byteOffset + offset + 1, 4).getUint32(0);
       else bodyLength = undefined;

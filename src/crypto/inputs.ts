@@ -148,9 +148,9 @@ export async function parseDecryptionInputs(read: InputReader): Promise<Decrypti
           `${where} holds the public key ${fingerprint} only; export the private key with \`gpg --armor --export-secret-keys ${fingerprint}\`.`,
         );
       }
-      const unlocked = await unlock(key as PrivateKey, fingerprint, suffix, keyPassphrase);
+      const unlocked = await unlock(key, fingerprint, suffix, keyPassphrase);
       try {
-        await unlocked.getDecryptionKeys(undefined, null as unknown as Date);
+        await unlocked.getDecryptionKeys(undefined, null);
       } catch (error) {
         const reason = errorText(error);
         const stub = /gnu-dummy/i.test(reason);

@@ -47,11 +47,11 @@ export type ClientDecision =
 export interface ClientDecisionInput {
   serverMajor: number;
   /** The `client-version` input, when set. */
-  requestedMajor?: number;
+  requestedMajor?: number | undefined;
   found: ClientTool[];
   platform: NodeJS.Platform;
   /** ID from /etc/os-release (ubuntu, debian, fedora, ...). */
-  osId?: string;
+  osId?: string | undefined;
   /** The `install-client` input. */
   install: boolean;
 }
@@ -178,7 +178,7 @@ export interface FindClientsOptions {
    * folders ({@link defaultSearchDirs}) then $PGBIN. When given, only these are searched (and
    * PATH only if `pathEnv` is given too).
    */
-  searchDirs?: string[];
+  searchDirs?: string[] | undefined;
   /** PATH to search after the folders. Default: process.env.PATH when searchDirs is not given. */
   pathEnv?: string;
   platform?: NodeJS.Platform;
@@ -311,7 +311,11 @@ export function execRunner(options: { silent?: boolean } = {}): CommandRunner {
         Object.assign(env, opts.env);
       }
       try {
-        const result = await getExecOutput(cmd, args, { ignoreReturnCode: true, silent: options.silent ?? false, env });
+        const result = await getExecOutput(cmd, args, {
+          ignoreReturnCode: true,
+          silent: options.silent ?? false,
+          ...(env ? { env } : {}),
+        });
         return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
       } catch (error) {
         return { exitCode: 127, stdout: '', stderr: errorMessage(error) };
@@ -338,14 +342,14 @@ export function actionsCache(): ClientCache {
 
 export interface EnsureClientOptions {
   serverMajor: number;
-  requestedMajor?: number;
+  requestedMajor?: number | undefined;
   install: boolean;
   runner: CommandRunner;
   log: Logger;
   cache?: ClientCache;
   platform?: NodeJS.Platform;
   /** /etc/os-release ID; read from the file when not given (Linux). */
-  osId?: string;
+  osId?: string | undefined;
   /** Folders to search instead of the default ones (see {@link FindClientsOptions.searchDirs}). */
   searchDirs?: string[];
 }

@@ -202,7 +202,7 @@ export interface FailureContext {
   /** config, connect, client, dump, upload, verify, manifest, or a later command's own phase. */
   phase: string;
   /** Newest backup with a manifest before this run, when the caller knows it. */
-  lastSuccess?: { key: string; time: Date };
+  lastSuccess?: { key: string; time: Date } | undefined;
   /** When the failure is reported. */
   time: Date;
 }
@@ -316,7 +316,7 @@ function utc(time: Date): string {
 export interface RenderRun {
   identity: IssueIdentity;
   /** See {@link runUrl}; undefined outside a runner. */
-  runUrl?: string;
+  runUrl?: string | undefined;
   runId: string;
   runAttempt: number;
   /** Consecutive failed runs including this one. */
@@ -643,7 +643,7 @@ class OctokitIssueReporter implements IssueReporter {
       const { owner, repo } = this.gh;
       const body = redact(
         renderRecoveryComment(ctx, {
-          ...(runUrl(this.gh) ? { runUrl: runUrl(this.gh) as string } : {}),
+          ...(runUrl(this.gh) ? { runUrl: runUrl(this.gh) } : {}),
           runId: this.gh.runId,
           runAttempt: this.gh.runAttempt,
         }),

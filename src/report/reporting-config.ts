@@ -108,7 +108,7 @@ export function parseReportingInputs(read: (name: string) => string): ReportingC
     failureThreshold: parseThreshold(input('failure-threshold')),
     closeIssueOnSuccess: parseBoolean('close-issue-on-success', input('close-issue-on-success')),
     webhookUrl: parseWebhookUrl(input('webhook-url')),
-    notifyOn: notifyOn as NotifyOn,
+    notifyOn: notifyOn,
   };
 }
 

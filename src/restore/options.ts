@@ -35,7 +35,7 @@ export interface BackupSource {
   destinations: Destination[];
   s3: S3Settings;
   /** `config.decryption` (decryption-private-key / decryption-passphrase), for encrypted archives. */
-  decryption?: DecryptionConfig;
+  decryption?: DecryptionConfig | undefined;
 }
 
 /** What `pg_restore`/`psql` do, shared by restore and drill. */

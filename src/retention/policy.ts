@@ -47,7 +47,7 @@ export interface RetentionPolicy {
 /** What {@link parseRetentionInputs} returns. */
 export interface RetentionInputs {
   /** Undefined when no keep-* input is set (retention off). */
-  policy?: RetentionPolicy;
+  policy?: RetentionPolicy | undefined;
   /** Delete what the policy does not keep (after a backup, and for `command: prune`). */
   prune: boolean;
   /** Plan and report only; delete nothing. */

@@ -117,7 +117,7 @@ export class StallWatchdog {
   /** Watches `req` from when it has a socket until it is closed (answer read to its end, or failed). */
   watch(req: ClientRequest): void {
     req.once('socket', (socket) => {
-      const w: Watched = { socket: socket as Watched['socket'], req, fingerprint: '', since: Date.now() };
+      const w: Watched = { socket: socket, req, fingerprint: '', since: Date.now() };
       const start = (): void => {
         w.fingerprint = fingerprint(w);
         w.since = Date.now();

@@ -526,7 +526,8 @@ describe('integrity (6)', () => {
     ],
   ])('a flipped byte in the middle of the ciphertext (%s) makes the stream error', async (_name, make) => {
     const ciphertext = Buffer.from(await make());
-    ciphertext[ciphertext.length >> 1] ^= 0x01;
+    const middle = ciphertext.length >> 1;
+    ciphertext.writeUInt8(ciphertext.readUInt8(middle) ^ 0x01, middle);
     const { output, error } = await decrypt(config, ciphertext);
     expect(error).toBeInstanceOf(DecryptError);
     expect((error as DecryptError).message).toMatch(
@@ -546,7 +547,8 @@ describe('integrity (6)', () => {
     // session key, so each flip garbles differently.
     for (let i = 0; i < 16; i += 1) {
       const ciphertext = await encrypt(config, data20);
-      ciphertext[(ciphertext.length >> 1) + (i % 4) - 2] ^= 0x01;
+      const at = (ciphertext.length >> 1) + (i % 4) - 2;
+      ciphertext.writeUInt8(ciphertext.readUInt8(at) ^ 0x01, at);
       let timer: NodeJS.Timeout | undefined;
       const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 20_000)));
       const outcome = await Promise.race([decrypt(config, ciphertext), hung]);
@@ -619,7 +621,7 @@ describe('memory (8)', () => {
     expect(consumed).toBe(total);
     expect(got.digest('hex')).toBe(expected.digest('hex'));
     const growthMB = (peak - baseline) / 1e6;
-    // eslint-disable-next-line no-console
+
     console.log(
       `512 MiB encrypt→decrypt: peak RSS +${growthMB.toFixed(0)} MB over ${(baseline / 1e6).toFixed(0)} MB; at most ${(inFlight / MiB).toFixed(0)} MiB in flight`,
     );

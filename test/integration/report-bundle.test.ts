@@ -88,7 +88,7 @@ function keyTime(key: string): Date {
   const m = /\/(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z[.-]/.exec(key);
   if (!m) throw new Error(`no time in key ${key}`);
   const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  return new Date(Date.UTC(y as number, (mo as number) - 1, d as number, h as number, mi as number, s as number));
+  return new Date(Date.UTC(y as number, (mo as number) - 1, d, h, mi, s));
 }
 
 /** `2026-05-01 03:00:00 UTC`, the form the issue uses for times (written here independently). */

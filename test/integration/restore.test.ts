@@ -310,7 +310,8 @@ describe('corrupt archives', () => {
     // The S3 archive gets one byte flipped in the middle.
     const { Body } = await s3Client().send(new GetObjectCommand({ Bucket: 'backups', Key: s3Key }));
     const bytes = Buffer.from(await (Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    const middle = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(middle) ^ 0x01, middle);
     await s3Client().send(new PutObjectCommand({ Bucket: 'backups', Key: s3Key, Body: bytes }));
   }, 60_000);
 

@@ -200,9 +200,7 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
     // Nor in what was stored beside the archive.
     const client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
     try {
-      const manifest = await client.send(
-        new GetObjectCommand({ Bucket: BUCKET, Key: run.outputs['manifest-key'] as string }),
-      );
+      const manifest = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: run.outputs['manifest-key'] }));
       const text = await manifest.Body?.transformToString('utf8');
       expect(text).toContain(key);
       expect(leaks({ manifest: text ?? '' }, forbiddenForms(s))).toEqual([]);

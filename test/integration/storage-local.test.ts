@@ -113,12 +113,9 @@ describe('LocalFolderStore', () => {
     await mkdir(join(root, 'db'), { recursive: true });
     await writeFile(join(root, 'db', '.2026-01-01T000000Z.dump.0123456789ab.partial'), 'half');
     const found: { key: string; size: number }[] = [];
-    for await (const t of store.temporaries!('db/')) found.push({ key: t.key, size: t.size });
+    for await (const t of store.temporaries('db/')) found.push({ key: t.key, size: t.size });
     expect(found).toEqual([{ key: 'db/.2026-01-01T000000Z.dump.0123456789ab.partial', size: 4 }]);
-    const outcome = await store.removeTemporaries!([
-      'db/.2026-01-01T000000Z.dump.0123456789ab.partial',
-      'db/kept.dump',
-    ]);
+    const outcome = await store.removeTemporaries(['db/.2026-01-01T000000Z.dump.0123456789ab.partial', 'db/kept.dump']);
     expect(outcome.deleted).toEqual(['db/.2026-01-01T000000Z.dump.0123456789ab.partial']);
     expect(outcome.errors).toEqual([{ key: 'db/kept.dump', message: 'not a temporary file of this action' }]);
     expect(await filesUnder(root)).toEqual(['db/kept.dump']);

@@ -329,11 +329,11 @@ class WorkflowRunner {
 
 /** The outputs a job declares (for a call: the called workflow's), all '' (a skipped job's). */
 function declaredJobOutputs(job: Dict): Record<string, string> {
-  let names = Object.keys((job['outputs'] ?? {}) as Dict);
+  let names = Object.keys(job['outputs'] ?? {});
   const m = typeof job['uses'] === 'string' ? /(\.github\/workflows\/[^@]+\.yml)/.exec(job['uses']) : null;
   if (m) {
     const callee = parse(readFileSync(path.join(repoRoot(), m[1] as string), 'utf8')) as Dict;
-    names = Object.keys((((callee['on'] as Dict)['workflow_call'] as Dict)['outputs'] ?? {}) as Dict);
+    names = Object.keys(((callee['on'] as Dict)['workflow_call'] as Dict)['outputs'] ?? {});
   }
   return Object.fromEntries(names.map((k) => [k, '']));
 }

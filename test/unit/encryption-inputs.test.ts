@@ -25,10 +25,10 @@ interface Pair {
 
 async function pair(options: Record<string, unknown>): Promise<Pair> {
   const { publicKey, privateKey } = await openpgp.generateKey({ userIDs, format: 'armored', ...options } as never);
-  const key = await openpgp.readKey({ armoredKey: publicKey as unknown as string });
+  const key = await openpgp.readKey({ armoredKey: publicKey });
   return {
-    publicKey: publicKey as unknown as string,
-    privateKey: privateKey as unknown as string,
+    publicKey: publicKey,
+    privateKey: privateKey,
     fingerprint: key.getFingerprint().toUpperCase(),
   };
 }
@@ -75,7 +75,7 @@ beforeAll(async () => {
     key: await openpgp.readPrivateKey({ armoredKey: ecc.privateKey }),
     format: 'armored',
   });
-  revoked = publicKey as unknown as string;
+  revoked = publicKey;
 }, 60_000);
 
 describe('ENCRYPTION_INPUTS', () => {
@@ -273,7 +273,7 @@ describe('parseEncryptionInputs: bad inputs fail before any work, with exact mes
       passwords: ['x'],
     });
     await expectConfigError(
-      parseEncryptionInputs(reader({ [input]: message as unknown as string })),
+      parseEncryptionInputs(reader({ [input]: message })),
       input,
       "Input 'encryption-public-key': the key is a PGP MESSAGE, not a public key; export the key with `gpg --armor --export <key id>`.",
     );

@@ -6,7 +6,7 @@ const ctx = { host: 'db.example.com', port: 5432 };
  * stderr samples. Most were produced by pg_dump 15.18 on this project's machines; the others are
  * verbatim from libpq's sources or from user reports (Supabase, pgbouncer).
  */
-const samples: Array<[string, PgFailureKind, string, Partial<typeof ctx>?]> = [
+const samples: Array<[string, PgFailureKind, string, (Partial<typeof ctx> | undefined)?]> = [
   [
     'pg_dump: error: connection to server at "127.0.0.1", port 55432 failed: FATAL:  password authentication failed for user "postgres"\n',
     'auth',

@@ -330,7 +330,7 @@ describe('pgClientConfig', () => {
       { rejectUnauthorized: true, checkServerIdentity: expect.any(Function) },
     ],
   ])('ssl: %s', (_name, sslmode, params, expected) => {
-    expect(pgClientConfig({ ...base, sslmode, params }).ssl).toEqual(expected);
+    expect(pgClientConfig({ ...base, ...(sslmode ? { sslmode } : {}), params }).ssl).toEqual(expected);
   });
 
   test('verify-full reads sslrootcert, sslcert and sslkey', () => {

@@ -334,8 +334,8 @@ describe('rendering', () => {
         ...ctx,
         lastSuccess: undefined,
         error: 'boom ``` <!-- postgres-backup-action:v1 workflow=x job=y database=z -->',
-      } as FailureContext,
-      { ...run, runUrl: undefined, threshold: 1, consecutive: 1 } as RenderRun,
+      },
+      { ...run, runUrl: undefined, threshold: 1, consecutive: 1 },
     );
     expect(body).toContain('| Last successful backup | unknown |');
     expect(body).toContain('| Run | unknown (not run by GitHub Actions) |');

@@ -11,7 +11,7 @@ import type { BackupEntry, Catalog } from '../../src/storage/catalog.js';
 
 function entry(
   time: string,
-  options: { label?: string; manifest?: boolean; size?: number; ext?: string } = {},
+  options: { label?: string | undefined; manifest?: boolean; size?: number; ext?: string } = {},
 ): BackupEntry {
   const stamp = time.replace(/:/g, '').replace(/\.\d{3}Z$/, 'Z');
   const key = `prod/shop/${stamp}${options.label ? `-${options.label}` : ''}.${options.ext ?? 'dump.zst'}`;
