@@ -12,7 +12,8 @@ import {
   type ReporterOptions,
 } from './github-issue.js';
 import type { ReportingConfig } from './reporting-config.js';
-import { notifyWebhook, redact, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
+import { redact } from '../redact.js';
+import { notifyWebhook, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
 
 /** A command's result as main knows it. `error` must already be masked (core.setSecret does not reach the API). */
 export type Outcome =

@@ -3,7 +3,8 @@
  * check (the same checklist as the failure issue), and the newest good backup when one is known.
  */
 import { checklistFor, formatAge } from './github-issue.js';
-import { commandTitle, redact } from './webhook.js';
+import { redact } from '../redact.js';
+import { commandTitle } from './webhook.js';
 
 /** A failed run as main knows it. */
 export interface FailedRun {

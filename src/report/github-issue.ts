@@ -23,7 +23,8 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { errorMessage } from '../errors.js';
 import type { ReportingConfig } from './reporting-config.js';
-import { commandTitle, redact, type ReportLog } from './webhook.js';
+import { redact } from '../redact.js';
+import { commandTitle, type ReportLog } from './webhook.js';
 
 // ---------------------------------------------------------------------------------------------
 // Markers

@@ -28,11 +28,11 @@ import {
   eventText,
   genericPayload,
   isSlackUrl,
-  redact,
   shouldNotify,
   slackPayload,
   type ReportEvent,
 } from '../../src/report/webhook.js';
+import { redact } from '../../src/redact.js';
 
 const TOKEN = 'ghs_SENTINELtoken0123456789abcdef';
 const PASSWORD = 'pw-SENTINEL-9f8e7d';
