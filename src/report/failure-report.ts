@@ -4,13 +4,8 @@
  * warning, the step's exit status stays the command's.
  */
 import { errorMessage } from '../errors.js';
-import {
-  createIssueReporter,
-  githubContext,
-  runUrl,
-  type IssueReporter,
-  type ReporterOptions,
-} from './github-issue.js';
+import { githubContext, runUrl, type ReporterOptions } from './issue-client.js';
+import { createIssueReporter, type IssueReporter } from './issue-reporter.js';
 import type { ReportingConfig } from './reporting-config.js';
 import { redact } from '../redact.js';
 import { notifyWebhook, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
