@@ -32,6 +32,7 @@ export type Outcome =
       lastSuccess?: { key: string; time: Date };
     };
 
+/** What reportOutcome needs: the reporting inputs, the environment, a log; the rest for tests. */
 export interface ReportDeps {
   config: ReportingConfig;
   /** process.env in the action (GITHUB_* variables). */

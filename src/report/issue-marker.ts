@@ -60,6 +60,7 @@ export function parseMarker(body: string | null | undefined): IssueIdentity | un
   return { workflow, job, database };
 }
 
+/** True when both name the same workflow, job and database. */
 export function sameIdentity(a: IssueIdentity, b: IssueIdentity): boolean {
   return a.workflow === b.workflow && a.job === b.job && a.database === b.database;
 }

@@ -64,6 +64,7 @@ export interface SlackPayload {
   blocks: Record<string, unknown>[];
 }
 
+/** Bounds and redaction of one webhook call. */
 export interface WebhookOptions {
   /** Whole request budget in milliseconds (connect + answer). Default 10 000. */
   timeoutMs?: number;

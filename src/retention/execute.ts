@@ -16,6 +16,7 @@ const CHUNK = 1000;
 /** Parallel HEAD requests when checking whether a key that failed to delete is gone anyway. */
 const HEAD_CONCURRENCY = 16;
 
+/** How {@link executePrune} runs: dry or not, what must survive, what the listing held. */
 export interface PruneOptions {
   /** Plan and report only: nothing is deleted. */
   dryRun: boolean;
