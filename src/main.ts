@@ -24,7 +24,7 @@ import { restoreSecrets } from './restore/options.js';
 import { pruneAfterBackup, runPrune } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { failureSummary } from './report/failure-summary.js';
-import { redact } from './report/webhook.js';
+import { redact } from './redact.js';
 import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';

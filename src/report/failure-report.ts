@@ -4,15 +4,11 @@
  * warning, the step's exit status stays the command's.
  */
 import { errorMessage } from '../errors.js';
-import {
-  createIssueReporter,
-  githubContext,
-  runUrl,
-  type IssueReporter,
-  type ReporterOptions,
-} from './github-issue.js';
+import { githubContext, runUrl, type ReporterOptions } from './issue-client.js';
+import { createIssueReporter, type IssueReporter } from './issue-reporter.js';
 import type { ReportingConfig } from './reporting-config.js';
-import { notifyWebhook, redact, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
+import { redact } from '../redact.js';
+import { notifyWebhook, type ReportEvent, type ReportLog, type WebhookOptions } from './webhook.js';
 
 /** A command's result as main knows it. `error` must already be masked (core.setSecret does not reach the API). */
 export type Outcome =
@@ -36,6 +32,7 @@ export type Outcome =
       lastSuccess?: { key: string; time: Date };
     };
 
+/** What reportOutcome needs: the reporting inputs, the environment, a log; the rest for tests. */
 export interface ReportDeps {
   config: ReportingConfig;
   /** process.env in the action (GITHUB_* variables). */

@@ -2,8 +2,9 @@
  * The job summary of a failed run (any command): what failed, in which phase, the error, what to
  * check (the same checklist as the failure issue), and the newest good backup when one is known.
  */
-import { checklistFor, formatAge } from './github-issue.js';
-import { commandTitle, redact } from './webhook.js';
+import { checklistFor, formatAge } from './issue-render.js';
+import { redact } from '../redact.js';
+import { commandTitle } from './webhook.js';
 
 /** A failed run as main knows it. */
 export interface FailedRun {

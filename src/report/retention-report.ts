@@ -1,11 +1,91 @@
 /** Outputs, job summaries and the JSON `backups` output of `command: prune` / `command: list`. */
-import type { ListResult } from '../commands/list.js';
-import type { PruneResult } from '../commands/prune.js';
 import { formatBytes } from '../format.js';
+import type { DestinationListing } from '../retention/list-destination.js';
 import { deletedRows, keptRows, verdictsOf } from '../retention/plan.js';
-import { describePolicy } from '../retention/policy.js';
+import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
+import type { DestinationPrune } from '../retention/prune-destination.js';
 import { staleTemporaries } from '../storage/catalog.js';
 import { STALE_SECONDS } from '../storage/claim.js';
+
+/** What runList returns; the job summary and the `backups` JSON output are made from it. */
+export interface ListResult {
+  database: string;
+  policy?: RetentionPolicy | undefined;
+  now: Date;
+  destinations: DestinationListing[];
+  warnings: string[];
+}
+
+/** What runPrune returns; outputs and the job summary are made from it. */
+export interface PruneResult {
+  database: string;
+  policy: RetentionPolicy;
+  dryRun: boolean;
+  destinations: DestinationPrune[];
+  /** Backups deleted (archive + manifest + globals), summed over destinations; 0 in a dry run. */
+  prunedCount: number;
+  /** Backups the plan would delete, summed (equals prunedCount unless a dry run or failures). */
+  plannedDeleteCount: number;
+  /** Backups left after the prune (complete, incomplete and protected), summed over destinations. */
+  keptCount: number;
+  /** Every warning (clock skew, protections, failures, unreachable destinations). */
+  warnings: string[];
+}
+
+/**
+ * The {@link ListResult} of the destinations listed, in order: each listing's error and its plan's
+ * warnings (prefixed with its URL) collected.
+ */
+export function listResult(
+  run: { database: string; policy?: RetentionPolicy | undefined; now: Date },
+  destinations: DestinationListing[],
+): ListResult {
+  const { policy } = run;
+  const result: ListResult = {
+    database: run.database,
+    ...(policy ? { policy } : {}),
+    now: run.now,
+    destinations: [],
+    warnings: [],
+  };
+  for (const listing of destinations) {
+    result.destinations.push(listing);
+    if (listing.error) result.warnings.push(listing.error);
+    if (listing.plan) result.warnings.push(...listing.plan.warnings.map((w) => `${listing.url}: ${w}`));
+  }
+  return result;
+}
+
+/**
+ * The {@link PruneResult} of the destinations pruned, in order: errors and execution warnings
+ * collected, deleted, planned and kept backups summed.
+ */
+export function pruneResult(
+  run: { database: string; policy: RetentionPolicy; dryRun: boolean },
+  destinations: DestinationPrune[],
+): PruneResult {
+  const result: PruneResult = {
+    database: run.database,
+    policy: run.policy,
+    dryRun: run.dryRun,
+    destinations: [],
+    prunedCount: 0,
+    plannedDeleteCount: 0,
+    keptCount: 0,
+    warnings: [],
+  };
+  for (const outcome of destinations) {
+    result.destinations.push(outcome);
+    if (outcome.error) result.warnings.push(outcome.error);
+    if (outcome.execution) {
+      result.warnings.push(...outcome.execution.warnings);
+      result.prunedCount += outcome.execution.deleted.length;
+      result.plannedDeleteCount += outcome.execution.plan.deleted.length;
+      result.keptCount += outcome.execution.kept.length;
+    }
+  }
+  return result;
+}
 
 /** Rows in each job-summary table (GitHub caps a summary at 1 MiB). */
 const SUMMARY_ROWS = 200;

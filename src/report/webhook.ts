@@ -6,7 +6,7 @@
 import type { Log } from '../log.js';
 import { errorMessage } from '../errors.js';
 import type { NotifyOn, ReportingConfig } from './reporting-config.js';
-import { secretForms } from '../config/mask.js';
+import { redact } from '../redact.js';
 
 /** Log sink reporting needs (the action's Log satisfies it). */
 export type ReportLog = Pick<Log, 'info' | 'warning'>;
@@ -64,6 +64,7 @@ export interface SlackPayload {
   blocks: Record<string, unknown>[];
 }
 
+/** Bounds and redaction of one webhook call. */
 export interface WebhookOptions {
   /** Whole request budget in milliseconds (connect + answer). Default 10 000. */
   timeoutMs?: number;
@@ -186,19 +187,6 @@ export function slackPayload(event: ReportEvent): SlackPayload {
   if (event.issueUrl) links.push(`<${event.issueUrl}|Issue>`);
   if (links.length > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: links.join(' · ') }] });
   return { text, blocks };
-}
-
-/**
- * `text` with every secret replaced by `***` in each form the runner masks in the log
- * ({@link secretForms}: raw, percent-encoded, JSON-escaped, base64; 4 characters or more), longest
- * first so that a form containing a shorter one is not left half-replaced. Issue bodies, comments
- * and webhook payloads never pass through the runner's masking: this is their masking.
- */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  const forms = new Set(secrets.flatMap((secret) => secretForms(secret)));
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join('***');
-  return out;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Log } from '../log.js';
 import { errorMessage } from '../errors.js';
-import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
+import type { Catalog } from '../storage/catalog.js';
 import { globalsKey } from '../storage/keys.js';
 import type { ObjectStore } from '../storage/types.js';
 import { CLOCK_SKEW_SECONDS, newestFirst, type DeletedBackup, type KeptBackup, type RetentionPlan } from './plan.js';
@@ -16,15 +16,17 @@ const CHUNK = 1000;
 /** Parallel HEAD requests when checking whether a key that failed to delete is gone anyway. */
 const HEAD_CONCURRENCY = 16;
 
+/** How {@link executePrune} runs: dry or not, what must survive, what the listing held. */
 export interface PruneOptions {
   /** Plan and report only: nothing is deleted. */
   dryRun: boolean;
   /** Archive keys that must survive whatever the plan says (the backup just written and verified). */
   mustKeep?: string[];
   /**
-   * Every key of the listing the catalog was made from (see {@link readCatalog}'s `listed`). When given,
-   * only the globals files in it are deleted; without it a delete is sent for every backup's
-   * globals key (stores answer "deleted" for a missing key, or an error that a HEAD check clears).
+   * Every key of the listing the catalog was made from (the `listed` set of storage/catalog.ts
+   * readCatalog). When given, only the globals files in it are deleted; without it a delete is sent
+   * for every backup's globals key (stores answer "deleted" for a missing key, or an error that a
+   * HEAD check clears).
    */
   listed?: ReadonlySet<string>;
   log: Log;
@@ -72,6 +74,35 @@ export async function executePrune(
 ): Promise<PruneExecution> {
   const { log } = options;
   const url = store.destination.url;
+  const { candidates, kept, warnings } = applySafetyRules(catalog, plan, options, url);
+  const result: PruneExecution = { plan, dryRun: options.dryRun, deleted: [], kept, failed: [], warnings };
+  if (options.dryRun || candidates.length === 0) return sortResult(result);
+
+  // Oldest first: an interrupted prune leaves the newer of the doomed backups.
+  const queue = [...candidates].sort((a, b) => newestFirst(b.backup, a.backup));
+  for (let start = 0; start < queue.length; start += CHUNK) {
+    await deleteChunk(store, queue.slice(start, start + CHUNK), options.listed, result);
+  }
+  if (result.failed.length > 0) {
+    const shown = result.failed.slice(0, 10).map((f) => `${f.key}: ${f.message}`);
+    const more = result.failed.length > shown.length ? `; and ${result.failed.length - shown.length} more` : '';
+    const message = `${url}: ${result.failed.length} object(s) could not be deleted and stay in place (the next prune tries again): ${shown.join('; ')}${more}`;
+    warnings.push(message);
+    log.warning(message);
+  }
+  return sortResult(result);
+}
+
+/**
+ * The plan's deletions that the safety rules allow (`candidates`, with the catalog's entries); the
+ * others join the plan's kept backups with a `protected: …` reason and a warning (logged).
+ */
+function applySafetyRules(
+  catalog: Catalog,
+  plan: RetentionPlan,
+  options: PruneOptions,
+  url: string,
+): { candidates: DeletedBackup[]; kept: KeptBackup[]; warnings: string[] } {
   const warnings = [...plan.warnings];
   const kept: KeptBackup[] = plan.kept.map((k) => ({ backup: k.backup, reasons: [...k.reasons] }));
 
@@ -87,77 +118,74 @@ export async function executePrune(
   const candidates: DeletedBackup[] = [];
   for (const item of plan.deleted) {
     const key = item.backup.key;
-    let protection: string | undefined;
+    const entry = known.get(key);
+    let protection: string;
     if (mustKeep.has(key)) protection = 'protected: just written';
     else if (newestComplete.has(key)) protection = 'protected: newest complete';
-    else if (foreign.has(key) || known.get(key) === undefined) protection = 'protected: not a backup this action wrote';
-    if (protection === undefined) {
+    else if (foreign.has(key) || entry === undefined) protection = 'protected: not a backup this action wrote';
+    else {
       // Use the catalog's entry: it is what the store holds now.
-      candidates.push({ backup: known.get(key) as BackupEntry, why: item.why });
+      candidates.push({ backup: entry, why: item.why });
       continue;
     }
     kept.push({ backup: item.backup, reasons: [protection] });
     const message = `${url}: the plan deletes ${key}, but it is kept (${protection.replace('protected: ', '')}).`;
     warnings.push(message);
-    log.warning(message);
+    options.log.warning(message);
   }
+  return { candidates, kept, warnings };
+}
 
-  const result: PruneExecution = { plan, dryRun: options.dryRun, deleted: [], kept, failed: [], warnings };
-  if (options.dryRun || candidates.length === 0) return sortResult(result);
-
-  // Oldest first: an interrupted prune leaves the newer of the doomed backups.
-  const queue = [...candidates].sort((a, b) => newestFirst(b.backup, a.backup));
-  for (let start = 0; start < queue.length; start += CHUNK) {
-    const chunk = queue.slice(start, start + CHUNK);
-    const archives = await deleteKeys(
-      store,
-      chunk.map((c) => c.backup.key),
-    );
-    const archiveGone = chunk.filter((c) => archives.gone.has(c.backup.key));
-    const hasGlobals = (c: DeletedBackup): boolean =>
-      options.listed === undefined || options.listed.has(globalsKey(c.backup.key));
-    // An incomplete archive's claims (see storage/claim.ts) go with its globals, after the archive.
-    const claimsOf = (c: DeletedBackup): string[] => c.backup.claims ?? [];
-    const globals = await deleteKeys(store, [
-      ...archiveGone.filter(hasGlobals).map((c) => globalsKey(c.backup.key)),
-      ...archiveGone.flatMap(claimsOf),
-    ]);
-    const globalsGone = archiveGone.filter(
-      (c) =>
-        (!hasGlobals(c) || globals.gone.has(globalsKey(c.backup.key))) && claimsOf(c).every((k) => globals.gone.has(k)),
-    );
-    const manifests = await deleteKeys(
-      store,
-      globalsGone.filter((c) => c.backup.hasManifest).map((c) => c.backup.manifestKey),
-    );
-    const failures = new Map<string, string>([...archives.failed, ...globals.failed, ...manifests.failed]);
-    for (const item of chunk) {
-      const { key, manifestKey, hasManifest } = item.backup;
-      const failedKeys = [
-        key,
-        globalsKey(key),
-        ...(item.backup.claims ?? []),
-        ...(hasManifest ? [manifestKey] : []),
-      ].filter((k) => failures.has(k));
-      if (failedKeys.length === 0) {
-        result.deleted.push(item);
-        continue;
-      }
-      for (const k of failedKeys) result.failed.push({ key: k, message: failures.get(k) as string });
-      kept.push({
-        backup: item.backup,
-        reasons: [`delete failed: ${failedKeys.map((k) => `${k}: ${failures.get(k)}`).join('; ')}`],
-      });
+/**
+ * Deletes one chunk of backups: archives, then the globals and claims of those whose archive is gone,
+ * then the manifests of those whose globals and claims are gone. Adds each backup to
+ * `result.deleted`, or to `result.kept` with its failed keys in `result.failed`.
+ */
+async function deleteChunk(
+  store: ObjectStore,
+  chunk: DeletedBackup[],
+  listed: ReadonlySet<string> | undefined,
+  result: PruneExecution,
+): Promise<void> {
+  const archives = await deleteKeys(
+    store,
+    chunk.map((c) => c.backup.key),
+  );
+  const archiveGone = chunk.filter((c) => archives.gone.has(c.backup.key));
+  const hasGlobals = (c: DeletedBackup): boolean => listed === undefined || listed.has(globalsKey(c.backup.key));
+  // An incomplete archive's claims (see storage/claim.ts) go with its globals, after the archive.
+  const claimsOf = (c: DeletedBackup): string[] => c.backup.claims ?? [];
+  const globals = await deleteKeys(store, [
+    ...archiveGone.filter(hasGlobals).map((c) => globalsKey(c.backup.key)),
+    ...archiveGone.flatMap(claimsOf),
+  ]);
+  const globalsGone = archiveGone.filter(
+    (c) =>
+      (!hasGlobals(c) || globals.gone.has(globalsKey(c.backup.key))) && claimsOf(c).every((k) => globals.gone.has(k)),
+  );
+  const manifests = await deleteKeys(
+    store,
+    globalsGone.filter((c) => c.backup.hasManifest).map((c) => c.backup.manifestKey),
+  );
+  const failures = new Map<string, string>([...archives.failed, ...globals.failed, ...manifests.failed]);
+  for (const item of chunk) {
+    const { key, manifestKey, hasManifest } = item.backup;
+    const failedKeys = [
+      key,
+      globalsKey(key),
+      ...(item.backup.claims ?? []),
+      ...(hasManifest ? [manifestKey] : []),
+    ].filter((k) => failures.has(k));
+    if (failedKeys.length === 0) {
+      result.deleted.push(item);
+      continue;
     }
+    for (const k of failedKeys) result.failed.push({ key: k, message: failures.get(k) as string });
+    result.kept.push({
+      backup: item.backup,
+      reasons: [`delete failed: ${failedKeys.map((k) => `${k}: ${failures.get(k)}`).join('; ')}`],
+    });
   }
-  if (result.failed.length > 0) {
-    const shown = result.failed.slice(0, 10).map((f) => `${f.key}: ${f.message}`);
-    const more = result.failed.length > shown.length ? `; and ${result.failed.length - shown.length} more` : '';
-    const message = `${url}: ${result.failed.length} object(s) could not be deleted and stay in place (the next prune tries again): ${shown.join('; ')}${more}`;
-    warnings.push(message);
-    log.warning(message);
-  }
-  return sortResult(result);
 }
 
 function sortResult(result: PruneExecution): PruneExecution {

@@ -6,7 +6,8 @@
  */
 import { jest } from '@jest/globals';
 import { reportOutcome, type Outcome, type ReportDeps } from '../../src/report/failure-report.js';
-import { createIssueReporter, parseFailureMarker, parseMarker } from '../../src/report/github-issue.js';
+import { parseFailureMarker, parseMarker } from '../../src/report/issue-marker.js';
+import { createIssueReporter } from '../../src/report/issue-reporter.js';
 import { parseReportingInputs, type ReportingConfig } from '../../src/report/reporting-config.js';
 import { notifyWebhook } from '../../src/report/webhook.js';
 import { FakeGitHub, forbiddenBody, type FakeIssue } from '../support/fake-github.js';

@@ -8,8 +8,7 @@ import type { BackupResult } from '../../src/commands/backup.js';
 import { VERSION } from '../../src/version.js';
 import { listOutputs, pruneOutputs } from '../../src/report/retention-report.js';
 import { RESTORE_OUTPUTS } from '../../src/restore/options.js';
-import type { PruneResult } from '../../src/commands/prune.js';
-import type { ListResult } from '../../src/commands/list.js';
+import type { ListResult, PruneResult } from '../../src/report/retention-report.js';
 
 interface ActionYaml {
   runs: { using: string; main: string };

@@ -1,7 +1,7 @@
 import { parseConfig, parseCompression } from '../../src/config/parse.js';
-import { secretForms, secretsToMask, urlCredentialSecrets } from '../../src/config/mask.js';
+import { secretsToMask, urlCredentialSecrets } from '../../src/config/mask.js';
 import { INPUT_DEFAULTS } from '../../src/config/inputs.js';
-import { redact } from '../../src/report/webhook.js';
+import { redact, secretForms } from '../../src/redact.js';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,23 +1,18 @@
 import { ConfigError } from '../../src/errors.js';
 import { reportOutcome } from '../../src/report/failure-report.js';
+import { githubContext, runUrl } from '../../src/report/issue-client.js';
+import { buildFailureMarker, buildMarker, parseFailureMarker, parseMarker } from '../../src/report/issue-marker.js';
 import {
-  buildFailureMarker,
-  buildMarker,
   checklistFor,
-  createIssueReporter,
   formatAge,
-  githubContext,
   issueTitle,
-  parseFailureMarker,
-  parseMarker,
   renderFailureComment,
   renderIssueBody,
   renderRecoveryComment,
-  runUrl,
   type FailureContext,
-  type IssueReporter,
   type RenderRun,
-} from '../../src/report/github-issue.js';
+} from '../../src/report/issue-render.js';
+import { createIssueReporter, type IssueReporter } from '../../src/report/issue-reporter.js';
 import {
   parseReportingInputs,
   reportingSecrets,
@@ -28,11 +23,11 @@ import {
   eventText,
   genericPayload,
   isSlackUrl,
-  redact,
   shouldNotify,
   slackPayload,
   type ReportEvent,
 } from '../../src/report/webhook.js';
+import { redact } from '../../src/redact.js';
 
 const TOKEN = 'ghs_SENTINELtoken0123456789abcdef';
 const PASSWORD = 'pw-SENTINEL-9f8e7d';
