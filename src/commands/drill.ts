@@ -16,22 +16,18 @@ import {
   type SqlOutcome,
 } from '../restore/verify.js';
 import { formatBytes, round3 } from '../format.js';
+import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
+import type { RestoreDeps } from '../restore/deps.js';
 import {
-  chooseBackup,
   confirmMessage,
-  decrypterFor,
   dropDatabase,
   dropDatabaseSql,
   openTarget,
-  requireGlobals,
   quoteIdent,
-  restoreChosen,
-  restoreClient,
   userTableCount,
   withMaintenance,
-  type RestoreDeps,
   type TargetDb,
-} from './restore.js';
+} from '../restore/target.js';
 
 /** A drill's outcome (outputs and summary are made from it). */
 export interface DrillResult {
@@ -110,7 +106,7 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
       noPrivileges: options.noPrivileges,
       restoreGlobals: options.restoreGlobals,
     };
-    const outcome = await restoreChosen(chosen, target, pgRestore, client, deps, decrypter);
+    const outcome = await restoreChosen({ chosen, target, options: pgRestore, client, decrypter }, deps);
     const restored = deps.now();
     const verdict = await log.group('Verify', async () => {
       const state = await readRestoredState(deps, target, options.drillSql);

@@ -14,7 +14,9 @@ import { runBackup, type BackupDeps, type BackupResult } from '../../src/command
 import type { Log } from '../../src/log.js';
 import { CheckError, checkOutputs, runCheck } from '../../src/commands/check.js';
 import { DrillError, drillOutputs, drillSummary, runDrill, type DrillResult } from '../../src/commands/drill.js';
-import { openTarget, restoreOutputs, runRestore, type RestoreDeps } from '../../src/commands/restore.js';
+import { restoreOutputs, runRestore } from '../../src/commands/restore.js';
+import type { RestoreDeps } from '../../src/restore/deps.js';
+import { openTarget } from '../../src/restore/target.js';
 import { parseConfig, resolveConfig } from '../../src/config/parse.js';
 import { DecryptError, parseDecryptionInputs } from '../../src/crypto/openpgp.js';
 import type { Config } from '../../src/config/types.js';
