@@ -4,17 +4,10 @@
  * the scratch database (`drop-after`). Reports every check in the log and the job summary.
  */
 import { ActionError, ConfigError, errorMessage } from '../errors.js';
-import type { Manifest } from '../manifest.js';
+import type { Check, Manifest } from '../manifest.js';
 import type { Connection } from '../postgres/types.js';
 import type { DrillOptions } from '../restore/options.js';
-import {
-  judgeSqlResult,
-  shorten,
-  verifyDrill,
-  type Check,
-  type RestoredState,
-  type SqlOutcome,
-} from '../restore/verify.js';
+import { judgeSqlResult, shorten, verifyDrill, type RestoredState, type SqlOutcome } from '../restore/verify.js';
 import { formatBytes, round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';

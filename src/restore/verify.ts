@@ -20,18 +20,8 @@
  * characters are literal (pg_dump would read them as regular expressions). An unqualified pattern
  * matches the table in any schema (pg_dump: in schemas on the search path).
  */
-import type { Manifest } from '../manifest.js';
+import type { Check, Manifest } from '../manifest.js';
 import type { CatalogCounts, TableRowCount } from '../postgres/inspect.js';
-
-/** One line of the drill report. `expected`/`actual` are numbers (counts) or short texts. */
-export interface Check {
-  name: string;
-  expected: string | number;
-  actual: string | number;
-  passed: boolean;
-  /** Why a check is weaker than usual (e.g. "data excluded by exclude-table-data"). */
-  note?: string;
-}
 
 /** A `drill-sql` assertion as run: passed when it returned one row with one boolean `true`. */
 export interface SqlOutcome {
