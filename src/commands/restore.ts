@@ -4,9 +4,8 @@
  * against its manifest on the way. Needs no connection to the source database.
  */
 import { ConfigError } from '../errors.js';
-import { formatBytes, round3 } from '../format.js';
-import type { StreamOutcome } from '../restore/stream.js';
-import type { Manifest } from '../manifest.js';
+import type { RestoreResult } from '../report/restore-report.js';
+import { round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
 import type { RestoreOptions } from '../restore/options.js';
@@ -18,23 +17,6 @@ import {
   userTableCount,
   withMaintenance,
 } from '../restore/target.js';
-
-/** What a restore did (outputs and summary are made from it). */
-export interface RestoreResult {
-  key: string;
-  url: string;
-  manifest: Manifest;
-  target: { host: string; port: number; database: string };
-  createdDatabase: boolean;
-  /** The globals file (roles) was applied first. */
-  globalsApplied: boolean;
-  /** Wall seconds from the start of the download to the tool's successful exit. */
-  restoreSeconds: number;
-  /** Archive bytes per second over that time. */
-  throughput: number;
-  mode: StreamOutcome['mode'];
-  pgRestoreVersion: string;
-}
 
 /**
  * `command: restore`. Steps: choose the backup and read its manifest; check what can be refused
@@ -127,28 +109,4 @@ export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Pr
     mode: outcome.mode,
     pgRestoreVersion: client.version,
   };
-}
-
-/** Step outputs of `command: restore` (names as in action.yml). */
-export function restoreOutputs(result: RestoreResult): Record<string, string> {
-  return { 'restored-key': result.key, 'restore-seconds': String(result.restoreSeconds) };
-}
-
-/** Markdown for the job summary of a restore. */
-export function restoreSummary(result: RestoreResult): string {
-  const m = result.manifest;
-  const rows: [string, string][] = [
-    ['Backup', `\`${result.key}\` (${result.url})`],
-    ['Taken', `${m.startedAt} from PostgreSQL ${m.server.version}`],
-    [
-      'Restored into',
-      `\`${result.target.database}\` on ${result.target.host}:${result.target.port}${result.createdDatabase ? ' (created)' : ''}`,
-    ],
-    ['Format', `${m.format} via ${result.mode}`],
-    ['Archive size', `${formatBytes(m.archive.bytes)} (${m.archive.bytes} bytes), SHA-256 verified`],
-    ['Restore time', `${result.restoreSeconds} s (${formatBytes(result.throughput)}/s)`],
-    ['Globals', result.globalsApplied ? 'applied' : 'not applied'],
-    ['pg_restore', result.pgRestoreVersion],
-  ];
-  return `## PostgreSQL restore: ${m.database}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import { drillSummary, type DrillResult } from '../../src/commands/drill.js';
+import { drillSummary, type DrillResult } from '../../src/report/drill-report.js';
 import type { Manifest } from '../../src/manifest.js';
 import type { CatalogCounts } from '../../src/postgres/inspect.js';
 import {
