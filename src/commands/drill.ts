@@ -3,24 +3,14 @@
  * into a scratch database and verifies it against the manifest (see restore/verify.ts), then drops
  * the scratch database (`drop-after`). Reports every check in the log and the job summary.
  */
-import { ConfigError, errorMessage } from '../errors.js';
-import { DrillError, type DrillResult } from '../report/drill-report.js';
-import type { Connection } from '../postgres/types.js';
-import type { DrillOptions } from '../restore/options.js';
-import { judgeSqlResult, shorten, verifyDrill, type RestoredState, type SqlOutcome } from '../restore/verify.js';
+import { ConfigError } from '../errors.js';
 import { round3 } from '../format.js';
+import { drillFailure, type DrillResult } from '../report/drill-report.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
-import {
-  confirmMessage,
-  dropDatabase,
-  dropDatabaseSql,
-  openTarget,
-  quoteIdent,
-  userTableCount,
-  withMaintenance,
-  type TargetDb,
-} from '../restore/target.js';
+import type { DrillOptions } from '../restore/options.js';
+import { verifyRestored } from '../restore/restored-state.js';
+import { dropScratch, prepareScratch } from '../restore/target.js';
 
 /**
  * `command: drill`. Steps: choose the backup; check the decryption key, globals file and
@@ -67,17 +57,7 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
     };
     const outcome = await restoreChosen({ chosen, target, options: pgRestore, client, decrypter }, deps);
     const restored = deps.now();
-    const verdict = await log.group('Verify', async () => {
-      const state = await readRestoredState(deps, target, options.drillSql);
-      const v = verifyDrill(manifest, state);
-      for (const check of v.checks) {
-        const line = `${check.passed ? 'PASS' : 'FAIL'} ${check.name}: expected ${check.expected}, actual ${check.actual}${check.note ? ` (${check.note})` : ''}`;
-        if (check.passed) log.info(line);
-        else log.warning(line);
-      }
-      for (const note of v.skipped) log.info(`Not checked: ${note}`);
-      return v;
-    });
+    const verdict = await log.group('Verify', () => verifyRestored(deps, target, manifest, options.drillSql));
     const verified = deps.now();
     const restoreSeconds = round3((verified.getTime() - started.getTime()) / 1000);
     const downloadSeconds = (restored.getTime() - started.getTime()) / 1000;
@@ -101,143 +81,11 @@ export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promis
       dropTried = true;
       result.dropped = await dropScratch(deps, target);
     }
-    const failed = result.checks.filter((c) => !c.passed);
-    if (failed.length > 0) {
-      throw new DrillError(
-        `The restore drill of ${entry.key} failed ${failed.length} of ${result.checks.length} checks: ` +
-          failed
-            .slice(0, 5)
-            .map((c) => `${c.name} (expected ${c.expected}, actual ${c.actual})`)
-            .join('; ') +
-          (failed.length > 5 ? `; and ${failed.length - 5} more` : '') +
-          '. The backup does not restore to what was dumped.',
-        result,
-      );
-    }
+    const failure = drillFailure(result);
+    if (failure) throw failure;
     log.info(`Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s.`);
     return result;
   } finally {
     if (prepared && options.dropAfter && !dropTried) await dropScratch(deps, target);
-  }
-}
-
-/**
- * Makes `target` an empty database: created when missing; an existing one with user tables is
- * dropped and recreated only when `confirm` equals its name.
- * @throws ConfigError('confirm') before touching anything.
- */
-async function prepareScratch(deps: RestoreDeps, target: Connection, confirm: string | undefined): Promise<void> {
-  const { log } = deps;
-  await withMaintenance(deps, target, async (db, versionNum) => {
-    const { rows } = await db.query(`SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1`, [target.database]);
-    if (rows.length > 0) {
-      const tables = await userTableCount(deps, target);
-      if (tables === 0) {
-        log.info(`Using the existing, empty database '${target.database}'.`);
-        return;
-      }
-      if (confirm !== target.database) throw new ConfigError('confirm', confirmMessage(target, tables, 'drill'));
-      await db.query(dropDatabaseSql(target.database, versionNum));
-      log.info(`Dropped '${target.database}' (${tables} user tables; confirmed).`);
-    }
-    await db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
-    log.info(`Created scratch database '${target.database}' on ${target.host}:${target.port}.`);
-  });
-}
-
-/** Drops the scratch database; a failure is a warning (the drill's verdict stands). */
-async function dropScratch(deps: RestoreDeps, target: Connection): Promise<boolean> {
-  const failed = await dropDatabase(deps, target);
-  if (failed) deps.log.warning(`Could not drop the scratch database '${target.database}': ${failed}. Drop it by hand.`);
-  else deps.log.info(`Dropped scratch database '${target.database}'.`);
-  return !failed;
-}
-
-const NOT_VALIDATED_SQL = `
-  SELECT n.nspname AS schema, coalesce(c.relname, t.typname) AS rel, k.conname AS name
-  FROM pg_catalog.pg_constraint k
-  JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
-  LEFT JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-  LEFT JOIN pg_catalog.pg_type t ON t.oid = k.contypid
-  WHERE NOT k.convalidated AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-  ORDER BY 1, 2, 3`;
-
-const INVALID_INDEXES_SQL = `
-  SELECT n.nspname AS schema, i.relname AS name
-  FROM pg_catalog.pg_index x
-  JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
-  WHERE NOT x.indisvalid AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-  ORDER BY 1, 2`;
-
-const ANCESTORS_SQL = `
-  WITH RECURSIVE up(child, parent) AS (
-    SELECT inhrelid, inhparent FROM pg_catalog.pg_inherits
-    UNION
-    SELECT up.child, i.inhparent FROM up JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.parent
-  )
-  SELECT cn.nspname AS schema, c.relname AS name, pn.nspname AS parent_schema, p.relname AS parent
-  FROM up
-  JOIN pg_catalog.pg_class c ON c.oid = up.child JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
-  JOIN pg_catalog.pg_class p ON p.oid = up.parent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace`;
-
-const UNLOGGED_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'r' AND c.relpersistence = 'u'`;
-
-/** Reads what {@link verifyDrill} compares: counts via the inspector, the rest with SQL. */
-async function readRestoredState(deps: RestoreDeps, target: Connection, drillSql: string[]): Promise<RestoredState> {
-  const inspector = await deps.connect(target);
-  let tables: RestoredState['tables'];
-  let objects: RestoredState['objects'];
-  try {
-    const session = await inspector.openSnapshot();
-    try {
-      [tables, objects] = await Promise.all([session.rowCounts('exact'), session.catalogCounts()]);
-    } finally {
-      await session.close();
-    }
-  } finally {
-    await inspector.close();
-  }
-  const db = await (deps.connectTarget ?? openTarget)(target);
-  try {
-    const notValidated = (await db.query<{ schema: string; rel: string; name: string }>(NOT_VALIDATED_SQL)).rows.map(
-      (r) => `${r.schema}.${r.rel}.${r.name}`,
-    );
-    const invalidIndexes = (await db.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL)).rows.map(
-      (r) => `${r.schema}.${r.name}`,
-    );
-    const ancestors: Record<string, string[]> = {};
-    for (const r of (
-      await db.query<{ schema: string; name: string; parent_schema: string; parent: string }>(ANCESTORS_SQL)
-    ).rows) {
-      (ancestors[`${r.schema}.${r.name}`] ??= []).push(`${r.parent_schema}.${r.parent}`);
-    }
-    const unlogged = (await db.query<{ schema: string; name: string }>(UNLOGGED_SQL)).rows.map(
-      (r) => `${r.schema}.${r.name}`,
-    );
-    const sql: SqlOutcome[] = [];
-    for (const query of drillSql) sql.push(await runAssertion(db, query));
-    return { tables, objects, notValidatedConstraints: notValidated, invalidIndexes, ancestors, unlogged, sql };
-  } finally {
-    await db.close();
-  }
-}
-
-/**
- * Runs one `drill-sql` query in a READ ONLY transaction (rolled back), with the extended protocol
- * so one query is exactly one statement.
- */
-async function runAssertion(db: TargetDb, query: string): Promise<SqlOutcome> {
-  try {
-    await db.query('BEGIN READ ONLY');
-    const { rows, fieldCount } = await db.query(query, []);
-    return judgeSqlResult(query, rows, fieldCount);
-  } catch (error) {
-    return { query, passed: false, actual: `error: ${shorten(errorMessage(error), 120)}` };
-  } finally {
-    await db.query('ROLLBACK').catch(() => undefined);
   }
 }

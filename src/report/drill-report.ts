@@ -37,6 +37,25 @@ export class DrillError extends ActionError {
   }
 }
 
+/**
+ * The error of a drill whose checks did not all pass (naming up to five failed checks), or
+ * undefined when every check passed.
+ */
+export function drillFailure(result: DrillResult): DrillError | undefined {
+  const failed = result.checks.filter((c) => !c.passed);
+  if (failed.length === 0) return undefined;
+  return new DrillError(
+    `The restore drill of ${result.key} failed ${failed.length} of ${result.checks.length} checks: ` +
+      failed
+        .slice(0, 5)
+        .map((c) => `${c.name} (expected ${c.expected}, actual ${c.actual})`)
+        .join('; ') +
+      (failed.length > 5 ? `; and ${failed.length - 5} more` : '') +
+      '. The backup does not restore to what was dumped.',
+    result,
+  );
+}
+
 /** Step outputs of `command: drill` (names as in action.yml). */
 export function drillOutputs(result: DrillResult): Record<string, string> {
   return {

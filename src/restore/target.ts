@@ -1,10 +1,12 @@
 /**
  * The target server of restore and drill: a node-pg connection with libpq's sslmode semantics, the
  * maintenance connection for CREATE/DROP DATABASE, and the questions asked before touching the
- * target (user tables, inherited constraints), with the message that refuses a non-empty one.
+ * target (user tables, inherited constraints), with the message that refuses a non-empty one, and
+ * a drill's scratch database.
  */
 import pg from 'pg';
-import { ConnectionError, errorMessage } from '../errors.js';
+import { ConfigError, ConnectionError, errorMessage } from '../errors.js';
+import type { Log } from '../log.js';
 import { connectClient } from '../postgres/inspect.js';
 import type { Connection } from '../postgres/types.js';
 
@@ -149,4 +151,45 @@ export function confirmMessage(target: Connection, tables: number, command: 'res
   return command === 'restore'
     ? `the target database '${name}' on ${target.host}:${target.port} already has ${tables} user table(s); nothing was touched. To restore into it anyway set confirm: ${name} (with clean: true to drop the archive's objects first), or restore into a new database with create-database: true.`
     : `the scratch database '${name}' on ${target.host}:${target.port} already has ${tables} user table(s); nothing was touched. A drill drops and recreates it: set confirm: ${name} if that is what you want, or use a new name (it is created).`;
+}
+
+/** What the scratch database helpers of a drill need: the target access and a log. */
+export interface ScratchAccess extends TargetAccess {
+  log: Log;
+}
+
+/**
+ * Makes `target` an empty database: created when missing; an existing one with user tables is
+ * dropped and recreated only when `confirm` equals its name.
+ * @throws ConfigError('confirm') before touching anything.
+ */
+export async function prepareScratch(
+  deps: ScratchAccess,
+  target: Connection,
+  confirm: string | undefined,
+): Promise<void> {
+  const { log } = deps;
+  await withMaintenance(deps, target, async (db, versionNum) => {
+    const { rows } = await db.query(`SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1`, [target.database]);
+    if (rows.length > 0) {
+      const tables = await userTableCount(deps, target);
+      if (tables === 0) {
+        log.info(`Using the existing, empty database '${target.database}'.`);
+        return;
+      }
+      if (confirm !== target.database) throw new ConfigError('confirm', confirmMessage(target, tables, 'drill'));
+      await db.query(dropDatabaseSql(target.database, versionNum));
+      log.info(`Dropped '${target.database}' (${tables} user tables; confirmed).`);
+    }
+    await db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
+    log.info(`Created scratch database '${target.database}' on ${target.host}:${target.port}.`);
+  });
+}
+
+/** Drops the scratch database; a failure is a warning (the drill's verdict stands). */
+export async function dropScratch(deps: ScratchAccess, target: Connection): Promise<boolean> {
+  const failed = await dropDatabase(deps, target);
+  if (failed) deps.log.warning(`Could not drop the scratch database '${target.database}': ${failed}. Drop it by hand.`);
+  else deps.log.info(`Dropped scratch database '${target.database}'.`);
+  return !failed;
 }
