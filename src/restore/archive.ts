@@ -15,7 +15,9 @@ import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { RestoreDeps } from './deps.js';
 import type { BackupSelector } from './options.js';
 import { readManifest, selectBackup, skippedForLatest, skippedWarning } from './select.js';
-import { applyGlobals, streamRestore, type PgRestoreOptions, type StreamOutcome } from './stream.js';
+import type { PgRestoreOptions } from './args.js';
+import { applyGlobals } from './globals.js';
+import { streamRestore, type StreamOutcome } from './stream.js';
 
 /** The chosen backup: its store, catalog entry and manifest. */
 export interface ChosenBackup {

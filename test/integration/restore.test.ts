@@ -32,7 +32,7 @@ import {
   type DrillOptions,
   type RestoreOptions,
 } from '../../src/restore/options.js';
-import { CorruptArchiveError, RestoreError } from '../../src/restore/stream.js';
+import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
