@@ -1,6 +1,7 @@
 /**
  * Choosing the backup to restore from a destination's catalog (pure), the manifest checks every
- * restore starts with, and the errors of restore, drill and check.
+ * restore starts with (and `check`'s checks of the newest manifest), and the error of a backup
+ * that cannot be found or used.
  */
 import { ActionError, errorMessage } from '../errors.js';
 import { MANIFEST_FORMAT_VERSION, formatVersionProblem, type Check, type Manifest } from '../manifest.js';
