@@ -65,3 +65,16 @@ export function archiveContentType(extension: string): string {
   if (extension === 'tar') return 'application/x-tar';
   return 'application/octet-stream';
 }
+
+/**
+ * One line of a verdict against what a backup recorded: a drill's check of the restored database,
+ * or a `check` of the stored backup. `expected`/`actual` are numbers (counts) or short texts.
+ */
+export interface Check {
+  name: string;
+  expected: string | number;
+  actual: string | number;
+  passed: boolean;
+  /** Why a check is weaker than usual (e.g. "data excluded by exclude-table-data"). */
+  note?: string;
+}

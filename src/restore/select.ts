@@ -1,9 +1,10 @@
 /**
  * Choosing the backup to restore from a destination's catalog (pure), the manifest checks every
- * restore starts with, and the errors of restore, drill and check.
+ * restore starts with (and `check`'s checks of the newest manifest), and the error of a backup
+ * that cannot be found or used.
  */
 import { ActionError, errorMessage } from '../errors.js';
-import { formatVersionProblem, type Manifest } from '../manifest.js';
+import { MANIFEST_FORMAT_VERSION, formatVersionProblem, type Check, type Manifest } from '../manifest.js';
 import type { BackupEntry, Catalog } from '../storage/catalog.js';
 import { readObject } from '../storage/read.js';
 import type { ObjectStore } from '../storage/types.js';
@@ -164,4 +165,57 @@ export function checkManifest(text: string, entry: BackupEntry): Manifest {
     );
   }
   return manifest;
+}
+
+/**
+ * The checks of the newest complete backup that need its manifest (one GET of a few kB, never the
+ * archive): `manifest` — it can be read, is valid JSON, of a format version this action knows
+ * ({@link formatVersionProblem}), with the fields a restore needs (a well-formed sha256 among them),
+ * for this database and this archive's key; `archive size` — the size in the listing equals the
+ * manifest's `archive.bytes` (a truncated or replaced archive). Whether the archive's bytes match
+ * the manifest's sha256 is not proven here: that needs the whole archive (restore and drill check it).
+ * Returns the checks and the manifest when it could be used.
+ */
+export async function manifestChecks(
+  store: ObjectStore,
+  entry: BackupEntry,
+): Promise<{ checks: Check[]; manifest?: Manifest }> {
+  let manifest: Manifest;
+  try {
+    manifest = await readManifest(store, entry);
+    if (manifest.archive.key !== entry.key) {
+      throw new Error(
+        `The manifest ${entry.manifestKey} is for the archive ${manifest.archive.key}, not ${entry.key}; it was copied from another backup, or is damaged.`,
+      );
+    }
+  } catch (error) {
+    return {
+      checks: [
+        {
+          name: 'manifest',
+          expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION),
+          actual: errorMessage(error),
+          passed: false,
+        },
+      ],
+    };
+  }
+  const checks: Check[] = [
+    {
+      name: 'manifest',
+      expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION),
+      actual: `${entry.manifestKey}: format version ${manifest.formatVersion}, sha256 ${manifest.archive.sha256.slice(0, 12)}…`,
+      passed: true,
+    },
+  ];
+  const same = entry.size === manifest.archive.bytes;
+  checks.push({
+    name: 'archive size',
+    expected: `${manifest.archive.bytes} bytes (the manifest's archive.bytes)`,
+    actual: same
+      ? `${entry.size} bytes`
+      : `${entry.key} is ${entry.size} bytes in the listing: ${entry.size < manifest.archive.bytes ? 'truncated' : 'not the archive the manifest describes'}`,
+    passed: same,
+  });
+  return { checks, manifest };
 }

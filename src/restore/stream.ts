@@ -23,291 +23,24 @@
  * - plain: streamed into `psql -v ON_ERROR_STOP=1`.
  * Restores stop on the first error (`pg_restore --exit-on-error`, `psql -v ON_ERROR_STOP=1`).
  */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Duplex, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import type { Log } from '../log.js';
-import { ActionError, VerifyError, errorMessage } from '../errors.js';
+import { ActionError, errorMessage } from '../errors.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
-import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
+import { killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { downloadProgressLine, startProgress } from '../pipeline/progress.js';
-import { shorten } from './verify.js';
-import { STREAM_HIGH_WATER_MARK, type Measurement } from '../pipeline/stages.js';
-import { classifyPgError } from '../postgres/classify.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { Connection, DumpFormat } from '../postgres/types.js';
-import { hashObject, readObject } from '../storage/read.js';
 import { StallError } from '../storage/stall.js';
 import type { ObjectStore } from '../storage/types.js';
-import { archiveSuffix } from '../storage/keys.js';
-
-/** pg_restore or psql failed, or the archive could not be read or decompressed. */
-export class RestoreError extends ActionError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'restore', options);
-  }
-}
-
-/** The stored archive's SHA-256 or size differs from the manifest's: it must not be trusted. */
-export class CorruptArchiveError extends VerifyError {
-  constructor(
-    readonly key: string,
-    readonly where: string,
-    readonly expected: { bytes: number; sha256: string },
-    readonly actual: { bytes: number; sha256?: string },
-  ) {
-    super(
-      `The archive ${key} in ${where} is corrupt: ` +
-        (actual.sha256 === undefined
-          ? `it holds more than the ${expected.bytes} bytes the manifest records (at least ${actual.bytes})`
-          : `its SHA-256 is ${actual.sha256} (${actual.bytes} bytes) but the manifest records ${expected.sha256} (${expected.bytes} bytes)`) +
-        '. The restore was stopped and nothing restored from it counts as good (the target database may hold a partial restore). ' +
-        'Choose another backup (backup-key), and check the storage for damaged objects.',
-    );
-  }
-}
-
-/** SHA-256 and size the manifest records for the stored archive (what {@link Meter} measured). */
-export type Expected = Measurement;
-
-/**
- * Pass-through stage that hashes and counts the stored bytes and holds back the last chunk until
- * the stream has ended and the digest matched. On a mismatch (or as soon as more bytes than
- * expected arrive) `onMismatch` runs first (to kill the restoring process), then the stream fails
- * with a {@link CorruptArchiveError}.
- */
-export class DigestGate extends Transform {
-  private readonly hash = createHash('sha256');
-  private count = 0;
-  private held: Buffer | undefined;
-  /** 'pending' until the end of the stream; then 'ok' or 'mismatch'. */
-  verdict: 'pending' | 'ok' | 'mismatch' = 'pending';
-  error: CorruptArchiveError | undefined;
-  actual: { bytes: number; sha256: string } | undefined;
-
-  constructor(
-    private readonly expected: Expected,
-    private readonly key: string,
-    private readonly where: string,
-    private readonly onMismatch: () => void,
-  ) {
-    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.count += chunk.length;
-    if (this.count > this.expected.bytes) {
-      callback(this.fail({ bytes: this.count }));
-      return;
-    }
-    const previous = this.held;
-    this.held = chunk;
-    callback(null, previous);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const sha256 = this.hash.digest('hex');
-    this.actual = { bytes: this.count, sha256 };
-    if (sha256 !== this.expected.sha256 || this.count !== this.expected.bytes) {
-      callback(this.fail(this.actual));
-      return;
-    }
-    this.verdict = 'ok';
-    callback(null, this.held);
-  }
-
-  /** Bytes read so far (for progress lines). */
-  get bytes(): number {
-    return this.count;
-  }
-
-  private fail(actual: { bytes: number; sha256?: string }): CorruptArchiveError {
-    this.verdict = 'mismatch';
-    this.error = new CorruptArchiveError(this.key, this.where, this.expected, actual);
-    this.held = undefined;
-    this.onMismatch();
-    return this.error;
-  }
-}
-
-/**
- * Sink that writes into a child's stdin with back-pressure. When the stream fails it kills the
- * child BEFORE closing its stdin, so the child never reads a clean end of a truncated input.
- */
-export class ChildSink extends Writable {
-  /**
-   * @param first on failure, called before the child is killed: when the child writes straight into
-   *   another (zstd -d → pg_restore), that one must be stopped first, or it would read the end of
-   *   its input as a clean end.
-   */
-  constructor(
-    private readonly child: ChildStage,
-    private readonly first?: () => void,
-  ) {
-    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
-    if (!child.stdin) throw new Error(`${child.name} has no stdin`);
-    // Errors are reported through write callbacks; avoid an unhandled 'error' event (EPIPE).
-    child.stdin.on('error', () => undefined);
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const stdin = this.child.stdin as Writable;
-    if (stdin.destroyed) {
-      callback(new Error(`${this.child.name} closed its input`));
-      return;
-    }
-    let settled = false;
-    const done = (error?: Error | null): void => {
-      if (settled) return;
-      settled = true;
-      stdin.off('close', onClose);
-      callback(error);
-    };
-    const onClose = (): void => done(new Error(`${this.child.name} closed its input`));
-    stdin.once('close', onClose);
-    stdin.write(chunk, (error) => done(error ?? null));
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    (this.child.stdin as Writable).end(() => callback());
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (error) {
-      this.first?.();
-      this.child.kill();
-      (this.child.stdin as Writable).destroy();
-    }
-    callback(error);
-  }
-}
-
-/** Stream compression around the archive, from its key (before any `.gpg`): `.zst`, `.lz4`, `.gz` or '' (none). */
-export function streamSuffix(key: string): '' | '.zst' | '.lz4' | '.gz' {
-  return archiveSuffix(key)?.streamCompression ?? '';
-}
-
-/**
- * A decompressing stage: a Duplex in the stream, or a CLI child (whose exit status counts) that
- * either sits in the stream or, given the restoring tool, writes straight into its stdin.
- */
-export type Decompressor = {
-  /** What does it, for logs: `node-zlib gunzip`, `zstd -d`, … */
-  engine: string;
-} & (
-  | { stream: Duplex; child?: ChildStage; into?: undefined }
-  /** A CLI writing straight into `into`, the restoring tool (whose stdin was handed over to it). */
-  | { stream?: undefined; child: ChildStage; into: ChildStage }
-);
-
-/**
- * The stage that undoes `suffix`: `.gz` → Node's gunzip; `.zst` → `zstd -d`, else Node's zstd
- * (Node ≥ 22.15); `.lz4` → `lz4 -d`; '' → none. With `into` (the restoring tool, started with a
- * stdin pipe), a CLI writes straight into that tool's stdin: the decompressed archive never passes
- * through Node.
- * @throws RestoreError when the tool is missing (naming the package to install).
- */
-export function createDecompressor(
-  suffix: string,
-  available: CompressorsAvailable,
-  into?: ChildStage,
-): Decompressor | undefined {
-  if (suffix === '') return undefined;
-  if (suffix === '.gz') return { stream: zlib.createGunzip({ chunkSize: 64 * 1024 }), engine: 'node-zlib gunzip' };
-  if (suffix === '.zst' && available.nodeZstd && !available.zstdCli) {
-    const z = zlib as unknown as { createZstdDecompress(options?: object): Duplex };
-    return { stream: z.createZstdDecompress(), engine: 'node-zlib zstd' };
-  }
-  const tool =
-    suffix === '.zst'
-      ? { name: 'zstd', path: available.zstdCli }
-      : suffix === '.lz4'
-        ? { name: 'lz4', path: available.lz4Cli }
-        : undefined;
-  if (!tool) throw new RestoreError(`Unknown stream compression '${suffix}'.`);
-  if (!tool.path) {
-    throw new RestoreError(
-      `The archive is compressed with ${tool.name} around the dump and no ${tool.name} tool was found to undo it: install it in an earlier step (apt-get install ${tool.name}; brew install ${tool.name})${tool.name === 'zstd' ? ' or run on Node 24, whose zlib has zstd' : ''}.`,
-    );
-  }
-  const child = spawnStage(`${tool.name} -d`, tool.path, ['-d', '-q', '-c'], {
-    stdin: 'pipe',
-    ...(into?.stdin ? { stdout: into.stdin } : {}),
-  });
-  if (into?.stdin) return { child, into, engine: `${tool.name} -d` };
-  return {
-    stream: Duplex.from({ writable: child.stdin as Writable, readable: child.stdout as Readable }),
-    child,
-    engine: `${tool.name} -d`,
-  };
-}
-
-/** The pg_restore options of restore and drill. */
-export interface PgRestoreOptions {
-  clean: boolean;
-  jobs: number;
-  noOwner: boolean;
-  noPrivileges: boolean;
-}
-
-/** How an archive reaches the database. */
-export type RestoreMode = 'pg_restore-stdin' | 'pg_restore-file' | 'pg_restore-directory' | 'psql';
-
-/** Picks the mode for a format and `jobs` (see the module comment); `warnings` for ignored options. */
-export function restoreMode(format: DumpFormat, options: PgRestoreOptions): { mode: RestoreMode; warnings: string[] } {
-  const warnings: string[] = [];
-  if (format === 'plain') {
-    if (options.jobs > 1) warnings.push('jobs is ignored for a plain SQL archive: psql runs it in one session.');
-    if (options.noOwner || options.noPrivileges) {
-      warnings.push(
-        'no-owner and no-privileges do not apply to a plain SQL archive: its ownership and GRANT statements were fixed when it was dumped.',
-      );
-    }
-    if (options.clean) {
-      throw new RestoreError(
-        'clean applies to custom and directory archives (pg_restore --clean); a plain SQL archive carries DROP statements only when it was dumped with --clean. Restore it into an empty database (create-database: true) instead.',
-      );
-    }
-    return { mode: 'psql', warnings };
-  }
-  if (format === 'directory') return { mode: 'pg_restore-directory', warnings };
-  return { mode: options.jobs > 1 ? 'pg_restore-file' : 'pg_restore-stdin', warnings };
-}
-
-/** A libpq conninfo naming only the database (quoted per libpq's rules); the rest comes from PG* variables. */
-export function dbnameConninfo(database: string): string {
-  return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-/**
- * pg_restore arguments (PostgreSQL docs, "pg_restore"): `--exit-on-error` (stop at the first
- * error), `--no-password` (never prompt), `--dbname` as a conninfo holding only the database name
- * (host, port, user and password come from PGHOST… and PGPASSWORD), `--clean --if-exists`,
- * `--no-owner`, `--no-privileges`, `--jobs=N` (only with a file or folder input), then the input
- * (none = stdin).
- */
-export function buildPgRestoreArgs(database: string, options: PgRestoreOptions, input?: string): string[] {
-  const args = ['--exit-on-error', '--no-password', `--dbname=${dbnameConninfo(database)}`];
-  if (options.clean) args.push('--clean', '--if-exists');
-  if (options.noOwner) args.push('--no-owner');
-  if (options.noPrivileges) args.push('--no-privileges');
-  if (input !== undefined && options.jobs > 1) args.push(`--jobs=${options.jobs}`);
-  if (input !== undefined) args.push(input);
-  return args;
-}
-
-/**
- * psql arguments for a script on stdin: `-X` (no psqlrc), `-q`, `-v ON_ERROR_STOP=1` (stop at the
- * first error, exit 3), `--no-password`, `-f -`. The database comes from PGDATABASE.
- */
-export function buildPsqlArgs(): string[] {
-  return ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-f', '-'];
-}
+import { buildPgRestoreArgs, buildPsqlArgs, restoreMode, type PgRestoreOptions, type RestoreMode } from './args.js';
+import { createDecompressor, streamSuffix, type Decompressor } from './decompress.js';
+import { CorruptArchiveError, RestoreError, toolFailure } from './errors.js';
+import { ChildSink, DigestGate, stopStage, verifyStored, type Expected } from './stages.js';
 
 /** Everything {@link streamRestore} needs. */
 export interface StreamRestoreInput {
@@ -348,159 +81,249 @@ export async function streamRestore(input: StreamRestoreInput): Promise<StreamOu
   const t0 = Date.now();
   const { mode, warnings } = restoreMode(input.format, input.options);
   for (const warning of warnings) log.warning(warning);
-  const suffix = streamSuffix(input.key);
-  const env = libpqEnv(input.target);
-  const where = input.store.destination.url;
-  const children: ChildStage[] = [];
-  const killAll = (): void => children.forEach(stopStage);
-  const onAbort = (): void => killAll();
+  const run: RestoreRun = {
+    input,
+    mode,
+    suffix: streamSuffix(input.key),
+    env: libpqEnv(input.target),
+    where: input.store.destination.url,
+    children: [],
+  };
+  const onAbort = (): void => killAll(run);
   input.signal?.addEventListener('abort', onAbort, { once: true });
-  let work: string | undefined;
   try {
     if (input.signal?.aborted)
       throw new RestoreError('The restore was cancelled before it started; nothing was restored.');
-    const spawnTool = (program: 'pg_restore' | 'psql', args: string[], stdin: boolean): ChildStage => {
-      const child = spawnStage(program, join(input.binDir, program), args, {
-        env,
-        inherit: (name) => !name.startsWith('PG'),
-        ...(stdin ? { stdin: 'pipe' as const } : {}),
-        onStderrLine: (line) => log.info(`${program}: ${line.replace(/^(pg_restore|psql): /, '')}`),
-      });
-      children.push(child);
-      child.stdout?.resume();
-      return child;
-    };
-
-    let sink: Writable | undefined;
-    let sinkChild: ChildStage | undefined;
-    let fileTarget: string | undefined;
-    if (mode === 'pg_restore-stdin' || mode === 'psql') {
-      sinkChild =
-        mode === 'psql'
-          ? spawnTool('psql', buildPsqlArgs(), true)
-          : spawnTool('pg_restore', buildPgRestoreArgs(input.target.database, input.options), true);
-    } else {
-      work = await mkdtemp(join(input.tempDir, 'pg-restore-'));
-      await logDiskSpace(work, input, suffix, log);
-      if (mode === 'pg_restore-directory') {
-        fileTarget = join(work, 'dump');
-        await mkdir(fileTarget);
-        sinkChild = spawnStage('tar', 'tar', ['-x', '-f', '-', '-C', fileTarget, '--no-same-owner'], { stdin: 'pipe' });
-        children.push(sinkChild);
-        sinkChild.stdout?.resume();
-      } else {
-        fileTarget = join(work, 'archive.dump');
-        sink = createWriteStream(fileTarget);
-      }
-    }
-
-    const gate = new DigestGate(input.expected, input.key, where, killAll);
-    const decrypt = input.decrypt?.();
-    // zstd -d / lz4 -d write straight into pg_restore or tar, which fail on a truncated input. Not
-    // into psql: a decompressor dying mid-stream would give psql a clean end of a cut script, so
-    // for plain archives Node stays in between (ChildSink stops psql before closing its stdin).
-    const decompressor = createDecompressor(suffix, input.compressors, mode === 'psql' ? undefined : sinkChild);
-    if (decompressor?.child) children.push(decompressor.child);
-    if (decompressor)
-      log.info(
-        `Undoing ${suffix} stream compression with ${decompressor.engine}${decompressor.into ? ` straight into ${decompressor.into.name}` : ''}.`,
-      );
-    if (decompressor?.into) sink = new ChildSink(decompressor.child, () => stopStage(decompressor.into));
-    else if (sinkChild) sink = new ChildSink(sinkChild);
-    if (!sink) throw new Error(`no sink for restore mode ${mode}`);
-    // Opened last: nothing above may throw and leave the download open.
-    const source = await input.store.get(input.key).catch((error: unknown) => {
-      throw new RestoreError(`Reading the archive ${input.key} from ${where} failed: ${errorMessage(error)}`, {
-        cause: error,
-      });
-    });
-    const stages = [
-      source,
-      gate,
-      ...(decrypt ? [decrypt] : []),
-      ...(decompressor?.stream ? [decompressor.stream] : []),
-      sink,
-    ];
-    const progress = startProgress(
-      log,
-      () => gate.bytes,
-      (start, previous, now) => downloadProgressLine(input.key, start, previous, now, input.expected.bytes),
-    );
-    const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
-    flowing.then(progress.stop, progress.stop);
-    // A failed stream leaves CLI stages blocked on pipes nobody drains: stop them all at once.
-    flowing.catch(() => killAll());
-    // The restoring tool exiting (even with 0) ends the stream's purpose; a decompressor still
-    // writing into its closed stdin must not keep the stream open.
-    sinkChild?.done.catch(() => killAll());
-    const waited = [
-      flowing,
-      ...(sinkChild ? [sinkChild.done] : []),
-      ...(decompressor?.child ? [decompressor.child.done] : []),
-    ];
-    const settled = await Promise.allSettled(waited);
-    const flow = settled[0] as PromiseSettledResult<void>;
-    const sinkExit = sinkChild ? (settled[1] as PromiseSettledResult<void>) : flow;
-    const decompressExit = decompressor?.child
-      ? (settled[settled.length - 1] as PromiseSettledResult<void>)
-      : undefined;
-
-    const allOk = settled.every((s) => s.status === 'fulfilled') && gate.verdict === 'ok';
-    if (!allOk) {
-      killAll();
-      if (input.signal?.aborted)
-        throw new RestoreError(
-          `The restore of ${input.key} was cancelled (SIGINT/SIGTERM); the target database may hold a partial restore.`,
-        );
-      if (gate.verdict === 'mismatch' && gate.error) {
-        // Fewer bytes than recorded may be a download cut short rather than a damaged object.
-        const short = gate.actual !== undefined && gate.actual.bytes < input.expected.bytes;
-        if (short && (await verifyStored(input.store, input.key, input.expected, where)) === 'ok') {
-          throw new RestoreError(
-            `The download of ${input.key} from ${where} ended after ${gate.actual?.bytes} of ${input.expected.bytes} bytes (the stored object is intact); the restore was stopped and the target database may hold a partial restore. Run it again.`,
-          );
-        }
-        throw gate.error;
-      }
-      // The stream stopped before the gate saw the end: is the stored object itself damaged?
-      const recheck = gate.verdict === 'ok' ? 'ok' : await verifyStored(input.store, input.key, input.expected, where);
-      if (recheck instanceof CorruptArchiveError) throw recheck;
-      // A tool that exits 0 without reading its input to the end (pg_restore stops after the last
-      // item it needs) is a success once the stored bytes are known to be good.
-      const toolDone = mode === 'pg_restore-stdin' || mode === 'psql';
-      if (!(toolDone && recheck === 'ok' && sinkExit.status === 'fulfilled')) {
-        throw rootCause({
-          sinkExit,
-          decompressExit,
-          flow,
-          mode,
-          decompressor,
-          key: input.key,
-          where,
-          target: input.target,
-          readFailed: recheck instanceof Error ? recheck : undefined,
-        });
-      }
-    }
-    const measured = gate.actual ?? { bytes: input.expected.bytes, sha256: input.expected.sha256 };
+    const opened = await openSink(run);
+    const streamed = await runStages(run, opened.sinkChild, buildStages(run, opened));
+    if (!streamed.allOk) await throwUnlessDone(run, streamed);
+    const measured = streamed.gate.actual ?? { bytes: input.expected.bytes, sha256: input.expected.sha256 };
     log.info(`${input.key}: ${measured.bytes} bytes, SHA-256 ${measured.sha256} matches the manifest.`);
-
-    if (mode === 'pg_restore-directory' || mode === 'pg_restore-file') {
-      const tool = spawnTool('pg_restore', buildPgRestoreArgs(input.target.database, input.options, fileTarget), false);
-      await tool.done.catch((error: unknown) => {
-        if (input.signal?.aborted)
-          throw new RestoreError(
-            `The restore of ${input.key} was cancelled (SIGINT/SIGTERM); the target database may hold a partial restore.`,
-          );
-        throw toolFailure(error, input.target, input.key);
-      });
-    }
+    if (mode === 'pg_restore-directory' || mode === 'pg_restore-file') await restoreFromFile(run, opened.fileTarget);
     return { mode, bytes: measured.bytes, sha256: measured.sha256, seconds: (Date.now() - t0) / 1000 };
   } finally {
     input.signal?.removeEventListener('abort', onAbort);
-    killAll();
-    if (work) await rm(work, { recursive: true, force: true });
+    killAll(run);
+    if (run.work) await rm(run.work, { recursive: true, force: true });
   }
+}
+
+/** One {@link streamRestore}: its input and mode, and every child it started (stopped together). */
+interface RestoreRun {
+  input: StreamRestoreInput;
+  mode: RestoreMode;
+  /** Stream compression of the archive (from its key): '', '.zst', '.lz4' or '.gz'. */
+  suffix: string;
+  /** libpq variables of the target (PGHOST, PGPASSWORD, …) for pg_restore and psql. */
+  env: Record<string, string>;
+  /** The destination URL, for messages. */
+  where: string;
+  children: ChildStage[];
+  /** Temporary folder of the directory and file modes, removed at the end. */
+  work?: string;
+}
+
+/** Stops every child of the run at once (a failed stream leaves them blocked on pipes). */
+function killAll(run: RestoreRun): void {
+  run.children.forEach(stopStage);
+}
+
+/** Starts pg_restore or psql from the client folder, with the target's libpq variables only. */
+function spawnTool(run: RestoreRun, program: 'pg_restore' | 'psql', args: string[], stdin: boolean): ChildStage {
+  const { log } = run.input;
+  const child = spawnStage(program, join(run.input.binDir, program), args, {
+    env: run.env,
+    inherit: (name) => !name.startsWith('PG'),
+    ...(stdin ? { stdin: 'pipe' as const } : {}),
+    onStderrLine: (line) => log.info(`${program}: ${line.replace(/^(pg_restore|psql): /, '')}`),
+  });
+  run.children.push(child);
+  child.stdout?.resume();
+  return child;
+}
+
+/** Where the archive's bytes go: a child's stdin (the tool, or tar), or a file; and what pg_restore reads after. */
+interface Sink {
+  /** pg_restore or psql reading the stream (stdin and psql modes), or tar unpacking it (directory). */
+  sinkChild?: ChildStage;
+  /** The temporary archive file (custom format with jobs > 1). */
+  file?: Writable;
+  /** The folder or file pg_restore -j restores from once the stream is verified. */
+  fileTarget?: string;
+}
+
+/** Starts the sink of the run's mode (see the module comment); the work folder is made here. */
+async function openSink(run: RestoreRun): Promise<Sink> {
+  const { input, mode } = run;
+  if (mode === 'pg_restore-stdin' || mode === 'psql') {
+    const sinkChild =
+      mode === 'psql'
+        ? spawnTool(run, 'psql', buildPsqlArgs(), true)
+        : spawnTool(run, 'pg_restore', buildPgRestoreArgs(input.target.database, input.options), true);
+    return { sinkChild };
+  }
+  run.work = await mkdtemp(join(input.tempDir, 'pg-restore-'));
+  await logDiskSpace(run.work, input, run.suffix, input.log);
+  if (mode === 'pg_restore-directory') {
+    const fileTarget = join(run.work, 'dump');
+    await mkdir(fileTarget);
+    const sinkChild = spawnStage('tar', 'tar', ['-x', '-f', '-', '-C', fileTarget, '--no-same-owner'], {
+      stdin: 'pipe',
+    });
+    run.children.push(sinkChild);
+    sinkChild.stdout?.resume();
+    return { sinkChild, fileTarget };
+  }
+  const fileTarget = join(run.work, 'archive.dump');
+  return { file: createWriteStream(fileTarget), fileTarget };
+}
+
+/** The stages after the download: digest gate, decryption, decompression, and the sink. */
+interface Stages {
+  gate: DigestGate;
+  decompressor: Decompressor | undefined;
+  /** Decryption and an in-stream decompressor, between the gate and the sink. */
+  middle: Duplex[];
+  sink: Writable;
+}
+
+/** Builds the stages; nothing here opens the download (which must not be left open by a throw). */
+function buildStages(run: RestoreRun, opened: Sink): Stages {
+  const { input, mode, suffix } = run;
+  const gate = new DigestGate(input.expected, input.key, run.where, () => killAll(run));
+  const decrypt = input.decrypt?.();
+  // zstd -d / lz4 -d write straight into pg_restore or tar, which fail on a truncated input. Not
+  // into psql: a decompressor dying mid-stream would give psql a clean end of a cut script, so
+  // for plain archives Node stays in between (ChildSink stops psql before closing its stdin).
+  const decompressor = createDecompressor(suffix, input.compressors, mode === 'psql' ? undefined : opened.sinkChild);
+  if (decompressor?.kind === 'child') run.children.push(decompressor.child);
+  if (decompressor)
+    input.log.info(
+      `Undoing ${suffix} stream compression with ${decompressor.engine}${decompressor.into ? ` straight into ${decompressor.into.name}` : ''}.`,
+    );
+  let sink = opened.file;
+  if (decompressor?.into) {
+    const { child, into } = decompressor;
+    sink = new ChildSink(child, () => stopStage(into));
+  } else if (opened.sinkChild) sink = new ChildSink(opened.sinkChild);
+  if (!sink) throw new Error(`no sink for restore mode ${mode}`);
+  const middle = [...(decrypt ? [decrypt] : []), ...(decompressor?.stream ? [decompressor.stream] : [])];
+  return { gate, decompressor, middle, sink };
+}
+
+/** How the stream and the children it waited for ended. */
+interface Streamed {
+  gate: DigestGate;
+  decompressor: Decompressor | undefined;
+  flow: PromiseSettledResult<void>;
+  /** The sink child's exit (the stream's own result when the sink is a file). */
+  sinkExit: PromiseSettledResult<void>;
+  decompressExit: PromiseSettledResult<void> | undefined;
+  /** Every stage and child succeeded and the digest matched. */
+  allOk: boolean;
+}
+
+/** Opens the download and streams it through the stages; waits for the stream and every child. */
+async function runStages(run: RestoreRun, sinkChild: ChildStage | undefined, stages: Stages): Promise<Streamed> {
+  const { input } = run;
+  const { gate, decompressor } = stages;
+  // Opened last: nothing above may throw and leave the download open.
+  const source = await input.store.get(input.key).catch((error: unknown) => {
+    throw new RestoreError(`Reading the archive ${input.key} from ${run.where} failed: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  });
+  const progress = startProgress(
+    input.log,
+    () => gate.bytes,
+    (start, previous, now) => downloadProgressLine(input.key, start, previous, now, input.expected.bytes),
+  );
+  const all = [source, gate, ...stages.middle, stages.sink];
+  const flowing = pipeline(all as unknown as [Readable, ...NodeJS.WritableStream[]]);
+  flowing.then(
+    () => progress.stop(),
+    () => progress.stop(),
+  );
+  // A failed stream leaves CLI stages blocked on pipes nobody drains: stop them all at once.
+  flowing.catch(() => killAll(run));
+  // The restoring tool exiting (even with 0) ends the stream's purpose; a decompressor still
+  // writing into its closed stdin must not keep the stream open.
+  sinkChild?.done.catch(() => killAll(run));
+  const decompressing = decompressor?.kind === 'child' ? decompressor.child : undefined;
+  const waited = [flowing, ...(sinkChild ? [sinkChild.done] : []), ...(decompressing ? [decompressing.done] : [])];
+  const settled = await Promise.allSettled(waited);
+  const flow = settled[0] as PromiseSettledResult<void>;
+  return {
+    gate,
+    decompressor,
+    flow,
+    sinkExit: sinkChild ? (settled[1] as PromiseSettledResult<void>) : flow,
+    decompressExit: decompressing ? settled[settled.length - 1] : undefined,
+    allOk: settled.every((s) => s.status === 'fulfilled') && gate.verdict === 'ok',
+  };
+}
+
+/** The error of a restore stopped by SIGINT/SIGTERM. */
+function cancelled(key: string): RestoreError {
+  return new RestoreError(
+    `The restore of ${key} was cancelled (SIGINT/SIGTERM); the target database may hold a partial restore.`,
+  );
+}
+
+/**
+ * After a stream that did not fully succeed: throws why (cancellation, a corrupt or cut download,
+ * the tool's or a stage's error). Returns only when the tool exited 0 without reading its input to
+ * the end and the stored bytes are known to be good.
+ */
+async function throwUnlessDone(run: RestoreRun, streamed: Streamed): Promise<void> {
+  const { input, mode, where } = run;
+  const { gate } = streamed;
+  killAll(run);
+  if (input.signal?.aborted) throw cancelled(input.key);
+  if (gate.verdict === 'mismatch' && gate.error) {
+    // Fewer bytes than recorded may be a download cut short rather than a damaged object.
+    const short = gate.actual !== undefined && gate.actual.bytes < input.expected.bytes;
+    if (short && (await verifyStored(input.store, input.key, input.expected, where)) === 'ok') {
+      throw new RestoreError(
+        `The download of ${input.key} from ${where} ended after ${gate.actual?.bytes} of ${input.expected.bytes} bytes (the stored object is intact); the restore was stopped and the target database may hold a partial restore. Run it again.`,
+      );
+    }
+    throw gate.error;
+  }
+  // The stream stopped before the gate saw the end: is the stored object itself damaged?
+  const recheck = gate.verdict === 'ok' ? 'ok' : await verifyStored(input.store, input.key, input.expected, where);
+  if (recheck instanceof CorruptArchiveError) throw recheck;
+  // A tool that exits 0 without reading its input to the end (pg_restore stops after the last
+  // item it needs) is a success once the stored bytes are known to be good.
+  const toolDone = mode === 'pg_restore-stdin' || mode === 'psql';
+  if (!(toolDone && recheck === 'ok' && streamed.sinkExit.status === 'fulfilled')) {
+    throw rootCause({
+      sinkExit: streamed.sinkExit,
+      decompressExit: streamed.decompressExit,
+      flow: streamed.flow,
+      mode,
+      decompressor: streamed.decompressor,
+      key: input.key,
+      where,
+      target: input.target,
+      readFailed: recheck instanceof Error ? recheck : undefined,
+    });
+  }
+}
+
+/** pg_restore -j from the verified file or folder (file and directory modes). */
+async function restoreFromFile(run: RestoreRun, fileTarget: string | undefined): Promise<void> {
+  const { input } = run;
+  const tool = spawnTool(
+    run,
+    'pg_restore',
+    buildPgRestoreArgs(input.target.database, input.options, fileTarget),
+    false,
+  );
+  await tool.done.catch((error: unknown) => {
+    if (input.signal?.aborted) throw cancelled(input.key);
+    throw toolFailure(error, input.target, input.key);
+  });
 }
 
 /** Logs the free space of the work folder and warns when it looks too small (directory/file modes). */
@@ -518,36 +341,6 @@ async function logDiskSpace(folder: string, input: StreamRestoreInput, suffix: s
   } catch {
     // statfs unsupported here: nothing to report.
   }
-}
-
-/**
- * Streams the stored object once more and compares it with `expected`: 'ok', a
- * {@link CorruptArchiveError}, or the read error (the object could not be read again).
- */
-export async function verifyStored(
-  store: ObjectStore,
-  key: string,
-  expected: Expected,
-  where: string,
-): Promise<'ok' | CorruptArchiveError | Error> {
-  try {
-    const { bytes, sha256 } = await hashObject(store, key);
-    if (sha256 !== expected.sha256 || bytes !== expected.bytes)
-      return new CorruptArchiveError(key, where, expected, { bytes, sha256 });
-    return 'ok';
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-}
-
-/**
- * Kills a stage and destroys its pipes: a child's `close` (and so its `done`) waits for its stdout
- * to reach EOF, which never happens when a torn-down pipeline left that stream paused.
- */
-function stopStage(child: ChildStage): void {
-  child.kill();
-  child.stdin?.destroy();
-  child.stdout?.destroy();
 }
 
 /** The real reason a restore stream failed: the tool's own error first, then the decompressor's, then the read. */
@@ -586,7 +379,7 @@ function rootCause(c: {
       cause: c.sinkExit.reason,
     });
   }
-  const reason =
+  const reason: unknown =
     c.flow.status === 'rejected'
       ? c.flow.reason
       : c.sinkExit.status === 'rejected'
@@ -594,7 +387,7 @@ function rootCause(c: {
         : new Error('the stream ended early');
   if (
     c.decompressor &&
-    !c.decompressor.child &&
+    c.decompressor.kind === 'in-process' &&
     c.flow.status === 'rejected' &&
     /zlib|zstd|gzip|header|incorrect|invalid/i.test(errorMessage(reason))
   ) {
@@ -606,132 +399,4 @@ function rootCause(c: {
     `Reading the archive ${c.key} from ${c.where} failed: ${errorMessage(reason)}${read}. The target database may hold a partial restore.`,
     { cause: reason },
   );
-}
-
-/**
- * pg_restore's or psql's exit as a RestoreError. A failed SQL statement (`ERROR:` from the server
- * while restoring) is quoted with the command it ran and a hint; connection failures, a too-old
- * pg_restore and a full disk get the shared classification (classify.ts).
- */
-export function toolFailure(error: unknown, target: Connection, key: string): RestoreError {
-  if (!(error instanceof ChildExitError))
-    return new RestoreError(`Restoring ${key} failed: ${errorMessage(error)}`, { cause: error });
-  const stderr = error.stderr || error.message;
-  const lines = stderr
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  const classified = classifyPgError(stderr, { host: target.host, port: target.port, tool: error.stage });
-  const sqlError = lines.find((l) => /\bERROR:\s/.test(l));
-  const head = `Restoring ${key} into database '${target.database}' stopped at the first error: `;
-  if (!sqlError || classified.kind === 'out-of-disk' || classified.kind === 'version-mismatch') {
-    return new RestoreError(`${head}${classified.message}`, { cause: error });
-  }
-  const statement = lines[lines.indexOf(sqlError) + 1];
-  const command =
-    statement && /^Command was:/.test(statement)
-      ? ` while running \`${shorten(statement.replace(/^Command was:\s*/, ''), 200)}\``
-      : '';
-  const said = shorten(sqlError.replace(/^.*?\bERROR:\s+/, 'ERROR: '), 400);
-  let hint = '';
-  if (/already exists/i.test(sqlError)) {
-    hint =
-      ' The target database already holds objects of this archive: restore with clean: true (and confirm), or into an empty database.';
-  } else if (/role "[^"]+" does not exist/i.test(sqlError)) {
-    hint =
-      ' The archive names roles (owners, grantees) the target server lacks: set no-owner: true and no-privileges: true, or restore-globals: true for a backup made with globals: true.';
-  } else if (/must be owner of|permission denied|must be superuser/i.test(sqlError)) {
-    hint =
-      ' The target role lacks privileges for this archive: restore as the database owner or a superuser, or set no-owner: true and no-privileges: true.';
-  } else if (/extension|could not (open|access) file/i.test(sqlError)) {
-    hint = ' The target server lacks something the source had (an extension or library): install it there first.';
-  }
-  return new RestoreError(`${head}${error.stage} said "${said}"${command}.${hint}`, { cause: error });
-}
-
-/**
- * Rewrites `pg_dumpall --globals-only` output so it can be applied with ON_ERROR_STOP to a server
- * that already has some of the roles: each `CREATE ROLE x;` becomes a DO block that ignores
- * `duplicate_object` (the following `ALTER ROLE` still sets the attributes); tablespace statements
- * are commented out (their folders belong to the source server). Returns the SQL and the skipped lines.
- */
-export function prepareGlobalsSql(sql: string): { sql: string; skipped: string[] } {
-  const skipped: string[] = [];
-  const out = sql.split('\n').map((line) => {
-    const role = /^CREATE ROLE (.+);\s*$/.exec(line);
-    if (role && !line.includes('$globals$')) {
-      return `DO $globals$ BEGIN CREATE ROLE ${role[1]}; EXCEPTION WHEN duplicate_object THEN NULL; END $globals$;`;
-    }
-    if (
-      /^(CREATE|ALTER|DROP) TABLESPACE |^(COMMENT|SECURITY LABEL)\b.* ON TABLESPACE |^(GRANT|REVOKE)\b.* ON TABLESPACE /.test(
-        line,
-      )
-    ) {
-      skipped.push(line);
-      return `-- skipped: ${line}`;
-    }
-    return line;
-  });
-  return { sql: out.join('\n'), skipped };
-}
-
-/**
- * Applies the globals file (roles) with psql, after checking its SHA-256 and size against the
- * manifest. Connects to the target database (roles are cluster-wide).
- * @throws CorruptArchiveError, RestoreError.
- */
-export async function applyGlobals(input: {
-  store: ObjectStore;
-  key: string;
-  expected: Expected;
-  binDir: string;
-  target: Connection;
-  log: Log;
-  /** Decrypting stage for an encrypted globals file (`.globals.sql.gpg`). */
-  decrypt?: Duplex;
-}): Promise<{ roles: number; skipped: string[] }> {
-  const where = input.store.destination.url;
-  let data: Buffer;
-  try {
-    data = await readObject(input.store, input.key);
-  } catch (error) {
-    throw new RestoreError(`Reading the globals ${input.key} from ${where} failed: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-  const sha256 = createHash('sha256').update(data).digest('hex');
-  if (sha256 !== input.expected.sha256 || data.length !== input.expected.bytes) {
-    throw new CorruptArchiveError(input.key, where, input.expected, { bytes: data.length, sha256 });
-  }
-  let plain = data;
-  if (input.decrypt) {
-    const out: Buffer[] = [];
-    await pipeline(
-      Readable.from([data]),
-      input.decrypt,
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          out.push(chunk);
-          callback();
-        },
-      }),
-    );
-    plain = Buffer.concat(out);
-  }
-  const { sql, skipped } = prepareGlobalsSql(plain.toString('utf8'));
-  for (const line of skipped)
-    input.log.warning(`Globals: not applied (tablespaces belong to the source server): ${line}`);
-  const child = spawnStage('psql', join(input.binDir, 'psql'), buildPsqlArgs(), {
-    env: libpqEnv(input.target),
-    inherit: (name) => !name.startsWith('PG'),
-    stdin: 'pipe',
-    onStderrLine: (line) => input.log.info(`psql: ${line.replace(/^psql: /, '')}`),
-  });
-  child.stdout?.resume();
-  child.stdin?.on('error', () => undefined);
-  child.stdin?.end(sql);
-  await child.done.catch((error: unknown) => {
-    throw toolFailure(error, input.target, input.key);
-  });
-  return { roles: (sql.match(/CREATE ROLE /g) ?? []).length, skipped };
 }

@@ -20,18 +20,8 @@
  * characters are literal (pg_dump would read them as regular expressions). An unqualified pattern
  * matches the table in any schema (pg_dump: in schemas on the search path).
  */
-import type { Manifest } from '../manifest.js';
+import type { Check, Manifest } from '../manifest.js';
 import type { CatalogCounts, TableRowCount } from '../postgres/inspect.js';
-
-/** One line of the drill report. `expected`/`actual` are numbers (counts) or short texts. */
-export interface Check {
-  name: string;
-  expected: string | number;
-  actual: string | number;
-  passed: boolean;
-  /** Why a check is weaker than usual (e.g. "data excluded by exclude-table-data"). */
-  note?: string;
-}
 
 /** A `drill-sql` assertion as run: passed when it returned one row with one boolean `true`. */
 export interface SqlOutcome {
@@ -243,18 +233,18 @@ export function tableInArchive(manifest: Manifest, schema: string, table: string
   return !excluded;
 }
 
-/**
- * Why the rows of a table are not expected (undefined: they are, and must equal the manifest's).
- * `ancestors` are the table's parents as `schema.table` (for the `-and-children` option).
- */
-export function rowsNotExpected(
-  manifest: Manifest,
-  scope: ArchiveScope,
-  schema: string,
-  table: string,
-  ancestors: string[],
-  unlogged: boolean,
-): string | undefined {
+/** A restored table as {@link rowsNotExpected} sees it. */
+export interface RestoredTable {
+  schema: string;
+  table: string;
+  /** The table's parents as `schema.table` (for the `-and-children` option). */
+  ancestors: string[];
+  unlogged: boolean;
+}
+
+/** Why the rows of a table are not expected (undefined: they are, and must equal the manifest's). */
+export function rowsNotExpected(manifest: Manifest, scope: ArchiveScope, restored: RestoredTable): string | undefined {
+  const { schema, table, ancestors, unlogged } = restored;
   if (!scope.rowsKnown) return scope.noRowsReason ?? 'archive contents unknown';
   const o = manifest.options;
   if ((o.excludeTableData ?? []).some((p) => matchesTable(p, schema, table)))
@@ -324,7 +314,12 @@ export function verifyDrill(manifest: Manifest, state: RestoredState): Verdict {
       checks.push({ name: `table ${name}`, expected: 'present', actual: 'missing', passed: false });
       continue;
     }
-    const why = rowsNotExpected(manifest, scope, t.schema, t.table, state.ancestors[name] ?? [], unlogged.has(name));
+    const why = rowsNotExpected(manifest, scope, {
+      schema: t.schema,
+      table: t.table,
+      ancestors: state.ancestors[name] ?? [],
+      unlogged: unlogged.has(name),
+    });
     if (why === undefined) {
       checks.push({ name: `rows of ${name}`, expected: t.rows, actual: rows, passed: rows === t.rows });
     } else {
@@ -392,6 +387,7 @@ export function judgeSqlResult(query: string, rows: Record<string, unknown>[], f
   return {
     query,
     passed: false,
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any SQL value (a number, a date, a JSON object) is shown as String() renders it
     actual: value === null ? 'null' : typeof value === 'string' ? `'${shorten(value, 40)}'` : String(value),
   };
 }

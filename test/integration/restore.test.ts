@@ -12,9 +12,14 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runBackup, type BackupDeps, type BackupResult } from '../../src/commands/backup.js';
 import type { Log } from '../../src/log.js';
-import { CheckError, checkOutputs, runCheck } from '../../src/commands/check.js';
-import { DrillError, drillOutputs, drillSummary, runDrill, type DrillResult } from '../../src/commands/drill.js';
-import { openTarget, restoreOutputs, runRestore, type RestoreDeps } from '../../src/commands/restore.js';
+import { runCheck } from '../../src/commands/check.js';
+import { CheckError, checkOutputs } from '../../src/report/check-report.js';
+import { runDrill } from '../../src/commands/drill.js';
+import { DrillError, drillOutputs, drillSummary, type DrillResult } from '../../src/report/drill-report.js';
+import { runRestore } from '../../src/commands/restore.js';
+import { restoreOutputs } from '../../src/report/restore-report.js';
+import type { RestoreDeps } from '../../src/restore/deps.js';
+import { openTarget } from '../../src/restore/target.js';
 import { parseConfig, resolveConfig } from '../../src/config/parse.js';
 import { DecryptError, parseDecryptionInputs } from '../../src/crypto/openpgp.js';
 import type { Config } from '../../src/config/types.js';
@@ -27,7 +32,7 @@ import {
   type DrillOptions,
   type RestoreOptions,
 } from '../../src/restore/options.js';
-import { CorruptArchiveError, RestoreError } from '../../src/restore/stream.js';
+import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';

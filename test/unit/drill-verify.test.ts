@@ -1,20 +1,14 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import { drillSummary, type DrillResult } from '../../src/commands/drill.js';
+import { drillSummary, type DrillResult } from '../../src/report/drill-report.js';
 import type { Manifest } from '../../src/manifest.js';
 import type { CatalogCounts } from '../../src/postgres/inspect.js';
-import {
-  buildPgRestoreArgs,
-  buildPsqlArgs,
-  CorruptArchiveError,
-  dbnameConninfo,
-  DigestGate,
-  prepareGlobalsSql,
-  restoreMode,
-  RestoreError,
-  streamSuffix,
-} from '../../src/restore/stream.js';
+import { buildPgRestoreArgs, buildPsqlArgs, dbnameConninfo, restoreMode } from '../../src/restore/args.js';
+import { streamSuffix } from '../../src/restore/decompress.js';
+import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
+import { prepareGlobalsSql } from '../../src/restore/globals.js';
+import { DigestGate } from '../../src/restore/stages.js';
 import {
   archiveScope,
   compilePattern,

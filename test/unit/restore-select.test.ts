@@ -1,4 +1,4 @@
-import { formatDuration, judgeCatalog, median } from '../../src/commands/check.js';
+import { formatDuration, judgeCatalog, median } from '../../src/retention/freshness.js';
 import type { Manifest } from '../../src/manifest.js';
 import {
   BackupNotFoundError,
@@ -204,13 +204,7 @@ describe('check: judgeCatalog', () => {
   );
 
   test('fresh and of normal size: passes, with the newest key and age', () => {
-    const r = judgeCatalog(
-      catalog(week),
-      { command: 'check', maxAgeSeconds: 48 * 3600, minSizeRatio: 0.5 },
-      now,
-      's3://b/p',
-      'shop',
-    );
+    const r = judgeCatalog(catalog(week), { maxAgeSeconds: 48 * 3600, minSizeRatio: 0.5 }, now, 's3://b/p', 'shop');
     expect(r.passed).toBe(true);
     expect(r.latest).toEqual({
       key: 'prod/shop/2026-11-24T010000Z.dump.zst',
@@ -228,7 +222,7 @@ describe('check: judgeCatalog', () => {
   });
 
   test('too old: the age check fails', () => {
-    const r = judgeCatalog(catalog(week), { command: 'check', maxAgeSeconds: 6 * 3600 }, now, 's3://b/p', 'shop');
+    const r = judgeCatalog(catalog(week), { maxAgeSeconds: 6 * 3600 }, now, 's3://b/p', 'shop');
     expect(r.passed).toBe(false);
     expect(r.checks[1]).toEqual({ name: 'age', expected: '≤ 6h', actual: '1d 11h', passed: false });
   });
@@ -236,7 +230,7 @@ describe('check: judgeCatalog', () => {
   test('a tiny newest archive fails the size check against the median of the previous 7', () => {
     const r = judgeCatalog(
       catalog([...week, entry('2026-11-25T01:00:00Z', { size: 100 })]),
-      { command: 'check', minSizeRatio: 0.5 },
+      { minSizeRatio: 0.5 },
       now,
       's3://b/p',
       'shop',
@@ -253,7 +247,7 @@ describe('check: judgeCatalog', () => {
   test('expect-label: only backups with the label count; a newest one with the label but no manifest fails', () => {
     const r = judgeCatalog(
       catalog([...week, entry('2026-11-25T02:00:00Z', { label: 'daily', manifest: false })]),
-      { command: 'check', expectLabel: 'daily', maxAgeSeconds: 86_400 },
+      { expectLabel: 'daily', maxAgeSeconds: 86_400 },
       now,
       's3://b/p',
       'shop',
@@ -275,7 +269,7 @@ describe('check: judgeCatalog', () => {
   test('expect-label: a newer archive of another label without manifest is only a warning', () => {
     const r = judgeCatalog(
       catalog([...week, entry('2026-11-25T02:00:00Z', { manifest: false })]),
-      { command: 'check', expectLabel: 'daily' },
+      { expectLabel: 'daily' },
       now,
       's3://b/p',
       'shop',
@@ -290,7 +284,7 @@ describe('check: judgeCatalog', () => {
   test('no complete backup: one failed check naming the newest archive', () => {
     const r = judgeCatalog(
       catalog([entry('2026-11-24T01:00:00Z', { manifest: false }), entry('2026-11-25T01:00:00Z', { manifest: false })]),
-      { command: 'check', maxAgeSeconds: 3600 },
+      { maxAgeSeconds: 3600 },
       now,
       's3://b/p',
       'shop',
@@ -310,7 +304,7 @@ describe('check: judgeCatalog', () => {
   test('a single backup: the size check is skipped with a warning', () => {
     const r = judgeCatalog(
       catalog([entry('2026-11-25T01:00:00Z', { size: 1 })]),
-      { command: 'check', minSizeRatio: 0.9 },
+      { minSizeRatio: 0.9 },
       now,
       's3://b/p',
       'shop',
