@@ -17,13 +17,8 @@ import {
   errorMessage,
 } from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
-import {
-  archiveExtension,
-  createCompressor,
-  planCompression,
-  type CompressionPlan,
-  type CompressorsAvailable,
-} from '../pipeline/compression.js';
+import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
+import { createCompressor, type CompressionPlan, type CompressorsAvailable } from '../pipeline/compression.js';
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
@@ -934,9 +929,4 @@ async function dumpGlobals(dumper: Dumper, connection: Connection): Promise<Buff
     throw dumpFailure(error, connection);
   });
   return Buffer.concat(chunks);
-}
-
-function describeCompression(plan: CompressionPlan): string {
-  if (plan.where === 'none') return 'none';
-  return `${plan.method}:${plan.level} (${plan.where === 'pg_dump' ? 'by pg_dump' : `in the stream, ${plan.engine}`})`;
 }
