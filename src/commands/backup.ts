@@ -17,6 +17,7 @@ import {
   errorMessage,
 } from '../errors.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
+import { PartialBackupError, type BackupResult, type DestinationResult } from '../report/backup-report.js';
 import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
 import { createCompressor, type CompressionPlan, type CompressorsAvailable } from '../pipeline/compression.js';
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
@@ -63,36 +64,6 @@ export interface BackupDeps {
   signal?: AbortSignal;
   /** Version of this action, for the manifest. */
   version: string;
-}
-
-/** One destination's outcome. */
-export interface DestinationResult {
-  url: string;
-  key: string;
-  manifestKey: string;
-  ok: boolean;
-  error?: string;
-}
-
-/** What a successful backup produced (outputs and summary are made from it). */
-export interface BackupResult {
-  manifest: Manifest;
-  destinations: DestinationResult[];
-  /** Bytes per second of archive stored, over the dump+upload phase. */
-  throughput: number;
-}
-
-/**
- * Some destinations stored and verified the archive and its manifest, others failed. `result` holds
- * every destination (`ok` false with `error` for the failed ones); the backup as a whole failed.
- */
-export class PartialBackupError extends UploadError {
-  constructor(
-    message: string,
-    readonly result: BackupResult,
-  ) {
-    super(message);
-  }
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   type TemporaryEntry,
 } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
-import type { BackupResult } from './backup.js';
+import type { BackupResult } from '../report/backup-report.js';
 import type { Log } from '../log.js';
 
 /** Everything runPrune and runList need (no database connection: backups are found by name). */
