@@ -3,45 +3,36 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
+import { chooseGpg, encryptBuffer } from '../backup/encryption.js';
+import { dumpGlobals } from '../backup/globals.js';
+import { checkPatterns, preflightStores } from '../backup/preflight.js';
+import { rootCause } from '../backup/stream-failure.js';
+import { cleanUpTemporaries, releaseClaim, removeUnfinished } from '../backup/unfinished.js';
+import { verifyArchive } from '../backup/verify.js';
 import type { Config } from '../config/types.js';
 import type { EncryptionInfo } from '../crypto/encrypt.js';
 import type { GpgEncrypter, GpgTool } from '../crypto/gpg.js';
-import type { EncryptionConfig } from '../crypto/specs.js';
-import {
-  ActionError,
-  ConfigError,
-  DumpError,
-  EncryptError,
-  UploadError,
-  VerifyError,
-  errorMessage,
-} from '../errors.js';
-import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
-import { PartialBackupError, type BackupResult, type DestinationResult } from '../report/backup-report.js';
-import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
-import { createCompressor, type CompressionPlan, type CompressorsAvailable } from '../pipeline/compression.js';
-import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
-import { ChildExitError, killedByUs, spawnStage, type ChildStage } from '../pipeline/process.js';
-import { AllOutputsFailedError, ExitGate, Fanout, Meter } from '../pipeline/stages.js';
-import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
+import { ConfigError, DumpError, UploadError, errorMessage } from '../errors.js';
 import { formatBytes, round3 } from '../format.js';
 import type { Log } from '../log.js';
-import { classifyPgError, poolerWarning } from '../postgres/classify.js';
-import {
-  buildPgDumpallGlobalsArgs,
-  buildPgDumpArgs,
-  checkPgDumpArgsForClient,
-  EXTRA_ARGS_INPUT,
-} from '../postgres/dump-args.js';
+import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
+import { createCompressor, type CompressionPlan, type CompressorsAvailable } from '../pipeline/compression.js';
+import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
+import { spawnStage, type ChildStage } from '../pipeline/process.js';
+import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
+import { ExitGate, Fanout, Meter } from '../pipeline/stages.js';
+import { poolerWarning } from '../postgres/classify.js';
+import { buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
+import { dumpFailure, explainLockWait } from '../postgres/dump-failure.js';
 import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
-import { describeHolder, lockWaitRelations, markLockWait, relationsOfLockQuery } from '../postgres/locks.js';
 import type { ClientTool, Connection } from '../postgres/types.js';
-import { readCatalog, removeStaleTemporaries } from '../storage/catalog.js';
+import { PartialBackupError, type BackupResult, type DestinationResult } from '../report/backup-report.js';
 import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
 import { archiveKey, ENCRYPTED_SUFFIX, globalsKey, manifestKey } from '../storage/keys.js';
-import { hashObject } from '../storage/read.js';
+import { putOwn } from '../storage/put-own.js';
 import type { Destination, ObjectStore, S3Settings, UploadProgress, UploadResult } from '../storage/types.js';
 
 /** The I/O a backup needs, passed in so tests can run it against real servers with other settings. */
@@ -83,7 +74,12 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     throw new ConfigError('database-url', 'required for command backup; set it from a repository secret.');
 
   // Refused credentials or a missing bucket are reported before the database is touched.
-  await log.group('Storage', () => preflightStores(config, deps));
+  await log.group('Storage', () =>
+    preflightStores(
+      config.destinations.map((d) => deps.createStore(d, config.s3)),
+      log,
+    ),
+  );
   const { inspector, server } = await log.group('Connect', async () => {
     const db = await deps.connect(connection);
     try {
@@ -315,112 +311,6 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
   }
 }
 
-/**
- * Removes what this run stored under `key` when it could not write the archive's manifest (a later
- * phase failed, or the run was cancelled): nothing is left under a final key. The archive is removed
- * only when it is provably this run's: in a folder (written by an exclusive link), or on S3 when
- * HeadObject answers the ETag of this run's upload. When the removal fails or ownership cannot be
- * proven, the object stays with its claim beside it (which marks it as this action's, so a later
- * prune deletes it) and a warning names it. Never throws.
- */
-async function removeUnfinished(
-  store: ObjectStore,
-  key: string,
-  upload: UploadResult | undefined,
-  globals: boolean,
-  log: Log,
-): Promise<void> {
-  if (!upload && !globals) return;
-  const where = store.destination.url;
-  try {
-    const doomed = globals ? [globalsKey(key)] : [];
-    if (upload) {
-      const info = await store.head(key);
-      const ours =
-        info !== undefined &&
-        (store.destination.kind === 'file' || (upload.etag !== undefined && info.etag === upload.etag));
-      if (ours) doomed.unshift(key);
-      else if (info)
-        log.warning(
-          `${where}: ${key} was left in place: it could not be proven to be this run's upload (ETag ${info.etag ?? 'unknown'}).`,
-        );
-    }
-    if (doomed.length === 0) return;
-    const { deleted, errors } = await store.delete(doomed);
-    if (deleted.length > 0)
-      log.info(
-        `${where}: removed ${deleted.join(', ')}, stored by this run before it failed (no manifest was written).`,
-      );
-    for (const e of errors)
-      log.warning(
-        `${where}: could not remove ${e.key} after the failure (${e.message}); it keeps its claim, so the next prune deletes it.`,
-      );
-  } catch (error) {
-    log.warning(
-      `${where}: could not remove ${key} after the failure (${errorMessage(error)}); it keeps its claim, so the next prune deletes it.`,
-    );
-  }
-}
-
-/**
- * Releases `claim` once its manifest exists or nothing is stored under its key. An archive stored
- * without its manifest keeps the claim: in a folder the claim is what marks it as this action's
- * (storage/claim.ts). When the store cannot be asked, the claim stays too (it goes stale in 24 h).
- */
-async function releaseClaim(store: ObjectStore, claim: Claim): Promise<void> {
-  const there = (key: string, unknown: boolean): Promise<boolean> =>
-    store.head(key).then(
-      (info) => info !== undefined,
-      () => unknown,
-    );
-  if ((await there(manifestKey(claim.archiveKey), false)) || !(await there(claim.archiveKey, true)))
-    await claim.release();
-}
-
-/**
- * Writes a small object (manifest, globals) with an exclusive create, then checks with a HeadObject
- * that the object under the key is this write's (same size and, when the store answered one, same
- * ETag): a store that ignores `If-None-Match` would otherwise let another writer's object pass.
- * @throws UploadError when the key is taken or the object is not this write's.
- */
-async function putOwn(store: ObjectStore, key: string, data: string | Buffer, contentType: string): Promise<void> {
-  const written = await store.put(key, data, contentType);
-  const info = await store.head(key);
-  const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-  if (
-    !info ||
-    info.size !== bytes ||
-    (written.etag !== undefined && info.etag !== undefined && info.etag !== written.etag)
-  ) {
-    throw new UploadError(
-      `${store.destination.url}: the object under ${key} is not the one this run wrote (${info ? `${info.size} bytes, ETag ${info.etag ?? 'none'}` : 'missing'}; written ${bytes} bytes, ETag ${written.etag ?? 'none'}): another writer replaced it.`,
-    );
-  }
-}
-
-/**
- * Removes temporary objects (claims, `.partial` files) older than 24 h under the database's folder
- * of each store, left by killed runs (storage/catalog.ts). Never throws: a failure is a warning.
- */
-async function cleanUpTemporaries(stores: ObjectStore[], database: string, log: Log): Promise<void> {
-  for (const store of stores) {
-    try {
-      const catalog = await readCatalog(store, database);
-      const { removed, errors } = await removeStaleTemporaries(store, catalog, new Date());
-      if (removed.length > 0)
-        log.info(
-          `${store.destination.url}: removed ${removed.length} temporary object(s) older than 24 h left by killed runs: ${removed.map((t) => t.key).join(', ')}.`,
-        );
-      for (const error of errors)
-        log.warning(`${store.destination.url}: could not remove the temporary object ${error.key}: ${error.message}`);
-    } catch (error) {
-      log.warning(
-        `${store.destination.url}: could not look for temporary objects left by earlier runs: ${errorMessage(error)}`,
-      );
-    }
-  }
-}
-
 interface Streamed {
   measurement: { bytes: number; sha256: string };
   encryption: EncryptionInfo | null;
@@ -431,62 +321,6 @@ interface Streamed {
   seconds: number;
   /** Each store's claim of its key (storage/claim.ts), held until the manifest is written; undefined where it failed. */
   claims: (Claim | undefined)[];
-}
-
-/**
- * Fails naming the input and the pattern when a `schema` or `table` pattern matches nothing (even
- * when another one matches: pg_dump alone would then dump the others and say nothing), before pg_dump
- * runs. Patterns are matched as pg_dump matches them (postgres/patterns.ts).
- * @throws ConfigError naming `schema` or `table`.
- */
-async function checkPatterns(db: DatabaseInspector, dump: Config['dump'], database: string): Promise<void> {
-  const patterns = [
-    ...dump.schemas.map((pattern) => ({ kind: 'schema' as const, pattern })),
-    ...dump.tables.map((pattern) => ({ kind: 'table' as const, pattern })),
-  ];
-  const unmatched = (await db.unmatchedPatterns?.(patterns)) ?? [];
-  const first = unmatched[0];
-  if (first === undefined) return;
-  const others = unmatched.slice(1).map((u) => `${u.kind} '${u.pattern}'`);
-  const what = first.kind === 'schema' ? 'schema' : 'table, view, sequence or foreign table';
-  const problem = first.malformed
-    ? `pattern '${first.pattern}' has too many dot-separated parts (at most ${first.kind === 'schema' ? 'database.schema' : 'database.schema.table'}).`
-    : `pattern '${first.pattern}' matches no ${what} in database '${database}'.`;
-  throw new ConfigError(
-    first.kind,
-    `${problem}${others.length > 0 ? ` Nor do: ${others.join(', ')}.` : ''} Patterns follow pg_dump's rules: unquoted names are folded to lower case (quote them for capitals: "MyTable"), * and ? are wildcards, schema.table qualifies${first.kind === 'table' ? ', and a table without a schema must be in the search path' : ''}. Fix or remove the pattern.`,
-  );
-}
-
-/**
- * One cheap request to each destination ({@link ObjectStore.preflight}) before any work, all at once.
- * When every destination fails, the backup stops before touching the database; when only some do,
- * they are named in a warning and the backup goes on for the others (the failed ones fail again at
- * upload and are reported with the run's result, see runBackup).
- * @throws the first destination's error when all fail (ConfigError for refused credentials,
- *   UploadError otherwise).
- */
-async function preflightStores(config: Config, deps: BackupDeps): Promise<void> {
-  const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
-  try {
-    const asked = stores.filter((s) => s.preflight !== undefined);
-    if (asked.length === 0) return;
-    const results = await Promise.allSettled(
-      asked.map((store) => (store.preflight as () => Promise<void>).call(store)),
-    );
-    const failed = results.flatMap((r, i) =>
-      r.status === 'rejected' ? [{ url: asked[i]?.destination.url, reason: r.reason as unknown }] : [],
-    );
-    if (failed.length > 0 && failed.length === stores.length) throw failed[0]?.reason;
-    for (const f of failed)
-      deps.log.warning(`${f.url}: ${errorMessage(f.reason)} The backup goes on for the other destinations.`);
-    const good = asked.filter((_, i) => results[i]?.status === 'fulfilled');
-    if (good.length > 0)
-      deps.log.info(`${good.map((s) => s.destination.url).join(', ')}: reachable, credentials accepted.`);
-  } finally {
-    // These stores only asked; the backup makes its own. Their S3 clients' sockets are closed now.
-    for (const store of stores) store.close();
-  }
 }
 
 /** The hot path: one pg_dump run streamed to every store, in the dump's exported snapshot. */
@@ -546,7 +380,7 @@ async function streamDump(
   let claimed = false;
   try {
     if (deps.signal?.aborted) throw new DumpError('The backup was cancelled before the dump started.');
-    gpg = await chooseGpg(config, deps, plan);
+    gpg = await chooseGpg(config.encryption, deps, plan);
     // The last child of the chain writes into a pooled pipe: Node reads it into reused buffers.
     // Each child starts before the one that writes into it, so that pg_dump (or tar) writes
     // straight into the compressor CLI and that into gpg: OS pipes between them, the dump never
@@ -724,180 +558,4 @@ async function streamDump(
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
     await gpg?.close().catch(() => undefined);
   }
-}
-
-/**
- * The gpg encrypter when the archive is encrypted, gpg is there and its probe passes, and no stage
- * of the chain runs inside Node (gpg reads its input from another child);
- * else undefined, and OpenPGP.js encrypts in the process. Logs which one and why.
- */
-async function chooseGpg(config: Config, deps: BackupDeps, plan: CompressionPlan): Promise<GpgEncrypter | undefined> {
-  const encryption = config.encryption;
-  if (!encryption) return undefined;
-  const recipients =
-    encryption.mode === 'public-key'
-      ? `to ${encryption.recipients.length} public key${encryption.recipients.length === 1 ? '' : 's'}`
-      : 'with a passphrase';
-  const found = await gpgEncrypter(encryption, deps, plan);
-  if (found.encrypter) {
-    deps.log.info(
-      `Encryption: AES-256 ${recipients}, by gpg ${found.tool.version} (${found.tool.path}) outside the action's process.`,
-    );
-    return found.encrypter;
-  }
-  const { openpgpVersion } = await import('../crypto/encrypt.js');
-  deps.log.info(
-    `Encryption: AES-256 ${recipients}, by OpenPGP.js ${openpgpVersion()} in the action's process: ${found.reason}.`,
-  );
-  return undefined;
-}
-
-/** {@link chooseGpg}'s search: the encrypter and its gpg, or why there is none. */
-async function gpgEncrypter(
-  encryption: EncryptionConfig,
-  deps: BackupDeps,
-  plan: CompressionPlan,
-): Promise<{ encrypter: GpgEncrypter; tool: GpgTool } | { encrypter?: undefined; reason: string }> {
-  if (plan.engine === 'node-zlib') return { reason: 'compression runs in the process (no zstd command line)' };
-  const tool = await deps.detectGpg();
-  if (!tool) return { reason: 'no gpg command line was found' };
-  const { prepareGpgEncrypter } = await import('../crypto/gpg.js');
-  const prepared = await prepareGpgEncrypter(tool, encryption, deps.tempDir);
-  return prepared.encrypter ? { encrypter: prepared.encrypter, tool } : { reason: prepared.reason };
-}
-
-/** The real reason a stream failed: a child's exit status first, then the stores' errors. */
-async function rootCause(
-  children: ChildStage[],
-  connection: Connection,
-  uploads: PromiseSettledResult<unknown>[],
-  signal: AbortSignal | undefined,
-  streamError: unknown,
-): Promise<Error> {
-  const exits = await Promise.allSettled(children.map((c) => c.done));
-  const uploadErrors = uploads
-    .filter((u): u is PromiseRejectedResult => u.status === 'rejected')
-    .map((u) => errorMessage(u.reason));
-  // Every store failed first: the dump was stopped because of them (pg_dump then sees a broken pipe).
-  if (streamError instanceof AllOutputsFailedError && uploadErrors.length > 0 && !signal?.aborted) {
-    return new UploadError(uploadErrors.join('; '), { cause: streamError });
-  }
-  if (signal?.aborted)
-    return new DumpError(
-      'The backup was cancelled (SIGINT/SIGTERM): pg_dump was stopped and every upload aborted; no archive was stored.',
-    );
-  // gpg is never failed by what is upstream of it (a failing pg_dump gives it end-of-file) and is
-  // stopped by us when a store fails: its own failure is the cause, even if pg_dump then sees EPIPE.
-  const gpgFailed = exits.find(
-    (e, i) => e.status === 'rejected' && children[i]?.name === 'gpg' && !killedByUs(e.reason),
-  );
-  if (gpgFailed?.status === 'rejected')
-    return new EncryptError(`gpg could not encrypt the archive: ${errorMessage(gpgFailed.reason)}`, {
-      cause: gpgFailed.reason,
-    });
-  const pgDumpFailed = exits.find(
-    (e, i) => e.status === 'rejected' && children[i]?.name === 'pg_dump' && !killedByUs(e.reason),
-  );
-  if (pgDumpFailed?.status === 'rejected') return dumpFailure(pgDumpFailed.reason, connection);
-  // A stage of ours failed with a typed error (e.g. encryption): that is the cause.
-  if (streamError instanceof ActionError && !(streamError instanceof UploadError)) return streamError;
-  const otherFailed = exits.find((e) => e.status === 'rejected' && !killedByUs(e.reason));
-  if (otherFailed?.status === 'rejected')
-    return new DumpError(`The dump stream failed: ${errorMessage(otherFailed.reason)}`, { cause: otherFailed.reason });
-  if (uploadErrors.length > 0) return new UploadError(uploadErrors.join('; '), { cause: streamError });
-  return new DumpError(`The dump stream failed: ${errorMessage(streamError)}`, { cause: streamError });
-}
-
-/**
- * A lock wait that timed out (marked by markLockWait: a count, or pg_dump's LOCK TABLE) gets the
- * relation and the sessions holding ACCESS EXCLUSIVE on it appended, read from pg_locks now.
- * Other errors are returned as they are.
- */
-async function explainLockWait(error: Error, inspector: DatabaseInspector): Promise<Error> {
-  const relations = lockWaitRelations(error);
-  if (!relations || relations.length === 0 || lockWaitRelations(error.cause) === relations) return error;
-  const holders = await inspector.exclusiveHolders(relations).catch(() => new Map<string, never[]>());
-  const named = [...holders].filter(([, list]) => list.length > 0);
-  const text =
-    named.length > 0
-      ? named.map(([relation, list]) => `${relation} is locked by ${list.map(describeHolder).join('; ')}`).join('; ')
-      : `The wait was for ${relations.length === 1 ? relations[0] : `one of ${relations.slice(0, 5).join(', ')}${relations.length > 5 ? ', …' : ''}`}; its holder had gone when the wait ended`;
-  return markLockWait(new DumpError(`${error.message} ${text}.`, { cause: error }), relations);
-}
-
-/** Turns pg_dump's exit into a DumpError with the classified, actionable message. */
-function dumpFailure(error: unknown, connection: Connection): DumpError {
-  if (error instanceof ChildExitError) {
-    const stderr = error.stderr || error.message;
-    const { kind, message } = classifyPgError(stderr, {
-      host: connection.host,
-      port: connection.port,
-      tool: error.stage,
-    });
-    const failure = new DumpError(message, { cause: error });
-    // pg_dump's lock wait ends as a timeout of its LOCK TABLE (detail line "Query was: LOCK TABLE …").
-    const relations = kind === 'timeout' ? relationsOfLockQuery(stderr) : [];
-    return relations.length > 0 ? markLockWait(failure, relations) : failure;
-  }
-  return error instanceof DumpError ? error : new DumpError(errorMessage(error), { cause: error });
-}
-
-/**
- * HeadObject (or stat) the stored archive and compare with what was streamed (size, and the ETag
- * the upload was answered with, when the store sent one: another writer's object has another); a
- * local file is re-hashed.
- */
-async function verifyArchive(
-  store: ObjectStore,
-  key: string,
-  expected: { bytes: number; sha256: string },
-  etag?: string,
-): Promise<void> {
-  const info = await store.head(key);
-  const where = `${store.destination.url}: ${key}`;
-  if (!info) throw new VerifyError(`${where} is missing after the upload completed; the store did not keep it.`);
-  if (etag !== undefined && info.etag !== undefined && info.etag !== etag) {
-    throw new VerifyError(
-      `${where} has ETag ${info.etag} but the upload was answered with ${etag}: another writer replaced the archive after this run stored it.`,
-    );
-  }
-  if (info.size !== expected.bytes) {
-    throw new VerifyError(
-      `${where} holds ${info.size} bytes but ${expected.bytes} were streamed; the stored archive is incomplete.`,
-    );
-  }
-  if (store.destination.kind === 'file') {
-    const { sha256 } = await hashObject(store, key);
-    if (sha256 !== expected.sha256)
-      throw new VerifyError(`${where} has sha256 ${sha256} but ${expected.sha256} was streamed.`);
-  }
-}
-
-/** Encrypts a small buffer (the globals) with the same stage as the archive. */
-async function encryptBuffer(data: Buffer, encryption: EncryptionConfig): Promise<Buffer> {
-  const { createEncryptStage } = await import('../crypto/encrypt.js');
-  const { stream } = await createEncryptStage(encryption);
-  const chunks: Buffer[] = [];
-  const collected = (async () => {
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-  })();
-  stream.end(data);
-  await collected;
-  return Buffer.concat(chunks);
-}
-
-/** `pg_dumpall --globals-only --no-role-passwords`, buffered (a few KB). */
-async function dumpGlobals(dumper: Dumper, connection: Connection): Promise<Buffer> {
-  const child = dumper.start(
-    'pg_dumpall',
-    [...buildPgDumpallGlobalsArgs(), `--database=${connection.database}`],
-    libpqEnv(connection),
-  );
-  const chunks: Buffer[] = [];
-  if (!child.stdout) throw new Error('pg_dumpall was started without a stdout');
-  for await (const chunk of child.stdout) chunks.push(chunk as Buffer);
-  await child.done.catch((error: unknown) => {
-    throw dumpFailure(error, connection);
-  });
-  return Buffer.concat(chunks);
 }
