@@ -1,39 +1,28 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
-import { chooseGpg, encryptBuffer } from '../backup/encryption.js';
+import { encryptBuffer } from '../backup/encryption.js';
 import { dumpGlobals } from '../backup/globals.js';
 import { checkPatterns, preflightStores } from '../backup/preflight.js';
-import { rootCause } from '../backup/stream-failure.js';
+import { streamDump } from '../backup/dump-stream.js';
 import { cleanUpTemporaries, releaseClaim, removeUnfinished } from '../backup/unfinished.js';
 import { verifyArchive } from '../backup/verify.js';
 import type { Config } from '../config/types.js';
-import type { EncryptionInfo } from '../crypto/encrypt.js';
-import type { GpgEncrypter, GpgTool } from '../crypto/gpg.js';
-import { ConfigError, DumpError, UploadError, errorMessage } from '../errors.js';
+import type { GpgTool } from '../crypto/gpg.js';
+import { ConfigError, UploadError, errorMessage } from '../errors.js';
 import { formatBytes, round3 } from '../format.js';
 import type { Log } from '../log.js';
 import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
-import { createCompressor, type CompressionPlan, type CompressorsAvailable } from '../pipeline/compression.js';
-import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
-import { spawnStage, type ChildStage } from '../pipeline/process.js';
-import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
-import { ExitGate, Fanout, Meter } from '../pipeline/stages.js';
+import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { poolerWarning } from '../postgres/classify.js';
-import { buildPgDumpArgs, checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
-import { dumpFailure, explainLockWait } from '../postgres/dump-failure.js';
+import { checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
-import { libpqEnv } from '../postgres/libpq.js';
 import type { ClientTool, Connection } from '../postgres/types.js';
 import { PartialBackupError, type BackupResult, type DestinationResult } from '../report/backup-report.js';
-import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
+import type { Claim } from '../storage/claim.js';
 import { archiveKey, ENCRYPTED_SUFFIX, globalsKey, manifestKey } from '../storage/keys.js';
 import { putOwn } from '../storage/put-own.js';
-import type { Destination, ObjectStore, S3Settings, UploadProgress, UploadResult } from '../storage/types.js';
+import type { Destination, ObjectStore, S3Settings, UploadResult } from '../storage/types.js';
 
 /** The I/O a backup needs, passed in so tests can run it against real servers with other settings. */
 export interface BackupDeps {
@@ -138,20 +127,26 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         log.info(
           `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
         );
-        return streamDump(
-          config,
-          deps,
+        return streamDump({
+          connection,
+          dump,
+          rowCounts: config.rowCounts,
+          encryption: config.encryption,
           inspector,
-          client.binDir,
-          { plan, compressors, stdbuf },
+          dumper: deps.dumper(client.binDir),
+          compression: { plan, compressors, stdbuf },
           stores,
           keys,
           contentType,
-          server.databaseSizeBytes,
-        );
+          expectedBytes: server.databaseSizeBytes,
+          log,
+          tempDir: deps.tempDir,
+          detectGpg: () => deps.detectGpg(),
+          signal: deps.signal,
+        });
       });
       claims = streamed.claims;
-      uploaded = streamed.uploads.map((u) => (u.status === 'fulfilled' ? (u.value as UploadResult) : undefined));
+      uploaded = streamed.uploads.map((u) => (u.status === 'fulfilled' ? u.value : undefined));
 
       const results: DestinationResult[] = stores.map((store, i) => ({
         url: store.destination.url,
@@ -308,254 +303,5 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
     }
   } finally {
     await inspector.close();
-  }
-}
-
-interface Streamed {
-  measurement: { bytes: number; sha256: string };
-  encryption: EncryptionInfo | null;
-  uploads: PromiseSettledResult<unknown>[];
-  snapshot: string;
-  rowCounts: Manifest['rowCounts']['tables'];
-  catalogCounts: Manifest['objects'];
-  seconds: number;
-  /** Each store's claim of its key (storage/claim.ts), held until the manifest is written; undefined where it failed. */
-  claims: (Claim | undefined)[];
-}
-
-/** The hot path: one pg_dump run streamed to every store, in the dump's exported snapshot. */
-async function streamDump(
-  config: Config,
-  deps: BackupDeps,
-  inspector: DatabaseInspector,
-  binDir: string,
-  {
-    plan,
-    compressors,
-    stdbuf,
-  }: { plan: CompressionPlan; compressors: CompressorsAvailable; stdbuf: string | undefined },
-  stores: ObjectStore[],
-  keys: string[],
-  contentType: string,
-  expectedBytes: number,
-): Promise<Streamed> {
-  const { dump } = config;
-  const connection = config.connection as Connection;
-  const t0 = Date.now();
-  const env = libpqEnv(connection);
-  const dumper = deps.dumper(binDir);
-  const lockWaitTimeoutMs = dump.lockWaitTimeoutMs ?? 0;
-  const session = await inspector.openSnapshot({ lockTimeoutMs: lockWaitTimeoutMs });
-  const children: ChildStage[] = [];
-  const killAll = (): void => children.forEach((c) => c.kill());
-  const onAbort = (): void => killAll();
-  deps.signal?.addEventListener('abort', onAbort, { once: true });
-  // pg_dump's backends are found by the application_name libpq gives them.
-  const lockWatch = inspector.watchLocks(
-    {
-      countingPid: session.pid,
-      pgDumpApplicationName: connection.params.application_name ?? 'pg_dump',
-      since: new Date(),
-    },
-    (line) => deps.log.info(line),
-    lockWaitTimeoutMs > 0
-      ? ` The backup goes on once the lock is released, or fails after lock-wait-timeout (${lockWaitTimeoutMs / 1000} s).`
-      : ' The backup goes on once the lock is released (lock-wait-timeout is 0: no limit).',
-  );
-  // The row counts run beside pg_dump, in its snapshot. A failed count stops the dump at once:
-  // the children are killed and the stream (so every upload) is destroyed, and the end of the
-  // stream waits for the counts, so no archive is stored without them.
-  let gate: ExitGate | undefined;
-  let countFailed: Error | undefined;
-  const counts = Promise.all([session.rowCounts(config.rowCounts), session.catalogCounts()]);
-  counts.catch((error: unknown) => {
-    countFailed = error instanceof Error ? error : new DumpError(String(error));
-    gate?.destroy(countFailed);
-    killAll();
-  });
-  let tempDir: string | undefined;
-  let pooled: PooledPipe | undefined;
-  let gpg: GpgEncrypter | undefined;
-  let claiming: Promise<Claim>[] = [];
-  let claimed = false;
-  try {
-    if (deps.signal?.aborted) throw new DumpError('The backup was cancelled before the dump started.');
-    gpg = await chooseGpg(config.encryption, deps, plan);
-    // The last child of the chain writes into a pooled pipe: Node reads it into reused buffers.
-    // Each child starts before the one that writes into it, so that pg_dump (or tar) writes
-    // straight into the compressor CLI and that into gpg: OS pipes between them, the dump never
-    // passes through Node until it is compressed (and encrypted).
-    pooled = await openPooledPipe(deps.tempDir);
-    const encrypter = gpg?.start(pooled.childEnd);
-    if (encrypter) children.push(encrypter);
-    const tail = encrypter ? encrypter.stdin : pooled.childEnd;
-    const compressor = createCompressor(plan, compressors, tail);
-    if (compressor?.kind === 'child') children.push(compressor.child);
-    const stdout = compressor?.kind === 'child' ? compressor.child.stdin : tail;
-    let producer: ChildStage;
-    if (countFailed) throw countFailed;
-    if (dump.format === 'directory') {
-      tempDir = await mkdtemp(join(deps.tempDir, 'pg-backup-'));
-      const outputDir = join(tempDir, 'dump');
-      const pgDump = dumper.start(
-        'pg_dump',
-        buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId, outputDir }),
-        env,
-      );
-      children.push(pgDump);
-      pgDump.stdout?.resume();
-      await pgDump.done.catch((error: unknown) => {
-        // pg_dump stopped by us after a failed count may exit 1 (its SIGTERM handler says
-        // "terminated by user"): the count's failure is the cause either way.
-        throw countFailed ?? dumpFailure(error, connection);
-      });
-      if (countFailed) throw countFailed;
-      producer = spawnStage('tar', 'tar', ['-C', outputDir, '-cf', '-', '.'], { stdout });
-    } else {
-      producer = dumper.start(
-        'pg_dump',
-        buildPgDumpArgs(dump, { compress: plan.pgDumpCompress, snapshot: session.snapshotId }),
-        env,
-        {
-          stdout,
-          ...(stdbuf ? { stdbuf } : {}),
-        },
-      );
-    }
-    children.push(producer);
-    // The claim of the new keys (storage/claim.ts; for S3 the SDK's load, ~70 ms of this thread, a
-    // HeadObject, the claim's PutObject and a listing) runs once the dump has started instead of
-    // before it. The end of the stream (and so every upload's completion) waits for it and for every
-    // child's exit status, so no upload completes under a key this run does not own; a key found
-    // taken stops the stream at once.
-    // A key taken (KeyTakenError) stops the whole run; a store that cannot be asked fails only its
-    // own destination (below), as an upload failure would.
-    claiming = stores.map((store, i) => claimKey(store, keys[i] as string));
-    const claimErrors: unknown[] = [];
-    const keysFree = Promise.all(
-      claiming.map((claim, i) =>
-        claim.catch((error: unknown) => {
-          if (error instanceof KeyTakenError) throw error;
-          claimErrors[i] = error;
-          return undefined;
-        }),
-      ),
-    );
-    gate = new ExitGate(() => [...children.map((c) => c.done), keysFree, counts]);
-    if (countFailed) gate.destroy(countFailed);
-    let keyTaken: UploadError | undefined;
-    keysFree.catch((error: UploadError) => {
-      keyTaken = error;
-      gate?.destroy(error);
-    });
-    pooled.writtenBy(encrypter ?? (compressor?.kind === 'child' ? compressor.child : producer));
-    const source = pooled.output;
-
-    // dump → compress → encrypt → hash → upload: the sha256 and size are those of what is stored.
-    const encryption =
-      config.encryption && !gpg
-        ? await (await import('../crypto/encrypt.js')).createEncryptStage(config.encryption)
-        : undefined;
-    const meter = new Meter();
-    const fanout = new Fanout(stores.length);
-    const uploadProgress = stores.map((): UploadProgress => ({}));
-    const uploads = stores.map((store, i) =>
-      store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
-        contentType,
-        expectedBytes,
-        ...(deps.signal ? { signal: deps.signal } : {}),
-        progress: uploadProgress[i] as UploadProgress,
-      }),
-    );
-    // A line about every 15 s while the archive streams, so a slow or stalled store shows in the log.
-    const progress = startProgress(
-      deps.log,
-      () => meter.bytes,
-      (start, previous, now) =>
-        uploadProgressLine(
-          start,
-          previous,
-          now,
-          stores.map((store, i) => ({
-            where: store.destination.url,
-            ...(uploadProgress[i]?.stored?.() ?? { bytes: 0 }),
-          })),
-        ),
-    );
-    Promise.allSettled(uploads).then(progress.stop, progress.stop);
-    // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
-    uploads.forEach((upload, i) =>
-      upload.catch((error: unknown) =>
-        fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error))),
-      ),
-    );
-    // So does a store whose claim could not be made: its upload must not complete.
-    claiming.forEach((claim, i) =>
-      claim.catch((error: unknown) => {
-        if (!(error instanceof KeyTakenError))
-          fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)));
-      }),
-    );
-    const stages = [
-      source,
-      ...(compressor?.kind === 'in-process' ? [compressor.stream] : []),
-      ...(encryption ? [encryption.stream] : []),
-      meter,
-      gate,
-      fanout,
-    ] as const;
-    const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
-    const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads]);
-    if (flow?.status === 'rejected') {
-      killAll();
-      if (keyTaken) {
-        // As rootCause does: the killed children have exited before the error is reported.
-        await Promise.allSettled(children.map((c) => c.done));
-        throw keyTaken;
-      }
-      if (countFailed && !deps.signal?.aborted) {
-        await Promise.allSettled(children.map((c) => c.done));
-        throw await explainLockWait(countFailed, inspector);
-      }
-      claimErrors.forEach((reason, i) => (settled[i] = { status: 'rejected', reason }));
-      throw await explainLockWait(await rootCause(children, connection, settled, deps.signal, flow.reason), inspector);
-    }
-    const [rowCounts, catalogCounts] = await counts;
-    const claims = await keysFree;
-    claimed = true;
-    // A destination whose claim failed reports the store's answer, not its upload's broken stream.
-    claimErrors.forEach((reason, i) => (settled[i] = { status: 'rejected', reason }));
-    return {
-      measurement: meter.result(),
-      encryption: gpg?.info ?? encryption?.info ?? null,
-      uploads: settled,
-      snapshot: session.snapshotId,
-      rowCounts,
-      catalogCounts,
-      seconds: (Date.now() - t0) / 1000,
-      claims,
-    };
-  } catch (error) {
-    // A failure before the stream (the directory format's pg_dump): name a lock's holder too.
-    throw error instanceof Error ? await explainLockWait(error, inspector) : error;
-  } finally {
-    // Failed before the claims were handed over: release them (unless an archive was stored).
-    if (!claimed) {
-      const outcomes = await Promise.allSettled(claiming);
-      await Promise.all(
-        outcomes.map((o, i) =>
-          o.status === 'fulfilled' ? releaseClaim(stores[i] as ObjectStore, o.value) : undefined,
-        ),
-      );
-    }
-    deps.signal?.removeEventListener('abort', onAbort);
-    killAll();
-    await lockWatch.stop();
-    // Both ends are closed by now unless something failed before the children started.
-    pooled?.childEnd.destroy();
-    pooled?.output.destroy();
-    await session.close().catch(() => undefined);
-    if (tempDir) await rm(tempDir, { recursive: true, force: true });
-    await gpg?.close().catch(() => undefined);
   }
 }
