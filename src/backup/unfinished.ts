@@ -94,3 +94,42 @@ export async function cleanUpTemporaries(stores: ObjectStore[], database: string
     }
   }
 }
+
+/** What this run wrote in each store (same index as the stores), for {@link settleUnfinished}. */
+export interface Written {
+  /** Each store's claim of its key, once the stream handed them over; undefined where it failed. */
+  claims: (Claim | undefined)[];
+  /** Each store's stored archive; undefined where the upload failed. */
+  uploads: (UploadResult | undefined)[];
+  /** True where the globals were written. */
+  globals: boolean[];
+  /** True where the manifest was written. */
+  manifests: boolean[];
+}
+
+/**
+ * Run at the end of a backup, failed or not, so that nothing is left under a final key without its
+ * manifest: removes what a store holds without its manifest ({@link removeUnfinished}), then
+ * releases the claims ({@link releaseClaim}). Never throws.
+ */
+export async function settleUnfinished(
+  stores: ObjectStore[],
+  keys: string[],
+  written: Written,
+  log: Log,
+): Promise<void> {
+  await Promise.all(
+    stores.map(async (store, i) => {
+      if (!written.manifests[i])
+        await removeUnfinished(store, keys[i] as string, written.uploads[i], written.globals[i] === true, log);
+    }),
+  );
+  // A claim is released once its manifest is written, or when nothing was written under its key.
+  // An archive stored without its manifest keeps its claim: the claim marks it as this action's.
+  await Promise.all(
+    written.claims.map(async (claim, i) => {
+      const store = stores[i];
+      if (claim && store) await releaseClaim(store, claim);
+    }),
+  );
+}

@@ -1,28 +1,26 @@
-import { createHash } from 'node:crypto';
 import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
-import { encryptBuffer } from '../backup/encryption.js';
-import { dumpGlobals } from '../backup/globals.js';
+import { streamDump, type Streamed } from '../backup/dump-stream.js';
+import { storeGlobals } from '../backup/globals.js';
+import { buildManifest, manifestText } from '../backup/manifest.js';
 import { checkPatterns, preflightStores } from '../backup/preflight.js';
-import { streamDump } from '../backup/dump-stream.js';
-import { cleanUpTemporaries, releaseClaim, removeUnfinished } from '../backup/unfinished.js';
+import { cleanUpTemporaries, settleUnfinished, type Written } from '../backup/unfinished.js';
 import { verifyArchive } from '../backup/verify.js';
 import type { Config } from '../config/types.js';
 import type { GpgTool } from '../crypto/gpg.js';
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
-import { formatBytes, round3 } from '../format.js';
+import { formatBytes } from '../format.js';
 import type { Log } from '../log.js';
-import { archiveContentType, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
-import type { CompressorsAvailable } from '../pipeline/compression.js';
+import { archiveContentType, type Manifest } from '../manifest.js';
+import type { CompressionPlan, CompressorsAvailable } from '../pipeline/compression.js';
 import { poolerWarning } from '../postgres/classify.js';
 import { checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
-import type { DatabaseInspector } from '../postgres/inspect.js';
-import type { ClientTool, Connection } from '../postgres/types.js';
+import type { DatabaseInspector, ServerInfo } from '../postgres/inspect.js';
+import type { ClientTool, Connection, DumpOptions } from '../postgres/types.js';
 import { PartialBackupError, type BackupResult, type DestinationResult } from '../report/backup-report.js';
-import type { Claim } from '../storage/claim.js';
-import { archiveKey, ENCRYPTED_SUFFIX, globalsKey, manifestKey } from '../storage/keys.js';
+import { archiveKey, ENCRYPTED_SUFFIX, manifestKey } from '../storage/keys.js';
 import { putOwn } from '../storage/put-own.js';
-import type { Destination, ObjectStore, S3Settings, UploadResult } from '../storage/types.js';
+import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 
 /** The I/O a backup needs, passed in so tests can run it against real servers with other settings. */
 export interface BackupDeps {
@@ -69,203 +67,52 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
       log,
     ),
   );
-  const { inspector, server } = await log.group('Connect', async () => {
-    const db = await deps.connect(connection);
-    try {
-      const info = await db.serverInfo();
-      log.info(
-        `Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${info.version}, database size ${formatBytes(info.databaseSizeBytes)}.`,
-      );
-      // Also when the backup then succeeds: it may fail on the next run.
-      const pooler = poolerWarning(connection);
-      if (pooler) log.warning(pooler);
-      await checkPatterns(db, dump, connection.database);
-      return { inspector: db, server: info };
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-  });
+  const { inspector, server } = await log.group('Connect', () => openSource(connection, dump, deps));
   try {
-    const client = await log.group('PostgreSQL client', async () => {
-      const found = await deps.ensureClient(server.major);
-      if (found.warning) log.warning(found.warning);
-      log.info(`Using pg_dump ${found.pgDump.version} (${found.pgDump.path}) for server ${server.version}.`);
-      // pg-dump-args against the options of this pg_dump, before it runs.
-      const problem = checkPgDumpArgsForClient(dump.extraArgs, found.pgDump);
-      if (problem !== undefined) throw new ConfigError(EXTRA_ARGS_INPUT, problem);
-      return found;
-    });
-
-    // pg_dump's stdout is a pipe only for custom and plain; the directory format writes files.
-    const [compressors, stdbuf] = await Promise.all([
-      deps.detectCompressors(),
-      dump.format === 'directory' ? undefined : deps.detectStdbuf(client.pgDump.path),
-    ]);
-    const plan = planCompression(dump.compression, dump.format, client.pgDump.major, compressors);
-    const extension = archiveExtension(dump.format, plan) + (config.encryption ? ENCRYPTED_SUFFIX : '');
-    const contentType = archiveContentType(extension);
-    const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
-    const keys = stores.map((s) =>
-      archiveKey({
-        prefix: s.destination.prefix,
-        database: connection.database,
-        time: started,
-        ...(config.label ? { label: config.label } : {}),
-        extension,
-      }),
-    );
-
-    let claims: (Claim | undefined)[] = [];
+    const client = await log.group('PostgreSQL client', () => findClient(server, dump, deps));
+    const source: Source = { connection, inspector, server, client };
+    const archive = await planArchive(config, deps, source, started);
     // What this run wrote in each store, so that a run failing after the upload leaves nothing under
     // the final keys: an archive (or globals file) without its manifest is removed in `finally`.
-    let uploaded: (UploadResult | undefined)[] = [];
-    const globalsWritten: boolean[] = [];
-    const manifestWritten: boolean[] = [];
+    const written: Written = { claims: [], uploads: [], globals: [], manifests: [] };
     try {
-      const streamed = await log.group('Dump and upload', async () => {
-        log.info(
-          `Format ${dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
-        );
-        return streamDump({
-          connection,
-          dump,
-          rowCounts: config.rowCounts,
-          encryption: config.encryption,
-          inspector,
-          dumper: deps.dumper(client.binDir),
-          compression: { plan, compressors, stdbuf },
-          stores,
-          keys,
-          contentType,
-          expectedBytes: server.databaseSizeBytes,
-          log,
-          tempDir: deps.tempDir,
-          detectGpg: () => deps.detectGpg(),
-          signal: deps.signal,
-        });
-      });
-      claims = streamed.claims;
-      uploaded = streamed.uploads.map((u) => (u.status === 'fulfilled' ? u.value : undefined));
+      const streamed = await log.group('Dump and upload', () => dumpAndUpload(config, deps, source, archive));
+      written.claims = streamed.claims;
+      written.uploads = streamed.uploads.map((u) => (u.status === 'fulfilled' ? u.value : undefined));
+      const results = destinationResults(archive, streamed);
+      await log.group('Verify', () => verifyStored(archive.stores, results, streamed, log));
 
-      const results: DestinationResult[] = stores.map((store, i) => ({
-        url: store.destination.url,
-        key: keys[i] as string,
-        manifestKey: manifestKey(keys[i] as string),
-        ok: streamed.uploads[i]?.status === 'fulfilled',
-        ...(streamed.uploads[i]?.status === 'rejected' ? { error: errorMessage(streamed.uploads[i].reason) } : {}),
-      }));
-
-      await log.group('Verify', async () => {
-        for (const [i, store] of stores.entries()) {
-          const result = results[i] as DestinationResult;
-          if (!result.ok) continue;
-          try {
-            await verifyArchive(
-              store,
-              result.key,
-              streamed.measurement,
-              (streamed.uploads[i] as PromiseFulfilledResult<UploadResult>).value?.etag,
-            );
-            log.info(`${store.destination.url}: ${result.key} verified (${streamed.measurement.bytes} bytes).`);
-          } catch (error) {
-            result.ok = false;
-            result.error = errorMessage(error);
-            log.warning(result.error);
-          }
-        }
-      });
-
-      let globals: Manifest['globals'] = null;
-      if (dump.globals) {
-        globals = await log.group('Globals', async () => {
-          const plain = await dumpGlobals(deps.dumper(client.binDir), connection);
-          const data = config.encryption ? await encryptBuffer(plain, config.encryption) : plain;
-          const sha256 = createHash('sha256').update(data).digest('hex');
-          const key = globalsKey(keys[0] as string);
-          for (const [i, store] of stores.entries()) {
-            if (!results[i]?.ok) continue;
-            await putOwn(
-              store,
-              globalsKey(keys[i] as string),
-              data,
-              config.encryption ? 'application/pgp-encrypted' : 'application/sql',
-            );
-            globalsWritten[i] = true;
-          }
-          log.info(
-            `Globals (roles, tablespaces; no role passwords): ${data.length} bytes${config.encryption ? ', encrypted' : ''}.`,
-          );
-          return { key, bytes: data.length, sha256 };
-        });
-      }
-
-      const finished = deps.now();
-      const durationSeconds = round3((finished.getTime() - started.getTime()) / 1000);
-      const manifest: Manifest = {
-        formatVersion: MANIFEST_FORMAT_VERSION,
-        tool: { name: 'postgres-backup-action', version: deps.version },
+      const globals = dump.globals
+        ? await log.group('Globals', () =>
+            storeGlobals({
+              dumper: deps.dumper(client.binDir),
+              connection,
+              encryption: config.encryption,
+              stores: archive.stores,
+              keys: archive.keys,
+              stored: results.map((r) => r.ok),
+              written: written.globals,
+              log,
+            }),
+          )
+        : null;
+      const manifest = buildManifest({
+        version: deps.version,
         database: connection.database,
-        label: config.label ?? null,
-        server: { version: server.version.split(' ')[0] as string, versionNum: server.versionNum, major: server.major },
-        client: { pgDumpVersion: client.pgDump.version, major: client.pgDump.major },
-        format: dump.format,
-        compression: {
-          method: plan.method,
-          level: plan.level ?? null,
-          where: plan.where,
-          engine: plan.engine ?? (plan.where === 'pg_dump' ? 'pg_dump' : null),
-        },
-        encryption: streamed.encryption,
-        options: {
-          jobs: dump.jobs,
-          schemas: dump.schemas,
-          excludeSchemas: dump.excludeSchemas,
-          tables: dump.tables,
-          excludeTables: dump.excludeTables,
-          excludeTableData: dump.excludeTableData,
-          schemaOnly: dump.schemaOnly,
-          dataOnly: dump.dataOnly,
-          noOwner: dump.noOwner,
-          noPrivileges: dump.noPrivileges,
-          globals: dump.globals,
-          extraArgs: dump.extraArgs,
-        },
-        startedAt: started.toISOString(),
-        finishedAt: finished.toISOString(),
-        durationSeconds,
-        archive: {
-          key: keys[0] as string,
-          bytes: streamed.measurement.bytes,
-          sha256: streamed.measurement.sha256,
-          contentType,
-        },
+        label: config.label,
+        server,
+        pgDump: client.pgDump,
+        dump,
+        compression: archive.plan,
+        streamed,
+        rowCountMode: config.rowCounts,
+        key: archive.keys[0] as string,
+        contentType: archive.contentType,
         globals,
-        databaseSizeBytes: server.databaseSizeBytes,
-        snapshot: streamed.snapshot,
-        rowCounts: { mode: config.rowCounts, tables: streamed.rowCounts },
-        objects: streamed.catalogCounts,
-      };
-
-      await log.group('Manifest', async () => {
-        for (const [i, store] of stores.entries()) {
-          const result = results[i] as DestinationResult;
-          if (!result.ok) continue;
-          const own: Manifest = {
-            ...manifest,
-            archive: { ...manifest.archive, key: result.key },
-            globals: globals ? { ...globals, key: globalsKey(result.key) } : null,
-          };
-          try {
-            await putOwn(store, result.manifestKey, `${JSON.stringify(own, null, 2)}\n`, 'application/json');
-            manifestWritten[i] = true;
-            log.info(`${store.destination.url}: manifest ${result.manifestKey}`);
-          } catch (error) {
-            result.ok = false;
-            result.error = `the archive ${result.key} was stored and verified but its manifest could not be written: ${errorMessage(error)}`;
-          }
-        }
+        started,
+        finished: deps.now(),
       });
+      await log.group('Manifest', () => writeManifests(archive.stores, results, manifest, written.manifests, log));
 
       const result: BackupResult = {
         manifest,
@@ -273,35 +120,198 @@ export async function runBackup(config: Config, deps: BackupDeps): Promise<Backu
         throughput: streamed.measurement.bytes / Math.max(streamed.seconds, 0.001),
       };
       await cleanUpTemporaries(
-        stores.filter((_, i) => results[i]?.ok),
+        archive.stores.filter((_, i) => results[i]?.ok),
         connection.database,
         log,
       );
-
-      const failed = results.filter((r) => !r.ok);
-      if (failed.length > 0) {
-        const good = results.filter((r) => r.ok);
-        const message =
-          `${failed.length} of ${results.length} destinations failed: ${failed.map((r) => `${r.url}: ${r.error}`).join('; ')}` +
-          (good.length > 0 ? ` (stored and verified: ${good.map((r) => `${r.url} ${r.key}`).join(', ')})` : '');
-        // The stored ones still get their outputs, summary rows and retention (main.ts).
-        if (good.length > 0) throw new PartialBackupError(message, result);
-        throw new UploadError(message);
-      }
+      throwIfFailed(result);
       return result;
     } finally {
-      await Promise.all(
-        stores.map((store, i) =>
-          manifestWritten[i]
-            ? undefined
-            : removeUnfinished(store, keys[i] as string, uploaded[i], globalsWritten[i] === true, log),
-        ),
-      );
-      // A claim is released once its manifest is written, or when nothing was written under its key.
-      // An archive stored without its manifest keeps its claim: the claim marks it as this action's.
-      await Promise.all(claims.map((claim, i) => (claim && stores[i] ? releaseClaim(stores[i], claim) : undefined)));
+      await settleUnfinished(archive.stores, archive.keys, written, log);
     }
   } finally {
     await inspector.close();
   }
+}
+
+/** The source once connected: the open connection, its server, and the client chosen for it. */
+interface Source {
+  connection: Connection;
+  inspector: DatabaseInspector;
+  server: ServerInfo;
+  client: { pgDump: ClientTool; binDir: string };
+}
+
+/** Where the archive goes and how it is compressed; `stores` and `keys` share their index. */
+interface Archive {
+  plan: CompressionPlan;
+  compressors: CompressorsAvailable;
+  /** Path of a working `stdbuf` for pg_dump's stdout; undefined: none (or the directory format). */
+  stdbuf: string | undefined;
+  contentType: string;
+  stores: ObjectStore[];
+  keys: string[];
+}
+
+/**
+ * Connects, logs the server, warns of a transaction pooler (also when the backup then succeeds:
+ * it may fail on the next run) and checks the name patterns; the connection is closed on failure.
+ */
+async function openSource(
+  connection: Connection,
+  dump: DumpOptions,
+  deps: BackupDeps,
+): Promise<{ inspector: DatabaseInspector; server: ServerInfo }> {
+  const { log } = deps;
+  const db = await deps.connect(connection);
+  try {
+    const info = await db.serverInfo();
+    log.info(
+      `Connected to ${connection.host}:${connection.port}/${connection.database}: PostgreSQL ${info.version}, database size ${formatBytes(info.databaseSizeBytes)}.`,
+    );
+    const pooler = poolerWarning(connection);
+    if (pooler) log.warning(pooler);
+    await checkPatterns(db, dump, connection.database);
+    return { inspector: db, server: info };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+/** A pg_dump for the server's major, with pg-dump-args checked against its options before it runs. */
+async function findClient(server: ServerInfo, dump: DumpOptions, deps: BackupDeps): Promise<Source['client']> {
+  const found = await deps.ensureClient(server.major);
+  if (found.warning) deps.log.warning(found.warning);
+  deps.log.info(`Using pg_dump ${found.pgDump.version} (${found.pgDump.path}) for server ${server.version}.`);
+  const problem = checkPgDumpArgsForClient(dump.extraArgs, found.pgDump);
+  if (problem !== undefined) throw new ConfigError(EXTRA_ARGS_INPUT, problem);
+  return found;
+}
+
+/** The compression, the archive's name and type, and the stores with each one's archive key. */
+async function planArchive(config: Config, deps: BackupDeps, source: Source, started: Date): Promise<Archive> {
+  const { dump } = config;
+  const { pgDump } = source.client;
+  // pg_dump's stdout is a pipe only for custom and plain; the directory format writes files.
+  const [compressors, stdbuf] = await Promise.all([
+    deps.detectCompressors(),
+    dump.format === 'directory' ? undefined : deps.detectStdbuf(pgDump.path),
+  ]);
+  const plan = planCompression(dump.compression, dump.format, pgDump.major, compressors);
+  const extension = archiveExtension(dump.format, plan) + (config.encryption ? ENCRYPTED_SUFFIX : '');
+  const contentType = archiveContentType(extension);
+  const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
+  const keys = stores.map((s) =>
+    archiveKey({
+      prefix: s.destination.prefix,
+      database: source.connection.database,
+      time: started,
+      ...(config.label ? { label: config.label } : {}),
+      extension,
+    }),
+  );
+  return { plan, compressors, stdbuf, contentType, stores, keys };
+}
+
+/** Logs the plan and runs the dump stream into every store (backup/dump-stream.ts). */
+async function dumpAndUpload(config: Config, deps: BackupDeps, source: Source, archive: Archive): Promise<Streamed> {
+  const { log } = deps;
+  const { plan, compressors, stdbuf, stores, keys } = archive;
+  log.info(
+    `Format ${config.dump.format}, compression ${describeCompression(plan)}${stdbuf ? '; pg_dump stdout buffer 1 MiB (stdbuf)' : ''}; streaming to ${stores.map((s, i) => `${s.destination.url} → ${keys[i]}`).join(', ')}.`,
+  );
+  return streamDump({
+    connection: source.connection,
+    dump: config.dump,
+    rowCounts: config.rowCounts,
+    encryption: config.encryption,
+    inspector: source.inspector,
+    dumper: deps.dumper(source.client.binDir),
+    compression: { plan, compressors, stdbuf },
+    stores,
+    keys,
+    contentType: archive.contentType,
+    expectedBytes: source.server.databaseSizeBytes,
+    log,
+    tempDir: deps.tempDir,
+    detectGpg: () => deps.detectGpg(),
+    signal: deps.signal,
+  });
+}
+
+/** One result per destination: ok where the upload (and the claim) succeeded, else its error. */
+function destinationResults(archive: Archive, streamed: Streamed): DestinationResult[] {
+  return archive.stores.map((store, i) => {
+    const key = archive.keys[i] as string;
+    const upload = streamed.uploads[i];
+    return {
+      url: store.destination.url,
+      key,
+      manifestKey: manifestKey(key),
+      ok: upload?.status === 'fulfilled',
+      ...(upload?.status === 'rejected' ? { error: errorMessage(upload.reason) } : {}),
+    };
+  });
+}
+
+/** Verifies each stored archive ({@link verifyArchive}); a mismatch fails that destination only, with a warning. */
+async function verifyStored(
+  stores: ObjectStore[],
+  results: DestinationResult[],
+  streamed: Streamed,
+  log: Log,
+): Promise<void> {
+  for (const [i, store] of stores.entries()) {
+    const result = results[i];
+    const upload = streamed.uploads[i];
+    if (!result?.ok || upload?.status !== 'fulfilled') continue;
+    try {
+      await verifyArchive(store, result.key, streamed.measurement, upload.value.etag);
+      log.info(`${store.destination.url}: ${result.key} verified (${streamed.measurement.bytes} bytes).`);
+    } catch (error) {
+      result.ok = false;
+      result.error = errorMessage(error);
+      log.warning(result.error);
+    }
+  }
+}
+
+/** Writes each good destination's manifest; one that cannot be written fails that destination only. */
+async function writeManifests(
+  stores: ObjectStore[],
+  results: DestinationResult[],
+  manifest: Manifest,
+  written: boolean[],
+  log: Log,
+): Promise<void> {
+  for (const [i, store] of stores.entries()) {
+    const result = results[i];
+    if (!result?.ok) continue;
+    try {
+      await putOwn(store, result.manifestKey, manifestText(manifest, result.key), 'application/json');
+      written[i] = true;
+      log.info(`${store.destination.url}: manifest ${result.manifestKey}`);
+    } catch (error) {
+      result.ok = false;
+      result.error = `the archive ${result.key} was stored and verified but its manifest could not be written: ${errorMessage(error)}`;
+    }
+  }
+}
+
+/**
+ * @throws PartialBackupError (with `result`) when some destinations failed and others stored the
+ *   backup: those still get their outputs, summary rows and retention (main.ts); UploadError when
+ *   every destination failed.
+ */
+function throwIfFailed(result: BackupResult): void {
+  const results = result.destinations;
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length === 0) return;
+  const good = results.filter((r) => r.ok);
+  const message =
+    `${failed.length} of ${results.length} destinations failed: ${failed.map((r) => `${r.url}: ${r.error}`).join('; ')}` +
+    (good.length > 0 ? ` (stored and verified: ${good.map((r) => `${r.url} ${r.key}`).join(', ')})` : '');
+  if (good.length > 0) throw new PartialBackupError(message, result);
+  throw new UploadError(message);
 }
