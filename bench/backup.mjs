@@ -261,11 +261,11 @@ try {
   let group = 'main';
   const stage = (name, fn) => stages.push({ name, fn, group, runs: [] });
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  const summary = ({ name, group, runs }) => {
+  const summary = ({ name, group: groupName, runs }) => {
     const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
     return {
       name,
-      group,
+      group: groupName,
       median: median(secs),
       cpu: median(runs.map((r) => r.cpuSeconds)),
       s3Cpu: median(runs.map((r) => r.s3CpuSeconds)),
@@ -617,7 +617,7 @@ function descendants(pid) {
 function duBytes(dir) {
   let total = 0;
   const walk = (d) => {
-    let entries = [];
+    let entries;
     try {
       entries = readdirSync(d, { withFileTypes: true });
     } catch {

@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { tmpdir } from 'node:os';
-import { PartialBackupError, runBackup, type BackupDeps } from './commands/backup.js';
+import { runBackup, type BackupDeps } from './commands/backup.js';
 import type { Log } from './log.js';
 import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
 import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
@@ -15,7 +15,7 @@ import { processDumper } from './postgres/dumper.js';
 import { detectStdbuf } from './postgres/stdbuf.js';
 import { connectInspector } from './postgres/inspect.js';
 import { listOutputs, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
-import { backupOutputs, backupSummary } from './report/backup-report.js';
+import { backupOutputs, backupSummary, PartialBackupError } from './report/backup-report.js';
 import { runList } from './commands/list.js';
 import { runCheck } from './commands/check.js';
 import { CheckError, checkOutputs, checkSummary } from './report/check-report.js';

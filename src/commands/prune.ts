@@ -7,7 +7,7 @@ import { pruneResult, type PruneResult } from '../report/retention-report.js';
 import type { RetentionOptions } from '../retention/options.js';
 import { describePolicy, PRUNE_NEEDS_POLICY } from '../retention/policy.js';
 import { keysToKeep, pruneDestination, type DestinationPrune } from '../retention/prune-destination.js';
-import type { BackupResult } from './backup.js';
+import type { BackupResult } from '../report/backup-report.js';
 
 /** Everything runPrune and runList need (no database connection: backups are found by name). */
 export type RetentionCommandOptions = RetentionOptions;

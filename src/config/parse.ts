@@ -8,7 +8,8 @@ import {
   parseInteger,
   type ConnectionInputNames,
 } from './values.js';
-import type { Compression, CompressionMethod, DumpFormat, DumpOptions } from '../postgres/types.js';
+import type { Compression, CompressionMethod } from '../pipeline/compression.js';
+import type { DumpFormat, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 import { withDefaults, type InputName } from './inputs.js';

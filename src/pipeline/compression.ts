@@ -1,9 +1,18 @@
 import zlib from 'node:zlib';
 import type { Duplex, Writable } from 'node:stream';
 import { which } from '@actions/io';
-import type { Compression, CompressionMethod, DumpFormat } from '../postgres/types.js';
 import { spawnStage, type ChildStage } from './process.js';
 import { STREAM_HIGH_WATER_MARK } from './stages.js';
+
+/** The compression methods of an archive (`compression` input). */
+export type CompressionMethod = 'zstd' | 'gzip' | 'lz4' | 'none';
+
+/** A compression method and, when the user gave one, its level. */
+export interface Compression {
+  method: CompressionMethod;
+  /** Level, when the user gave one (zstd 1–22, gzip 1–9, lz4 1–12). */
+  level?: number;
+}
 
 /** Default levels: zstd 3 and lz4 1 are the fast settings; gzip 6 is gzip's own default. */
 export const DEFAULT_LEVEL: Record<Exclude<CompressionMethod, 'none'>, number> = { zstd: 3, gzip: 6, lz4: 1 };
@@ -31,64 +40,6 @@ export interface CompressionPlan {
   engine?: StreamEngine;
   /** Suffix after the format's extension: '', '.zst', '.lz4' or '.gz'. */
   suffix: string;
-}
-
-/**
- * Decides where the archive is compressed.
- *
- * gzip is always pg_dump's own (`--compress=N`; every supported major). zstd and lz4 are passed to
- * pg_dump from PostgreSQL 16 on (`--compress=zstd:3`, PostgreSQL docs "pg_dump", option
- * `--compress`), so custom and directory archives stay native for `pg_restore -j`. With an older
- * client the dump is taken with `--compress=0` and compressed in the stream: by the zstd/lz4
- * command-line tool when there is one, else (zstd only) by Node's zlib. For the plain format, pg_dump's own compression
- * compresses the whole file, so the suffix says so.
- * @throws Error when the method cannot be had (lz4 with pg_dump < 16 and no lz4 CLI, zstd likewise).
- */
-export function planCompression(
-  compression: Compression,
-  format: DumpFormat,
-  clientMajor: number,
-  available: CompressorsAvailable,
-): CompressionPlan {
-  const { method } = compression;
-  if (method === 'none') return { method, pgDumpCompress: '0', where: 'none', suffix: '' };
-  const level = compression.level ?? DEFAULT_LEVEL[method];
-  const plainSuffix = { gzip: '.gz', zstd: '.zst', lz4: '.lz4' }[method];
-  if (method === 'gzip') {
-    return {
-      method,
-      level,
-      pgDumpCompress: String(level),
-      where: 'pg_dump',
-      suffix: format === 'plain' ? plainSuffix : '',
-    };
-  }
-  if (clientMajor >= 16) {
-    return {
-      method,
-      level,
-      pgDumpCompress: `${method}:${level}`,
-      where: 'pg_dump',
-      suffix: format === 'plain' ? plainSuffix : '',
-    };
-  }
-  let engine: StreamEngine | undefined;
-  // The CLI first: pg_dump writes straight into it (no copy through Node) and it compresses on
-  // every core (-T0); on Node 24 it took 3.4 s where Node's zlib zstd took 5.0 s (docs/benchmarks.md).
-  if (method === 'zstd') engine = available.zstdCli ? 'zstd-cli' : available.nodeZstd ? 'node-zlib' : undefined;
-  else engine = available.lz4Cli ? 'lz4-cli' : undefined;
-  if (engine === undefined) {
-    throw new Error(
-      `compression ${method} needs pg_dump 16 or newer, ${method === 'zstd' ? "Node 24's zlib or " : ''}the ${method} command-line tool; ` +
-        `pg_dump ${clientMajor} is in use and no ${method} tool was found. Install ${method} (apt-get install ${method}) or set compression: gzip.`,
-    );
-  }
-  return { method, level, pgDumpCompress: '0', where: 'stream', engine, suffix: plainSuffix };
-}
-
-/** File extension of an archive: dump (custom), sql (plain), tar (directory, tarred) + suffix. */
-export function archiveExtension(format: DumpFormat, plan: CompressionPlan): string {
-  return { custom: 'dump', plain: 'sql', directory: 'tar' }[format] + plan.suffix;
 }
 
 /**

@@ -101,7 +101,6 @@ export async function openPooledPipe(dir: string): Promise<PooledPipe> {
       allocated += 1;
       return Buffer.allocUnsafeSlow(POOLED_READ_BYTES);
     };
-    let output!: PooledOutput;
     const accepted = new Promise<net.Socket>((resolve, reject) => {
       server.once('connection', resolve);
       server.once('error', reject);
@@ -118,7 +117,7 @@ export async function openPooledPipe(dir: string): Promise<PooledPipe> {
         },
       },
     });
-    output = new PooledOutput(reader);
+    const output = new PooledOutput(reader);
     let childEnd: net.Socket;
     try {
       childEnd = await Promise.race([accepted, new Promise<never>((_, reject) => reader.once('error', reject))]);

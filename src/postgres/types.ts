@@ -1,3 +1,5 @@
+import type { Compression } from '../pipeline/compression.js';
+
 /** libpq sslmode values (PostgreSQL docs, "34.19 SSL Support", table 34.1). */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -29,13 +31,6 @@ export interface ClientTool {
 }
 
 export type DumpFormat = 'custom' | 'directory' | 'plain';
-export type CompressionMethod = 'zstd' | 'gzip' | 'lz4' | 'none';
-
-export interface Compression {
-  method: CompressionMethod;
-  /** Level, when the user gave one (zstd 1–22, gzip 1–9, lz4 1–12). */
-  level?: number;
-}
 
 /** What to dump and how (the pg_dump options this action exposes). */
 export interface DumpOptions {

@@ -1,5 +1,37 @@
-import type { BackupResult } from '../commands/backup.js';
+import { UploadError } from '../errors.js';
 import { formatBytes } from '../format.js';
+import type { Manifest } from '../manifest.js';
+
+/** One destination's outcome. */
+export interface DestinationResult {
+  url: string;
+  key: string;
+  manifestKey: string;
+  ok: boolean;
+  error?: string;
+}
+
+/** What a successful backup produced (outputs and summary are made from it). */
+export interface BackupResult {
+  manifest: Manifest;
+  destinations: DestinationResult[];
+  /** Bytes per second of archive stored, over the dump+upload phase. */
+  throughput: number;
+}
+
+/**
+ * Some destinations stored and verified the archive and its manifest, others failed. `result` holds
+ * every destination (`ok` false with `error` for the failed ones); the backup as a whole failed.
+ * Declared beside the result it carries: errors.ts and backup/ sit below report/ and cannot name it.
+ */
+export class PartialBackupError extends UploadError {
+  constructor(
+    message: string,
+    readonly result: BackupResult,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Step outputs of `command: backup` (names as declared in action.yml). When some destinations

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { INPUT_DEFAULTS, MODULE_INPUTS } from '../../src/config/inputs.js';
 import { SECRET_INPUTS } from '../../src/config/mask.js';
 import { backupOutputs } from '../../src/report/backup-report.js';
-import type { BackupResult } from '../../src/commands/backup.js';
+import type { BackupResult } from '../../src/report/backup-report.js';
 import { VERSION } from '../../src/version.js';
 import { listOutputs, pruneOutputs } from '../../src/report/retention-report.js';
 import { RESTORE_OUTPUTS } from '../../src/restore/options.js';

@@ -1,5 +1,6 @@
-import { archiveExtension, planCompression, type CompressorsAvailable } from '../../src/pipeline/compression.js';
-import type { Compression, DumpFormat } from '../../src/postgres/types.js';
+import { archiveExtension, planCompression } from '../../src/backup/compression-plan.js';
+import type { Compression, CompressorsAvailable } from '../../src/pipeline/compression.js';
+import type { DumpFormat } from '../../src/postgres/types.js';
 
 const ALL: CompressorsAvailable = { nodeZstd: true, zstdCli: '/usr/bin/zstd', lz4Cli: '/usr/bin/lz4' };
 const CLI_ONLY: CompressorsAvailable = { nodeZstd: false, zstdCli: '/usr/bin/zstd', lz4Cli: '/usr/bin/lz4' };
