@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, s
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { Manifest } from '../../src/manifest.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { FakeGitHub } from '../support/fake-github.js';
@@ -67,7 +68,7 @@ function execFileSyncText(file: string, args: string[]): string {
 function pathWithout(names: string[]): string {
   const dir = mkdtempSync(path.join(work, 'path-'));
   for (const entry of (process.env.PATH ?? '').split(':').filter(Boolean).reverse()) {
-    let files: string[] = [];
+    let files: string[];
     try {
       files = readdirSync(entry);
     } catch {
@@ -109,7 +110,9 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expect(run.outputs['manifest-key']).toBe(`${key}.manifest.json`);
     expect(run.outputs['server-version']).toMatch(/^15\./);
     expect(Number(run.outputs['duration-seconds'])).toBeGreaterThan(0);
-    const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'),
+    ) as Manifest;
     expect(manifest.archive.sha256).toBe(run.outputs['sha256']);
     // The zstd CLI is on PATH, so it compresses (pg_dump writes straight into it).
     expect(manifest.compression.engine).toBe('zstd-cli');
@@ -145,7 +148,9 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
       return;
     }
     expect(run.exitCode).toBe(0);
-    const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'),
+    ) as Manifest;
     expect(manifest.compression.engine).toBe('node-zlib');
     const file = path.join(folder, run.outputs['backup-key'] as string);
     const { stdout: toc } = await execFileAsync(

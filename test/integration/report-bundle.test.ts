@@ -87,7 +87,7 @@ async function timed(options: Parameters<typeof runAction>[0]): Promise<TimedRun
 function keyTime(key: string): Date {
   const m = /\/(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z[.-]/.exec(key);
   if (!m) throw new Error(`no time in key ${key}`);
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
+  const [, y, mo, d, h, mi, s] = m.map<number>(Number);
   return new Date(Date.UTC(y as number, (mo as number) - 1, d, h, mi, s));
 }
 

@@ -482,7 +482,7 @@ describe('retention against s3rver', () => {
       expect(await listKeys(store, 'small/')).toHaveLength(6);
 
       const plain = await runList({ ...options(destination, recordingLog()), policy: undefined });
-      expect(JSON.parse(listJson(plain))[0]).not.toHaveProperty('retention');
+      expect((JSON.parse(listJson(plain)) as unknown[])[0]).not.toHaveProperty('retention');
       expect(listSummary(plain)).toContain('No retention policy set.');
     }, 30_000);
   });
@@ -689,7 +689,10 @@ describe('retention in a file:// destination', () => {
 async function makeUndeletable(path: string): Promise<() => Promise<void>> {
   if (process.getuid?.() === 0) {
     execFileSync('chattr', ['+i', path]);
-    return async () => void execFileSync('chattr', ['-i', path]);
+    return () => {
+      execFileSync('chattr', ['-i', path]);
+      return Promise.resolve();
+    };
   }
   const folder = path.slice(0, path.lastIndexOf('/'));
   await chmod(folder, 0o555);

@@ -140,6 +140,7 @@ describe('S3ObjectStore against s3rver', () => {
       key: 'db/big.dump',
       bytes: 40 * MiB,
       parts: 5,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
       etag: expect.stringMatching(/^[0-9a-f]{32}-5$|^[0-9a-f]{32}$/),
     });
     expect(uploadParts(server, 'db/big.dump')).toBe(5);
@@ -393,7 +394,7 @@ describe('S3ObjectStore when the server goes away', () => {
         expect(await store.head('db/crash.dump')).toBeUndefined();
         // The upload id the store could not abort is still open on the server, as the message says.
         const pending = await second.pendingMultipartUploads(BUCKET);
-        expect(pending.map((upload) => upload.key)).toEqual(['db/crash.dump']);
+        expect(pending.map((open) => open.key)).toEqual(['db/crash.dump']);
         expect(message).toContain(pending[0]?.uploadId ?? '?');
       } finally {
         await second.stop();
