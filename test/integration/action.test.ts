@@ -15,7 +15,9 @@ import type { Manifest } from '../../src/manifest.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { FakeGitHub } from '../support/fake-github.js';
+import { keyTime } from '../support/key-time.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { clockReaches } from '../support/poll.js';
 import { startS3Server, testS3Settings } from '../support/s3-server.js';
 
 const execFileAsync = promisify(execFile);
@@ -312,7 +314,8 @@ describe('retention through the bundle', () => {
     };
     const keys: string[] = [];
     for (let i = 0; i < 3; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 1100)); // keys have whole seconds
+      // Keys have whole seconds: each backup must get a later one than the one before.
+      if (i > 0) await clockReaches(keyTime(keys[i - 1] as string).getTime() + 1000);
       const run = await runAction({ inputs: backupInputs });
       expect(run.exitCode).toBe(0);
       expectNoSecret(run);

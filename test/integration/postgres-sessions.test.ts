@@ -13,6 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
+import { until } from '../support/poll.js';
 import { startS3Server, testS3Inputs, type S3Server } from '../support/s3-server.js';
 
 const T = 120_000;
@@ -98,16 +99,6 @@ async function connect(applicationName: string): Promise<pg.Client> {
   await client.connect();
   holders.push(client);
   return client;
-}
-
-async function until<V>(what: string, probe: () => Promise<V | undefined>, timeoutMs = 30_000): Promise<V> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function errorLine(run: ActionRun): string {

@@ -20,6 +20,7 @@ import {
   type S3Proxy,
   type S3Server,
 } from '../support/s3-server.js';
+import { eventually } from '../support/poll.js';
 import { rejectionOf } from '../support/rejection.js';
 
 const BUCKET = 'backups';
@@ -81,11 +82,7 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  if (!(await eventually(condition, { timeoutMs, intervalMs: 20 }))) throw new Error(`timed out waiting for ${what}`);
 }
 
 async function putMany(store: S3ObjectStore, keys: string[]): Promise<void> {
