@@ -258,8 +258,8 @@ try {
   // so that drift on the machine (a checkpoint, another process) spreads over every stage alike.
   // Stages of the 1 GB database, then the same few on Pagila (the `small` group: fixed cost).
   const stages = [];
-  let group = 'main';
-  const stage = (name, fn) => stages.push({ name, fn, group, runs: [] });
+  let currentGroup = 'main';
+  const stage = (name, fn) => stages.push({ name, fn, group: currentGroup, runs: [] });
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const summary = ({ name, group: groupName, runs }) => {
     const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
@@ -447,7 +447,7 @@ try {
 
   // The fixed cost of a run: start-up, connection, client checks, the SDK's load, the first
   // requests and the manifest weigh most on small databases.
-  group = 'small';
+  currentGroup = 'small';
   const pagilaUrl = `postgres://postgres@127.0.0.1:${port}/pagila`;
   stage('pg_dump -Fc -Z0 > /dev/null (Pagila)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`, 'pagila'));
   action('action → S3 (Pagila)', { 'database-url': pagilaUrl, destination: 's3://bench/s', 's3-endpoint': endpoint });

@@ -11,10 +11,13 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, s
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { Manifest } from '../../src/manifest.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { FakeGitHub } from '../support/fake-github.js';
+import { keyTime } from '../support/key-time.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { clockReaches } from '../support/poll.js';
 import { startS3Server, testS3Settings } from '../support/s3-server.js';
 
 const execFileAsync = promisify(execFile);
@@ -67,7 +70,7 @@ function execFileSyncText(file: string, args: string[]): string {
 function pathWithout(names: string[]): string {
   const dir = mkdtempSync(path.join(work, 'path-'));
   for (const entry of (process.env.PATH ?? '').split(':').filter(Boolean).reverse()) {
-    let files: string[] = [];
+    let files: string[];
     try {
       files = readdirSync(entry);
     } catch {
@@ -109,7 +112,9 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expect(run.outputs['manifest-key']).toBe(`${key}.manifest.json`);
     expect(run.outputs['server-version']).toMatch(/^15\./);
     expect(Number(run.outputs['duration-seconds'])).toBeGreaterThan(0);
-    const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'),
+    ) as Manifest;
     expect(manifest.archive.sha256).toBe(run.outputs['sha256']);
     // The zstd CLI is on PATH, so it compresses (pg_dump writes straight into it).
     expect(manifest.compression.engine).toBe('zstd-cli');
@@ -145,7 +150,9 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
       return;
     }
     expect(run.exitCode).toBe(0);
-    const manifest = JSON.parse(readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(path.join(folder, run.outputs['manifest-key'] as string), 'utf8'),
+    ) as Manifest;
     expect(manifest.compression.engine).toBe('node-zlib');
     const file = path.join(folder, run.outputs['backup-key'] as string);
     const { stdout: toc } = await execFileAsync(
@@ -307,7 +314,8 @@ describe('retention through the bundle', () => {
     };
     const keys: string[] = [];
     for (let i = 0; i < 3; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 1100)); // keys have whole seconds
+      // Keys have whole seconds: each backup must get a later one than the one before.
+      if (i > 0) await clockReaches(keyTime(keys[i - 1] as string).getTime() + 1000);
       const run = await runAction({ inputs: backupInputs });
       expect(run.exitCode).toBe(0);
       expectNoSecret(run);

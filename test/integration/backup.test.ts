@@ -113,6 +113,7 @@ test("custom format, zstd in the stream, to S3: restores with pg_restore to the 
     method: 'zstd',
     level: 3,
     where: 'stream',
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
     engine: expect.stringMatching(/^(node-zlib|zstd-cli)$/),
   });
   expect(manifest.server.major).toBe(15);
@@ -540,19 +541,19 @@ describe('encrypted archives', () => {
       format: 'object',
       config: { aeadProtect: true },
     });
-    const aead = await encrypt({
+    const aead = (await encrypt({
       message: await createMessage({ binary: new Uint8Array([1]) }),
       encryptionKeys: key.publicKey,
       format: 'binary',
       config: { aeadProtect: true },
-    });
-    writeFileSync(path.join(work, 'aead.pgp'), aead as Uint8Array);
+    })) as Uint8Array;
+    writeFileSync(path.join(work, 'aead.pgp'), aead);
     const tool = fakeGpg('gpg-aead', `cat >/dev/null; cat '${path.join(work, 'aead.pgp')}'`);
     const from = logged.length;
     const result = await backup(
       { destination: 's3://backups/enc-fallback', 'encryption-public-key': publicKey },
       true,
-      { detectGpg: async () => tool },
+      { detectGpg: () => Promise.resolve(tool) },
     );
     expect(result.manifest.encryption).toMatchObject({ mode: 'public-key', engine: 'openpgp.js' });
     expect(logged.slice(from)).toContainEqual(
@@ -589,7 +590,7 @@ describe('encrypted archives', () => {
       backup(
         { destination: 's3://backups/enc-dies', 'encryption-public-key': publicKey, 'row-counts': 'estimate' },
         true,
-        { detectGpg: async () => tool },
+        { detectGpg: () => Promise.resolve(tool) },
       ),
       EncryptError,
     );

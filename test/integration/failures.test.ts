@@ -54,11 +54,11 @@ function inputs(prefix: string): Record<string, string> {
 /** Resolves once the S3 server has stored at least one part of a multipart upload. */
 async function firstPartStored(server: S3Server): Promise<void> {
   const start = server.requests.length;
-  for (let i = 0; i < 600; i++) {
-    if (server.requests.slice(start).some((r) => r.startsWith('PUT ') && r.includes('partNumber='))) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('no multipart part was uploaded within 30 s');
+  const stored = await eventually(
+    () => server.requests.slice(start).some((r) => r.startsWith('PUT ') && r.includes('partNumber=')),
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+  if (!stored) throw new Error('no multipart part was uploaded within 30 s');
 }
 
 async function objectsUnder(prefix: string): Promise<string[]> {

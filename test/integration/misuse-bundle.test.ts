@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runAction } from '../support/action-runner.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { eventually } from '../support/poll.js';
 import { startS3Server, testS3Inputs, type S3Server } from '../support/s3-server.js';
 
 const PASSWORD = 'Misuse-pw-41c7';
@@ -98,11 +99,11 @@ async function enableTls(): Promise<void> {
   writeFileSync(path.join(workspace, 'certs', 'ca.crt'), execFileSync('cat', [path.join(dir, 'ca.crt')]));
   await cluster.psql('postgres', 'ALTER SYSTEM SET ssl = on');
   await cluster.psql('postgres', 'SELECT pg_reload_conf()');
-  const deadline = Date.now() + 30_000;
-  while ((await cluster.psql('postgres', 'SHOW ssl')) !== 'on') {
-    if (Date.now() > deadline) throw new Error('ssl did not turn on');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const on = await eventually(async () => (await cluster.psql('postgres', 'SHOW ssl')) === 'on', {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
+  if (!on) throw new Error('ssl did not turn on');
 }
 
 beforeAll(async () => {

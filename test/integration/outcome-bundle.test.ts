@@ -155,7 +155,7 @@ describe('check: a damaged newest backup fails the check, naming the key and the
   }, 60_000);
 
   // Each case: a folder with one backup, damaged one way; the message must name the key and the damage.
-  const cases: { name: string; make(folder: string): string; expected: (key: string) => RegExp }[] = [
+  const cases: { name: string; make: (folder: string) => string; expected: (key: string) => RegExp }[] = [
     {
       name: 'the newest archive has no manifest (an older complete one exists)',
       make(folder) {

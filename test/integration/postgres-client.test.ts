@@ -72,12 +72,13 @@ function memoryCache() {
   const restored: string[] = [];
   const saved: string[] = [];
   const cache: ClientCache = {
-    async restore(key) {
+    restore(key) {
       restored.push(key);
-      return false;
+      return Promise.resolve(false);
     },
-    async save(key) {
+    save(key) {
       saved.push(key);
+      return Promise.resolve();
     },
   };
   return { cache, restored, saved };
@@ -128,6 +129,7 @@ test(
     const { runner, calls } = recordingRunner();
     const { log, lines } = recordingLog();
     const result = await ensureClient({ serverMajor: 15, install: true, runner, log });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
     expect(result).toEqual({ pgDump: expect.objectContaining({ path: `${PG15}/pg_dump`, major: 15 }), binDir: PG15 });
     expect(calls).toEqual([]);
     expect(lines).toEqual([]);
@@ -215,13 +217,14 @@ describe('the .deb cache (dpkg/apt answered by the test; the files and the searc
   function restoringCache(files: string[]) {
     const saved: Array<[string, string[]]> = [];
     const cache: ClientCache = {
-      async restore(_key, paths) {
+      restore(_key, paths) {
         mkdirSync(paths[0]!, { recursive: true });
         for (const f of files) writeFileSync(path.join(paths[0]!, f), 'deb');
-        return files.length > 0;
+        return Promise.resolve(files.length > 0);
       },
-      async save(key, paths) {
+      save(key, paths) {
         saved.push([key, paths]);
+        return Promise.resolve();
       },
     };
     return { cache, saved };

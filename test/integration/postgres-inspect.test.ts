@@ -439,15 +439,18 @@ describe('the snapshot session against a role with its own timeouts (ALTER ROLE 
       try {
         const session = await idler.openSnapshot();
         // Poll the server: the session must still be there, idle in its transaction, after 600 ms.
-        for (;;) {
-          const out = await cluster.psql(
-            'pagila',
-            `SELECT state || '|' || (extract(epoch FROM now() - state_change) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`,
-          );
-          expect(out).toMatch(/^idle in transaction\|(true|false)$/);
-          if (out.endsWith('true')) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        const idleLongEnough = await eventually(
+          async () => {
+            const out = await cluster.psql(
+              'pagila',
+              `SELECT state || '|' || (extract(epoch FROM now() - state_change) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`,
+            );
+            expect(out).toMatch(/^idle in transaction\|(true|false)$/);
+            return out.endsWith('true');
+          },
+          { timeoutMs: 30_000, intervalMs: 50 },
+        );
+        expect(idleLongEnough).toBe(true);
         // The watch's connection outlived the role's idle_session_timeout too.
         expect((await idler.serverInfo()).major).toBe(15);
         const { stdout } = await execFileAsync(

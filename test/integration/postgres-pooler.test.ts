@@ -74,7 +74,7 @@ test(
     try {
       on6543 = await startCluster({ port: 6543 });
     } catch (error) {
-      throw new Error(`port 6543 must be free on 127.0.0.1 for this test: ${String(error)}`);
+      throw new Error(`port 6543 must be free on 127.0.0.1 for this test: ${String(error)}`, { cause: error });
     }
     try {
       const run = await runAction({

@@ -19,7 +19,9 @@ import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { FakeGitHub, type FakeIssue } from '../support/fake-github.js';
+import { keyTime } from '../support/key-time.js';
 import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { clockReaches } from '../support/poll.js';
 import { startS3Server, testS3Inputs, type S3Server } from '../support/s3-server.js';
 
 const TOKEN = 'ghs_ReportBundleToken_0123456789';
@@ -81,14 +83,6 @@ async function timed(options: Parameters<typeof runAction>[0]): Promise<TimedRun
   const started = Date.now();
   const run = await runAction(options);
   return { run, started, ended: Date.now() };
-}
-
-/** The UTC time written into an object key (`…/2026-05-01T030000Z-label.dump…`). */
-function keyTime(key: string): Date {
-  const m = /\/(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z[.-]/.exec(key);
-  if (!m) throw new Error(`no time in key ${key}`);
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  return new Date(Date.UTC(y as number, (mo as number) - 1, d, h, mi, s));
 }
 
 /** `2026-05-01 03:00:00 UTC`, the form the issue uses for times (written here independently). */
@@ -252,7 +246,7 @@ describe('command: check through the bundle (local folder)', () => {
     first = await timed({ inputs: backupInputs });
     if (first.run.exitCode !== 0) throw new Error(`first backup failed:\n${first.run.stdout}`);
     // Keys have whole seconds: the second backup must get a later one.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await clockReaches(keyTime(first.run.outputs['backup-key'] as string).getTime() + 1000);
     newest = await timed({ inputs: backupInputs });
     if (newest.run.exitCode !== 0) throw new Error(`second backup failed:\n${newest.run.stdout}`);
   }, 180_000);
@@ -310,8 +304,7 @@ describe('command: check through the bundle (local folder)', () => {
     const key = newest.run.outputs['backup-key'] as string;
     const time = keyTime(key).getTime();
     // Make the newest backup at least 3 s old so that max-age 1s cannot pass.
-    const wait = time + 3000 - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await clockReaches(time + 3000);
     const before = github.issues.length;
     const check = await timed({
       env: githubEnv(6001, 'check'),

@@ -259,9 +259,9 @@ describe('retention against s3rver', () => {
     test('a GFS prune leaves exactly the planned set, and foreign objects', async () => {
       const expected = planRetention(entries, GFS, NOW);
       const log = recordingLog();
-      const t0 = Date.now();
+      const before = server.responses.length;
       const result = await runPrune(options(destination, log));
-      const seconds = (Date.now() - t0) / 1000;
+      const requests = server.responses.slice(before);
       const execution = result.destinations[0]?.execution;
       expect(execution?.failed).toEqual([]);
       expect(execution?.plan.kept.map((k) => [k.backup.key, k.reasons])).toEqual(
@@ -282,7 +282,9 @@ describe('retention against s3rver', () => {
       expect(deletes.filter((line) => line.endsWith(' 200')).length).toBe(
         2 * Math.ceil(expected.deleted.length / 1000),
       );
-      expect(seconds).toBeLessThan(60);
+      // What keeps a prune of 10,000 backups fast (a wall-clock bound of 60 s failed at 156 s and 235 s on a
+      // loaded machine): requests per thousand keys (listing pages, batched deletes), none per backup.
+      expect(requests.length).toBeLessThan(entries.length / 50);
       const summary = pruneSummary(result);
       expect(summary).toContain(
         '| `big/shop/2026-11-25T113000Z.dump.zst` | 2026-11-25T11:30:00.000Z | newest complete, daily 1/7, weekly 1/4, monthly 1/12, yearly 1/5 |',
@@ -482,7 +484,7 @@ describe('retention against s3rver', () => {
       expect(await listKeys(store, 'small/')).toHaveLength(6);
 
       const plain = await runList({ ...options(destination, recordingLog()), policy: undefined });
-      expect(JSON.parse(listJson(plain))[0]).not.toHaveProperty('retention');
+      expect((JSON.parse(listJson(plain)) as unknown[])[0]).not.toHaveProperty('retention');
       expect(listSummary(plain)).toContain('No retention policy set.');
     }, 30_000);
   });
@@ -689,7 +691,10 @@ describe('retention in a file:// destination', () => {
 async function makeUndeletable(path: string): Promise<() => Promise<void>> {
   if (process.getuid?.() === 0) {
     execFileSync('chattr', ['+i', path]);
-    return async () => void execFileSync('chattr', ['-i', path]);
+    return () => {
+      execFileSync('chattr', ['-i', path]);
+      return Promise.resolve();
+    };
   }
   const folder = path.slice(0, path.lastIndexOf('/'));
   await chmod(folder, 0o555);

@@ -34,6 +34,7 @@ import { claimObjectKey } from '../../src/storage/claim.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
+import { clockReaches, eventually } from '../support/poll.js';
 import {
   answerS3Error,
   startS3Proxy,
@@ -102,7 +103,8 @@ function filesIn(folder: string): string[] {
 
 /** Waits until the wall clock is within the first 150 ms of a second, so two runs started now get one key. */
 async function startOfSecond(): Promise<void> {
-  while (Date.now() % 1000 > 150 || Date.now() % 1000 < 20) await new Promise((r) => setTimeout(r, 5));
+  const ms = (): number => Date.now() % 1000;
+  if (!(await eventually(() => ms() >= 20 && ms() <= 150, { intervalMs: 5 }))) throw new Error('the clock stood still');
 }
 
 const RACE_MESSAGE =
@@ -352,7 +354,7 @@ describe('only what this action wrote is deleted', () => {
 /** Resolves once the wall clock is in the next whole second; returns that second (ms). */
 async function afterThisSecond(): Promise<number> {
   const next = Math.ceil((Date.now() + 1) / 1000) * 1000;
-  while (Date.now() < next) await new Promise((r) => setTimeout(r, 10));
+  await clockReaches(next);
   return next;
 }
 

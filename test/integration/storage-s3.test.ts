@@ -20,6 +20,7 @@ import {
   type S3Proxy,
   type S3Server,
 } from '../support/s3-server.js';
+import { eventually } from '../support/poll.js';
 import { rejectionOf } from '../support/rejection.js';
 
 const BUCKET = 'backups';
@@ -81,11 +82,7 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  if (!(await eventually(condition, { timeoutMs, intervalMs: 20 }))) throw new Error(`timed out waiting for ${what}`);
 }
 
 async function putMany(store: S3ObjectStore, keys: string[]): Promise<void> {
@@ -140,6 +137,7 @@ describe('S3ObjectStore against s3rver', () => {
       key: 'db/big.dump',
       bytes: 40 * MiB,
       parts: 5,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
       etag: expect.stringMatching(/^[0-9a-f]{32}-5$|^[0-9a-f]{32}$/),
     });
     expect(uploadParts(server, 'db/big.dump')).toBe(5);
@@ -393,7 +391,7 @@ describe('S3ObjectStore when the server goes away', () => {
         expect(await store.head('db/crash.dump')).toBeUndefined();
         // The upload id the store could not abort is still open on the server, as the message says.
         const pending = await second.pendingMultipartUploads(BUCKET);
-        expect(pending.map((upload) => upload.key)).toEqual(['db/crash.dump']);
+        expect(pending.map((open) => open.key)).toEqual(['db/crash.dump']);
         expect(message).toContain(pending[0]?.uploadId ?? '?');
       } finally {
         await second.stop();

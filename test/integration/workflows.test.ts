@@ -23,7 +23,7 @@ import { actionYaml, parseOutputFile, runAction } from '../support/action-runner
 import { FakeGitHub } from '../support/fake-github.js';
 import { loadPagila, pgBinDir, repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
-import { condition, interpolate, evaluate, type Context, type Value } from '../support/workflow-context.js';
+import { condition, interpolate, evaluate, scalarText, type Context, type Value } from '../support/workflow-context.js';
 
 type Dict = Record<string, unknown>;
 
@@ -98,7 +98,7 @@ class WorkflowRunner {
     },
   ): Promise<WorkflowResult> {
     const doc = parse(readFileSync(path.join(repoRoot(), file), 'utf8')) as Dict;
-    const name = String(doc['name'] ?? file);
+    const name = scalarText(doc['name'] ?? file);
     const workflowName = event.callerName ?? name;
     const on = (doc['on'] ?? {}) as Dict;
     const called = event.name === 'workflow_call';
@@ -117,7 +117,7 @@ class WorkflowRunner {
         inputs[k] = typed(
           file,
           k,
-          String(spec['type'] ?? 'string'),
+          scalarText(spec['type'] ?? 'string'),
           k in given ? (given[k] as Value) : ((spec['default'] as Value | undefined) ?? null),
         );
       } else {
@@ -258,7 +258,7 @@ class WorkflowRunner {
     const status = { failed: false };
     const steps = (job['steps'] ?? []) as Dict[];
     for (const [index, step] of steps.entries()) {
-      const stepName = String(step['name'] ?? step['id'] ?? step['uses'] ?? `step ${index + 1}`);
+      const stepName = scalarText(step['name'] ?? step['id'] ?? step['uses'] ?? `step ${index + 1}`);
       const record: StepRecord = { workflow: file, job: id, step: stepName, kind: 'not-run' };
       this.steps.push(record);
       const stepId = typeof step['id'] === 'string' ? step['id'] : undefined;
@@ -340,7 +340,7 @@ function declaredJobOutputs(job: Dict): Record<string, string> {
 
 function toList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  return Array.isArray(value) ? value.map(String) : [String(value)];
+  return Array.isArray(value) ? value.map(scalarText) : [scalarText(value)];
 }
 
 /** Jobs in an order where every job comes after the jobs it needs. */
@@ -380,7 +380,7 @@ function typed(file: string, name: string, type: string, value: Value): Value {
       throw new Error(`${file}: input '${name}' is a number, got ${JSON.stringify(value)}`);
     return n;
   }
-  return value === null ? '' : typeof value === 'string' ? value : String(value);
+  return value === null ? '' : scalarText(value);
 }
 
 /** Runs a `run:` script as the runner's bash does (`bash --noprofile --norc -eo pipefail`). */
@@ -589,6 +589,7 @@ describe('starter workflows through the reusable workflows, run against local se
     expect(github.issues[0]).toMatchObject({
       state: 'open',
       labels: ['backup-failure'],
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
       title: expect.stringContaining('app'),
     });
     expect(hookBodies.some((b) => b['event'] === 'failure' && b['database'] === 'app')).toBe(true);

@@ -89,6 +89,13 @@ export function forbiddenBody(doc = 'https://docs.github.com/rest/issues/issues#
   return { message: 'Resource not accessible by integration', documentation_url: doc, status: '403' };
 }
 
+/** A field of a request body as text: a string as sent, another scalar as String() writes it, an object as its JSON. */
+function jsonText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
 export class FakeGitHub {
   readonly issues: FakeIssue[] = [];
   readonly runs: FakeRun[] = [];
@@ -287,8 +294,8 @@ export class FakeGitHub {
       }
       const issue: FakeIssue = {
         number: this.nextIssue++,
-        title: String(body['title'] ?? ''),
-        body: String(body['body'] ?? ''),
+        title: jsonText(body['title'] ?? ''),
+        body: jsonText(body['body'] ?? ''),
         labels: ((body['labels'] as unknown[] | undefined) ?? []).map((l) =>
           typeof l === 'string' ? l : String((l as { name: string }).name),
         ),
@@ -326,7 +333,7 @@ export class FakeGitHub {
       if (request.method === 'POST') {
         const comment: FakeComment = {
           id: this.nextComment++,
-          body: String(body['body'] ?? ''),
+          body: jsonText(body['body'] ?? ''),
           created_at: new Date().toISOString(),
         };
         issue.comments.push(comment);

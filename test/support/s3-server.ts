@@ -184,11 +184,15 @@ export function testS3Settings(endpoint: string): S3Settings {
   };
 }
 
+interface S3rverStorePaths {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  getBucketPath(bucket: string): string;
+}
+
 interface S3rverFilesystemStore {
-  prototype: {
-    deleteObject(bucket: string, key: string): Promise<void>;
-    getResourcePath(bucket: string, key: string, resource: string): string;
-    getBucketPath(bucket: string): string;
+  prototype: S3rverStorePaths & {
+    /** A function property with its `this` (not a method): it is taken off the prototype and put back. */
+    deleteObject: (this: S3rverStorePaths, bucket: string, key: string) => Promise<void>;
   };
 }
 

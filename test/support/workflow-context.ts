@@ -326,12 +326,23 @@ export function expressionsIn(text: string): string[] {
 }
 
 /**
+ * A YAML scalar as text: a string as it is, a number or boolean as String() writes it. A mapping or
+ * a sequence is not a scalar; it shows as its JSON (not as "[object Object]") where a workflow
+ * wrongly puts one.
+ */
+export function scalarText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
+/**
  * Replaces every `${{ … }}` in a YAML scalar with its value as text. Throws ExpressionError for
  * anything that does not resolve, and when a `${{` is left over (an unterminated expression).
  */
 export function interpolate(value: unknown, ctx: Context): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'string' ? value : String(value);
+  const text = scalarText(value);
   const out = text.replace(/\$\{\{([\s\S]*?)\}\}/g, (_m, expr: string) => toText(evaluate(expr.trim(), ctx)));
   if (text.replace(/\$\{\{([\s\S]*?)\}\}/g, '').includes('${{'))
     throw new ExpressionError(`unterminated \${{ in: ${text}`);
@@ -342,7 +353,7 @@ export function interpolate(value: unknown, ctx: Context): string {
 export function condition(value: unknown, ctx: Context, status: Status): boolean {
   if (value === undefined || value === null) return !status.failed;
   if (typeof value === 'boolean') return value && !status.failed;
-  let text = String(value).trim();
+  let text = scalarText(value).trim();
   const whole = /^\$\{\{([\s\S]*)\}\}$/.exec(text);
   if (whole && !(whole[1] as string).includes('}}')) text = (whole[1] as string).trim();
   const usesStatus = /\b(success|failure|always|cancelled)\s*\(/i.test(text);

@@ -61,6 +61,6 @@ describe('action.yml', () => {
   });
 
   test('VERSION matches package.json', () => {
-    expect(VERSION).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    expect(VERSION).toBe((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
   });
 });

@@ -24,7 +24,9 @@ describe('planCompression', () => {
     [{ method: 'lz4' }, 'custom', 16, NOTHING, 'lz4:1', 'pg_dump', 'dump', undefined],
     [{ method: 'none' }, 'custom', 15, NOTHING, '0', 'none', 'dump', undefined],
     [{ method: 'none' }, 'plain', 17, ALL, '0', 'none', 'sql', undefined],
-  ])('%j %s pg_dump %i', (compression, format, major, available, pgDumpCompress, where, extension, engine) => {
+  ])('%j %s pg_dump %i', (...row) => {
+    // One row of the table above: its eight columns are more than a parameter list should hold.
+    const [compression, format, major, available, pgDumpCompress, where, extension, engine] = row;
     const plan = planCompression(compression, format, major, available);
     expect(plan.pgDumpCompress).toBe(pgDumpCompress);
     expect(plan.where).toBe(where);

@@ -268,10 +268,11 @@ describe('parseEncryptionInputs: bad inputs fail before any work, with exact mes
   });
 
   test('an armored message instead of a key', async () => {
-    const message = await openpgp.encrypt({
+    // An armored message is a string (OpenPGP.js's stream-conditional result type does not resolve here).
+    const message = (await openpgp.encrypt({
       message: await openpgp.createMessage({ text: 'hello' }),
       passwords: ['x'],
-    });
+    })) as string;
     await expectConfigError(
       parseEncryptionInputs(reader({ [input]: message })),
       input,

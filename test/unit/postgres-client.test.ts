@@ -89,6 +89,7 @@ describe('decideClient', () => {
         expect(d).toMatchObject({
           action: 'use',
           tool: pg(16),
+          // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
           warning: expect.stringContaining('PostgreSQL 15 server'),
         }),
     ],
@@ -160,6 +161,7 @@ describe('decideClient', () => {
       'requested newer, missing, no install, even newer found → warn',
       { serverMajor: 15, requestedMajor: 16, found: [pg(15), pg(18)], platform: 'win32', install: true },
       (d) =>
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
         expect(d).toMatchObject({ action: 'use', tool: pg(18), warning: expect.stringContaining('no pg_dump 16') }),
     ],
     [
@@ -319,7 +321,8 @@ describe('pgClientConfig', () => {
       {
         rejectUnauthorized: true,
         ...((tls as { getCACertificates?: (t: string) => string[] }).getCACertificates?.('system').length
-          ? { ca: expect.any(Array) }
+          ? // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
+            { ca: expect.any(Array) }
           : {}),
       },
     ],
@@ -327,6 +330,7 @@ describe('pgClientConfig', () => {
       'verify-ca skips the host name check',
       'verify-ca',
       {},
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
       { rejectUnauthorized: true, checkServerIdentity: expect.any(Function) },
     ],
   ])('ssl: %s', (_name, sslmode, params, expected) => {

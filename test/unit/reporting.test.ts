@@ -565,11 +565,11 @@ describe('reportOutcome with a stub reporter', () => {
   test('passes the failure through and never throws', async () => {
     const calls: unknown[] = [];
     const reporter: IssueReporter = {
-      reportFailure: async (ctx) => {
+      reportFailure: (ctx) => {
         calls.push(ctx);
-        throw new Error('reporter exploded');
+        return Promise.reject(new Error('reporter exploded'));
       },
-      reportSuccess: async () => ({ action: 'none' }),
+      reportSuccess: () => Promise.resolve({ action: 'none' }),
     };
     const out = capture();
     const time = new Date('2026-05-05T00:00:00Z');
@@ -588,10 +588,10 @@ describe('reportOutcome with a stub reporter', () => {
   test('a success goes to reportSuccess with the backup key', async () => {
     const calls: unknown[] = [];
     const reporter: IssueReporter = {
-      reportFailure: async () => ({ action: 'skipped' }),
-      reportSuccess: async (ctx) => {
+      reportFailure: () => Promise.resolve({ action: 'skipped' }),
+      reportSuccess: (ctx) => {
         calls.push(ctx);
-        return { action: 'none' };
+        return Promise.resolve({ action: 'none' });
       },
     };
     const out = capture();

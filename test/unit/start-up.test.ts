@@ -30,6 +30,7 @@ test('lazyUndici: with the plugin, importing @actions/http-client does not evalu
   expect(lazy).toEqual({
     atImport: 0,
     afterProxy: 1,
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
     dispatcher: expect.stringMatching(/^ProxyAgent/),
     dispatches: 'function',
   });
@@ -39,6 +40,7 @@ test('lazyUndici: without it (the control), undici is evaluated at import', () =
   expect(probe('eager')).toEqual({
     atImport: 1,
     afterProxy: 1,
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest's asymmetric matchers are typed any
     dispatcher: expect.stringMatching(/^ProxyAgent/),
     dispatches: 'function',
   });

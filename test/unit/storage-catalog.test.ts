@@ -24,16 +24,18 @@ function memoryStore(
     get: () => Promise.reject(new Error('not used')),
     delete: () => Promise.reject(new Error('not used')),
     close: () => undefined,
-    async head(key) {
+    head(key) {
       heads.push(key);
       const o = byKey.get(key);
-      return o ? { key, size: o.size, writtenByUs: o.marked === true } : undefined;
+      return Promise.resolve(o ? { key, size: o.size, writtenByUs: o.marked === true } : undefined);
     },
+    // eslint-disable-next-line @typescript-eslint/require-await -- an in-memory listing has nothing to wait for; the store's is async
     async *list(prefix) {
       yield* objects
         .filter((o) => o.key.startsWith(prefix))
         .map(({ key, size, lastModified }) => ({ key, size, ...(lastModified ? { lastModified } : {}) }));
     },
+    // eslint-disable-next-line @typescript-eslint/require-await -- an in-memory listing has nothing to wait for; the store's is async
     async *temporaries(prefix) {
       yield* partials.filter((o) => o.key.startsWith(prefix));
     },

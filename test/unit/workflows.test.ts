@@ -15,6 +15,7 @@ import {
   parseExpression,
   condition,
   ExpressionError,
+  scalarText,
 } from '../support/workflow-context.js';
 
 type Dict = Record<string, unknown>;
@@ -423,7 +424,7 @@ test('ci.yml: lint, the suite through .ci/run, and an end-to-end backup + drill 
   const jobs = ci.doc['jobs'] as Record<string, Dict>;
   const runs = (id: string) =>
     stepsOf(jobs[id] as Dict)
-      .map((s) => String(s['run'] ?? ''))
+      .map((s) => scalarText(s['run'] ?? ''))
       .join('\n');
   expect(runs('lint')).toContain('node scripts/lint-workflows.mjs');
   expect(runs('lint')).toContain('npm run check:dist');
