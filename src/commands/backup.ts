@@ -41,7 +41,7 @@ import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import { describeHolder, lockWaitRelations, markLockWait, relationsOfLockQuery } from '../postgres/locks.js';
-import type { ClientTool, Connection } from '../postgres/types.js';
+import type { ClientTool, ClientToolName, Connection } from '../postgres/types.js';
 import { readCatalog, removeStaleTemporaries } from '../storage/catalog.js';
 import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
 import { archiveKey, ENCRYPTED_SUFFIX, globalsKey, manifestKey } from '../storage/keys.js';
@@ -53,7 +53,10 @@ export interface BackupDeps {
   log: Log;
   connect(connection: Connection): Promise<DatabaseInspector>;
   /** Finds (or installs) a client for the server's major; returns pg_dump and the folder of its siblings. */
-  ensureClient(serverMajor: number): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
+  ensureClient(
+    serverMajor: number,
+    tool?: ClientToolName,
+  ): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
   detectCompressors(): Promise<CompressorsAvailable>;
   /** Finds the gpg command line, which encrypts outside the process when its probe passes (crypto/gpg.ts). */
   detectGpg(): Promise<GpgTool | undefined>;

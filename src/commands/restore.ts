@@ -13,7 +13,7 @@ import { ClientInstallError, ConfigError, ConnectionError, errorMessage } from '
 import type { Manifest } from '../manifest.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
 import { connectClient, type DatabaseInspector } from '../postgres/inspect.js';
-import type { ClientTool, Connection } from '../postgres/types.js';
+import type { ClientTool, ClientToolName, Connection } from '../postgres/types.js';
 import { readCatalog, type BackupEntry } from '../storage/catalog.js';
 import { ENCRYPTED_SUFFIX, globalsKey } from '../storage/keys.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
@@ -31,9 +31,10 @@ export interface RestoreDeps {
   createStore(destination: Destination, s3: S3Settings): ObjectStore;
   /**
    * Finds (or installs) client tools of `major` (the archive's pg_dump major) or newer; returns the
-   * folder with pg_restore and psql. The real one is `ensureClient({ serverMajor: major, … })`.
+   * folder with pg_restore and psql; `tool` is named in the warning. The real one is
+   * `ensureClient({ serverMajor: major, tool, … })`.
    */
-  ensureClient(major: number): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
+  ensureClient(major: number, tool?: ClientToolName): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
   detectCompressors(): Promise<CompressorsAvailable>;
   /** node-pg inspector (drill: row counts and object counts of the restored database). */
   connect(connection: Connection): Promise<DatabaseInspector>;
@@ -266,8 +267,8 @@ export async function restoreClient(
   manifest: Manifest,
 ): Promise<{ binDir: string; version: string; major: number }> {
   const wanted = manifest.client.major;
-  const found = await deps.ensureClient(wanted);
-  if (found.warning) deps.log.warning(found.warning.replace(/pg_dump/g, 'pg_restore'));
+  const found = await deps.ensureClient(wanted, 'pg_restore');
+  if (found.warning) deps.log.warning(found.warning);
   if (found.pgDump.major < wanted) {
     throw new ClientInstallError(
       `The archive was written by pg_dump ${manifest.client.pgDumpVersion}; pg_restore ${found.pgDump.version} (${found.binDir}) cannot read it. Install postgresql-client-${wanted} (or newer), or set client-version to ${wanted} or more.`,
