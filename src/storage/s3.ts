@@ -9,6 +9,9 @@
  * may still be stored by the server after the abort (S3 documents that aborting may have to be
  * repeated for parts in progress; s3rver even re-creates the upload's folder). Waiting costs at
  * most the transfer of `queueSize` parts.
+ *
+ * The SDK client comes from s3-client.ts (settings, timeouts, stall watchdog); what a failed
+ * request means and how to fix it, from s3-errors.ts.
  */
 import { Readable } from 'node:stream';
 
