@@ -147,7 +147,7 @@ async function s3Runs(server: S3Server, runs: number, backups: number, tag: stri
         (line) => line.startsWith(`POST /${bucket}?delete`) || line.startsWith(`POST /${bucket}/?delete`),
       ).length;
     const timing = await pruneOnce(store, deletes);
-    (store as { destroy?: () => void }).destroy?.();
+    store.close();
     console.log(`s3 run ${run}:`, timing);
     out.push(timing);
   }

@@ -304,9 +304,10 @@ export function realDeps(config: Config, signal: AbortSignal | undefined, logTo:
   return {
     log: logTo,
     connect: (connection) => connectInspector(connection),
-    ensureClient: (serverMajor) =>
+    ensureClient: (serverMajor, tool) =>
       ensureClient({
         serverMajor,
+        tool,
         ...(config.clientMajor === undefined ? {} : { requestedMajor: config.clientMajor }),
         install: config.installClient,
         runner: execRunner(),

@@ -16,7 +16,7 @@ import { poolerWarning } from '../postgres/classify.js';
 import { checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
 import type { DatabaseInspector, ServerInfo } from '../postgres/inspect.js';
-import type { ClientTool, Connection, DumpOptions } from '../postgres/types.js';
+import type { ClientTool, ClientToolName, Connection, DumpOptions } from '../postgres/types.js';
 import { PartialBackupError, type BackupResult, type DestinationResult } from '../report/backup-report.js';
 import { archiveKey, ENCRYPTED_SUFFIX, manifestKey } from '../storage/keys.js';
 import { putOwn } from '../storage/put-own.js';
@@ -27,7 +27,10 @@ export interface BackupDeps {
   log: Log;
   connect(connection: Connection): Promise<DatabaseInspector>;
   /** Finds (or installs) a client for the server's major; returns pg_dump and the folder of its siblings. */
-  ensureClient(serverMajor: number): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
+  ensureClient(
+    serverMajor: number,
+    tool?: ClientToolName,
+  ): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
   detectCompressors(): Promise<CompressorsAvailable>;
   /** Finds the gpg command line, which encrypts outside the process when its probe passes (crypto/gpg.ts). */
   detectGpg(): Promise<GpgTool | undefined>;

@@ -4,6 +4,7 @@ import * as openpgp from 'openpgp';
 import type { DecryptedSessionKey, PrivateKey } from 'openpgp';
 import { ActionError } from '../errors.js';
 import { safeReason, type DecryptionConfig } from './inputs.js';
+import { parseHead, TAG, type Head } from './packets.js';
 import { modeMismatchMessage } from './specs.js';
 import { WebStreamStage } from './web-stream.js';
 
@@ -24,25 +25,6 @@ export class DecryptError extends ActionError {
 
 /** At most this many bytes are read looking for the encrypted data packet (bytes). */
 const MAX_HEAD_BYTES = 4 * 1024 * 1024;
-
-/** Packet tags (RFC 4880 §4.3, RFC 9580 §5). */
-const TAG = {
-  pkesk: 1,
-  signature: 2,
-  skesk: 3,
-  onePass: 4,
-  secretKey: 5,
-  publicKey: 6,
-  secretSubkey: 7,
-  compressed: 8,
-  sed: 9,
-  marker: 10,
-  literal: 11,
-  publicSubkey: 14,
-  seipd: 18,
-  aead: 20,
-  padding: 21,
-} as const;
 
 /**
  * The decryption stage of a restore: an OpenPGP message in (binary, or ASCII-armored), the
@@ -228,111 +210,6 @@ function literalThenRest(
     },
     { highWaterMark: 0 },
   );
-}
-
-/** What the start of a binary OpenPGP message holds, once the encrypted data packet is reached. */
-type Head =
-  | { status: 'need-more' }
-  | { status: 'invalid'; reason: string }
-  | {
-      status: 'ok';
-      /** The session key packets (PKESK/SKESK/marker/padding) as bytes. */
-      esk: Uint8Array;
-      eskTags: number[];
-      /** Tag of the encrypted data packet: 18 (SEIPD), 20 (OCB), 9 (SED). */
-      dataTag: number;
-      /** The first bytes (≤ 19) of the encrypted data packet's body. */
-      body: Uint8Array;
-    };
-
-/**
- * Walks the packet headers (RFC 4880 §4.2: old and new formats, partial body lengths) up to the
- * first encrypted data packet. Pure.
- */
-export function parseHead(buf: Uint8Array, ended: boolean): Head {
-  const more = (what: string): Head =>
-    ended ? { status: 'invalid', reason: `it ends (after ${buf.length} bytes) ${what}` } : { status: 'need-more' };
-  const eskTags: number[] = [];
-  let offset = 0;
-  for (;;) {
-    if (offset >= buf.length) return more('before any encrypted data');
-    const first = buf[offset] as number;
-    if ((first & 0x80) === 0) {
-      return {
-        status: 'invalid',
-        reason:
-          offset === 0 ? 'it does not start with an OpenPGP packet' : `byte ${offset} is not an OpenPGP packet header`,
-      };
-    }
-    let tag: number;
-    let headerLength: number;
-    let bodyLength: number | undefined; // undefined: to the end of the data (old format, type 3)
-    let partial = false;
-    if (first & 0x40) {
-      tag = first & 0x3f;
-      if (offset + 1 >= buf.length) return more('inside a packet header');
-      const o1 = buf[offset + 1] as number;
-      if (o1 < 192) {
-        headerLength = 2;
-        bodyLength = o1;
-      } else if (o1 < 224) {
-        if (offset + 2 >= buf.length) return more('inside a packet header');
-        headerLength = 3;
-        bodyLength = ((o1 - 192) << 8) + (buf[offset + 2] as number) + 192;
-      } else if (o1 === 255) {
-        if (offset + 5 >= buf.length) return more('inside a packet header');
-        headerLength = 6;
-        bodyLength = new DataView(buf.buffer, buf.byteOffset + offset + 2, 4).getUint32(0);
-      } else {
-        headerLength = 2;
-        bodyLength = 1 << (o1 & 0x1f);
-        partial = true;
-      }
-    } else {
-      tag = (first >> 2) & 0x0f;
-      const type = first & 0x03;
-      headerLength = [2, 3, 5, 1][type] as number;
-      if (offset + headerLength > buf.length) return more('inside a packet header');
-      if (type === 0) bodyLength = buf[offset + 1];
-      else if (type === 1) bodyLength = ((buf[offset + 1] as number) << 8) | (buf[offset + 2] as number);
-      else if (type === 2) bodyLength = new DataView(buf.buffer, buf.byteOffset + offset + 1, 4).getUint32(0);
-      else bodyLength = undefined;
-    }
-    const bodyStart = offset + headerLength;
-    if (tag === TAG.pkesk || tag === TAG.skesk || tag === TAG.marker || tag === TAG.padding) {
-      if (partial || bodyLength === undefined)
-        return { status: 'invalid', reason: `its session key packet at byte ${offset} has no definite length` };
-      if (bodyStart + bodyLength > buf.length) return more('inside a session key packet');
-      if (tag === TAG.pkesk || tag === TAG.skesk) eskTags.push(tag);
-      offset = bodyStart + bodyLength;
-      continue;
-    }
-    if (tag === TAG.seipd || tag === TAG.aead || tag === TAG.sed) {
-      if (eskTags.length === 0)
-        return { status: 'invalid', reason: 'it has no session key packet before its encrypted data' };
-      const wanted = Math.min(bodyLength ?? 19, 19);
-      if (bodyStart + wanted > buf.length) return more('inside the encrypted data packet');
-      return {
-        status: 'ok',
-        esk: buf.subarray(0, offset),
-        eskTags,
-        dataTag: tag,
-        body: buf.subarray(bodyStart, bodyStart + wanted),
-      };
-    }
-    let looksLike = `a packet with tag ${tag}`;
-    if (tag === TAG.literal || tag === TAG.compressed || tag === TAG.onePass || tag === TAG.signature)
-      looksLike = 'an unencrypted (plain or signed) message';
-    if (tag === TAG.publicKey || tag === TAG.secretKey || tag === TAG.publicSubkey || tag === TAG.secretSubkey)
-      looksLike = 'a key';
-    return {
-      status: 'invalid',
-      reason:
-        offset === 0
-          ? `it does not start with a session key packet (public-key or passphrase); its first bytes read as ${looksLike}`
-          : `byte ${offset}, after its session key packets, is ${looksLike} instead of encrypted data`,
-    };
-  }
 }
 
 /** Node cipher names for the CFB quick check (RFC 4880 §9.2 ids); others skip the check. */

@@ -55,7 +55,8 @@ export async function createEncryptStage(config: EncryptionConfig): Promise<{ st
   const stage = new WebStreamStage(
     async (input) => {
       const message = await openpgp.createMessage({ binary: input, format: 'binary' });
-      const encrypted = await openpgp.encrypt({
+      // Untyped: openpgp's stream types come from the optional peer @openpgp/web-stream-tools.
+      const encrypted: unknown = await openpgp.encrypt({
         message,
         ...(config.mode === 'public-key' ? { encryptionKeys: config.keys } : { passwords: [config.passphrase] }),
         sessionKey,

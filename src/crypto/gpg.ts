@@ -205,8 +205,10 @@ async function checkPassphraseMessage(
     return `its S2K is ${String(skesk.s2k?.type)} with hash ${String(skesk.s2k?.algorithm)}, not iterated and salted SHA-256`;
   }
   try {
-    const { data } = await openpgp.decrypt({ message, passwords: [expected.passphrase], format: 'binary' });
-    if (Buffer.compare(Buffer.from(data as Uint8Array), Buffer.from(expected.plaintext)) !== 0)
+    // Untyped: openpgp's stream types come from the optional peer @openpgp/web-stream-tools.
+    const decrypted: unknown = await openpgp.decrypt({ message, passwords: [expected.passphrase], format: 'binary' });
+    const { data } = decrypted as { data: Uint8Array };
+    if (Buffer.compare(Buffer.from(data), Buffer.from(expected.plaintext)) !== 0)
       return 'it decrypts to other bytes than were encrypted';
   } catch (error) {
     return `OpenPGP.js cannot decrypt it with the passphrase (${errorMessage(error)})`;

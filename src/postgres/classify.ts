@@ -1,38 +1,20 @@
 /**
  * Turns the stderr of pg_dump/pg_dumpall/psql (libpq) and node-pg errors into one actionable
- * paragraph. Pure. The texts quote the key line of the tool's output and never a connection URL
- * (libpq never prints the password; neither do we).
+ * paragraph. Pure. This module finds the kind of failure and its key line; failure-text.ts writes
+ * the paragraph, which quotes that line and never a connection URL (libpq never prints the
+ * password; neither do we).
  */
+import {
+  explainFailure,
+  isSupabaseDirectHost,
+  POOLER_STARTUP_PARAMETER,
+  TRANSACTION_POOLER_PORT,
+  type PgFailure,
+  type PgFailureContext,
+  type PgFailureKind,
+} from './failure-text.js';
 
-export type PgFailureKind =
-  | 'auth'
-  | 'connection-refused'
-  | 'dns'
-  | 'ipv6-unreachable'
-  | 'pooler'
-  | 'startup-parameter'
-  | 'version-mismatch'
-  | 'permission-denied'
-  | 'database-missing'
-  | 'ssl'
-  | 'timeout'
-  | 'out-of-disk'
-  | 'unknown';
-
-export interface PgFailureContext {
-  host: string;
-  port: number;
-  /** Tool whose output this is (default 'pg_dump'); only used in texts. */
-  tool?: string;
-}
-
-export interface PgFailure {
-  kind: PgFailureKind;
-  message: string;
-}
-
-/** Supabase transaction pooler port (Supavisor / pgbouncer in transaction mode). */
-export const TRANSACTION_POOLER_PORT = 6543;
+export { TRANSACTION_POOLER_PORT, type PgFailure, type PgFailureContext, type PgFailureKind } from './failure-text.js';
 
 /**
  * A warning for a connection whose port is 6543, Supabase's transaction pooler (Supavisor), where
@@ -48,11 +30,6 @@ export function poolerWarning(ctx: { host: string; port: number }): string | und
   );
 }
 
-/**
- * A pooler refusing a startup parameter (PgBouncer, Supavisor: in session and transaction mode
- * alike), e.g. `options` from `options=` in the URL.
- */
-const POOLER_STARTUP_PARAMETER = /unsupported startup parameter|unsupported options startup parameter/i;
 /** The server refusing a setting given at connection start (`options=-c name=value`): FATAL at connect. */
 const SERVER_STARTUP_SETTING =
   /failed: FATAL:\s+(unrecognized configuration parameter|invalid value for parameter|parameter "[^"]+" cannot be (changed|set))/i;
@@ -107,22 +84,22 @@ export function classifyPgError(stderr: string, ctx: PgFailureContext): PgFailur
     .filter((line) => line.length > 0);
   // "no pg_hba.conf entry ... no encryption" / "SSL off" mentions SSL but is an access rule: auth first.
   const hbaLine = lines.find((line) => /no pg_hba\.conf entry|pg_hba\.conf rejects/i.test(line));
-  if (hbaLine) return build('auth', hbaLine, lines, ctx);
+  if (hbaLine) return explainFailure('auth', hbaLine, lines, ctx);
   const unreachable = lines.find((line) => /Network is unreachable/i.test(line));
   if (unreachable && (IPV6_IN_LINE.test(unreachable) || ctx.host.includes(':') || isSupabaseDirectHost(ctx.host))) {
-    return build('ipv6-unreachable', unreachable, lines, ctx);
+    return explainFailure('ipv6-unreachable', unreachable, lines, ctx);
   }
   for (const rule of RULES) {
     const line = lines.find((l) => rule.test.test(l));
-    if (line) return build(rule.kind, line, lines, ctx);
+    if (line) return explainFailure(rule.kind, line, lines, ctx);
   }
   const index = Math.max(
     0,
     lines.findIndex((line) => /error|fatal|failed/i.test(line)),
   );
   const keyLine = lines[index] ?? '(no error output)';
-  if (ctx.port === TRANSACTION_POOLER_PORT) return build('pooler', keyLine, lines, ctx);
-  return build('unknown', withDetails(lines, index) || keyLine, lines, ctx);
+  if (ctx.port === TRANSACTION_POOLER_PORT) return explainFailure('pooler', keyLine, lines, ctx);
+  return explainFailure('unknown', withDetails(lines, index) || keyLine, lines, ctx);
 }
 
 /** The line at `index` and up to three detail lines after it (not the query text). */
@@ -135,9 +112,6 @@ function withDetails(lines: string[], index: number): string {
   }
   return out.join(' ');
 }
-
-const CONNECTION_LOST =
-  /server closed the connection unexpectedly|terminating connection|connection to server was lost|SSL SYSCALL error|could not receive data from server|PQgetCopyData\(\) failed/i;
 
 /**
  * Classifies an error thrown by the node `pg` driver (or Node's net/tls layer under it):
@@ -155,9 +129,9 @@ export function classifyDriverError(err: unknown, ctx: PgFailureContext): PgFail
   const lines = [message];
   const kind = driverKind(code, message, address, ctx, e.severity);
   if (kind === 'ipv6-unreachable' && address) {
-    return build(kind, `connect ENETUNREACH ${address}:${ctx.port} (Network is unreachable)`, lines, withTool);
+    return explainFailure(kind, `connect ENETUNREACH ${address}:${ctx.port} (Network is unreachable)`, lines, withTool);
   }
-  if (kind !== 'unknown') return build(kind, message, lines, withTool);
+  if (kind !== 'unknown') return explainFailure(kind, message, lines, withTool);
   return classifyPgError(message, withTool);
 }
 
@@ -252,201 +226,11 @@ function firstError(err: unknown): ErrorLike {
     }
     return {
       code: e.code,
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- no string message: the object's own text
       message: typeof e.message === 'string' ? e.message : String(err),
       address: e.address,
       severity: e.severity,
     };
   }
   return { message: String(err) };
-}
-
-function isSupabaseDirectHost(host: string): boolean {
-  return /^db\.[a-z0-9]+\.supabase\.co$/i.test(host);
-}
-
-function quote(line: string): string {
-  return `"${line.length > 400 ? `${line.slice(0, 400)}…` : line}"`;
-}
-
-function build(kind: PgFailureKind, keyLine: string, lines: string[], ctx: PgFailureContext): PgFailure {
-  const tool = ctx.tool ?? 'pg_dump';
-  const where = ctx.host.includes(':') ? `[${ctx.host}]:${ctx.port}` : `${ctx.host}:${ctx.port}`;
-  const said = `${tool} said ${quote(keyLine)}.`;
-  let text: string;
-  switch (kind) {
-    case 'auth': {
-      text = `Authentication to PostgreSQL at ${where} was rejected: ${said} `;
-      if (/Tenant or user not found/i.test(keyLine)) {
-        text +=
-          'Supabase poolers expect the user name as `postgres.<project-ref>`; copy the connection string from the dashboard (Connect → Session pooler).';
-      } else if (/no pg_hba\.conf entry|pg_hba\.conf rejects/i.test(keyLine)) {
-        text += 'The server does not accept this user/database/address combination. ';
-        text += /no encryption|SSL off/i.test(keyLine)
-          ? 'It probably only allows SSL connections: set `sslmode=require` (or verify-full) in the connection URL.'
-          : "Allow the runner's address in pg_hba.conf or your provider's network rules, or use an allowed user.";
-      } else if (/no password supplied/i.test(keyLine)) {
-        text +=
-          'No password was given: set the password (e.g. from a secret) in the `database-url` or `password` input.';
-      } else if (/role "[^"]*" does not exist/i.test(keyLine)) {
-        text += 'Check the user name in the connection inputs.';
-      } else {
-        text +=
-          'Check the user name and password secrets (a rotated password, or special characters in the URL that are not percent-encoded, are the usual causes).';
-      }
-      break;
-    }
-    case 'connection-refused':
-      text =
-        `Cannot connect to PostgreSQL at ${where}: ${said} Check the host and port, that the server is running ` +
-        "and listening on that address (listen_addresses), and that firewalls or your provider's IP allow-list let the runner in.";
-      break;
-    case 'dns':
-      text =
-        `The host name ${quote(ctx.host)} could not be resolved: ${said} Check the host in the connection inputs ` +
-        '(a typo, or a private name that the runner cannot resolve; self-hosted networks need a self-hosted runner).';
-      break;
-    case 'ipv6-unreachable':
-      text =
-        `The server's address for ${ctx.host} is IPv6 and the runner has no IPv6 route: ${said} ` +
-        (isSupabaseDirectHost(ctx.host)
-          ? "Supabase's direct host (db.<ref>.supabase.co) is IPv6-only. Use the IPv4 session pooler instead: " +
-            'host `aws-0-<region>.pooler.supabase.com`, port 5432, user `postgres.<ref>` (Dashboard → Connect → Session pooler).'
-          : 'Use an IPv4 address or host name for the server (GitHub-hosted runners cannot reach IPv6 addresses).');
-      break;
-    case 'startup-parameter':
-      if (POOLER_STARTUP_PARAMETER.test(keyLine)) {
-        text =
-          `The connection pooler at ${where} refused a parameter of the connection's start: ${said} ` +
-          'Poolers (PgBouncer, Supavisor) pass on only a few startup parameters, in session mode as in transaction mode; ' +
-          (/options/i.test(keyLine)
-            ? '`options` comes from `options=` in the connection URL (inherited PGOPTIONS variables are not used): remove it and set such settings for the role instead (`ALTER ROLE <user> SET name = value`), or connect directly to the database.'
-            : 'allow it in the pooler (PgBouncer: `ignore_startup_parameters`), or connect directly to the database.');
-      } else {
-        text =
-          `PostgreSQL at ${where} refused a setting given when the connection starts: ${said} ` +
-          'Such settings come from `options=-c name=value` in the connection URL (inherited PGOPTIONS variables are not used): fix the name or value there, or remove it.';
-      }
-      break;
-    case 'pooler':
-      // Only lost prepared statements (or an unexplained failure on 6543) tell of transaction mode;
-      // PgBouncer's own errors happen in session mode too.
-      if (
-        /query_wait_timeout|server login has been failing|pgbouncer/i.test(keyLine) &&
-        !/prepared statement/i.test(keyLine)
-      ) {
-        text =
-          `The connection pooler in front of PostgreSQL at ${where} failed the connection: ${said} ` +
-          (/query_wait_timeout/i.test(keyLine)
-            ? 'No server connection of its pool became free in time: raise the pool size, or run the backup when the pool is less busy.'
-            : /server login has been failing/i.test(keyLine)
-              ? "The pooler itself cannot log in to the database server: check the pooler's own credentials and the server (its log says why)."
-              : "Check the pooler's log and settings, or connect directly to the database.");
-        break;
-      }
-      text =
-        `The connection to ${where} goes through a connection pooler in transaction mode, which pg_dump cannot use: ${said} ` +
-        'Connect directly to the database or through a session-mode pooler' +
-        (ctx.port === TRANSACTION_POOLER_PORT
-          ? ' (on Supabase: the session pooler on port 5432, not the transaction pooler on 6543).'
-          : '.');
-      break;
-    case 'version-mismatch': {
-      if (/in file header/i.test(keyLine)) {
-        text =
-          `${tool} cannot read this archive: ${said} It was written by a newer pg_dump. ` +
-          "Restore it with pg_restore of the major version recorded in the backup's manifest (or newer).";
-        break;
-      }
-      const m = /server version:\s*([\w.]+);\s*\w+ version:\s*([\w.]+)/i.exec(lines.join('\n'));
-      const detail = m ? ` The server runs ${m[1]}, the client is ${m[2]}.` : '';
-      const serverMajor = m ? /^\d+/.exec(m[1]!)?.[0] : undefined;
-      text =
-        `${tool} refuses to dump a server of a newer major version than its own: ${said}${detail} ` +
-        `Use a client of the server's major version${serverMajor ? ` (${tool} ${serverMajor})` : ''}: ` +
-        'leave `install-client` enabled so the action installs it, ' +
-        "or set `client-version` to the server's major (or newer) and make that client available on the runner.";
-      break;
-    }
-    case 'permission-denied': {
-      const m =
-        /permission denied for (table|schema|sequence|relation|view|materialized view|function|database|large object) ("?[^\s"]+"?)/i.exec(
-          keyLine,
-        );
-      const object = m ? `${m[1]} ${m[2]}` : 'an object';
-      text =
-        `The database user may not read ${object}: ${said} ` +
-        (m && /schema/i.test(m[1]!)
-          ? `Grant it (\`GRANT USAGE ON SCHEMA ${m[2]} TO <user>\` plus SELECT on its tables), or exclude it with the \`exclude-schema\` input, or back up as the owner.`
-          : `Grant it (\`GRANT SELECT ON ${m ? m[2] : '<object>'} TO <user>\`; for all tables: \`GRANT pg_read_all_data TO <user>\` on PostgreSQL 14+), ` +
-            'or exclude it with the `exclude-table` (or `exclude-schema`) input, or back up as the owner.');
-      break;
-    }
-    case 'database-missing':
-      text = `The database does not exist on ${where}: ${said} Check the database name in the connection inputs (names are case-sensitive).`;
-      break;
-    case 'ssl':
-      text = `The SSL/TLS negotiation with ${where} failed: ${said} `;
-      if (/does not support SSL/i.test(keyLine)) {
-        text +=
-          'The server has SSL switched off: use `sslmode=prefer` or `sslmode=disable` in the connection URL (only on a trusted network).';
-      } else if (
-        /root certificate file|certificate verify failed|self[- ]signed|unable to verify|UNABLE_TO|CERT_/i.test(keyLine)
-      ) {
-        text +=
-          "The server certificate could not be verified: pass your provider's CA certificate with `sslrootcert=<file>` " +
-          '(write it from a secret in an earlier step) or `sslrootcert=system`, or use `sslmode=require` (encrypted, not verified).';
-      } else if (/does not match host name|altname/i.test(keyLine)) {
-        text +=
-          'The certificate was issued for another host name: connect with the host name in the certificate, or use `sslmode=verify-ca`.';
-      } else {
-        text += 'Check `sslmode` in the connection URL: most hosted databases need `sslmode=require` or stricter.';
-      }
-      break;
-    case 'timeout': {
-      const all = lines.join('\n');
-      const session = /due to (idle-in-transaction|idle-session|transaction) timeout/i.exec(all);
-      if (/lock timeout|could not obtain lock|LOCK TABLE/i.test(all)) {
-        text =
-          `Gave up waiting for a lock on ${where}: ${said} Another session holds a conflicting lock on the table ` +
-          '(ACCESS EXCLUSIVE: a migration, ALTER TABLE, VACUUM FULL, or a transaction left open after one): let it finish and run the backup again, ' +
-          'or raise the `lock-wait-timeout` input.';
-      } else if (/statement timeout/i.test(all)) {
-        text =
-          `A statement was cancelled by statement_timeout on ${where}: ${said} The role, the database or the server sets it ` +
-          '(`ALTER ROLE <user> SET statement_timeout = …`): this action turns it off for its own sessions, as pg_dump does; ' +
-          'if this still appears, set it to 0 for the backup role (`ALTER ROLE <user> SET statement_timeout = 0`).';
-      } else if (session) {
-        const setting = {
-          'idle-in-transaction': 'idle_in_transaction_session_timeout',
-          'idle-session': 'idle_session_timeout',
-          transaction: 'transaction_timeout',
-        }[session[1]!.toLowerCase() as 'idle-in-transaction' | 'idle-session' | 'transaction'];
-        text =
-          `The server ended the session because of its ${setting}: ${said} ` +
-          `Set it to 0 for the backup role (\`ALTER ROLE <user> SET ${setting} = 0\`), or raise it above the backup's duration.`;
-      } else {
-        text =
-          `Timed out talking to PostgreSQL at ${where}: ${said} The server did not answer in time: check the host, port and firewall or allow-list ` +
-          '(a dropped packet looks like a timeout), or raise `connect_timeout` in the connection URL.';
-      }
-      break;
-    }
-    case 'out-of-disk':
-      text =
-        `The runner ran out of disk space: ${said} Stream straight to the destination instead of a local folder, ` +
-        'free space in an earlier step, or use a runner with a larger disk.';
-      break;
-    default:
-      text =
-        `${tool} failed (${where}): ${said}` +
-        (CONNECTION_LOST.test(keyLine)
-          ? ' The connection to the server was lost during the dump (a restart or failover, a proxy or pooler cutting a long ' +
-            "connection, or the server running out of memory): run the backup again and check the server's log."
-          : '') +
-        (ctx.port === TRANSACTION_POOLER_PORT
-          ? ' Port 6543 is usually a transaction pooler, which pg_dump cannot use: connect directly or through a session pooler.'
-          : '');
-      break;
-  }
-  return { kind, message: text };
 }

@@ -105,7 +105,7 @@ export async function readLockWaits(client: pg.Client, own: OwnBackends): Promis
   ]);
   const byKey = new Map<string, LockWait>();
   for (const r of rows) {
-    const key = `${r.pid}:${r.locktype}:${r.relation}`;
+    const key = `${String(r.pid)}:${String(r.locktype)}:${String(r.relation)}`;
     let wait = byKey.get(key);
     if (!wait) {
       wait = {

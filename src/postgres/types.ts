@@ -30,6 +30,12 @@ export interface ClientTool {
   version: string;
 }
 
+/**
+ * The client tool a caller is about to run: ensureClient finds pg_dump either way (its siblings
+ * share its folder and major) and names this tool in the warning it returns.
+ */
+export type ClientToolName = 'pg_dump' | 'pg_restore';
+
 export type DumpFormat = 'custom' | 'directory' | 'plain';
 
 /** What to dump and how (the pg_dump options this action exposes). */

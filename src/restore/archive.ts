@@ -74,8 +74,8 @@ export async function restoreClient(
   manifest: Manifest,
 ): Promise<{ binDir: string; version: string; major: number }> {
   const wanted = manifest.client.major;
-  const found = await deps.ensureClient(wanted);
-  if (found.warning) deps.log.warning(found.warning.replace(/pg_dump/g, 'pg_restore'));
+  const found = await deps.ensureClient(wanted, 'pg_restore');
+  if (found.warning) deps.log.warning(found.warning);
   if (found.pgDump.major < wanted) {
     throw new ClientInstallError(
       `The archive was written by pg_dump ${manifest.client.pgDumpVersion}; pg_restore ${found.pgDump.version} (${found.binDir}) cannot read it. Install postgresql-client-${wanted} (or newer), or set client-version to ${wanted} or more.`,

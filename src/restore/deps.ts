@@ -7,7 +7,7 @@ import type { Log } from '../log.js';
 import type { Manifest } from '../manifest.js';
 import type { CompressorsAvailable } from '../pipeline/compression.js';
 import type { DatabaseInspector } from '../postgres/inspect.js';
-import type { ClientTool, Connection } from '../postgres/types.js';
+import type { ClientTool, ClientToolName, Connection } from '../postgres/types.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { TargetAccess } from './target.js';
 
@@ -19,9 +19,9 @@ export interface RestoreDeps extends TargetAccess {
   createStore(destination: Destination, s3: S3Settings): ObjectStore;
   /**
    * Finds (or installs) client tools of `major` (the archive's pg_dump major) or newer; returns the
-   * folder with pg_restore and psql. The real one is `ensureClient({ serverMajor: major, … })`.
+   * folder with pg_restore and psql. The real one is `ensureClient({ serverMajor: major, tool, … })`.
    */
-  ensureClient(major: number): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
+  ensureClient(major: number, tool?: ClientToolName): Promise<{ pgDump: ClientTool; binDir: string; warning?: string }>;
   detectCompressors(): Promise<CompressorsAvailable>;
   /** node-pg inspector (drill: row counts and object counts of the restored database). */
   connect(connection: Connection): Promise<DatabaseInspector>;

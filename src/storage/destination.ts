@@ -26,7 +26,7 @@ export function parseDestination(line: string): Destination {
   if (url === '') {
     throw new ConfigError('destination', `is empty; write where backups go, e.g. ${DESTINATION_EXAMPLES}`);
   }
-  if (/[\u0000-\u001f\u007f]/.test(url)) {
+  if (CONTROL_CHAR.test(url)) {
     throw new ConfigError(
       'destination',
       `'${printable(url)}' contains control characters; write one destination per line, e.g. ${DESTINATION_EXAMPLES}`,
@@ -306,8 +306,15 @@ function redactUserInfo(text: string): string {
   return text.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@]*@/, '$1***@');
 }
 
+/** C0 control characters and DEL, which no destination contains (a pasted newline or tab does). */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const CONTROL_CHAR = /[\u0000-\u001f\u007f]/;
+
 function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(
+    new RegExp(CONTROL_CHAR.source, 'g'),
+    (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 function safeDecode(segment: string): string {

@@ -195,9 +195,9 @@ export class PooledUpload {
     }
     if (this.failure === undefined) {
       if (partNumber === 0) {
-        const body = (current ?? Buffer.alloc(0)).subarray(0, filled);
+        const whole = (current ?? Buffer.alloc(0)).subarray(0, filled);
         await this.sendWrite(
-          (condition) => new PutObjectCommand({ ...this.base(), Body: body, ContentLength: filled, ...condition }),
+          (condition) => new PutObjectCommand({ ...this.base(), Body: whole, ContentLength: filled, ...condition }),
         ).catch(() => undefined);
       } else {
         if (filled > 0 && current) {

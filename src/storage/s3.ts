@@ -9,6 +9,9 @@
  * may still be stored by the server after the abort (S3 documents that aborting may have to be
  * repeated for parts in progress; s3rver even re-creates the upload's folder). Waiting costs at
  * most the transfer of `queueSize` parts.
+ *
+ * The SDK client comes from s3-client.ts (settings, timeouts, stall watchdog); what a failed
+ * request means and how to fix it, from s3-errors.ts.
  */
 import { Readable } from 'node:stream';
 
@@ -20,143 +23,52 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
 import { PooledUpload, sendConditionalWrite, type Failure } from './multipart.js';
 import { multipartPlan } from './part-size.js';
-import { objectWriteParams } from './s3-params.js';
-import { STALL_CODE, StallWatchdog, watchedAgents } from './stall.js';
+import { createS3Client } from './s3-client.js';
 import {
-  S3_TIMEOUT_SECONDS_DEFAULT,
+  credentialHint,
+  describeS3Error,
+  errorCode,
+  isBatchDeleteRefusal,
+  isConditionRefusal,
+  isCredentialRefusal,
+  isNotFound,
+  refusedMessage,
+  s3ErrorHint,
+} from './s3-errors.js';
+import { objectWriteParams } from './s3-params.js';
+import {
   WRITTEN_BY_METADATA,
-  type Destination,
   type ObjectInfo,
   type ObjectStore,
   type PutResult,
+  type S3Destination,
   type S3Settings,
   type UploadOptions,
   type UploadResult,
 } from './types.js';
 
-/** Attempts per request (first try + retries) with the SDK's standard retry strategy. */
-export const S3_MAX_ATTEMPTS = 5;
-/** Milliseconds to establish a TCP/TLS connection before the attempt fails (and is retried); at most `s3-timeout`. */
-export const S3_CONNECTION_TIMEOUT_MS = 10_000;
-/** Default milliseconds a connection may stay silent (nothing sent or received) before the attempt fails (`s3-timeout`). */
-export const S3_SOCKET_TIMEOUT_MS = S3_TIMEOUT_SECONDS_DEFAULT * 1000;
-/**
- * Upper bound of the SDK's backoff before retries 1…4 of the standard retry strategy (random in
- * [0, 0.1 s × 2^n], @smithy/util-retry DefaultRetryBackoffStrategy): 0.2 + 0.4 + 0.8 + 1.6 s.
- */
-export const S3_MAX_BACKOFF_MS = 3_000;
+export {
+  createS3Client,
+  s3ClientConfig,
+  s3TimeoutMs,
+  stalledRequestBoundMs,
+  S3_CONNECTION_TIMEOUT_MS,
+  S3_MAX_ATTEMPTS,
+  S3_MAX_BACKOFF_MS,
+  S3_SOCKET_TIMEOUT_MS,
+} from './s3-client.js';
+export { describeS3Error, errorCode, isConditionRefusal, s3ErrorHint } from './s3-errors.js';
 
-/** Milliseconds of silence after which a try fails as stalled (`s3-timeout`, default 120 s). */
-export function s3TimeoutMs(settings: S3Settings): number {
-  return (settings.timeoutSeconds ?? S3_TIMEOUT_SECONDS_DEFAULT) * 1000;
-}
-
-/**
- * Longest a request to a store that stalls every try takes to fail, in milliseconds:
- * {@link S3_MAX_ATTEMPTS} × (`s3-timeout` plus one watchdog tick) + {@link S3_MAX_BACKOFF_MS}.
- * An upload that fails this way then sends AbortMultipartUpload, bounded the same way.
- */
-export function stalledRequestBoundMs(settings: S3Settings): number {
-  const timeout = s3TimeoutMs(settings);
-  return S3_MAX_ATTEMPTS * (timeout + Math.min(1000, timeout / 10)) + S3_MAX_BACKOFF_MS;
-}
 /** DeleteObjects accepts at most this many keys per request. */
 export const DELETE_BATCH_SIZE = 1000;
 /** Concurrent DeleteObject calls when falling back from DeleteObjects. */
 const SINGLE_DELETE_CONCURRENCY = 8;
-
-type S3Destination = Extract<Destination, { kind: 's3' }>;
-
-/**
- * SDK client configuration for `settings` (pure).
- *
- * - Checksums: `when_required` → `requestChecksumCalculation`/`responseChecksumValidation`
- *   `WHEN_REQUIRED`, which R2, B2 and older MinIO need (they reject or mangle the flexible checksum headers);
- *   `when_supported` → `WHEN_SUPPORTED` (the SDK default; AWS S3).
- * - Credentials only when given (else the SDK default chain: env, web identity/OIDC, profile).
- * - Retries: the SDK's standard retry strategy with {@link S3_MAX_ATTEMPTS} attempts.
- * - Timeouts: connecting {@link S3_CONNECTION_TIMEOUT_MS} (at most `s3-timeout`); silence on a
- *   connection `s3-timeout` ({@link s3TimeoutMs}). The SDK's `socketTimeout` here may fire only after
- *   twice that during an upload (see stall.ts): {@link createS3Client} replaces it by a watchdog.
- */
-export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
-  const checksumMode = settings.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-  const config: S3ClientConfig = {
-    region: settings.region.trim() || 'us-east-1',
-    forcePathStyle: settings.forcePathStyle,
-    requestChecksumCalculation: checksumMode,
-    responseChecksumValidation: checksumMode,
-    maxAttempts: S3_MAX_ATTEMPTS,
-    retryMode: 'standard',
-    requestHandler: {
-      connectionTimeout: Math.min(S3_CONNECTION_TIMEOUT_MS, s3TimeoutMs(settings)),
-      socketTimeout: s3TimeoutMs(settings),
-    },
-  };
-  if (settings.endpoint) config.endpoint = settings.endpoint;
-  const accessKeyId = settings.accessKeyId ?? '';
-  const secretAccessKey = settings.secretAccessKey ?? '';
-  if (accessKeyId !== '' || secretAccessKey !== '') {
-    if (accessKeyId === '' || secretAccessKey === '') {
-      throw new ConfigError(
-        accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
-        'is empty but its pair is set; give s3-access-key-id and s3-secret-access-key together (from secrets), or neither to use the AWS default credential chain (AWS_* environment, OIDC)',
-      );
-    }
-    config.credentials = {
-      accessKeyId,
-      secretAccessKey,
-      ...(settings.sessionToken ? { sessionToken: settings.sessionToken } : {}),
-    };
-  }
-  return config;
-}
-
-/** Commands that upload a body (archive parts, single-part archives, manifests, globals): no payload hash over HTTPS. */
-const UPLOAD_BODY_COMMANDS = new Set(['UploadPartCommand', 'PutObjectCommand']);
-
-/**
- * The S3 client of a store: {@link s3ClientConfig}, and UploadPart and PutObject sent with
- * `x-amz-content-sha256: UNSIGNED-PAYLOAD` when the request goes over HTTPS.
- *
- * The SDK signs the SHA-256 of every Buffer body (SigV4 payload signing), a second pass over the
- * whole archive in the action's thread beside the manifest's sha256 (0.1 CPU-s per 100 MB). Over
- * TLS the body cannot change in transit: the AWS CLI's default is the same (AWS CLI S3
- * configuration, `payload_signing_enabled`: off for UploadPart and PutObject over HTTPS), and S3,
- * R2, B2 and MinIO take the literal `UNSIGNED-PAYLOAD` as the payload hash (AWS S3 API reference,
- * "Authenticating Requests: Using the Authorization Header (AWS Signature Version 4)"). Over plain
- * HTTP (MinIO on a private network, s3rver) bodies stay signed.
- */
-export function createS3Client(settings: S3Settings): S3Client {
-  const config = s3ClientConfig(settings);
-  // Stalls are detected by the agents' watchdog (exactly `s3-timeout`, with a "stalled" error),
-  // not by the SDK's socketTimeout (up to twice that during an upload; 0 turns it off).
-  const handler = config.requestHandler as { connectionTimeout: number };
-  config.requestHandler = {
-    connectionTimeout: handler.connectionTimeout,
-    socketTimeout: 0,
-    ...watchedAgents(new StallWatchdog(s3TimeoutMs(settings))),
-  };
-  const client = new S3Client(config);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const request = args.request as { protocol?: string; headers?: Record<string, string> };
-      if (request.protocol === 'https:' && request.headers && UPLOAD_BODY_COMMANDS.has(context.commandName ?? '')) {
-        request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-      }
-      return next(args);
-    },
-    { step: 'build', name: 'unsignedPayloadOverHttps' },
-  );
-  return client;
-}
 
 export interface S3ObjectStoreOptions {
   /** A client to use instead of one built from the settings (it is not destroyed by {@link S3ObjectStore.close}). */
@@ -486,205 +398,10 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-/**
- * The store refused a conditional write (`If-None-Match: *`): 412 PreconditionFailed when an object
- * exists under the key, 409 ConditionalRequestConflict when another write of it is in progress
- * (AWS S3 user guide, "How to prevent object overwrites with conditional writes").
- */
-export function isConditionRefusal(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || httpStatus(error) === 412;
-}
-
-function refusedMessage(where: string): string {
-  return `Writing ${where} was refused: an object already exists under that key (another run wrote it first; the store refused to replace it, If-None-Match). Nothing was overwritten.`;
-}
-
 function stripQuotes(etag: string): string {
   return etag.replace(/^"(.*)"$/, '$1');
 }
 
 function abortReason(signal: AbortSignal): string {
   return signal.reason === undefined ? 'AbortSignal' : errorMessage(signal.reason);
-}
-
-/** The S3 error code (`NoSuchBucket`, …) or network error code (`ECONNREFUSED`, …) of an error. */
-export function errorCode(error: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const visit = (value: unknown): string | undefined => {
-    if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
-    seen.add(value);
-    const record = value as {
-      Code?: unknown;
-      code?: unknown;
-      name?: unknown;
-      $metadata?: unknown;
-      errors?: unknown;
-      cause?: unknown;
-    };
-    if (typeof record.Code === 'string' && record.Code !== '') return record.Code;
-    if (typeof record.code === 'string' && record.code !== '') return record.code;
-    if (record.$metadata !== undefined && typeof record.name === 'string' && !GENERIC_NAMES.has(record.name))
-      return record.name;
-    if (record.name === 'TimeoutError' || record.name === 'AbortError' || record.name === 'CredentialsProviderError')
-      return record.name;
-    if (Array.isArray(record.errors)) {
-      for (const inner of record.errors) {
-        const code = visit(inner);
-        if (code !== undefined) return code;
-      }
-    }
-    return visit(record.cause);
-  };
-  // Errors from another realm (e.g. Node's net errors seen from a VM context) reach the SDK's retry
-  // layer as non-Errors and come out as "AWS SDK error wrapper for Error: connect ECONNREFUSED …":
-  // fall back to a network code in the message.
-  return visit(error) ?? NETWORK_CODE_IN_MESSAGE.exec(errorMessage(error))?.[1];
-}
-
-const GENERIC_NAMES = new Set(['Error', 'UnknownError', 'S3ServiceException']);
-const NETWORK_CODE_IN_MESSAGE =
-  /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\b/;
-
-function httpStatus(error: unknown): number | undefined {
-  const metadata = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata;
-  return typeof metadata?.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
-}
-
-/** `CODE: message` (or the message alone) of an SDK or network error. */
-export function describeS3Error(error: unknown): { code: string | undefined; text: string } {
-  const code = errorCode(error);
-  let message = errorMessage(error)
-    .trim()
-    .replace(/^AWS SDK error wrapper for (Error: )?/, '');
-  if ((message === '' || message === 'UnknownError') && httpStatus(error) !== undefined)
-    message = `HTTP ${httpStatus(error)}`;
-  message = message.replace(/\.$/, '');
-  if (code === undefined || code === STALL_CODE || message.startsWith(code) || message.includes(` ${code} `))
-    return { code, text: message || String(error) };
-  return { code, text: `${code}: ${message}` };
-}
-
-const CREDENTIAL_CODES = new Set([
-  'AccessDenied',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'ExpiredToken',
-  'InvalidToken',
-  'TokenRefreshRequired',
-  'CredentialsProviderError',
-  'AllAccessDisabled',
-  'Forbidden',
-]);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'TimeoutError',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function isChecksumRejection(code: string | undefined, message: string): boolean {
-  return (
-    /x-amz-checksum|x-amz-sdk-checksum|checksum-mode|unsupported header|content-md5|checksum/i.test(message) ||
-    code === 'XAmzContentSHA256Mismatch' ||
-    code === 'BadDigest' ||
-    code === 'InvalidDigest' ||
-    code === 'NotImplemented'
-  );
-}
-
-/** How to fix a failed request, or undefined when there is nothing specific to say. */
-export function s3ErrorHint(error: unknown, destination: S3Destination, settings: S3Settings): string | undefined {
-  const code = errorCode(error);
-  const message = errorMessage(error);
-  const server = settings.endpoint ?? 'AWS S3';
-  if (code === 'NoSuchBucket') {
-    const style =
-      settings.endpoint && !settings.forcePathStyle
-        ? ' If the bucket exists, the store may need path-style addressing: set `s3-force-path-style: true` (MinIO, Hetzner, Ceph).'
-        : '';
-    return `The bucket '${destination.bucket}' does not exist at ${server}: create the bucket or fix \`destination\` (${destination.url}).${style}`;
-  }
-  if (isCredentialRefusal(error)) return credentialHint(destination, settings);
-  if (code === STALL_CODE) {
-    const seconds = s3TimeoutMs(settings) / 1000;
-    return `The store at ${server} took the connection but then sent or took nothing for ${seconds} s on each of ${S3_MAX_ATTEMPTS} tries: it is overloaded, or something between the runner and it (a proxy, a firewall) holds the traffic. Check the store's health; \`s3-timeout\` (now ${seconds} s) sets how long a silence may last.`;
-  }
-  if (code === 'ECONNRESET' || code === 'EPIPE') {
-    return `The S3 endpoint (${server}) accepted the connection and then closed it on every try: check the store's health and anything between the runner and it (a proxy, a firewall).`;
-  }
-  if (code !== undefined && NETWORK_CODES.has(code)) {
-    return `Could not reach the S3 endpoint (${server}): check \`s3-endpoint\` and that the server is up and reachable from the runner.`;
-  }
-  if (
-    code === 'PermanentRedirect' ||
-    code === 'AuthorizationHeaderMalformed' ||
-    code === 'IllegalLocationConstraintException'
-  ) {
-    return `The bucket '${destination.bucket}' is not in region ${settings.region}: set \`s3-region\` to the bucket's region (R2 uses 'auto').`;
-  }
-  if (code === 'InvalidBucketName') {
-    return `The store does not accept the bucket name '${destination.bucket}': fix \`destination\` (${destination.url}).`;
-  }
-  if (code === 'InvalidStorageClass') {
-    return `The store does not accept storage class '${settings.storageClass ?? ''}': set \`s3-storage-class\` to one it supports or leave it empty.`;
-  }
-  if (code === 'EntityTooLarge' || /Exceeded \d+ parts/.test(message)) {
-    return 'The archive outgrew the part size chosen from the size estimate (10,000 parts at most): the estimate was far too small.';
-  }
-  if (isChecksumRejection(code, message)) {
-    return settings.checksums === 'when_supported'
-      ? "This store does not accept the AWS SDK's default checksum headers (x-amz-checksum-*): set `s3-checksums: when_required` (R2, B2 and older MinIO need it)."
-      : 'The store does not implement this request or its checksum; if it is not AWS S3, check that it supports multipart uploads and DeleteObjects.';
-  }
-  return undefined;
-}
-
-/**
- * True for an answer that refuses the caller: HTTP 401/403 (a HEAD answers without a body, so the SDK
- * names no code: "Unknown") or a credential error code.
- */
-function isCredentialRefusal(error: unknown): boolean {
-  const code = errorCode(error);
-  const status = httpStatus(error);
-  return (code !== undefined && CREDENTIAL_CODES.has(code)) || status === 401 || status === 403;
-}
-
-/** What to fix when the store refuses the credentials: the inputs when given, else the SDK's chain. */
-function credentialHint(destination: S3Destination, settings: S3Settings): string {
-  const who =
-    settings.accessKeyId === undefined
-      ? '`s3-access-key-id` and `s3-secret-access-key` are empty, so the AWS SDK default credential chain was used (AWS_* environment variables, an OIDC role from aws-actions/configure-aws-credentials, the instance role): check that role or those variables'
-      : 'check `s3-access-key-id` and `s3-secret-access-key` (the key pair, from secrets)';
-  return `The store refused the credentials: ${who}, \`s3-region\` (${settings.region}), and that they may list, read and write bucket '${destination.bucket}'.`;
-}
-
-function isNotFound(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === 'NotFound' || code === 'NoSuchKey' || httpStatus(error) === 404;
-}
-
-/** Errors with which stores refuse the DeleteObjects request itself (its checksum, or the operation). */
-function isBatchDeleteRefusal(error: unknown): boolean {
-  const code = errorCode(error);
-  const status = httpStatus(error);
-  if (status === undefined) return false; // network failure: not a refusal
-  return (
-    code === 'NotImplemented' ||
-    code === 'InvalidArgument' ||
-    code === 'InvalidRequest' ||
-    code === 'XAmzContentSHA256Mismatch' ||
-    code === 'BadDigest' ||
-    code === 'InvalidDigest' ||
-    code === 'MissingContentMD5' ||
-    code === 'MethodNotAllowed' ||
-    status === 501 ||
-    /checksum|content-md5|unsupported header/i.test(errorMessage(error))
-  );
 }

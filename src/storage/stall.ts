@@ -171,36 +171,32 @@ export class StallWatchdog {
   }
 }
 
+/** The Agent method, undocumented, through which Node's http client gives every request its socket. */
+interface AgentInternals {
+  addRequest: (req: ClientRequest, options: unknown) => void;
+}
+
 /** Keep-alive agents as the SDK makes them (50 sockets), whose requests a {@link StallWatchdog} watches. */
 export function watchedAgents(watchdog: StallWatchdog): { httpAgent: HttpAgent; httpsAgent: HttpsAgent } {
   const options: AgentOptions = { keepAlive: true, maxSockets: 50 };
-  class WatchedHttpAgent extends HttpAgent {
-    addRequest(req: ClientRequest, opts: unknown): void {
-      watchdog.watch(req);
-      (HttpAgent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(
-        this,
-        req,
-        opts,
-      );
-    }
-    override destroy(): void {
-      watchdog.close();
-      super.destroy();
-    }
-  }
-  class WatchedHttpsAgent extends HttpsAgent {
-    addRequest(req: ClientRequest, opts: unknown): void {
-      watchdog.watch(req);
-      (HttpsAgent.prototype as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest.call(
-        this,
-        req,
-        opts,
-      );
-    }
-    override destroy(): void {
-      watchdog.close();
-      super.destroy();
-    }
-  }
-  return { httpAgent: new WatchedHttpAgent(options), httpsAgent: new WatchedHttpsAgent(options) };
+  return {
+    httpAgent: watched(new HttpAgent(options), watchdog),
+    httpsAgent: watched(new HttpsAgent(options), watchdog),
+  };
+}
+
+/** `agent`, with each request watched by `watchdog` and the watchdog closed when the agent is destroyed. */
+function watched<A extends HttpAgent>(agent: A, watchdog: StallWatchdog): A {
+  const internals = agent as unknown as AgentInternals;
+  const addRequest = internals.addRequest.bind(agent);
+  internals.addRequest = (req, options) => {
+    watchdog.watch(req);
+    addRequest(req, options);
+  };
+  const destroy = agent.destroy.bind(agent);
+  agent.destroy = () => {
+    watchdog.close();
+    destroy();
+  };
+  return agent;
 }

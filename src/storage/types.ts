@@ -19,6 +19,9 @@ export type Destination =
       prefix: string;
     };
 
+/** A destination in an S3 bucket. */
+export type S3Destination = Extract<Destination, { kind: 's3' }>;
+
 /** S3 client settings shared by every s3:// destination. */
 export interface S3Settings {
   /** Custom endpoint (R2, B2, MinIO); undefined for AWS S3. Never has a bucket in its path. */

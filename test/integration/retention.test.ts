@@ -240,7 +240,7 @@ describe('retention against s3rver', () => {
       );
     }, 60_000);
 
-    afterAll(() => (store as { destroy?: () => void }).destroy?.());
+    afterAll(() => store.close());
 
     test('a dry run plans but deletes nothing', async () => {
       expect(entries).toHaveLength(10_000);
@@ -308,7 +308,7 @@ describe('retention against s3rver', () => {
       if (existing.length > 0) await store.delete(existing);
     });
 
-    afterEach(() => (store as { destroy?: () => void }).destroy?.());
+    afterEach(() => store.close());
 
     test('archives without manifest: the one older than the oldest kept goes, the newer one stays; globals go with their archive', async () => {
       const days = (n: number) => new Date(NOW.getTime() - n * 24 * HOUR);
@@ -531,7 +531,7 @@ describe('retention against s3rver', () => {
     });
 
     afterAll(async () => {
-      (direct as { destroy?: () => void }).destroy?.();
+      direct.close();
       await proxy?.stop();
     });
 

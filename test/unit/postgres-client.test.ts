@@ -176,6 +176,23 @@ describe('decideClient', () => {
   });
 });
 
+describe('decideClient names the tool the caller runs in its warning', () => {
+  test.each([
+    ['/usr/lib/postgresql/16/bin', 'linux' as const],
+    ['C:\\Program Files\\PostgreSQL\\16\\bin', 'win32' as const],
+  ])('pg_restore beside the pg_dump in %s', (dir, platform) => {
+    const exe = platform === 'win32' ? 'pg_dump.exe' : 'pg_dump';
+    const found = [{ path: `${dir}/${exe}`, major: 16, version: '16.1' }];
+    const input = { serverMajor: 15, found, platform, install: false };
+    const dump = decideClient(input);
+    const restore = decideClient({ ...input, toolName: 'pg_restore' });
+    const warning = (d: ClientDecision) => (d.action === 'use' ? d.warning : undefined);
+    expect(warning(dump)).toContain(`Using pg_dump 16.1 (${dir}/${exe}) for a PostgreSQL 15 server`);
+    // The text restore showed when it rewrote every "pg_dump" of this warning.
+    expect(warning(restore)).toBe(warning(dump)?.replace(/pg_dump/g, 'pg_restore'));
+  });
+});
+
 describe('parseClientVersion', () => {
   test.each<[string, { major: number; version: string } | undefined]>([
     ['pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n', { major: 15, version: '15.18' }],
