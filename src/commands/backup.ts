@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Config } from '../config/types.js';
+import type { BackupConfig } from '../config/types.js';
 import type { EncryptionInfo } from '../crypto/encrypt.js';
 import type { GpgEncrypter, GpgTool } from '../crypto/gpg.js';
 import type { EncryptionConfig } from '../crypto/specs.js';
@@ -109,12 +109,10 @@ export class PartialBackupError extends UploadError {
  *   and manifest and a {@link PartialBackupError} (an UploadError) naming the failed ones, with
  *   the result of every destination, is thrown after.
  */
-export async function runBackup(config: Config, deps: BackupDeps): Promise<BackupResult> {
+export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise<BackupResult> {
   const { log } = deps;
   const started = deps.now();
   const { connection, dump } = config;
-  if (!connection)
-    throw new ConfigError('database-url', 'required for command backup; set it from a repository secret.');
 
   // Refused credentials or a missing bucket are reported before the database is touched.
   await log.group('Storage', () => preflightStores(config, deps));
@@ -473,7 +471,7 @@ interface Streamed {
  * runs. Patterns are matched as pg_dump matches them (postgres/patterns.ts).
  * @throws ConfigError naming `schema` or `table`.
  */
-async function checkPatterns(db: DatabaseInspector, dump: Config['dump'], database: string): Promise<void> {
+async function checkPatterns(db: DatabaseInspector, dump: BackupConfig['dump'], database: string): Promise<void> {
   const patterns = [
     ...dump.schemas.map((pattern) => ({ kind: 'schema' as const, pattern })),
     ...dump.tables.map((pattern) => ({ kind: 'table' as const, pattern })),
@@ -500,7 +498,7 @@ async function checkPatterns(db: DatabaseInspector, dump: Config['dump'], databa
  * @throws the first destination's error when all fail (ConfigError for refused credentials,
  *   UploadError otherwise).
  */
-async function preflightStores(config: Config, deps: BackupDeps): Promise<void> {
+async function preflightStores(config: BackupConfig, deps: BackupDeps): Promise<void> {
   const stores = config.destinations.map((d) => deps.createStore(d, config.s3));
   try {
     const asked = stores.filter((s) => s.preflight !== undefined);
@@ -525,7 +523,7 @@ async function preflightStores(config: Config, deps: BackupDeps): Promise<void> 
 
 /** The hot path: one pg_dump run streamed to every store, in the dump's exported snapshot. */
 async function streamDump(
-  config: Config,
+  config: BackupConfig,
   deps: BackupDeps,
   inspector: DatabaseInspector,
   binDir: string,
@@ -539,8 +537,7 @@ async function streamDump(
   contentType: string,
   expectedBytes: number,
 ): Promise<Streamed> {
-  const { dump } = config;
-  const connection = config.connection as Connection;
+  const { connection, dump } = config;
   const t0 = Date.now();
   const env = libpqEnv(connection);
   const dumper = deps.dumper(binDir);
@@ -765,7 +762,11 @@ async function streamDump(
  * of the chain runs inside Node (gpg reads its input from another child);
  * else undefined, and OpenPGP.js encrypts in the process. Logs which one and why.
  */
-async function chooseGpg(config: Config, deps: BackupDeps, plan: CompressionPlan): Promise<GpgEncrypter | undefined> {
+async function chooseGpg(
+  config: BackupConfig,
+  deps: BackupDeps,
+  plan: CompressionPlan,
+): Promise<GpgEncrypter | undefined> {
   const encryption = config.encryption;
   if (!encryption) return undefined;
   const recipients =

@@ -5,7 +5,8 @@
  */
 import { ActionError, errorMessage } from '../errors.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
-import type { CheckOptions, CheckSettings } from '../restore/options.js';
+import type { CheckConfig } from '../config/types.js';
+import type { CheckSettings } from '../restore/options.js';
 import { readManifest } from '../restore/select.js';
 import type { Check } from '../restore/verify.js';
 import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
@@ -247,7 +248,7 @@ export async function manifestChecks(
  * {@link judgeCatalog}; every destination must pass.
  * @throws CheckError (with `result`) when a check fails, or the store's error when listing fails.
  */
-export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<CheckResult> {
+export async function runCheck(options: CheckConfig, deps: CheckDeps): Promise<CheckResult> {
   const { log } = deps;
   const now = deps.now();
   const destinations: CheckDestinationResult[] = [];

@@ -6,7 +6,7 @@
 import { ActionError, ConfigError, errorMessage } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import type { Connection } from '../postgres/types.js';
-import type { DrillOptions } from '../restore/options.js';
+import type { DrillConfig } from '../config/types.js';
 import {
   judgeSqlResult,
   shorten,
@@ -78,7 +78,7 @@ export class DrillError extends ActionError {
  *   archive), and the errors of restore (BackupNotFoundError, ConnectionError, ClientInstallError,
  *   CorruptArchiveError, RestoreError).
  */
-export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promise<DrillResult> {
+export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise<DrillResult> {
   const { log } = deps;
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));

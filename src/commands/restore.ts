@@ -17,7 +17,8 @@ import type { ClientTool, Connection } from '../postgres/types.js';
 import { readCatalog, type BackupEntry } from '../storage/catalog.js';
 import { ENCRYPTED_SUFFIX, globalsKey } from '../storage/keys.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
-import type { BackupSelector, RestoreOptions } from '../restore/options.js';
+import type { RestoreConfig } from '../config/types.js';
+import type { BackupSelector } from '../restore/options.js';
 import { readManifest, selectBackup, skippedForLatest, skippedWarning } from '../restore/select.js';
 import { applyGlobals, streamRestore, type PgRestoreOptions, type StreamOutcome } from '../restore/stream.js';
 import { formatBytes, round3 } from '../format.js';
@@ -413,7 +414,7 @@ export async function restoreChosen(
  *   CorruptArchiveError (SHA-256/size mismatch, naming the key), RestoreError (pg_restore/psql
  *   stopped at the first error, classified).
  */
-export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Promise<RestoreResult> {
+export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Promise<RestoreResult> {
   const { log } = deps;
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));

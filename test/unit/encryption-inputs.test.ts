@@ -486,8 +486,8 @@ describe('resolveConfig: each command reads only the OpenPGP inputs it uses', ()
         'encryption-public-key': 'not a key',
       });
       expect(config.command).toBe(command);
-      expect(config.encryption).toBeUndefined();
-      expect(config.decryption).toBeUndefined();
+      expect(config).not.toHaveProperty('encryption');
+      expect(config).not.toHaveProperty('decryption');
     },
   );
 
@@ -498,8 +498,8 @@ describe('resolveConfig: each command reads only the OpenPGP inputs it uses', ()
       'decryption-private-key': 'not a key',
       'encryption-passphrase': longPassphrase,
     });
-    expect(encrypted.encryption).toMatchObject({ mode: 'passphrase' });
-    expect(encrypted.decryption).toBeUndefined();
+    expect(encrypted).toMatchObject({ encryption: { mode: 'passphrase' } });
+    expect(encrypted).not.toHaveProperty('decryption');
 
     const decrypting = await resolve({
       ...base['restore'],
@@ -507,7 +507,7 @@ describe('resolveConfig: each command reads only the OpenPGP inputs it uses', ()
       'encryption-public-key': 'not a key',
       'decryption-passphrase': longPassphrase,
     });
-    expect(decrypting.decryption).toMatchObject({ mode: 'passphrase' });
-    expect(decrypting.encryption).toBeUndefined();
+    expect(decrypting).toMatchObject({ decryption: { mode: 'passphrase' } });
+    expect(decrypting).not.toHaveProperty('encryption');
   });
 });
