@@ -30,7 +30,7 @@ import { CheckError, checkOutputs, checkSummary, runCheck } from './commands/che
 import { DrillError, drillOutputs, drillSummary, runDrill } from './commands/drill.js';
 import { restoreOutputs, restoreSummary, runRestore, type RestoreDeps } from './commands/restore.js';
 import { restoreSecrets } from './restore/options.js';
-import { pruneAfterBackup, runPrune } from './commands/prune.js';
+import { pruneAfterBackup, runPrune, type RetentionDeps } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { failureSummary } from './report/failure-summary.js';
 import { redact } from './report/webhook.js';
@@ -210,7 +210,8 @@ async function backup(config: BackupConfig, context: RunContext): Promise<Comman
   if (policy && pruneAfter) {
     // A prune failure warns (inside pruneAfterBackup); the verified backup stands.
     // pruneAfterBackup prunes only the destinations that stored and verified the new backup.
-    const pruned = await pruneAfterBackup(result, { ...retentionOptions(config), policy, dryRun });
+    const { destinations, s3, database } = config;
+    const pruned = await pruneAfterBackup(result, { destinations, s3, database, policy, dryRun, ...retentionDeps() });
     setOutputs(pruneOutputs(pruned));
     summary += `\n${pruneSummary(pruned)}`;
   }
@@ -221,7 +222,7 @@ async function backup(config: BackupConfig, context: RunContext): Promise<Comman
 
 /** `prune`: fails when a destination could not be listed or a delete failed. */
 async function prune(config: PruneConfig, context: RunContext): Promise<void> {
-  const result = await runPrune({ ...retentionOptions(config), policy: config.policy, dryRun: config.dryRun });
+  const result = await runPrune(config, retentionDeps());
   await publish(config, context, pruneOutputs(result), pruneSummary(result));
   const failed = result.destinations.filter((d) => !d.ok || (d.execution?.failed.length ?? 0) > 0);
   if (failed.length > 0) {
@@ -233,8 +234,7 @@ async function prune(config: PruneConfig, context: RunContext): Promise<void> {
 
 /** `list`: fails when a destination could not be listed. */
 async function list(config: ListConfig, context: RunContext): Promise<void> {
-  const { policy } = config;
-  const result = await runList({ ...retentionOptions(config), ...(policy ? { policy } : {}) });
+  const result = await runList(config, retentionDeps());
   await publish(config, context, listOutputs(result), listSummary(result));
   const failed = result.destinations.filter((d) => d.error);
   if (failed.length > 0)
@@ -286,16 +286,9 @@ async function publish(
   if (config.summary) await core.summary.addRaw(redact(summary, context.secrets)).write();
 }
 
-/** Where prune and list find the backups, and their I/O. */
-function retentionOptions(config: Config) {
-  return {
-    destinations: config.destinations,
-    s3: config.s3,
-    database: config.database,
-    now: new Date(),
-    log,
-    createStore,
-  };
+/** The real I/O of prune and list (and of the prune after a backup): stores, and the time now. */
+function retentionDeps(): RetentionDeps {
+  return { now: new Date(), log, createStore };
 }
 
 /** True when a failure report would reach anyone (an issue with a token, or a webhook). */

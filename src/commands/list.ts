@@ -9,7 +9,8 @@ import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
 import { readCatalog, staleTemporaries, type Catalog } from '../storage/catalog.js';
 import { STALE_SECONDS } from '../storage/claim.js';
 import type { Destination, ObjectStore } from '../storage/types.js';
-import type { RetentionCommandOptions } from './prune.js';
+import type { ListConfig } from '../config/types.js';
+import type { RetentionCommandOptions, RetentionDeps } from './prune.js';
 
 /** One destination's listing. */
 export interface DestinationListing {
@@ -37,9 +38,8 @@ export interface ListResult {
  * Never throws for storage problems: a destination that cannot be listed gets an `error` (logged
  * as a warning and collected in `warnings`).
  */
-export async function runList(
-  options: Omit<RetentionCommandOptions, 'dryRun' | 'mustKeep'> & { dryRun?: boolean },
-): Promise<ListResult> {
+export async function runList(config: ListConfig, deps: RetentionDeps): Promise<ListResult> {
+  const options = { ...config, ...deps };
   const { log, policy } = options;
   const result: ListResult = {
     database: options.database,

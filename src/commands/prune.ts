@@ -14,6 +14,7 @@ import {
   type TemporaryEntry,
 } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
+import type { PruneConfig } from '../config/types.js';
 import type { BackupResult } from './backup.js';
 import type { Log } from '../log.js';
 
@@ -37,6 +38,9 @@ export interface RetentionCommandOptions {
    */
   mustKeep?: Record<string, string[]>;
 }
+
+/** The I/O of prune and list. */
+export type RetentionDeps = Pick<RetentionCommandOptions, 'log' | 'createStore' | 'now'>;
 
 /** One destination's prune. */
 export interface DestinationPrune {
@@ -77,9 +81,17 @@ export interface PruneResult {
  * `error`, a failed delete ends in `execution.failed`; both are logged as warnings and collected in
  * `warnings` (the caller decides whether `command: prune` fails on them).
  *
+ */
+export async function runPrune(config: PruneConfig, deps: RetentionDeps): Promise<PruneResult> {
+  const { destinations, s3, database, policy, dryRun } = config;
+  return prune({ destinations, s3, database, policy, dryRun, ...deps });
+}
+
+/**
+ * {@link runPrune} of `options`, also the prune after a backup (with `mustKeep`).
  * @throws ConfigError('command', …) when `policy` is undefined: prune needs a policy (checked before any I/O).
  */
-export async function runPrune(options: RetentionCommandOptions): Promise<PruneResult> {
+async function prune(options: RetentionCommandOptions): Promise<PruneResult> {
   const { log, policy } = options;
   if (!policy) {
     throw new ConfigError('command', PRUNE_NEEDS_POLICY);
@@ -218,7 +230,7 @@ export async function pruneAfterBackup(
   for (const d of backup.destinations) if (d.ok) good.set(d.url, [...(good.get(d.url) ?? []), d.key]);
   const destinations = options.destinations.filter((d) => good.has(d.url));
   try {
-    return await runPrune({ ...options, destinations, mustKeep: Object.fromEntries(good) });
+    return await prune({ ...options, destinations, mustKeep: Object.fromEntries(good) });
   } catch (error) {
     const message = `Retention skipped after the backup: ${errorMessage(error)}`;
     options.log.warning(message);
