@@ -6,7 +6,7 @@ import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
 import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
 import { inapplicableInputsWarning } from './config/applicability.js';
 import { resolveConfig } from './config/parse.js';
-import { encryptionSecrets } from './crypto/specs.js';
+import { encryptionSecrets } from './config/encryption.js';
 import type {
   BackupConfig,
   CheckConfig,
@@ -29,12 +29,13 @@ import { runList } from './commands/list.js';
 import { CheckError, checkOutputs, checkSummary, runCheck } from './commands/check.js';
 import { DrillError, drillOutputs, drillSummary, runDrill } from './commands/drill.js';
 import { restoreOutputs, restoreSummary, runRestore, type RestoreDeps } from './commands/restore.js';
-import { restoreSecrets } from './restore/options.js';
+import { restoreSecrets } from './config/restore.js';
 import { pruneAfterBackup, runPrune, type RetentionDeps } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { failureSummary } from './report/failure-summary.js';
 import { redact } from './report/webhook.js';
-import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
+import { parseReportingInputs, reportingSecrets } from './config/reporting.js';
+import type { ReportingConfig } from './report/reporting-config.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
 import { VERSION } from './version.js';

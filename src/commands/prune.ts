@@ -5,7 +5,8 @@
 import { ConfigError, errorMessage } from '../errors.js';
 import { executePrune, type PruneExecution } from '../retention/execute.js';
 import { planRetention, keptRows, deletedRows } from '../retention/plan.js';
-import { describePolicy, PRUNE_NEEDS_POLICY, type RetentionPolicy } from '../retention/policy.js';
+import { PRUNE_NEEDS_POLICY } from '../config/retention.js';
+import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
 import {
   readCatalog,
   removeStaleTemporaries,

@@ -1,7 +1,7 @@
-import { REPORTING_INPUTS } from '../report/reporting-config.js';
-import { RETENTION_INPUTS } from '../retention/policy.js';
-import { ENCRYPTION_INPUTS } from '../crypto/specs.js';
-import { RESTORE_INPUTS } from '../restore/options.js';
+import { REPORTING_INPUTS } from './reporting.js';
+import { RETENTION_INPUTS } from './retention.js';
+import { ENCRYPTION_INPUTS } from './encryption.js';
+import { RESTORE_INPUTS } from './restore.js';
 
 /** An input as declared in action.yml, for the modules that own their inputs. */
 export interface InputSpec {

@@ -12,10 +12,10 @@ import type { Compression, CompressionMethod, Connection, DumpOptions } from '..
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 import { withDefaults, type InputName } from './inputs.js';
-import { ENCRYPTION_INPUTS } from '../crypto/specs.js';
-import { parseReportingInputs } from '../report/reporting-config.js';
-import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from '../retention/policy.js';
-import { parseRestoreInputs } from '../restore/options.js';
+import { ENCRYPTION_INPUTS } from './encryption.js';
+import { parseReportingInputs } from './reporting.js';
+import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
+import { parseRestoreInputs } from './restore.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
 
@@ -34,13 +34,13 @@ export async function resolveConfig(read: InputReader): Promise<Config> {
   if (!given) return config;
   switch (config.command) {
     case 'backup': {
-      const { parseEncryptionInputs } = await import('../crypto/inputs.js');
+      const { parseEncryptionInputs } = await import('./openpgp-inputs.js');
       const encryption = await parseEncryptionInputs(inputs);
       return encryption ? { ...config, encryption } : config;
     }
     case 'restore':
     case 'drill': {
-      const { parseDecryptionInputs } = await import('../crypto/inputs.js');
+      const { parseDecryptionInputs } = await import('./openpgp-inputs.js');
       const decryption = await parseDecryptionInputs(inputs);
       return decryption ? { ...config, decryption } : config;
     }

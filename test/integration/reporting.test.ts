@@ -7,7 +7,8 @@
 import { jest } from '@jest/globals';
 import { reportOutcome, type Outcome, type ReportDeps } from '../../src/report/failure-report.js';
 import { createIssueReporter, parseFailureMarker, parseMarker } from '../../src/report/github-issue.js';
-import { parseReportingInputs, type ReportingConfig } from '../../src/report/reporting-config.js';
+import { parseReportingInputs } from '../../src/config/reporting.js';
+import type { ReportingConfig } from '../../src/report/reporting-config.js';
 import { notifyWebhook } from '../../src/report/webhook.js';
 import { FakeGitHub, forbiddenBody, type FakeIssue } from '../support/fake-github.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';

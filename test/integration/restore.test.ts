@@ -16,13 +16,14 @@ import { CheckError, checkOutputs, runCheck } from '../../src/commands/check.js'
 import { DrillError, drillOutputs, drillSummary, runDrill, type DrillResult } from '../../src/commands/drill.js';
 import { openTarget, restoreOutputs, runRestore, type RestoreDeps } from '../../src/commands/restore.js';
 import { parseConfig, resolveConfig } from '../../src/config/parse.js';
-import { DecryptError, parseDecryptionInputs } from '../../src/crypto/openpgp.js';
+import { DecryptError } from '../../src/crypto/openpgp.js';
+import { parseDecryptionInputs } from '../../src/config/openpgp-inputs.js';
 import type { BackupConfig, CheckConfig, DrillConfig, RestoreConfig } from '../../src/config/types.js';
 import { asBackup } from '../support/config.js';
 import { ConfigError, VerifyError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
 import { realDeps } from '../../src/main.js';
-import { parseRestoreInputs } from '../../src/restore/options.js';
+import { parseRestoreInputs } from '../../src/config/restore.js';
 import { CorruptArchiveError, RestoreError } from '../../src/restore/stream.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';

@@ -19,7 +19,7 @@ import {
   type PruneResult,
   type RetentionCommandOptions,
 } from '../../src/commands/prune.js';
-import { parseReportingInputs } from '../../src/report/reporting-config.js';
+import { parseReportingInputs } from '../../src/config/reporting.js';
 import { listJson, listSummary, pruneOutputs, pruneSummary } from '../../src/report/retention-report.js';
 import { executePrune } from '../../src/retention/execute.js';
 import { planRetention, type RetentionPlan } from '../../src/retention/plan.js';

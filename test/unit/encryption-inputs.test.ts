@@ -1,12 +1,8 @@
 import * as openpgp from 'openpgp';
 import { ConfigError } from '../../src/errors.js';
-import {
-  ENCRYPTION_INPUTS,
-  encryptionSecrets,
-  parseDecryptionInputs,
-  parseEncryptionInputs,
-  type DecryptionConfig,
-} from '../../src/crypto/openpgp.js';
+import type { DecryptionConfig } from '../../src/crypto/openpgp.js';
+import { ENCRYPTION_INPUTS, encryptionSecrets } from '../../src/config/encryption.js';
+import { parseDecryptionInputs, parseEncryptionInputs } from '../../src/config/openpgp-inputs.js';
 import { decryptionMismatch } from '../../src/crypto/specs.js';
 import { resolveConfig } from '../../src/config/parse.js';
 

@@ -18,12 +18,8 @@ import {
   type IssueReporter,
   type RenderRun,
 } from '../../src/report/github-issue.js';
-import {
-  parseReportingInputs,
-  reportingSecrets,
-  REPORTING_INPUTS,
-  type ReportingConfig,
-} from '../../src/report/reporting-config.js';
+import { parseReportingInputs, reportingSecrets, REPORTING_INPUTS } from '../../src/config/reporting.js';
+import type { ReportingConfig } from '../../src/report/reporting-config.js';
 import {
   eventText,
   genericPayload,
