@@ -2,41 +2,18 @@
  * The encryption and decryption inputs' names and what to mask of them. Importing this does not
  * load openpgp (config/openpgp-inputs.ts parses the keys).
  */
+import { inputSpecs, type InputSpec } from './action-inputs.js';
 import { armoredBlocks } from '../crypto/specs.js';
 import type { InputReader } from './reader.js';
 
-/** The inputs this module reads, for action.yml (all default to ''; every one is a secret). */
-export const ENCRYPTION_INPUTS: { name: string; default: string; description: string }[] = [
-  {
-    name: 'encryption-public-key',
-    default: '',
-    description:
-      'Encrypt each archive (OpenPGP, AES-256, readable by `gpg --decrypt`) to this ASCII-armored public key, from `gpg --armor --export <key id>`; several keys (one armored block each, or one block holding several) mean any of their holders can decrypt. The archive gets a .gpg suffix. Recommended over encryption-passphrase: the backup runner then never holds what decrypts. Set it from a secret. Excludes encryption-passphrase.',
-  },
-  {
-    name: 'encryption-passphrase',
-    default: '',
-    description:
-      'Encrypt each archive with this passphrase (OpenPGP, AES-256; `gpg --decrypt` asks for it). Set it from a secret. Excludes encryption-public-key.',
-  },
-  {
-    name: 'decryption-private-key',
-    default: '',
-    description:
-      'For restores and drills of encrypted archives: the ASCII-armored private key, from `gpg --armor --export-secret-keys <key id>`. Give it only to the restore/drill workflow, never to the backup workflow. Set it from a secret. Excludes decryption-passphrase.',
-  },
-  {
-    name: 'decryption-private-key-passphrase',
-    default: '',
-    description: 'Passphrase that unlocks decryption-private-key, when the key is protected. Set it from a secret.',
-  },
-  {
-    name: 'decryption-passphrase',
-    default: '',
-    description:
-      'For restores and drills of archives encrypted with encryption-passphrase: that passphrase. Set it from a secret. Excludes decryption-private-key.',
-  },
-];
+/** The encryption and decryption inputs, as action.yml declares them (all default to ''; every one is a secret). */
+export const ENCRYPTION_INPUTS: readonly InputSpec[] = inputSpecs([
+  'encryption-public-key',
+  'encryption-passphrase',
+  'decryption-private-key',
+  'decryption-private-key-passphrase',
+  'decryption-passphrase',
+]);
 
 const SECRET_INPUT_NAMES = ENCRYPTION_INPUTS.map((i) => i.name);
 

@@ -11,7 +11,7 @@ import {
 import type { Compression, CompressionMethod, Connection, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
-import { withDefaults, type InputName } from './inputs.js';
+import { withDefaults } from './inputs.js';
 import { ENCRYPTION_INPUTS } from './encryption.js';
 import { parseReportingInputs } from './reporting.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
@@ -60,7 +60,7 @@ export async function resolveConfig(read: InputReader): Promise<Config> {
  */
 export function parseConfig(read: InputReader): Config {
   const inputs = withDefaults(read);
-  const input: (name: InputName) => string = inputs;
+  const input = inputs;
 
   const command = oneOf('command', input('command'), COMMANDS);
   const source = parseSource(command, inputs);
@@ -147,7 +147,7 @@ function parseClient(input: Input): ClientConfig {
   return { installClient, clientMajor };
 }
 
-type Input = (name: InputName) => string;
+type Input = (name: string) => string;
 
 /** The source database's connection inputs. */
 const SOURCE_CONNECTION: ConnectionInputNames = {

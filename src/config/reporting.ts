@@ -3,59 +3,22 @@
  * webhook alert. Parsed separately from the other inputs so main.ts can read them even when the
  * other inputs are invalid (a config failure is reported too).
  */
+import { inputSpecs, type InputSpec } from './action-inputs.js';
 import { ConfigError } from '../errors.js';
 import { MAX_FAILURE_THRESHOLD, NOTIFY_ON, type ReportingConfig } from '../report/reporting-config.js';
 import { oneOf, parseBoolean, parseInteger } from './values.js';
 
-/** The reporting inputs as action.yml declares them. */
-export const REPORTING_INPUTS: { name: string; default: string; description: string }[] = [
-  {
-    name: 'github-token',
-    default: '${{ github.token }}',
-    description:
-      'Token for opening, commenting on and closing the failure issue. The job needs `permissions: issues: write` (and `actions: read` when failure-threshold > 1). Empty = no issue.',
-  },
-  {
-    name: 'issue-on-failure',
-    default: 'true',
-    description:
-      'On failure open a GitHub issue for this workflow, job and database (or comment on the one already open); `false` = no issue.',
-  },
-  {
-    name: 'issue-labels',
-    default: 'backup-failure',
-    description:
-      'Labels of the failure issue, comma or newline separated; the issue is found again by these labels and a hidden marker.',
-  },
-  {
-    name: 'issue-assignees',
-    default: '',
-    description: 'GitHub logins assigned to a new failure issue, comma or newline separated (at most 10).',
-  },
-  {
-    name: 'failure-threshold',
-    default: '1',
-    description: `Open the issue (and send the failure webhook) only after this many consecutive failed runs of this job, 1-${MAX_FAILURE_THRESHOLD}. Above 1 the job needs \`permissions: actions: read\` to read earlier runs.`,
-  },
-  {
-    name: 'close-issue-on-success',
-    default: 'true',
-    description:
-      'After a successful run, comment "Recovered" with the new backup key on the open failure issue and close it.',
-  },
-  {
-    name: 'webhook-url',
-    default: '',
-    description:
-      'Incoming webhook to alert (pass it from a secret): Slack (`{text, blocks}`) for hooks.slack.com, otherwise a JSON POST with event, database, command, phase, error, runUrl, backupKey and a `text` line. Empty = none.',
-  },
-  {
-    name: 'notify-on',
-    default: 'failure',
-    description:
-      'When to call the webhook: `failure` (failures, and the recovery after one), `always` (every run), `never`.',
-  },
-];
+/** The reporting inputs, as action.yml declares them. */
+export const REPORTING_INPUTS: readonly InputSpec[] = inputSpecs([
+  'github-token',
+  'issue-on-failure',
+  'issue-labels',
+  'issue-assignees',
+  'failure-threshold',
+  'close-issue-on-success',
+  'webhook-url',
+  'notify-on',
+]);
 
 const DEFAULTS: Record<string, string> = Object.fromEntries(REPORTING_INPUTS.map((i) => [i.name, i.default]));
 

@@ -6,6 +6,7 @@
  * this module parses what is specific to the three commands.
  */
 import { ConfigError } from '../errors.js';
+import { INPUT_DEFAULTS, inputSpecs, type InputSpec } from './action-inputs.js';
 import type { BackupSelector, CheckSettings, RestoreBehaviour, RestoreInputs } from '../restore/options.js';
 import { archiveSuffix } from '../storage/keys.js';
 import type { InputReader } from './reader.js';
@@ -22,115 +23,37 @@ import {
 /** The commands this module parses inputs for. */
 export const RESTORE_COMMANDS = ['restore', 'drill', 'check'] as const;
 
-/** One input as it goes into action.yml. */
-export interface InputSpec {
-  name: string;
-  default: string;
-  description: string;
-}
-
 /**
- * The inputs these commands add (to copy into action.yml). They also read these existing inputs:
- * `command`, `database` (the source database name), `destination`, the `s3-*` inputs, `jobs`,
- * `no-owner`, `no-privileges`, `install-client`, `client-version` and `summary`
- * (their descriptions in action.yml mention these commands).
+ * The inputs these commands add, as action.yml declares them. They also read these existing
+ * inputs: `command`, `database` (the source database name), `destination`, the `s3-*` inputs,
+ * `jobs`, `no-owner`, `no-privileges`, `install-client`, `client-version` and `summary`.
  */
-export const RESTORE_INPUTS: readonly InputSpec[] = [
-  {
-    name: 'backup-key',
-    default: 'latest',
-    description:
-      "restore/drill: which backup. `latest` (the newest archive that has a manifest), `latest:<label>` (the newest with that label), or an archive's full object key as the `backup-key` output of a backup printed it.",
-  },
-  {
-    name: 'target-database-url',
-    default: '',
-    description:
-      'restore/drill: connection URI of the database to restore into, e.g. `postgres://user:password@host:5432/restored` (pass it from a secret). A drill drops it afterwards (see `drop-after`). Use either this or the target-host/… inputs.',
-  },
-  {
-    name: 'target-host',
-    default: '',
-    description: 'restore/drill: host of the target database (instead of target-database-url).',
-  },
-  { name: 'target-port', default: '5432', description: 'restore/drill: port of the target database.' },
-  {
-    name: 'target-username',
-    default: '',
-    description: 'restore/drill: role to connect to the target as (with target-host).',
-  },
-  {
-    name: 'target-password',
-    default: '',
-    description: 'restore/drill: password of that role (pass it from a secret).',
-  },
-  {
-    name: 'target-database',
-    default: '',
-    description: 'restore/drill: name of the target database (with target-host).',
-  },
-  {
-    name: 'target-sslmode',
-    default: '',
-    description:
-      'restore/drill: libpq sslmode for the target (disable, allow, prefer, require, verify-ca, verify-full); empty = prefer.',
-  },
-  {
-    name: 'confirm',
-    default: '',
-    description:
-      "restore/drill: the target database's name, to restore into a database that already has tables (without it the action refuses and touches nothing). A drill then drops and recreates that database.",
-  },
-  {
-    name: 'clean',
-    default: 'false',
-    description:
-      "restore: drop the archive's objects before recreating them (`pg_restore --clean --if-exists`); custom and directory archives only.",
-  },
-  {
-    name: 'create-database',
-    default: 'false',
-    description:
-      'restore: create the target database when it does not exist (through the `postgres` maintenance database; needs CREATEDB). A database created this way is dropped again when the restore fails.',
-  },
-  {
-    name: 'restore-globals',
-    default: 'false',
-    description:
-      'restore/drill: first apply the roles saved beside the archive (backup made with `globals: true`) with psql; existing roles are kept and altered, tablespaces skipped. Needs a superuser or CREATEROLE.',
-  },
-  {
-    name: 'drop-after',
-    default: 'true',
-    description: 'drill: drop the scratch database when the drill ends, passed or failed.',
-  },
-  {
-    name: 'drill-sql',
-    default: '',
-    description:
-      'drill: extra assertions run in the restored database, one query per line (or several lines per query, each query ending with `;`). Each must return one row with one boolean `true`, e.g. `SELECT count(*) > 1000 FROM orders`.',
-  },
-  {
-    name: 'max-age',
-    default: '',
-    description:
-      'check: fail when the newest complete backup is older than this, e.g. `26h`, `90m`, `7d`, `1w`, `1d12h` (units s, m, h, d, w). Empty: no age check.',
-  },
-  {
-    name: 'min-size-ratio',
-    default: '',
-    description:
-      'check: fail when the newest archive is smaller than this fraction of the median size of the previous 7 complete backups, e.g. `0.5`. Empty: no size check.',
-  },
-  { name: 'expect-label', default: '', description: 'check: only backups with this label count (e.g. `daily`).' },
-];
-
-const DEFAULTS: Record<string, string> = Object.fromEntries([
-  ...RESTORE_INPUTS.map((i) => [i.name, i.default]),
-  ['jobs', '1'],
-  ['no-owner', 'false'],
-  ['no-privileges', 'false'],
+export const RESTORE_INPUTS: readonly InputSpec[] = inputSpecs([
+  'backup-key',
+  'target-database-url',
+  'target-host',
+  'target-port',
+  'target-username',
+  'target-password',
+  'target-database',
+  'target-sslmode',
+  'confirm',
+  'clean',
+  'create-database',
+  'restore-globals',
+  'drop-after',
+  'drill-sql',
+  'max-age',
+  'min-size-ratio',
+  'expect-label',
 ]);
+
+const DEFAULTS: Record<string, string> = Object.fromEntries(
+  [...RESTORE_INPUTS.map((i) => i.name), 'jobs', 'no-owner', 'no-privileges'].map((name) => [
+    name,
+    INPUT_DEFAULTS[name] ?? '',
+  ]),
+);
 
 /** The restore target's connection inputs. */
 const TARGET_CONNECTION: ConnectionInputNames = {

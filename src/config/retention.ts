@@ -6,62 +6,23 @@
  * with UTC calendar buckets and `keep-within` measured from now (restic measures from the newest
  * snapshot); see planRetention in retention/plan.ts and docs/retention.md.
  */
+import { inputSpecs, type InputSpec } from './action-inputs.js';
 import { ConfigError } from '../errors.js';
 import type { Duration, RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { LABEL, parseBoolean } from './values.js';
 
-/** The retention inputs for action.yml: name, default (as the runner applies it) and description. */
-export const RETENTION_INPUTS: readonly { name: string; default: string; description: string }[] = [
-  {
-    name: 'keep-last',
-    default: '',
-    description: 'Retention: keep the N newest complete backups (a whole number; empty or 0 = rule not used).',
-  },
-  {
-    name: 'keep-daily',
-    default: '',
-    description: 'Retention: keep the newest backup of each of the last N days (UTC) that have a backup.',
-  },
-  {
-    name: 'keep-weekly',
-    default: '',
-    description:
-      'Retention: keep the newest backup of each of the last N ISO weeks (Monday to Sunday, UTC) that have a backup.',
-  },
-  {
-    name: 'keep-monthly',
-    default: '',
-    description: 'Retention: keep the newest backup of each of the last N calendar months (UTC) that have a backup.',
-  },
-  {
-    name: 'keep-yearly',
-    default: '',
-    description: 'Retention: keep the newest backup of each of the last N calendar years (UTC) that have a backup.',
-  },
-  {
-    name: 'keep-within',
-    default: '',
-    description:
-      'Retention: keep every complete backup newer than this duration before now. A number and a unit h (hours), d (days), w (weeks) or y (365 days), or several largest first: 36h, 30d, 12w, 1y6w.',
-  },
-  {
-    name: 'keep-label',
-    default: '',
-    description:
-      'Retention: per-label rules, one per line, <label>=<duration>, e.g. pre-migration=90d. Backups with that label are kept that long whatever the other rules say (they count for the other rules too). Needs another keep-* input.',
-  },
-  {
-    name: 'prune',
-    default: 'auto',
-    description:
-      'Delete the backups the keep-* policy does not keep: auto (yes when any keep-* input is set), true, or false (never delete). Runs after each backup is verified, and for command prune.',
-  },
-  {
-    name: 'prune-dry-run',
-    default: 'false',
-    description: 'Plan and report what retention would delete, without deleting anything.',
-  },
-];
+/** The retention inputs, as action.yml declares them. */
+export const RETENTION_INPUTS: readonly InputSpec[] = inputSpecs([
+  'keep-last',
+  'keep-daily',
+  'keep-weekly',
+  'keep-monthly',
+  'keep-yearly',
+  'keep-within',
+  'keep-label',
+  'prune',
+  'prune-dry-run',
+]);
 
 const COUNT_INPUTS = [
   ['keep-last', 'last', 'newest backups'],
