@@ -10,6 +10,7 @@ import {
 } from './values.js';
 import type { Compression, CompressionMethod, Connection, DumpOptions } from '../postgres/types.js';
 import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
+import { keyPairError } from '../storage/s3.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 import { withDefaults } from './inputs.js';
 import { ENCRYPTION_INPUTS } from './encryption.js';
@@ -234,12 +235,8 @@ function parseS3Settings(input: Input): S3Settings {
   });
   const accessKeyId = input('s3-access-key-id');
   const secretAccessKey = input('s3-secret-access-key');
-  if ((accessKeyId === '') !== (secretAccessKey === '')) {
-    throw new ConfigError(
-      accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
-      'set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC).',
-    );
-  }
+  const halfPair = keyPairError(accessKeyId, secretAccessKey);
+  if (halfPair) throw halfPair;
   return {
     ...(endpoint === undefined ? {} : { endpoint }),
     region,

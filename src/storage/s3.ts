@@ -104,12 +104,8 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
   const accessKeyId = settings.accessKeyId ?? '';
   const secretAccessKey = settings.secretAccessKey ?? '';
   if (accessKeyId !== '' || secretAccessKey !== '') {
-    if (accessKeyId === '' || secretAccessKey === '') {
-      throw new ConfigError(
-        accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
-        'is empty but its pair is set; give s3-access-key-id and s3-secret-access-key together (from secrets), or neither to use the AWS default credential chain (AWS_* environment, OIDC)',
-      );
-    }
+    const halfPair = keyPairError(accessKeyId, secretAccessKey);
+    if (halfPair) throw halfPair;
     config.credentials = {
       accessKeyId,
       secretAccessKey,
@@ -117,6 +113,18 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
     };
   }
   return config;
+}
+
+/**
+ * The one error for an S3 access key id without its secret or the reverse, naming the empty
+ * input; undefined when both or neither are set (neither: the AWS SDK's default chain).
+ */
+export function keyPairError(accessKeyId: string, secretAccessKey: string): ConfigError | undefined {
+  if ((accessKeyId === '') === (secretAccessKey === '')) return undefined;
+  return new ConfigError(
+    accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
+    'set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC).',
+  );
 }
 
 /** Commands that upload a body (archive parts, single-part archives, manifests, globals): no payload hash over HTTPS. */
