@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { runBackup, type BackupDeps, type BackupResult } from '../../src/commands/backup.js';
+import { runBackup, type BackupResult } from '../../src/commands/backup.js';
 import type { Log } from '../../src/log.js';
 import { CheckError, checkOutputs, runCheck } from '../../src/commands/check.js';
 import { DrillError, drillOutputs, drillSummary, runDrill, type DrillResult } from '../../src/commands/drill.js';
@@ -22,7 +22,7 @@ import type { BackupConfig, CheckConfig, DrillConfig, RestoreConfig } from '../.
 import { asBackup } from '../support/config.js';
 import { ConfigError, VerifyError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
-import { realDeps } from '../../src/main.js';
+import { realDeps, restoreDeps } from '../../src/main.js';
 import { parseRestoreInputs } from '../../src/config/restore.js';
 import { CorruptArchiveError, RestoreError } from '../../src/restore/stream.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
@@ -60,8 +60,8 @@ function backupConfig(inputs: Record<string, string>): BackupConfig {
   return asBackup(parseConfig((name) => all[name] ?? ''));
 }
 
-function deps(): BackupDeps {
-  return { ...realDeps(backupConfig({ destination: 'file:///tmp/unused' }), undefined, log), tempDir: work };
+function deps(): RestoreDeps {
+  return { ...restoreDeps({ installClient: true }, undefined, log), tempDir: work };
 }
 
 async function backup(inputs: Record<string, string>): Promise<BackupResult> {
