@@ -2,9 +2,14 @@
 const common = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
+  extensionsToTreatAsEsm: ['.ts', '.yml'],
+  moduleFileExtensions: ['js', 'mjs', 'cjs', 'ts', 'json', 'node', 'yml'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
+    // action.yml's inputs as a module, as the bundle gets them (scripts/action-inputs.mjs).
+    '(^|/)action\\.yml$': '<rootDir>/scripts/jest-action-yml.mjs',
+  },
 };
 
 export default {

@@ -150,7 +150,12 @@ async function main() {
     const { build } = await import('esbuild');
     const bundle = path.join(work, 'crypto.mjs');
     await build({
-      entryPoints: [path.join(ROOT, 'src/crypto/openpgp.ts')],
+      // The encryption stage, and the parser of encryption-public-key that validates the key.
+      stdin: {
+        contents: "export * from './src/crypto/openpgp.ts'; export * from './src/config/openpgp-inputs.ts';",
+        resolveDir: ROOT,
+        loader: 'ts',
+      },
       outfile: bundle,
       bundle: true,
       platform: 'node',

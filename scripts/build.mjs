@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { actionYml } from './action-inputs.mjs';
 import { REQUIRE_BANNER, httpByRequire, lazyUndici } from './start-up.mjs';
 
 const check = process.argv.includes('--check');
@@ -28,8 +29,9 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   // Start-up: undici is evaluated when a proxy agent is first made, node:http is required rather
-  // than imported; the banner gives the ESM bundle a require (start-up.mjs).
-  plugins: [lazyUndici, httpByRequire],
+  // than imported; the banner gives the ESM bundle a require (start-up.mjs). action.yml's inputs
+  // are read from action.yml itself (action-inputs.mjs).
+  plugins: [lazyUndici, httpByRequire, actionYml],
   banner: { js: REQUIRE_BANNER },
 });
 

@@ -6,9 +6,18 @@ import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
 import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
 import { inapplicableInputsWarning } from './config/applicability.js';
 import { resolveConfig } from './config/parse.js';
-import { encryptionSecrets } from './crypto/specs.js';
-import type { Config, InputReader } from './config/types.js';
-import { ActionError, ConfigError, PruneError, errorMessage } from './errors.js';
+import { encryptionSecrets } from './config/encryption.js';
+import type {
+  BackupConfig,
+  CheckConfig,
+  ClientConfig,
+  Config,
+  DrillConfig,
+  InputReader,
+  ListConfig,
+  PruneConfig,
+} from './config/types.js';
+import { ActionError, PruneError, errorMessage } from './errors.js';
 import { detectCompressors } from './pipeline/compression.js';
 import { actionsCache, ensureClient, execRunner } from './postgres/client.js';
 import { processDumper } from './postgres/dumper.js';
@@ -22,13 +31,15 @@ import { CheckError, checkOutputs, checkSummary } from './report/check-report.js
 import { runDrill } from './commands/drill.js';
 import { DrillError, drillOutputs, drillSummary } from './report/drill-report.js';
 import { runRestore } from './commands/restore.js';
+import type { RestoreDeps } from './restore/deps.js';
 import { restoreOutputs, restoreSummary } from './report/restore-report.js';
-import { restoreSecrets } from './restore/options.js';
-import { pruneAfterBackup, runPrune } from './commands/prune.js';
+import { restoreSecrets } from './config/restore.js';
+import { pruneAfterBackup, runPrune, type RetentionDeps } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { failureSummary } from './report/failure-summary.js';
 import { redact } from './redact.js';
-import { parseReportingInputs, reportingSecrets, type ReportingConfig } from './report/reporting-config.js';
+import { parseReportingInputs, reportingSecrets } from './config/reporting.js';
+import type { ReportingConfig } from './report/reporting-config.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
 import { VERSION } from './version.js';
@@ -36,6 +47,12 @@ import { VERSION } from './version.js';
 /** What a command hands back for the outcome report. */
 interface CommandOutcome {
   backupKey?: string;
+}
+
+/** What every command's run shares: the cancel signal, and the secrets redacted from the job summary. */
+interface RunContext {
+  signal: AbortSignal;
+  secrets: readonly string[];
 }
 
 /**
@@ -46,17 +63,7 @@ interface CommandOutcome {
 export async function run(): Promise<void> {
   const read: InputReader = (name) => core.getInput(name);
   const inputs = withDefaults(read);
-  const secrets = [
-    ...secretsToMask(read),
-    // A URL with credentials in any input (a database URL pasted into `host`, …) is masked too.
-    ...urlCredentialSecrets(read, Object.keys(INPUT_DEFAULTS)),
-    ...reportingSecrets(inputs),
-    ...encryptionSecrets(inputs),
-    ...restoreSecrets(inputs),
-  ];
-  for (const secret of secrets) core.setSecret(secret);
-  runSecrets = secrets;
-
+  const secrets = maskSecrets(read, inputs);
   const controller = new AbortController();
   const cancel = (signal: NodeJS.Signals): void => {
     core.warning(`Received ${signal}: stopping pg_dump and aborting uploads.`);
@@ -73,10 +80,8 @@ export async function run(): Promise<void> {
     // parseConfig below throws the same error with the input's name.
   }
   try {
-    config = await resolveConfig(read);
-    const unused = inapplicableInputsWarning(config.command, read);
-    if (unused) core.warning(unused);
-    const outcome = await runCommand(config, controller.signal, secrets);
+    config = await readConfig(read);
+    const outcome = await runCommand(config, { signal: controller.signal, secrets });
     await reportOutcome(
       {
         ok: true,
@@ -87,178 +92,208 @@ export async function run(): Promise<void> {
       { config: config.reporting, env: process.env, log, secrets },
     );
   } catch (error) {
-    // A message may quote an input that holds a secret (a URL pasted into the wrong input): the log,
-    // the issue and the webhook get it redacted as the runner would mask it.
-    const message = redact(errorMessage(error), secrets);
-    const phase = error instanceof ActionError ? error.phase : 'unknown';
-    if (!(error instanceof ActionError) && error instanceof Error && error.stack) core.debug(error.stack);
-    core.setFailed(`${message} [${phase}]`);
-    const command = config?.command ?? inputs('command');
-    // `summary: false` is honoured even when the config as a whole could not be read.
-    const writeSummary = config ? config.summary : inputs('summary').trim().toLowerCase() !== 'false';
-    // The listing is only worth its cost when a summary, an issue or a webhook will show the result.
-    const newest = config && (writeSummary || (reporting && wantsReport(reporting))) ? await lastSuccess(config) : {};
-    if (writeSummary) {
-      try {
-        const failed = {
-          command,
-          database: config?.database ?? '',
-          phase,
-          error: message,
-          time: new Date(),
-          ...newest,
-        };
-        await core.summary.addRaw(failureSummary(failed, secrets)).write();
-      } catch (summaryError) {
-        // The step has failed with the original error already; a summary problem only warns.
-        core.warning(`Could not write the job summary of the failure: ${errorMessage(summaryError)}`);
-      }
-    }
-    if (reporting) {
-      const failure: Outcome = {
-        ok: false,
-        command,
-        database: config?.database ?? '',
-        error: message,
-        phase,
-        ...(newest.lastSuccess ? { lastSuccess: { key: newest.lastSuccess.key, time: newest.lastSuccess.time } } : {}),
-      };
-      await reportOutcome(failure, { config: reporting, env: process.env, log, secrets });
-    }
+    await reportFailure(error, { config, reporting, inputs, secrets });
   } finally {
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
   }
 }
 
-/** Runs `config.command`; `summarySecrets` are redacted from the job summary it writes. */
-async function runCommand(
-  config: Config,
-  signal: AbortSignal,
-  summarySecrets: readonly string[],
-): Promise<CommandOutcome> {
-  switch (config.command) {
-    case 'backup': {
-      // Some destinations failed, others stored the backup: those get their outputs, summary rows
-      // and retention, and the run still fails (with the error naming the failed ones) below.
-      let partial: PartialBackupError | undefined;
-      const result = await runBackup(config, realDeps(config, signal)).catch((error: unknown) => {
-        if (!(error instanceof PartialBackupError)) throw error;
-        partial = error;
-        return error.result;
-      });
-      setOutputs(backupOutputs(result));
-      let summary = backupSummary(result);
-      const { policy, prune, dryRun } = config.retention;
-      if (policy && prune) {
-        // A prune failure warns (inside pruneAfterBackup); the verified backup stands.
-        // pruneAfterBackup prunes only the destinations that stored and verified the new backup.
-        const pruned = await pruneAfterBackup(result, { ...retentionOptions(config), policy, dryRun });
-        setOutputs(pruneOutputs(pruned));
-        summary += `\n${pruneSummary(pruned)}`;
-      }
-      if (config.summary) await core.summary.addRaw(redact(summary, summarySecrets)).write();
-      if (partial) throw partial;
-      return { backupKey: result.manifest.archive.key };
-    }
-    case 'prune': {
-      const { policy, prune, dryRun } = config.retention;
-      const result = await runPrune({
-        ...retentionOptions(config),
-        ...(policy ? { policy } : {}),
-        dryRun: dryRun || !prune,
-      });
-      await publish(config, pruneOutputs(result), pruneSummary(result));
-      const failed = result.destinations.filter((d) => !d.ok || (d.execution?.failed.length ?? 0) > 0);
-      if (failed.length > 0) {
-        throw new PruneError(
-          `Pruning failed in ${failed.map((d) => d.url).join(', ')}: ${failed.map((d) => d.error ?? d.execution?.failed.map((f) => `${f.key}: ${f.message}`).join('; ')).join('; ')}. Nothing else was deleted; the keys named are left in place.`,
-        );
-      }
-      return {};
-    }
-    case 'list': {
-      const { policy } = config.retention;
-      const result = await runList({ ...retentionOptions(config), ...(policy ? { policy } : {}) });
-      await publish(config, listOutputs(result), listSummary(result));
-      const failed = result.destinations.filter((d) => d.error);
-      if (failed.length > 0)
-        throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
-      return {};
-    }
-    case 'restore':
-    case 'drill':
-    case 'check':
-      return runRestoreCommand(config, signal);
-  }
-}
-
-/** restore, drill and check: they find backups by `database` and `destination` alone. */
-async function runRestoreCommand(config: Config, signal: AbortSignal): Promise<CommandOutcome> {
-  const settings = config.restore;
-  if (!settings) throw new ConfigError('command', `${config.command} settings are missing.`);
-  const source = {
-    database: config.database,
-    destinations: config.destinations,
-    s3: config.s3,
-    ...(config.decryption ? { decryption: config.decryption } : {}),
-  };
-  const report = (outputs: Record<string, string>, summary: string): Promise<void> => publish(config, outputs, summary);
-  switch (settings.command) {
-    case 'restore': {
-      const result = await runRestore({ ...settings, ...source }, realDeps(config, signal));
-      await report(restoreOutputs(result), restoreSummary(result));
-      return {};
-    }
-    case 'drill':
-      try {
-        const result = await runDrill({ ...settings, ...source }, realDeps(config, signal));
-        await report(drillOutputs(result), drillSummary(result));
-        return {};
-      } catch (error) {
-        // A failed drill still publishes its table of checks; any other failure says drill-passed=false.
-        if (error instanceof DrillError) await report(drillOutputs(error.result), drillSummary(error.result));
-        else setOutputs({ 'drill-passed': 'false' });
-        throw error;
-      }
-    case 'check':
-      try {
-        const result = await runCheck({ ...settings, ...source }, { log, createStore, now: () => new Date() });
-        await report(checkOutputs(result), checkSummary(result));
-        return {};
-      } catch (error) {
-        if (error instanceof CheckError) await report(checkOutputs(error.result), checkSummary(error.result));
-        throw error;
-      }
-  }
-}
-
 /**
- * The run's masked secrets: the job summary is a file the runner does not mask, so it is redacted
- * with these (a URL pasted into `database` would otherwise reach it). Step outputs are left as they
- * are: later steps read them as data (a key holding a short password's text must stay usable).
+ * Registers with the runner every form of every secret input (core.setSecret), before any other
+ * work; returns them, for redacting what the runner does not mask (summary, issue, webhook).
  */
-let runSecrets: readonly string[] = [];
+function maskSecrets(read: InputReader, inputs: InputReader): string[] {
+  const secrets = [
+    ...secretsToMask(read),
+    // A URL with credentials in any input (a database URL pasted into `host`, …) is masked too.
+    ...urlCredentialSecrets(read, Object.keys(INPUT_DEFAULTS)),
+    ...reportingSecrets(inputs),
+    ...encryptionSecrets(inputs),
+    ...restoreSecrets(inputs),
+  ];
+  for (const secret of secrets) core.setSecret(secret);
+  return secrets;
+}
+
+/** The validated config, and a warning naming the inputs set that its command ignores. */
+async function readConfig(read: InputReader): Promise<Config> {
+  const config = await resolveConfig(read);
+  const unused = inapplicableInputsWarning(config.command, read);
+  if (unused) core.warning(unused);
+  return config;
+}
+
+/** What a failed run knows when it reports: the config if it was read, the raw inputs otherwise. */
+interface FailureContext {
+  config: Config | undefined;
+  reporting: ReportingConfig | undefined;
+  inputs: InputReader;
+  secrets: readonly string[];
+}
+
+/** Fails the step, then writes the failure summary and reports (issue, webhook). Never throws. */
+async function reportFailure(error: unknown, { config, reporting, inputs, secrets }: FailureContext): Promise<void> {
+  // A message may quote an input that holds a secret (a URL pasted into the wrong input): the log,
+  // the issue and the webhook get it redacted as the runner would mask it.
+  const message = redact(errorMessage(error), secrets);
+  const phase = error instanceof ActionError ? error.phase : 'unknown';
+  if (!(error instanceof ActionError) && error instanceof Error && error.stack) core.debug(error.stack);
+  core.setFailed(`${message} [${phase}]`);
+  const command = config?.command ?? inputs('command');
+  // `summary: false` is honoured even when the config as a whole could not be read.
+  const writeSummary = config ? config.summary : inputs('summary').trim().toLowerCase() !== 'false';
+  // The listing is only worth its cost when a summary, an issue or a webhook will show the result.
+  const newest = config && (writeSummary || (reporting && wantsReport(reporting))) ? await lastSuccess(config) : {};
+  if (writeSummary) {
+    try {
+      const failed = {
+        command,
+        database: config?.database ?? '',
+        phase,
+        error: message,
+        time: new Date(),
+        ...newest,
+      };
+      await core.summary.addRaw(failureSummary(failed, secrets)).write();
+    } catch (summaryError) {
+      // The step has failed with the original error already; a summary problem only warns.
+      core.warning(`Could not write the job summary of the failure: ${errorMessage(summaryError)}`);
+    }
+  }
+  if (reporting) {
+    const failure: Outcome = {
+      ok: false,
+      command,
+      database: config?.database ?? '',
+      error: message,
+      phase,
+      ...(newest.lastSuccess ? { lastSuccess: { key: newest.lastSuccess.key, time: newest.lastSuccess.time } } : {}),
+    };
+    await reportOutcome(failure, { config: reporting, env: process.env, log, secrets });
+  }
+}
+
+/** Runs the config's command, then sets its outputs and writes its job summary. */
+async function runCommand(config: Config, context: RunContext): Promise<CommandOutcome> {
+  switch (config.command) {
+    case 'backup':
+      return backup(config, context);
+    case 'prune':
+      await prune(config, context);
+      return {};
+    case 'list':
+      await list(config, context);
+      return {};
+    case 'restore': {
+      const result = await runRestore(config, restoreDeps(config, context.signal));
+      await publish(config, context, restoreOutputs(result), restoreSummary(result));
+      return {};
+    }
+    case 'drill':
+      await drill(config, context);
+      return {};
+    case 'check':
+      await check(config, context);
+      return {};
+  }
+}
+
+/** `backup`, then retention on the destinations that stored it. */
+async function backup(config: BackupConfig, context: RunContext): Promise<CommandOutcome> {
+  // Some destinations failed, others stored the backup: those get their outputs, summary rows
+  // and retention, and the run still fails (with the error naming the failed ones) below.
+  let partial: PartialBackupError | undefined;
+  const result = await runBackup(config, realDeps(config, context.signal)).catch((error: unknown) => {
+    if (!(error instanceof PartialBackupError)) throw error;
+    partial = error;
+    return error.result;
+  });
+  setOutputs(backupOutputs(result));
+  let summary = backupSummary(result);
+  const { policy, prune: pruneAfter, dryRun } = config.retention;
+  if (policy && pruneAfter) {
+    // A prune failure warns (inside pruneAfterBackup); the verified backup stands.
+    // pruneAfterBackup prunes only the destinations that stored and verified the new backup.
+    const { destinations, s3, database } = config;
+    const pruned = await pruneAfterBackup(result, { destinations, s3, database, policy, dryRun, ...retentionDeps() });
+    setOutputs(pruneOutputs(pruned));
+    summary += `\n${pruneSummary(pruned)}`;
+  }
+  if (config.summary) await core.summary.addRaw(redact(summary, context.secrets)).write();
+  if (partial) throw partial;
+  return { backupKey: result.manifest.archive.key };
+}
+
+/** `prune`: fails when a destination could not be listed or a delete failed. */
+async function prune(config: PruneConfig, context: RunContext): Promise<void> {
+  const result = await runPrune(config, retentionDeps());
+  await publish(config, context, pruneOutputs(result), pruneSummary(result));
+  const failed = result.destinations.filter((d) => !d.ok || (d.execution?.failed.length ?? 0) > 0);
+  if (failed.length > 0) {
+    throw new PruneError(
+      `Pruning failed in ${failed.map((d) => d.url).join(', ')}: ${failed.map((d) => d.error ?? d.execution?.failed.map((f) => `${f.key}: ${f.message}`).join('; ')).join('; ')}. Nothing else was deleted; the keys named are left in place.`,
+    );
+  }
+}
+
+/** `list`: fails when a destination could not be listed. */
+async function list(config: ListConfig, context: RunContext): Promise<void> {
+  const result = await runList(config, retentionDeps());
+  await publish(config, context, listOutputs(result), listSummary(result));
+  const failed = result.destinations.filter((d) => d.error);
+  if (failed.length > 0)
+    throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
+}
+
+/** `drill`: a failed drill still publishes its table of checks; any other failure says drill-passed=false. */
+async function drill(config: DrillConfig, context: RunContext): Promise<void> {
+  try {
+    const result = await runDrill(config, restoreDeps(config, context.signal));
+    await publish(config, context, drillOutputs(result), drillSummary(result));
+  } catch (error) {
+    if (error instanceof DrillError)
+      await publish(config, context, drillOutputs(error.result), drillSummary(error.result));
+    else setOutputs({ 'drill-passed': 'false' });
+    throw error;
+  }
+}
+
+/** `check`: a failed check still publishes its outputs and summary. */
+async function check(config: CheckConfig, context: RunContext): Promise<void> {
+  try {
+    const result = await runCheck(config, { log, createStore, now: () => new Date() });
+    await publish(config, context, checkOutputs(result), checkSummary(result));
+  } catch (error) {
+    if (error instanceof CheckError)
+      await publish(config, context, checkOutputs(error.result), checkSummary(error.result));
+    throw error;
+  }
+}
 
 function setOutputs(outputs: Record<string, string>): void {
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
 }
 
-/** Sets the step's outputs, and writes the job summary when `summary` is on. */
-async function publish(config: Config, outputs: Record<string, string>, summary: string): Promise<void> {
+/**
+ * Sets the step's outputs, and writes the job summary when `summary` is on. The job summary is a
+ * file the runner does not mask, so it is redacted with the run's secrets (a URL pasted into
+ * `database` would otherwise reach it). Step outputs are left as they are: later steps read them as
+ * data (a key holding a short password's text must stay usable).
+ */
+async function publish(
+  config: Config,
+  context: RunContext,
+  outputs: Record<string, string>,
+  summary: string,
+): Promise<void> {
   setOutputs(outputs);
-  if (config.summary) await core.summary.addRaw(redact(summary, runSecrets)).write();
+  if (config.summary) await core.summary.addRaw(redact(summary, context.secrets)).write();
 }
 
-function retentionOptions(config: Config) {
-  return {
-    destinations: config.destinations,
-    s3: config.s3,
-    database: config.database,
-    now: new Date(),
-    log,
-    createStore,
-  };
+/** The real I/O of prune and list (and of the prune after a backup): stores, and the time now. */
+function retentionDeps(): RetentionDeps {
+  return { now: new Date(), log, createStore };
 }
 
 /** True when a failure report would reach anyone (an issue with a token, or a webhook). */
@@ -300,28 +335,52 @@ const log: Log = {
 };
 
 /** The real I/O behind a backup: node-pg, pg_dump processes, S3 or folder stores, apt/brew installs. */
-export function realDeps(config: Config, signal: AbortSignal | undefined, logTo: Log = log): BackupDeps {
+export function realDeps(config: BackupConfig, signal: AbortSignal | undefined, logTo: Log = log): BackupDeps {
   return {
     log: logTo,
     connect: (connection) => connectInspector(connection),
-    ensureClient: (serverMajor, tool) =>
-      ensureClient({
-        serverMajor,
-        tool,
-        ...(config.clientMajor === undefined ? {} : { requestedMajor: config.clientMajor }),
-        install: config.installClient,
-        runner: execRunner(),
-        log: logTo,
-        cache: actionsCache(),
-      }),
+    ensureClient: clientFinder(config, logTo),
     detectCompressors,
     detectGpg: async () => (await import('./crypto/gpg.js')).detectGpg(),
     detectStdbuf,
     createStore,
     dumper: (binDir) => processDumper(binDir, (line) => logTo.info(line)),
-    tempDir: process.env['RUNNER_TEMP'] || tmpdir(),
+    tempDir: tempDir(),
     now: () => new Date(),
     ...(signal ? { signal } : {}),
     version: VERSION,
   };
+}
+
+/** The real I/O behind a restore or a drill: node-pg, pg_restore and psql processes, stores. */
+export function restoreDeps(config: ClientConfig, signal: AbortSignal | undefined, logTo: Log = log): RestoreDeps {
+  return {
+    log: logTo,
+    connect: (connection) => connectInspector(connection),
+    ensureClient: clientFinder(config, logTo),
+    detectCompressors,
+    createStore,
+    tempDir: tempDir(),
+    now: () => new Date(),
+    ...(signal ? { signal } : {}),
+  };
+}
+
+/** Finds (or installs, per `install-client`) the client tools for a server or archive major. */
+function clientFinder(config: ClientConfig, logTo: Log): BackupDeps['ensureClient'] {
+  return (serverMajor, tool) =>
+    ensureClient({
+      serverMajor,
+      tool,
+      ...(config.clientMajor === undefined ? {} : { requestedMajor: config.clientMajor }),
+      install: config.installClient,
+      runner: execRunner(),
+      log: logTo,
+      cache: actionsCache(),
+    });
+}
+
+/** RUNNER_TEMP on a runner, else the system's temporary folder. */
+function tempDir(): string {
+  return process.env['RUNNER_TEMP'] || tmpdir();
 }

@@ -5,7 +5,7 @@ import { buildManifest, manifestText } from '../backup/manifest.js';
 import { checkPatterns, preflightStores } from '../backup/preflight.js';
 import { cleanUpTemporaries, settleUnfinished, type Written } from '../backup/unfinished.js';
 import { verifyArchive } from '../backup/verify.js';
-import type { Config } from '../config/types.js';
+import type { BackupConfig } from '../config/types.js';
 import type { GpgTool } from '../crypto/gpg.js';
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
 import { formatBytes } from '../format.js';
@@ -56,12 +56,10 @@ export interface BackupDeps {
  *   and manifest and a {@link PartialBackupError} (an UploadError) naming the failed ones, with
  *   the result of every destination, is thrown after.
  */
-export async function runBackup(config: Config, deps: BackupDeps): Promise<BackupResult> {
+export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise<BackupResult> {
   const { log } = deps;
   const started = deps.now();
   const { connection, dump } = config;
-  if (!connection)
-    throw new ConfigError('database-url', 'required for command backup; set it from a repository secret.');
 
   // Refused credentials or a missing bucket are reported before the database is touched.
   await log.group('Storage', () =>
@@ -193,7 +191,7 @@ async function findClient(server: ServerInfo, dump: DumpOptions, deps: BackupDep
 }
 
 /** The compression, the archive's name and type, and the stores with each one's archive key. */
-async function planArchive(config: Config, deps: BackupDeps, source: Source, started: Date): Promise<Archive> {
+async function planArchive(config: BackupConfig, deps: BackupDeps, source: Source, started: Date): Promise<Archive> {
   const { dump } = config;
   const { pgDump } = source.client;
   // pg_dump's stdout is a pipe only for custom and plain; the directory format writes files.
@@ -218,7 +216,12 @@ async function planArchive(config: Config, deps: BackupDeps, source: Source, sta
 }
 
 /** Logs the plan and runs the dump stream into every store (backup/dump-stream.ts). */
-async function dumpAndUpload(config: Config, deps: BackupDeps, source: Source, archive: Archive): Promise<Streamed> {
+async function dumpAndUpload(
+  config: BackupConfig,
+  deps: BackupDeps,
+  source: Source,
+  archive: Archive,
+): Promise<Streamed> {
   const { log } = deps;
   const { plan, compressors, stdbuf, stores, keys } = archive;
   log.info(

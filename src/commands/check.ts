@@ -4,7 +4,7 @@
  * newest backup's manifest per destination; never the archive itself, no database connection.
  */
 import { CheckError, type CheckResult } from '../report/check-report.js';
-import type { CheckOptions } from '../restore/options.js';
+import type { CheckConfig } from '../config/types.js';
 import { manifestChecks } from '../restore/select.js';
 import { formatDuration, judgeCatalog, type CheckDestinationResult } from '../retention/freshness.js';
 import { readCatalog } from '../storage/catalog.js';
@@ -24,7 +24,7 @@ export interface CheckDeps {
  * {@link judgeCatalog}; every destination must pass.
  * @throws CheckError (with `result`) when a check fails, or the store's error when listing fails.
  */
-export async function runCheck(options: CheckOptions, deps: CheckDeps): Promise<CheckResult> {
+export async function runCheck(options: CheckConfig, deps: CheckDeps): Promise<CheckResult> {
   const { log } = deps;
   const now = deps.now();
   const destinations: CheckDestinationResult[] = [];

@@ -8,7 +8,7 @@ import { round3 } from '../format.js';
 import { drillFailure, type DrillResult } from '../report/drill-report.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
-import type { DrillOptions } from '../restore/options.js';
+import type { DrillConfig } from '../config/types.js';
 import { verifyRestored } from '../restore/restored-state.js';
 import { dropScratch, prepareScratch } from '../restore/target.js';
 
@@ -23,7 +23,7 @@ import { dropScratch, prepareScratch } from '../restore/target.js';
  *   archive), and the errors of restore (BackupNotFoundError, ConnectionError, ClientInstallError,
  *   CorruptArchiveError, RestoreError).
  */
-export async function runDrill(options: DrillOptions, deps: RestoreDeps): Promise<DrillResult> {
+export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise<DrillResult> {
   const { log } = deps;
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));

@@ -4,18 +4,18 @@
  */
 import { listResult, type ListResult } from '../report/retention-report.js';
 import { listDestination, type DestinationListing } from '../retention/list-destination.js';
-import type { RetentionOptions } from '../retention/options.js';
+import type { ListConfig } from '../config/types.js';
+import type { RetentionDeps } from './prune.js';
 
 /**
  * Lists the database's backups in every destination and, when `policy` is set, plans retention
- * (a preview; nothing is deleted). `dryRun` and `mustKeep` are ignored.
+ * (a preview; nothing is deleted).
  *
  * Never throws for storage problems: a destination that cannot be listed gets an `error` (logged
  * as a warning and collected in `warnings`).
  */
-export async function runList(
-  options: Omit<RetentionOptions, 'dryRun' | 'mustKeep'> & { dryRun?: boolean },
-): Promise<ListResult> {
+export async function runList(config: ListConfig, deps: RetentionDeps): Promise<ListResult> {
+  const options = { ...config, ...deps, dryRun: true };
   const { log } = options;
   const listings: DestinationListing[] = [];
   for (const destination of options.destinations) {

@@ -5,12 +5,17 @@
 import { ConfigError, errorMessage } from '../errors.js';
 import { pruneResult, type PruneResult } from '../report/retention-report.js';
 import type { RetentionOptions } from '../retention/options.js';
-import { describePolicy, PRUNE_NEEDS_POLICY } from '../retention/policy.js';
+import { PRUNE_NEEDS_POLICY } from '../config/retention.js';
+import type { PruneConfig } from '../config/types.js';
+import { describePolicy } from '../retention/policy.js';
 import { keysToKeep, pruneDestination, type DestinationPrune } from '../retention/prune-destination.js';
 import type { BackupResult } from '../report/backup-report.js';
 
 /** Everything runPrune and runList need (no database connection: backups are found by name). */
 export type RetentionCommandOptions = RetentionOptions;
+
+/** The I/O of prune and list. */
+export type RetentionDeps = Pick<RetentionOptions, 'log' | 'createStore' | 'now'>;
 
 /**
  * `command: prune`: for each destination, catalog → plan → execute, logging a kept/deleted table.
@@ -18,10 +23,17 @@ export type RetentionCommandOptions = RetentionOptions;
  * Never throws for storage problems: a destination that cannot be listed gets `ok: false` and an
  * `error`, a failed delete ends in `execution.failed`; both are logged as warnings and collected in
  * `warnings` (the caller decides whether `command: prune` fails on them).
- *
+ */
+export async function runPrune(config: PruneConfig, deps: RetentionDeps): Promise<PruneResult> {
+  const { destinations, s3, database, policy, dryRun } = config;
+  return prune({ destinations, s3, database, policy, dryRun, ...deps });
+}
+
+/**
+ * {@link runPrune} of `options`, also the prune after a backup (with `mustKeep`).
  * @throws ConfigError('command', …) when `policy` is undefined: prune needs a policy (checked before any I/O).
  */
-export async function runPrune(options: RetentionCommandOptions): Promise<PruneResult> {
+async function prune(options: RetentionCommandOptions): Promise<PruneResult> {
   const { log, policy } = options;
   if (!policy) {
     throw new ConfigError('command', PRUNE_NEEDS_POLICY);
@@ -49,7 +61,7 @@ export async function pruneAfterBackup(
   const good = keysToKeep(backup.destinations);
   const destinations = options.destinations.filter((d) => good.has(d.url));
   try {
-    return await runPrune({ ...options, destinations, mustKeep: Object.fromEntries(good) });
+    return await prune({ ...options, destinations, mustKeep: Object.fromEntries(good) });
   } catch (error) {
     const message = `Retention skipped after the backup: ${errorMessage(error)}`;
     options.log.warning(message);

@@ -8,7 +8,7 @@ import type { RestoreResult } from '../report/restore-report.js';
 import { round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
-import type { RestoreOptions } from '../restore/options.js';
+import type { RestoreConfig } from '../config/types.js';
 import {
   confirmMessage,
   dropDatabase,
@@ -30,7 +30,7 @@ import {
  *   CorruptArchiveError (SHA-256/size mismatch, naming the key), RestoreError (pg_restore/psql
  *   stopped at the first error, classified).
  */
-export async function runRestore(options: RestoreOptions, deps: RestoreDeps): Promise<RestoreResult> {
+export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Promise<RestoreResult> {
   const { log } = deps;
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));

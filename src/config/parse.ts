@@ -9,22 +9,16 @@ import {
   type ConnectionInputNames,
 } from './values.js';
 import type { Compression, CompressionMethod } from '../pipeline/compression.js';
-import type { DumpFormat, DumpOptions } from '../postgres/types.js';
-import { parseDestination, parseS3Endpoint } from '../storage/destination.js';
+import type { Connection, DumpOptions } from '../postgres/types.js';
+import { keyPairError, parseDestination, parseS3Endpoint } from '../storage/destination.js';
 import type { Destination, S3Settings } from '../storage/types.js';
-import { withDefaults, type InputName } from './inputs.js';
-import { ENCRYPTION_INPUTS } from '../crypto/specs.js';
-import { parseReportingInputs } from '../report/reporting-config.js';
-import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from '../retention/policy.js';
-import { parseRestoreInputs } from '../restore/options.js';
-import { COMMANDS, type Command, type Config, type InputReader, type RowCountMode } from './types.js';
-
-/** What each command does with OpenPGP inputs; the others never read them. */
-const OPENPGP_USE: Partial<Record<Command, 'encrypt' | 'decrypt'>> = {
-  backup: 'encrypt',
-  restore: 'decrypt',
-  drill: 'decrypt',
-};
+import { withDefaults } from './inputs.js';
+import { ENCRYPTION_INPUTS } from './encryption.js';
+import { parseReportingInputs } from './reporting.js';
+import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
+import { parseRestoreInputs } from './restore.js';
+import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
+import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
 
 /**
  * {@link parseConfig}, then the inputs that need async validation (OpenPGP keys are parsed and
@@ -36,20 +30,30 @@ const OPENPGP_USE: Partial<Record<Command, 'encrypt' | 'decrypt'>> = {
 export async function resolveConfig(read: InputReader): Promise<Config> {
   const config = parseConfig(read);
   const inputs = withDefaults(read);
-  const uses = OPENPGP_USE[config.command];
   // OpenPGP.js is loaded only when a key or passphrase is given to a command that uses it.
-  if (!uses || ENCRYPTION_INPUTS.every((i) => inputs(i.name) === '')) return config;
-  const { parseDecryptionInputs, parseEncryptionInputs } = await import('../crypto/inputs.js');
-  if (uses === 'encrypt') {
-    const encryption = await parseEncryptionInputs(inputs);
-    return encryption ? { ...config, encryption } : config;
+  const given = ENCRYPTION_INPUTS.some((i) => inputs(i.name) !== '');
+  if (!given) return config;
+  switch (config.command) {
+    case 'backup': {
+      const { parseEncryptionInputs } = await import('./openpgp-inputs.js');
+      const encryption = await parseEncryptionInputs(inputs);
+      return encryption ? { ...config, encryption } : config;
+    }
+    case 'restore':
+    case 'drill': {
+      const { parseDecryptionInputs } = await import('./openpgp-inputs.js');
+      const decryption = await parseDecryptionInputs(inputs);
+      return decryption ? { ...config, decryption } : config;
+    }
+    default:
+      return config;
   }
-  const decryption = await parseDecryptionInputs(inputs);
-  return decryption ? { ...config, decryption } : config;
 }
 
 /**
- * Reads every input once and returns the typed, validated {@link Config}.
+ * Reads every input once and returns the typed, validated {@link Config} of the command that runs.
+ * Every input is validated whatever the command (a bad `keep-last` fails a restore too); the
+ * config carries only what its command reads.
  *
  * Pure apart from `read`: no I/O, no logging. Empty inputs take their action.yml default.
  * @throws ConfigError naming the first bad input, what is wrong and how to fix it. Messages never
@@ -57,61 +61,94 @@ export async function resolveConfig(read: InputReader): Promise<Config> {
  */
 export function parseConfig(read: InputReader): Config {
   const inputs = withDefaults(read);
-  const input: (name: InputName) => string = inputs;
+  const input = inputs;
 
-  const command = oneOf('command', input('command'), COMMANDS) as Command;
-  const needsConnection = command === 'backup';
+  const command = oneOf('command', input('command'), COMMANDS);
+  const source = parseSource(command, inputs);
+  const destinations = parseDestinations(input('destination'));
+  const retention = parseRetentionInputs(inputs);
+  const policy = retentionPart(command, retention);
+  const s3 = parseS3Settings(input);
+  const dump = parseDumpOptions(input, command);
+  const restore =
+    command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
+  const label = input('label') === '' ? undefined : parseLabelValue('label', input('label'));
+  const rowCounts = oneOf('row-counts', input('row-counts'), ['exact', 'estimate'] as const);
+  const client = parseClient(input);
+  const common = {
+    database: source.database,
+    destinations,
+    s3,
+    summary: parseBoolean('summary', input('summary')),
+    reporting: parseReportingInputs(inputs),
+  };
+  if (restore) return restore.command === 'check' ? { ...common, ...restore } : { ...common, ...client, ...restore };
+  if (source.command === 'backup') {
+    const { connection } = source;
+    return {
+      command: 'backup',
+      connection,
+      ...common,
+      dump,
+      ...(label === undefined ? {} : { label }),
+      rowCounts,
+      ...client,
+      retention,
+    };
+  }
+  if (policy.command === 'prune') return { ...common, ...policy };
+  return { command: 'list', ...common, ...(retention.policy ? { policy: retention.policy } : {}) };
+}
+
+/** Where the source database's name comes from; backup alone requires its connection. */
+type Source =
+  | { command: 'backup'; connection: Connection; database: string }
+  | { command: Exclude<Command, 'backup'>; database: string };
+
+function parseSource(command: Command, inputs: (name: string) => string): Source {
+  if (command === 'backup') {
+    const connection = parseConnectionInputs(inputs, SOURCE_CONNECTION);
+    return { command, connection, database: connection.database };
+  }
+  // Given to another command, the connection inputs are still validated, and name the database.
   const connection =
-    needsConnection || input('database-url') !== '' || input('host') !== ''
+    inputs('database-url') !== '' || inputs('host') !== ''
       ? parseConnectionInputs(inputs, SOURCE_CONNECTION)
       : undefined;
-  const database = connection?.database ?? input('database');
+  const database = connection?.database ?? inputs('database');
   if (database === '') {
     throw new ConfigError(
       'database',
       `required for command ${command}: set the name of the source database whose backups to use.`,
     );
   }
-  const destinations = parseDestinations(input('destination'));
-  const retention = parseRetentionInputs(inputs);
-  if (command === 'prune' && !retention.policy) {
-    throw new ConfigError('command', PRUNE_NEEDS_POLICY);
-  }
-  const s3 = parseS3Settings(input);
-  const dump = parseDumpOptions(input, command);
-  const restore =
-    command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
-  const label = input('label') === '' ? undefined : parseLabelValue('label', input('label'));
-  const rowCounts = oneOf('row-counts', input('row-counts'), ['exact', 'estimate'] as const) as RowCountMode;
-  const installClient = parseBoolean('install-client', input('install-client'));
-  const clientVersion = input('client-version');
-  let clientMajor: number | undefined;
-  if (clientVersion !== 'auto') {
-    clientMajor = parseInteger('client-version', input('client-version'), {
-      min: 9,
-      max: 99,
-      hint: "use 'auto' or a major version such as 17",
-    });
-  }
-  return {
-    command,
-    ...(connection ? { connection } : {}),
-    database,
-    destinations,
-    s3,
-    dump,
-    ...(label === undefined ? {} : { label }),
-    rowCounts,
-    installClient,
-    ...(clientMajor === undefined ? {} : { clientMajor }),
-    summary: parseBoolean('summary', input('summary')),
-    retention,
-    ...(restore ? { restore } : {}),
-    reporting: parseReportingInputs(inputs),
-  };
+  return { command, database };
 }
 
-type Input = (name: InputName) => string;
+/** What `prune` needs of the retention inputs: a policy (checked before the other inputs). */
+function retentionPart(
+  command: Command,
+  retention: RetentionInputs,
+): { command: 'prune'; policy: RetentionPolicy; dryRun: boolean } | { command: Exclude<Command, 'prune'> } {
+  if (command !== 'prune') return { command };
+  if (!retention.policy) throw new ConfigError('command', PRUNE_NEEDS_POLICY);
+  return { command, policy: retention.policy, dryRun: retention.dryRun || !retention.prune };
+}
+
+/** `install-client` and `client-version`. */
+function parseClient(input: Input): ClientConfig {
+  const installClient = parseBoolean('install-client', input('install-client'));
+  const clientVersion = input('client-version');
+  if (clientVersion === 'auto') return { installClient };
+  const clientMajor = parseInteger('client-version', clientVersion, {
+    min: 9,
+    max: 99,
+    hint: "use 'auto' or a major version such as 17",
+  });
+  return { installClient, clientMajor };
+}
+
+type Input = (name: string) => string;
 
 /** The source database's connection inputs. */
 const SOURCE_CONNECTION: ConnectionInputNames = {
@@ -198,12 +235,8 @@ function parseS3Settings(input: Input): S3Settings {
   });
   const accessKeyId = input('s3-access-key-id');
   const secretAccessKey = input('s3-secret-access-key');
-  if ((accessKeyId === '') !== (secretAccessKey === '')) {
-    throw new ConfigError(
-      accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
-      'set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC).',
-    );
-  }
+  const halfPair = keyPairError(accessKeyId, secretAccessKey);
+  if (halfPair) throw halfPair;
   return {
     ...(endpoint === undefined ? {} : { endpoint }),
     region,
@@ -245,7 +278,7 @@ export function parseCompression(value: string): Compression {
 }
 
 function parseDumpOptions(input: Input, command: Command): DumpOptions {
-  const format = oneOf('format', input('format'), ['custom', 'directory', 'plain'] as const) as DumpFormat;
+  const format = oneOf('format', input('format'), ['custom', 'directory', 'plain'] as const);
   const jobs = parseInteger('jobs', input('jobs'), { min: 1, max: 64 });
   // For restore and drill, `jobs` is pg_restore's (validated by parseRestoreInputs).
   if (command === 'backup' && jobs > 1 && format !== 'directory') {

@@ -1,8 +1,8 @@
 import type { Connection, DumpOptions } from '../postgres/types.js';
-import type { DecryptionConfig, EncryptionConfig } from '../crypto/openpgp.js';
+import type { DecryptionConfig, EncryptionConfig } from '../crypto/specs.js';
 import type { ReportingConfig } from '../report/reporting-config.js';
-import type { RestoreInputs } from '../restore/options.js';
-import type { RetentionInputs } from '../retention/policy.js';
+import type { CheckSettings, DrillSettings, RestoreSettings } from '../restore/options.js';
+import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 
 /** The commands this action runs (`command` input). Later commands plug in here. */
@@ -12,35 +12,70 @@ export type Command = (typeof COMMANDS)[number];
 /** How the manifest's per-table row counts are taken. */
 export type RowCountMode = 'exact' | 'estimate';
 
-/** Every input, read once, validated and typed. Built by {@link parseConfig}. */
-export interface Config {
-  command: Command;
-  /** The source database's connection; required by `backup` only (a drill job holds no production credentials). */
-  connection?: Connection;
-  /** The source database's name: from the connection, or the `database` input for the other commands. */
+/** What every command reads: where the backups are, and how the run reports. */
+export interface CommonConfig {
+  /** The source database's name: from the connection (backup), or the `database` input. */
   database: string;
-  /** One or more; the archive is streamed to all of them from a single pg_dump run. */
+  /** One or more; a backup streams to all of them from one pg_dump run; restore and drill read the first. */
   destinations: Destination[];
   s3: S3Settings;
+  /** Write the job summary. */
+  summary: boolean;
+  /** Failure issue and webhook settings (every command reports its outcome). */
+  reporting: ReportingConfig;
+}
+
+/** Which PostgreSQL client tools to use (backup, restore, drill). */
+export interface ClientConfig {
+  installClient: boolean;
+  /** Wanted client major, or undefined for `auto` (the server's or the archive's major). */
+  clientMajor?: number;
+}
+
+/** `command: backup`. */
+export interface BackupConfig extends CommonConfig, ClientConfig {
+  command: 'backup';
+  /** The source database's connection (a drill job holds no production credentials: backup only). */
+  connection: Connection;
   dump: DumpOptions;
   /** Goes into the object key and the manifest (`daily`, `pre-migration`, …); undefined when none. */
   label?: string;
   rowCounts: RowCountMode;
-  installClient: boolean;
-  /** Wanted pg_dump major, or undefined for `auto` (the server's major). */
-  clientMajor?: number;
-  /** Write the job summary. */
-  summary: boolean;
-  /** Retention policy; applied after a verified backup, or alone by `prune`; previewed by `list`. */
+  /** Retention policy applied after a verified backup. */
   retention: RetentionInputs;
   /** OpenPGP encryption of new archives (public key(s) or passphrase); undefined = none. */
   encryption?: EncryptionConfig;
-  /** How to decrypt archives for restore and drill; undefined = none given. */
-  decryption?: DecryptionConfig;
-  /** What `restore`, `drill` and `check` do (their own inputs); undefined for the other commands. */
-  restore?: RestoreInputs;
-  /** Failure issue and webhook settings (every command reports its outcome). */
-  reporting: ReportingConfig;
 }
+
+/** `command: prune`: apply the retention policy alone. */
+export interface PruneConfig extends CommonConfig {
+  command: 'prune';
+  policy: RetentionPolicy;
+  /** Plan and report only: `prune-dry-run: true`, or `prune: false`. */
+  dryRun: boolean;
+}
+
+/** `command: list`: the backups, and a preview of the retention policy when one is set. */
+export interface ListConfig extends CommonConfig {
+  command: 'list';
+  policy?: RetentionPolicy;
+}
+
+/** How `restore` and `drill` decrypt archives: undefined = no decryption input given. */
+interface DecryptionPart {
+  decryption?: DecryptionConfig | undefined;
+}
+
+/** `command: restore`. */
+export interface RestoreConfig extends CommonConfig, ClientConfig, RestoreSettings, DecryptionPart {}
+
+/** `command: drill`. */
+export interface DrillConfig extends CommonConfig, ClientConfig, DrillSettings, DecryptionPart {}
+
+/** `command: check`. */
+export interface CheckConfig extends CommonConfig, CheckSettings {}
+
+/** Every input, read once, validated and typed for the command that runs. Built by parseConfig. */
+export type Config = BackupConfig | PruneConfig | ListConfig | RestoreConfig | DrillConfig | CheckConfig;
 
 export type { InputReader } from './reader.js';

@@ -4,10 +4,6 @@
  * See docs/encryption.md.
  */
 export {
-  ENCRYPTION_INPUTS,
-  encryptionSecrets,
-  parseDecryptionInputs,
-  parseEncryptionInputs,
   type DecryptionConfig,
   type EncryptionConfig,
   type PassphraseDecryption,

@@ -324,3 +324,15 @@ function safeDecode(segment: string): string {
     return segment;
   }
 }
+
+/**
+ * The one error for an S3 access key id without its secret or the reverse, naming the empty
+ * input; undefined when both or neither are set (neither: the AWS SDK's default chain).
+ */
+export function keyPairError(accessKeyId: string, secretAccessKey: string): ConfigError | undefined {
+  if ((accessKeyId === '') === (secretAccessKey === '')) return undefined;
+  return new ConfigError(
+    accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
+    'set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC).',
+  );
+}

@@ -4,7 +4,7 @@
  */
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 
-import { ConfigError } from '../errors.js';
+import { keyPairError } from './destination.js';
 import { StallWatchdog, watchedAgents } from './stall.js';
 import { S3_TIMEOUT_SECONDS_DEFAULT, type S3Settings } from './types.js';
 
@@ -65,12 +65,8 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
   const accessKeyId = settings.accessKeyId ?? '';
   const secretAccessKey = settings.secretAccessKey ?? '';
   if (accessKeyId !== '' || secretAccessKey !== '') {
-    if (accessKeyId === '' || secretAccessKey === '') {
-      throw new ConfigError(
-        accessKeyId === '' ? 's3-access-key-id' : 's3-secret-access-key',
-        'is empty but its pair is set; give s3-access-key-id and s3-secret-access-key together (from secrets), or neither to use the AWS default credential chain (AWS_* environment, OIDC)',
-      );
-    }
+    const halfPair = keyPairError(accessKeyId, secretAccessKey);
+    if (halfPair) throw halfPair;
     config.credentials = {
       accessKeyId,
       secretAccessKey,

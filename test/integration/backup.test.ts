@@ -13,7 +13,8 @@ import { runBackup, type BackupDeps } from '../../src/commands/backup.js';
 import type { BackupResult } from '../../src/report/backup-report.js';
 import type { Log } from '../../src/log.js';
 import { parseConfig, resolveConfig } from '../../src/config/parse.js';
-import type { Config } from '../../src/config/types.js';
+import type { BackupConfig } from '../../src/config/types.js';
+import { asBackup } from '../support/config.js';
 import { DumpError, EncryptError, UploadError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
 import { realDeps } from '../../src/main.js';
@@ -53,13 +54,13 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function config(inputs: Record<string, string>): Config {
+function config(inputs: Record<string, string>): BackupConfig {
   const all: Record<string, string> = {
     'database-url': cluster.url('pagila', 'backup', SENTINEL),
     ...testS3Inputs(s3.endpoint),
     ...inputs,
   };
-  return parseConfig((name) => all[name] ?? '');
+  return asBackup(parseConfig((name) => all[name] ?? ''));
 }
 
 function s3Client(): S3Client {
@@ -88,7 +89,7 @@ async function backup(
       ...testS3Inputs(s3.endpoint),
       ...inputs,
     };
-    const cfg = resolve ? await resolveConfig((name) => all[name] ?? '') : config(inputs);
+    const cfg = resolve ? asBackup(await resolveConfig((name) => all[name] ?? '')) : config(inputs);
     const result = await runBackup(cfg, { ...realDeps(cfg, undefined, log), tempDir: work, ...deps });
     logged.push(JSON.stringify(result));
     return result;

@@ -16,11 +16,10 @@ import {
   createDecryptStage,
   createEncryptStage,
   DecryptError,
-  parseDecryptionInputs,
-  parseEncryptionInputs,
   type DecryptionConfig,
   type EncryptionConfig,
 } from '../../src/crypto/openpgp.js';
+import { parseDecryptionInputs, parseEncryptionInputs } from '../../src/config/openpgp-inputs.js';
 import { openpgpVersion } from '../../src/crypto/encrypt.js';
 import { detectGpg, prepareGpgEncrypter, type GpgEncrypter } from '../../src/crypto/gpg.js';
 import type { PublicKeyEncryption } from '../../src/crypto/specs.js';

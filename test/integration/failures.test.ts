@@ -10,6 +10,7 @@ import path from 'node:path';
 import { runBackup } from '../../src/commands/backup.js';
 import type { Log } from '../../src/log.js';
 import { parseConfig } from '../../src/config/parse.js';
+import { asBackup } from '../support/config.js';
 import { DumpError, UploadError } from '../../src/errors.js';
 import { realDeps } from '../../src/main.js';
 import { runAction } from '../support/action-runner.js';
@@ -93,7 +94,7 @@ test('the action cancelled with SIGTERM mid-upload: exit 1, pg_dump stopped, mul
 }, 120_000);
 
 test('the S3 server stopped mid-upload: UploadError, pg_dump stopped, nothing under the key after restart', async () => {
-  const config = parseConfig((name) => inputs('s3-down')[name] ?? '');
+  const config = asBackup(parseConfig((name) => inputs('s3-down')[name] ?? ''));
   const running = runBackup(config, { ...realDeps(config, undefined, quiet), tempDir: work }).catch((e: unknown) => e);
   await firstPartStored(s3);
   await s3.stop();
@@ -116,7 +117,7 @@ test('the S3 server stopped mid-upload: UploadError, pg_dump stopped, nothing un
 }, 120_000);
 
 test('PostgreSQL killed mid-dump: DumpError with the cause, multipart aborted, no object', async () => {
-  const config = parseConfig((name) => inputs('pg-killed')[name] ?? '');
+  const config = asBackup(parseConfig((name) => inputs('pg-killed')[name] ?? ''));
   const running = runBackup(config, { ...realDeps(config, undefined, quiet), tempDir: work }).catch((e: unknown) => e);
   await firstPartStored(s3);
   await cluster.stop('immediate');

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { runBackup, type BackupDeps } from '../../src/commands/backup.js';
+import { runBackup } from '../../src/commands/backup.js';
 import type { BackupResult } from '../../src/report/backup-report.js';
 import type { Log } from '../../src/log.js';
 import { runCheck } from '../../src/commands/check.js';
@@ -22,17 +22,14 @@ import { restoreOutputs } from '../../src/report/restore-report.js';
 import type { RestoreDeps } from '../../src/restore/deps.js';
 import { openTarget } from '../../src/restore/target.js';
 import { parseConfig, resolveConfig } from '../../src/config/parse.js';
-import { DecryptError, parseDecryptionInputs } from '../../src/crypto/openpgp.js';
-import type { Config } from '../../src/config/types.js';
+import { DecryptError } from '../../src/crypto/openpgp.js';
+import { parseDecryptionInputs } from '../../src/config/openpgp-inputs.js';
+import type { BackupConfig, CheckConfig, DrillConfig, RestoreConfig } from '../../src/config/types.js';
+import { asBackup } from '../support/config.js';
 import { ConfigError, VerifyError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
-import { realDeps } from '../../src/main.js';
-import {
-  parseRestoreInputs,
-  type CheckOptions,
-  type DrillOptions,
-  type RestoreOptions,
-} from '../../src/restore/options.js';
+import { realDeps, restoreDeps } from '../../src/main.js';
+import { parseRestoreInputs } from '../../src/config/restore.js';
 import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
@@ -60,17 +57,17 @@ const log: Log = {
 
 const backups: Record<'custom' | 'directory' | 'plain', BackupResult> = {} as never;
 
-function backupConfig(inputs: Record<string, string>): Config {
+function backupConfig(inputs: Record<string, string>): BackupConfig {
   const all: Record<string, string> = {
     'database-url': cluster.url('pagila'),
     ...testS3Inputs(s3.endpoint),
     ...inputs,
   };
-  return parseConfig((name) => all[name] ?? '');
+  return asBackup(parseConfig((name) => all[name] ?? ''));
 }
 
-function deps(): BackupDeps {
-  return { ...realDeps(backupConfig({ destination: 'file:///tmp/unused' }), undefined, log), tempDir: work };
+function deps(): RestoreDeps {
+  return { ...restoreDeps({ installClient: true }, undefined, log), tempDir: work };
 }
 
 async function backup(inputs: Record<string, string>): Promise<BackupResult> {
@@ -139,7 +136,7 @@ afterAll(async () => {
 
 test('custom (zstd in the stream) from S3: restore latest:daily into a new database; counts equal the manifest', async () => {
   expect(backups.custom.manifest.archive.key).toMatch(/\.dump\.zst$/);
-  const opts = options<RestoreOptions>(
+  const opts = options<RestoreConfig>(
     {
       command: 'restore',
       'backup-key': 'latest:daily',
@@ -165,7 +162,7 @@ test('custom (zstd in the stream) from S3: restore latest:daily into a new datab
 }, 60_000);
 
 test('custom from file:// with jobs 2 (temporary file, pg_restore -j): drill passes, scratch dropped, drill-sql true', async () => {
-  const opts = options<DrillOptions>(
+  const opts = options<DrillConfig>(
     {
       command: 'drill',
       'target-database-url': target('drill_custom'),
@@ -192,7 +189,7 @@ test('custom from file:// with jobs 2 (temporary file, pg_restore -j): drill pas
 
 test('directory format (tar from S3, jobs 2): restore and drill green', async () => {
   const restore = await runRestore(
-    options<RestoreOptions>(
+    options<RestoreConfig>(
       { command: 'restore', 'target-database-url': target('restored_dir'), 'create-database': 'true', jobs: '2' },
       's3://backups/dir',
     ),
@@ -201,7 +198,7 @@ test('directory format (tar from S3, jobs 2): restore and drill green', async ()
   expect(restore.mode).toBe('pg_restore-directory');
   expect(await restoredCounts(cluster, 'restored_dir', restore.manifest)).toEqual(manifestCounts(restore.manifest));
   const drill = await runDrill(
-    options<DrillOptions>(
+    options<DrillConfig>(
       { command: 'drill', 'target-database-url': target('drill_dir'), jobs: '2' },
       's3://backups/dir',
     ),
@@ -213,7 +210,7 @@ test('directory format (tar from S3, jobs 2): restore and drill green', async ()
 
 test('plain format (gzip) from file://: restore with psql and drill green', async () => {
   const restore = await runRestore(
-    options<RestoreOptions>(
+    options<RestoreConfig>(
       {
         command: 'restore',
         'target-host': '127.0.0.1',
@@ -232,7 +229,7 @@ test('plain format (gzip) from file://: restore with psql and drill green', asyn
   expect(await restoredCounts(cluster, 'restored_plain', restore.manifest)).toEqual(manifestCounts(restore.manifest));
   expectGreen(
     await runDrill(
-      options<DrillOptions>({ command: 'drill', 'target-database-url': target('drill_plain') }, fileUrl('plain')),
+      options<DrillConfig>({ command: 'drill', 'target-database-url': target('drill_plain') }, fileUrl('plain')),
       deps(),
     ),
   );
@@ -247,7 +244,7 @@ test('a non-empty target without confirm is refused and left untouched; clean on
     );
   const before = await count();
   const inputs = { command: 'restore', 'target-database-url': target('restored_custom') };
-  const error = await runRestore(options<RestoreOptions>(inputs, 's3://backups/prod'), deps()).catch((e: unknown) => e);
+  const error = await runRestore(options<RestoreConfig>(inputs, 's3://backups/prod'), deps()).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ConfigError);
   expect((error as Error).message).toMatch(
     /^Input 'confirm': the target database 'restored_custom' on 127\.0\.0\.1:\d+ already has \d+ user table\(s\); nothing was touched\. To restore into it anyway set confirm: restored_custom/,
@@ -256,7 +253,7 @@ test('a non-empty target without confirm is refused and left untouched; clean on
 
   // pg_restore --clean would stop at "cannot drop inherited constraint" after dropping other objects.
   const clean = await runRestore(
-    options<RestoreOptions>({ ...inputs, confirm: 'restored_custom', clean: 'true' }, 's3://backups/prod'),
+    options<RestoreConfig>({ ...inputs, confirm: 'restored_custom', clean: 'true' }, 's3://backups/prod'),
     deps(),
   ).catch((e: unknown) => e);
   expect(clean).toBeInstanceOf(ConfigError);
@@ -270,7 +267,7 @@ test('pg_restore stopping at the first error mid-stream (zstd still decompressin
   await cluster.psql('postgres', 'CREATE DATABASE conflict');
   await cluster.psql('conflict', 'CREATE TABLE public.actor (id int)');
   const error = await runRestore(
-    options<RestoreOptions>(
+    options<RestoreConfig>(
       { command: 'restore', 'target-database-url': target('conflict'), confirm: 'conflict' },
       's3://backups/prod',
     ),
@@ -291,7 +288,7 @@ test('pg_restore stopping at the first error mid-stream (zstd still decompressin
 
 test('a missing target without create-database: a clear error naming the fix', async () => {
   const error = await runRestore(
-    options<RestoreOptions>(
+    options<RestoreConfig>(
       { command: 'restore', 'target-database-url': target('does_not_exist') },
       's3://backups/prod',
     ),
@@ -324,7 +321,7 @@ describe('corrupt archives', () => {
   test('S3 (custom, zstd): one byte flipped in the middle; the drill fails naming the key, no check is reported', async () => {
     const mark = logged.length;
     const error = await runDrill(
-      options<DrillOptions>(
+      options<DrillConfig>(
         { command: 'drill', 'target-database-url': target('drill_corrupt_s3') },
         's3://backups/corrupt',
       ),
@@ -344,7 +341,7 @@ describe('corrupt archives', () => {
   test('restore with create-database: the database it created is dropped when the restore fails, so the same step can run again', async () => {
     const mark = logged.length;
     const error = await runRestore(
-      options<RestoreOptions>(
+      options<RestoreConfig>(
         { command: 'restore', 'target-database-url': target('restore_corrupt'), 'create-database': 'true' },
         's3://backups/corrupt',
       ),
@@ -374,7 +371,7 @@ describe('corrupt archives', () => {
     };
     const mark = logged.length;
     const error = await runRestore(
-      options<RestoreOptions>(
+      options<RestoreConfig>(
         { command: 'restore', 'target-database-url': target('restore_kept'), 'create-database': 'true' },
         's3://backups/corrupt',
       ),
@@ -399,7 +396,7 @@ describe('corrupt archives', () => {
     writeFileSync(file, text);
     const mark = logged.length;
     const error = await runDrill(
-      options<DrillOptions>(
+      options<DrillConfig>(
         { command: 'drill', 'target-database-url': target('drill_corrupt_file'), 'drop-after': 'false' },
         fileUrl('corrupt'),
       ),
@@ -432,7 +429,7 @@ describe('failing drills', () => {
     writeFileSync(manifestFile, JSON.stringify(tampered));
     try {
       const error = await runDrill(
-        options<DrillOptions>({ command: 'drill', 'target-database-url': target('drill_tampered') }, fileUrl('plain')),
+        options<DrillConfig>({ command: 'drill', 'target-database-url': target('drill_tampered') }, fileUrl('plain')),
         deps(),
       ).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DrillError);
@@ -450,7 +447,7 @@ describe('failing drills', () => {
 
   test('a drill-sql assertion that is not true fails the drill', async () => {
     const error = await runDrill(
-      options<DrillOptions>(
+      options<DrillConfig>(
         {
           command: 'drill',
           'target-database-url': target('drill_sql'),
@@ -475,7 +472,7 @@ describe('failing drills', () => {
 
   test('an existing scratch database with tables is refused without confirm', async () => {
     const error = await runDrill(
-      options<DrillOptions>({ command: 'drill', 'target-database-url': target('restored_dir') }, 's3://backups/dir'),
+      options<DrillConfig>({ command: 'drill', 'target-database-url': target('restored_dir') }, 's3://backups/dir'),
       deps(),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
@@ -501,14 +498,14 @@ test('restore-globals: a role dropped after the backup is recreated before the a
   await cluster.psql('postgres', 'DROP DATABASE globsrc; DROP ROLE app_owner;');
 
   const inputs = { command: 'restore', 'target-database-url': target('globdst'), 'create-database': 'true' };
-  const without = await runRestore(options<RestoreOptions>(inputs, fileUrl('globals'), 'globsrc'), deps()).catch(
+  const without = await runRestore(options<RestoreConfig>(inputs, fileUrl('globals'), 'globsrc'), deps()).catch(
     (e: unknown) => e,
   );
   expect((without as Error).message).toMatch(/role "app_owner" does not exist.*restore-globals: true/);
   // The database this failed restore created is gone: the retry below creates it again.
   expect(await databaseExists('globdst')).toBe(false);
   await runRestore(
-    options<RestoreOptions>({ ...inputs, 'restore-globals': 'true' }, fileUrl('globals'), 'globsrc'),
+    options<RestoreConfig>({ ...inputs, 'restore-globals': 'true' }, fileUrl('globals'), 'globsrc'),
     deps(),
   );
   expect(await cluster.psql('postgres', "SELECT rolname FROM pg_roles WHERE rolname = 'app_owner'")).toBe('app_owner');
@@ -522,7 +519,7 @@ test('restore-globals: a role dropped after the backup is recreated before the a
   // Into the now non-empty database again: confirm and clean (pg_restore --clean --if-exists).
   await cluster.psql('globdst', 'INSERT INTO owned VALUES (3)');
   await runRestore(
-    options<RestoreOptions>({ ...inputs, confirm: 'globdst', clean: 'true' }, fileUrl('globals'), 'globsrc'),
+    options<RestoreConfig>({ ...inputs, confirm: 'globdst', clean: 'true' }, fileUrl('globals'), 'globsrc'),
     deps(),
   );
   expect(await cluster.psql('globdst', 'SELECT count(*) FROM owned')).toBe('2');
@@ -537,13 +534,13 @@ test('encrypted (OpenPGP passphrase; plain gzip and globals): refused without th
     globals: 'true',
     'encryption-passphrase': 'correct horse',
   };
-  const config = await resolveConfig((name) => all[name] ?? '');
+  const config = asBackup(await resolveConfig((name) => all[name] ?? ''));
   const taken = await runBackup(config, { ...realDeps(config, undefined, log), tempDir: work });
   expect(taken.manifest.archive.key).toMatch(/\.sql\.gz\.gpg$/);
   expect(taken.manifest.encryption?.mode).toBe('passphrase');
 
   const inputs = { command: 'drill', 'target-database-url': target('drill_encrypted'), 'restore-globals': 'true' };
-  const missing = await runDrill(options<DrillOptions>(inputs, fileUrl('encrypted')), deps()).catch((e: unknown) => e);
+  const missing = await runDrill(options<DrillConfig>(inputs, fileUrl('encrypted')), deps()).catch((e: unknown) => e);
   expect(missing).toBeInstanceOf(ConfigError);
   expect((missing as Error).message).toBe(
     `Input 'decryption-passphrase': the backup ${taken.manifest.archive.key} is encrypted (OpenPGP, passphrase); set decryption-passphrase (the encryption-passphrase of the backup) from a secret to restore it.`,
@@ -551,12 +548,12 @@ test('encrypted (OpenPGP passphrase; plain gzip and globals): refused without th
   expect(await databaseExists('drill_encrypted')).toBe(false);
 
   const decryption = await parseDecryptionInputs((name) => ({ 'decryption-passphrase': 'correct horse' })[name] ?? '');
-  const drill = await runDrill({ ...options<DrillOptions>(inputs, fileUrl('encrypted')), decryption }, deps());
+  const drill = await runDrill({ ...options<DrillConfig>(inputs, fileUrl('encrypted')), decryption }, deps());
   expectGreen(drill);
 
   const wrong = await parseDecryptionInputs((name) => ({ 'decryption-passphrase': 'wrong horse' })[name] ?? '');
   const error = await runDrill(
-    { ...options<DrillOptions>(inputs, fileUrl('encrypted')), decryption: wrong },
+    { ...options<DrillConfig>(inputs, fileUrl('encrypted')), decryption: wrong },
     deps(),
   ).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(DecryptError);
@@ -601,7 +598,7 @@ describe('check', () => {
       Array.from({ length: 8 }, (_, i) => ({ time: new Date(old + i * DAY), size: 1000 + i, label: 'daily' })),
     );
     const stale = await runCheck(
-      options<CheckOptions>({ command: 'check', 'max-age': '26h' }, fileUrl('check')),
+      options<CheckConfig>({ command: 'check', 'max-age': '26h' }, fileUrl('check')),
       deps(),
     ).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(CheckError);
@@ -615,7 +612,7 @@ describe('check', () => {
       { time: new Date(), size: 50, manifest: false },
     ]);
     const fresh = await runCheck(
-      options<CheckOptions>(
+      options<CheckConfig>(
         { command: 'check', 'max-age': '26h', 'min-size-ratio': '0.5', 'expect-label': 'daily' },
         fileUrl('check'),
       ),
@@ -627,7 +624,7 @@ describe('check', () => {
 
     await synthetic('check', [{ time: new Date(Date.now() - 60_000), size: 10, label: 'daily' }]);
     const tiny = await runCheck(
-      options<CheckOptions>({ command: 'check', 'max-age': '26h', 'min-size-ratio': '0.5' }, fileUrl('check')),
+      options<CheckConfig>({ command: 'check', 'max-age': '26h', 'min-size-ratio': '0.5' }, fileUrl('check')),
       deps(),
     ).catch((e: unknown) => e);
     expect(tiny).toBeInstanceOf(CheckError);
@@ -638,7 +635,7 @@ describe('check', () => {
 
   test('S3: no backups of another database is a failed check', async () => {
     const error = await runCheck(
-      options<CheckOptions>({ command: 'check' }, 's3://backups/prod', 'nothing-here'),
+      options<CheckConfig>({ command: 'check' }, 's3://backups/prod', 'nothing-here'),
       deps(),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CheckError);

@@ -12,9 +12,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import type { Log } from '../../src/log.js';
-import { runList } from '../../src/commands/list.js';
-import { pruneAfterBackup, runPrune, type RetentionCommandOptions } from '../../src/commands/prune.js';
-import { listJson, listSummary, pruneOutputs, pruneSummary } from '../../src/report/retention-report.js';
+import { runList as listCommand } from '../../src/commands/list.js';
+import { pruneAfterBackup, runPrune as pruneCommand, type RetentionCommandOptions } from '../../src/commands/prune.js';
+import { parseReportingInputs } from '../../src/config/reporting.js';
+import {
+  listJson,
+  listSummary,
+  pruneOutputs,
+  pruneSummary,
+  type ListResult,
+  type PruneResult,
+} from '../../src/report/retention-report.js';
 import { executePrune } from '../../src/retention/execute.js';
 import { planRetention, type RetentionPlan } from '../../src/retention/plan.js';
 import type { RetentionPolicy } from '../../src/retention/policy.js';
@@ -33,6 +41,35 @@ import {
   type S3Proxy,
   type S3Server,
 } from '../support/s3-server.js';
+
+/** Reporting as with no reporting inputs set (runPrune and runList do not read it). */
+const REPORTING = parseReportingInputs(() => '');
+
+/** runPrune over the option objects these tests build (the config's fields and the I/O in one). */
+function runPrune(options: RetentionCommandOptions): Promise<PruneResult> {
+  const { destinations, s3, database, policy, dryRun, now, log } = options;
+  if (!policy) throw new Error('these tests always give prune a policy');
+  const config = { command: 'prune' as const, destinations, s3, database, policy, dryRun };
+  return pruneCommand(
+    { ...config, summary: true, reporting: REPORTING },
+    { now, log, createStore: storeMaker(options) },
+  );
+}
+
+/** runList over the same option objects. */
+function runList(options: Omit<RetentionCommandOptions, 'dryRun'>): Promise<ListResult> {
+  const { destinations, s3, database, policy, now, log } = options;
+  const config = { command: 'list' as const, destinations, s3, database, ...(policy ? { policy } : {}) };
+  return listCommand(
+    { ...config, summary: true, reporting: REPORTING },
+    { now, log, createStore: storeMaker(options) },
+  );
+}
+
+/** The options' createStore as a free function (the commands' deps take it unbound). */
+function storeMaker(options: Pick<RetentionCommandOptions, 'createStore'>): RetentionCommandOptions['createStore'] {
+  return (destination, settings) => options.createStore(destination, settings);
+}
 
 const BUCKET = 'retention';
 /** The 10,000 backups get a bucket of their own (s3rver walks the whole bucket folder on each listing page). */

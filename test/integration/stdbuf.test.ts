@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/parse.js';
+import { asBackup } from '../support/config.js';
 import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
 import { processDumper } from '../../src/postgres/dumper.js';
 import { libpqEnv } from '../../src/postgres/libpq.js';
@@ -56,11 +57,11 @@ async function dump(
     destination: 'file:///tmp/unused',
     format,
   };
-  const config = parseConfig((name) => inputs[name] ?? '');
+  const config = asBackup(parseConfig((name) => inputs[name] ?? ''));
   const child = processDumper(countingBinDir, () => undefined).start(
     'pg_dump',
     buildPgDumpArgs(config.dump, { compress: '0' }),
-    libpqEnv(config.connection!),
+    libpqEnv(config.connection),
     stdbuf ? { stdbuf } : {},
   );
   const chunks: Buffer[] = [];

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { runBackup } from '../../src/commands/backup.js';
 import type { Log } from '../../src/log.js';
 import { parseConfig } from '../../src/config/parse.js';
+import { asBackup } from '../support/config.js';
 import { ClientInstallError, DumpError } from '../../src/errors.js';
 import { realDeps } from '../../src/main.js';
 import { ChildExitError } from '../../src/pipeline/process.js';
@@ -34,11 +35,11 @@ function config(inputs: Record<string, string>) {
     destination: 'file:///tmp/never-written',
     ...inputs,
   };
-  return parseConfig((name) => all[name] ?? '');
+  return asBackup(parseConfig((name) => all[name] ?? ''));
 }
 
 test('the real pg_dump 15 against a 17 server: its refusal is turned into an actionable message', async () => {
-  const conn = config({}).connection!;
+  const conn = config({}).connection;
   const child = processDumper(cluster.binDir, () => undefined).start(
     'pg_dump',
     buildPgDumpArgs(config({}).dump, { compress: '0' }),

@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
+import { asBackup } from '../support/config.js';
 
 /** Builds an InputReader over a plain object ('' for anything not set, like the runner). */
 function reader(inputs: Record<string, string>): (name: string) => string {
@@ -60,7 +61,7 @@ describe('parseConfig: good inputs', () => {
   test('a URL with a password full of special characters, sslmode and libpq parameters', () => {
     const password = 'p@ss:/%#? w0rd';
     const url = `postgresql://app%2Buser:${encodeURIComponent(password)}@[::1]:6432/my%20db?sslmode=require&application_name=backup&connect_timeout=5`;
-    const { connection } = parseConfig(reader({ ...BASE, 'database-url': url }));
+    const { connection } = asBackup(parseConfig(reader({ ...BASE, 'database-url': url })));
     expect(connection).toEqual({
       host: '::1',
       port: 6432,
@@ -73,29 +74,31 @@ describe('parseConfig: good inputs', () => {
   });
 
   test('separate connection inputs, several destinations, S3-compatible endpoint', () => {
-    const config = parseConfig(
-      reader({
-        host: '10.0.0.5',
-        port: '5433',
-        username: 'postgres',
-        password: 'pw',
-        database: 'app',
-        sslmode: 'verify-full',
-        destination: 's3://b2-bucket/pg\nfile:///var/backups/pg\n',
-        's3-endpoint': 'https://s3.us-west-004.backblazeb2.com',
-        's3-region': 'us-west-004',
-        format: 'directory',
-        jobs: '4',
-        compression: 'gzip:9',
-        'exclude-table-data': 'audit_log\n  sessions  \n',
-        label: 'pre-migration',
-        'row-counts': 'estimate',
-        'client-version': '17',
-        'install-client': 'false',
-        summary: 'FALSE',
-        'pg-dump-args': '--rows-per-insert=1000\n--no-comments',
-        'lock-wait-timeout': '90s',
-      }),
+    const config = asBackup(
+      parseConfig(
+        reader({
+          host: '10.0.0.5',
+          port: '5433',
+          username: 'postgres',
+          password: 'pw',
+          database: 'app',
+          sslmode: 'verify-full',
+          destination: 's3://b2-bucket/pg\nfile:///var/backups/pg\n',
+          's3-endpoint': 'https://s3.us-west-004.backblazeb2.com',
+          's3-region': 'us-west-004',
+          format: 'directory',
+          jobs: '4',
+          compression: 'gzip:9',
+          'exclude-table-data': 'audit_log\n  sessions  \n',
+          label: 'pre-migration',
+          'row-counts': 'estimate',
+          'client-version': '17',
+          'install-client': 'false',
+          summary: 'FALSE',
+          'pg-dump-args': '--rows-per-insert=1000\n--no-comments',
+          'lock-wait-timeout': '90s',
+        }),
+      ),
     );
     expect(config.connection).toEqual({
       host: '10.0.0.5',
@@ -460,7 +463,8 @@ describe('secretsToMask', () => {
 });
 
 describe('lock-wait-timeout', () => {
-  const parse = (value: string) => parseConfig(reader({ ...BASE, 'lock-wait-timeout': value })).dump.lockWaitTimeoutMs;
+  const parse = (value: string) =>
+    asBackup(parseConfig(reader({ ...BASE, 'lock-wait-timeout': value }))).dump.lockWaitTimeoutMs;
 
   test.each<[string, number]>([
     ['30s', 30_000],
@@ -593,7 +597,8 @@ describe('a URL with credentials in any input is masked (item 7)', () => {
   test('a host name, an IP address and a Unix-socket folder are accepted', () => {
     for (const host of ['db.example.com', '10.0.0.5', '::1', '/var/run/postgresql']) {
       expect(
-        parseConfig(reader({ destination: 's3://bkt/p', host, username: 'u', database: 'd' })).connection?.host,
+        asBackup(parseConfig(reader({ destination: 's3://bkt/p', host, username: 'u', database: 'd' }))).connection
+          .host,
       ).toBe(host);
     }
   });
@@ -614,7 +619,7 @@ describe('sslrootcert as in libpq (item 8)', () => {
     rmSync(workspace, { recursive: true, force: true });
   });
   const parse = (query: string) =>
-    parseConfig(reader({ ...BASE, 'database-url': `${BASE['database-url']}?${query}` })).connection;
+    asBackup(parseConfig(reader({ ...BASE, 'database-url': `${BASE['database-url']}?${query}` }))).connection;
 
   test('a path relative to the workspace becomes absolute', () => {
     expect(parse('sslmode=verify-full&sslrootcert=certs/ca.crt')?.params).toEqual({

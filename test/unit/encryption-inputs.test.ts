@@ -1,12 +1,8 @@
 import * as openpgp from 'openpgp';
 import { ConfigError } from '../../src/errors.js';
-import {
-  ENCRYPTION_INPUTS,
-  encryptionSecrets,
-  parseDecryptionInputs,
-  parseEncryptionInputs,
-  type DecryptionConfig,
-} from '../../src/crypto/openpgp.js';
+import type { DecryptionConfig } from '../../src/crypto/openpgp.js';
+import { ENCRYPTION_INPUTS, encryptionSecrets } from '../../src/config/encryption.js';
+import { parseDecryptionInputs, parseEncryptionInputs } from '../../src/config/openpgp-inputs.js';
 import { decryptionMismatch } from '../../src/crypto/specs.js';
 import { resolveConfig } from '../../src/config/parse.js';
 
@@ -487,8 +483,8 @@ describe('resolveConfig: each command reads only the OpenPGP inputs it uses', ()
         'encryption-public-key': 'not a key',
       });
       expect(config.command).toBe(command);
-      expect(config.encryption).toBeUndefined();
-      expect(config.decryption).toBeUndefined();
+      expect(config).not.toHaveProperty('encryption');
+      expect(config).not.toHaveProperty('decryption');
     },
   );
 
@@ -499,8 +495,8 @@ describe('resolveConfig: each command reads only the OpenPGP inputs it uses', ()
       'decryption-private-key': 'not a key',
       'encryption-passphrase': longPassphrase,
     });
-    expect(encrypted.encryption).toMatchObject({ mode: 'passphrase' });
-    expect(encrypted.decryption).toBeUndefined();
+    expect(encrypted).toMatchObject({ encryption: { mode: 'passphrase' } });
+    expect(encrypted).not.toHaveProperty('decryption');
 
     const decrypting = await resolve({
       ...base['restore'],
@@ -508,7 +504,7 @@ describe('resolveConfig: each command reads only the OpenPGP inputs it uses', ()
       'encryption-public-key': 'not a key',
       'decryption-passphrase': longPassphrase,
     });
-    expect(decrypting.decryption).toMatchObject({ mode: 'passphrase' });
-    expect(decrypting.encryption).toBeUndefined();
+    expect(decrypting).toMatchObject({ decryption: { mode: 'passphrase' } });
+    expect(decrypting).not.toHaveProperty('encryption');
   });
 });

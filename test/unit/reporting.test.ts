@@ -13,12 +13,8 @@ import {
   type RenderRun,
 } from '../../src/report/issue-render.js';
 import { createIssueReporter, type IssueReporter } from '../../src/report/issue-reporter.js';
-import {
-  parseReportingInputs,
-  reportingSecrets,
-  REPORTING_INPUTS,
-  type ReportingConfig,
-} from '../../src/report/reporting-config.js';
+import { parseReportingInputs, reportingSecrets, REPORTING_INPUTS } from '../../src/config/reporting.js';
+import type { ReportingConfig } from '../../src/report/reporting-config.js';
 import {
   eventText,
   genericPayload,

@@ -6,8 +6,8 @@ import {
   parseRestoreInputs,
   restoreSecrets,
   RESTORE_INPUTS,
-  RESTORE_OUTPUTS,
-} from '../../src/restore/options.js';
+} from '../../src/config/restore.js';
+import { RESTORE_OUTPUTS } from '../../src/restore/options.js';
 
 function reader(inputs: Record<string, string>): (name: string) => string {
   return (name) => inputs[name] ?? '';

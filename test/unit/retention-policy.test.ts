@@ -1,5 +1,6 @@
 import { ConfigError } from '../../src/errors.js';
-import { describePolicy, parseDuration, parseRetentionInputs, RETENTION_INPUTS } from '../../src/retention/policy.js';
+import { parseDuration, parseRetentionInputs, RETENTION_INPUTS } from '../../src/config/retention.js';
+import { describePolicy } from '../../src/retention/policy.js';
 
 const DEFAULTS: Record<string, string> = Object.fromEntries(RETENTION_INPUTS.map((i) => [i.name, i.default]));
 

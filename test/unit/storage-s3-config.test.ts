@@ -91,7 +91,7 @@ describe('s3ClientConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).input).toBe(input);
     expect((error as ConfigError).message).toBe(
-      `Input '${input}': is empty but its pair is set; give s3-access-key-id and s3-secret-access-key together (from secrets), or neither to use the AWS default credential chain (AWS_* environment, OIDC)`,
+      `Input '${input}': set both s3-access-key-id and s3-secret-access-key, or neither (then the AWS SDK default chain is used: AWS_* environment variables or OIDC).`,
     );
   });
 });
