@@ -1,2 +1,0 @@
-import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);
-import{a as c,b as d,c as e,d as f}from"./chunk-HMHECOGQ.js";import{a,b}from"./chunk-6PLHBKHN.js";import"./chunk-LNXKUMOM.js";import"./chunk-IEYZXRJT.js";import"./chunk-67BG23Y2.js";export{a as ENCRYPTION_INPUTS,c as WRITE_CONFIG,b as encryptionSecrets,e as parseDecryptionInputs,d as parseEncryptionInputs,f as safeReason};
