@@ -182,6 +182,10 @@ function parseRatio(value: string): number {
   return n;
 }
 
+// In a backup key, control characters would garble the message and the log.
+// eslint-disable-next-line no-control-regex -- the pattern is made of control characters on purpose
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /**
  * `latest`, `latest:<label>`, or an archive's full object key (as stored: relative to the bucket
  * or folder, prefix included, e.g. `prod/shop/2026-11-25T071403Z-daily.dump.zst`).
@@ -197,11 +201,8 @@ export function parseBackupKey(value: string): BackupSelector {
       `${problem}; use latest, latest:<label>, or the archive's object key, e.g. prod/shop/2026-11-25T071403Z-daily.dump.zst.`,
     );
   };
-  // Control characters are what this looks for (they would garble the message and the log).
-  // eslint-disable-next-line no-control-regex -- intended
-  if (/[\u0000-\u001f\u007f]/.test(value))
-    // eslint-disable-next-line no-control-regex -- intended
-    fail(`'${value.replace(/[\u0000-\u001f\u007f]/g, '?')}' contains control characters`);
+  if (CONTROL_CHARACTER.test(value))
+    fail(`'${value.replace(new RegExp(CONTROL_CHARACTER.source, 'g'), '?')}' contains control characters`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
     fail(`'${value}' is a URL; give the object key without the bucket or folder (the destination input says where)`);
   if (value.startsWith('/')) fail(`'${value}' starts with '/'; keys are relative to the destination`);
