@@ -6,7 +6,7 @@
  */
 import * as openpgp from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
-import { safeReason } from '../crypto/inputs.js';
+import { safeReason } from '../crypto/openpgp-settings.js';
 import { armoredBlocks, type ArmoredBlock, type DecryptionConfig, type EncryptionConfig } from '../crypto/specs.js';
 import { ConfigError } from '../errors.js';
 import type { InputReader } from './reader.js';

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import * as openpgp from 'openpgp';
 import type { DecryptedSessionKey, PrivateKey } from 'openpgp';
 import { ActionError } from '../errors.js';
-import { safeReason, type DecryptionConfig } from './inputs.js';
+import { safeReason, type DecryptionConfig } from './openpgp-settings.js';
 import { parseHead, TAG, type Head } from './packets.js';
 import { modeMismatchMessage } from './specs.js';
 import { WebStreamStage } from './web-stream.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import * as openpgp from 'openpgp';
 import { ActionError, EncryptError } from '../errors.js';
-import { WRITE_CONFIG, safeReason, type EncryptionConfig } from './inputs.js';
+import { WRITE_CONFIG, safeReason, type EncryptionConfig } from './openpgp-settings.js';
 import { WebStreamStage } from './web-stream.js';
 
 /** What the manifest records about the encryption; never key material. */

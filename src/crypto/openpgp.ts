@@ -10,7 +10,7 @@ export {
   type PassphraseEncryption,
   type PrivateKeyDecryption,
   type PublicKeyEncryption,
-} from './inputs.js';
+} from './openpgp-settings.js';
 export { createEncryptStage, type EncryptionInfo } from './encrypt.js';
 export { EncryptError } from '../errors.js';
 export { createDecryptStage, DecryptError } from './decrypt.js';
