@@ -19,28 +19,34 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const USAGE = 'usage: node scripts/sample-db/load.mjs [--scale <n>] [--url <postgres url or conninfo>]';
 
-function parseArgs(argv) {
-  const options = { scale: '1', url: process.env.DATABASE_URL };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const [name, inline] = flag.startsWith('--') && flag.includes('=') ? flag.split(/=(.*)/s) : [flag, undefined];
-    if (name === '--help' || name === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    if (name !== '--scale' && name !== '--url') fail(`unknown argument ${flag}`);
-    const value = inline ?? argv[++i];
-    if (value === undefined) fail(`${name} needs a value`);
-    options[name.slice(2)] = value;
+/** The flags (node:util parseArgs, strict: an unknown flag or a flag without its value is refused). */
+function parseFlags(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        scale: { type: 'string', default: '1' },
+        url: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    fail(error.message);
   }
-  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(options.scale) || Number(options.scale) < 0.01) {
-    fail(`--scale must be a number >= 0.01, got ${options.scale}`);
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  return options;
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(values.scale) || Number(values.scale) < 0.01) {
+    fail(`--scale must be a number >= 0.01, got ${values.scale}`);
+  }
+  return { scale: values.scale, url: values.url ?? process.env.DATABASE_URL };
 }
 
 function fail(message) {
@@ -54,7 +60,7 @@ function psqlPath() {
   return 'psql';
 }
 
-const { scale, url } = parseArgs(process.argv.slice(2));
+const { scale, url } = parseFlags(process.argv.slice(2));
 const args = [
   '-X',
   '-q',
