@@ -6,13 +6,14 @@
 //   the dump with the default compression and nothing stored (pg_dump -Fc -Z0 | zstd -3 > /dev/null),
 //   a hand-made stream (pg_dump | zstd -3 | an SDK upload from stdin: no hash, counts or manifest),
 //   this action (dist/index.js, run as a runner runs it) to S3 and to file://, directory format
-//   with 2 jobs, and exact vs estimated row counts; and the fixed cost: the same on Pagila (17 MB).
+//   with 2 jobs, and exact vs estimated row counts; and the fixed cost: the same on the sample shop
+//   database (scripts/sample-db at scale 0.5, ~21 MB).
 // It samples the peak RSS of the action's Node process and of its children, and the temporary
 // disk used, counts the CPU seconds of the whole machine and of the S3 server, and writes
 // docs/benchmarks.md.
 //
 // Usage: npm run bench -- [--scale GB] [--reps N] [--out docs/benchmarks.md]
-// Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf, ../shared/fixtures/pagila,
+// Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf,
 // dist/ built. Cleans up after itself.
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -41,7 +42,8 @@ const arg = (name, fallback) => {
 const SCALE_GB = Number(arg('scale', '1'));
 const REPS = Number(arg('reps', '3'));
 const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
-const PAGILA = path.resolve(ROOT, '..', 'shared', 'fixtures', 'pagila');
+/** The small database of the fixed-cost rows: the project's sample shop at this scale (~21 MB). */
+const SMALL_SCALE = '0.5';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const BIN =
   process.env.PG_BIN_DIR ??
@@ -154,13 +156,21 @@ try {
   psql('VACUUM ANALYZE');
   const dbBytes = Number(psql("SELECT pg_database_size('bench')"));
   log(`database size ${(dbBytes / 1e9).toFixed(2)} GB`);
-  // Pagila, for the fixed cost of a run (most databases backed up this way are small).
-  psql('CREATE DATABASE pagila', 'postgres');
-  for (const file of ['pagila-schema.sql', 'pagila-data.sql']) {
-    run([...psqlArgs('pagila'), '-f', path.join(PAGILA, file)], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  psql('VACUUM ANALYZE', 'pagila');
-  const pagilaBytes = Number(psql("SELECT pg_database_size('pagila')"));
+  // The sample shop, for the fixed cost of a run (most databases backed up this way are small).
+  psql('CREATE DATABASE shop', 'postgres');
+  run(
+    [
+      process.execPath,
+      path.join(ROOT, 'scripts', 'sample-db', 'load.mjs'),
+      '--scale',
+      SMALL_SCALE,
+      '--url',
+      `host=${work} port=${port} user=postgres dbname=shop`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PSQL: `${BIN}/psql` } },
+  );
+  psql('VACUUM ANALYZE', 'shop');
+  const smallBytes = Number(psql("SELECT pg_database_size('shop')"));
 
   // s3rver in a process of its own (not this one, which samples memory every 50 ms).
   const s3rverDir = path.join(work, 's3');
@@ -256,7 +266,7 @@ try {
 
   // Stages are declared first and then run in rounds (one repetition of every stage per round),
   // so that drift on the machine (a checkpoint, another process) spreads over every stage alike.
-  // Stages of the 1 GB database, then the same few on Pagila (the `small` group: fixed cost).
+  // Stages of the 1 GB database, then the same few on the sample shop (the `small` group: fixed cost).
   const stages = [];
   let currentGroup = 'main';
   const stage = (name, fn) => stages.push({ name, fn, group: currentGroup, runs: [] });
@@ -448,12 +458,12 @@ try {
   // The fixed cost of a run: start-up, connection, client checks, the SDK's load, the first
   // requests and the manifest weigh most on small databases.
   currentGroup = 'small';
-  const pagilaUrl = `postgres://postgres@127.0.0.1:${port}/pagila`;
-  stage('pg_dump -Fc -Z0 > /dev/null (Pagila)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`, 'pagila'));
-  action('action → S3 (Pagila)', { 'database-url': pagilaUrl, destination: 's3://bench/s', 's3-endpoint': endpoint });
+  const smallUrl = `postgres://postgres@127.0.0.1:${port}/shop`;
+  stage('pg_dump -Fc -Z0 > /dev/null (shop)', () => pgDumpOnly(`"${BIN}/pg_dump" -Fc -Z0 > /dev/null`, 'shop'));
+  action('action → S3 (shop)', { 'database-url': smallUrl, destination: 's3://bench/s', 's3-endpoint': endpoint });
   action(
-    'action → file:// (Pagila)',
-    { 'database-url': pagilaUrl, destination: `file://${folder}` },
+    'action → file:// (shop)',
+    { 'database-url': smallUrl, destination: `file://${folder}` },
     { after: () => rmSync(folder, { recursive: true, force: true }) },
   );
 
@@ -507,7 +517,7 @@ time from \`/proc/stat\`), S3 server CPU s the s3rver process alone: both share 
 |---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Fixed cost, on Pagila (${(pagilaBytes / 1e6).toFixed(0)} MB, from \`../shared/fixtures/pagila\`), in the same rounds:
+Fixed cost, on the sample shop (${(smallBytes / 1e6).toFixed(0)} MB, \`scripts/sample-db\` at scale ${SMALL_SCALE}), in the same rounds:
 
 | Stage | Median s | Min–max s | CPU s | Peak RSS node MB |
 |---|---|---|---|---|
