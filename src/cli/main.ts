@@ -63,7 +63,8 @@ export async function runCli(argv: readonly string[], proc: CliProcess): Promise
 /**
  * The action's input names in an error, as the CLI's flags: `Input 'port': …` becomes `--port: …`
  * (or `PGPORT (--port): …` when the value came from the environment), and `set confirm: shop`,
- * `clean: true` become `--confirm shop`, `--clean`. Only names action.yml declares are changed.
+ * `clean: true` become `--confirm shop`, `--clean`, and hyphenated input names alone (`'target-password'`,
+ * `target-database-url`) become flags. Only names action.yml declares are changed.
  */
 export function asFlags(message: string, inputs: Pick<CliInputs, 'sources'>): string {
   return message
@@ -75,7 +76,14 @@ export function asFlags(message: string, inputs: Pick<CliInputs, 'sources'>): st
     .replace(/(?<![\w'-])([a-z][a-z0-9-]*): ([^\s,;)]*[^\s,;).])/g, (whole, name: string, value: string) => {
       if (!(name in INPUT_DEFAULTS) || name === 'command') return whole;
       return value === 'true' ? `--${name}` : `--${name} ${value}`;
-    });
+    })
+    .replace(
+      /'([a-z][a-z0-9]*-[a-z0-9-]+)'|(?<![\w-])((?:target|s3|keep|decryption|encryption)-[a-z0-9-]+)\b(?! \()/g,
+      (whole, quoted?: string, bare?: string) => {
+        const name = quoted ?? bare ?? '';
+        return name in INPUT_DEFAULTS ? `--${name}` : whole;
+      },
+    );
 }
 
 /**

@@ -197,6 +197,10 @@ describe('asFlags', () => {
       'set confirm: shop2 (with clean: true to drop), or use create-database: true.',
       'set --confirm shop2 (with --clean to drop), or use --create-database.',
     ],
+    [
+      "Input 'target-database-url': it is set together with 'target-password'; use either target-database-url or the separate target-* inputs.",
+      '--target-database-url: it is set together with --target-password; use either --target-database-url or the separate target-* inputs.',
+    ],
     ['pg_dump: error: connection failed: FATAL', 'pg_dump: error: connection failed: FATAL'],
     ["Input 'no-such': x", "Input 'no-such': x"],
   ])('%s', (message, expected) => {
