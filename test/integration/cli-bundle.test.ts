@@ -4,7 +4,8 @@
  * (scripts/sample-db) and a real S3 server (s3rver). Backup → list → restore → drill; `--json`
  * equals the action's outputs (dist/index.js) on the same store; bad usage exits 2 before any
  * connection with the action's own text, naming flags; keys from files and a passphrase from
- * stdin; no secret in any output; the `npm pack` tarball installed into an empty folder runs.
+ * stdin; on a pseudo-terminal, the question before a restore over tables and the key's passphrase
+ * prompt; no secret in any output; the `npm pack` tarball installed into an empty folder runs.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -243,6 +244,36 @@ describe('backup → list → restore → drill through dist/cli.js', () => {
   );
 });
 
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), answering each question with `answers`
+ * when its text appears: a person at a terminal.
+ */
+function onTerminal(args: string[], answers: [RegExp, string][], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = spawn('script', ['-qefc', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', HOME: work, TERM: 'xterm', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    const pending = [...answers];
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const next = pending[0];
+      if (next && next[0].test(stdout)) {
+        pending.shift();
+        child.stdin.write(next[1]);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      printed.push(stdout);
+      child.stdin.destroy();
+      resolve({ code, stdout, stderr: '' });
+    });
+  });
+}
+
 describe('bad usage', () => {
   let server: net.Server;
   let connections = 0;
@@ -367,6 +398,54 @@ test(
   },
   T,
 );
+
+describe('on a terminal', () => {
+  const source = ['--database', 'shop', '--destination', 's3://cli/laptop', ...S3_FLAGS];
+
+  test(
+    'a restore over tables asks first: no leaves it untouched (exit 2), yes restores; colour only here',
+    async () => {
+      await cluster.createDatabase('asked');
+      await cluster.psql('asked', 'CREATE TABLE public.notes (id int)');
+      const target = ['--target-database-url', cluster.url('asked', 'postgres', SENTINEL)];
+      const no = await onTerminal(['restore', ...source, ...target], [[/Restore into it\?/, 'n\r']], AWS_ENV());
+      expect(no.code).toBe(2);
+      expect(no.stdout).toMatch(/The database 'asked' on 127\.0\.0\.1:\d+ has 1 user table\(s\)\. Restore into it\?/);
+      expect(no.stdout).toContain('\x1b[');
+      expect(await cluster.psql('asked', "SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'")).toBe('0');
+
+      const yes = await onTerminal(['restore', ...source, ...target], [[/Restore into it\?/, 'y\r']], AWS_ENV());
+      expect(yes.code).toBe(0);
+      expect(await counts('asked')).toBe(await counts('shop'));
+    },
+    T,
+  );
+
+  test(
+    "a protected private key's passphrase is asked, hidden, and never echoed",
+    async () => {
+      const folder = path.join(work, 'encrypted');
+      const run = await onTerminal(
+        [
+          'restore',
+          '--database',
+          'shop',
+          '--destination',
+          `file://${folder}`,
+          '--decryption-private-key-file',
+          path.join(work, 'private.asc'),
+          '--target-database-url',
+          cluster.url('prompted', 'postgres', SENTINEL),
+          '--create-database',
+        ],
+        [[/Passphrase of the private key [0-9a-f]{16}:/, `${KEY_PASSPHRASE}\r`]],
+      );
+      expect(run.code).toBe(0);
+      expect(await counts('prompted')).toBe(await counts('shop'));
+    },
+    T,
+  );
+});
 
 test(
   'the npm pack tarball, installed into an empty folder, runs postgres-backup --help and a backup',
