@@ -51,9 +51,9 @@ export async function runCli(argv: readonly string[], proc: CliProcess): Promise
   const read = interactive ? await withPassphrasePrompt(line, inputs.read) : inputs.read;
   await run(read, term.host);
   const failure = term.failure();
-  if (Object.keys(term.outputs).length > 0 || !failure) {
-    proc.stdout.write(line.json ? jsonDocument(term.outputs) : humanResult(line.command, term.outputs));
-  }
+  // --json always prints one document (`{}` when a run failed before any output), for scripts.
+  if (line.json) proc.stdout.write(jsonDocument(term.outputs));
+  else if (Object.keys(term.outputs).length > 0 || !failure) proc.stdout.write(humanResult(line.command, term.outputs));
   if (!failure) return EXIT.ok;
   const message = asFlags(failure.message, inputs);
   proc.stderr.write(`${color ? '\x1b[31merror:\x1b[0m' : 'error:'} ${message} [${failure.phase}]\n`);
