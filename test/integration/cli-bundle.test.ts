@@ -356,6 +356,22 @@ describe('bad usage', () => {
   );
 });
 
+/** A restore of the encrypted backup (folder `encrypted`) into a new database `db`, the private key from its file. */
+function encryptedRestore(db: string): string[] {
+  return [
+    'restore',
+    '--database',
+    'shop',
+    '--destination',
+    `file://${path.join(work, 'encrypted')}`,
+    '--decryption-private-key-file',
+    path.join(work, 'private.asc'),
+    '--target-database-url',
+    cluster.url(db, 'postgres', SENTINEL),
+    '--create-database',
+  ];
+}
+
 test(
   'an encrypted backup with the public key from a file restores with the private key from a file and its passphrase on stdin',
   async () => {
@@ -377,22 +393,9 @@ test(
     expect(backup.code).toBe(0);
     expect(readdirSync(path.join(folder, 'shop')).filter((f) => f.endsWith('.gpg'))).toHaveLength(1);
 
-    const restore = await cli(
-      [
-        'restore',
-        '--database',
-        'shop',
-        '--destination',
-        `file://${folder}`,
-        '--decryption-private-key-file',
-        path.join(work, 'private.asc'),
-        '--decryption-private-key-passphrase-stdin',
-        '--target-database-url',
-        cluster.url('decrypted', 'postgres', SENTINEL),
-        '--create-database',
-      ],
-      { stdin: `${KEY_PASSPHRASE}\n` },
-    );
+    const restore = await cli([...encryptedRestore('decrypted'), '--decryption-private-key-passphrase-stdin'], {
+      stdin: `${KEY_PASSPHRASE}\n`,
+    });
     expect([restore.code, restore.stderr]).toEqual([0, expect.stringContaining('matches the manifest')]);
     expect(await counts('decrypted')).toBe(await counts('shop'));
   },
@@ -424,22 +427,9 @@ describe('on a terminal', () => {
   test(
     "a protected private key's passphrase is asked, hidden, and never echoed",
     async () => {
-      const folder = path.join(work, 'encrypted');
-      const run = await onTerminal(
-        [
-          'restore',
-          '--database',
-          'shop',
-          '--destination',
-          `file://${folder}`,
-          '--decryption-private-key-file',
-          path.join(work, 'private.asc'),
-          '--target-database-url',
-          cluster.url('prompted', 'postgres', SENTINEL),
-          '--create-database',
-        ],
-        [[/Passphrase of the private key [0-9a-f]{16}:/, `${KEY_PASSPHRASE}\r`]],
-      );
+      const run = await onTerminal(encryptedRestore('prompted'), [
+        [/Passphrase of the private key [0-9a-f]{16}:/, `${KEY_PASSPHRASE}\r`],
+      ]);
       expect(run.code).toBe(0);
       expect(await counts('prompted')).toBe(await counts('shop'));
     },
