@@ -271,35 +271,6 @@ export async function loadSampleDb(cluster: Cluster, db: string, scale = SAMPLE_
   );
 }
 
-export function pagilaDir(): string {
-  return path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'pagila');
-}
-
-/** Creates `db` and loads the Pagila schema and data into it (as postgres, over the socket). */
-export async function loadPagila(cluster: Cluster, db: string): Promise<void> {
-  await cluster.createDatabase(db);
-  const dir = pagilaDir();
-  for (const file of ['pagila-schema.sql', 'pagila-data.sql']) {
-    await run([
-      path.join(cluster.binDir, 'psql'),
-      '-X',
-      '-q',
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-h',
-      cluster.socketDir,
-      '-p',
-      String(cluster.port),
-      '-U',
-      'postgres',
-      '-d',
-      db,
-      '-f',
-      path.join(dir, file),
-    ]);
-  }
-}
-
 /** Row counts (`schema.table` → rows) of every table the manifest lists, counted in `db` (FROM ONLY). */
 export async function restoredCounts(
   cluster: Cluster,
