@@ -114,22 +114,9 @@ try {
     ]),
   );
   pgStarted = true;
-  const psqlArgs = (db) => [
-    `${BIN}/psql`,
-    '-X',
-    '-q',
-    '-At',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-h',
-    work,
-    '-p',
-    String(port),
-    '-U',
-    'postgres',
-    '-d',
-    db,
-  ];
+  /** libpq connection flags of the bench's server, as postgres over its socket. */
+  const connArgs = ['-h', work, '-p', String(port), '-U', 'postgres'];
+  const psqlArgs = (db) => [`${BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', ...connArgs, '-d', db];
   const psql = (sql, db = 'bench') => run([...psqlArgs(db), '-c', sql]).trim();
   /** Loads the project's sample shop into the new database `db` (scripts/sample-db/load.mjs). */
   const loadSampleDb = (db, scale) => {
@@ -166,23 +153,9 @@ try {
   function buildGenerated() {
     psql('CREATE DATABASE bench', 'postgres');
     log(`building the database: pgbench -i -s ${pgbenchScale} + TOASTed text, jsonb and ~10 % random bytea`);
-    run(
-      [
-        `${BIN}/pgbench`,
-        '-i',
-        '-q',
-        '-s',
-        String(pgbenchScale),
-        '-h',
-        work,
-        '-p',
-        String(port),
-        '-U',
-        'postgres',
-        'bench',
-      ],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
-    );
+    run([`${BIN}/pgbench`, '-i', '-q', '-s', String(pgbenchScale), ...connArgs, 'bench'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
     psql(`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, meta jsonb, blob bytea)`);
     psql(`INSERT INTO documents SELECT g, 'Document ' || g,
           repeat('Lorem ipsum dolor sit amet ' || (g % 97) || ' consectetur adipiscing elit. ', 40),
