@@ -8,11 +8,14 @@
 //   this action (dist/index.js, run as a runner runs it) to S3 and to file://, directory format
 //   with 2 jobs, and exact vs estimated row counts; and the fixed cost: the same on the sample shop
 //   database (scripts/sample-db at scale 0.5, ~21 MB).
+// The large database is built by the bench's own pgbench-like generator (pgbench tables plus
+// documents with TOASTed text, jsonb and random bytea), or with --sample-db by scripts/sample-db at
+// scale 50 per GB (the shop: orders, line items, payments, monthly event partitions, large objects).
 // It samples the peak RSS of the action's Node process and of its children, and the temporary
 // disk used, counts the CPU seconds of the whole machine and of the S3 server, and writes
 // docs/benchmarks.md.
 //
-// Usage: npm run bench -- [--scale GB] [--reps N] [--out docs/benchmarks.md]
+// Usage: npm run bench -- [--scale GB] [--reps N] [--sample-db] [--out docs/benchmarks.md]
 // Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf,
 // dist/ built. Cleans up after itself.
 import { execFileSync, spawn } from 'node:child_process';
@@ -42,6 +45,10 @@ const arg = (name, fallback) => {
 const SCALE_GB = Number(arg('scale', '1'));
 const REPS = Number(arg('reps', '3'));
 const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
+/** --sample-db: build the large database with scripts/sample-db instead of the pgbench-like generator. */
+const SAMPLE_DB = args.includes('--sample-db');
+/** scripts/sample-db's scale for the large database: ~21.5 MB per unit, so 50 per GB (1016 MB at 50). */
+const SAMPLE_DB_SCALE = String(Math.max(0.01, Math.round(SCALE_GB * 50 * 100) / 100));
 /** The small database of the fixed-cost rows: the project's sample shop at this scale (~21 MB). */
 const SMALL_SCALE = '0.5';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
@@ -107,70 +114,57 @@ try {
     ]),
   );
   pgStarted = true;
-  const psqlArgs = (db) => [
-    `${BIN}/psql`,
-    '-X',
-    '-q',
-    '-At',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-h',
-    work,
-    '-p',
-    String(port),
-    '-U',
-    'postgres',
-    '-d',
-    db,
-  ];
+  /** libpq connection flags of the bench's server, as postgres over its socket. */
+  const connArgs = ['-h', work, '-p', String(port), '-U', 'postgres'];
+  const psqlArgs = (db) => [`${BIN}/psql`, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', ...connArgs, '-d', db];
   const psql = (sql, db = 'bench') => run([...psqlArgs(db), '-c', sql]).trim();
-  psql('CREATE DATABASE bench', 'postgres');
+  /** Loads the project's sample shop into the new database `db` (scripts/sample-db/load.mjs). */
+  const loadSampleDb = (db, scale) => {
+    psql(`CREATE DATABASE ${db}`, 'postgres');
+    run(
+      [
+        process.execPath,
+        path.join(ROOT, 'scripts', 'sample-db', 'load.mjs'),
+        '--scale',
+        scale,
+        '--url',
+        `host=${work} port=${port} user=postgres dbname=${db}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PSQL: `${BIN}/psql` } },
+    );
+  };
   const pgbenchScale = Math.max(1, Math.round(SCALE_GB * 45));
-  log(`building the database: pgbench -i -s ${pgbenchScale} + TOASTed text, jsonb and ~10 % random bytea`);
-  run(
-    [
-      `${BIN}/pgbench`,
-      '-i',
-      '-q',
-      '-s',
-      String(pgbenchScale),
-      '-h',
-      work,
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      'bench',
-    ],
-    { stdio: ['ignore', 'ignore', 'ignore'] },
-  );
   const docs = Math.round(SCALE_GB * 120_000);
-  psql(`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, meta jsonb, blob bytea)`);
-  psql(`INSERT INTO documents SELECT g, 'Document ' || g,
+  if (SAMPLE_DB) {
+    log(`building the database: scripts/sample-db at scale ${SAMPLE_DB_SCALE}`);
+    loadSampleDb('bench', SAMPLE_DB_SCALE);
+  } else {
+    buildGenerated();
+  }
+  psql('VACUUM ANALYZE');
+  const dbBytes = Number(psql("SELECT pg_database_size('bench')"));
+  log(`database size ${(dbBytes / 1e9).toFixed(2)} GB`);
+  // The sample shop, for the fixed cost of a run (most databases backed up this way are small).
+  loadSampleDb('shop', SMALL_SCALE);
+  psql('VACUUM ANALYZE', 'shop');
+  const smallBytes = Number(psql("SELECT pg_database_size('shop')"));
+
+  /** The bench's own generator: pgbench tables plus documents (TOASTed text, jsonb, ~10 % random bytea). */
+  function buildGenerated() {
+    psql('CREATE DATABASE bench', 'postgres');
+    log(`building the database: pgbench -i -s ${pgbenchScale} + TOASTed text, jsonb and ~10 % random bytea`);
+    run([`${BIN}/pgbench`, '-i', '-q', '-s', String(pgbenchScale), ...connArgs, 'bench'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    psql(`CREATE TABLE documents (id bigint PRIMARY KEY, title text, body text, meta jsonb, blob bytea)`);
+    psql(`INSERT INTO documents SELECT g, 'Document ' || g,
           repeat('Lorem ipsum dolor sit amet ' || (g % 97) || ' consectetur adipiscing elit. ', 40),
           jsonb_build_object('id', g, 'tags', jsonb_build_array('a' || (g % 13), 'b' || (g % 7)), 'score', random()),
           CASE WHEN g % 10 = 0 THEN decode(string_agg(md5(random()::text), ''), 'hex') END
         FROM generate_series(1, ${docs}) g
         CROSS JOIN LATERAL (SELECT md5(random()::text) FROM generate_series(1, CASE WHEN g % 10 = 0 THEN 500 ELSE 1 END)) r(x)
         GROUP BY g`);
-  psql('VACUUM ANALYZE');
-  const dbBytes = Number(psql("SELECT pg_database_size('bench')"));
-  log(`database size ${(dbBytes / 1e9).toFixed(2)} GB`);
-  // The sample shop, for the fixed cost of a run (most databases backed up this way are small).
-  psql('CREATE DATABASE shop', 'postgres');
-  run(
-    [
-      process.execPath,
-      path.join(ROOT, 'scripts', 'sample-db', 'load.mjs'),
-      '--scale',
-      SMALL_SCALE,
-      '--url',
-      `host=${work} port=${port} user=postgres dbname=shop`,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PSQL: `${BIN}/psql` } },
-  );
-  psql('VACUUM ANALYZE', 'shop');
-  const smallBytes = Number(psql("SELECT pg_database_size('shop')"));
+  }
 
   // s3rver in a process of its own (not this one, which samples memory every 50 ms).
   const s3rverDir = path.join(work, 's3');
@@ -500,11 +494,19 @@ try {
   );
   const md = `# Benchmarks
 
-Produced by \`npm run bench -- --scale ${SCALE_GB} --reps ${REPS}\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu},
+Produced by \`npm run bench -- --scale ${SCALE_GB} --reps ${REPS}${SAMPLE_DB ? ' --sample-db' : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu},
 ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM; the action and the peer's uploader run on Node ${NODE_VERSION}, s3rver in its own Node process,
 PostgreSQL ${pgVersion} (server and pg_dump on the same machine), s3rver as the S3 server on 127.0.0.1.
-Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): pgbench tables at scale ${pgbenchScale} plus
-${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea.
+${
+  SAMPLE_DB
+    ? `Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): the project's sample shop, \`scripts/sample-db\` at
+scale ${SAMPLE_DB_SCALE} (\`--sample-db\`): customers, products, orders and line items, payments, events partitioned by
+month, jsonb, bytea and large objects. Without \`--sample-db\` the bench builds its own pgbench tables and documents.`
+    : `Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): pgbench tables at scale ${pgbenchScale} plus
+${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea. With \`--sample-db\` the bench builds it
+from the project's sample shop instead (\`scripts/sample-db\` at scale 50 per GB: orders, payments, monthly event
+partitions, large objects).`
+}
 
 Every stage ran ${REPS} times, in rounds (one run of each stage per round; an unmeasured warm-up
 dump first, and a CHECKPOINT before every run). MB/s is database size / median wall time. Peak RSS is sampled every 50 ms: "node" is the

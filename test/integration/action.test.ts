@@ -16,7 +16,7 @@ import { s3ClientConfig } from '../../src/storage/s3.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
 import { FakeGitHub } from '../support/fake-github.js';
 import { keyTime } from '../support/key-time.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { clockReaches } from '../support/poll.js';
 import { startS3Server, testS3Settings } from '../support/s3-server.js';
 
@@ -31,7 +31,7 @@ let work: string;
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'action-bb-'));
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
-  await loadPagila(cluster, 'pagila');
+  await loadSampleDb(cluster, 'shop');
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${SENTINEL.replace(/'/g, "''")}'`);
   await s3.createBucket('bb-test');
 }, 120_000);
@@ -96,7 +96,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     const run = await runAction({
       node,
       inputs: {
-        'database-url': cluster.url('pagila', 'backup', SENTINEL),
+        'database-url': cluster.url('shop', 'backup', SENTINEL),
         destination: `file://${folder}`,
         label: 'manual',
       },
@@ -105,7 +105,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expect(run.exitCode).toBe(0);
     expectNoSecret(run);
     const key = run.outputs['backup-key'] as string;
-    expect(key).toMatch(/^pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z-manual\.dump(\.zst)?$/);
+    expect(key).toMatch(/^shop\/\d{4}-\d{2}-\d{2}T\d{6}Z-manual\.dump(\.zst)?$/);
     const file = path.join(folder, key);
     expect(String(statSync(file).size)).toBe(run.outputs['size-bytes']);
     expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(run.outputs['sha256']);
@@ -123,8 +123,8 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
       ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`],
       { maxBuffer: 1 << 24 },
     );
-    expect(toc).toMatch(/TABLE DATA public film /);
-    expect(run.summary).toContain('## PostgreSQL backup: pagila');
+    expect(toc).toMatch(/TABLE DATA shop products /);
+    expect(run.summary).toContain('## PostgreSQL backup: shop');
     expect(run.summary).toContain(key);
     for (const phase of ['Connect', 'PostgreSQL client', 'Dump and upload', 'Verify', 'Manifest'])
       expect(run.stdout).toContain(`::group::${phase}`);
@@ -137,7 +137,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     );
     const run = await runAction({
       node,
-      inputs: { 'database-url': cluster.url('pagila', 'backup', SENTINEL), destination: `file://${folder}` },
+      inputs: { 'database-url': cluster.url('shop', 'backup', SENTINEL), destination: `file://${folder}` },
       env: { PATH: pathWithout(['zstd']) },
     });
     expectNoSecret(run);
@@ -160,7 +160,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
       ['-c', 'zstd -q -d -c "$1" | "$2" --list', 'sh', file, `${cluster.binDir}/pg_restore`],
       { maxBuffer: 1 << 24 },
     );
-    expect(toc).toMatch(/TABLE DATA public film /);
+    expect(toc).toMatch(/TABLE DATA shop products /);
   }, 120_000);
 
   test('backup to S3 with host/port/username/password inputs and credentials from the environment', async () => {
@@ -172,7 +172,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
         port: String(cluster.port),
         username: 'backup',
         password: SENTINEL,
-        database: 'pagila',
+        database: 'shop',
         destination: 's3://bb-test/gh',
         's3-endpoint': s3.endpoint,
         summary: 'false',
@@ -182,7 +182,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     expectNoSecret(run);
     expect(run.summary).toBe('');
     const client = new S3Client(s3ClientConfig(testS3Settings(s3.endpoint)));
-    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'bb-test', Prefix: 'gh/pagila/' }));
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'bb-test', Prefix: 'gh/shop/' }));
     const keys = (listed.Contents ?? []).map((o) => o.Key);
     expect(keys).toContain(run.outputs['backup-key']);
     expect(keys).toContain(run.outputs['manifest-key']);
@@ -195,7 +195,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
     const run = await runAction({
       node,
       inputs: {
-        'database-url': cluster.url('pagila', 'backup', SENTINEL),
+        'database-url': cluster.url('shop', 'backup', SENTINEL),
         destination: 's3://bb-test/x',
         format: 'tar',
       },
@@ -209,7 +209,7 @@ describe.each(nodeBinaries())('dist/index.js on $name', ({ path: node }) => {
   test('a wrong password fails with the cause and no secret in the log', async () => {
     const run = await runAction({
       node,
-      inputs: { 'database-url': cluster.url('pagila', 'backup', `${SENTINEL}x`), destination: `file://${work}/never` },
+      inputs: { 'database-url': cluster.url('shop', 'backup', `${SENTINEL}x`), destination: `file://${work}/never` },
     });
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/::error::.*password authentication failed/);
@@ -237,7 +237,7 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
 
   test('two failed runs: one issue, then a comment; a good run closes it; no secret in any of it', async () => {
     const bad = {
-      'database-url': cluster.url('pagila', 'backup', `${SENTINEL}x`),
+      'database-url': cluster.url('shop', 'backup', `${SENTINEL}x`),
       destination: `file://${work}/issue-flow`,
       'github-token': TOKEN,
     };
@@ -246,7 +246,7 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
     expect(first.stdout).toMatch(/::error::.*password authentication failed/);
     expect(github.issues).toHaveLength(1);
     const issue = github.issues[0]!;
-    expect(issue.title).toBe('Backup failed: pagila (Nightly backup)');
+    expect(issue.title).toBe('Backup failed: shop (Nightly backup)');
     expect(issue.labels).toEqual(['backup-failure']);
     expect(issue.body).toContain('password authentication failed');
     expect(issue.body).toContain('https://github.example/acme/shop/actions/runs/4242');
@@ -258,7 +258,7 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
 
     const good = await runAction({
       env: { ...env(), GITHUB_RUN_ID: '4244' },
-      inputs: { ...bad, 'database-url': cluster.url('pagila', 'backup', SENTINEL) },
+      inputs: { ...bad, 'database-url': cluster.url('shop', 'backup', SENTINEL) },
     });
     expect(good.exitCode).toBe(0);
     expect(issue.state).toBe('closed');
@@ -287,7 +287,7 @@ describe('failure issue through the bundle (fake GitHub REST API on 127.0.0.1)',
       const run = await runAction({
         env: { ...env(), GITHUB_JOB: 'other-job' },
         inputs: {
-          'database-url': cluster.url('pagila', 'backup', 'wrong'),
+          'database-url': cluster.url('shop', 'backup', 'wrong'),
           destination: `file://${work}/perm`,
           'github-token': TOKEN,
         },
@@ -305,7 +305,7 @@ describe('retention through the bundle', () => {
   test('backups with keep-last 2 prune the oldest after each verified backup; list and prune commands work without database-url', async () => {
     const folder = path.join(work, 'retention');
     const backupInputs = {
-      'database-url': cluster.url('pagila', 'backup', SENTINEL),
+      'database-url': cluster.url('shop', 'backup', SENTINEL),
       destination: `file://${folder}`,
       'keep-last': '2',
       compression: 'none',
@@ -324,7 +324,7 @@ describe('retention through the bundle', () => {
       expect(run.outputs['pruned-count']).toBe(i === 2 ? '1' : '0');
     }
     const list = await runAction({
-      inputs: { command: 'list', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' },
+      inputs: { command: 'list', database: 'shop', destination: `file://${folder}`, 'keep-last': '1' },
     });
     expect(list.exitCode).toBe(0);
     const listed = JSON.parse(list.outputs['backups'] as string) as {
@@ -340,7 +340,7 @@ describe('retention through the bundle', () => {
     const dry = await runAction({
       inputs: {
         command: 'prune',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'keep-last': '1',
         'prune-dry-run': 'true',
@@ -350,7 +350,7 @@ describe('retention through the bundle', () => {
     expect(existsSync(path.join(folder, keys[1] as string))).toBe(true);
 
     const prune = await runAction({
-      inputs: { command: 'prune', database: 'pagila', destination: `file://${folder}`, 'keep-last': '1' },
+      inputs: { command: 'prune', database: 'shop', destination: `file://${folder}`, 'keep-last': '1' },
     });
     expect(prune.exitCode).toBe(0);
     expect(prune.outputs['pruned-count']).toBe('1');
@@ -365,7 +365,7 @@ describe('restore drill and freshness check through the bundle (no production cr
     const folder = path.join(work, 'drill');
     const backup = await runAction({
       inputs: {
-        'database-url': cluster.url('pagila', 'backup', SENTINEL),
+        'database-url': cluster.url('shop', 'backup', SENTINEL),
         destination: `file://${folder}`,
         label: 'daily',
       },
@@ -375,7 +375,7 @@ describe('restore drill and freshness check through the bundle (no production cr
     const check = await runAction({
       inputs: {
         command: 'check',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'max-age': '1h',
         'expect-label': 'daily',
@@ -386,14 +386,17 @@ describe('restore drill and freshness check through the bundle (no production cr
     expect(Number(check.outputs['latest-age-seconds'])).toBeLessThan(3600);
     expect(check.outputs['latest-server-major']).toBe('15');
 
+    const products = Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.products'));
+    expect(products).toBeGreaterThan(7);
     const drill = await runAction({
       inputs: {
         command: 'drill',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'target-database-url': cluster.url('drill_scratch', 'backup', SENTINEL),
         'drill-sql':
-          "SELECT count(*) = 1000 FROM film\nSELECT exists (SELECT 1 FROM actor WHERE first_name = 'PENELOPE')",
+          `SELECT count(*) = ${products} FROM shop.products\n` +
+          "SELECT exists (SELECT 1 FROM shop.customers WHERE email = 'customer1@example.org')",
       },
     });
     expect(drill.stdout + drill.stderr).not.toMatch(/::error::/);
@@ -402,7 +405,7 @@ describe('restore drill and freshness check through the bundle (no production cr
     expect(drill.outputs['drill-passed']).toBe('true');
     expect(drill.outputs['restored-key']).toBe(backup.outputs['backup-key']);
     expect(Number(drill.outputs['restore-seconds'])).toBeGreaterThan(0);
-    expect(drill.summary).toMatch(/film/);
+    expect(drill.summary).toMatch(/products/);
     expect(await cluster.psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'drill_scratch'")).toBe(
       '0',
     );
@@ -410,10 +413,10 @@ describe('restore drill and freshness check through the bundle (no production cr
     const failing = await runAction({
       inputs: {
         command: 'drill',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'target-database-url': cluster.url('drill_scratch', 'backup', SENTINEL),
-        'drill-sql': 'SELECT count(*) = 7 FROM film',
+        'drill-sql': 'SELECT count(*) = 7 FROM shop.products',
       },
     });
     expect(failing.exitCode).toBe(1);

@@ -1,5 +1,5 @@
 /**
- * End to end, in process: Pagila in a real PostgreSQL 15 cluster, dumped by the real pg_dump,
+ * End to end, in process: the sample shop (scripts/sample-db) in a real PostgreSQL 15 cluster, dumped by the real pg_dump,
  * streamed into a real S3-compatible server (s3rver) and a local folder, then restored with the real
  * pg_restore/psql and checked table by table against the manifest.
  */
@@ -21,7 +21,7 @@ import { realDeps } from '../../src/run.js';
 import { detectGpg, type GpgTool } from '../../src/crypto/gpg.js';
 import { rejectionOf } from '../support/rejection.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
-import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
 import { answerS3Error, startS3Proxy, startS3Server, testS3Settings, testS3Inputs } from '../support/s3-server.js';
 
 const execFileAsync = promisify(execFile);
@@ -44,7 +44,7 @@ const log: Log = {
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'backup-e2e-'));
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
-  await loadPagila(cluster, 'pagila');
+  await loadSampleDb(cluster, 'shop');
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${SENTINEL.replace(/'/g, "''")}'`);
   await s3.createBucket('backups');
 }, 120_000);
@@ -56,7 +56,7 @@ afterAll(async () => {
 
 function config(inputs: Record<string, string>): BackupConfig {
   const all: Record<string, string> = {
-    'database-url': cluster.url('pagila', 'backup', SENTINEL),
+    'database-url': cluster.url('shop', 'backup', SENTINEL),
     ...testS3Inputs(s3.endpoint),
     ...inputs,
   };
@@ -85,7 +85,7 @@ async function backup(
 ): Promise<BackupResult> {
   try {
     const all: Record<string, string> = {
-      'database-url': cluster.url('pagila', 'backup', SENTINEL),
+      'database-url': cluster.url('shop', 'backup', SENTINEL),
       ...testS3Inputs(s3.endpoint),
       ...inputs,
     };
@@ -109,7 +109,7 @@ function formatLine(key: string): string {
 test("custom format, zstd in the stream, to S3: restores with pg_restore to the manifest's row counts", async () => {
   const result = await backup({ destination: 's3://backups/prod', label: 'daily' });
   const { manifest } = result;
-  expect(manifest.archive.key).toMatch(/^prod\/pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z-daily\.dump\.zst$/);
+  expect(manifest.archive.key).toMatch(/^prod\/shop\/\d{4}-\d{2}-\d{2}T\d{6}Z-daily\.dump\.zst$/);
   expect(manifest.compression).toEqual({
     method: 'zstd',
     level: 3,
@@ -119,8 +119,8 @@ test("custom format, zstd in the stream, to S3: restores with pg_restore to the 
   });
   expect(manifest.server.major).toBe(15);
   expect(manifest.rowCounts.tables.length).toBeGreaterThanOrEqual(15);
-  expect(manifest.rowCounts.tables.find((t) => t.table === 'film')?.rows).toBe(
-    Number(await cluster.psql('pagila', 'SELECT count(*) FROM film')),
+  expect(manifest.rowCounts.tables.find((t) => t.table === 'products')?.rows).toBe(
+    Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.products')),
   );
   expect(await manifestFromS3(result.destinations[0]!.manifestKey)).toEqual(manifest);
   // pg_dump writes into the zstd pipe through a 1 MiB stdout buffer (test/integration/stdbuf.test.ts).
@@ -159,7 +159,7 @@ test('plain format with gzip to a local folder and S3 at once: same bytes in bot
   });
   expect(result.destinations.map((d) => d.ok)).toEqual([true, true]);
   const [remote, local] = result.destinations;
-  expect(local!.key).toMatch(/^pagila\/.*\.sql\.gz$/);
+  expect(local!.key).toMatch(/^shop\/.*\.sql\.gz$/);
   const localFile = path.join(folder, local!.key);
   const { stdout: sha } = await execFileAsync('sha256sum', [localFile]);
   expect(sha.split(' ')[0]).toBe(result.manifest.archive.sha256);
@@ -228,7 +228,7 @@ test('directory format with 2 jobs: a tar that pg_restore -j reads; the temporar
 test('wrong password: a classified error, nothing stored', async () => {
   const inputs = {
     destination: 's3://backups/wrongpw',
-    'database-url': cluster.url('pagila', 'backup', 'not-the-password'),
+    'database-url': cluster.url('shop', 'backup', 'not-the-password'),
   };
   await expect(backup(inputs)).rejects.toThrow(/password authentication failed/);
   const keys = await listKeys('wrongpw/');
@@ -236,7 +236,7 @@ test('wrong password: a classified error, nothing stored', async () => {
 });
 
 test('unreachable server: connection refused, named host and port', async () => {
-  const inputs = { destination: 's3://backups/refused', 'database-url': `postgres://backup:x@127.0.0.1:1/pagila` };
+  const inputs = { destination: 's3://backups/refused', 'database-url': `postgres://backup:x@127.0.0.1:1/shop` };
   await expect(backup(inputs)).rejects.toThrow(/127\.0\.0\.1:1|port 1/);
 });
 
@@ -251,39 +251,40 @@ test('one destination of two failing (missing bucket): the other keeps a verifie
   const error = await backup({ destination: `s3://no-such-bucket/x\nfile://${folder}` }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(UploadError);
   expect((error as Error).message).toMatch(/^1 of 2 destinations failed: s3:\/\/no-such-bucket\/x: /);
-  const stored = readdirSync(path.join(folder, 'pagila')).sort();
+  const stored = readdirSync(path.join(folder, 'shop')).sort();
   expect(stored).toHaveLength(2);
   const [archive, manifestFile] = stored as [string, string];
   expect(manifestFile).toBe(`${archive}.manifest.json`);
-  expect((error as Error).message).toContain(`(stored and verified: file://${folder} pagila/${archive})`);
-  const manifest = JSON.parse(readFileSync(path.join(folder, 'pagila', manifestFile), 'utf8')) as Manifest;
-  expect(manifest.archive.bytes).toBe(statSync(path.join(folder, 'pagila', archive)).size);
+  expect((error as Error).message).toContain(`(stored and verified: file://${folder} shop/${archive})`);
+  const manifest = JSON.parse(readFileSync(path.join(folder, 'shop', manifestFile), 'utf8')) as Manifest;
+  expect(manifest.archive.bytes).toBe(statSync(path.join(folder, 'shop', archive)).size);
 }, 60_000);
 
 test('a pg_dump that fails mid-way (permission denied on a table) leaves no archive, and says which table', async () => {
   await cluster.psql(
-    'pagila',
-    `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;`,
+    'shop',
+    `CREATE ROLE reader LOGIN PASSWORD 'r'; GRANT USAGE ON SCHEMA shop TO reader; GRANT SELECT ON ALL TABLES IN SCHEMA shop TO reader; GRANT SELECT ON ALL SEQUENCES IN SCHEMA shop TO reader; REVOKE SELECT ON shop.payments FROM reader;
+     DO $$ DECLARE o oid; BEGIN FOR o IN SELECT oid FROM pg_largeobject_metadata LOOP EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO reader', o); END LOOP; END $$;`,
   );
   const error = await backup({
     destination: 's3://backups/denied',
-    'database-url': cluster.url('pagila', 'reader', 'r'),
+    'database-url': cluster.url('shop', 'reader', 'r'),
   }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(DumpError);
-  expect((error as Error).message).toMatch(/permission denied for table staff/);
+  expect((error as Error).message).toMatch(/permission denied for table payments/);
   expect(await listKeys('denied/')).toEqual([]);
 }, 60_000);
 
 test('a table the role cannot read, excluded from the dump, does not fail the backup or its counts', async () => {
   const result = await backup({
     destination: 's3://backups/excluded',
-    'database-url': cluster.url('pagila', 'reader', 'r'),
-    'exclude-table': 'public.staff',
+    'database-url': cluster.url('shop', 'reader', 'r'),
+    'exclude-table': 'shop.payments',
     'no-owner': 'true',
   });
   const tables = result.manifest.rowCounts.tables.map((t) => t.table);
-  expect(tables).toContain('film');
-  expect(tables).not.toContain('staff');
+  expect(tables).toContain('products');
+  expect(tables).not.toContain('payments');
   expect(await listKeys('excluded/')).toEqual(
     expect.arrayContaining([result.manifest.archive.key, result.destinations[0]!.manifestKey]),
   );
@@ -318,7 +319,7 @@ describe('a key already taken (another backup of this database started in the sa
 
   test('the check answering after the dump has ended still holds the upload back: nothing is written under the key', async () => {
     const first = await backup({ destination: 's3://backups/late' }, false, sameSecond);
-    // HeadObject of the archive's key answers 1.5 s late (the whole Pagila dump takes ~0.1 s).
+    // HeadObject of the archive's key answers 1.5 s late (the whole sample shop's dump takes ~0.1 s).
     let answered = 0;
     const proxy = await startS3Proxy(s3.port, ({ method, key }, _req, _res, forward) => {
       if (method === 'HEAD' && key === first.manifest.archive.key) {
@@ -352,7 +353,7 @@ describe('a key already taken (another backup of this database started in the sa
     const error = await rejectionOf(backup({ destination: `file://${folder}` }, false, sameSecond), UploadError);
     expect(error.message).toBe(takenMessage(`file://${folder}`, first.manifest.archive.key));
     expect(await sha256Of(path.join(folder, first.manifest.archive.key))).toBe(first.manifest.archive.sha256);
-    expect(readdirSync(path.join(folder, 'pagila')).sort()).toEqual(
+    expect(readdirSync(path.join(folder, 'shop')).sort()).toEqual(
       [path.basename(first.manifest.archive.key), path.basename(first.destinations[0]!.manifestKey)].sort(),
     );
   }, 60_000);
@@ -368,7 +369,7 @@ describe('a key already taken (another backup of this database started in the sa
         UploadError,
       );
       expect(error.message).toMatch(
-        /^Reading the metadata of s3:\/\/backups\/headless\/pagila\/.+\.dump\.zst failed: .*403/,
+        /^Reading the metadata of s3:\/\/backups\/headless\/shop\/.+\.dump\.zst failed: .*403/,
       );
       // Only the preflight listing (ListObjectsV2, max-keys 1) came before the HEAD; nothing was written.
       expect(proxy.requests[0]?.line).toMatch(/^GET \/backups\/\?list-type=2&max-keys=1&prefix=headless$/);
@@ -386,7 +387,7 @@ test('filters, schema-only, extra pg_dump args and estimated row counts reach pg
     format: 'plain',
     compression: 'none',
     'schema-only': 'true',
-    'exclude-table': 'public.staff',
+    'exclude-table': 'shop.payments',
     'pg-dump-args': '--no-comments\n--rows-per-insert=1000',
     'row-counts': 'estimate',
   });
@@ -394,24 +395,25 @@ test('filters, schema-only, extra pg_dump args and estimated row counts reach pg
   expect(manifest.rowCounts.mode).toBe('estimate');
   expect(manifest.options).toMatchObject({
     schemaOnly: true,
-    excludeTables: ['public.staff'],
+    excludeTables: ['shop.payments'],
     extraArgs: ['--no-comments', '--rows-per-insert=1000'],
   });
   const sql = (await import('node:fs')).readFileSync(path.join(work, 'filtered', manifest.archive.key), 'utf8');
-  expect(sql).toContain('CREATE TABLE public.film ');
-  expect(sql).not.toContain('CREATE TABLE public.staff ');
+  expect(sql).toContain('CREATE TABLE shop.products ');
+  expect(sql).not.toContain('CREATE TABLE shop.payments ');
   expect(sql).not.toMatch(/^COPY /m);
   expect(sql).not.toMatch(/^COMMENT ON /m);
   expect(manifest.archive.key).toMatch(/\.sql$/);
+  // The whole database's catalog (test/integration/postgres-inspect.test.ts measured it), not the dump's.
   expect(manifest.objects).toEqual({
-    tables: 21,
+    tables: 19,
     partitionedTables: 1,
-    indexes: 56,
-    constraints: 59,
-    views: 7,
+    indexes: 44,
+    constraints: 47,
+    views: 1,
     materializedViews: 1,
-    functions: 10,
-    sequences: 13,
+    functions: 3,
+    sequences: 7,
   });
 }, 60_000);
 
@@ -465,7 +467,7 @@ describe('encrypted archives', () => {
     await download('backups', manifest.archive.key, encrypted);
     const bytes = (await import('node:fs')).readFileSync(encrypted);
     expect(bytes.includes(Buffer.from('CREATE TABLE'))).toBe(false);
-    expect(bytes.includes(Buffer.from('film_actor'))).toBe(false);
+    expect(bytes.includes(Buffer.from('order_items'))).toBe(false);
     const { stdout: sha } = await execFileAsync('sha256sum', [encrypted]);
     expect(sha.split(' ')[0]).toBe(manifest.archive.sha256);
     await gpg(['--output', path.join(work, 'e.dump.zst'), '--decrypt', encrypted]);
@@ -522,7 +524,7 @@ describe('encrypted archives', () => {
       ],
       { maxBuffer: 1 << 26 },
     );
-    expect(stdout).toContain('CREATE TABLE public.film ');
+    expect(stdout).toContain('CREATE TABLE shop.products ');
   }, 60_000);
 
   /** A stand-in for gpg: the shell `script`, saved as `work/fake-<name>`, in place of the real one. */
@@ -578,14 +580,14 @@ describe('encrypted archives', () => {
       ['--list', path.join(work, 'fallback.dump')],
       { maxBuffer: 1 << 24 },
     );
-    expect(listing).toContain('TABLE DATA public film_actor');
+    expect(listing).toContain('TABLE DATA shop order_items');
   }, 120_000);
 
   test('gpg failing in the middle of the stream fails the backup as an encryption error and leaves no object', async () => {
-    // The probe is the real gpg; the stream then reads 1 MiB and fails.
+    // The probe is the real gpg; the stream then reads 64 KiB (of the ~250 kB archive) and fails.
     const tool = fakeGpg(
       'gpg-dies',
-      `if [ ! -e "$0.probed" ]; then touch "$0.probed"; exec gpg "$@"; fi\nhead -c 1048576 >/dev/null\necho 'gpg: simulated write error' >&2\nexit 2`,
+      `if [ ! -e "$0.probed" ]; then touch "$0.probed"; exec gpg "$@"; fi\nhead -c 65536 >/dev/null\necho 'gpg: simulated write error' >&2\nexit 2`,
     );
     const error = await rejectionOf(
       backup(

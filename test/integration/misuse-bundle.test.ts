@@ -19,7 +19,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { runAction } from '../support/action-runner.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { eventually } from '../support/poll.js';
 import { startS3Server, testS3Inputs, type S3Server } from '../support/s3-server.js';
 
@@ -111,7 +111,7 @@ beforeAll(async () => {
   workspace = path.join(work, 'workspace');
   mkdirSync(workspace);
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
-  await loadPagila(cluster, 'pagila');
+  await loadSampleDb(cluster, 'shop');
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${PASSWORD}'`);
   await s3.createBucket(BUCKET);
   await enableTls();
@@ -125,7 +125,7 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-const url = (query = ''): string => `${cluster.url('pagila', 'backup', PASSWORD)}${query}`;
+const url = (query = ''): string => `${cluster.url('shop', 'backup', PASSWORD)}${query}`;
 const env = (): Record<string, string> => ({ GITHUB_WORKSPACE: workspace });
 
 /** The `::error::` line of a run (the message of its failure). */
@@ -173,7 +173,7 @@ describe('misuse through the bundle: answered before work, naming the input', ()
         'database-url': url(),
         destination: `s3://${BUCKET}/prod`,
         ...testS3Inputs(s3.endpoint),
-        table: 'film',
+        table: 'shop.products',
       },
     });
     expect(good.stdout + good.stderr).not.toMatch(/::error::/);
@@ -186,7 +186,7 @@ describe('misuse through the bundle: answered before work, naming the input', ()
       env: env(),
       inputs: {
         command: 'list',
-        database: 'pagila',
+        database: 'shop',
         destination: `s3://${BUCKET}/prod`,
         ...testS3Inputs(s3.endpoint),
         's3-access-key-id': 'WRONGKEY',
@@ -222,32 +222,36 @@ describe('misuse through the bundle: answered before work, naming the input', ()
     const folder = path.join(work, 'patterns');
     const run = await runAction({
       env: env(),
-      inputs: { 'database-url': url(), destination: `file://${folder}`, table: 'film\npublic.no_such_tab*\nactor' },
+      inputs: {
+        'database-url': url(),
+        destination: `file://${folder}`,
+        table: 'shop.products\npublic.no_such_tab*\nshop.customers',
+      },
     });
     expect(run.exitCode).toBe(1);
     expect(errorLine(run.stdout)).toMatch(
-      /^::error::Input 'table': pattern 'public\.no_such_tab\*' matches no table, view, sequence or foreign table in database 'pagila'\./,
+      /^::error::Input 'table': pattern 'public\.no_such_tab\*' matches no table, view, sequence or foreign table in database 'shop'\./,
     );
     expect(run.stdout).toContain('::group::Connect');
     expect(run.stdout).not.toContain('::group::Dump and upload');
     expect(folderFiles(folder)).toEqual([]);
   }, 120_000);
 
-  test("schema patterns follow pg_dump's rules: 'PUBLIC' folds to public; '\"PUBLIC\"' matches nothing", async () => {
+  test("schema patterns follow pg_dump's rules: 'SHOP' folds to shop; '\"SHOP\"' matches nothing", async () => {
     const folder = path.join(work, 'schemas');
     const ok = await runAction({
       env: env(),
-      inputs: { 'database-url': url(), destination: `file://${folder}`, schema: 'PUBLIC', 'schema-only': 'true' },
+      inputs: { 'database-url': url(), destination: `file://${folder}`, schema: 'SHOP', 'schema-only': 'true' },
     });
     expect(ok.stdout + ok.stderr).not.toMatch(/::error::/);
     expect(ok.exitCode).toBe(0);
     const bad = await runAction({
       env: env(),
-      inputs: { 'database-url': url(), destination: `file://${folder}-2`, schema: 'public\n"PUBLIC"' },
+      inputs: { 'database-url': url(), destination: `file://${folder}-2`, schema: 'shop\n"SHOP"' },
     });
     expect(bad.exitCode).toBe(1);
     expect(errorLine(bad.stdout)).toMatch(
-      /^::error::Input 'schema': pattern '"PUBLIC"' matches no schema in database 'pagila'\./,
+      /^::error::Input 'schema': pattern '"SHOP"' matches no schema in database 'shop'\./,
     );
   }, 120_000);
 
@@ -279,7 +283,7 @@ describe('misuse through the bundle: answered before work, naming the input', ()
       inputs: {
         'database-url': url('?sslmode=verify-full&sslrootcert=certs/ca.crt'),
         destination: `file://${folder}`,
-        table: 'actor',
+        table: 'shop.customers',
       },
     });
     expect(run.stdout + run.stderr).not.toMatch(/::error::/);
@@ -293,7 +297,7 @@ describe('misuse through the bundle: answered before work, naming the input', ()
           `?sslmode=verify-full&sslrootcert=${encodeURIComponent(path.join(workspace, 'certs', 'ca.crt'))}`,
         ),
         destination: `file://${folder}-absolute`,
-        table: 'actor',
+        table: 'shop.customers',
       },
     });
     expect(absolute.stdout + absolute.stderr).not.toMatch(/::error::/);
@@ -331,8 +335,8 @@ describe('misuse through the bundle: answered before work, naming the input', ()
       inputs: {
         'database-url': url(),
         destination: `file://${folder}`,
-        table: 'actor',
-        confirm: 'pagila',
+        table: 'shop.customers',
+        confirm: 'shop',
         'max-age': '26h',
         'target-host': 'db2.example.com',
       },

@@ -1,6 +1,6 @@
 /**
  * Damaged stores and failed runs through the bundle (dist/index.js run as a process, as the runner
- * does), against a real PostgreSQL cluster with Pagila and a real S3 server (s3rver):
+ * does), against a real PostgreSQL cluster with the sample shop and a real S3 server (s3rver):
  *
  * - `check` fails when the newest backup is damaged (no manifest, manifest not JSON, of an unknown
  *   format version, lacking its sha256, for another archive, or an archive whose listed size is not
@@ -32,7 +32,7 @@ import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '../../src/manifest.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import {
   answerS3Error,
   startS3Proxy,
@@ -57,7 +57,7 @@ let good: { folder: string; key: string; manifest: Manifest; archive: Buffer; ex
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'outcome-bundle-'));
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
-  await loadPagila(cluster, 'pagila');
+  await loadSampleDb(cluster, 'shop');
   await s3.createBucket(BUCKET);
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${PASSWORD}'`);
   client = new S3Client({
@@ -83,16 +83,16 @@ afterAll(async () => {
 });
 
 function dbUrl(password = PASSWORD): string {
-  return cluster.url('pagila', 'backup', password);
+  return cluster.url('shop', 'backup', password);
 }
 
-/** `pagila/<UTC time offset from now>.<extension>` under `prefix`, as the backup command names archives. */
+/** `shop/<UTC time offset from now>.<extension>` under `prefix`, as the backup command names archives. */
 function keyAt(offsetSeconds: number, prefix = ''): string {
   const stamp = new Date(Date.now() + offsetSeconds * 1000)
     .toISOString()
     .replace(/\.\d{3}Z$/, 'Z')
     .replace(/:/g, '');
-  return `${prefix ? `${prefix}/` : ''}pagila/${stamp}.${good.extension}`;
+  return `${prefix ? `${prefix}/` : ''}shop/${stamp}.${good.extension}`;
 }
 
 /** The reference manifest, rewritten for the archive at `key` (and changed by `change`). */
@@ -125,7 +125,7 @@ async function putS3(key: string, archive: Buffer, manifest: string | null): Pro
 }
 
 async function check(destination: string): Promise<ActionRun> {
-  return runAction({ inputs: { command: 'check', database: 'pagila', destination, ...testS3Inputs(s3.endpoint) } });
+  return runAction({ inputs: { command: 'check', database: 'shop', destination, ...testS3Inputs(s3.endpoint) } });
 }
 
 /** The `::error::` line of a run (the message core.setFailed printed). */
@@ -261,11 +261,11 @@ describe('check: a damaged newest backup fails the check, naming the key and the
       const key = make(folder);
       const run = await check(`file://${folder}`);
       expect(run.exitCode).toBe(1);
-      expect(errorLine(run)).toMatch(/^::error::The backups of 'pagila' failed the check: file:\/\//);
+      expect(errorLine(run)).toMatch(/^::error::The backups of 'shop' failed the check: file:\/\//);
       expect(errorLine(run)).toMatch(expected(key));
       // The check's own table and the failure summary are both written.
-      expect(run.summary).toContain('## PostgreSQL backup check: pagila');
-      expect(run.summary).toContain('## ❌ Check failed: pagila');
+      expect(run.summary).toContain('## PostgreSQL backup check: shop');
+      expect(run.summary).toContain('## ❌ Check failed: shop');
     },
     60_000,
   );
@@ -307,7 +307,7 @@ describe('restore/drill latest when the newest archive has no manifest', () => {
     const run = await runAction({
       inputs: {
         command: 'restore',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'target-database-url': cluster.url('restored_skip', 'backup', PASSWORD),
         'create-database': 'true',
@@ -323,7 +323,9 @@ describe('restore/drill latest when the newest archive has no manifest', () => {
     // The warning comes before the restore of the older backup starts.
     expect(run.stdout.indexOf(warning as string)).toBeLessThan(run.stdout.indexOf(`Restored ${older}`));
     expect(run.outputs['restored-key']).toBe(older);
-    expect(await cluster.psql('restored_skip', 'SELECT count(*) FROM film')).toBe('1000');
+    const products = await cluster.psql('shop', 'SELECT count(*) FROM shop.products');
+    expect(Number(products)).toBeGreaterThan(0);
+    expect(await cluster.psql('restored_skip', 'SELECT count(*) FROM shop.products')).toBe(products);
 
     // drill with latest:<label> warns the same way (labelled keys: `<time>-<label>.<ext>`).
     const labelled = (key: string): string => key.replace(/Z\./, 'Z-nightly.');
@@ -332,7 +334,7 @@ describe('restore/drill latest when the newest archive has no manifest', () => {
     const drill = await runAction({
       inputs: {
         command: 'drill',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'backup-key': 'latest:nightly',
         'target-database-url': cluster.url('drill_skip', 'backup', PASSWORD),
@@ -363,7 +365,7 @@ describe('several destinations, one refusing writes', () => {
   test('the other destination gets archive, manifest, outputs, its summary row and retention; the refusing one is named; exit 1', async () => {
     const folder = path.join(work, 'two');
     // An old complete backup there, which keep-last: 1 must prune after the new one is stored.
-    const old = 'pagila/2020-01-01T000000Z.dump';
+    const old = 'shop/2020-01-01T000000Z.dump';
     putFile(folder, old, good.archive, manifestFor(old));
     const refusing = `s3://${BUCKET}/refused`;
     const run = await runAction({
@@ -383,10 +385,10 @@ describe('several destinations, one refusing writes', () => {
 
     // The folder holds the new backup, complete, and the old one is gone.
     const key = run.outputs['backup-key'] as string;
-    expect(key).toMatch(/^pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z\./);
+    expect(key).toMatch(/^shop\/\d{4}-\d{2}-\d{2}T\d{6}Z\./);
     expect(run.outputs['manifest-key']).toBe(`${key}.manifest.json`);
     expect(run.outputs['backup-urls']).toBe(`file://${folder} ${key}`);
-    expect(readdirSync(path.join(folder, 'pagila')).sort()).toEqual(
+    expect(readdirSync(path.join(folder, 'shop')).sort()).toEqual(
       [path.basename(key), `${path.basename(key)}.manifest.json`].sort(),
     );
     const manifest = JSON.parse(readFileSync(path.join(folder, `${key}.manifest.json`), 'utf8')) as Manifest;
@@ -405,7 +407,7 @@ describe('several destinations, one refusing writes', () => {
     expect(run.summary).toMatch(new RegExp(`\\| ${esc(refusing)} \\| — \\| ❌ failed: .*Access ?Denied.* \\|`));
     expect(run.summary).toContain(`| file://${folder} | \`${key}\` | ✅ stored and verified |`);
     expect(run.summary).toContain('2020-01-01T000000Z');
-    expect(run.summary).toContain('## ❌ Backup failed: pagila');
+    expect(run.summary).toContain('## ❌ Backup failed: shop');
     expect(run.summary).toContain('| Failed phase | **upload** |');
     expect(run.summary).toContain(`| Newest good backup | \`${key}\` in file://${folder}, `);
     expect(run.summary).not.toContain(PASSWORD);
@@ -421,7 +423,7 @@ describe('a failed run writes a job summary', () => {
     expect(run.exitCode).toBe(1);
     expect(errorLine(run)).toMatch(/password authentication failed/);
     const summary = run.summary;
-    expect(summary).toContain('## ❌ Backup failed: pagila');
+    expect(summary).toContain('## ❌ Backup failed: shop');
     expect(summary).toContain('| Command | `backup` |');
     expect(summary).toContain('| Failed phase | **connect** |');
     expect(summary).toMatch(/### Error\n\n```text\n.*password authentication failed for user "backup"/);

@@ -16,7 +16,7 @@ import {
 import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
 import { libpqEnv } from '../../src/postgres/libpq.js';
 import type { Connection, DumpOptions } from '../../src/postgres/types.js';
-import { freePort, loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { freePort, loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 
 const execFileAsync = promisify(execFile);
 const T = 60_000;
@@ -31,7 +31,7 @@ beforeAll(async () => {
   // The apt path keeps downloaded packages in $RUNNER_TEMP/pg-client-debs: keep that inside tmp.
   process.env.RUNNER_TEMP = tmp;
   cluster = await startCluster();
-  await loadPagila(cluster, 'pagila');
+  await loadSampleDb(cluster, 'shop');
 }, T);
 
 afterAll(async () => {
@@ -373,7 +373,7 @@ describe('real pg_dump 15 failures are classified', () => {
     jobs: 1,
     schemas: [],
     excludeSchemas: [],
-    tables: ['public.actor'],
+    tables: ['shop.customers'],
     excludeTables: [],
     excludeTableData: [],
     schemaOnly: false,
@@ -397,7 +397,7 @@ describe('real pg_dump 15 failures are classified', () => {
     port: cluster.port,
     user: 'postgres',
     password: cluster.password,
-    database: 'pagila',
+    database: 'shop',
     params: {},
   });
 
@@ -439,11 +439,11 @@ describe('real pg_dump 15 failures are classified', () => {
   test(
     'a role without privileges → permission-denied naming the table',
     async () => {
-      await cluster.psql('pagila', "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'");
+      await cluster.psql('shop', "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'; GRANT USAGE ON SCHEMA shop TO reader");
       const stderr = await pgDumpStderr({ ...conn(), user: 'reader', password: 'reader-pw' });
       const result = classifyPgError(stderr, { host: cluster.host, port: cluster.port });
       expect(result.kind).toBe('permission-denied');
-      expect(result.message).toContain('GRANT SELECT ON actor TO <user>');
+      expect(result.message).toContain('GRANT SELECT ON customers TO <user>');
     },
     T,
   );

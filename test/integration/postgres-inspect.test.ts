@@ -7,7 +7,7 @@ import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
 import { connectInspector, type DatabaseInspector, type TableRowCount } from '../../src/postgres/inspect.js';
 import { libpqEnv } from '../../src/postgres/libpq.js';
 import type { Connection, DumpOptions } from '../../src/postgres/types.js';
-import { freePort, loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { freePort, loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { eventually } from '../support/poll.js';
 
 const execFileAsync = promisify(execFile);
@@ -63,14 +63,14 @@ async function psqlCounts(db: string, tables: TableRowCount[]): Promise<Map<stri
 
 beforeAll(async () => {
   cluster = await startCluster();
-  await loadPagila(cluster, 'pagila');
+  await loadSampleDb(cluster, 'shop');
   // sslmode unset = libpq's prefer: the server has SSL off, so this also covers the plaintext fallback.
   conn = {
     host: cluster.host,
     port: cluster.port,
     user: 'postgres',
     password: cluster.password,
-    database: 'pagila',
+    database: 'shop',
     params: {},
   };
   inspector = await connectInspector(conn);
@@ -88,8 +88,8 @@ test(
     expect(info.major).toBe(15);
     expect(info.versionNum).toBeGreaterThanOrEqual(150000);
     expect(info.versionNum).toBeLessThan(160000);
-    expect(info.version).toBe(await cluster.psql('pagila', 'SHOW server_version'));
-    const size = Number(await cluster.psql('pagila', 'SELECT pg_database_size(current_database())'));
+    expect(info.version).toBe(await cluster.psql('shop', 'SHOW server_version'));
+    const size = Number(await cluster.psql('shop', 'SELECT pg_database_size(current_database())'));
     expect(info.databaseSizeBytes).toBeGreaterThan(5_000_000);
     expect(Math.abs(info.databaseSizeBytes - size) / size).toBeLessThan(0.05);
   },
@@ -103,24 +103,29 @@ test(
     try {
       expect(session.snapshotId).toMatch(/^[0-9A-F]+-[0-9A-F]+-\d+$/);
       const rows = await session.rowCounts('exact');
-      const expected = await psqlCounts('pagila', rows);
-      expect(rows.length).toBe(21);
+      const expected = await psqlCounts('shop', rows);
+      expect(rows.length).toBe(19);
       for (const t of rows)
         expect([`${t.schema}.${t.table}`, t.rows]).toEqual([
           `${t.schema}.${t.table}`,
           expected.get(`${t.schema}.${t.table}`),
         ]);
       const byName = new Map(rows.map((t) => [t.table, t.rows]));
-      expect(byName.get('actor')).toBe(200);
-      expect(byName.get('film')).toBe(1000);
-      expect(byName.get('rental')).toBe(Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')));
-      // payment is partitioned: the parent is omitted, its 7 partitions appear with their own rows.
-      expect(byName.has('payment')).toBe(false);
-      const partitions = rows.filter((t) => t.table.startsWith('payment_p'));
-      expect(partitions.map((t) => t.table)).toEqual([1, 2, 3, 4, 5, 6, 7].map((m) => `payment_p2022_0${m}`));
-      const paymentTotal = Number(await cluster.psql('pagila', 'SELECT count(*) FROM payment'));
-      expect(partitions.reduce((sum, t) => sum + t.rows, 0)).toBe(paymentTotal);
-      expect(paymentTotal).toBeGreaterThan(10_000);
+      expect(byName.get('customers')).toBe(Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.customers')));
+      expect(byName.get('customers')).toBeGreaterThan(0);
+      expect(byName.get('products')).toBe(Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.products')));
+      expect(byName.get('products')).toBeGreaterThan(0);
+      expect(byName.get('orders')).toBe(Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.orders')));
+      // events is partitioned: the parent is omitted, its 13 partitions appear with their own rows.
+      expect(byName.has('events')).toBe(false);
+      const partitions = rows.filter((t) => t.table.startsWith('events_'));
+      expect(partitions.map((t) => t.table)).toEqual([
+        ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((m) => `events_2024_${String(m).padStart(2, '0')}`),
+        'events_default',
+      ]);
+      const eventsTotal = Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.events'));
+      expect(partitions.reduce((sum, t) => sum + t.rows, 0)).toBe(eventsTotal);
+      expect(eventsTotal).toBeGreaterThan(1_000);
       // Sorted by schema, then table.
       const names = rows.map((t) => `${t.schema}\u0000${t.table}`);
       expect(names).toEqual([...names].sort());
@@ -137,16 +142,16 @@ test(
     const session = await inspector.openSnapshot();
     try {
       const before = await session.rowCounts('estimate');
-      expect(before.length).toBe(21);
+      expect(before.length).toBe(19);
       for (const t of before) expect(t.rows).toBeGreaterThanOrEqual(0);
     } finally {
       await session.close();
     }
-    await cluster.psql('pagila', 'ANALYZE film');
+    await cluster.psql('shop', 'ANALYZE shop.products');
     const session2 = await inspector.openSnapshot();
     try {
-      const film = (await session2.rowCounts('estimate')).find((t) => t.table === 'film');
-      expect(film?.rows).toBe(1000);
+      const products = (await session2.rowCounts('estimate')).find((t) => t.table === 'products');
+      expect(products?.rows).toBe(Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.products')));
     } finally {
       await session2.close();
     }
@@ -155,20 +160,22 @@ test(
 );
 
 test(
-  'catalog counts of Pagila',
+  'catalog counts of the sample shop',
   async () => {
     const session = await inspector.openSnapshot();
     try {
-      // Measured with psql on a fresh Pagila load (schema public only; plpgsql is the only extension).
+      // Measured with psql on a fresh load of scripts/sample-db (schema shop; plpgsql is the only
+      // extension): 6 tables and 13 partitions of events, 44 indexes (2 partitioned), 3 functions,
+      // 6 identity sequences and invoice_number_seq.
       expect(await session.catalogCounts()).toEqual({
-        tables: 21,
+        tables: 19,
         partitionedTables: 1,
-        indexes: 56,
-        constraints: 59,
-        views: 7,
+        indexes: 44,
+        constraints: 47,
+        views: 1,
         materializedViews: 1,
-        functions: 10,
-        sequences: 13,
+        functions: 3,
+        sequences: 7,
       });
     } finally {
       await session.close();
@@ -216,13 +223,19 @@ test(
   async () => {
     const session = await inspector.openSnapshot();
     try {
-      await cluster.psql('pagila', "INSERT INTO actor (first_name, last_name) VALUES ('SNAPSHOT', 'LATECOMER')");
-      const now = Number(await cluster.psql('pagila', 'SELECT count(*) FROM actor'));
-      expect(now).toBe(201);
-      const actor = (await session.rowCounts('exact')).find((t) => t.table === 'actor');
-      expect(actor?.rows).toBe(200);
+      const loaded = Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.customers'));
+      expect(loaded).toBeGreaterThan(0);
+      await cluster.psql(
+        'shop',
+        `INSERT INTO shop.customers (email, full_name, country, created_at, updated_at)
+         VALUES ('latecomer@example.com', 'SNAPSHOT LATECOMER', 'US', now(), now())`,
+      );
+      const now = Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.customers'));
+      expect(now).toBe(loaded + 1);
+      const customers = (await session.rowCounts('exact')).find((t) => t.table === 'customers');
+      expect(customers?.rows).toBe(loaded);
 
-      const args = buildPgDumpArgs(dumpOptions({ tables: ['public.actor'], dataOnly: true }), {
+      const args = buildPgDumpArgs(dumpOptions({ tables: ['shop.customers'], dataOnly: true }), {
         compress: '0',
         snapshot: session.snapshotId,
       });
@@ -231,13 +244,13 @@ test(
         env: pgEnv(conn),
         maxBuffer: 64 * 1024 * 1024,
       });
-      expect(stdout).toContain('PENELOPE');
+      expect(stdout).toContain('customer1@example.org');
       expect(stdout).not.toContain('LATECOMER');
       const dataLines = stdout.split('\n').filter((line) => /^\d+\t/.test(line));
-      expect(dataLines).toHaveLength(200);
+      expect(dataLines).toHaveLength(loaded);
     } finally {
       await session.close();
-      await cluster.psql('pagila', "DELETE FROM actor WHERE last_name = 'LATECOMER'");
+      await cluster.psql('shop', "DELETE FROM shop.customers WHERE full_name = 'SNAPSHOT LATECOMER'");
     }
     // After close the snapshot can no longer be imported.
     const again = await execFileAsync(
@@ -259,8 +272,8 @@ test(
   'tables the role may not read are left out of the counts; the snapshot stays importable for pg_dump',
   async () => {
     await cluster.psql(
-      'pagila',
-      "CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; GRANT SELECT ON public.actor, public.address TO limited;",
+      'shop',
+      "CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; GRANT USAGE ON SCHEMA shop TO limited; GRANT SELECT ON shop.customers, shop.orders TO limited; GRANT SELECT ON SEQUENCE shop.customers_id_seq TO limited;",
     );
     const limitedConn = { ...conn, user: 'limited', password: 'limited-pw' };
     const limited = await connectInspector(limitedConn);
@@ -269,22 +282,26 @@ test(
       const [rows, catalog] = await Promise.allSettled([session.rowCounts('exact'), session.catalogCounts()]);
       expect(rows.status).toBe('fulfilled');
       expect((rows as PromiseFulfilledResult<{ table: string; rows: number }[]>).value).toEqual([
-        { schema: 'public', table: 'actor', rows: 200 },
         {
-          schema: 'public',
-          table: 'address',
-          rows: Number(await cluster.psql('pagila', 'SELECT count(*) FROM address')),
+          schema: 'shop',
+          table: 'customers',
+          rows: Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.customers')),
+        },
+        {
+          schema: 'shop',
+          table: 'orders',
+          rows: Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.orders')),
         },
       ]);
       // The failed count did not abort the transaction: queries go on and the snapshot is importable.
       expect(catalog.status).toBe('fulfilled');
-      expect((await session.rowCounts('estimate')).map((t) => t.table)).toEqual(['actor', 'address']);
+      expect((await session.rowCounts('estimate')).map((t) => t.table)).toEqual(['customers', 'orders']);
       const { stdout } = await execFileAsync(
         path.join(cluster.binDir, 'pg_dump'),
-        ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
+        ['--data-only', '--table=shop.customers', `--snapshot=${session.snapshotId}`, '--no-password'],
         { env: pgEnv(limitedConn), maxBuffer: 64 * 1024 * 1024 },
       );
-      expect(stdout).toContain('PENELOPE');
+      expect(stdout).toContain('customer1@example.org');
       await session.close();
     } finally {
       await limited.close();
@@ -402,9 +419,13 @@ test(
 
     // pg_dump through libpqEnv: the same verdicts.
     const dump = (c: Connection) =>
-      execFileAsync(path.join(cluster.binDir, 'pg_dump'), ['--schema-only', '--table=public.actor', '--no-password'], {
-        env: pgEnv(c),
-      }).then(
+      execFileAsync(
+        path.join(cluster.binDir, 'pg_dump'),
+        ['--schema-only', '--table=shop.customers', '--no-password'],
+        {
+          env: pgEnv(c),
+        },
+      ).then(
         () => 'ok',
         (error: { stderr: string }) => error.stderr,
       );
@@ -423,8 +444,9 @@ test(
 describe('the snapshot session against a role with its own timeouts (ALTER ROLE … SET)', () => {
   beforeAll(async () => {
     await cluster.psql(
-      'pagila',
-      `CREATE ROLE idler LOGIN PASSWORD 'idler-pw'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO idler;
+      'shop',
+      `CREATE ROLE idler LOGIN PASSWORD 'idler-pw'; GRANT USAGE ON SCHEMA shop TO idler; GRANT SELECT ON ALL TABLES IN SCHEMA shop TO idler;
+       GRANT SELECT ON ALL SEQUENCES IN SCHEMA shop TO idler;
        ALTER ROLE idler SET idle_in_transaction_session_timeout = '200ms';
        ALTER ROLE idler SET idle_session_timeout = '200ms';
        ALTER ROLE idler SET statement_timeout = '20ms';`,
@@ -442,7 +464,7 @@ describe('the snapshot session against a role with its own timeouts (ALTER ROLE 
         const idleLongEnough = await eventually(
           async () => {
             const out = await cluster.psql(
-              'pagila',
+              'shop',
               `SELECT state || '|' || (extract(epoch FROM now() - state_change) >= 0.6) FROM pg_stat_activity WHERE pid = ${session.pid}`,
             );
             expect(out).toMatch(/^idle in transaction\|(true|false)$/);
@@ -455,12 +477,12 @@ describe('the snapshot session against a role with its own timeouts (ALTER ROLE 
         expect((await idler.serverInfo()).major).toBe(15);
         const { stdout } = await execFileAsync(
           path.join(cluster.binDir, 'pg_dump'),
-          ['--data-only', '--table=public.actor', `--snapshot=${session.snapshotId}`, '--no-password'],
+          ['--data-only', '--table=shop.customers', `--snapshot=${session.snapshotId}`, '--no-password'],
           { env: pgEnv(idlerConn), maxBuffer: 64 * 1024 * 1024 },
         );
-        expect(stdout).toContain('PENELOPE');
-        expect((await session.rowCounts('exact')).find((t) => t.table === 'rental')?.rows).toBe(
-          Number(await cluster.psql('pagila', 'SELECT count(*) FROM rental')),
+        expect(stdout).toContain('customer1@example.org');
+        expect((await session.rowCounts('exact')).find((t) => t.table === 'orders')?.rows).toBe(
+          Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.orders')),
         );
         await session.close();
       } finally {
@@ -484,7 +506,7 @@ describe('startup parameters and inherited PG* variables (node-pg sees what pg_d
           expect((await i.serverInfo()).major).toBe(15);
           const session = await i.openSnapshot();
           const name = await cluster.psql(
-            'pagila',
+            'shop',
             `SELECT application_name FROM pg_stat_activity WHERE pid = ${session.pid}`,
           );
           expect(name).toBe('');

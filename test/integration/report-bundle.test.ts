@@ -2,7 +2,7 @@
  * Failure reporting and `command: check` end to end through the committed bundle (dist/index.js run
  * as a process, as the runner does), with nothing faked but the GitHub REST API:
  *
- * - a real PostgreSQL cluster with Pagila, backed up into a real S3 server (s3rver) on 127.0.0.1;
+ * - a real PostgreSQL cluster with the sample shop, backed up into a real S3 server (s3rver) on 127.0.0.1;
  * - the fake GitHub REST API (test/support/fake-github.ts) on 127.0.0.1, reached through GITHUB_API_URL.
  *
  * Lifecycle: a good backup, then two runs that fail for real reasons (a wrong password, then a role
@@ -20,7 +20,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { FakeGitHub, type FakeIssue } from '../support/fake-github.js';
 import { keyTime } from '../support/key-time.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { clockReaches } from '../support/poll.js';
 import { startS3Server, testS3Inputs, type S3Server } from '../support/s3-server.js';
 
@@ -41,15 +41,15 @@ let serverMajor: number;
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'report-bundle-'));
   [cluster, s3, github] = await Promise.all([startCluster(), startS3Server(), FakeGitHub.start({ token: TOKEN })]);
-  await loadPagila(cluster, 'pagila');
+  await loadSampleDb(cluster, 'shop');
   await s3.createBucket(BUCKET);
   await cluster.psql('postgres', `CREATE ROLE backup LOGIN SUPERUSER PASSWORD '${GOOD_PASSWORD}'`);
-  // A role that can read every table but one: pg_dump stops on `staff`.
+  // A role that can read every table but one: pg_dump stops on `payments`.
   await cluster.psql('postgres', `CREATE ROLE reader LOGIN PASSWORD '${READER_PASSWORD}'`);
   await cluster.psql(
-    'pagila',
-    'GRANT USAGE ON SCHEMA public TO reader; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader; ' +
-      'GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO reader; REVOKE SELECT ON public.staff FROM reader;',
+    'shop',
+    'GRANT USAGE ON SCHEMA shop TO reader; GRANT SELECT ON ALL TABLES IN SCHEMA shop TO reader; ' +
+      'GRANT SELECT ON ALL SEQUENCES IN SCHEMA shop TO reader; REVOKE SELECT ON shop.payments FROM reader;',
   );
   serverMajor = Math.floor(Number(await cluster.psql('postgres', 'SHOW server_version_num')) / 10_000);
 }, 180_000);
@@ -145,11 +145,11 @@ describe('failure issue lifecycle through the bundle (S3 destination, fake GitHu
 
   test('good backup → failure opens one issue naming it → second failure comments → good backup closes it', async () => {
     // 1. A good backup: no open issue, so nothing is written to GitHub.
-    const good1 = await timed({ env: githubEnv(5001), inputs: inputs(cluster.url('pagila', 'backup', GOOD_PASSWORD)) });
+    const good1 = await timed({ env: githubEnv(5001), inputs: inputs(cluster.url('shop', 'backup', GOOD_PASSWORD)) });
     expect(good1.run.stdout).not.toMatch(/::error::/);
     expect(good1.run.exitCode).toBe(0);
     const key1 = good1.run.outputs['backup-key'] as string;
-    expect(key1).toMatch(/^prod\/pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z\.dump(\.zst)?$/);
+    expect(key1).toMatch(/^prod\/shop\/\d{4}-\d{2}-\d{2}T\d{6}Z\.dump(\.zst)?$/);
     expect(keyTime(key1).getTime()).toBeGreaterThanOrEqual(Math.floor(good1.started / 1000) * 1000);
     expect(keyTime(key1).getTime()).toBeLessThanOrEqual(good1.ended);
     expect(github.issues).toEqual([]);
@@ -158,17 +158,17 @@ describe('failure issue lifecycle through the bundle (S3 destination, fake GitHu
     // 2. Wrong password: the run fails and opens ONE issue naming key1 as the last good backup.
     const fail1 = await timed({
       env: githubEnv(5002),
-      inputs: inputs(cluster.url('pagila', 'backup', WRONG_PASSWORD)),
+      inputs: inputs(cluster.url('shop', 'backup', WRONG_PASSWORD)),
     });
     expect(fail1.run.exitCode).toBe(1);
     expect(fail1.run.stdout).toMatch(/::error::.*password authentication failed for user "backup".*\[connect\]/);
     expect(github.issues).toHaveLength(1);
     const issue = github.issues[0] as FakeIssue;
     expect(issue.state).toBe('open');
-    expect(issue.title).toBe(`Backup failed: pagila (${WORKFLOW})`);
+    expect(issue.title).toBe(`Backup failed: shop (${WORKFLOW})`);
     expect(issue.labels).toEqual(['backup-failure']);
     expect(issue.body.split('\n')[0]).toBe(
-      '<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=backup database=pagila -->',
+      '<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=backup database=shop -->',
     );
     expect(issue.body).toContain('| Failed phase | **connect** |');
     expect(issue.body).toContain('[run 5002](https://github.example/acme/shop/actions/runs/5002)');
@@ -180,27 +180,27 @@ describe('failure issue lifecycle through the bundle (S3 destination, fake GitHu
     // 3. Another failure, for another reason (no SELECT on one table): a comment on the same issue.
     const fail2 = await timed({
       env: githubEnv(5003),
-      inputs: inputs(cluster.url('pagila', 'reader', READER_PASSWORD)),
+      inputs: inputs(cluster.url('shop', 'reader', READER_PASSWORD)),
     });
     expect(fail2.run.exitCode).toBe(1);
-    expect(fail2.run.stdout).toMatch(/::error::.*permission denied for table staff/);
+    expect(fail2.run.stdout).toMatch(/::error::.*permission denied for table payments/);
     expect(github.issues).toHaveLength(1);
     expect(issue.state).toBe('open');
     expect(issue.comments).toHaveLength(1);
     const again = issue.comments[0]?.body as string;
     expect(again).toContain('**Failed again** (2nd consecutive failed run)');
     expect(again).toContain('[run 5003](https://github.example/acme/shop/actions/runs/5003)');
-    expect(again).toContain('permission denied for table staff');
+    expect(again).toContain('permission denied for table payments');
     expect(again).not.toContain('password authentication failed');
     expectLastSuccess(again, '- Last successful backup: ', key1, fail2);
     expect(issueCalls()).toEqual(['POST /repos/acme/shop/issues', 'POST /repos/acme/shop/issues/1/comments']);
 
     // 4. A good backup again: "Recovered" with its key, and the issue is closed as completed.
-    const good2 = await timed({ env: githubEnv(5004), inputs: inputs(cluster.url('pagila', 'backup', GOOD_PASSWORD)) });
+    const good2 = await timed({ env: githubEnv(5004), inputs: inputs(cluster.url('shop', 'backup', GOOD_PASSWORD)) });
     expect(good2.run.stdout).not.toMatch(/::error::/);
     expect(good2.run.exitCode).toBe(0);
     const key2 = good2.run.outputs['backup-key'] as string;
-    expect(key2).toMatch(/^prod\/pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z\.dump(\.zst)?$/);
+    expect(key2).toMatch(/^prod\/shop\/\d{4}-\d{2}-\d{2}T\d{6}Z\.dump(\.zst)?$/);
     expect(key2 > key1).toBe(true);
     expect(github.issues).toHaveLength(1);
     expect(issue.state).toBe('closed');
@@ -239,7 +239,7 @@ describe('command: check through the bundle (local folder)', () => {
   beforeAll(async () => {
     folder = path.join(work, 'check');
     const backupInputs = {
-      'database-url': cluster.url('pagila', 'backup', GOOD_PASSWORD),
+      'database-url': cluster.url('shop', 'backup', GOOD_PASSWORD),
       destination: `file://${folder}`,
       label: 'daily',
     };
@@ -257,7 +257,7 @@ describe('command: check through the bundle (local folder)', () => {
     const check = await timed({
       inputs: {
         command: 'check',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'max-age': '1h',
         'min-size-ratio': '0.5',
@@ -280,7 +280,7 @@ describe('command: check through the bundle (local folder)', () => {
 
     // Job summary: the verdict, when, and one row per check with the values expected from the backups.
     const summary = check.run.summary;
-    expect(summary).toContain('## PostgreSQL backup check: pagila');
+    expect(summary).toContain('## PostgreSQL backup check: shop');
     const verdict = /✅ passed at (\S+)/.exec(summary);
     expect(verdict).not.toBeNull();
     const checkedAt = Date.parse((verdict as RegExpExecArray)[1] as string);
@@ -310,7 +310,7 @@ describe('command: check through the bundle (local folder)', () => {
       env: githubEnv(6001, 'check'),
       inputs: {
         command: 'check',
-        database: 'pagila',
+        database: 'shop',
         destination: `file://${folder}`,
         'max-age': '1s',
         'github-token': TOKEN,
@@ -322,7 +322,7 @@ describe('command: check through the bundle (local folder)', () => {
     expect(age).toBeLessThanOrEqual(Math.round((check.ended - time) / 1000));
     expect(age).toBeGreaterThan(1);
     expect(check.run.stdout).toContain(
-      `::error::The backups of 'pagila' failed the check: file://${folder}: age expected ≤ 1s, actual ${age}s. [check]`,
+      `::error::The backups of 'shop' failed the check: file://${folder}: age expected ≤ 1s, actual ${age}s. [check]`,
     );
     expect(check.run.outputs['latest-key']).toBe(key);
     expect(check.run.summary).toMatch(/❌ failed at \S+/);
@@ -331,10 +331,10 @@ describe('command: check through the bundle (local folder)', () => {
     // The failed check reports like any command: its own issue (job `check`), naming the newest backup.
     expect(github.issues).toHaveLength(before + 1);
     const issue = github.issues.at(-1) as FakeIssue;
-    expect(issue.title).toBe(`Check failed: pagila (${WORKFLOW})`);
+    expect(issue.title).toBe(`Check failed: shop (${WORKFLOW})`);
     expect(issue.state).toBe('open');
     expect(issue.body.split('\n')[0]).toBe(
-      '<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=check database=pagila -->',
+      '<!-- postgres-backup-action:v1 workflow=Nightly%20backup job=check database=shop -->',
     );
     expect(issue.body).toContain('| Failed phase | **check** |');
     expect(issue.body).toContain('age expected ≤ 1s');
@@ -345,11 +345,11 @@ describe('command: check through the bundle (local folder)', () => {
     const empty = path.join(work, 'empty');
     mkdirSync(empty, { recursive: true });
     const check = await runAction({
-      inputs: { command: 'check', database: 'pagila', destination: `file://${empty}`, 'max-age': '26h' },
+      inputs: { command: 'check', database: 'shop', destination: `file://${empty}`, 'max-age': '26h' },
     });
     expect(check.exitCode).toBe(1);
     expect(check.stdout).toContain(
-      `::error::The backups of 'pagila' failed the check: file://${empty}: complete backup expected at least one, actual no backups at all. [check]`,
+      `::error::The backups of 'shop' failed the check: file://${empty}: complete backup expected at least one, actual no backups at all. [check]`,
     );
     expect(check.outputs['latest-key']).toBe('');
     expect(check.outputs['latest-age-seconds']).toBe('');

@@ -1,6 +1,6 @@
 /**
  * Encrypted round trip through the committed bundle (dist/index.js run as a process, as the runner
- * does): Pagila in a throwaway PostgreSQL cluster is backed up to a local folder, encrypted to an
+ * does): the sample shop (scripts/sample-db) in a throwaway PostgreSQL cluster is backed up to a local folder, encrypted to an
  * OpenPGP public key made by the real gpg CLI, then restored with `command: restore` and the
  * matching private key into a new database on the same cluster. A private key that is not a
  * recipient must stop the restore with an error naming decryption-private-key and leave the target
@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { detectGpg } from '../../src/crypto/gpg.js';
 import type { Manifest } from '../../src/manifest.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
-import { loadPagila, manifestCounts, restoredCounts, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, manifestCounts, restoredCounts, startCluster, type Cluster } from '../support/pg-cluster.js';
 
 const run = promisify(execFile);
 
@@ -33,6 +33,8 @@ let work: string;
 let folder: string;
 let right: GpgKey;
 let wrong: GpgKey;
+/** Rows of shop.products in the loaded database (read in beforeAll). */
+let products: number;
 let backup: ActionRun;
 let manifest: Manifest;
 
@@ -74,11 +76,11 @@ async function databaseExists(db: string): Promise<boolean> {
   return (await cluster.psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${db}'`)) === '1';
 }
 
-/** The restore inputs shared by every run below: the backups of `pagila` in the folder. */
+/** The restore inputs shared by every run below: the backups of `shop` in the folder. */
 function restoreInputs(key: GpgKey, extra: Record<string, string>): Record<string, string> {
   return {
     command: 'restore',
-    database: 'pagila',
+    database: 'shop',
     destination: `file://${folder}`,
     'decryption-private-key': key.secretKey,
     'issue-on-failure': 'false',
@@ -97,19 +99,20 @@ function errors(result: ActionRun): string[] {
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'restore-bundle-'));
   folder = path.join(work, 'backups');
-  // The cluster is kept as soon as it runs, so afterAll stops it even when loading Pagila fails.
+  // The cluster is kept as soon as it runs, so afterAll stops it even when loading the sample shop fails.
   const loaded = startCluster().then((c) => {
     cluster = c;
-    return loadPagila(c, 'pagila');
+    return loadSampleDb(c, 'shop');
   });
   [right, wrong] = await Promise.all([
     makeKey('Backups', 'backups@example.com'),
     makeKey('Stranger', 'stranger@example.com'),
     loaded,
   ]);
+  products = Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.products'));
   backup = await runAction({
     inputs: {
-      'database-url': cluster.url('pagila'),
+      'database-url': cluster.url('shop'),
       destination: `file://${folder}`,
       label: 'enc',
       'encryption-public-key': right.publicKey,
@@ -135,7 +138,7 @@ test('backup encrypted to a gpg-made public key into file://, by the gpg child: 
   expect(errors(backup)).toEqual([]);
   expect(backup.exitCode).toBe(0);
   const key = backup.outputs['backup-key'] as string;
-  expect(key).toMatch(/^pagila\/\d{4}-\d{2}-\d{2}T\d{6}Z-enc\.dump(\.zst)?\.gpg$/);
+  expect(key).toMatch(/^shop\/\d{4}-\d{2}-\d{2}T\d{6}Z-enc\.dump(\.zst)?\.gpg$/);
   const archive = readFileSync(path.join(folder, key));
   expect(String(archive.length)).toBe(backup.outputs['size-bytes']);
   // pg_dump's custom format starts with PGDMP, zstd frames with 28 b5 2f fd: neither may be stored.
@@ -143,7 +146,7 @@ test('backup encrypted to a gpg-made public key into file://, by the gpg child: 
   expect(archive.subarray(0, 4).toString('hex')).not.toBe('28b52ffd');
   // An OpenPGP packet header (bit 7 set) opens the file, and no table name shows through.
   expect(archive[0]! & 0x80).toBe(0x80);
-  expect(archive.includes(Buffer.from('film_actor'))).toBe(false);
+  expect(archive.includes(Buffer.from('order_items'))).toBe(false);
   expect(manifest.archive.key).toBe(key);
   // The bundle encrypted with the gpg command line (outside its process); the restore below reads it with OpenPGP.js.
   const gpgVersion = (await detectGpg())?.version;
@@ -155,7 +158,8 @@ test('backup encrypted to a gpg-made public key into file://, by the gpg child: 
     engineVersion: gpgVersion,
   });
   expect(backup.stdout).toContain(`Encryption: AES-256 to 1 public key, by gpg ${gpgVersion as string} (`);
-  expect(manifest.rowCounts.tables.find((t) => t.schema === 'public' && t.table === 'film')?.rows).toBe(1000);
+  expect(products).toBeGreaterThan(0);
+  expect(manifest.rowCounts.tables.find((t) => t.schema === 'shop' && t.table === 'products')?.rows).toBe(products);
 });
 
 test("restore with the private key through the bundle: exit 0, every table has the manifest's rows, outputs and summary name the backup and target", async () => {
@@ -185,7 +189,7 @@ test("restore with the private key through the bundle: exit 0, every table has t
 
   const counts = await restoredCounts(cluster, 'restored_enc', manifest);
   expect(Object.keys(counts).length).toBeGreaterThanOrEqual(15);
-  expect(counts['public.film']).toBe(1000);
+  expect(counts['shop.products']).toBe(products);
   expect(counts).toEqual(manifestCounts(manifest));
 
   expect(Object.keys(restore.outputs).sort()).toEqual(['restore-seconds', 'restored-key']);
@@ -193,7 +197,7 @@ test("restore with the private key through the bundle: exit 0, every table has t
   expect(restore.outputs['restore-seconds']).toMatch(/^\d+(\.\d+)?$/);
   expect(Number(restore.outputs['restore-seconds'])).toBeGreaterThan(0);
 
-  expect(restore.summary).toContain('## PostgreSQL restore: pagila');
+  expect(restore.summary).toContain('## PostgreSQL restore: shop');
   expect(restore.summary).toContain(`| Backup | \`${key}\` (file://${folder}) |`);
   expect(restore.summary).toContain(`| Restored into | \`restored_enc\` on 127.0.0.1:${cluster.port} (created) |`);
   expect(restore.summary).toContain(`| Archive size | `);
@@ -255,7 +259,7 @@ test('on Node 24 with neither zstd nor gpg on PATH: Node zlib compresses and Ope
     node: node24.path,
     env: bare,
     inputs: {
-      'database-url': cluster.url('pagila'),
+      'database-url': cluster.url('shop'),
       destination: `file://${inProcess}`,
       'encryption-public-key': right.publicKey,
       'issue-on-failure': 'false',

@@ -1,6 +1,6 @@
 /**
- * Restore, drill and check end to end, in process: Pagila in a real PostgreSQL 15 cluster, backed
- * up with the real runBackup (custom with zstd in the stream, directory with 2 jobs, plain gzip) to
+ * Restore, drill and check end to end, in process: the sample shop (scripts/sample-db) in a real
+ * PostgreSQL 15 cluster, backed up with the real runBackup (custom with zstd in the stream, directory with 2 jobs, plain gzip) to
  * a real S3-compatible server (s3rver) and local folders, then restored and drilled with the real
  * pg_restore/psql. Corrupt archives, tampered manifests, failing assertions, non-empty targets,
  * globals and freshness checks against synthetic listings.
@@ -33,7 +33,7 @@ import { parseRestoreInputs } from '../../src/config/restore.js';
 import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
-import { loadPagila, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster, manifestCounts, restoredCounts } from '../support/pg-cluster.js';
 import { startS3Server, testS3Settings, testS3Inputs } from '../support/s3-server.js';
 
 const SENTINEL = 'Target-P@ss:/%#? w0rd';
@@ -41,6 +41,8 @@ const SENTINEL = 'Target-P@ss:/%#? w0rd';
 let cluster: Cluster;
 let s3: Awaited<ReturnType<typeof startS3Server>>;
 let work: string;
+/** Rows of shop.products in the loaded database (read in beforeAll). */
+let products: number;
 const logged: string[] = [];
 /** Set DEBUG_RESTORE=1 to see the log as it happens. */
 const log: Log = {
@@ -59,7 +61,7 @@ const backups: Record<'custom' | 'directory' | 'plain', BackupResult> = {} as ne
 
 function backupConfig(inputs: Record<string, string>): BackupConfig {
   const all: Record<string, string> = {
-    'database-url': cluster.url('pagila'),
+    'database-url': cluster.url('shop'),
     ...testS3Inputs(s3.endpoint),
     ...inputs,
   };
@@ -80,7 +82,7 @@ function fileUrl(name: string): string {
 }
 
 /** The restore/drill/check inputs as the action reads them, plus where the backups are. */
-function options<T>(inputs: Record<string, string>, destination: string, database = 'pagila'): T {
+function options<T>(inputs: Record<string, string>, destination: string, database = 'shop'): T {
   const parsed = parseRestoreInputs((name) => inputs[name] ?? '');
   return {
     ...parsed,
@@ -107,9 +109,9 @@ function expectGreen(result: DrillResult): void {
   expect(failed).toEqual([]);
   expect(result.passed).toBe(true);
   expect(result.checks.filter((c) => c.name.startsWith('rows of ')).length).toBeGreaterThanOrEqual(15);
-  expect(result.checks.find((c) => c.name === 'rows of public.film')).toMatchObject({
-    expected: 1000,
-    actual: 1000,
+  expect(result.checks.find((c) => c.name === 'rows of shop.products')).toMatchObject({
+    expected: products,
+    actual: products,
     passed: true,
   });
   expect(result.checks.find((c) => c.name === 'count of indexes')).toMatchObject({ passed: true });
@@ -119,7 +121,9 @@ function expectGreen(result: DrillResult): void {
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'restore-e2e-'));
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
-  await Promise.all([loadPagila(cluster, 'pagila'), s3.createBucket('backups')]);
+  await Promise.all([loadSampleDb(cluster, 'shop'), s3.createBucket('backups')]);
+  products = Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.products'));
+  expect(products).toBeGreaterThan(0);
   await cluster.psql('postgres', `CREATE ROLE restorer LOGIN SUPERUSER PASSWORD '${SENTINEL.replace(/'/g, "''")}'`);
   const [custom, directory, plain] = await Promise.all([
     backup({ destination: `s3://backups/prod\n${fileUrl('files')}`, label: 'daily' }),
@@ -167,7 +171,7 @@ test('custom from file:// with jobs 2 (temporary file, pg_restore -j): drill pas
       command: 'drill',
       'target-database-url': target('drill_custom'),
       jobs: '2',
-      'drill-sql': 'SELECT count(*) = 1000 FROM public.film\nSELECT bool_and(rental_rate > 0) FROM public.film',
+      'drill-sql': `SELECT count(*) = ${products} FROM shop.products\nSELECT bool_and(price_cents > 0) FROM shop.products`,
     },
     fileUrl('files'),
   );
@@ -183,7 +187,7 @@ test('custom from file:// with jobs 2 (temporary file, pg_restore -j): drill pas
     'drill-passed': 'true',
   });
   const summary = drillSummary(result);
-  expect(summary).toContain('| rows of public.film | 1000 | 1000 | ✅ |');
+  expect(summary).toContain(`| rows of shop.products | ${products} | ${products} | ✅ |`);
   expect(summary).toMatch(/RTO \| [\d.]+ s/);
 }, 60_000);
 
@@ -236,11 +240,11 @@ test('plain format (gzip) from file://: restore with psql and drill green', asyn
 }, 60_000);
 
 test('a non-empty target without confirm is refused and left untouched; clean on partitioned tables is refused too', async () => {
-  await cluster.psql('restored_custom', 'DELETE FROM public.payment_p2022_07 WHERE payment_id % 2 = 0');
+  await cluster.psql('restored_custom', 'DELETE FROM shop.events_2024_07 WHERE id % 2 = 0');
   const count = () =>
     cluster.psql(
       'restored_custom',
-      "SELECT (SELECT count(*) FROM public.payment_p2022_07) || ',' || (SELECT count(*) FROM pg_constraint)",
+      "SELECT (SELECT count(*) FROM shop.events_2024_07) || ',' || (SELECT count(*) FROM pg_constraint)",
     );
   const before = await count();
   const inputs = { command: 'restore', 'target-database-url': target('restored_custom') };
@@ -258,14 +262,14 @@ test('a non-empty target without confirm is refused and left untouched; clean on
   ).catch((e: unknown) => e);
   expect(clean).toBeInstanceOf(ConfigError);
   expect((clean as Error).message).toMatch(
-    /^Input 'clean': the target database 'restored_custom' has partitions .*public\.payment_p2022_01\.payment_p2022_01_pkey.*Nothing was touched\./,
+    /^Input 'clean': the target database 'restored_custom' has partitions .*shop\.events_2024_01\.events_2024_01_pkey.*Nothing was touched\./,
   );
   expect(await count()).toBe(before);
 }, 60_000);
 
 test('pg_restore stopping at the first error mid-stream (zstd still decompressing): a clear error, no hang, no leftover process', async () => {
   await cluster.psql('postgres', 'CREATE DATABASE conflict');
-  await cluster.psql('conflict', 'CREATE TABLE public.actor (id int)');
+  await cluster.psql('conflict', 'CREATE SCHEMA shop');
   const error = await runRestore(
     options<RestoreConfig>(
       { command: 'restore', 'target-database-url': target('conflict'), confirm: 'conflict' },
@@ -275,7 +279,7 @@ test('pg_restore stopping at the first error mid-stream (zstd still decompressin
   ).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(RestoreError);
   expect((error as Error).message).toMatch(
-    /^Restoring prod\/pagila\/\S+\.dump\.zst into database 'conflict' stopped at the first error: pg_restore said "ERROR: relation "actor" already exists" while running `CREATE TABLE public\.actor .*`\. The target database already holds objects of this archive: restore with clean: true/,
+    /^Restoring prod\/shop\/\S+\.dump\.zst into database 'conflict' stopped at the first error: pg_restore said "ERROR: schema "shop" already exists" while running `CREATE SCHEMA shop;`\. The target database already holds objects of this archive: restore with clean: true/,
   );
   const { execFileSync } = await import('node:child_process');
   const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
@@ -390,7 +394,7 @@ describe('corrupt archives', () => {
   test('file:// (plain, uncompressed): a flipped letter in table data that psql would accept is caught by the digest before the end', async () => {
     const file = path.join(work, 'corrupt', fileKey);
     const text = readFileSync(file);
-    const at = text.indexOf('ACADEMY DINOSAUR');
+    const at = text.indexOf('customer1@example.org');
     expect(at).toBeGreaterThan(0);
     text[at] = 'B'.charCodeAt(0);
     writeFileSync(file, text);
@@ -412,7 +416,7 @@ describe('corrupt archives', () => {
     const constraints = Number(
       await cluster.psql(
         'drill_corrupt_file',
-        "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'",
+        "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'shop'",
       ),
     );
     expect(constraints).toBeLessThan(backups.plain.manifest.objects.constraints);
@@ -451,7 +455,7 @@ describe('failing drills', () => {
         {
           command: 'drill',
           'target-database-url': target('drill_sql'),
-          'drill-sql': 'SELECT count(*) > 1000000 FROM public.rental;\nSELECT 1/0 = 1;',
+          'drill-sql': 'SELECT count(*) > 1000000 FROM shop.orders;\nSELECT 1/0 = 1;',
         },
         's3://backups/prod',
       ),
@@ -461,7 +465,7 @@ describe('failing drills', () => {
     const failed = (error as DrillError).result.checks.filter((c) => !c.passed);
     expect(failed).toEqual([
       {
-        name: 'drill-sql 1: SELECT count(*) > 1000000 FROM public.rental',
+        name: 'drill-sql 1: SELECT count(*) > 1000000 FROM shop.orders',
         expected: 'true',
         actual: 'false',
         passed: false,
@@ -527,7 +531,7 @@ test('restore-globals: a role dropped after the backup is recreated before the a
 
 test('encrypted (OpenPGP passphrase; plain gzip and globals): refused without the passphrase, green with it, a wrong one fails decrypting', async () => {
   const all: Record<string, string> = {
-    'database-url': cluster.url('pagila'),
+    'database-url': cluster.url('shop'),
     destination: fileUrl('encrypted'),
     format: 'plain',
     compression: 'gzip',
@@ -573,12 +577,12 @@ describe('check', () => {
         .toISOString()
         .replace(/\.\d{3}Z$/, 'Z')
         .replace(/:/g, '');
-      const key = `pagila/${stamp}${e.label ? `-${e.label}` : ''}.dump`;
+      const key = `shop/${stamp}${e.label ? `-${e.label}` : ''}.dump`;
       await store.put(key, Buffer.alloc(e.size, 1), 'application/octet-stream');
       // A manifest as the backup command writes it, as far as check reads it (format version, archive, fields a restore needs).
       const manifest = {
         formatVersion: 1,
-        database: 'pagila',
+        database: 'shop',
         format: 'custom',
         server: { major: 15 },
         client: { major: 15 },
@@ -603,9 +607,9 @@ describe('check', () => {
     ).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(CheckError);
     expect((stale as Error).message).toMatch(
-      /^The backups of 'pagila' failed the check: file:\/\/.*\/check: age expected ≤ 1d 2h, actual \d+d \d+h\.$/,
+      /^The backups of 'shop' failed the check: file:\/\/.*\/check: age expected ≤ 1d 2h, actual \d+d \d+h\.$/,
     );
-    expect(checkOutputs((stale as CheckError).result)['latest-key']).toBe('pagila/2020-01-08T000000Z-daily.dump');
+    expect(checkOutputs((stale as CheckError).result)['latest-key']).toBe('shop/2020-01-08T000000Z-daily.dump');
 
     await synthetic('check', [
       { time: new Date(Date.now() - 3_600_000), size: 1005, label: 'daily' },
@@ -620,7 +624,7 @@ describe('check', () => {
     );
     expect(fresh.passed).toBe(true);
     expect(Number(checkOutputs(fresh)['latest-age-seconds'])).toBeGreaterThanOrEqual(3599);
-    expect(fresh.destinations[0]?.warnings.join(' ')).toMatch(/1 newer archive\(s\) of 'pagila' have no manifest/);
+    expect(fresh.destinations[0]?.warnings.join(' ')).toMatch(/1 newer archive\(s\) of 'shop' have no manifest/);
 
     await synthetic('check', [{ time: new Date(Date.now() - 60_000), size: 10, label: 'daily' }]);
     const tiny = await runCheck(

@@ -24,7 +24,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import {
   startS3Proxy,
   startS3Server,
@@ -72,8 +72,8 @@ beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
   proxy = await startS3Proxy(s3.port);
   await s3.createBucket(BUCKET);
-  // Small: pagila's zstd archive fits one part (a single PutObject).
-  await loadPagila(cluster, 'pagila');
+  // Small: the sample shop's zstd archive (~250 kB) fits one part (a single PutObject).
+  await loadSampleDb(cluster, 'shop');
   // Large: ~20 MiB of rows dumped uncompressed, well over one 8 MiB part (a multipart upload).
   await cluster.createDatabase('bulky');
   await cluster.psql(
@@ -96,7 +96,7 @@ interface Shape {
 }
 
 const SHAPES: Shape[] = [
-  { name: 'single-part archive (PutObject)', database: 'pagila', extraInputs: {}, archiveCreatedBy: 'PutObject' },
+  { name: 'single-part archive (PutObject)', database: 'shop', extraInputs: {}, archiveCreatedBy: 'PutObject' },
   {
     name: 'multipart archive (CreateMultipartUpload)',
     database: 'bulky',

@@ -15,7 +15,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { nodeBinaries, runAction, type ActionRun } from '../support/action-runner.js';
-import { loadPagila, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Inputs, testS3Settings, type S3Server } from '../support/s3-server.js';
 import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhook-receiver.js';
 import { FakeGitHub } from '../support/fake-github.js';
@@ -39,7 +39,7 @@ const HOOK_KEY_DECODED = `${CORE.hookKey}+Q9`;
 const HOOK_KEY_ENCODED = `${CORE.hookKey}%2BQ9`;
 
 const DB_ROLE = 'masked_backup';
-const DB_NAME = 'pagila';
+const DB_NAME = 'shop';
 const BUCKET = 'mask-test';
 
 /** Form encoding (application/x-www-form-urlencoded), written out: space → '+', the rest percent-encoded. */
@@ -140,7 +140,7 @@ describe.each(nodeBinaries())('secret masking of dist/index.js on $name', ({ pat
       startS3Server(),
       startWebhookReceiver({ status: 500, text: (path) => `internal error handling ${path}` }),
     ]);
-    await loadPagila(cluster, DB_NAME);
+    await loadSampleDb(cluster, DB_NAME);
     await cluster.psql(
       'postgres',
       `CREATE ROLE ${DB_ROLE} LOGIN SUPERUSER PASSWORD '${DB_PASSWORD.replace(/'/g, "''")}'`,

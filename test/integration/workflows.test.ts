@@ -21,7 +21,7 @@ import { parse } from 'yaml';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { actionYaml, parseOutputFile, runAction } from '../support/action-runner.js';
 import { FakeGitHub } from '../support/fake-github.js';
-import { loadPagila, pgBinDir, repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, pgBinDir, repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, testS3Settings, type S3Server } from '../support/s3-server.js';
 import { condition, interpolate, evaluate, scalarText, type Context, type Value } from '../support/workflow-context.js';
 
@@ -428,7 +428,7 @@ async function runScript(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Servers: the "production" cluster (database app = Pagila), a cluster standing in for service
+// Servers: the "production" cluster (database app = the sample shop), a cluster standing in for service
 // containers, the S3 server, a fake GitHub API and a webhook receiver.
 
 let prod: Cluster;
@@ -468,7 +468,10 @@ beforeAll(async () => {
     openpgp.generateKey({ userIDs: [{ name: 'Backup drill', email: 'drill@example.com' }], format: 'armored' }),
   ]);
   keys = generated;
-  await loadPagila(prod, 'app');
+  await loadSampleDb(prod, 'app');
+  // The shop grants SELECT to role shop_reader, and roles live in the cluster, not in the archive:
+  // the drill server has the application's roles, as a real one needs them (or restore-globals).
+  await service.psql('postgres', 'CREATE ROLE shop_reader NOLOGIN');
   await s3.createBucket('my-backups');
   secrets = {
     DATABASE_URL: prod.url('app'),
@@ -662,7 +665,9 @@ describe('reusable restore-drill.yml called directly', () => {
 
   test('a failing assertion fails the drill and opens the failure issue; the next passing drill closes it', async () => {
     const issues = github.issues.length;
-    const bad = await call('SELECT count(*) = 7 FROM film');
+    const products = Number(await prod.psql('app', 'SELECT count(*) FROM shop.products'));
+    expect(products).toBeGreaterThan(7);
+    const bad = await call('SELECT count(*) = 7 FROM shop.products');
     expect(bad.result).toBe('failure');
     expect(bad.outputs['drill-passed']).toBe('false');
     expect(bad.outputs['server-major']).toBe('15');
@@ -671,7 +676,7 @@ describe('reusable restore-drill.yml called directly', () => {
     expect(issue?.state).toBe('open');
     expect(issue?.title).toMatch(/Drill check/);
 
-    const good = await call('SELECT count(*) = 1000 FROM film');
+    const good = await call(`SELECT count(*) = ${products} FROM shop.products`);
     expect(good.result).toBe('success');
     expect(good.outputs['drill-passed']).toBe('true');
     expect(good.outputs['restored-key']).toMatch(/-pre-migration\.dump/);

@@ -429,7 +429,9 @@ test('ci.yml: lint, the suite through .ci/run, and an end-to-end backup + drill 
   expect(runs('lint')).toContain('node scripts/lint-workflows.mjs');
   expect(runs('lint')).toContain('npm run check:dist');
   expect(runs('test')).toContain('bash .ci/run');
-  expect(runs('test')).toContain('../shared');
+  // The repository is self-contained: the test job fetches nothing and reads no path above the checkout.
+  expect(runs('test')).not.toContain('../');
+  expect(runs('test')).not.toMatch(/\b(git clone|curl|wget)\b/);
   const e2e = jobs['e2e'] as Dict;
   expect(Object.keys(e2e['services'] as Dict)).toEqual(['postgres']);
   const own = stepsOf(e2e).filter((s) => s['uses'] === './');
