@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runAction } from '../support/action-runner.js';
-import { repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { scanForSecrets } from '../support/secret-scan.js';
 
@@ -81,18 +81,7 @@ beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
   await s3.createBucket('cli');
   await cluster.setPassword('postgres', SENTINEL);
-  await cluster.createDatabase('shop');
-  await execFileAsync(
-    process.execPath,
-    [
-      path.join(repoRoot(), 'scripts', 'sample-db', 'load.mjs'),
-      '--scale',
-      '0.1',
-      '--url',
-      cluster.url('shop', 'postgres', SENTINEL),
-    ],
-    { env: { PATH: process.env.PATH ?? '', PG_BIN_DIR: cluster.binDir } },
-  );
+  await loadSampleDb(cluster, 'shop');
 }, T);
 
 afterAll(async () => {
