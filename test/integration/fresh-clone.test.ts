@@ -21,11 +21,18 @@
  * (.ci/run installs it into .tmp/node24, which a clone does not have).
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Manifest } from '../../src/manifest.js';
-import { manifestCounts, pgBinDir, repoRoot, restoredCounts, startCluster } from '../support/pg-cluster.js';
+import {
+  manifestCounts,
+  pgBinDir,
+  repoRoot,
+  restoredCounts,
+  startCluster,
+  type Cluster,
+} from '../support/pg-cluster.js';
 
 const T = 20 * 60_000;
 const nested = process.env.POSTGRES_BACKUP_FRESH_CLONE === '1';
@@ -77,10 +84,10 @@ function sh(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ran> {
 }
 
 /** Runs argv and rejects with its stderr when it fails. */
-function run(argv: string[], options: { cwd?: string; stdinFile?: string } = {}): Promise<string> {
+function run(argv: string[]): Promise<string> {
   const [cmd, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -89,8 +96,6 @@ function run(argv: string[], options: { cwd?: string; stdinFile?: string } = {})
     child.on('close', (code) =>
       code === 0 ? resolve(stdout) : reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`)),
     );
-    if (options.stdinFile) createReadStream(options.stdinFile).pipe(child.stdin);
-    else child.stdin.end();
   });
 }
 
@@ -105,7 +110,7 @@ maybe(
   async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'fresh-clone-'));
     const checkout = path.join(tmp, 'postgres-backup-action');
-    const cluster = await startCluster();
+    let cluster: Cluster | undefined;
     try {
       const root = repoRoot();
       // The checkout may belong to another user (CI containers): allow this one clone of it.
@@ -126,7 +131,6 @@ maybe(
       for (const command of commands) {
         const ran = await sh(command, checkout, env);
         log.push(`$ ${command}  (exit ${ran.code}, ${ran.seconds} s)`);
-        writeFileSync(path.join(tmp, `${log.length}.log`), ran.output);
         if (ran.code !== 0) {
           throw new Error(`${log.join('\n')}\n--- output (last 6000 characters) ---\n${ran.output.slice(-6000)}`);
         }
@@ -137,25 +141,17 @@ maybe(
       expect(archive).toBeDefined();
       expect(archive!.startsWith(path.join(checkout, 'demo-backups') + path.sep)).toBe(true);
       const manifest = JSON.parse(readFileSync(`${archive!}.manifest.json`, 'utf8')) as Manifest;
-      const listing = await run(['sh', '-c', `zstd -dc | "${path.join(pgBinDir(), 'pg_restore')}" --list`], {
-        stdinFile: archive!,
-      });
+      const pgRestore = path.join(pgBinDir(), 'pg_restore');
+      const listing = await run(['sh', '-c', 'zstd -dc "$1" | "$2" --list', 'sh', archive!, pgRestore]);
       expect(listing).toMatch(/TABLE DATA shop orders /);
+      cluster = await startCluster();
       await cluster.createDatabase('restored');
-      await run(
-        [
-          'sh',
-          '-c',
-          `zstd -dc | "${path.join(pgBinDir(), 'pg_restore')}" --exit-on-error --no-owner --no-privileges -h "$1" -p "$2" -U postgres -d restored`,
-          'sh',
-          cluster.socketDir,
-          String(cluster.port),
-        ],
-        { stdinFile: archive! },
-      );
+      const restore =
+        'zstd -dc "$1" | "$2" --exit-on-error --no-owner --no-privileges -h "$3" -p "$4" -U postgres -d restored';
+      await run(['sh', '-c', restore, 'sh', archive!, pgRestore, cluster.socketDir, String(cluster.port)]);
       expect(await restoredCounts(cluster, 'restored', manifest)).toEqual(manifestCounts(manifest));
     } finally {
-      await cluster.stop();
+      await cluster?.stop();
       rmSync(tmp, { recursive: true, force: true });
     }
   },
