@@ -5,7 +5,7 @@
  *   postgres | crypto | storage > pipeline > vocabulary (log, format, errors, redact, version)
  */
 const layers = [
-  ['entry', '^src/(index|main|cli)\\.ts$'],
+  ['entry', '^src/((index|main|cli|run|host)\\.ts$|cli/)'],
   ['commands', '^src/commands/'],
   ['config', '^src/config/'],
   ['report', '^src/report/'],

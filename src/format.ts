@@ -16,3 +16,11 @@ export function formatBytes(bytes: number): string {
 export function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
+
+/** `45s`, `1m 05s`, `2h 03m`: a duration in whole seconds, for a person (progress ETA). */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

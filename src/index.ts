@@ -1,2 +1,2 @@
-import { run } from './main.js';
-await run();
+import { runAction } from './main.js';
+await runAction();

@@ -5,4 +5,17 @@ export interface Log {
   info(message: string): void;
   warning(message: string): void;
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Where progress lines of long transfers go, when not to `info` every 15 s: a terminal redraws
+   * one line every second.
+   */
+  progress?: ProgressSink;
+}
+
+/** A live progress line: `update` replaces the previous line, `done` ends it. */
+export interface ProgressSink {
+  /** Milliseconds between two updates. */
+  intervalMs: number;
+  update(line: string): void;
+  done(): void;
 }

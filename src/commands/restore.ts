@@ -11,6 +11,7 @@ import type { RestoreDeps } from '../restore/deps.js';
 import type { RestoreConfig } from '../config/types.js';
 import {
   confirmMessage,
+  overwriteConfirmed,
   dropDatabase,
   inheritedIndexConstraints,
   quoteIdent,
@@ -55,7 +56,8 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     });
     if (!created) {
       const tables = await userTableCount(deps, target);
-      if (tables > 0 && options.confirm !== target.database)
+      const question = `The database '${target.database}' on ${target.host}:${target.port} has ${tables} user table(s). Restore into it${options.clean ? " (dropping the archive's objects first)" : ''}?`;
+      if (tables > 0 && !(await overwriteConfirmed(deps, target, options.confirm, question)))
         throw new ConfigError('confirm', confirmMessage(target, tables, 'restore'));
       if (tables > 0 && options.clean) {
         const inherited = await inheritedIndexConstraints(deps, target);

@@ -3,7 +3,8 @@
  * every {@link PROGRESS_INTERVAL_MS}, so a slow or stalled transfer is visible in the log while it
  * happens. The formatters are pure; {@link startProgress} is the timer.
  */
-import { formatBytes } from '../format.js';
+import { formatBytes, formatDuration } from '../format.js';
+import type { Log } from '../log.js';
 
 /** Milliseconds between two progress lines. */
 export const PROGRESS_INTERVAL_MS = 15_000;
@@ -60,9 +61,17 @@ export function downloadProgressLine(
   now: ProgressSample,
   total?: number,
 ): string {
-  const of =
-    total !== undefined && total > 0 ? ` of ${formatBytes(total)} (${Math.floor((now.bytes / total) * 100)}%)` : '';
-  return `Downloading ${what}: ${formatBytes(now.bytes)}${of}, ${formatRate(now.bytes - previous.bytes, now.at - previous.at)} (${formatRate(now.bytes - start.bytes, now.at - start.at)} overall)`;
+  const known = total !== undefined && total > 0;
+  const of = known ? ` of ${formatBytes(total)} (${Math.floor((now.bytes / total) * 100)}%)` : '';
+  const rates = `${formatRate(now.bytes - previous.bytes, now.at - previous.at)} (${formatRate(now.bytes - start.bytes, now.at - start.at)} overall)`;
+  const eta = known ? etaText(total - now.bytes, now.bytes - start.bytes, now.at - start.at) : '';
+  return `Downloading ${what}: ${formatBytes(now.bytes)}${of}, ${rates}${eta}`;
+}
+
+/** `, ETA 1m 05s` at the overall rate; '' before any byte has arrived or once all have. */
+function etaText(left: number, done: number, ms: number): string {
+  if (left <= 0 || done <= 0 || ms <= 0) return '';
+  return `, ETA ${formatDuration(Math.ceil((left / done) * (ms / 1000)))}`;
 }
 
 /** A running progress reporter; {@link stop} ends it (idempotent). */
@@ -75,20 +84,27 @@ export interface Progress {
  * `line(start, previous, now)`. The timer is unref'd: it never keeps the process alive.
  */
 export function startProgress(
-  log: { info(message: string): void },
+  log: Pick<Log, 'info' | 'progress'>,
   bytes: () => number,
   line: (start: ProgressSample, previous: ProgressSample, now: ProgressSample) => string,
   intervalMs: number = PROGRESS_INTERVAL_MS,
 ): Progress {
   const start: ProgressSample = { bytes: bytes(), at: Date.now() };
   let previous = start;
+  const sink = log.progress;
   const timer = setInterval(() => {
     const now: ProgressSample = { bytes: bytes(), at: Date.now() };
-    log.info(line(start, previous, now));
+    if (sink) sink.update(line(start, previous, now));
+    else log.info(line(start, previous, now));
     previous = now;
-  }, intervalMs);
+  }, sink?.intervalMs ?? intervalMs);
   timer.unref();
+  let stopped = false;
   return {
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearInterval(timer);
+      if (!stopped) sink?.done();
+      stopped = true;
+    },
   };
 }

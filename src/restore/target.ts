@@ -23,6 +23,25 @@ export interface TargetDb {
 export interface TargetAccess {
   /** SQL access to the target server (default: {@link openTarget}). */
   connectTarget?: (connection: Connection) => Promise<TargetDb>;
+  /**
+   * Asks a person whether to use a target that already has user tables, when `confirm` does not
+   * name it (the CLI on a TTY); absent, `confirm` alone decides.
+   */
+  confirmOverwrite?: (question: string) => Promise<boolean>;
+}
+
+/**
+ * True when `target` (with `tables` user tables) may be used: `confirm` names it, or a person said
+ * yes to `question`. Pure apart from the question.
+ */
+export async function overwriteConfirmed(
+  deps: TargetAccess,
+  target: Connection,
+  confirm: string | undefined,
+  question: string,
+): Promise<boolean> {
+  if (confirm === target.database) return true;
+  return (await deps.confirmOverwrite?.(question)) ?? false;
 }
 
 /** True when a ConnectionError was caused by a missing database (SQLSTATE 3D000). */
@@ -177,7 +196,9 @@ export async function prepareScratch(
         log.info(`Using the existing, empty database '${target.database}'.`);
         return;
       }
-      if (confirm !== target.database) throw new ConfigError('confirm', confirmMessage(target, tables, 'drill'));
+      const question = `The scratch database '${target.database}' on ${target.host}:${target.port} has ${tables} user table(s). Drop and recreate it for the drill?`;
+      if (!(await overwriteConfirmed(deps, target, confirm, question)))
+        throw new ConfigError('confirm', confirmMessage(target, tables, 'drill'));
       await db.query(dropDatabaseSql(target.database, versionNum));
       log.info(`Dropped '${target.database}' (${tables} user tables; confirmed).`);
     }

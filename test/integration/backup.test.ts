@@ -17,7 +17,7 @@ import type { BackupConfig } from '../../src/config/types.js';
 import { asBackup } from '../support/config.js';
 import { DumpError, EncryptError, UploadError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
-import { realDeps } from '../../src/main.js';
+import { realDeps } from '../../src/run.js';
 import { detectGpg, type GpgTool } from '../../src/crypto/gpg.js';
 import { rejectionOf } from '../support/rejection.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';

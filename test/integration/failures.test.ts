@@ -12,7 +12,7 @@ import type { Log } from '../../src/log.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { asBackup } from '../support/config.js';
 import { DumpError, UploadError } from '../../src/errors.js';
-import { realDeps } from '../../src/main.js';
+import { realDeps } from '../../src/run.js';
 import { runAction } from '../support/action-runner.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
 import { startS3Server, type S3Server, testS3Inputs } from '../support/s3-server.js';

@@ -28,7 +28,7 @@ import type { BackupConfig, CheckConfig, DrillConfig, RestoreConfig } from '../.
 import { asBackup } from '../support/config.js';
 import { ConfigError, VerifyError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
-import { realDeps, restoreDeps } from '../../src/main.js';
+import { realDeps, restoreDeps } from '../../src/run.js';
 import { parseRestoreInputs } from '../../src/config/restore.js';
 import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';

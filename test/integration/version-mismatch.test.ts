@@ -8,7 +8,7 @@ import type { Log } from '../../src/log.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { asBackup } from '../support/config.js';
 import { ClientInstallError, DumpError } from '../../src/errors.js';
-import { realDeps } from '../../src/main.js';
+import { realDeps } from '../../src/run.js';
 import { ChildExitError } from '../../src/pipeline/process.js';
 import { classifyPgError } from '../../src/postgres/classify.js';
 import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
