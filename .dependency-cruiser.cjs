@@ -1,7 +1,7 @@
 /**
  * dependency-cruiser: the house's import rules (docs/architecture.md). Every import points down the
  * data path; imports inside one folder are free. Layers, top to bottom:
- *   entry (index, main, cli) > commands > config > report > backup | restore | retention > manifest >
+ *   entry (index, main, run, host, cli) > commands > config > report > backup | restore | retention > manifest >
  *   postgres | crypto | storage > pipeline > vocabulary (log, format, errors, redact, version)
  */
 const layers = [

@@ -51,9 +51,9 @@ export async function runCli(argv: readonly string[], proc: CliProcess): Promise
   const read = interactive ? await withPassphrasePrompt(line, inputs.read) : inputs.read;
   await run(read, term.host);
   const failure = term.failure();
-  if (Object.keys(term.outputs).length > 0 || !failure) {
-    proc.stdout.write(line.json ? jsonDocument(term.outputs) : humanResult(line.command, term.outputs));
-  }
+  // --json always prints one document (`{}` when a run failed before any output), for scripts.
+  if (line.json) proc.stdout.write(jsonDocument(term.outputs));
+  else if (Object.keys(term.outputs).length > 0 || !failure) proc.stdout.write(humanResult(line.command, term.outputs));
   if (!failure) return EXIT.ok;
   const message = asFlags(failure.message, inputs);
   proc.stderr.write(`${color ? '\x1b[31merror:\x1b[0m' : 'error:'} ${message} [${failure.phase}]\n`);
@@ -63,7 +63,8 @@ export async function runCli(argv: readonly string[], proc: CliProcess): Promise
 /**
  * The action's input names in an error, as the CLI's flags: `Input 'port': …` becomes `--port: …`
  * (or `PGPORT (--port): …` when the value came from the environment), and `set confirm: shop`,
- * `clean: true` become `--confirm shop`, `--clean`. Only names action.yml declares are changed.
+ * `clean: true` become `--confirm shop`, `--clean`, and hyphenated input names alone (`'target-password'`,
+ * `target-database-url`) become flags. Only names action.yml declares are changed.
  */
 export function asFlags(message: string, inputs: Pick<CliInputs, 'sources'>): string {
   return message
@@ -75,7 +76,14 @@ export function asFlags(message: string, inputs: Pick<CliInputs, 'sources'>): st
     .replace(/(?<![\w'-])([a-z][a-z0-9-]*): ([^\s,;)]*[^\s,;).])/g, (whole, name: string, value: string) => {
       if (!(name in INPUT_DEFAULTS) || name === 'command') return whole;
       return value === 'true' ? `--${name}` : `--${name} ${value}`;
-    });
+    })
+    .replace(
+      /'([a-z][a-z0-9]*-[a-z0-9-]+)'|(?<![\w-])((?:target|s3|keep|decryption|encryption)-[a-z0-9-]+)\b(?! \()/g,
+      (whole, quoted?: string, bare?: string) => {
+        const name = quoted ?? bare ?? '';
+        return name in INPUT_DEFAULTS ? `--${name}` : whole;
+      },
+    );
 }
 
 /**

@@ -148,11 +148,14 @@ function addInputOptions(sub: Program, spec: InputSpec): void {
   const fallback = spec.default.includes('${{') ? '' : spec.default;
   const description = `${oneLine(spec.description)}${fallback === '' ? '' : ` (default: ${fallback})`}`;
   const option = new Option(boolean ? `--${spec.name} [true|false]` : `--${spec.name} <value>`, description);
+  // An input named no-… (no-owner) is a flag of its own, not commander's negation of `owner`.
+  if (spec.name.startsWith('no-')) option.negate = false;
   if (boolean) option.argParser(parseBooleanFlag(spec.name));
   else if (isList(spec))
     option.argParser((value: string, previous?: string) => (previous ? `${previous}\n${value}` : value));
   sub.addOption(option);
-  if (boolean) sub.addOption(new Option(`--no-${spec.name}`, `set ${spec.name} to false`).hideHelp());
+  if (boolean && !spec.name.startsWith('no-'))
+    sub.addOption(new Option(`--no-${spec.name}`, `set ${spec.name} to false`).hideHelp());
   if (SECRET_INPUTS.includes(spec.name) || FILE_INPUTS.includes(spec.name))
     sub.addOption(new Option(`--${spec.name}-file <path>`, `read ${spec.name} from a file`));
   if (SECRET_INPUTS.includes(spec.name))

@@ -105,6 +105,25 @@ describe('parseCommandLine', () => {
     });
   });
 
+  test('every flag of every command reaches its input under the same name', () => {
+    for (const command of COMMANDS) {
+      for (const [name, fallback] of Object.entries(INPUT_DEFAULTS)) {
+        if (name === 'command' || !(INPUT_COMMANDS[name]?.includes(command) ?? true)) continue;
+        const boolean = fallback === 'true' || fallback === 'false';
+        const argv = boolean ? [command, `--${name}`] : [command, `--${name}`, 'v1'];
+        expect([command, name, parse(argv).line?.flags]).toEqual([command, name, { [name]: boolean ? 'true' : 'v1' }]);
+      }
+    }
+  });
+
+  test('inputs named no-… are flags of their own: --no-owner sets no-owner, not a negated owner', () => {
+    expect(parse(['restore', '--no-owner', '--no-privileges', 'false']).line?.flags).toEqual({
+      'no-owner': 'true',
+      'no-privileges': 'false',
+    });
+    expect(parse(['restore']).line?.flags).toEqual({});
+  });
+
   test('one input from two sources, or two flags reading stdin, is refused', () => {
     expect(parse(['backup', '--password', 'x', '--password-stdin']).error).toBeInstanceOf(UsageError);
     expect(parse(['restore', '--password-stdin', '--target-password-stdin']).error).toBeInstanceOf(UsageError);
@@ -196,6 +215,10 @@ describe('asFlags', () => {
     [
       'set confirm: shop2 (with clean: true to drop), or use create-database: true.',
       'set --confirm shop2 (with --clean to drop), or use --create-database.',
+    ],
+    [
+      "Input 'target-database-url': it is set together with 'target-password'; use either target-database-url or the separate target-* inputs.",
+      '--target-database-url: it is set together with --target-password; use either --target-database-url or the separate target-* inputs.',
     ],
     ['pg_dump: error: connection failed: FATAL', 'pg_dump: error: connection failed: FATAL'],
     ["Input 'no-such': x", "Input 'no-such': x"],
