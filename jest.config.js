@@ -12,13 +12,19 @@ const common = {
   },
 };
 
+// TEST_INTEGRATION_ONLY=a,b narrows the integration project to test/integration/{a,b}.test.ts: the
+// nested `npm test` of test/integration/fresh-clone.test.ts runs a small named subset that way.
+const only = (process.env.TEST_INTEGRATION_ONLY ?? '').split(',').filter(Boolean);
+
 export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      testMatch: only.length
+        ? only.map((name) => `<rootDir>/test/integration/${name}.test.ts`)
+        : ['<rootDir>/test/integration/**/*.test.ts'],
     },
   ],
 };
