@@ -7,10 +7,10 @@
 //   a hand-made stream (pg_dump | zstd -3 | an SDK upload from stdin: no hash, counts or manifest),
 //   this action (dist/index.js, run as a runner runs it) to S3 and to file://, directory format
 //   with 2 jobs, and exact vs estimated row counts; and the fixed cost: the same on the sample shop
-//   database (scripts/sample-db at scale 0.5, ~21 MB).
+//   database (scripts/sample-db at scale 1, ~23 MB).
 // The large database is built by the bench's own pgbench-like generator (pgbench tables plus
 // documents with TOASTed text, jsonb and random bytea), or with --sample-db by scripts/sample-db at
-// scale 50 per GB (the shop: orders, line items, payments, monthly event partitions, large objects).
+// scale 78 per GB (the shop: orders, line items, payments, monthly event partitions, large objects).
 // It samples the peak RSS of the action's Node process and of its children, and the temporary
 // disk used, counts the CPU seconds of the whole machine and of the S3 server, and writes
 // docs/benchmarks.md.
@@ -47,10 +47,10 @@ const REPS = Number(arg('reps', '3'));
 const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
 /** --sample-db: build the large database with scripts/sample-db instead of the pgbench-like generator. */
 const SAMPLE_DB = args.includes('--sample-db');
-/** scripts/sample-db's scale for the large database: ~21.5 MB per unit, so 50 per GB (1016 MB at 50). */
-const SAMPLE_DB_SCALE = String(Math.max(0.01, Math.round(SCALE_GB * 50 * 100) / 100));
-/** The small database of the fixed-cost rows: the project's sample shop at this scale (~21 MB). */
-const SMALL_SCALE = '0.5';
+/** scripts/sample-db's scale for the large database: ~12.7 MB per unit above ~10 MB, so 78 per GB. */
+const SAMPLE_DB_SCALE = String(Math.max(0.01, Math.round(SCALE_GB * 78 * 100) / 100));
+/** The small database of the fixed-cost rows: the project's sample shop at this scale (~23 MB). */
+const SMALL_SCALE = '1';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const BIN =
   process.env.PG_BIN_DIR ??
@@ -504,7 +504,7 @@ scale ${SAMPLE_DB_SCALE} (\`--sample-db\`): customers, products, orders and line
 month, jsonb, bytea and large objects. Without \`--sample-db\` the bench builds its own pgbench tables and documents.`
     : `Database: ${(dbBytes / 1e9).toFixed(2)} GB (\`pg_database_size\`): pgbench tables at scale ${pgbenchScale} plus
 ${docs} documents with TOASTed text, jsonb and ~10 % incompressible bytea. With \`--sample-db\` the bench builds it
-from the project's sample shop instead (\`scripts/sample-db\` at scale 50 per GB: orders, payments, monthly event
+from the project's sample shop instead (\`scripts/sample-db\` at scale 78 per GB: orders, payments, monthly event
 partitions, large objects).`
 }
 

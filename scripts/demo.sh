@@ -4,7 +4,7 @@
 #   1. installs what is missing (scripts/install-deps.sh: PostgreSQL, zstd, ...; npm ci);
 #   2. starts a throwaway PostgreSQL cluster from the machine's server binaries
 #      (/usr/lib/postgresql/<N>/bin, or PG_BIN_DIR) on a free port on 127.0.0.1;
-#   3. loads the sample database (scale 1, ~30 MB) into database `shop`;
+#   3. loads the sample database (scale 1, ~20 MB) into database `shop`;
 #   4. backs it up into ./demo-backups (or DEMO_DESTINATION), lists the backups, and runs a restore
 #      drill into a scratch database `shop_drill` on the same server;
 #   5. prints where the archive and its manifest are, and removes the cluster.

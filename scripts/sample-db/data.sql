@@ -1,8 +1,9 @@
 -- The sample database's rows, generated from generate_series and the psql variable `scale`
 -- (psql -v scale=N). Deterministic: no random(), every value is a function of the row number and of
 -- fixed base timestamps in 2024, and ids are explicit, so two loads hold identical content.
--- Row counts per unit of scale: customers 3,000; products 500; orders 12,000; order_items 36,000;
--- payments 9,600; events 36,000 (over 12 monthly partitions); large objects 50 (8 kB each).
+-- Row counts per unit of scale (scale 1 is a ~20 MB database): customers 1,800; products 300;
+-- orders 7,200; order_items 21,600; payments 5,760; events 21,600 (over 12 monthly partitions);
+-- large objects 30 (8 kB each).
 
 SET TimeZone = 'UTC';
 
@@ -25,7 +26,7 @@ INSERT INTO shop.customers (id, email, full_name, country, preferences, created_
          ),
          timestamptz '2023-01-01 00:00:00+00' + (g % 365) * interval '1 day' + (g * 37 % 86400) * interval '1 second',
          timestamptz '2024-01-01 00:00:00+00' + (g * 53 % 86400) * interval '1 second'
-    FROM generate_series(1, (3000 * :scale)::int) g;
+    FROM generate_series(1, (1800 * :scale)::int) g;
 
 INSERT INTO shop.products (id, sku, name, category_id, price_cents, attributes, thumbnail, manual_oid, created_at)
   SELECT g,
@@ -41,7 +42,7 @@ INSERT INTO shop.products (id, sku, name, category_id, price_cents, attributes, 
          decode(repeat(md5('thumb' || g) || md5('nail' || g), 8), 'hex'),
          CASE WHEN g % 10 = 0 THEN 1000000 + g END,
          timestamptz '2023-06-01 00:00:00+00' + (g % 200) * interval '1 day'
-    FROM generate_series(1, (500 * :scale)::int) g;
+    FROM generate_series(1, (300 * :scale)::int) g;
 
 -- Large objects with fixed OIDs (per database, so each load gets the same ones).
 SELECT count(lo_from_bytea(manual_oid, manual))
@@ -52,7 +53,7 @@ SELECT count(lo_from_bytea(manual_oid, manual))
 
 INSERT INTO shop.orders (id, customer_id, status, shipping_address, note, placed_at, updated_at)
   SELECT g,
-         1 + (g::bigint * 7919) % (3000 * :scale)::int,
+         1 + (g::bigint * 7919) % (1800 * :scale)::int,
          (ARRAY['pending', 'paid', 'shipped', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered',
                 'cancelled', 'refunded'])[1 + g % 10]::shop.order_status,
          jsonb_build_object(
@@ -63,13 +64,13 @@ INSERT INTO shop.orders (id, customer_id, status, shipping_address, note, placed
          CASE WHEN g % 7 = 0 THEN 'Please leave at the door ' || substr(md5('note' || g), 1, 16) END,
          timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 104729) % 31536000) * interval '1 second',
          timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 104729) % 31536000 + 3600) * interval '1 second'
-    FROM generate_series(1, (12000 * :scale)::int) g;
+    FROM generate_series(1, (7200 * :scale)::int) g;
 
 INSERT INTO shop.order_items (order_id, line_no, product_id, quantity, unit_price_cents)
   SELECT o, l, p, 1 + (o + l) % 4, 199 + (p * 7919) % 49800
-    FROM generate_series(1, (12000 * :scale)::int) o,
+    FROM generate_series(1, (7200 * :scale)::int) o,
          LATERAL generate_series(1, 1 + o % 5) l,
-         LATERAL (SELECT 1 + (o * 31 + l * 17) % (500 * :scale)::int AS p) pick;
+         LATERAL (SELECT 1 + (o * 31 + l * 17) % (300 * :scale)::int AS p) pick;
 
 INSERT INTO shop.payments (id, order_id, invoice_no, method, amount_cents, provider_ref, paid_at) OVERRIDING SYSTEM VALUE
   SELECT row_number() OVER (ORDER BY o.id), o.id,
@@ -85,16 +86,16 @@ INSERT INTO shop.payments (id, order_id, invoice_no, method, amount_cents, provi
 INSERT INTO shop.events (id, occurred_at, customer_id, kind, payload)
   SELECT g,
          timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 7907) % 31536000) * interval '1 second',
-         CASE WHEN g % 9 <> 0 THEN 1 + (g * 31) % (3000 * :scale)::int END,
+         CASE WHEN g % 9 <> 0 THEN 1 + (g * 31) % (1800 * :scale)::int END,
          (ARRAY['page_view', 'page_view', 'page_view', 'search', 'add_to_cart', 'checkout', 'login'])[1 + g % 7],
          jsonb_build_object(
            'session', md5('session' || g / 20),
-           'path', '/products/' || (1 + g % (500 * :scale)::int),
+           'path', '/products/' || (1 + g % (300 * :scale)::int),
            'referrer', (ARRAY['google', 'newsletter', 'direct', 'partner'])[1 + g % 4],
            'user_agent', 'Mozilla/5.0 (sample ' || g % 50 || ')',
            'duration_ms', (g * 37) % 5000
          )
-    FROM generate_series(1, (36000 * :scale)::int) g;
+    FROM generate_series(1, (21600 * :scale)::int) g;
 
 -- Sequences and identities continue after the explicit ids.
 SELECT setval(pg_get_serial_sequence('shop.customers', 'id'), (SELECT max(id) FROM shop.customers));

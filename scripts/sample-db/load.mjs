@@ -9,12 +9,12 @@
  * missing, since roles are cluster-wide. --url defaults to $DATABASE_URL; without either, psql's own
  * PG* variables apply. The content is deterministic: two loads at the same scale are identical.
  *
- * Rows grow linearly with --scale (a number >= 0.01, default 1), and so does the
- * size above an empty database's ~7.7 MB: ~21.5 MB per unit. Measured on PostgreSQL 15 (fsync off),
- * pg_database_size right after the load, on 2 cores shared with another test run:
- *   --scale 1    31,490,563 bytes (30 MB)     load 1.8 s
- *   --scale 10   222,732,803 bytes (212 MB)   load 13.9 s
- *   --scale 50   1,064,837,635 bytes (1016 MB, the bench's ~1 GB)   load 79 s
+ * Rows grow linearly with --scale (a number >= 0.01, default 1: a ~20 MB database), and so does the
+ * size above an empty database's ~10 MB: ~12.7 MB per unit. Measured on PostgreSQL 15 (fsync off),
+ * pg_database_size right after the load, on 2 cores:
+ *   --scale 1    22,766,083 bytes (22.8 MB)   load 1.4 s
+ *   --scale 5    73,728,515 bytes (73.7 MB)   load 5.0 s
+ *   --scale 78   999,735,811 bytes (1.0 GB, the bench's `--sample-db`)   load 62 s
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';

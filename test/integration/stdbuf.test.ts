@@ -26,9 +26,9 @@ let countFile: string;
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'stdbuf-'));
   cluster = await startCluster();
-  // Scale 0.3: a ~3.6 MB uncompressed dump, above the 2 MiB the effect is measured on. Without its
+  // Scale 0.5: a ~3.6 MB uncompressed dump, above the 2 MiB the effect is measured on. Without its
   // large objects: a plain dump writes each lowrite() call (16 kB of hex) in one piece, not in 4 KiB ones.
-  await loadSampleDb(cluster, 'shop', 0.3);
+  await loadSampleDb(cluster, 'shop', 0.5);
   await cluster.psql('shop', 'SELECT count(lo_unlink(oid)) FROM pg_largeobject_metadata');
   countingBinDir = path.join(work, 'counting-bin');
   countFile = path.join(work, 'writes');

@@ -238,8 +238,11 @@ export function repoRoot(): string {
   return dir;
 }
 
-/** The default scale of {@link loadSampleDb}: 50 products, 300 customers, 1,200 orders, 5 large objects. */
-export const SAMPLE_DB_SCALE = 0.1;
+/**
+ * The default scale of {@link loadSampleDb}: 50 products, 300 customers, 1,200 orders, 5 large objects
+ * (a sixth of the ~20 MB scale 1).
+ */
+export const SAMPLE_DB_SCALE = 1 / 6;
 
 /** conninfo quoting: a value in single quotes, with `\` and `'` escaped. */
 function conninfoValue(value: string): string {
