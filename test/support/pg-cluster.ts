@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chownSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,8 +33,20 @@ export interface Cluster {
   url(db: string, user?: string, password?: string): string;
 }
 
+/**
+ * The PostgreSQL binaries the tests run: $PG_BIN_DIR, else the newest major under /usr/lib/postgresql
+ * that has a server (Debian 12 ships 15, Ubuntu 22.04 14, Ubuntu 24.04 16; a client-only major that a
+ * test installed has no `postgres`).
+ */
 export function pgBinDir(): string {
-  return process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+  if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)) : [];
+  const servers = majors
+    .sort((a, b) => Number(b) - Number(a))
+    .map((major) => path.join(root, major, 'bin'))
+    .filter((dir) => existsSync(path.join(dir, 'postgres')));
+  return servers[0] ?? path.join(root, '15', 'bin');
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
