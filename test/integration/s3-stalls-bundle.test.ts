@@ -189,7 +189,7 @@ describe('slow transfers log progress; a stalled download fails bounded', () => 
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(
       new RegExp(
-        `^Downloading ${manifest.archive.key.replace(/\./g, '\\.')}: [\\d.]+ MB of [\\d.]+ MB \\(\\d+%\\), [\\d.]+ MB/s \\([\\d.]+ MB/s overall\\)$`,
+        `^Downloading ${manifest.archive.key.replace(/\./g, '\\.')}: [\\d.]+ MB of [\\d.]+ MB \\(\\d+%\\), [\\d.]+ MB/s \\([\\d.]+ MB/s overall\\)(, ETA (\\d+s|\\d+m \\d\\ds|\\d+h \\d\\dm))?$`,
         'm',
       ),
     );
