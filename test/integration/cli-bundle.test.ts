@@ -106,6 +106,16 @@ async function counts(db: string): Promise<string> {
 describe('backup → list → restore → drill through dist/cli.js', () => {
   const destination = 's3://cli/laptop';
   let backupKey: string;
+  /** The shop's backups on the store, restored into `db` on the test cluster. */
+  const shopInto = (db: string): string[] => [
+    '--database',
+    'shop',
+    '--destination',
+    destination,
+    ...S3_FLAGS,
+    '--target-database-url',
+    cluster.url(db, 'postgres', SENTINEL),
+  ];
 
   test(
     'backup: PG* and --password-stdin name the source, AWS_* the store; --json holds the action outputs of a backup',
@@ -176,16 +186,7 @@ describe('backup → list → restore → drill through dist/cli.js', () => {
   test(
     'restore into a new database; into one that has tables: refused without --yes (exit 2, naming --confirm), done with --yes',
     async () => {
-      const args = (db: string): string[] => [
-        '--database',
-        'shop',
-        '--destination',
-        destination,
-        ...S3_FLAGS,
-        '--target-database-url',
-        cluster.url(db, 'postgres', SENTINEL),
-      ];
-      const first = await cli(['restore', ...args('restored'), '--create-database'], { env: AWS_ENV() });
+      const first = await cli(['restore', ...shopInto('restored'), '--create-database'], { env: AWS_ENV() });
       expect([first.code, first.stdout]).toEqual([
         0,
         expect.stringMatching(new RegExp(`^restored-key\\s+${backupKey}$`, 'm')),
@@ -195,14 +196,14 @@ describe('backup → list → restore → drill through dist/cli.js', () => {
       // A database that already holds a table of its own (not the archive's).
       await cluster.createDatabase('occupied');
       await cluster.psql('occupied', 'CREATE TABLE public.notes (id int); INSERT INTO public.notes VALUES (1)');
-      const refused = await cli(['restore', ...args('occupied')], { env: AWS_ENV() });
+      const refused = await cli(['restore', ...shopInto('occupied')], { env: AWS_ENV() });
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(
         /error: --confirm: the target database 'occupied' .* set --confirm occupied \(with --clean/,
       );
       expect(await cluster.psql('occupied', "SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'")).toBe('0');
 
-      const confirmed = await cli(['restore', ...args('occupied'), '--yes'], { env: AWS_ENV() });
+      const confirmed = await cli(['restore', ...shopInto('occupied'), '--yes'], { env: AWS_ENV() });
       expect(confirmed.code).toBe(0);
       expect(await counts('occupied')).toBe(await counts('shop'));
       expect(await cluster.psql('occupied', 'SELECT count(*) FROM public.notes')).toBe('1');
@@ -213,19 +214,7 @@ describe('backup → list → restore → drill through dist/cli.js', () => {
   test(
     'drill: the latest backup restores into a scratch database and passes',
     async () => {
-      const run = await cli(
-        [
-          'drill',
-          '--database',
-          'shop',
-          '--destination',
-          destination,
-          ...S3_FLAGS,
-          '--target-database-url',
-          cluster.url('drill', 'postgres', SENTINEL),
-        ],
-        { env: AWS_ENV() },
-      );
+      const run = await cli(['drill', ...shopInto('drill')], { env: AWS_ENV() });
       expect([run.code, run.stdout]).toEqual([0, expect.stringMatching(/^drill-passed\s+true$/m)]);
       expect(run.stderr).toMatch(/Drill passed: \d+ checks/);
     },

@@ -33,6 +33,7 @@ import {
   pgBinDir,
   repoRoot,
   restoredCounts,
+  run,
   startCluster,
   type Cluster,
 } from '../support/pg-cluster.js';
@@ -83,22 +84,6 @@ function sh(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ran> {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output, seconds: (Date.now() - started) / 1000 }));
-  });
-}
-
-/** Runs argv and rejects with its stderr when it fails. */
-function run(argv: string[]): Promise<string> {
-  const [cmd, ...args] = argv;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`)),
-    );
   });
 }
 

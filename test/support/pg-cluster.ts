@@ -67,7 +67,8 @@ function asPostgres(cmd: string, args: string[]): string[] {
   return process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];
 }
 
-async function run(argv: string[], input?: string): Promise<string> {
+/** Runs argv (with `input` on stdin when given) and resolves to its stdout; rejects with its stderr when it fails. */
+export async function run(argv: string[], input?: string): Promise<string> {
   const [cmd, ...args] = argv;
   if (input === undefined) {
     const { stdout } = await execFileAsync(cmd!, args, { maxBuffer: 64 * 1024 * 1024 });
