@@ -55,14 +55,21 @@ export function compareDatabaseProperties(
   const skipped = options.skipped ?? [];
   const missing = new Set(options.missingRoles ?? []);
   const checks: Check[] = [];
-  const add = (name: string, expected: string | number, actual: string | number, note?: string): void => {
+  // A note makes a difference pass (it is explained), unless `strict`: then it only explains what was compared.
+  const add = (
+    name: string,
+    expected: string | number,
+    actual: string | number,
+    note?: string,
+    strict = false,
+  ): void => {
     const equal = expected === actual;
     const why = !equal && !created ? 'the database existed before the run, which does not set its properties' : note;
     checks.push({
       name: `database ${name}`,
       expected,
       actual,
-      passed: equal || !created || note !== undefined,
+      passed: equal || !created || (note !== undefined && !strict),
       ...(why && !equal ? { note: why } : {}),
     });
   };
@@ -92,6 +99,7 @@ export function compareDatabaseProperties(
     acl(expectedAcl),
     acl(restored.acl?.map(aclKey) ?? null),
     all ?? (droppedAcl ? 'grants to roles missing on the target were left out' : undefined),
+    all === undefined,
   );
   if (options.roleSettings) {
     const perRole = (p: DatabaseProperties): string =>
