@@ -175,3 +175,31 @@ test('a locale the target lacks fails before anything is created, unless databas
     writeFileSync(manifestPath, original);
   }
 }, 180_000);
+
+function drill(database: string): Promise<ActionRun> {
+  return runAction({
+    inputs: {
+      command: 'drill',
+      database: 'faithful',
+      destination: `file://${folder}`,
+      'target-database-url': cluster.url(database),
+      'restore-globals': 'true',
+      'issue-on-failure': 'false',
+    },
+  });
+}
+
+test('drill: the scratch database is created with the properties, and their checks pass', async () => {
+  const result = await drill('faithful_drill');
+  expect(result.stdout).toMatch(/PASS database locale: expected de, actual de/);
+  expect(result.stdout).toMatch(/PASS database ACL/);
+  expect(result.stdout).toMatch(/PASS database per-role settings/);
+  expect(result.stdout).not.toMatch(/FAIL database /);
+}, 180_000);
+
+test('drill into an existing empty database with other properties: differences are notes, not failures', async () => {
+  await cluster.psql('postgres', 'CREATE DATABASE faithful_existing');
+  const result = await drill('faithful_existing');
+  expect(result.stdout).toMatch(/PASS database locale: expected de, actual none \(the database existed before the run/);
+  expect(result.stdout).not.toMatch(/FAIL database /);
+}, 180_000);
