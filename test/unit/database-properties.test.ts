@@ -1,7 +1,13 @@
 import type { DatabaseProperties } from '../../src/postgres/database-properties.js';
 import { withoutSecret } from '../../src/postgres/database-properties.js';
 import { compareDatabaseProperties } from '../../src/restore/database-properties-check.js';
-import { propertyProblems, type TargetCapabilities } from '../../src/restore/database-properties.js';
+import { ConfigError } from '../../src/errors.js';
+import type { Log } from '../../src/log.js';
+import {
+  createDatabaseWithProperties,
+  propertyProblems,
+  type TargetCapabilities,
+} from '../../src/restore/database-properties.js';
 import {
   createDatabaseSql,
   parseAclItem,
@@ -150,5 +156,61 @@ describe('compareDatabaseProperties', () => {
     );
     expect(removed).toEqual(['app.dsn']);
     expect(JSON.stringify(properties)).not.toContain('hunter22');
+  });
+});
+
+describe('createDatabaseWithProperties', () => {
+  /** A maintenance connection that answers the capability queries from `c` and records the rest. */
+  function fakeDb(c: TargetCapabilities) {
+    const sql: string[] = [];
+    return {
+      sql,
+      query<T>(text: string): Promise<{ rows: T[] }> {
+        sql.push(text);
+        return Promise.resolve(answer<T>(text));
+      },
+    };
+    function answer<T>(text: string): { rows: T[] } {
+      if (text.includes('pg_char_to_encoding'))
+        return { rows: [{ num: String(c.versionNum), enc: c.encodingKnown ? 6 : -1 }] as T[] };
+      if (text.includes('pg_collation'))
+        return {
+          rows: [
+            ...[...c.icuLocales].map((name) => ({ provider: 'i', name })),
+            ...[...c.libcLocales].map((name) => ({ provider: 'c', name })),
+          ] as T[],
+        };
+      return { rows: [] };
+    }
+  }
+  const log = () => {
+    const lines: string[] = [];
+    return { lines, info: (m: string) => lines.push(`info ${m}`), warning: (m: string) => lines.push(`warning ${m}`) };
+  };
+
+  test('an older manifest: a bare database, with an info line', async () => {
+    const db = fakeDb(caps);
+    const l = log();
+    await createDatabaseWithProperties(db, 'x', undefined, 'exact', l as unknown as Log);
+    expect(db.sql).toEqual(['CREATE DATABASE "x" TEMPLATE template0']);
+    expect(l.lines.join('\n')).toMatch(/info .*no database properties/);
+  });
+
+  test('exact: a property the target cannot take fails before any CREATE, naming it and the input', async () => {
+    const db = fakeDb({ ...caps, icuLocales: new Set(['und']) });
+    const error = await createDatabaseWithProperties(db, 'x', props, 'exact', log() as unknown as Log).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(/ICU locale: ICU locale 'de'.*database-properties: best-effort/);
+    expect(db.sql.some((s) => s.startsWith('CREATE'))).toBe(false);
+  });
+
+  test('best-effort: created without the locale, with a warning naming it', async () => {
+    const db = fakeDb({ ...caps, icuLocales: new Set(['und']) });
+    const l = log();
+    expect(await createDatabaseWithProperties(db, 'x', props, 'best-effort', l as unknown as Log)).toEqual(['locale']);
+    expect(db.sql.at(-1)).toBe(`CREATE DATABASE "x" TEMPLATE template0 ENCODING 'UTF8'`);
+    expect(l.lines.join('\n')).toMatch(/warning .*ICU locale/);
   });
 });
