@@ -152,7 +152,7 @@ async function recordedProperties(
   const { properties, removed } = withoutSecret(read, password);
   if (removed.length > 0)
     log.warning(
-      `Setting(s) ${removed.join(', ')} of the database hold the connection password: not recorded in the manifest.`,
+      `Setting(s) ${removed.join(', ')} of the database may hold a secret (a credential-like name, or the connection password): not recorded in the manifest, so a restore does not recreate them; set them again after a restore.`,
     );
   return properties;
 }

@@ -110,20 +110,24 @@ export async function readDatabaseProperties(db: Queryable, database?: string): 
   };
 }
 
+/** Setting names that say they hold a credential: their values are not recorded. */
+const SECRET_NAME = /pass(word|wd)?|secret|token|api[_-]?key|credential|private[_-]?key/i;
+
 /**
- * The properties with every setting value that contains `secret` (a connection password, ≥ 4
- * characters) removed, and the names of the settings removed: the manifest is stored unencrypted.
+ * The properties without the settings that may hold a secret — a value containing `secret` (the
+ * connection password, ≥ 4 characters) or a name such as `app.api_token` or `*.password` — and the
+ * names of the settings removed: the manifest is stored unencrypted, also for encrypted archives.
  */
 export function withoutSecret(
   properties: DatabaseProperties,
   secret: string | undefined,
 ): { properties: DatabaseProperties; removed: string[] } {
-  if (!secret || secret.length < 4) return { properties, removed: [] };
   const removed: string[] = [];
   const keep = (settings: string[]): string[] =>
     settings.filter((s) => {
-      if (!s.includes(secret)) return true;
-      removed.push(s.split('=')[0] ?? '');
+      const name = s.split('=')[0] ?? '';
+      if (!SECRET_NAME.test(name) && !(secret && secret.length >= 4 && s.includes(secret))) return true;
+      removed.push(name);
       return false;
     });
   return {

@@ -6,7 +6,7 @@
  * The `database-properties` input chooses: `exact` (default) refuses a target that cannot take
  * them, `best-effort` leaves those out with a warning, `none` creates a bare database.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { Log } from '../log.js';
 import type { Check } from '../manifest.js';
 import { readDatabaseProperties, type DatabaseProperties, type Queryable } from '../postgres/database-properties.js';
@@ -157,6 +157,11 @@ export function describeLocale(props: DatabaseProperties): string {
   return props.localeProvider === 'libc' ? `libc ${props.collate}` : `${props.localeProvider} ${props.locale ?? ''}`;
 }
 
+/** A statement of {@link propertyStatements} cut before any value (`… SET "name"`, `COMMENT ON DATABASE "d"`). */
+export function statementWithoutValue(sql: string): string {
+  return sql.replace(/ (TO|IS) .*$/s, '');
+}
+
 /**
  * Gives the database `name` (created by this run) its recorded owner, comment, connection limit,
  * settings and ACL, and per-role settings when `roleSettings` (restore-globals), on the
@@ -180,7 +185,18 @@ export async function applyDatabaseProperties(
     existingRoles,
     roleSettings: options.roleSettings,
   });
-  for (const sql of statements) await db.query(sql);
+  const failed: string[] = [];
+  for (const sql of statements) {
+    try {
+      await db.query(sql);
+    } catch (error) {
+      // The data is in: a property the server refuses (an extension's setting it does not know, …) is a
+      // warning naming the statement without its value; a drill's check of that property then fails.
+      failed.push(`${statementWithoutValue(sql)}: ${errorMessage(error)}`);
+    }
+  }
+  if (failed.length > 0)
+    options.log.warning(`Database properties the target refused (left as they are): ${failed.join('; ')}.`);
   if (missingRoles.length > 0) {
     options.log.warning(
       `Role(s) ${missingRoles.map(quoteIdent).join(', ')} named by the database's ${missingRoles.includes(props.owner) ? 'owner, ' : ''}ACL or settings do not exist on the target: left out. Create them first, or restore with restore-globals: true from a backup taken with globals: true.`,

@@ -6,6 +6,7 @@ import type { Log } from '../../src/log.js';
 import {
   createDatabaseWithProperties,
   propertyProblems,
+  statementWithoutValue,
   type TargetCapabilities,
 } from '../../src/restore/database-properties.js';
 import {
@@ -156,7 +157,23 @@ describe('compareDatabaseProperties', () => {
     );
     expect(removed).toEqual(['app.dsn']);
     expect(JSON.stringify(properties)).not.toContain('hunter22');
+    const named = withoutSecret(
+      {
+        ...props,
+        settings: ['app.api_token=abc', 'work_mem=8MB'],
+        roleSettings: [{ role: 'r', settings: ['x.password=p'] }],
+      },
+      undefined,
+    );
+    expect(named.removed).toEqual(['app.api_token', 'x.password']);
+    expect(named.properties.settings).toEqual(['work_mem=8MB']);
   });
+
+  test.each([
+    [`ALTER DATABASE "d" SET "app.x" TO 'v'`, `ALTER DATABASE "d" SET "app.x"`],
+    [`COMMENT ON DATABASE "d" IS 'c'`, `COMMENT ON DATABASE "d"`],
+    [`ALTER ROLE "r" IN DATABASE "d" SET "a" TO 'v'`, `ALTER ROLE "r" IN DATABASE "d" SET "a"`],
+  ])('statementWithoutValue(%s)', (sql, cut) => expect(statementWithoutValue(sql)).toBe(cut));
 });
 
 describe('createDatabaseWithProperties', () => {
