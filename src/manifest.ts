@@ -1,5 +1,6 @@
 import type { EncryptionInfo } from './crypto/openpgp.js';
 import type { CompressionPlan } from './pipeline/compression.js';
+import type { DatabaseProperties } from './postgres/database-properties.js';
 import type { CatalogCounts, TableRowCount } from './postgres/inspect.js';
 import type { DumpFormat, DumpOptions } from './postgres/types.js';
 import { ENCRYPTED_SUFFIX } from './storage/keys.js';
@@ -53,6 +54,12 @@ export interface Manifest {
   /** Row count of each table (partitions individually), taken in the dump's snapshot. */
   rowCounts: { mode: 'exact' | 'estimate'; tables: TableRowCount[] };
   objects: CatalogCounts;
+  /**
+   * The database's own properties (encoding, locales, owner, comment, settings, ACL, per-role
+   * settings), read at backup; absent in manifests of older versions (a restore then creates a
+   * bare database).
+   */
+  databaseProperties?: DatabaseProperties;
 }
 
 /** MIME type of an archive by extension. */

@@ -23,6 +23,8 @@ export interface ManifestParts {
   key: string;
   contentType: string;
   globals: Manifest['globals'];
+  /** The database's own properties; absent: not recorded. */
+  databaseProperties?: NonNullable<Manifest['databaseProperties']>;
   started: Date;
   finished: Date;
 }
@@ -73,6 +75,7 @@ export function buildManifest(parts: ManifestParts): Manifest {
     snapshot: streamed.snapshot,
     rowCounts: { mode: parts.rowCountMode, tables: streamed.rowCounts },
     objects: streamed.catalogCounts,
+    ...(parts.databaseProperties ? { databaseProperties: parts.databaseProperties } : {}),
   };
 }
 

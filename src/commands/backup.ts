@@ -15,6 +15,7 @@ import type { CompressionPlan, CompressorsAvailable } from '../pipeline/compress
 import { poolerWarning } from '../postgres/classify.js';
 import { checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
 import type { Dumper } from '../postgres/dumper.js';
+import { withoutSecret, type DatabaseProperties } from '../postgres/database-properties.js';
 import type { DatabaseInspector, ServerInfo } from '../postgres/inspect.js';
 import type { ClientTool, ClientToolName, Connection, DumpOptions } from '../postgres/types.js';
 import { PartialBackupError, type BackupResult, type DestinationResult } from '../report/backup-report.js';
@@ -97,6 +98,7 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
             }),
           )
         : null;
+      const databaseProperties = await recordedProperties(inspector, connection.password, log);
       const manifest = buildManifest({
         version: deps.version,
         database: connection.database,
@@ -110,6 +112,7 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
         key: archive.keys[0] as string,
         contentType: archive.contentType,
         globals,
+        ...(databaseProperties ? { databaseProperties } : {}),
         started,
         finished: deps.now(),
       });
@@ -133,6 +136,25 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
   } finally {
     await inspector.close();
   }
+}
+
+/**
+ * The database's own properties for the manifest (undefined with a test double that cannot read
+ * them), without any setting that holds the connection password.
+ */
+async function recordedProperties(
+  inspector: DatabaseInspector,
+  password: string | undefined,
+  log: Log,
+): Promise<DatabaseProperties | undefined> {
+  const read = await inspector.databaseProperties?.();
+  if (!read) return undefined;
+  const { properties, removed } = withoutSecret(read, password);
+  if (removed.length > 0)
+    log.warning(
+      `Setting(s) ${removed.join(', ')} of the database may hold a secret (a credential-like name, or the connection password): not recorded in the manifest, so a restore does not recreate them; set them again after a restore.`,
+    );
+  return properties;
 }
 
 /** The source once connected: the open connection, its server, and the client chosen for it. */

@@ -9,6 +9,7 @@ import { drillFailure, type DrillResult } from '../report/drill-report.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
 import type { DrillConfig } from '../config/types.js';
+import { propertySteps } from '../restore/database-properties.js';
 import { verifyRestored } from '../restore/restored-state.js';
 import { dropScratch, prepareScratch } from '../restore/target.js';
 
@@ -39,12 +40,14 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
 
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, manifest));
 
+  const properties = propertySteps(deps, target, manifest.databaseProperties, options);
+  let created = false;
   let prepared = false;
   // Set once the drop was attempted, so that a failed drop is not tried (and warned about) twice.
   let dropTried = false;
   try {
     await log.group('Scratch database', async () => {
-      await prepareScratch(deps, target, options.confirm);
+      created = await prepareScratch(deps, target, options.confirm, (db) => properties.create(db));
       prepared = true;
     });
     const started = deps.now();
@@ -56,8 +59,13 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
       restoreGlobals: options.restoreGlobals,
     };
     const outcome = await restoreChosen({ chosen, target, options: pgRestore, client, decrypter }, deps);
+    const missingRoles = created ? await properties.finish() : [];
     const restored = deps.now();
-    const verdict = await log.group('Verify', () => verifyRestored(deps, target, manifest, options.drillSql));
+    const verdict = await log.group('Verify', async () => {
+      const counted = await verifyRestored(deps, target, manifest, options.drillSql);
+      const own = await properties.checks(created, missingRoles);
+      return { ...counted, checks: [...counted.checks, ...own], passed: counted.passed && own.every((c) => c.passed) };
+    });
     const verified = deps.now();
     const restoreSeconds = round3((verified.getTime() - started.getTime()) / 1000);
     const downloadSeconds = (restored.getTime() - started.getTime()) / 1000;

@@ -9,12 +9,12 @@ import { round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
 import type { RestoreConfig } from '../config/types.js';
+import { propertySteps } from '../restore/database-properties.js';
 import {
   confirmMessage,
   overwriteConfirmed,
   dropDatabase,
   inheritedIndexConstraints,
-  quoteIdent,
   userTableCount,
   withMaintenance,
 } from '../restore/target.js';
@@ -40,6 +40,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   if (options.restoreGlobals) requireGlobals(chosen);
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, chosen.manifest));
 
+  const properties = propertySteps(deps, target, chosen.manifest.databaseProperties, options);
   const createdDatabase = await log.group('Target database', async () => {
     const created = await withMaintenance(deps, target, async (db) => {
       const { rows } = await db.query(`SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1`, [target.database]);
@@ -50,7 +51,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
           `the target database '${target.database}' does not exist on ${target.host}:${target.port}; set create-database: true to create it, or create it in an earlier step.`,
         );
       }
-      await db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
+      await properties.create(db);
       log.info(`Created database '${target.database}' on ${target.host}:${target.port}.`);
       return true;
     });
@@ -97,6 +98,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
       throw error;
     },
   );
+  if (createdDatabase) await properties.finish();
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
   log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
   return {

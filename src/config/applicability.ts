@@ -63,6 +63,7 @@ export const INPUT_COMMANDS: Readonly<Record<string, readonly Command[]>> = {
   'target-sslmode': RESTORE_DRILL,
   confirm: RESTORE_DRILL,
   'restore-globals': RESTORE_DRILL,
+  'database-properties': RESTORE_DRILL,
   clean: ['restore'],
   'create-database': ['restore'],
   'drop-after': ['drill'],

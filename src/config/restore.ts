@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { INPUT_DEFAULTS, inputSpecs, type InputSpec } from './action-inputs.js';
+import { PROPERTIES_MODES } from '../restore/database-properties.js';
 import type { BackupSelector, CheckSettings, RestoreBehaviour, RestoreInputs } from '../restore/options.js';
 import { archiveSuffix } from '../storage/keys.js';
 import type { InputReader } from './reader.js';
@@ -41,6 +42,7 @@ export const RESTORE_INPUTS: readonly InputSpec[] = inputSpecs([
   'clean',
   'create-database',
   'restore-globals',
+  'database-properties',
   'drop-after',
   'drill-sql',
   'max-age',
@@ -97,6 +99,7 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
     noOwner: parseBoolean('no-owner', input('no-owner')),
     noPrivileges: parseBoolean('no-privileges', input('no-privileges')),
     restoreGlobals: parseBoolean('restore-globals', input('restore-globals')),
+    databaseProperties: oneOf('database-properties', input('database-properties'), PROPERTIES_MODES),
   };
   if (command === 'restore') {
     if (input('drill-sql') !== '')

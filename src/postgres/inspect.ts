@@ -8,6 +8,7 @@ import { ConnectionError, DumpError } from '../errors.js';
 import { classifyDriverError } from './classify.js';
 import { pgClientConfig, sslFallbackAllowed, withoutSsl } from './libpq.js';
 import { markLockWait, readExclusiveHolders, watchLockWaits, type LockHolder, type OwnBackends } from './locks.js';
+import { readDatabaseProperties, type DatabaseProperties } from './database-properties.js';
 import { namePatternRegexes, PATTERN_MATCH_SQL } from './patterns.js';
 import type { Connection } from './types.js';
 
@@ -91,6 +92,8 @@ export interface DatabaseInspector {
   exclusiveHolders(relations: string[]): Promise<Map<string, LockHolder[]>>;
   /** Closes the connection and any snapshot sessions still open. */
   close(): Promise<void>;
+  /** The current database's own properties (database-properties.ts). Optional for test doubles. */
+  databaseProperties?(): Promise<DatabaseProperties>;
   /**
    * The `schema`/`table` patterns (pg_dump's -n/-t, see postgres/patterns.ts) that match nothing in
    * this database, matched as pg_dump matches them; [] when all match. Optional for test doubles.
@@ -125,6 +128,7 @@ export async function connectInspector(conn: Connection): Promise<DatabaseInspec
   const sessions = new Set<Session>();
   let closed = false;
   return {
+    databaseProperties: () => readDatabaseProperties(client),
     async unmatchedPatterns(patterns) {
       if (patterns.length === 0) return [];
       const regexes = patterns.map((p) => namePatternRegexes(p.pattern, p.kind));

@@ -5,6 +5,7 @@
  * These commands find backups by the source database's name (the `database` input) and
  * `destination` alone: they never read the production `database-url`.
  */
+import type { PropertiesMode } from './database-properties.js';
 import type { DecryptionConfig } from '../crypto/specs.js';
 import type { Connection } from '../postgres/types.js';
 import type { Destination, S3Settings } from '../storage/types.js';
@@ -36,6 +37,12 @@ export interface RestoreBehaviour {
   noPrivileges: boolean;
   /** Apply the `.globals.sql` beside the archive (roles) with psql before the archive. */
   restoreGlobals: boolean;
+  /**
+   * How a database this run creates gets the source's own properties (manifest
+   * `databaseProperties`): `exact` refuses a target that cannot take them, `best-effort` leaves
+   * those out with a warning, `none` creates a bare database.
+   */
+  databaseProperties: PropertiesMode;
 }
 
 /** `command: restore`. */

@@ -179,22 +179,26 @@ export interface ScratchAccess extends TargetAccess {
 
 /**
  * Makes `target` an empty database: created when missing; an existing one with user tables is
- * dropped and recreated only when `confirm` equals its name.
- * @throws ConfigError('confirm') before touching anything.
+ * dropped and recreated only when `confirm` equals its name. `create` issues the CREATE DATABASE
+ * on the maintenance connection (default: a bare one from template0).
+ * @returns true when this call created the database, false when an existing empty one is used.
+ * @throws ConfigError('confirm') before touching anything; what `create` throws.
  */
 export async function prepareScratch(
   deps: ScratchAccess,
   target: Connection,
   confirm: string | undefined,
-): Promise<void> {
+  create: (db: TargetDb) => Promise<unknown> = (db) =>
+    db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`),
+): Promise<boolean> {
   const { log } = deps;
-  await withMaintenance(deps, target, async (db, versionNum) => {
+  return withMaintenance(deps, target, async (db, versionNum) => {
     const { rows } = await db.query(`SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1`, [target.database]);
     if (rows.length > 0) {
       const tables = await userTableCount(deps, target);
       if (tables === 0) {
-        log.info(`Using the existing, empty database '${target.database}'.`);
-        return;
+        log.info(`Using the existing, empty database '${target.database}'; its own properties are kept as they are.`);
+        return false;
       }
       const question = `The scratch database '${target.database}' on ${target.host}:${target.port} has ${tables} user table(s). Drop and recreate it for the drill?`;
       if (!(await overwriteConfirmed(deps, target, confirm, question)))
@@ -202,8 +206,9 @@ export async function prepareScratch(
       await db.query(dropDatabaseSql(target.database, versionNum));
       log.info(`Dropped '${target.database}' (${tables} user tables; confirmed).`);
     }
-    await db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
+    await create(db);
     log.info(`Created scratch database '${target.database}' on ${target.host}:${target.port}.`);
+    return true;
   });
 }
 

@@ -39,6 +39,7 @@ describe('parseRestoreInputs: good inputs', () => {
       noOwner: false,
       noPrivileges: false,
       restoreGlobals: false,
+      databaseProperties: 'exact',
       clean: false,
       createDatabase: false,
     });
@@ -81,6 +82,7 @@ describe('parseRestoreInputs: good inputs', () => {
       noOwner: true,
       noPrivileges: true,
       restoreGlobals: true,
+      databaseProperties: 'exact',
       clean: true,
       createDatabase: true,
     });
