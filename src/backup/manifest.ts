@@ -73,6 +73,7 @@ export function buildManifest(parts: ManifestParts): Manifest {
     snapshot: streamed.snapshot,
     rowCounts: { mode: parts.rowCountMode, tables: streamed.rowCounts },
     objects: streamed.catalogCounts,
+    content: streamed.content,
   };
 }
 

@@ -1,3 +1,4 @@
+import { algorithmFor } from '../postgres/fingerprint.js';
 import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
 import { streamDump, type Streamed } from '../backup/dump-stream.js';
 import { storeGlobals } from '../backup/globals.js';
@@ -231,6 +232,7 @@ async function dumpAndUpload(
     connection: source.connection,
     dump: config.dump,
     rowCounts: config.rowCounts,
+    fingerprint: config.verify === 'content' ? algorithmFor(source.server.versionNum) : undefined,
     encryption: config.encryption,
     inspector: source.inspector,
     dumper: deps.dumper(source.client.binDir),

@@ -42,6 +42,7 @@ describe('parseConfig: good inputs', () => {
         extraArgs: [],
       },
       rowCounts: 'exact',
+      verify: 'content',
       installClient: true,
       summary: true,
       retention: { prune: false, dryRun: false },
