@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { round3 } from '../format.js';
-import { drillFailure, type DrillResult } from '../report/drill-report.js';
+import { drillFailure, provenLine, type DrillResult } from '../report/drill-report.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
 import type { DrillConfig } from '../config/types.js';
@@ -67,6 +67,7 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
       manifest,
       target: { host: target.host, port: target.port, database: target.database },
       checks: verdict.checks,
+      categories: verdict.categories,
       skipped: verdict.skipped,
       passed: verdict.passed,
       restoreSeconds,
@@ -83,7 +84,7 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     }
     const failure = drillFailure(result);
     if (failure) throw failure;
-    log.info(`Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s.`);
+    log.info(`Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s. ${provenLine(verdict.categories)}`);
     return result;
   } finally {
     if (prepared && options.dropAfter && !dropTried) await dropScratch(deps, target);

@@ -75,11 +75,12 @@ export interface SequenceBounds {
 }
 
 /**
- * Large objects: how many, and the sum of `h(oid || ':' || md5(lo_get(oid)))`; `count` and
+ * Large objects: how many, and the sum of `h(oid || ':' || md5(lo_get(oid)))`; with at most LARGE_OBJECTS_LISTED objects each one's oid and md5 (`objects`); `count` and
  * `fingerprint` null with `reason` when the role cannot read them (e.g. permission denied).
  */
 export type LargeObjectsContent =
-  { count: number; fingerprint: string } | { count: null; fingerprint: null; reason: string };
+  | { count: number; fingerprint: string; objects?: { oid: number; md5: string }[] }
+  | { count: null; fingerprint: null; reason: string };
 
 /** The cheap part of the content record: catalog states and sequences. */
 export interface CatalogState {
@@ -177,23 +178,33 @@ export async function readSequences(client: Query): Promise<{ schema: string; na
   return out.sort((a, b) => compare(a.schema, b.schema) || compare(a.name, b.name));
 }
 
+/** Large objects listed one by one in the manifest at most (above, only the count and fingerprint). */
+export const LARGE_OBJECTS_LISTED = 1000;
+
 /**
- * Large objects' count and fingerprint. lo_get reads each object in the transaction's snapshot and
- * needs SELECT on it (unless lo_compat_privileges); an error is rethrown for the caller to turn
- * into a reason (it runs inside the caller's savepoint).
+ * Large objects' count and fingerprint: the sum of `h(oid || ':' || md5(data))`, summed here as a
+ * BigInt (the same exact decimal as the tables' numeric sums); with at most
+ * {@link LARGE_OBJECTS_LISTED} objects, each one's oid and md5 too, so a drill names the one that
+ * differs. lo_get reads each object in the transaction's snapshot and needs SELECT on it (unless
+ * lo_compat_privileges); an error is rethrown for the caller (it runs inside its savepoint).
+ * Each object is read whole into the server's memory (lo_get; at most 1 GB each).
  */
 export async function readLargeObjects(
   client: Query,
   algorithm: FingerprintAlgorithm,
-): Promise<{ count: number; fingerprint: string }> {
-  const expr = `m.oid::pg_catalog.text || ':' || pg_catalog.md5(pg_catalog.lo_get(m.oid))`;
-  const row = (
-    await client.query<{ n: string; fp: string }>(
-      `SELECT pg_catalog.count(*) AS n, pg_catalog.coalesce(pg_catalog.sum(${hashSql(algorithm, expr)}), 0)::pg_catalog.text AS fp
-       FROM pg_catalog.pg_largeobject_metadata m`,
+): Promise<{ count: number; fingerprint: string; objects?: { oid: number; md5: string }[] }> {
+  const rows = (
+    await client.query<{ oid: string; md5: string; h: string }>(
+      `SELECT m.oid::pg_catalog.int8::pg_catalog.text AS oid, x.md5, (${hashSql(algorithm, `m.oid::pg_catalog.text || ':' || x.md5`)})::pg_catalog.text AS h
+       FROM pg_catalog.pg_largeobject_metadata m, LATERAL (SELECT pg_catalog.md5(pg_catalog.lo_get(m.oid)) AS md5) x
+       ORDER BY m.oid`,
     )
-  ).rows[0]!;
-  return { count: Number(row.n), fingerprint: row.fp };
+  ).rows;
+  const sum = rows.reduce((acc, r) => acc + BigInt(r.h), 0n);
+  const out = { count: rows.length, fingerprint: sum.toString() };
+  return rows.length <= LARGE_OBJECTS_LISTED
+    ? { ...out, objects: rows.map((r) => ({ oid: Number(r.oid), md5: r.md5 })) }
+    : out;
 }
 
 /** Materialized views, NOT VALID constraints, invalid indexes, trigger and event trigger states. */
