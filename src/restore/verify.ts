@@ -117,7 +117,7 @@ export function verifyDrill(manifest: Manifest, state: RestoredState): Verdict {
       const actual = state.objects[key];
       checks.push({ name: `count of ${OBJECT_LABELS[key]}`, expected, actual, passed: expected === actual });
     }
-    categories.push({ name: 'objects', checks });
+    categories.push({ name: 'objects', checks, proven: `${checks.length} object counts` });
   }
   const record = manifest.content;
   if (record && state.content) {
