@@ -49,7 +49,7 @@ export function hashSql(algorithm: FingerprintAlgorithm, expr: string): string {
 
 /** SQL: row count and fingerprint of table `qualified` (already quoted), in one scan. */
 export function tableFingerprintSql(algorithm: FingerprintAlgorithm, qualified: string): string {
-  return `SELECT pg_catalog.count(*) AS n, pg_catalog.coalesce(pg_catalog.sum(${hashSql(algorithm, 'ROW(r.*)::pg_catalog.text')}), 0)::pg_catalog.text AS fp FROM ONLY ${qualified} r`;
+  return `SELECT pg_catalog.count(*) AS n, coalesce(pg_catalog.sum(${hashSql(algorithm, 'ROW(r.*)::pg_catalog.text')}), 0)::pg_catalog.text AS fp FROM ONLY ${qualified} r`;
 }
 
 /** One table's exact row count and fingerprint (a decimal integer, possibly negative, as text). */
@@ -121,7 +121,7 @@ const SEQUENCES_SQL = `
   SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'S' AND ${USER_NS} AND ${NOT_EXT('c.oid', 'pg_catalog.pg_class')}
-    AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND pg_catalog.has_sequence_privilege(c.oid, 'SELECT')
+    AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
   ORDER BY 1, 2`;
 
 const MATVIEWS_SQL = `

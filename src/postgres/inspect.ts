@@ -298,7 +298,7 @@ class Session implements SnapshotSession {
       await disableTimeouts(client, lockTimeoutMs);
       // Output functions read these: the fingerprints of the same data must not depend on the role's settings.
       await client.query(
-        'SELECT pg_catalog.set_config(k, v, false) FROM pg_catalog.unnest($1::text[], $2::text[]) AS s(k, v)',
+        'SELECT pg_catalog.set_config(($1::text[])[i], ($2::text[])[i], false) FROM pg_catalog.generate_subscripts($1::text[], 1) AS i',
         [Object.keys(PINNED_SETTINGS), Object.values(PINNED_SETTINGS)],
       );
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
