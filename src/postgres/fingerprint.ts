@@ -47,9 +47,13 @@ export function hashSql(algorithm: FingerprintAlgorithm, expr: string): string {
     : `(('x' || pg_catalog.substr(pg_catalog.md5(${expr}), 1, 16))::pg_catalog.bit(64)::pg_catalog.int8)::pg_catalog.numeric`;
 }
 
-/** SQL: row count and fingerprint of table `qualified` (already quoted), in one scan. */
+/**
+ * SQL: row count and fingerprint of table `qualified` (already quoted), in one scan. count and sum
+ * are unqualified (the session's search_path is pinned to pg_catalog) so that the text starts as
+ * the plain count's does, for whoever watches pg_stat_activity.
+ */
 export function tableFingerprintSql(algorithm: FingerprintAlgorithm, qualified: string): string {
-  return `SELECT pg_catalog.count(*) AS n, coalesce(pg_catalog.sum(${hashSql(algorithm, 'ROW(r.*)::pg_catalog.text')}), 0)::pg_catalog.text AS fp FROM ONLY ${qualified} r`;
+  return `SELECT count(*) AS n, coalesce(sum(${hashSql(algorithm, 'ROW(r.*)::pg_catalog.text')}), 0)::pg_catalog.text AS fp FROM ONLY ${qualified} r`;
 }
 
 /** One table's exact row count and fingerprint (a decimal integer, possibly negative, as text). */
