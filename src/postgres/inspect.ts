@@ -385,7 +385,7 @@ class Session implements SnapshotSession {
       try {
         result = await this.client.query<{ n: string; fp?: string }>(sql);
       } catch (error) {
-        throw this.scanFailure(error, `${t.schema}.${t.table}`, algorithm ? 'Fingerprinting' : 'Counting the rows of');
+        throw this.scanFailure(error, `${t.schema}.${t.table}`, algorithm ? ' and fingerprinting them' : '');
       }
       const row = result.rows[0]!;
       out.push({
@@ -399,10 +399,10 @@ class Session implements SnapshotSession {
   }
 
   /** The DumpError of a failed count or fingerprint of `relation` (a lock wait marked as such). */
-  private scanFailure(error: unknown, relation: string, what: string): Error {
+  private scanFailure(error: unknown, relation: string, also: string): Error {
     const { kind, message } = classifyDriverError(error, { host: this.conn.host, port: this.conn.port });
     const failure = new DumpError(
-      `${what} ${relation} (for the manifest, in the dump's snapshot) failed: ${errorText(error)}. ${message}`,
+      `Counting the rows of ${relation}${also} (for the manifest, in the dump's snapshot) failed: ${errorText(error)}. ${message}`,
       { cause: error },
     );
     return kind === 'timeout' && (error as { code?: unknown }).code === '55P03'
