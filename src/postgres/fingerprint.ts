@@ -79,7 +79,8 @@ export interface SequenceBounds {
 }
 
 /**
- * Large objects: how many, and the sum of `h(oid || ':' || md5(lo_get(oid)))`; with at most LARGE_OBJECTS_LISTED objects each one's oid and md5 (`objects`); `count` and
+ * Large objects: how many, and the sum of `h(oid || ':' || md5(lo_get(oid)))`; with at most
+ * {@link LARGE_OBJECTS_LISTED} objects, each one's oid and md5 (`objects`); `count` and
  * `fingerprint` null with `reason` when the role cannot read them (e.g. permission denied).
  */
 export type LargeObjectsContent =

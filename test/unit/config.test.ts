@@ -335,6 +335,11 @@ describe('parseConfig: bad inputs fail before any work with the input named', ()
       "Input 'row-counts': 'fast' is not one of: exact, estimate.",
     ],
     [
+      'verify unknown',
+      { ...BASE, verify: 'rows' },
+      "Input 'verify': 'rows' is not one of: content, counts.",
+    ],
+    [
       'client-version garbage',
       { ...BASE, 'client-version': 'latest' },
       "Input 'client-version': 'latest' is not a whole number; use 'auto' or a major version such as 17.",
