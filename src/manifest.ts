@@ -67,7 +67,7 @@ export interface Manifest {
   objects: CatalogCounts;
   /**
    * What the drill compares beyond counts, taken in the dump's snapshot (version 2; absent in
-   * version 1; null when the backup ran with `verify: counts`).
+   * version 1). With `verify: counts`, `tables` is null and large objects are not read.
    */
   content?: ContentRecord | null;
 }
@@ -82,7 +82,7 @@ export interface ContentRecord extends CatalogState {
   algorithm: FingerprintAlgorithm;
   /** The session settings the row text was produced under (name → value). */
   settings: Record<string, string>;
-  /** Per table: exact rows and fingerprint, in one scan; null with `row-counts: estimate` (no scan). */
+  /** Per table: exact rows and fingerprint, in one scan; null with `verify: counts` or `row-counts: estimate`. */
   tables: TableContent[] | null;
   sequences: SequenceBounds[];
   largeObjects: LargeObjectsContent;

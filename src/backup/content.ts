@@ -15,8 +15,8 @@ import type { SnapshotSession } from '../postgres/inspect.js';
 export interface Counted {
   rowCounts: Manifest['rowCounts']['tables'];
   catalogCounts: Manifest['objects'];
-  /** Without sequences (added by {@link ContentRun.finish}); null with `verify: counts`. */
-  content: Omit<ContentRecord, 'sequences'> | null;
+  /** Without sequences (added by {@link ContentRun.finish}). */
+  content: Omit<ContentRecord, 'sequences'>;
 }
 
 type Sequences = { schema: string; name: string; value: SequenceValue }[];
@@ -27,18 +27,23 @@ type Sequences = { schema: string; name: string; value: SequenceValue }[];
  * pg_dump). Every call runs in the session's savepoint, so a failure never aborts the snapshot.
  */
 export class ContentRun {
-  /** Resolves when the "before" sequence read is done (immediately with `verify: counts`). */
+  /** Resolves when the "before" sequence read is done. */
   readonly before: Promise<unknown>;
-  private readonly sequencesBefore: Promise<Sequences> | undefined;
+  private readonly sequencesBefore: Promise<Sequences>;
 
   constructor(
     private readonly session: SnapshotSession,
     private readonly rowMode: Manifest['rowCounts']['mode'],
-    /** undefined: `verify: counts`, no content record. */
-    private readonly algorithm: FingerprintAlgorithm | undefined,
+    private readonly algorithm: FingerprintAlgorithm,
+    /**
+     * `verify: content`: fingerprint the tables (with exact counts: in the counting scan) and the
+     * large objects' data. `verify: counts`: neither (the catalog states and sequences are cheap
+     * and always recorded).
+     */
+    private readonly fingerprints: boolean,
   ) {
-    this.sequencesBefore = algorithm ? session.sequences() : undefined;
-    this.before = this.sequencesBefore ?? Promise.resolve();
+    this.sequencesBefore = session.sequences();
+    this.before = this.sequencesBefore;
   }
 
   /**
@@ -48,18 +53,16 @@ export class ContentRun {
    */
   async counts(): Promise<Counted> {
     const { session, algorithm, rowMode } = this;
-    if (!algorithm) {
-      const [rowCounts, catalogCounts] = await Promise.all([session.rowCounts(rowMode), session.catalogCounts()]);
-      return { rowCounts, catalogCounts, content: null };
-    }
+    const fingerprinted = this.fingerprints && rowMode === 'exact';
     const [, tables, catalogCounts, largeObjects, state] = await Promise.all([
       this.sequencesBefore,
-      rowMode === 'exact' ? session.tableContents(algorithm) : session.rowCounts('estimate'),
+      fingerprinted ? session.tableContents(algorithm) : session.rowCounts(rowMode),
       session.catalogCounts(),
-      session.largeObjects(algorithm),
+      this.fingerprints
+        ? session.largeObjects(algorithm)
+        : Promise.resolve({ count: null, fingerprint: null, reason: 'verify: counts' } as const),
       session.catalogState(),
     ]);
-    const fingerprinted = rowMode === 'exact';
     return {
       rowCounts: tables.map((t) => ({ schema: t.schema, table: t.table, rows: t.rows })),
       catalogCounts,
@@ -74,8 +77,7 @@ export class ContentRun {
   }
 
   /** The content record, with sequences read again now (call once pg_dump has ended). */
-  async finish(counted: Counted): Promise<ContentRecord | null> {
-    if (!counted.content || !this.sequencesBefore) return null;
+  async finish(counted: Counted): Promise<ContentRecord> {
     const before = await this.sequencesBefore;
     const after = new Map((await this.session.sequences()).map((s) => [`${s.schema}.${s.name}`, s.value]));
     const sequences: SequenceBounds[] = [];

@@ -42,8 +42,8 @@ export interface DumpPlan extends GpgSearch {
   dump: DumpOptions;
   /** How the manifest's row counts are taken. */
   rowCounts: Manifest['rowCounts']['mode'];
-  /** `verify: content`: the fingerprint algorithm for the content record; undefined: `verify: counts`. */
-  fingerprint?: FingerprintAlgorithm | undefined;
+  /** The content record: its fingerprint algorithm, and whether tables and large objects are fingerprinted (`verify: content`). */
+  content: { algorithm: FingerprintAlgorithm; fingerprints: boolean };
   /** OpenPGP encryption of the archive; undefined = none. */
   encryption: EncryptionConfig | undefined;
   /** The open connection the snapshot, the counts and the lock watch use. */
@@ -71,8 +71,8 @@ export interface Streamed {
   snapshot: string;
   rowCounts: Manifest['rowCounts']['tables'];
   catalogCounts: Manifest['objects'];
-  /** The manifest's `content` (null with `verify: counts`). */
-  content: ContentRecord | null;
+  /** The manifest's `content`. */
+  content: ContentRecord;
   /** Seconds from the snapshot's opening to the end of the stream. */
   seconds: number;
   /** Each store's claim of its key (storage/claim.ts), held until the manifest is written; undefined where it failed. */
@@ -123,7 +123,7 @@ class DumpRun {
   ) {
     this.env = libpqEnv(plan.connection);
     // First on the session's queue: the sequences' state before pg_dump starts.
-    this.content = new ContentRun(session, plan.rowCounts, plan.fingerprint);
+    this.content = new ContentRun(session, plan.rowCounts, plan.content.algorithm, plan.content.fingerprints);
   }
 
   private readonly killAll = (): void => this.children.forEach((c) => c.kill());

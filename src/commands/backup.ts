@@ -232,7 +232,7 @@ async function dumpAndUpload(
     connection: source.connection,
     dump: config.dump,
     rowCounts: config.rowCounts,
-    fingerprint: config.verify === 'content' ? algorithmFor(source.server.versionNum) : undefined,
+    content: { algorithm: algorithmFor(source.server.versionNum), fingerprints: config.verify === 'content' },
     encryption: config.encryption,
     inspector: source.inspector,
     dumper: deps.dumper(source.client.binDir),

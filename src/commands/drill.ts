@@ -84,7 +84,9 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     }
     const failure = drillFailure(result);
     if (failure) throw failure;
-    log.info(`Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s. ${provenLine(verdict.categories)}`);
+    log.info(
+      `Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s. ${provenLine(verdict.categories)}`,
+    );
     return result;
   } finally {
     if (prepared && options.dropAfter && !dropTried) await dropScratch(deps, target);

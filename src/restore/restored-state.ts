@@ -5,8 +5,8 @@
  */
 import { errorMessage } from '../errors.js';
 import type { Log } from '../log.js';
-import type { Manifest } from '../manifest.js';
-import { algorithmFor, type FingerprintAlgorithm } from '../postgres/fingerprint.js';
+import type { ContentRecord, Manifest } from '../manifest.js';
+import { algorithmFor } from '../postgres/fingerprint.js';
 import type { DatabaseInspector, SnapshotSession } from '../postgres/inspect.js';
 import type { Connection } from '../postgres/types.js';
 import { openTarget, type TargetAccess, type TargetDb } from './target.js';
@@ -116,7 +116,7 @@ export async function readRestoredState(
     try {
       const record = manifest?.content;
       if (record) {
-        content = await readContent(inspector, session, record.algorithm);
+        content = await readContent(inspector, session, record);
         tables = (content.tables ?? (await session.rowCounts('exact'))).map((t) => ({ ...t }));
         objects = await session.catalogCounts();
       } else {
@@ -162,19 +162,28 @@ export async function readRestoredState(
   }
 }
 
-/** The restored database's content (fingerprints with `algorithm` when this server has it). */
+/**
+ * The restored database's content: fingerprints with the record's algorithm when this server has
+ * it, and only of what the record has (no table scan when it holds no table fingerprints).
+ */
 async function readContent(
   inspector: DatabaseInspector,
   session: SnapshotSession,
-  algorithm: FingerprintAlgorithm,
+  record: ContentRecord,
 ): Promise<RestoredContent> {
+  const { algorithm } = record;
   const { versionNum } = await inspector.serverInfo();
   const usable = algorithm === 'sum-md5-64' || algorithmFor(versionNum) === algorithm;
-  const tables = usable ? await session.tableContents(algorithm) : null;
+  const tables = usable && record.tables ? await session.tableContents(algorithm) : null;
   const sequences = await session.sequences();
-  const largeObjects = usable
-    ? await session.largeObjects(algorithm)
-    : { count: null, fingerprint: null, reason: `this server has no ${algorithm}` };
+  const largeObjects =
+    usable && record.largeObjects.count !== null
+      ? await session.largeObjects(algorithm)
+      : {
+          count: null,
+          fingerprint: null,
+          reason: usable ? 'not recorded at backup' : `this server has no ${algorithm}`,
+        };
   const catalog = await session.catalogState();
   return { serverVersionNum: versionNum, tables, sequences, largeObjects, catalog };
 }

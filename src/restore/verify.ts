@@ -253,8 +253,14 @@ function contentPrints(
   state: RestoredState,
   skipped: string[],
 ): { recorded: Map<string, TableContent>; restored: Map<string, TableContent> } | undefined {
-  const record = manifest.content?.tables;
-  if (!record || !state.content) return undefined;
+  if (!manifest.content || !state.content) return undefined;
+  const record = manifest.content.tables;
+  if (!record) {
+    skipped.push(
+      'table fingerprints: not recorded at backup (verify: counts, or row-counts: estimate): row counts are compared',
+    );
+    return undefined;
+  }
   const why = fingerprintsIncomparable(manifest, state.content);
   if (why !== undefined || !state.content.tables) {
     skipped.push(`table fingerprints: ${why ?? 'not read'}`);

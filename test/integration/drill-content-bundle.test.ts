@@ -80,7 +80,12 @@ beforeAll(async () => {
   await cluster.createDatabase('src');
   await cluster.psql('src', FIXTURE);
   const backup = await runAction({
-    inputs: { 'database-url': cluster.url('src'), destination: `file://${folder}`, 'issue-on-failure': 'false' },
+    inputs: {
+      'database-url': cluster.url('src'),
+      destination: `file://${folder}`,
+      verify: 'content',
+      'issue-on-failure': 'false',
+    },
   });
   if (backup.exitCode !== 0) throw new Error(`backup failed:\n${backup.stdout}\n${backup.stderr}`);
   const files = readdirSync(folder, { recursive: true }).map(String);

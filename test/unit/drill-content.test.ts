@@ -279,6 +279,27 @@ describe('verifyDrill with a content record (manifest version 2)', () => {
     );
   });
 
+  test('verify: counts (no table fingerprints, large objects not read): counts, NOT VALID set and states still compared', () => {
+    const r = record();
+    r.tables = null;
+    r.largeObjects = { count: null, fingerprint: null, reason: 'verify: counts' };
+    const v = verifyDrill(
+      manifest(r),
+      restored((c) => (c.tables![0]!.fingerprint = '1')),
+    );
+    expect(v.passed).toBe(true);
+    expect(v.checks.some((c) => c.name.startsWith('content of') || c.name.startsWith('large object'))).toBe(false);
+    expect(v.checks.map((c) => c.name)).toContain('NOT VALID constraints as in the source');
+    expect(v.skipped).toContainEqual(expect.stringMatching(/^table fingerprints: not recorded at backup/));
+    expect(v.skipped).toContainEqual('large objects: not recorded at backup (verify: counts)');
+    expect(
+      failed(
+        restored((c) => (c.sequences[0]!.value.lastValue = '7')),
+        manifest(r),
+      ),
+    ).toEqual(['sequence public.film_id_seq']);
+  });
+
   test('a version-1 manifest (no content) keeps the old checks: NOT VALID constraints fail as before', () => {
     const state = restored();
     delete state.content;
