@@ -18,7 +18,7 @@ import type { Connection } from '../../src/postgres/types.js';
 import { readRestoredState } from '../../src/restore/restored-state.js';
 import { verifyDrill } from '../../src/restore/verify.js';
 import { runAction } from '../support/action-runner.js';
-import { startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 
 const run = promisify(execFile);
 const T = 120_000;
@@ -249,6 +249,36 @@ test(
     } finally {
       await inspector.close();
     }
+  },
+  T,
+);
+
+test(
+  'the sample shop (partitions, large objects, jsonb, bytea) backed up with verify: content drills green',
+  async () => {
+    await loadSampleDb(cluster, 'shop');
+    const shopFolder = path.join(work, 'shop');
+    const backup = await runAction({
+      inputs: {
+        'database-url': cluster.url('shop'),
+        destination: `file://${shopFolder}`,
+        verify: 'content',
+        'issue-on-failure': 'false',
+      },
+    });
+    if (backup.exitCode !== 0) throw new Error(`backup failed:\n${backup.stdout}\n${backup.stderr}`);
+    const drill = await runAction({
+      inputs: {
+        command: 'drill',
+        database: 'shop',
+        destination: `file://${shopFolder}`,
+        'target-database-url': cluster.url('shop_drill'),
+        jobs: '2',
+        'issue-on-failure': 'false',
+      },
+    });
+    if (drill.exitCode !== 0) throw new Error(`drill failed:\n${drill.stdout}\n${drill.stderr}`);
+    expect(drill.summary).toMatch(/^Proven: \d+ tables content-identical \([\d,]+ rows\), .*\d+ large objects/m);
   },
   T,
 );
