@@ -6,16 +6,19 @@
 //   the dump with the default compression and nothing stored (pg_dump -Fc -Z0 | zstd -3 > /dev/null),
 //   a hand-made stream (pg_dump | zstd -3 | an SDK upload from stdin: no hash, counts or manifest),
 //   this action (dist/index.js, run as a runner runs it) to S3 and to file://, directory format
-//   with 2 jobs, and exact vs estimated row counts; and the fixed cost: the same on the sample shop
+//   with 2 jobs, exact vs estimated row counts, verify: content (row fingerprints) vs verify: counts;
+//   and the fixed cost: the same on the sample shop
 //   database (scripts/sample-db at scale 1, ~23 MB).
 // The large database is built by the bench's own pgbench-like generator (pgbench tables plus
 // documents with TOASTed text, jsonb and random bytea), or with --sample-db by scripts/sample-db at
 // scale 78 per GB (the shop: orders, line items, payments, monthly event partitions, large objects).
 // It samples the peak RSS of the action's Node process and of its children, and the temporary
-// disk used, counts the CPU seconds of the whole machine and of the S3 server, and writes
-// docs/benchmarks.md.
+// disk used, counts the CPU seconds of the whole machine, of the PostgreSQL server (the postmaster
+// and its children, exited backends included) and of the S3 server, and writes docs/benchmarks.md.
 //
-// Usage: npm run bench -- [--scale GB] [--reps N] [--sample-db] [--out docs/benchmarks.md]
+// Usage: npm run bench -- [--scale GB] [--reps N] [--sample-db] [--out docs/benchmarks.md] [--verify-only]
+// --verify-only: only the physical limit and the two backups that differ in `verify` (content vs
+// counts), printed with their ratio; docs/benchmarks.md is written only when --out is given.
 // Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf,
 // dist/ built. Cleans up after itself.
 import { execFileSync, spawn } from 'node:child_process';
@@ -47,6 +50,8 @@ const REPS = Number(arg('reps', '3'));
 const OUT = path.resolve(ROOT, arg('out', 'docs/benchmarks.md'));
 /** --sample-db: build the large database with scripts/sample-db instead of the pgbench-like generator. */
 const SAMPLE_DB = args.includes('--sample-db');
+/** --verify-only: measure only what the `verify` input costs (see the usage above). */
+const VERIFY_ONLY = args.includes('--verify-only');
 /** scripts/sample-db's scale for the large database: ~12.7 MB per unit above ~10 MB, so 78 per GB. */
 const SAMPLE_DB_SCALE = String(Math.max(0.01, Math.round(SCALE_GB * 78 * 100) / 100));
 /** The small database of the fixed-cost rows: the project's sample shop at this scale (~23 MB). */
@@ -201,6 +206,7 @@ try {
   function measured(argv, { env = {}, watchDir } = {}) {
     return new Promise((resolve, reject) => {
       const cpuBefore = machineCpuSeconds();
+      const serverBefore = serverCpuSeconds();
       const s3Before = processCpuSeconds(s3.pid);
       const started = process.hrtime.bigint();
       const child = spawn(argv[0], argv.slice(1), {
@@ -226,12 +232,14 @@ try {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const cpuSeconds = machineCpuSeconds() - cpuBefore;
         const s3CpuSeconds = processCpuSeconds(s3.pid) - s3Before;
+        const serverCpu = serverCpuSeconds() - serverBefore;
         if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
         else
           resolve({
             seconds,
             cpuSeconds,
             s3CpuSeconds,
+            serverCpu,
             peakMainMb: peakMain / 1024,
             peakChildrenMb: peakChildren / 1024,
             peakDiskMb: peakDisk / 1e6,
@@ -273,6 +281,7 @@ try {
       median: median(secs),
       cpu: median(runs.map((r) => r.cpuSeconds)),
       s3Cpu: median(runs.map((r) => r.s3CpuSeconds)),
+      serverCpu: median(runs.map((r) => r.serverCpu)),
       min: secs[0],
       max: secs.at(-1),
       peakMainMb: runs[0].noNode ? undefined : Math.max(...runs.map((r) => r.peakMainMb)),
@@ -359,7 +368,17 @@ try {
       if (extra.after) extra.after();
       return { ...r, archiveBytes: size ? Number(size[2]) : undefined };
     });
-  action('action → S3 (custom, zstd, exact row counts)', { destination: 's3://bench/a', 's3-endpoint': endpoint });
+  // verify: content reads each table once more, beside pg_dump, for its exact count and fingerprint.
+  action('action → S3 (custom, zstd, exact row counts, verify: content)', {
+    destination: 's3://bench/a',
+    's3-endpoint': endpoint,
+    verify: 'content',
+  });
+  action('action → S3 (custom, zstd, exact row counts, verify: counts)', {
+    destination: 's3://bench/a',
+    's3-endpoint': endpoint,
+    verify: 'counts',
+  });
   action('action → S3 (custom, zstd level 1)', {
     destination: 's3://bench/a',
     's3-endpoint': endpoint,
@@ -461,6 +480,10 @@ try {
     { after: () => rmSync(folder, { recursive: true, force: true }) },
   );
 
+  if (VERIFY_ONLY) {
+    const keep = (s) => s.name.includes('verify:') || s.name.startsWith('pg_dump -Fc -Z0 > /dev/null (physical');
+    stages.splice(0, stages.length, ...stages.filter(keep));
+  }
   // One unmeasured dump first (cold caches), and a checkpoint before every run: the build's and the
   // restores' dirty pages would otherwise be written while the next stage runs, and slow it.
   psql('CHECKPOINT');
@@ -471,7 +494,7 @@ try {
       s.runs.push(await s.fn(i));
       const r = s.runs.at(-1);
       log(
-        `${s.name} #${i + 1}: ${r.seconds.toFixed(2)} s, machine CPU ${r.cpuSeconds.toFixed(2)} s, S3 server CPU ${r.s3CpuSeconds.toFixed(2)} s`,
+        `${s.name} #${i + 1}: ${r.seconds.toFixed(2)} s, machine CPU ${r.cpuSeconds.toFixed(2)} s, PostgreSQL server CPU ${r.serverCpu.toFixed(2)} s, S3 server CPU ${r.s3CpuSeconds.toFixed(2)} s`,
       );
     }
   }
@@ -486,7 +509,7 @@ try {
   const cell = (name) => name.replace(/\|/g, '\\|');
   const rows = results.map(
     (r) =>
-      `| ${cell(r.name)} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.cpu.toFixed(1)} | ${r.s3Cpu >= 0.05 ? r.s3Cpu.toFixed(1) : '—'} | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
+      `| ${cell(r.name)} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${(dbBytes / 1e6 / r.median).toFixed(0)} | ${(r.median / floor).toFixed(2)}× | ${r.cpu.toFixed(1)} | ${r.serverCpu.toFixed(1)} | ${r.s3Cpu >= 0.05 ? r.s3Cpu.toFixed(1) : '—'} | ${r.archiveMb === undefined ? '—' : r.archiveMb.toFixed(0)} | ${r.peakMainMb === undefined ? '—' : r.peakMainMb.toFixed(0)} | ${r.peakChildrenMb.toFixed(0)} | ${r.peakDiskMb ? r.peakDiskMb.toFixed(0) : '0'} |`,
   );
   const smallRows = small.map(
     (r) =>
@@ -513,10 +536,11 @@ dump first, and a CHECKPOINT before every run). MB/s is database size / median w
 measured Node process (the action, or the peer's uploader), "children" its child processes summed
 (pg_dump, zstd, tar, gpg; for the peer row: pg_dump). Temp disk is the peak size of RUNNER_TEMP (for the
 peer row: the dump file it uploads). CPU s counts every process of the machine (user and system
-time from \`/proc/stat\`), S3 server CPU s the s3rver process alone: both share the same ${os.cpus().length} cores.
+time from \`/proc/stat\`), PostgreSQL CPU s the server's processes (the postmaster's own and its
+reaped children's time from \`/proc/<postmaster>/stat\`, plus its live children's), S3 server CPU s the s3rver process alone: both share the same ${os.cpus().length} cores.
 
-| Stage | Median s | Min–max s | MB/s | vs limit | CPU s | S3 server CPU s | Archive MB | Peak RSS node MB | Peak RSS children MB | Temp disk MB |
-|---|---|---|---|---|---|---|---|---|---|---|
+| Stage | Median s | Min–max s | MB/s | vs limit | CPU s | PostgreSQL CPU s | S3 server CPU s | Archive MB | Peak RSS node MB | Peak RSS children MB | Temp disk MB |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Fixed cost, on the sample shop (${(smallBytes / 1e6).toFixed(0)} MB, \`scripts/sample-db\` at scale ${SMALL_SCALE}), in the same rounds:
@@ -531,12 +555,20 @@ ${smallRows.join('\n')}
 |---|---|---|
 ${targets(results).join('\n')}
 `;
-  // Keep the hand-written "## History" section (before/after of changes) across runs.
-  const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '';
-  const history = previous.indexOf('\n## History');
-  writeFileSync(OUT, history >= 0 ? `${md}${previous.slice(history)}` : md);
-  log(`wrote ${path.relative(ROOT, OUT)}`);
+  if (!VERIFY_ONLY || args.includes('--out')) {
+    // Keep the hand-written "## History" section (before/after of changes) across runs.
+    const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '';
+    const history = previous.indexOf('\n## History');
+    writeFileSync(OUT, history >= 0 ? `${md}${previous.slice(history)}` : md);
+    log(`wrote ${path.relative(ROOT, OUT)}`);
+  }
   console.log(md);
+  const content = results.find((r) => r.name.includes('verify: content'));
+  const counts = results.find((r) => r.name.includes('verify: counts'));
+  if (content && counts)
+    console.log(
+      `verify: content vs verify: counts — wall ${(content.median / counts.median).toFixed(3)}× (${content.median.toFixed(2)} s vs ${counts.median.toFixed(2)} s), PostgreSQL server CPU ${(content.serverCpu / Math.max(counts.serverCpu, 0.001)).toFixed(3)}× (${content.serverCpu.toFixed(2)} s vs ${counts.serverCpu.toFixed(2)} s); content on by default needs wall ≤ 1.15×: ${content.median / counts.median <= 1.15 ? 'yes' : 'no'}`,
+    );
 } finally {
   await cleanup();
 }
@@ -562,6 +594,14 @@ function targets(results) {
       ` (archive ${action.archiveMb?.toFixed(0)} MB vs ${peer.archiveMb?.toFixed(0)} MB)`,
     );
   if (action && limit) add('backup ≤ 1.5× pg_dump -Fc -Z0 > /dev/null', action.median / limit.median, 1.5);
+  const counts = m('action → S3 (custom, zstd, exact row counts, verify: counts');
+  if (action && counts)
+    add(
+      'verify: content ≤ 1.15× verify: counts (content on by default)',
+      action.median / counts.median,
+      1.15,
+      ` (PostgreSQL CPU ${(action.serverCpu / Math.max(counts.serverCpu, 0.001)).toFixed(2)}×)`,
+    );
   if (action && enc) add('encrypted (public key) ≤ 1.2× unencrypted', enc.median / action.median, 1.2);
   if (action && encPass) add('encrypted (passphrase) ≤ 1.2× unencrypted', encPass.median / action.median, 1.2);
   if (drill && plain) add('drill ≤ 1.15× zstd -d | pg_restore', drill.median / plain.median, 1.15);
@@ -569,12 +609,14 @@ function targets(results) {
   const peak = (rs) => Math.max(...rs.map((r) => r.peakMainMb ?? 0));
   const plainRss = peak(ours.filter((r) => !r.name.includes('encrypted')));
   const encRss = peak(ours.filter((r) => r.name.includes('encrypted')));
-  rows.push(
-    `| peak RSS of the action's Node process ≤ 150 MB (every unencrypted backup row, drill) | ${plainRss.toFixed(0)} MB | ${plainRss <= 150 ? 'yes' : 'no'} |`,
-  );
-  rows.push(
-    `| peak RSS of the action's Node process ≤ 150 MB (encrypted backups) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`,
-  );
+  if (plainRss > 0)
+    rows.push(
+      `| peak RSS of the action's Node process ≤ 150 MB (every unencrypted backup row, drill) | ${plainRss.toFixed(0)} MB | ${plainRss <= 150 ? 'yes' : 'no'} |`,
+    );
+  if (encRss > 0)
+    rows.push(
+      `| peak RSS of the action's Node process ≤ 150 MB (encrypted backups) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`,
+    );
   return rows;
 }
 
@@ -587,6 +629,34 @@ function machineCpuSeconds() {
     .slice(1)
     .map(Number);
   return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+}
+
+/**
+ * CPU seconds of the PostgreSQL server: the postmaster's user and system time plus that of its
+ * children it has reaped (exited backends: fields 16 and 17 of /proc/PID/stat), plus its live
+ * children's (backends, checkpointer, …). Differences across a run count the backends it used.
+ */
+function serverCpuSeconds() {
+  const pidFile = path.join(work, 'data', 'postmaster.pid');
+  if (!existsSync(pidFile)) return 0;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return own + kids.reduce((sum, k) => sum + safeCpu(Number(k)), 0);
+  } catch {
+    return 0;
+  }
+}
+
+function safeCpu(pid) {
+  try {
+    return processCpuSeconds(pid);
+  } catch {
+    return 0;
+  }
 }
 
 /** User and system CPU seconds of one process (fields 14 and 15 of /proc/PID/stat). */

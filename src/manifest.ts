@@ -1,21 +1,33 @@
 import type { EncryptionInfo } from './crypto/openpgp.js';
 import type { CompressionPlan } from './pipeline/compression.js';
 import type { DatabaseProperties } from './postgres/database-properties.js';
+import type {
+  CatalogState,
+  FingerprintAlgorithm,
+  LargeObjectsContent,
+  SequenceBounds,
+  TableContent,
+} from './postgres/fingerprint.js';
 import type { CatalogCounts, TableRowCount } from './postgres/inspect.js';
 import type { DumpFormat, DumpOptions } from './postgres/types.js';
 import { ENCRYPTED_SUFFIX } from './storage/keys.js';
 
-/** Version of the manifest schema below; bumped on incompatible changes. */
-export const MANIFEST_FORMAT_VERSION = 1;
+/**
+ * Version of the manifest schema below that this action writes; bumped on incompatible changes.
+ * 1: the first release; 2: adds `content` (what the drill proves beyond row counts).
+ */
+export const MANIFEST_FORMAT_VERSION = 2;
+
+/** Versions this action reads: a version-1 manifest has no `content`, its drill checks what it recorded. */
+export type ManifestFormatVersion = 1 | 2;
 
 /**
  * What is wrong with a manifest's `formatVersion` for this action, or undefined when it reads it.
- * Versions this action knows: {@link MANIFEST_FORMAT_VERSION} only (1 since the first release). A
- * higher whole number was written by a newer action; anything else is not a manifest of this
- * action (or a damaged one).
+ * Versions this action knows: 1 and {@link MANIFEST_FORMAT_VERSION}. A higher whole number was
+ * written by a newer action; anything else is not a manifest of this action (or a damaged one).
  */
 export function formatVersionProblem(version: unknown): string | undefined {
-  if (version === MANIFEST_FORMAT_VERSION) return undefined;
+  if (version === 1 || version === MANIFEST_FORMAT_VERSION) return undefined;
   if (typeof version === 'number' && Number.isInteger(version) && version > MANIFEST_FORMAT_VERSION) {
     return `has format version ${version}; this version of the action reads version ${MANIFEST_FORMAT_VERSION}. Use the action version that wrote it.`;
   }
@@ -28,7 +40,7 @@ export function formatVersionProblem(version: unknown): string | undefined {
  * contract restores and drills check against. Documented in docs/manifest.md.
  */
 export interface Manifest {
-  formatVersion: typeof MANIFEST_FORMAT_VERSION;
+  formatVersion: ManifestFormatVersion;
   tool: { name: 'postgres-backup-action'; version: string };
   database: string;
   label: string | null;
@@ -55,11 +67,32 @@ export interface Manifest {
   rowCounts: { mode: 'exact' | 'estimate'; tables: TableRowCount[] };
   objects: CatalogCounts;
   /**
+   * What the drill compares beyond counts, taken in the dump's snapshot (version 2; absent in
+   * version 1). With `verify: counts`, `tables` is null and large objects are not read.
+   */
+  content?: ContentRecord | null;
+  /**
    * The database's own properties (encoding, locales, owner, comment, settings, ACL, per-role
    * settings), read at backup; absent in manifests of older versions (a restore then creates a
    * bare database).
    */
   databaseProperties?: DatabaseProperties;
+}
+
+/**
+ * The content record (docs/manifest.md, "content"): fingerprints and states, all taken in the
+ * dump's snapshot except sequences (not transactional: read right before pg_dump started and
+ * right after it ended).
+ */
+export interface ContentRecord extends CatalogState {
+  /** How fingerprints were computed (postgres/fingerprint.ts); the drill recomputes with the same. */
+  algorithm: FingerprintAlgorithm;
+  /** The session settings the row text was produced under (name → value). */
+  settings: Record<string, string>;
+  /** Per table: exact rows and fingerprint, in one scan; null with `verify: counts` or `row-counts: estimate`. */
+  tables: TableContent[] | null;
+  sequences: SequenceBounds[];
+  largeObjects: LargeObjectsContent;
 }
 
 /** MIME type of an archive by extension. */

@@ -10,7 +10,7 @@ import type { EncryptionInfo } from '../crypto/encrypt.js';
 import type { GpgEncrypter } from '../crypto/gpg.js';
 import type { EncryptionConfig } from '../crypto/specs.js';
 import { DumpError, type UploadError } from '../errors.js';
-import type { Manifest } from '../manifest.js';
+import type { ContentRecord, Manifest } from '../manifest.js';
 import {
   createCompressor,
   type CompressionPlan,
@@ -24,11 +24,13 @@ import { ExitGate, Fanout, Meter } from '../pipeline/stages.js';
 import { buildPgDumpArgs } from '../postgres/dump-args.js';
 import { dumpFailure, explainLockWait } from '../postgres/dump-failure.js';
 import type { Dumper } from '../postgres/dumper.js';
+import type { FingerprintAlgorithm } from '../postgres/fingerprint.js';
 import type { DatabaseInspector, SnapshotSession } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { Connection, DumpOptions } from '../postgres/types.js';
 import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
 import type { ObjectStore, UploadProgress, UploadResult } from '../storage/types.js';
+import { ContentRun, type Counted } from './content.js';
 import { chooseGpg, type GpgSearch } from './encryption.js';
 import { rootCause } from './stream-failure.js';
 import { releaseClaim } from './unfinished.js';
@@ -40,6 +42,8 @@ export interface DumpPlan extends GpgSearch {
   dump: DumpOptions;
   /** How the manifest's row counts are taken. */
   rowCounts: Manifest['rowCounts']['mode'];
+  /** The content record: its fingerprint algorithm, and whether tables and large objects are fingerprinted (`verify: content`). */
+  content: { algorithm: FingerprintAlgorithm; fingerprints: boolean };
   /** OpenPGP encryption of the archive; undefined = none. */
   encryption: EncryptionConfig | undefined;
   /** The open connection the snapshot, the counts and the lock watch use. */
@@ -67,6 +71,8 @@ export interface Streamed {
   snapshot: string;
   rowCounts: Manifest['rowCounts']['tables'];
   catalogCounts: Manifest['objects'];
+  /** The manifest's `content`. */
+  content: ContentRecord;
   /** Seconds from the snapshot's opening to the end of the stream. */
   seconds: number;
   /** Each store's claim of its key (storage/claim.ts), held until the manifest is written; undefined where it failed. */
@@ -108,6 +114,7 @@ class DumpRun {
   private claiming: Promise<Claim>[] = [];
   private readonly claimErrors: unknown[] = [];
   private claimed = false;
+  private readonly content: ContentRun;
 
   constructor(
     private readonly plan: DumpPlan,
@@ -115,6 +122,8 @@ class DumpRun {
     private readonly t0: number,
   ) {
     this.env = libpqEnv(plan.connection);
+    // First on the session's queue: the sequences' state before pg_dump starts.
+    this.content = new ContentRun(session, plan.rowCounts, plan.content.algorithm, plan.content.fingerprints);
   }
 
   private readonly killAll = (): void => this.children.forEach((c) => c.kill());
@@ -161,8 +170,8 @@ class DumpRun {
    * the children are killed and the stream (so every upload) is destroyed, and the end of the
    * stream waits for the counts, so no archive is stored without them.
    */
-  private count(): Promise<[Manifest['rowCounts']['tables'], Manifest['objects']]> {
-    const counts = Promise.all([this.session.rowCounts(this.plan.rowCounts), this.session.catalogCounts()]);
+  private count(): Promise<Counted> {
+    const counts = this.content.counts();
     counts.catch((error: unknown) => {
       this.countFailed = error instanceof Error ? error : new DumpError(String(error));
       this.gate?.destroy(this.countFailed);
@@ -192,6 +201,8 @@ class DumpRun {
     const compressor = createCompressor(plan.compression.plan, plan.compression.compressors, tail);
     if (compressor?.kind === 'child') this.children.push(compressor.child);
     const stdout = compressor?.kind === 'child' ? compressor.child.stdin : tail;
+    // The sequences' "before" values are read before pg_dump starts (a failure shows as the counts').
+    await this.content.before.catch(() => undefined);
     this.throwIfCountFailed();
     const producer = await this.startProducer(stdout);
     this.children.push(producer);
@@ -260,7 +271,7 @@ class DumpRun {
     chain: Chain,
     gate: ExitGate,
     keysFree: Promise<(Claim | undefined)[]>,
-    counts: Promise<[Manifest['rowCounts']['tables'], Manifest['objects']]>,
+    counts: Promise<Counted>,
   ): Promise<Streamed> {
     const { encryption: encrypting, stores } = this.plan;
     const encryption =
@@ -279,7 +290,9 @@ class DumpRun {
     const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
     const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads] as const);
     if (flow.status === 'rejected') throw await this.failure(flow.reason, settled);
-    const [rowCounts, catalogCounts] = await counts;
+    const counted = await counts;
+    // pg_dump has ended: the sequences' "after" values bound what it read.
+    const content = await this.content.finish(counted);
     const claims = await keysFree;
     this.claimed = true;
     // A destination whose claim failed reports the store's answer, not its upload's broken stream.
@@ -289,8 +302,9 @@ class DumpRun {
       encryption: this.gpg?.info ?? encryption?.info ?? null,
       uploads: settled,
       snapshot: this.session.snapshotId,
-      rowCounts,
-      catalogCounts,
+      rowCounts: counted.rowCounts,
+      catalogCounts: counted.catalogCounts,
+      content,
       seconds: (Date.now() - this.t0) / 1000,
       claims,
     };

@@ -75,6 +75,7 @@ export function buildManifest(parts: ManifestParts): Manifest {
     snapshot: streamed.snapshot,
     rowCounts: { mode: parts.rowCountMode, tables: streamed.rowCounts },
     objects: streamed.catalogCounts,
+    content: streamed.content,
     ...(parts.databaseProperties ? { databaseProperties: parts.databaseProperties } : {}),
   };
 }

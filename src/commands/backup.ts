@@ -1,3 +1,4 @@
+import { algorithmFor } from '../postgres/fingerprint.js';
 import { archiveExtension, describeCompression, planCompression } from '../backup/compression-plan.js';
 import { streamDump, type Streamed } from '../backup/dump-stream.js';
 import { storeGlobals } from '../backup/globals.js';
@@ -253,6 +254,7 @@ async function dumpAndUpload(
     connection: source.connection,
     dump: config.dump,
     rowCounts: config.rowCounts,
+    content: { algorithm: algorithmFor(source.server.versionNum), fingerprints: config.verify === 'content' },
     encryption: config.encryption,
     inspector: source.inspector,
     dumper: deps.dumper(source.client.binDir),

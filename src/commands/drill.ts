@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { round3 } from '../format.js';
-import { drillFailure, type DrillResult } from '../report/drill-report.js';
+import { drillFailure, provenLine, type DrillResult } from '../report/drill-report.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
 import type { DrillConfig } from '../config/types.js';
@@ -62,9 +62,9 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     const missingRoles = created ? await properties.finish() : [];
     const restored = deps.now();
     const verdict = await log.group('Verify', async () => {
-      const counted = await verifyRestored(deps, target, manifest, options.drillSql);
       const own = await properties.checks(created, missingRoles);
-      return { ...counted, checks: [...counted.checks, ...own], passed: counted.passed && own.every((c) => c.passed) };
+      const category = { name: 'database properties', checks: own, proven: `${own.length} database properties` };
+      return verifyRestored(deps, target, manifest, options.drillSql, [category]);
     });
     const verified = deps.now();
     const restoreSeconds = round3((verified.getTime() - started.getTime()) / 1000);
@@ -75,6 +75,7 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
       manifest,
       target: { host: target.host, port: target.port, database: target.database },
       checks: verdict.checks,
+      categories: verdict.categories,
       skipped: verdict.skipped,
       passed: verdict.passed,
       restoreSeconds,
@@ -91,7 +92,9 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     }
     const failure = drillFailure(result);
     if (failure) throw failure;
-    log.info(`Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s.`);
+    log.info(
+      `Drill passed: ${result.checks.length} checks, RTO ${restoreSeconds} s. ${provenLine(verdict.categories)}`,
+    );
     return result;
   } finally {
     if (prepared && options.dropAfter && !dropTried) await dropScratch(deps, target);

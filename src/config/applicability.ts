@@ -27,6 +27,7 @@ export const INPUT_COMMANDS: Readonly<Record<string, readonly Command[]>> = {
   'pg-dump-args': ['backup'],
   label: ['backup'],
   'row-counts': ['backup'],
+  verify: ['backup'],
   'lock-wait-timeout': ['backup'],
   'encryption-public-key': ['backup'],
   'encryption-passphrase': ['backup'],

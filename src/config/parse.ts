@@ -74,6 +74,7 @@ export function parseConfig(read: InputReader): Config {
     command === 'restore' || command === 'drill' || command === 'check' ? parseRestoreInputs(inputs) : undefined;
   const label = input('label') === '' ? undefined : parseLabelValue('label', input('label'));
   const rowCounts = oneOf('row-counts', input('row-counts'), ['exact', 'estimate'] as const);
+  const verify = oneOf('verify', input('verify'), ['content', 'counts'] as const);
   const client = parseClient(input);
   const common = {
     database: source.database,
@@ -92,6 +93,7 @@ export function parseConfig(read: InputReader): Config {
       dump,
       ...(label === undefined ? {} : { label }),
       rowCounts,
+      verify,
       ...client,
       retention,
     };

@@ -11,6 +11,8 @@ export type Command = (typeof COMMANDS)[number];
 
 /** How the manifest's per-table row counts are taken. */
 export type RowCountMode = 'exact' | 'estimate';
+/** The `verify` input: what the manifest records for drills (`content`: fingerprints and states; `counts`: row and object counts only). */
+export type VerifyMode = 'content' | 'counts';
 
 /** What every command reads: where the backups are, and how the run reports. */
 export interface CommonConfig {
@@ -41,6 +43,8 @@ export interface BackupConfig extends CommonConfig, ClientConfig {
   /** Goes into the object key and the manifest (`daily`, `pre-migration`, …); undefined when none. */
   label?: string;
   rowCounts: RowCountMode;
+  /** `verify`: record the content fingerprints (with `row-counts: estimate`, everything but the tables'). */
+  verify: VerifyMode;
   /** Retention policy applied after a verified backup. */
   retention: RetentionInputs;
   /** OpenPGP encryption of new archives (public key(s) or passphrase); undefined = none. */

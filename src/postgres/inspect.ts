@@ -6,9 +6,23 @@
 import pg from 'pg';
 import { ConnectionError, DumpError } from '../errors.js';
 import { classifyDriverError } from './classify.js';
+import {
+  PINNED_SETTINGS,
+  readCatalogState,
+  readLargeObjects,
+  readSequences,
+  tableFingerprintSql,
+  type CatalogState,
+  type ContentReader,
+  type FingerprintAlgorithm,
+  type LargeObjectsContent,
+  type SequenceValue,
+  type TableContent,
+} from './fingerprint.js';
 import { pgClientConfig, sslFallbackAllowed, withoutSsl } from './libpq.js';
 import { markLockWait, readExclusiveHolders, watchLockWaits, type LockHolder, type OwnBackends } from './locks.js';
 import { readDatabaseProperties, type DatabaseProperties } from './database-properties.js';
+import { CATALOG_COUNTS_SQL, USER_TABLES_SQL } from './inspect-sql.js';
 import { namePatternRegexes, PATTERN_MATCH_SQL } from './patterns.js';
 import type { Connection } from './types.js';
 
@@ -44,7 +58,8 @@ export interface TableRowCount {
   rows: number;
 }
 
-export interface SnapshotSession {
+/** The snapshot session; its content reads (tables with fingerprints, sequences, …) are in {@link ContentReader}. */
+export interface SnapshotSession extends ContentReader {
   /** For `pg_dump --snapshot=<id>`; valid until close(). */
   readonly snapshotId: string;
   /** The session's backend pid (pg_backend_pid()), to find its lock waits. */
@@ -259,48 +274,6 @@ function toConnectionError(error: unknown, conn: Connection): ConnectionError {
   return new ConnectionError(message, { cause: error });
 }
 
-/** Schemas that are not user schemas: system, toast and temp (pg_temp_N, pg_toast_temp_N). */
-const USER_NAMESPACE = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
-/** SQL condition: the object `oid` (of system catalog `catalog`) is not a member of an extension. */
-const notExtensionMember = (oid: string, catalog: string) =>
-  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
-
-const USER_TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS table, c.reltuples::float8 AS reltuples,
-         s.n_live_tup::float8 AS live
-  FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
-  WHERE c.relkind = 'r' AND ${USER_NAMESPACE} AND ${notExtensionMember('c.oid', 'pg_catalog.pg_class')}
-    -- Tables the role cannot read are left out: pg_dump fails on them unless they are excluded,
-    -- and an excluded one must not fail the counts.
-    AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND pg_catalog.has_table_privilege(c.oid, 'SELECT')`;
-
-const CATALOG_COUNTS_SQL = `
-  WITH rel AS (
-    SELECT c.relkind FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NAMESPACE} AND ${notExtensionMember('c.oid', 'pg_catalog.pg_class')}
-      AND (c.relkind NOT IN ('i', 'I') OR NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_index x WHERE x.indexrelid = c.oid AND NOT ${notExtensionMember('x.indrelid', 'pg_catalog.pg_class')}))
-  )
-  SELECT
-    (SELECT count(*) FROM rel WHERE relkind = 'r') AS tables,
-    (SELECT count(*) FROM rel WHERE relkind = 'p') AS partitioned_tables,
-    (SELECT count(*) FROM rel WHERE relkind IN ('i', 'I')) AS indexes,
-    (SELECT count(*) FROM rel WHERE relkind = 'v') AS views,
-    (SELECT count(*) FROM rel WHERE relkind = 'm') AS materialized_views,
-    (SELECT count(*) FROM rel WHERE relkind = 'S') AS sequences,
-    (SELECT count(*) FROM pg_catalog.pg_constraint k
-       JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
-       WHERE ${USER_NAMESPACE} AND k.contype <> 'n'
-         AND ${notExtensionMember('k.oid', 'pg_catalog.pg_constraint')}
-         AND (k.conrelid = 0 OR ${notExtensionMember('k.conrelid', 'pg_catalog.pg_class')})
-         AND (k.contypid = 0 OR ${notExtensionMember('k.contypid', 'pg_catalog.pg_type')})) AS constraints,
-    (SELECT count(*) FROM pg_catalog.pg_proc p
-       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-       WHERE ${USER_NAMESPACE} AND ${notExtensionMember('p.oid', 'pg_catalog.pg_proc')}) AS functions`;
-
 class Session implements SnapshotSession {
   private closed = false;
   /** Calls run one after another: a failed one must be rolled back before the next query runs. */
@@ -327,6 +300,11 @@ class Session implements SnapshotSession {
       // Before BEGIN: the session sits idle in this transaction for as long as pg_dump runs (its
       // parallel workers import the snapshot late), which idle_in_transaction_session_timeout would end.
       await disableTimeouts(client, lockTimeoutMs);
+      // Output functions read these: the fingerprints of the same data must not depend on the role's settings.
+      await client.query(
+        'SELECT pg_catalog.set_config(($1::text[])[i], ($2::text[])[i], false) FROM pg_catalog.generate_subscripts($1::text[], 1) AS i',
+        [Object.keys(PINNED_SETTINGS), Object.values(PINNED_SETTINGS)],
+      );
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const result = await client.query<{ id: string; pid: number }>(
         'SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.pg_backend_pid() AS pid',
@@ -365,39 +343,75 @@ class Session implements SnapshotSession {
     return this.exclusive(() => this.inSavepoint(() => this.countRows(mode)));
   }
 
-  private async countRows(mode: 'exact' | 'estimate'): Promise<TableRowCount[]> {
+  tableContents(algorithm: FingerprintAlgorithm): Promise<TableContent[]> {
+    return this.exclusive(() => this.inSavepoint(() => this.countRows('exact', algorithm))) as Promise<TableContent[]>;
+  }
+
+  sequences(): Promise<{ schema: string; name: string; value: SequenceValue }[]> {
+    return this.exclusive(() => this.inSavepoint(() => readSequences(this.client)));
+  }
+
+  largeObjects(algorithm: FingerprintAlgorithm): Promise<LargeObjectsContent> {
+    return this.exclusive(async () => {
+      try {
+        return await this.inSavepoint(() => readLargeObjects(this.client, algorithm));
+      } catch (error) {
+        return { count: null, fingerprint: null, reason: `large objects could not be read: ${errorText(error)}` };
+      }
+    });
+  }
+
+  catalogState(): Promise<CatalogState> {
+    return this.exclusive(() => this.inSavepoint(() => readCatalogState(this.client)));
+  }
+
+  /** Counts (or, with `algorithm`, counts and fingerprints: one scan) each user table. */
+  private async countRows(
+    mode: 'exact' | 'estimate',
+    algorithm?: FingerprintAlgorithm,
+  ): Promise<(TableRowCount & { fingerprint?: string })[]> {
     const tables = (
       await this.client.query<{ schema: string; table: string; reltuples: number; live: number | null }>(
         USER_TABLES_SQL,
       )
     ).rows;
     tables.sort((a, b) => compare(a.schema, b.schema) || compare(a.table, b.table));
-    const out: TableRowCount[] = [];
+    const out: (TableRowCount & { fingerprint?: string })[] = [];
     for (const t of tables) {
-      let rows: number;
-      if (mode === 'exact') {
-        const name = `${this.client.escapeIdentifier(t.schema)}.${this.client.escapeIdentifier(t.table)}`;
-        let result: pg.QueryResult<{ n: string }>;
-        try {
-          result = await this.client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${name}`);
-        } catch (error) {
-          const relation = `${t.schema}.${t.table}`;
-          const { kind, message } = classifyDriverError(error, { host: this.conn.host, port: this.conn.port });
-          const failure = new DumpError(
-            `Counting the rows of ${relation} (for the manifest, in the dump's snapshot) failed: ${errorText(error)}. ${message}`,
-            { cause: error },
-          );
-          throw kind === 'timeout' && (error as { code?: unknown }).code === '55P03'
-            ? markLockWait(failure, [relation])
-            : failure;
-        }
-        rows = Number(result.rows[0]!.n);
-      } else {
-        rows = t.reltuples > 0 ? Math.round(t.reltuples) : Math.max(0, Math.round(t.live ?? 0));
+      if (mode === 'estimate') {
+        const rows = t.reltuples > 0 ? Math.round(t.reltuples) : Math.max(0, Math.round(t.live ?? 0));
+        out.push({ schema: t.schema, table: t.table, rows });
+        continue;
       }
-      out.push({ schema: t.schema, table: t.table, rows });
+      const name = `${this.client.escapeIdentifier(t.schema)}.${this.client.escapeIdentifier(t.table)}`;
+      const sql = algorithm ? tableFingerprintSql(algorithm, name) : `SELECT count(*) AS n FROM ONLY ${name}`;
+      let result: pg.QueryResult<{ n: string; fp?: string }>;
+      try {
+        result = await this.client.query<{ n: string; fp?: string }>(sql);
+      } catch (error) {
+        throw this.scanFailure(error, `${t.schema}.${t.table}`, algorithm ? ' and fingerprinting them' : '');
+      }
+      const row = result.rows[0]!;
+      out.push({
+        schema: t.schema,
+        table: t.table,
+        rows: Number(row.n),
+        ...(row.fp === undefined ? {} : { fingerprint: row.fp }),
+      });
     }
     return out;
+  }
+
+  /** The DumpError of a failed count or fingerprint of `relation` (a lock wait marked as such). */
+  private scanFailure(error: unknown, relation: string, also: string): Error {
+    const { kind, message } = classifyDriverError(error, { host: this.conn.host, port: this.conn.port });
+    const failure = new DumpError(
+      `Counting the rows of ${relation}${also} (for the manifest, in the dump's snapshot) failed: ${errorText(error)}. ${message}`,
+      { cause: error },
+    );
+    return kind === 'timeout' && (error as { code?: unknown }).code === '55P03'
+      ? markLockWait(failure, [relation])
+      : failure;
   }
 
   catalogCounts(): Promise<CatalogCounts> {

@@ -5,11 +5,22 @@
  */
 import { errorMessage } from '../errors.js';
 import type { Log } from '../log.js';
-import type { Manifest } from '../manifest.js';
-import type { DatabaseInspector } from '../postgres/inspect.js';
+import type { ContentRecord, Manifest } from '../manifest.js';
+import { algorithmFor } from '../postgres/fingerprint.js';
+import type { DatabaseInspector, SnapshotSession } from '../postgres/inspect.js';
 import type { Connection } from '../postgres/types.js';
 import { openTarget, type TargetAccess, type TargetDb } from './target.js';
-import { judgeSqlResult, shorten, verifyDrill, type RestoredState, type SqlOutcome, type Verdict } from './verify.js';
+import {
+  judgeSqlResult,
+  shorten,
+  verifyDrill,
+  withCategory,
+  type CategoryResult,
+  type RestoredContent,
+  type RestoredState,
+  type SqlOutcome,
+  type Verdict,
+} from './verify.js';
 
 /** What reading the restored database needs: the inspector, the target access and a log. */
 export interface RestoredAccess extends TargetAccess {
@@ -18,25 +29,42 @@ export interface RestoredAccess extends TargetAccess {
 }
 
 /**
- * Reads the restored database `target` and compares it with the manifest ({@link verifyDrill});
- * logs each check as `PASS`/`FAIL` (failures as warnings) and what was not checked.
+ * Reads the restored database `target` and compares it with the manifest ({@link verifyDrill}),
+ * adding the `extra` categories checked elsewhere (the database's own properties); logs the
+ * verdict ({@link logVerdict}).
  */
 export async function verifyRestored(
   deps: RestoredAccess,
   target: Connection,
   manifest: Manifest,
   drillSql: string[],
+  extra: CategoryResult[] = [],
 ): Promise<Verdict> {
   const { log } = deps;
-  const state = await readRestoredState(deps, target, drillSql);
-  const v = verifyDrill(manifest, state);
-  for (const check of v.checks) {
-    const line = `${check.passed ? 'PASS' : 'FAIL'} ${check.name}: expected ${check.expected}, actual ${check.actual}${check.note ? ` (${check.note})` : ''}`;
-    if (check.passed) log.info(line);
+  const state = await readRestoredState(deps, target, drillSql, manifest);
+  const v = extra.reduce(withCategory, verifyDrill(manifest, state));
+  logVerdict(log, v);
+  return v;
+}
+
+/**
+ * The verdict in the log, compactly: one line per category (`PASS tables: 23 checks — 23 tables
+ * content-identical (…)`), then one warning per failed check naming the object, then what was not checked.
+ */
+export function logVerdict(log: Log, v: Verdict): void {
+  for (const c of v.categories) {
+    if (c.checks.length === 0) continue;
+    const failed = c.checks.filter((check) => !check.passed);
+    const what = failed.length === 0 ? (c.proven ?? 'passed') : `${failed.length} failed`;
+    const line = `${failed.length === 0 ? 'PASS' : 'FAIL'} ${c.name}: ${c.checks.length} checks, ${what}`;
+    if (failed.length === 0) log.info(line);
     else log.warning(line);
+    for (const check of failed)
+      log.warning(
+        `FAIL ${check.name}: expected ${check.expected}, actual ${check.actual}${check.note ? ` (${check.note})` : ''}`,
+      );
   }
   for (const note of v.skipped) log.info(`Not checked: ${note}`);
-  return v;
 }
 
 const NOT_VALIDATED_SQL = `
@@ -72,19 +100,32 @@ const UNLOGGED_SQL = `
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'r' AND c.relpersistence = 'u'`;
 
-/** Reads what {@link verifyDrill} compares: counts via the inspector, the rest with SQL. */
+/**
+ * Reads what {@link verifyDrill} compares: counts via the inspector, the rest with SQL; with a
+ * manifest whose `content` is recorded, the same content read in one snapshot session (tables in
+ * one scan each, fingerprinted with the manifest's algorithm; settings pinned as at backup).
+ */
 export async function readRestoredState(
   deps: RestoredAccess,
   target: Connection,
   drillSql: string[],
+  manifest?: Manifest,
 ): Promise<RestoredState> {
   const inspector = await deps.connect(target);
   let tables: RestoredState['tables'];
   let objects: RestoredState['objects'];
+  let content: RestoredContent | undefined;
   try {
     const session = await inspector.openSnapshot();
     try {
-      [tables, objects] = await Promise.all([session.rowCounts('exact'), session.catalogCounts()]);
+      const record = manifest?.content;
+      if (record) {
+        content = await readContent(inspector, session, record);
+        tables = (content.tables ?? (await session.rowCounts('exact'))).map((t) => ({ ...t }));
+        objects = await session.catalogCounts();
+      } else {
+        [tables, objects] = await Promise.all([session.rowCounts('exact'), session.catalogCounts()]);
+      }
     } finally {
       await session.close();
     }
@@ -110,10 +151,45 @@ export async function readRestoredState(
     );
     const sql: SqlOutcome[] = [];
     for (const query of drillSql) sql.push(await runAssertion(db, query));
-    return { tables, objects, notValidatedConstraints: notValidated, invalidIndexes, ancestors, unlogged, sql };
+    return {
+      tables: tables.map((t) => ({ schema: t.schema, table: t.table, rows: t.rows })),
+      objects,
+      notValidatedConstraints: notValidated,
+      invalidIndexes,
+      ancestors,
+      unlogged,
+      sql,
+      ...(content ? { content } : {}),
+    };
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The restored database's content: fingerprints with the record's algorithm when this server has
+ * it, and only of what the record has (no table scan when it holds no table fingerprints).
+ */
+async function readContent(
+  inspector: DatabaseInspector,
+  session: SnapshotSession,
+  record: ContentRecord,
+): Promise<RestoredContent> {
+  const { algorithm } = record;
+  const { versionNum } = await inspector.serverInfo();
+  const usable = algorithm === 'sum-md5-64' || algorithmFor(versionNum) === algorithm;
+  const tables = usable && record.tables ? await session.tableContents(algorithm) : null;
+  const sequences = await session.sequences();
+  const largeObjects =
+    usable && record.largeObjects.count !== null
+      ? await session.largeObjects(algorithm)
+      : {
+          count: null,
+          fingerprint: null,
+          reason: usable ? 'not recorded at backup' : `this server has no ${algorithm}`,
+        };
+  const catalog = await session.catalogState();
+  return { serverVersionNum: versionNum, tables, sequences, largeObjects, catalog };
 }
 
 /**

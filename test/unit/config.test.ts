@@ -42,6 +42,7 @@ describe('parseConfig: good inputs', () => {
         extraArgs: [],
       },
       rowCounts: 'exact',
+      verify: 'counts',
       installClient: true,
       summary: true,
       retention: { prune: false, dryRun: false },
@@ -333,6 +334,7 @@ describe('parseConfig: bad inputs fail before any work with the input named', ()
       { ...BASE, 'row-counts': 'fast' },
       "Input 'row-counts': 'fast' is not one of: exact, estimate.",
     ],
+    ['verify unknown', { ...BASE, verify: 'rows' }, "Input 'verify': 'rows' is not one of: content, counts."],
     [
       'client-version garbage',
       { ...BASE, 'client-version': 'latest' },

@@ -165,8 +165,8 @@ describe('checkManifest', () => {
     ['not an object', 'null', /is not a JSON object/],
     [
       'another format version',
-      JSON.stringify({ ...good, formatVersion: 2 }),
-      /has format version 2; this version of the action reads version 1\. Use the action version that wrote it\.$/,
+      JSON.stringify({ ...good, formatVersion: 3 }),
+      /has format version 3; this version of the action reads version 2\. Use the action version that wrote it\.$/,
     ],
     [
       'no sha256',
@@ -187,7 +187,7 @@ describe('checkManifest', () => {
     [
       'a format version no action writes',
       JSON.stringify({ ...good, formatVersion: '1' }),
-      /has format version "1", which no version of this action writes \(it writes 1\); it is damaged\.$/,
+      /has format version "1", which no version of this action writes \(it writes 2\); it is damaged\.$/,
     ],
   ])('%s is refused', (_name, text, message) => {
     expect(failure(() => checkManifest(text, e)).message).toMatch(message);
