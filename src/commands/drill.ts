@@ -10,6 +10,7 @@ import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClien
 import type { RestoreDeps } from '../restore/deps.js';
 import type { DrillConfig } from '../config/types.js';
 import { verifyRestored } from '../restore/restored-state.js';
+import { recreateScratch, withSerialRetry } from '../restore/retry.js';
 import { dropScratch, prepareScratch } from '../restore/target.js';
 
 /**
@@ -55,7 +56,12 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
       noPrivileges: options.noPrivileges,
       restoreGlobals: options.restoreGlobals,
     };
-    const outcome = await restoreChosen({ chosen, target, options: pgRestore, client, decrypter }, deps);
+    // The scratch database is the drill's own: a parallel restore that pg_restore ordered wrongly is
+    // retried serially in a recreated one.
+    const retry = { jobs: options.jobs, recreate: () => recreateScratch(deps, target), log, signal: deps.signal };
+    const outcome = await withSerialRetry(retry, (jobs) =>
+      restoreChosen({ chosen, target, options: { ...pgRestore, jobs }, client, decrypter }, deps),
+    );
     const restored = deps.now();
     const verdict = await log.group('Verify', () => verifyRestored(deps, target, manifest, options.drillSql));
     const verified = deps.now();

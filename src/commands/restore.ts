@@ -8,7 +8,9 @@ import type { RestoreResult } from '../report/restore-report.js';
 import { round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
+import { RestoreError } from '../restore/errors.js';
 import type { RestoreConfig } from '../config/types.js';
+import { withSerialRetry } from '../restore/retry.js';
 import {
   confirmMessage,
   overwriteConfirmed,
@@ -17,6 +19,7 @@ import {
   quoteIdent,
   userTableCount,
   withMaintenance,
+  type TargetAccess,
 } from '../restore/target.js';
 
 /**
@@ -50,8 +53,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
           `the target database '${target.database}' does not exist on ${target.host}:${target.port}; set create-database: true to create it, or create it in an earlier step.`,
         );
       }
-      await db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
-      log.info(`Created database '${target.database}' on ${target.host}:${target.port}.`);
+      await createTarget(deps, target, db);
       return true;
     });
     if (!created) {
@@ -78,25 +80,27 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   });
 
   const started = deps.now();
-  const outcome = await restoreChosen({ chosen, target, options, client, decrypter }, deps).catch(
-    async (error: unknown) => {
-      // A half-restored database that this run created would make the retry refuse it (user tables
-      // without confirm): drop it, so that the same step can simply run again.
-      if (createdDatabase) {
-        const failed = await dropDatabase(deps, target);
-        if (failed) {
-          log.warning(
-            `The restore failed, and '${target.database}', which this run had created, could not be dropped: ${failed}. Drop it by hand before retrying with create-database: true.`,
-          );
-        } else {
-          log.info(
-            `The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`,
-          );
-        }
+  const retry = { jobs: options.jobs, log, signal: deps.signal };
+  const recreate = createdDatabase ? () => recreateTarget(deps, target) : undefined;
+  const outcome = await withSerialRetry({ ...retry, recreate }, (jobs) =>
+    restoreChosen({ chosen, target, options: { ...options, jobs }, client, decrypter }, deps),
+  ).catch(async (error: unknown) => {
+    // A half-restored database that this run created would make the retry refuse it (user tables
+    // without confirm): drop it, so that the same step can simply run again.
+    if (createdDatabase) {
+      const failed = await dropDatabase(deps, target);
+      if (failed) {
+        log.warning(
+          `The restore failed, and '${target.database}', which this run had created, could not be dropped: ${failed}. Drop it by hand before retrying with create-database: true.`,
+        );
+      } else {
+        log.info(
+          `The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`,
+        );
       }
-      throw error;
-    },
-  );
+    }
+    throw error;
+  });
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
   log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
   return {
@@ -111,4 +115,21 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     mode: outcome.mode,
     pgRestoreVersion: client.version,
   };
+}
+
+/** Creates the target database (the one place restore creates it: first and for a serial retry). */
+async function createTarget(
+  deps: TargetAccess & Pick<RestoreDeps, 'log'>,
+  target: RestoreConfig['target'],
+  db: { query(sql: string): Promise<unknown> },
+): Promise<void> {
+  await db.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
+  deps.log.info(`Created database '${target.database}' on ${target.host}:${target.port}.`);
+}
+
+/** Drops the database this run created and creates it again (before a serial retry). */
+async function recreateTarget(deps: RestoreDeps, target: RestoreConfig['target']): Promise<void> {
+  const failed = await dropDatabase(deps, target);
+  if (failed) throw new RestoreError(`Dropping '${target.database}' before the serial retry failed: ${failed}`);
+  await withMaintenance(deps, target, (db) => createTarget(deps, target, db));
 }
