@@ -11,6 +11,7 @@ import type { RestoreDeps } from '../restore/deps.js';
 import type { DrillConfig } from '../config/types.js';
 import { verifyRestored } from '../restore/restored-state.js';
 import { recreateScratch, withSerialRetry } from '../restore/retry.js';
+import { checkTargetServer } from '../restore/cross-major.js';
 import { dropScratch, prepareScratch } from '../restore/target.js';
 
 /**
@@ -39,6 +40,7 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
   }
 
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, manifest));
+  const server = await log.group('Target server', () => checkTargetServer(deps, target, manifest, client));
 
   let prepared = false;
   // Set once the drop was attempted, so that a failed drop is not tried (and warned about) twice.
@@ -60,7 +62,10 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     // retried serially in a recreated one.
     const retry = { jobs: options.jobs, recreate: () => recreateScratch(deps, target), log, signal: deps.signal };
     const outcome = await withSerialRetry(retry, (jobs) =>
-      restoreChosen({ chosen, target, options: { ...pgRestore, jobs }, client, decrypter }, deps),
+      restoreChosen(
+        { chosen, target, options: { ...pgRestore, jobs, noStatistics: server.noStatistics }, client, decrypter },
+        deps,
+      ),
     );
     const restored = deps.now();
     const verdict = await log.group('Verify', () => verifyRestored(deps, target, manifest, options.drillSql));

@@ -11,6 +11,7 @@ import type { RestoreDeps } from '../restore/deps.js';
 import { RestoreError } from '../restore/errors.js';
 import type { RestoreConfig } from '../config/types.js';
 import { withSerialRetry } from '../restore/retry.js';
+import { checkTargetServer } from '../restore/cross-major.js';
 import {
   confirmMessage,
   overwriteConfirmed,
@@ -42,6 +43,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   const decrypter = await decrypterFor(chosen, options.decryption, deps);
   if (options.restoreGlobals) requireGlobals(chosen);
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, chosen.manifest));
+  const server = await log.group('Target server', () => checkTargetServer(deps, target, chosen.manifest, client));
 
   const createdDatabase = await log.group('Target database', async () => {
     const created = await withMaintenance(deps, target, async (db) => {
@@ -80,10 +82,12 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   });
 
   const started = deps.now();
-  const retry = { jobs: options.jobs, log, signal: deps.signal };
   const recreate = createdDatabase ? () => recreateTarget(deps, target) : undefined;
-  const outcome = await withSerialRetry({ ...retry, recreate }, (jobs) =>
-    restoreChosen({ chosen, target, options: { ...options, jobs }, client, decrypter }, deps),
+  const outcome = await withSerialRetry({ jobs: options.jobs, recreate, log, signal: deps.signal }, (jobs) =>
+    restoreChosen(
+      { chosen, target, options: { ...options, jobs, noStatistics: server.noStatistics }, client, decrypter },
+      deps,
+    ),
   ).catch(async (error: unknown) => {
     // A half-restored database that this run created would make the retry refuse it (user tables
     // without confirm): drop it, so that the same step can simply run again.

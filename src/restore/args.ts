@@ -11,6 +11,8 @@ export interface PgRestoreOptions {
   jobs: number;
   noOwner: boolean;
   noPrivileges: boolean;
+  /** Leave the archive's statistics out (`--no-statistics`, pg_restore 18+): for an older target (cross-major.ts). */
+  noStatistics?: boolean;
 }
 
 /** How an archive reaches the database. */
@@ -46,7 +48,7 @@ export function dbnameConninfo(database: string): string {
  * pg_restore arguments (PostgreSQL docs, "pg_restore"): `--exit-on-error` (stop at the first
  * error), `--no-password` (never prompt), `--dbname` as a conninfo holding only the database name
  * (host, port, user and password come from PGHOST… and PGPASSWORD), `--clean --if-exists`,
- * `--no-owner`, `--no-privileges`, `--jobs=N` (only with a file or folder input), then the input
+ * `--no-owner`, `--no-privileges`, `--no-statistics`, `--jobs=N` (only with a file or folder input), then the input
  * (none = stdin).
  */
 export function buildPgRestoreArgs(database: string, options: PgRestoreOptions, input?: string): string[] {
@@ -54,6 +56,7 @@ export function buildPgRestoreArgs(database: string, options: PgRestoreOptions, 
   if (options.clean) args.push('--clean', '--if-exists');
   if (options.noOwner) args.push('--no-owner');
   if (options.noPrivileges) args.push('--no-privileges');
+  if (options.noStatistics) args.push('--no-statistics');
   if (input !== undefined && options.jobs > 1) args.push(`--jobs=${options.jobs}`);
   if (input !== undefined) args.push(input);
   return args;
