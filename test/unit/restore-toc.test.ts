@@ -1,4 +1,5 @@
 /** Choosing archive entries for table- and schema-level restore (restore/toc.ts), as tables. */
+import { buildPgRestoreArgs, restoreMode } from '../../src/restore/args.js';
 import { parseDependencies, parseTocList, selectToc, tocListText, type TocSelection } from '../../src/restore/toc.js';
 
 const LIST = `;
@@ -108,4 +109,20 @@ test.each<[string, Partial<TocSelection>, string[], number[], [string, string][]
   expect(choice.unmatched).toEqual(unmatched);
   const list = tocListText(entries, choice.keep);
   expect(list.split('\n').filter((l) => l !== '')).toHaveLength(kept.length);
+});
+
+test('a selection makes a custom archive go through a file, refuses a plain one, and adds --use-list', () => {
+  const base = { clean: false, jobs: 1, noOwner: false, noPrivileges: false };
+  const selection = { ...NONE, tables: ['shop.orders'] };
+  expect(restoreMode('custom', { ...base, selection })).toEqual({ mode: 'pg_restore-file', warnings: [] });
+  expect(restoreMode('custom', { ...base, selection: NONE })).toEqual({ mode: 'pg_restore-stdin', warnings: [] });
+  expect(() => restoreMode('plain', { ...base, selection })).toThrow(/apply to custom and directory archives/);
+  expect(buildPgRestoreArgs('shop', { ...base, noStatistics: true }, '/tmp/a.dump', '/tmp/l.list')).toEqual([
+    '--exit-on-error',
+    '--no-password',
+    "--dbname=dbname='shop'",
+    '--use-list=/tmp/l.list',
+    '--no-statistics',
+    '/tmp/a.dump',
+  ]);
 });
