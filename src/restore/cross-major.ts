@@ -11,7 +11,8 @@
  *   calling `pg_restore_relation_stats()`, absent before 18): left out with pg_restore
  *   `--no-statistics` (pg_restore 18+, which such an archive needs anyway); a plain script cannot
  *   be filtered. A plain script of pg_dump 17+ starts with `SET transaction_timeout = 0`, which an
- *   older server rejects.
+ *   older server rejects; pg_restore 17 sets it when it connects too (reported failing
+ *   against older servers; not filterable: it is not a TOC entry).
  * - A plain script written by the 2025 security releases (13.22, 14.19, 15.14, 16.10, 17.6 and
  *   later) holds `\restrict` / `\unrestrict` lines that an older psql does not know.
  * Source: PostgreSQL docs, "pg_dump" (`--no-toast-compression`, `--no-statistics`), "pg_restore",
@@ -114,9 +115,14 @@ export function planCrossMajor(facts: CrossMajorFacts): CrossMajorPlan {
       );
     }
   }
+  if (format !== 'plain' && majorMinor(facts.clientVersion)[0] >= 17 && targetMajor < 17) {
+    plan.notes.push(
+      `pg_restore ${facts.clientVersion} sets transaction_timeout when it connects, which PostgreSQL ${targetMajor} does not know; if the restore stops at "unrecognized configuration parameter", restore into PostgreSQL 17 or newer.`,
+    );
+  }
   if (format === 'plain' && dumpMajor >= 17 && targetMajor < 17) {
     plan.errors.push(
-      `the plain script of pg_dump ${dumpMajor} sets transaction_timeout, which PostgreSQL ${targetMajor} does not know ("unrecognized configuration parameter"). Restore into PostgreSQL 17 or newer, or take the backup in the custom format (pg_restore then skips the setting for an older server).`,
+      `the plain script of pg_dump ${dumpMajor} sets transaction_timeout, which PostgreSQL ${targetMajor} does not know ("unrecognized configuration parameter"). Restore into PostgreSQL 17 or newer (a plain script cannot be filtered).`,
     );
   }
   return plan;

@@ -87,7 +87,7 @@ export function restoreHint(sqlError: string, statement: string): string {
   if (/compression method lz4 not supported/i.test(sqlError))
     return " The source compressed columns with lz4 (COMPRESSION lz4) and the target server was built without lz4; a pg_restore list cannot leave that out (it is part of the table's definition). Restore into a server built with lz4, or take the backups with pg-dump-args: --no-toast-compression (the columns then use the target's default).";
   if (/unrecognized configuration parameter "transaction_timeout"/i.test(sqlError))
-    return ' The archive was written by pg_dump 17 or newer and the target server is older: restore into PostgreSQL 17 or newer, or use a custom-format backup (pg_restore skips the setting for an older server).';
+    return " pg_dump and pg_restore 17 or newer set transaction_timeout, which the older target server does not know: restore into PostgreSQL 17 or newer (for a custom archive of an older major, a pg_restore of the target's major can be used: client-version).";
   if (/pg_restore_(relation|attribute)_stats/i.test(sqlError))
     return ' The archive holds statistics (pg_dump 18 or newer) that the older target server cannot load: take the backup with pg-dump-args: --no-statistics, or restore a custom-format backup (statistics are then left out).';
   if (/invalid command \\(un)?restrict/i.test(sqlError))
