@@ -6,11 +6,20 @@
 import { ConfigError } from '../errors.js';
 import { round3 } from '../format.js';
 import { drillFailure, provenLine, type DrillResult } from '../report/drill-report.js';
-import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
+import {
+  chooseBackup,
+  decrypterFor,
+  requireGlobals,
+  restoreChosen,
+  restoreClient,
+  type ChosenBackup,
+} from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
 import type { DrillConfig } from '../config/types.js';
 import { propertySteps } from '../restore/database-properties.js';
 import { verifyRestored } from '../restore/restored-state.js';
+import { recreateScratch, withSerialRetry } from '../restore/retry.js';
+import { checkTargetServer } from '../restore/cross-major.js';
 import { dropScratch, prepareScratch } from '../restore/target.js';
 
 /**
@@ -31,14 +40,10 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
   const { manifest, entry } = chosen;
   const decrypter = await decrypterFor(chosen, options.decryption, deps);
   if (options.restoreGlobals) requireGlobals(chosen);
-  if (manifest.options.dataOnly) {
-    throw new ConfigError(
-      'backup-key',
-      `the backup ${entry.key} is data-only (data-only: true): it holds no tables to restore into a scratch database, so it cannot be drilled. Drill a backup with the schema.`,
-    );
-  }
+  requireSchema(chosen);
 
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, manifest));
+  const server = await log.group('Target server', () => checkTargetServer(deps, target, manifest, client));
 
   const properties = propertySteps(deps, target, manifest.databaseProperties, options);
   let created = false;
@@ -58,7 +63,19 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
       noPrivileges: options.noPrivileges,
       restoreGlobals: options.restoreGlobals,
     };
-    const outcome = await restoreChosen({ chosen, target, options: pgRestore, client, decrypter }, deps);
+    // The scratch database is the drill's own: a parallel restore that pg_restore ordered wrongly is
+    // retried serially in a recreated one.
+    const recreateWithProperties = async (): Promise<void> => {
+      await recreateScratch(deps, target, (db) => properties.create(db));
+      created = true;
+    };
+    const retry = { jobs: options.jobs, recreate: recreateWithProperties, log, signal: deps.signal };
+    const outcome = await withSerialRetry(retry, (jobs) =>
+      restoreChosen(
+        { chosen, target, options: { ...pgRestore, jobs, noStatistics: server.noStatistics }, client, decrypter },
+        deps,
+      ),
+    );
     const missingRoles = created ? await properties.finish() : [];
     const restored = deps.now();
     const verdict = await log.group('Verify', async () => {
@@ -98,5 +115,18 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     return result;
   } finally {
     if (prepared && options.dropAfter && !dropTried) await dropScratch(deps, target);
+  }
+}
+
+/**
+ * @throws ConfigError('backup-key') for a data-only backup: it holds no tables to restore into a
+ *   scratch database.
+ */
+function requireSchema({ manifest, entry }: ChosenBackup): void {
+  if (manifest.options.dataOnly) {
+    throw new ConfigError(
+      'backup-key',
+      `the backup ${entry.key} is data-only (data-only: true): it holds no tables to restore into a scratch database, so it cannot be drilled. Drill a backup with the schema.`,
+    );
   }
 }

@@ -8,8 +8,11 @@ import type { RestoreResult } from '../report/restore-report.js';
 import { round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
 import type { RestoreDeps } from '../restore/deps.js';
+import { RestoreError } from '../restore/errors.js';
 import type { RestoreConfig } from '../config/types.js';
-import { propertySteps } from '../restore/database-properties.js';
+import { propertySteps, type PropertySteps } from '../restore/database-properties.js';
+import { withSerialRetry } from '../restore/retry.js';
+import { checkTargetServer } from '../restore/cross-major.js';
 import {
   confirmMessage,
   overwriteConfirmed,
@@ -17,6 +20,8 @@ import {
   inheritedIndexConstraints,
   userTableCount,
   withMaintenance,
+  type TargetAccess,
+  type TargetDb,
 } from '../restore/target.js';
 
 /**
@@ -39,6 +44,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   const decrypter = await decrypterFor(chosen, options.decryption, deps);
   if (options.restoreGlobals) requireGlobals(chosen);
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, chosen.manifest));
+  const server = await log.group('Target server', () => checkTargetServer(deps, target, chosen.manifest, client));
 
   const properties = propertySteps(deps, target, chosen.manifest.databaseProperties, options);
   const createdDatabase = await log.group('Target database', async () => {
@@ -51,8 +57,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
           `the target database '${target.database}' does not exist on ${target.host}:${target.port}; set create-database: true to create it, or create it in an earlier step.`,
         );
       }
-      await properties.create(db);
-      log.info(`Created database '${target.database}' on ${target.host}:${target.port}.`);
+      await createTarget(deps, target, db, properties);
       return true;
     });
     if (!created) {
@@ -79,25 +84,16 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   });
 
   const started = deps.now();
-  const outcome = await restoreChosen({ chosen, target, options, client, decrypter }, deps).catch(
-    async (error: unknown) => {
-      // A half-restored database that this run created would make the retry refuse it (user tables
-      // without confirm): drop it, so that the same step can simply run again.
-      if (createdDatabase) {
-        const failed = await dropDatabase(deps, target);
-        if (failed) {
-          log.warning(
-            `The restore failed, and '${target.database}', which this run had created, could not be dropped: ${failed}. Drop it by hand before retrying with create-database: true.`,
-          );
-        } else {
-          log.info(
-            `The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`,
-          );
-        }
-      }
-      throw error;
-    },
-  );
+  const recreate = createdDatabase ? () => recreateTarget(deps, target, properties) : undefined;
+  const outcome = await withSerialRetry({ jobs: options.jobs, recreate, log, signal: deps.signal }, (jobs) =>
+    restoreChosen(
+      { chosen, target, options: { ...options, jobs, noStatistics: server.noStatistics }, client, decrypter },
+      deps,
+    ),
+  ).catch(async (error: unknown) => {
+    if (createdDatabase) await dropCreated(deps, target);
+    throw error;
+  });
   if (createdDatabase) await properties.finish();
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
   log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
@@ -113,4 +109,43 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     mode: outcome.mode,
     pgRestoreVersion: client.version,
   };
+}
+
+/** Creates the target database (the one place restore creates it: first and for a serial retry). */
+async function createTarget(
+  deps: TargetAccess & Pick<RestoreDeps, 'log'>,
+  target: RestoreConfig['target'],
+  db: TargetDb,
+  properties: PropertySteps,
+): Promise<void> {
+  await properties.create(db);
+  deps.log.info(`Created database '${target.database}' on ${target.host}:${target.port}.`);
+}
+
+/** Drops the database this run created and creates it again (before a serial retry). */
+async function recreateTarget(
+  deps: RestoreDeps,
+  target: RestoreConfig['target'],
+  properties: PropertySteps,
+): Promise<void> {
+  const failed = await dropDatabase(deps, target);
+  if (failed) throw new RestoreError(`Dropping '${target.database}' before the serial retry failed: ${failed}`);
+  await withMaintenance(deps, target, (db) => createTarget(deps, target, db, properties));
+}
+
+/**
+ * After a failed restore, drops the database this run created: a half-restored one would make the
+ * retry refuse it (user tables without confirm), so that the same step can simply run again.
+ */
+async function dropCreated(deps: RestoreDeps, target: RestoreConfig['target']): Promise<void> {
+  const failed = await dropDatabase(deps, target);
+  if (failed) {
+    deps.log.warning(
+      `The restore failed, and '${target.database}', which this run had created, could not be dropped: ${failed}. Drop it by hand before retrying with create-database: true.`,
+    );
+  } else {
+    deps.log.info(
+      `The restore failed: dropped '${target.database}', which this run had created, so that a retry starts from a new database.`,
+    );
+  }
 }

@@ -11,6 +11,8 @@ import { PROPERTIES_MODES } from '../restore/database-properties.js';
 import type { BackupSelector, CheckSettings, RestoreBehaviour, RestoreInputs } from '../restore/options.js';
 import { archiveSuffix } from '../storage/keys.js';
 import type { InputReader } from './reader.js';
+import { namePatternRegexes } from '../postgres/patterns.js';
+import { isPartial, type TocSelection } from '../restore/toc.js';
 import { secretsToMask } from './mask.js';
 import {
   oneOf,
@@ -48,6 +50,10 @@ export const RESTORE_INPUTS: readonly InputSpec[] = inputSpecs([
   'max-age',
   'min-size-ratio',
   'expect-label',
+  'table',
+  'schema',
+  'exclude-table',
+  'exclude-schema',
 ]);
 
 const DEFAULTS: Record<string, string> = Object.fromEntries(
@@ -104,11 +110,13 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
   if (command === 'restore') {
     if (input('drill-sql') !== '')
       throw new ConfigError('drill-sql', 'is only used with command: drill; remove it or set command: drill.');
+    const selection = parseSelection(input);
     return {
       command,
       ...behaviour,
       clean: parseBoolean('clean', input('clean')),
       createDatabase: parseBoolean('create-database', input('create-database')),
+      ...(selection ? { selection } : {}),
     };
   }
   if (parseBoolean('clean', input('clean'))) {
@@ -130,6 +138,40 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
     dropAfter: parseBoolean('drop-after', input('drop-after')),
     drillSql: parseDrillSql(input('drill-sql')),
   };
+}
+
+/** A list input: one pattern per line, blank lines ignored. */
+function patternLines(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
+/**
+ * `table`, `schema`, `exclude-table`, `exclude-schema` of a restore (pg_dump's pattern rules,
+ * postgres/patterns.ts); undefined when none is set.
+ * @throws ConfigError naming the input of a pattern with too many dotted parts.
+ */
+function parseSelection(input: (name: string) => string): TocSelection | undefined {
+  const read = (name: string, kind: 'table' | 'schema'): string[] => {
+    const patterns = patternLines(input(name));
+    for (const pattern of patterns) {
+      if (!namePatternRegexes(pattern, kind))
+        throw new ConfigError(
+          name,
+          `'${pattern}' has too many dotted parts (${kind === 'table' ? 'schema.table' : 'a schema name'} at most).`,
+        );
+    }
+    return patterns;
+  };
+  const selection: TocSelection = {
+    tables: read('table', 'table'),
+    schemas: read('schema', 'schema'),
+    excludeTables: read('exclude-table', 'table'),
+    excludeSchemas: read('exclude-schema', 'schema'),
+  };
+  return isPartial(selection) ? selection : undefined;
 }
 
 function parseCheck(input: (name: string) => string): CheckSettings {

@@ -4,6 +4,7 @@
  */
 import type { DumpFormat } from '../postgres/types.js';
 import { RestoreError } from './errors.js';
+import { isPartial, type TocSelection } from './toc.js';
 
 /** The pg_restore options of restore and drill. */
 export interface PgRestoreOptions {
@@ -11,6 +12,10 @@ export interface PgRestoreOptions {
   jobs: number;
   noOwner: boolean;
   noPrivileges: boolean;
+  /** Leave the archive's statistics out (`--no-statistics`, pg_restore 18+): for an older target (cross-major.ts). */
+  noStatistics?: boolean;
+  /** Restore only these tables/schemas (`table`, `schema`, `exclude-*`): a pg_restore list, see toc.ts. */
+  selection?: TocSelection;
 }
 
 /** How an archive reaches the database. */
@@ -26,6 +31,11 @@ export function restoreMode(format: DumpFormat, options: PgRestoreOptions): { mo
         'no-owner and no-privileges do not apply to a plain SQL archive: its ownership and GRANT statements were fixed when it was dumped.',
       );
     }
+    if (isPartial(options.selection)) {
+      throw new RestoreError(
+        'table, schema, exclude-table and exclude-schema apply to custom and directory archives (a pg_restore list); a plain SQL archive is one script that psql runs whole. Restore it into a side database and copy the tables from there.',
+      );
+    }
     if (options.clean) {
       throw new RestoreError(
         'clean applies to custom and directory archives (pg_restore --clean); a plain SQL archive carries DROP statements only when it was dumped with --clean. Restore it into an empty database (create-database: true) instead.',
@@ -34,7 +44,9 @@ export function restoreMode(format: DumpFormat, options: PgRestoreOptions): { mo
     return { mode: 'psql', warnings };
   }
   if (format === 'directory') return { mode: 'pg_restore-directory', warnings };
-  return { mode: options.jobs > 1 ? 'pg_restore-file' : 'pg_restore-stdin', warnings };
+  // A pg_restore list is made from the archive's table of contents: the archive must be a file.
+  const file = options.jobs > 1 || isPartial(options.selection);
+  return { mode: file ? 'pg_restore-file' : 'pg_restore-stdin', warnings };
 }
 
 /** A libpq conninfo naming only the database (quoted per libpq's rules); the rest comes from PG* variables. */
@@ -46,14 +58,21 @@ export function dbnameConninfo(database: string): string {
  * pg_restore arguments (PostgreSQL docs, "pg_restore"): `--exit-on-error` (stop at the first
  * error), `--no-password` (never prompt), `--dbname` as a conninfo holding only the database name
  * (host, port, user and password come from PGHOST… and PGPASSWORD), `--clean --if-exists`,
- * `--no-owner`, `--no-privileges`, `--jobs=N` (only with a file or folder input), then the input
+ * `--no-owner`, `--no-privileges`, `--no-statistics`, `--jobs=N` (only with a file or folder input), `--use-list` (a selection, toc.ts), then the input
  * (none = stdin).
  */
-export function buildPgRestoreArgs(database: string, options: PgRestoreOptions, input?: string): string[] {
+export function buildPgRestoreArgs(
+  database: string,
+  options: PgRestoreOptions,
+  input?: string,
+  list?: string,
+): string[] {
   const args = ['--exit-on-error', '--no-password', `--dbname=${dbnameConninfo(database)}`];
+  if (list !== undefined) args.push(`--use-list=${list}`);
   if (options.clean) args.push('--clean', '--if-exists');
   if (options.noOwner) args.push('--no-owner');
   if (options.noPrivileges) args.push('--no-privileges');
+  if (options.noStatistics) args.push('--no-statistics');
   if (input !== undefined && options.jobs > 1) args.push(`--jobs=${options.jobs}`);
   if (input !== undefined) args.push(input);
   return args;

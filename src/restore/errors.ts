@@ -49,29 +49,52 @@ export function toolFailure(error: unknown, target: Connection, key: string): Re
     .map((l) => l.trim())
     .filter((l) => l !== '');
   const classified = classifyPgError(stderr, { host: target.host, port: target.port, tool: error.stage });
-  const sqlError = lines.find((l) => /\bERROR:\s/.test(l));
+  // psql reports an unknown meta-command (`\restrict` of a newer pg_dump) without `ERROR:`.
+  const sqlError = lines.find((l) => /\bERROR:\s|invalid command \\/.test(l));
   const head = `Restoring ${key} into database '${target.database}' stopped at the first error: `;
   if (!sqlError || classified.kind === 'out-of-disk' || classified.kind === 'version-mismatch') {
     return new RestoreError(`${head}${classified.message}`, { cause: error });
   }
-  const statement = lines[lines.indexOf(sqlError) + 1];
+  // pg_restore prints `Command was: …` after the error and its DETAIL/HINT lines.
+  const after = lines.slice(lines.indexOf(sqlError) + 1);
+  const statement = after.slice(0, 4).find((l) => /^Command was:/.test(l));
   const command =
     statement && /^Command was:/.test(statement)
       ? ` while running \`${shorten(statement.replace(/^Command was:\s*/, ''), 200)}\``
       : '';
-  const said = shorten(sqlError.replace(/^.*?\bERROR:\s+/, 'ERROR: '), 400);
-  let hint = '';
-  if (/already exists/i.test(sqlError)) {
-    hint =
-      ' The target database already holds objects of this archive: restore with clean: true (and confirm), or into an empty database.';
-  } else if (/role "[^"]+" does not exist/i.test(sqlError)) {
-    hint =
-      ' The archive names roles (owners, grantees) the target server lacks: set no-owner: true and no-privileges: true, or restore-globals: true for a backup made with globals: true.';
-  } else if (/must be owner of|permission denied|must be superuser/i.test(sqlError)) {
-    hint =
-      ' The target role lacks privileges for this archive: restore as the database owner or a superuser, or set no-owner: true and no-privileges: true.';
-  } else if (/extension|could not (open|access) file/i.test(sqlError)) {
-    hint = ' The target server lacks something the source had (an extension or library): install it there first.';
-  }
+  const said = shorten(sqlError.replace(/^.*?\bERROR:\s+/, 'ERROR: ').replace(/^psql:[^ ]*: /, ''), 400);
+  const hint = restoreHint(sqlError, statement ?? '');
   return new RestoreError(`${head}${error.stage} said "${said}"${command}.${hint}`, { cause: error });
+}
+
+/** Statements naming roles that no-owner/no-privileges do not leave out (user mappings, policies). */
+const ROLE_NAMING_STATEMENT = /^Command was:\s*(CREATE|ALTER) (USER MAPPING|POLICY)\b/i;
+
+/**
+ * The advice for a restore's first SQL error (`sqlError`, the `ERROR:` line) and the statement
+ * pg_restore printed after it (`Command was: …`, or ''), with a leading space; '' when none
+ * applies. Pure. Advice that cannot help is not given: `no-owner`/`no-privileges` leave out
+ * ownership and GRANTs, not the roles named by user mappings and policies.
+ */
+export function restoreHint(sqlError: string, statement: string): string {
+  if (/already exists/i.test(sqlError))
+    return ' The target database already holds objects of this archive: restore with clean: true (and confirm), or into an empty database.';
+  if (/role "[^"]+" does not exist/i.test(sqlError)) {
+    if (ROLE_NAMING_STATEMENT.test(statement))
+      return ' The archive has user mappings or row-level security policies naming roles the target server lacks (no-owner and no-privileges do not leave those out): create the roles first, or restore-globals: true for a backup made with globals: true.';
+    return ' The archive names roles (owners, grantees) the target server lacks: set no-owner: true and no-privileges: true, or restore-globals: true for a backup made with globals: true.';
+  }
+  if (/compression method lz4 not supported/i.test(sqlError))
+    return " The source compressed columns with lz4 (COMPRESSION lz4) and the target server was built without lz4; a pg_restore list cannot leave that out (it is part of the table's definition). Restore into a server built with lz4, or take the backups with pg-dump-args: --no-toast-compression (the columns then use the target's default).";
+  if (/unrecognized configuration parameter "transaction_timeout"/i.test(sqlError))
+    return " pg_dump and pg_restore 17 or newer set transaction_timeout, which the older target server does not know: restore into PostgreSQL 17 or newer (for a custom archive of an older major, a pg_restore of the target's major can be used: client-version).";
+  if (/pg_restore_(relation|attribute)_stats/i.test(sqlError))
+    return ' The archive holds statistics (pg_dump 18 or newer) that the older target server cannot load: take the backup with pg-dump-args: --no-statistics, or restore a custom-format backup (statistics are then left out).';
+  if (/invalid command \\(un)?restrict/i.test(sqlError))
+    return ' The plain script holds \\restrict lines (pg_dump of the 2025 security releases or newer) that this psql does not know: use a newer psql minor (client-version).';
+  if (/must be owner of|permission denied|must be superuser/i.test(sqlError))
+    return ' The target role lacks privileges for this archive: restore as the database owner or a superuser, or set no-owner: true and no-privileges: true.';
+  if (/extension|could not (open|access) file/i.test(sqlError))
+    return ' The target server lacks something the source had (an extension or library): install it there first.';
+  return '';
 }

@@ -9,6 +9,7 @@ import type { PropertiesMode } from './database-properties.js';
 import type { DecryptionConfig } from '../crypto/specs.js';
 import type { Connection } from '../postgres/types.js';
 import type { Destination, S3Settings } from '../storage/types.js';
+import type { TocSelection } from './toc.js';
 
 /** Which backup to use: the newest complete one (optionally with a label), or one exact key. */
 export type BackupSelector = { kind: 'latest'; label?: string } | { kind: 'key'; key: string };
@@ -52,6 +53,8 @@ export interface RestoreSettings extends RestoreBehaviour {
   clean: boolean;
   /** CREATE DATABASE the target (through the `postgres` maintenance database) when it is missing. */
   createDatabase: boolean;
+  /** `table`, `schema`, `exclude-table`, `exclude-schema`: restore only part of the archive (toc.ts). */
+  selection?: TocSelection;
 }
 
 /** `command: drill`: restore into a scratch database, then verify it against the manifest. */

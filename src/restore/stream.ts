@@ -41,6 +41,8 @@ import { buildPgRestoreArgs, buildPsqlArgs, restoreMode, type PgRestoreOptions, 
 import { createDecompressor, streamSuffix, type Decompressor } from './decompress.js';
 import { CorruptArchiveError, RestoreError, toolFailure } from './errors.js';
 import { ChildSink, DigestGate, stopStage, verifyStored, type Expected } from './stages.js';
+import { isPartial } from './toc.js';
+import { writeSelectionList } from './toc-list.js';
 
 /** Everything {@link streamRestore} needs. */
 export interface StreamRestoreInput {
@@ -314,10 +316,22 @@ async function throwUnlessDone(run: RestoreRun, streamed: Streamed): Promise<voi
 /** pg_restore -j from the verified file or folder (file and directory modes). */
 async function restoreFromFile(run: RestoreRun, fileTarget: string | undefined): Promise<void> {
   const { input } = run;
+  const list =
+    fileTarget && isPartial(input.options.selection)
+      ? await writeSelectionList({
+          binDir: input.binDir,
+          env: run.env,
+          archive: fileTarget,
+          folder: run.work ?? input.tempDir,
+          key: input.key,
+          selection: input.options.selection,
+          log: input.log,
+        })
+      : undefined;
   const tool = spawnTool(
     run,
     'pg_restore',
-    buildPgRestoreArgs(input.target.database, input.options, fileTarget),
+    buildPgRestoreArgs(input.target.database, input.options, fileTarget, list),
     false,
   );
   await tool.done.catch((error: unknown) => {
