@@ -99,6 +99,12 @@ export interface CatalogState {
   triggers: { schema: string; table: string; name: string; enabled: string }[];
   /** Event triggers with pg_event_trigger.evtenabled. */
   eventTriggers: { name: string; enabled: string }[];
+  /**
+   * Columns set to `COMPRESSION lz4` (pg_attribute.attcompression = 'l', PostgreSQL 14+), as
+   * `schema.table.column`: pg_dump writes `SET COMPRESSION lz4` for them, which a server built
+   * without lz4 refuses. Absent in manifests written before it was recorded.
+   */
+  lz4Columns?: string[];
 }
 
 /** What a snapshot session reads for the content record (inspect.ts implements it, each call in its savepoint). */
@@ -147,6 +153,14 @@ const INVALID_INDEXES_SQL = `
   JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
   WHERE NOT x.indisvalid AND ${USER_NS} ORDER BY 1, 2`;
+
+/** Needs PostgreSQL 14+ (attcompression). */
+const LZ4_COLUMNS_SQL = `
+  SELECT n.nspname || '.' || c.relname || '.' || a.attname AS name FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE a.attcompression = 'l' AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm')
+    AND ${USER_NS} ORDER BY 1`;
 
 const TRIGGERS_SQL = `
   SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name, t.tgenabled::text AS enabled
@@ -220,12 +234,15 @@ export async function readCatalogState(client: Query): Promise<CatalogState> {
   const triggers = (await client.query<{ schema: string; table: string; name: string; enabled: string }>(TRIGGERS_SQL))
     .rows;
   const events = (await client.query<{ name: string; enabled: string }>(EVENT_TRIGGERS_SQL)).rows;
+  const version = (await client.query<{ num: string }>(`SELECT current_setting('server_version_num') AS num`)).rows;
+  const lz4 = Number(version[0]?.num) >= 140000 ? (await client.query<{ name: string }>(LZ4_COLUMNS_SQL)).rows : [];
   return {
     matviews: matviews.map((m) => ({ schema: m.schema, name: m.name, populated: m.populated })),
     notValidConstraints: notValid.map((r) => `${r.schema}.${r.rel}.${r.name}`),
     invalidIndexes: invalid.map((r) => `${r.schema}.${r.name}`),
     triggers: triggers.map((t) => ({ schema: t.schema, table: t.table, name: t.name, enabled: t.enabled })),
     eventTriggers: events.map((e) => ({ name: e.name, enabled: e.enabled })),
+    lz4Columns: lz4.map((r) => r.name),
   };
 }
 

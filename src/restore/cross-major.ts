@@ -83,7 +83,7 @@ export function planCrossMajor(facts: CrossMajorFacts): CrossMajorPlan {
     plan.errors.push(
       `the source has ${facts.lz4Columns} column(s) compressed with lz4 (COMPRESSION lz4) and the target server was built without lz4: their CREATE TABLE fails with "compression method lz4 not supported". Restore into a server built with lz4, or take the backup with pg-dump-args: --no-toast-compression (the columns then use the target's default).`,
     );
-  } else if (noLz4 && sourceMajor >= 14) {
+  } else if (noLz4 && sourceMajor >= 14 && facts.lz4Columns === undefined) {
     plan.notes.push(
       'The target server was built without lz4: a column the source set to COMPRESSION lz4 would fail to restore ("compression method lz4 not supported"); backups taken with pg-dump-args: --no-toast-compression restore anywhere.',
     );
@@ -153,6 +153,7 @@ export async function checkTargetServer(
     targetMajor: server.major,
     targetToastCompressions: server.compressions,
     clientVersion: client.version,
+    lz4Columns: lz4ColumnsInArchive(manifest),
   });
   for (const note of plan.notes) deps.log.info(note);
   if (plan.errors.length > 0) {
@@ -161,4 +162,13 @@ export async function checkTargetServer(
     );
   }
   return plan;
+}
+
+/**
+ * How many columns of the archive carry `SET COMPRESSION lz4`: those the manifest recorded, none
+ * when the dump ran with `--no-toast-compression`; undefined when the manifest does not say.
+ */
+export function lz4ColumnsInArchive(manifest: Manifest): number | undefined {
+  if ((manifest.options.extraArgs ?? []).includes('--no-toast-compression')) return 0;
+  return manifest.content?.lz4Columns?.length;
 }

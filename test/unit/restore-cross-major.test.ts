@@ -1,5 +1,11 @@
 /** Restoring into another major (restore/cross-major.ts) and the advice of a failed restore (restore/errors.ts), as tables. */
-import { knowsRestrict, planCrossMajor, type CrossMajorFacts } from '../../src/restore/cross-major.js';
+import type { Manifest } from '../../src/manifest.js';
+import {
+  knowsRestrict,
+  lz4ColumnsInArchive,
+  planCrossMajor,
+  type CrossMajorFacts,
+} from '../../src/restore/cross-major.js';
 import { restoreHint } from '../../src/restore/errors.js';
 
 const SAME: CrossMajorFacts = {
@@ -33,6 +39,11 @@ test.each<[string, Partial<CrossMajorFacts>, { errors: RegExp[]; notes: RegExp[]
     },
   ],
   ['lz4 columns into a server with lz4: nothing', { lz4Columns: 3 }, { errors: [], notes: [], noStatistics: false }],
+  [
+    '15 into 17 without lz4, no lz4 column recorded: no lz4 note',
+    { targetMajor: 17, targetToastCompressions: ['pglz'], lz4Columns: 0 },
+    { errors: [], notes: [/newer major/], noStatistics: false },
+  ],
   [
     '18 custom into 16: statistics left out',
     { sourceMajor: 18, dumpMajor: 18, dumpVersion: '18.1', clientVersion: '18.1', targetMajor: 16 },
@@ -123,4 +134,29 @@ test.each<[string, string, string, RegExp | '']>([
   if (expected === '') expect(hint).toBe('');
   else expect(hint).toMatch(expected);
   if (/USER MAPPING|POLICY/.test(statement)) expect(hint).not.toMatch(/no-owner: true/);
+});
+
+test.each<[string, Pick<Manifest, 'content'> & { extraArgs: string[] }, number | undefined]>([
+  [
+    'recorded columns',
+    { content: { lz4Columns: ['public.docs.body'] } as NonNullable<Manifest['content']>, extraArgs: [] },
+    1,
+  ],
+  [
+    'recorded, but dumped with --no-toast-compression',
+    {
+      content: { lz4Columns: ['public.docs.body'] } as NonNullable<Manifest['content']>,
+      extraArgs: ['--no-toast-compression'],
+    },
+    0,
+  ],
+  [
+    'an older manifest that does not say',
+    { content: {} as NonNullable<Manifest['content']>, extraArgs: [] },
+    undefined,
+  ],
+  ['a version-1 manifest', { extraArgs: [] }, undefined],
+])('lz4 columns in the archive: %s', (_name, m, expected) => {
+  const manifest = { ...(m.content ? { content: m.content } : {}), options: { extraArgs: m.extraArgs } };
+  expect(lz4ColumnsInArchive(manifest as unknown as Manifest)).toBe(expected);
 });
