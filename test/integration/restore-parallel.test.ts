@@ -22,17 +22,8 @@ import { RestoreError } from '../../src/restore/errors.js';
 import { realDeps, restoreDeps } from '../../src/run.js';
 import { parseDestination } from '../../src/storage/index.js';
 import { asBackup } from '../support/config.js';
+import { ORDERING_FIXTURE } from '../support/ordering-fixture.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
-
-/** pg_restore -j 2 fails on it (b_lines' check reads a_orders, loaded at the same time); serial works. */
-const ORDERING_FIXTURE = `
-CREATE TABLE a_orders (id int PRIMARY KEY, note text);
-CREATE FUNCTION order_exists(int) RETURNS boolean LANGUAGE sql STABLE
-  AS $$ SELECT EXISTS (SELECT 1 FROM public.a_orders WHERE id = $1) $$;
-CREATE TABLE b_lines (order_id int CHECK (public.order_exists(order_id)), qty int, filler text);
-INSERT INTO a_orders SELECT g, 'order ' || g FROM generate_series(1, 50000) g;
-INSERT INTO b_lines SELECT 1 + g % 50000, g, repeat(md5(g::text), 50) FROM generate_series(1, 2000) g;
-VACUUM ANALYZE;`;
 
 let cluster: Cluster;
 let work: string;
