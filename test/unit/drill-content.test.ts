@@ -3,6 +3,7 @@ import type { CatalogCounts } from '../../src/postgres/inspect.js';
 import { provenLine } from '../../src/report/drill-report.js';
 import { sequenceWithin } from '../../src/restore/verify-content.js';
 import { verifyDrill, withCategory, type RestoredContent, type RestoredState } from '../../src/restore/verify.js';
+import { manifestFixture } from '../support/manifest-fixture.js';
 
 const OBJECTS: CatalogCounts = {
   tables: 2,
@@ -62,42 +63,13 @@ function manifest(
   options: Partial<Manifest['options']> = {},
   server = { version: '15.20', versionNum: 150020, major: 15 },
 ): Manifest {
-  return {
-    formatVersion: content === undefined ? 1 : 2,
-    tool: { name: 'postgres-backup-action', version: '0.2.0' },
-    database: 'shop',
-    label: null,
+  return manifestFixture({
+    options,
     server,
-    client: { pgDumpVersion: '15.20', major: 15 },
-    format: 'custom',
-    compression: { method: 'zstd', level: 3, where: 'stream', engine: 'zstd-cli' },
-    encryption: null,
-    options: {
-      jobs: 1,
-      schemas: [],
-      excludeSchemas: [],
-      tables: [],
-      excludeTables: [],
-      excludeTableData: [],
-      schemaOnly: false,
-      dataOnly: false,
-      noOwner: false,
-      noPrivileges: false,
-      globals: false,
-      extraArgs: [],
-      ...options,
-    },
-    startedAt: '2026-12-07T07:00:00.000Z',
-    finishedAt: '2026-12-07T07:00:10.000Z',
-    durationSeconds: 10,
-    archive: { key: 'k.dump.zst', bytes: 1000, sha256: 'a'.repeat(64), contentType: 'application/zstd' },
-    globals: null,
-    databaseSizeBytes: 5000,
-    snapshot: '00000003-00000002-1',
     rowCounts: { mode: 'exact', tables: TABLES.map(({ schema, table, rows }) => ({ schema, table, rows })) },
     objects: OBJECTS,
     ...(content === undefined ? {} : { content }),
-  };
+  });
 }
 
 function restoredContent(): RestoredContent {

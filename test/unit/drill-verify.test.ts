@@ -9,6 +9,7 @@ import { streamSuffix } from '../../src/restore/decompress.js';
 import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
 import { prepareGlobalsSql } from '../../src/restore/globals.js';
 import { DigestGate } from '../../src/restore/stages.js';
+import { manifestFixture } from '../support/manifest-fixture.js';
 import {
   archiveScope,
   compilePattern,
@@ -37,46 +38,7 @@ const TABLES = [
 ];
 
 function manifest(options: Partial<Manifest['options']> = {}, mode: 'exact' | 'estimate' = 'exact'): Manifest {
-  return {
-    formatVersion: 1,
-    tool: { name: 'postgres-backup-action', version: '0.1.0' },
-    database: 'shop',
-    label: null,
-    server: { version: '15.20', versionNum: 150020, major: 15 },
-    client: { pgDumpVersion: '15.20', major: 15 },
-    format: 'custom',
-    compression: { method: 'zstd', level: 3, where: 'stream', engine: 'zstd-cli' },
-    encryption: null,
-    options: {
-      jobs: 1,
-      schemas: [],
-      excludeSchemas: [],
-      tables: [],
-      excludeTables: [],
-      excludeTableData: [],
-      schemaOnly: false,
-      dataOnly: false,
-      noOwner: false,
-      noPrivileges: false,
-      globals: false,
-      extraArgs: [],
-      ...options,
-    },
-    startedAt: '2026-11-25T07:00:00.000Z',
-    finishedAt: '2026-11-25T07:00:10.000Z',
-    durationSeconds: 10,
-    archive: {
-      key: 'prod/shop/2026-11-25T070000Z.dump.zst',
-      bytes: 1000,
-      sha256: 'a'.repeat(64),
-      contentType: 'application/zstd',
-    },
-    globals: null,
-    databaseSizeBytes: 5000,
-    snapshot: '00000003-00000002-1',
-    rowCounts: { mode, tables: TABLES },
-    objects: OBJECTS,
-  };
+  return manifestFixture({ options, rowCounts: { mode, tables: TABLES }, objects: OBJECTS });
 }
 
 function restored(overrides: Partial<RestoredState> = {}): RestoredState {
