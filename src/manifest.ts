@@ -29,7 +29,7 @@ export type ManifestFormatVersion = 1 | 2;
 export function formatVersionProblem(version: unknown): string | undefined {
   if (version === 1 || version === MANIFEST_FORMAT_VERSION) return undefined;
   if (typeof version === 'number' && Number.isInteger(version) && version > MANIFEST_FORMAT_VERSION) {
-    return `has format version ${version}; this version of the action reads version ${MANIFEST_FORMAT_VERSION}. Use the action version that wrote it.`;
+    return `has format version ${version}; this version of the action reads versions 1 to ${MANIFEST_FORMAT_VERSION}. Use the action version that wrote it.`;
   }
   if (version === undefined) return `has no formatVersion; it was not written by this action, or it is damaged.`;
   return `has format version ${JSON.stringify(version)}, which no version of this action writes (it writes ${MANIFEST_FORMAT_VERSION}); it is damaged.`;

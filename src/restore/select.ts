@@ -10,6 +10,9 @@ import { readObject } from '../storage/read.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { BackupSelector } from './options.js';
 
+/** What `check` expects of a manifest: the versions this action reads. */
+const MANIFEST_EXPECTED = `readable, valid, format version 1 to ${MANIFEST_FORMAT_VERSION}`;
+
 /** No backup matches the selector, or the chosen one cannot be used (no manifest, bad manifest). */
 export class BackupNotFoundError extends ActionError {
   constructor(message: string) {
@@ -193,7 +196,7 @@ export async function manifestChecks(
       checks: [
         {
           name: 'manifest',
-          expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION),
+          expected: MANIFEST_EXPECTED,
           actual: errorMessage(error),
           passed: false,
         },
@@ -203,7 +206,7 @@ export async function manifestChecks(
   const checks: Check[] = [
     {
       name: 'manifest',
-      expected: 'readable, valid, format version ' + String(MANIFEST_FORMAT_VERSION),
+      expected: MANIFEST_EXPECTED,
       actual: `${entry.manifestKey}: format version ${manifest.formatVersion}, sha256 ${manifest.archive.sha256.slice(0, 12)}…`,
       passed: true,
     },

@@ -156,7 +156,7 @@ test(
     });
     if (drill.exitCode !== 0) throw new Error(`drill failed:\n${drill.stdout}\n${drill.stderr}`);
     expect(drill.summary).toMatch(
-      /^Proven: 2 tables content-identical \(6 rows\), \d+ object counts, 1 sequences, 2 large objects, NOT VALID constraints as in the source \(1\), indexes valid, 2 triggers, 2 materialized views\.$/m,
+      /^Proven: 2 tables content-identical \(6 rows\), \d+ object counts, 1 sequences, 2 large objects, NOT VALID constraints as in the source \(1\), indexes valid, 2 triggers, 2 materialized views, \d+ database properties\.$/m,
     );
     // The log is compact: one line per category, no per-table PASS lines.
     expect(drill.stdout).toMatch(/PASS tables: 4 checks, 2 tables content-identical/);

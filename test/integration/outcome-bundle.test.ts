@@ -149,7 +149,7 @@ describe('check: a damaged newest backup fails the check, naming the key and the
         `| archive size | ${good.manifest.archive.bytes} bytes (the manifest's archive.bytes) | ${good.archive.length} bytes | ✅ |`,
       );
       expect(run.summary).toMatch(
-        /\| manifest \| readable, valid, format version 1 \| .*\.manifest\.json: format version 1, sha256 [0-9a-f]{12}… \| ✅ \|/,
+        /\| manifest \| readable, valid, format version 1 to 2 \| .*\.manifest\.json: format version 2, sha256 [0-9a-f]{12}… \| ✅ \|/,
       );
     }
   }, 60_000);
@@ -191,7 +191,7 @@ describe('check: a damaged newest backup fails the check, naming the key and the
       },
       expected: (key) =>
         new RegExp(
-          `manifest expected readable, valid, format version 1, actual The manifest ${esc(key)}\\.manifest\\.json is not valid JSON`,
+          `manifest expected readable, valid, format version 1 to 2, actual The manifest ${esc(key)}\\.manifest\\.json is not valid JSON`,
         ),
     },
     {
@@ -208,7 +208,7 @@ describe('check: a damaged newest backup fails the check, naming the key and the
       },
       expected: (key) =>
         new RegExp(
-          `actual The manifest ${esc(key)}\\.manifest\\.json has format version 7; this version of the action reads version 1`,
+          `actual The manifest ${esc(key)}\\.manifest\\.json has format version 7; this version of the action reads versions 1 to 2`,
         ),
     },
     {

@@ -166,7 +166,7 @@ describe('checkManifest', () => {
     [
       'another format version',
       JSON.stringify({ ...good, formatVersion: 3 }),
-      /has format version 3; this version of the action reads version 2\. Use the action version that wrote it\.$/,
+      /has format version 3; this version of the action reads versions 1 to 2\. Use the action version that wrote it\.$/,
     ],
     [
       'no sha256',
