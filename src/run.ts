@@ -39,6 +39,8 @@ import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { failureSummary } from './report/failure-summary.js';
 import { redact } from './redact.js';
 import { parseReportingInputs, reportingSecrets } from './config/reporting.js';
+import { heartbeatSecrets, parseHeartbeatInputs } from './config/heartbeat.js';
+import { sendHeartbeat, type HeartbeatConfig, type HeartbeatOutcome } from './report/heartbeat.js';
 import type { ReportingConfig } from './report/reporting-config.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
@@ -82,9 +84,12 @@ export async function run(read: InputReader, host: Host): Promise<Config | undef
   } catch {
     // parseConfig below throws the same error with the input's name.
   }
+  const beat = heartbeatSender(inputs, host, secrets);
   try {
     config = await readConfig(read, host);
+    await beat({ event: 'start', command: config.command, database: config.database });
     const outcome = await runCommand(config, { host, signal: controller.signal, secrets });
+    await beat({ event: 'success', command: config.command, database: config.database, ...outcome });
     await reportOutcome(
       {
         ok: true,
@@ -95,7 +100,7 @@ export async function run(read: InputReader, host: Host): Promise<Config | undef
       { config: config.reporting, env: process.env, log: host.log, secrets },
     );
   } catch (error) {
-    await reportFailure(error, { config, reporting, inputs, secrets, host });
+    await reportFailure(error, { config, reporting, inputs, secrets, host, beat });
   } finally {
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
@@ -115,6 +120,7 @@ function maskSecrets(read: InputReader, inputs: InputReader, host: Host): string
     ...reportingSecrets(inputs),
     ...encryptionSecrets(inputs),
     ...restoreSecrets(inputs),
+    ...heartbeatSecrets(inputs),
   ];
   for (const secret of secrets) host.setSecret(secret);
   return secrets;
@@ -135,12 +141,27 @@ interface FailureContext {
   inputs: InputReader;
   secrets: readonly string[];
   host: Host;
+  beat: (outcome: HeartbeatOutcome) => Promise<unknown>;
+}
+
+/**
+ * The run's pings to its outside monitor (`heartbeat-url`), none when it is unset or bad (parseConfig
+ * then fails the run naming it). Each call never throws and is bounded (report/heartbeat.ts).
+ */
+function heartbeatSender(inputs: InputReader, host: Host, secrets: readonly string[]) {
+  let config: HeartbeatConfig | undefined;
+  try {
+    config = parseHeartbeatInputs(inputs);
+  } catch {
+    // parseConfig throws the same error with the input's name.
+  }
+  return (outcome: HeartbeatOutcome): Promise<unknown> => sendHeartbeat(config, outcome, { log: host.log, secrets });
 }
 
 /** Fails the step, then writes the failure summary and reports (issue, webhook). Never throws. */
 async function reportFailure(
   error: unknown,
-  { config, reporting, inputs, secrets, host }: FailureContext,
+  { config, reporting, inputs, secrets, host, beat }: FailureContext,
 ): Promise<void> {
   // A message may quote an input that holds a secret (a URL pasted into the wrong input): the log,
   // the issue and the webhook get it redacted as the runner would mask it.
@@ -149,6 +170,7 @@ async function reportFailure(
   if (!(error instanceof ActionError) && error instanceof Error && error.stack) host.debug(error.stack);
   host.setFailed(message, phase);
   const command = config?.command ?? inputs('command');
+  await beat({ event: 'fail', command, database: config?.database ?? '', phase, error: message });
   // `summary: false` is honoured even when the config as a whole could not be read.
   const writeSummary = config ? config.summary : inputs('summary').trim().toLowerCase() !== 'false';
   // The listing is only worth its cost when a summary, an issue or a webhook will show the result.

@@ -15,6 +15,7 @@ import type { Destination, S3Settings } from '../storage/types.js';
 import { withDefaults } from './inputs.js';
 import { ENCRYPTION_INPUTS } from './encryption.js';
 import { parseReportingInputs } from './reporting.js';
+import { parseHeartbeatInputs } from './heartbeat.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
 import { parseRestoreInputs } from './restore.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
@@ -76,6 +77,8 @@ export function parseConfig(read: InputReader): Config {
   const rowCounts = oneOf('row-counts', input('row-counts'), ['exact', 'estimate'] as const);
   const verify = oneOf('verify', input('verify'), ['content', 'counts'] as const);
   const client = parseClient(input);
+  // Read again by the runner (run.ts) on its own, so that a bad input elsewhere still pings the failure.
+  parseHeartbeatInputs(inputs);
   const common = {
     database: source.database,
     destinations,

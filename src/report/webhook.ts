@@ -251,20 +251,30 @@ export async function notifyWebhook(
     log.info(`Webhook to ${host}: ${event.event} alert sent.`);
     return 'sent';
   } catch (error) {
-    // Property checks, not instanceof: fetch's errors may come from another realm (e.g. under Jest).
-    const failure = (typeof error === 'object' && error !== null ? error : {}) as {
-      name?: unknown;
-      message?: unknown;
-      cause?: { message?: unknown };
-    };
-    const timedOut = failure.name === 'TimeoutError' || failure.name === 'AbortError';
-    const cause =
-      typeof failure.cause?.message === 'string' && failure.cause.message !== '' ? failure.cause.message : undefined;
-    const message = cause ?? (typeof failure.message === 'string' ? failure.message : errorMessage(error));
-    const reason = timedOut
-      ? `no answer within ${timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`
-      : redact(message, secrets);
-    log.warning(`Webhook to ${host} failed: ${reason}; the ${event.event} alert was not delivered.`);
+    log.warning(
+      `Webhook to ${host} failed: ${fetchFailureReason(error, timeoutMs, secrets)}; the ${event.event} alert was not delivered.`,
+    );
     return 'failed';
   }
+}
+
+/**
+ * Why a fetch bounded by AbortSignal.timeout(`timeoutMs`) threw, for a warning: `no answer within
+ * 10 s` on the timeout, else the network error's cause (e.g. `connect ECONNREFUSED 127.0.0.1:9`),
+ * redacted with `secrets`. Pure.
+ */
+export function fetchFailureReason(error: unknown, timeoutMs: number, secrets: readonly string[]): string {
+  // Property checks, not instanceof: fetch's errors may come from another realm (e.g. under Jest).
+  const failure = (typeof error === 'object' && error !== null ? error : {}) as {
+    name?: unknown;
+    message?: unknown;
+    cause?: { message?: unknown };
+  };
+  const timedOut = failure.name === 'TimeoutError' || failure.name === 'AbortError';
+  const cause =
+    typeof failure.cause?.message === 'string' && failure.cause.message !== '' ? failure.cause.message : undefined;
+  const message = cause ?? (typeof failure.message === 'string' ? failure.message : errorMessage(error));
+  return timedOut
+    ? `no answer within ${timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`
+    : redact(message, secrets);
 }
