@@ -161,6 +161,14 @@ function newestArchiveCheck(newest: BackupEntry): Check {
   };
 }
 
+/**
+ * The `min-size-ratio` rule, the one place it is decided: is `bytes` below `ratio` × `medianBytes`?
+ * (`check`'s size check and the backup's anomaly finding both use it.)
+ */
+export function isBelowSizeRatio(bytes: number, medianBytes: number, ratio: number): boolean {
+  return bytes < ratio * medianBytes;
+}
+
 /** The `size` check: `bytes` against `ratio` × the median of the `count` complete backups before it. */
 function sizeCheck(bytes: number, baseline: { medianBytes: number; count: number }, ratio: number): Check {
   const { medianBytes, count } = baseline;
@@ -169,7 +177,7 @@ function sizeCheck(bytes: number, baseline: { medianBytes: number; count: number
     name: 'size',
     expected: `≥ ${Math.round(ratio * 100)}% of the median ${formatBytes(medianBytes)} (${count} earlier)`,
     actual: `${formatBytes(bytes)} (${(actualRatio * 100).toFixed(1)}%)`,
-    passed: bytes >= ratio * medianBytes,
+    passed: !isBelowSizeRatio(bytes, medianBytes, ratio),
   };
 }
 
