@@ -16,6 +16,7 @@ import { withDefaults } from './inputs.js';
 import { ENCRYPTION_INPUTS } from './encryption.js';
 import { parseReportingInputs } from './reporting.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
+import { parseAnomalyInputs } from './anomaly.js';
 import { parseRestoreInputs } from './restore.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
@@ -64,6 +65,7 @@ export function parseConfig(read: InputReader): Config {
   const input = inputs;
 
   const command = oneOf('command', input('command'), COMMANDS);
+  const anomaly = parseAnomalyInputs(input, command);
   const source = parseSource(command, inputs);
   const destinations = parseDestinations(input('destination'));
   const retention = parseRetentionInputs(inputs);
@@ -83,7 +85,8 @@ export function parseConfig(read: InputReader): Config {
     summary: parseBoolean('summary', input('summary')),
     reporting: parseReportingInputs(inputs),
   };
-  if (restore) return restore.command === 'check' ? { ...common, ...restore } : { ...common, ...client, ...restore };
+  if (restore)
+    return restore.command === 'check' ? { ...common, ...restore, anomaly } : { ...common, ...client, ...restore };
   if (source.command === 'backup') {
     const { connection } = source;
     return {
@@ -96,6 +99,7 @@ export function parseConfig(read: InputReader): Config {
       verify,
       ...client,
       retention,
+      anomaly,
     };
   }
   if (policy.command === 'prune') return { ...common, ...policy };

@@ -9,6 +9,16 @@ import type { Manifest } from '../manifest.js';
 import { formatBytes } from '../format.js';
 import { isBelowSizeRatio } from './freshness.js';
 
+/** What to do about anomalies: `warn` (job passes, warning and summary) or `fail` (the step fails). */
+export const ANOMALY_MODES = ['warn', 'fail'] as const;
+
+/** The `anomaly` and `max-row-drop` inputs, as parsed. */
+export interface AnomalyPolicy {
+  mode: (typeof ANOMALY_MODES)[number];
+  /** Fraction in (0, 1]. */
+  maxRowDrop: number;
+}
+
 /** One finding; `table` is `schema.table`, or `(archive)` for the size. */
 export interface Anomaly {
   kind: 'table-missing' | 'rows-dropped' | 'archive-small';
