@@ -7,7 +7,7 @@
  */
 import type { Manifest } from '../manifest.js';
 import { formatBytes } from '../format.js';
-import { isBelowSizeRatio } from './freshness.js';
+import { isBelowSizeRatio } from './size-ratio.js';
 
 /** What to do about anomalies: `warn` (job passes, warning and summary) or `fail` (the step fails). */
 export const ANOMALY_MODES = ['warn', 'fail'] as const;

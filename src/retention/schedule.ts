@@ -4,7 +4,7 @@
  * thinned-out schedule (GitHub delays and drops scheduled runs, and disables them after 60 days
  * without repository activity) shows here before the newest backup is too old.
  */
-import { formatDuration } from './freshness.js';
+import { formatSpan } from '../format.js';
 
 /** How many periods of `max-age` the report looks back. */
 export const SCHEDULE_PERIODS = 14;
@@ -75,7 +75,7 @@ export function scheduleReport(
         open: i === points.length - 1,
       });
   }
-  const unit = intervalSeconds === 86_400 ? 'days' : `periods of ${formatDuration(intervalSeconds)}`;
+  const unit = intervalSeconds === 86_400 ? 'days' : `periods of ${formatSpan(intervalSeconds)}`;
   const summary =
     periods === 0
       ? 'no complete backup yet'
