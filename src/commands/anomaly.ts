@@ -8,7 +8,7 @@ import type { Log } from '../log.js';
 import type { Manifest } from '../manifest.js';
 import { readManifest } from '../restore/select.js';
 import { describeAnomalies, findAnomalies, type AnomalyFindings, type AnomalyPolicy } from '../retention/anomaly.js';
-import { readCatalog, type Catalog } from '../storage/catalog.js';
+import { readCatalog, type BackupEntry, type Catalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { BackupResult } from '../report/backup-report.js';
 
@@ -140,4 +140,43 @@ export async function assessWithoutPrune(
   } finally {
     store?.close();
   }
+}
+
+/**
+ * The retention hook of `command: prune` (no new backup in hand): recomputes from consecutive
+ * manifests. Walks the complete backups newest first, comparing each with the complete backup
+ * before it with the same label, and stops at the first normal one: the anomalous streak at the
+ * top is what planRetention needs. Two manifest GETs per step; a manifest that cannot be read ends
+ * the walk (no protection is invented from a guess), with an info line. Never throws.
+ */
+export function recomputeHook(
+  policy: AnomalyPolicy,
+  log: Log,
+): (store: ObjectStore, catalog: Catalog) => Promise<ReadonlySet<string>> {
+  return async (store, catalog) => {
+    const complete = catalog.backups.filter((b) => b.hasManifest);
+    const flagged = new Set<string>();
+    for (let i = complete.length - 1; i > 0; i--) {
+      const entry = complete[i] as BackupEntry;
+      const previous = complete
+        .slice(0, i)
+        .filter((b) => b.label === entry.label)
+        .at(-1);
+      if (!previous) break;
+      let found: AnomalyFindings;
+      try {
+        const [before, now] = await Promise.all([readManifest(store, previous), readManifest(store, entry)]);
+        found = findAnomalies(before, now, { maxRowDrop: policy.maxRowDrop });
+      } catch (error) {
+        log.info(`${store.destination.url}: anomaly comparison of ${entry.key} skipped: ${errorMessage(error)}`);
+        break;
+      }
+      if (found.anomalies.length === 0) break;
+      log.warning(
+        `${store.destination.url}: ${entry.key} is anomalous against ${previous.key}: ${describeAnomalies(found.anomalies)}; the last good backup behind it is kept.`,
+      );
+      flagged.add(entry.key);
+    }
+    return flagged;
+  };
 }

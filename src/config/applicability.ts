@@ -75,7 +75,7 @@ export const INPUT_COMMANDS: Readonly<Record<string, readonly Command[]>> = {
   'expect-label': ['check'],
   // Per-table anomalies: after a backup, and of the newest backup in check.
   anomaly: ['backup', 'check'],
-  'max-row-drop': ['backup', 'check'],
+  'max-row-drop': ['backup', 'check', 'prune'],
 };
 
 /**

@@ -102,7 +102,7 @@ export function parseConfig(read: InputReader): Config {
       anomaly,
     };
   }
-  if (policy.command === 'prune') return { ...common, ...policy };
+  if (policy.command === 'prune') return { ...common, ...policy, anomaly };
   return { command: 'list', ...common, ...(retention.policy ? { policy: retention.policy } : {}) };
 }
 

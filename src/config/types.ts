@@ -60,6 +60,8 @@ export interface PruneConfig extends CommonConfig {
   policy: RetentionPolicy;
   /** Plan and report only: `prune-dry-run: true`, or `prune: false`. */
   dryRun: boolean;
+  /** `max-row-drop`: anomalous newest backups (recomputed from their manifests) never cost the last good one. */
+  anomaly?: AnomalyPolicy;
 }
 
 /** `command: list`: the backups, and a preview of the retention policy when one is set. */
