@@ -24,7 +24,15 @@ import { processDumper } from './postgres/dumper.js';
 import { detectStdbuf } from './postgres/stdbuf.js';
 import { connectInspector } from './postgres/inspect.js';
 import { listOutputs, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
-import { backupOutputs, backupSummary, PartialBackupError } from './report/backup-report.js';
+import {
+  AnomalyError,
+  anomalySummary,
+  backupOutputs,
+  backupSummary,
+  PartialBackupError,
+} from './report/backup-report.js';
+import { anomalyRecorder, assessWithoutPrune } from './commands/anomaly.js';
+import { describeAnomalies } from './retention/anomaly.js';
 import { runList } from './commands/list.js';
 import { runCheck } from './commands/check.js';
 import { CheckError, checkOutputs, checkSummary } from './report/check-report.js';
@@ -245,6 +253,7 @@ async function backup(config: BackupConfig, context: RunContext): Promise<Comman
   context.host.setOutputs(backupOutputs(result));
   let summary = backupSummary(result);
   const { policy, prune: pruneAfter, dryRun } = config.retention;
+  const recorder = anomalyRecorder(result, config.anomaly, context.host.log);
   if (policy && pruneAfter) {
     // A prune failure warns (inside pruneAfterBackup); the verified backup stands.
     // pruneAfterBackup prunes only the destinations that stored and verified the new backup.
@@ -255,13 +264,22 @@ async function backup(config: BackupConfig, context: RunContext): Promise<Comman
       database,
       policy,
       dryRun,
+      anomalous: (store, catalog) => recorder.hook(store, catalog),
       ...retentionDeps(context.host.log),
     });
     context.host.setOutputs(pruneOutputs(pruned));
     summary += `\n${pruneSummary(pruned)}`;
   }
+  const assessment =
+    recorder.assessments[0] ??
+    (await assessWithoutPrune(result, { ...config, policy: config.anomaly }, { createStore, log: context.host.log }));
+  if (assessment) summary = summary.replace(/\n?$/, '\n') + anomalySummary(assessment, config.anomaly.mode);
   if (config.summary) await context.host.writeSummary(redact(summary, context.secrets));
   if (partial) throw partial;
+  if (assessment && assessment.findings.anomalies.length > 0 && config.anomaly.mode === 'fail')
+    throw new AnomalyError(
+      `The backup ${assessment.key} was stored and verified but is anomalous against ${assessment.previousKey ?? 'the previous backup'} (anomaly: fail): ${describeAnomalies(assessment.findings.anomalies)}. Find out why the data went; the previous backup is kept until a later normal backup. Set anomaly: warn to only warn, or raise max-row-drop.`,
+    );
   return { backupKey: result.manifest.archive.key };
 }
 

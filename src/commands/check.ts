@@ -5,7 +5,10 @@
  */
 import { CheckError, type CheckResult } from '../report/check-report.js';
 import type { CheckConfig } from '../config/types.js';
-import { manifestChecks } from '../restore/select.js';
+import { manifestChecks, readManifest } from '../restore/select.js';
+import { describeAnomalies, findAnomalies } from '../retention/anomaly.js';
+import type { Manifest } from '../manifest.js';
+import type { BackupEntry, Catalog } from '../storage/catalog.js';
 import { formatDuration, judgeCatalog, type CheckDestinationResult } from '../retention/freshness.js';
 import { readCatalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
@@ -42,6 +45,8 @@ export async function runCheck(options: CheckConfig, deps: CheckDeps): Promise<C
         r.passed = r.checks.every((c) => c.passed);
         if (read.manifest && latestServerMajor === undefined && destinations.length === 0)
           latestServerMajor = read.manifest.server?.major;
+        if (read.manifest)
+          await compareWithPrevious(r, { store, catalog, entry, manifest: read.manifest }, options, log);
       }
       if (r.latest)
         log.info(
@@ -53,6 +58,7 @@ export async function runCheck(options: CheckConfig, deps: CheckDeps): Promise<C
         else log.warning(line);
       }
       for (const w of r.warnings) log.warning(w);
+      if (r.schedule) logSchedule(r, log);
       return r;
     });
     destinations.push(judged);
@@ -71,4 +77,59 @@ export async function runCheck(options: CheckConfig, deps: CheckDeps): Promise<C
     throw new CheckError(`The backups of '${options.database}' failed the check: ${problems.join('; ')}.`, result);
   }
   return result;
+}
+
+/**
+ * The newest backup against the complete backup before it with the same label (one more manifest
+ * GET): per-table anomalies become a failed `anomalies` check (`anomaly: fail`, check's default) or
+ * a warning (`warn`). A previous manifest that cannot be read is a warning, not a failure.
+ */
+async function compareWithPrevious(
+  r: CheckDestinationResult,
+  newest: { store: ObjectStore; catalog: Catalog; entry: BackupEntry; manifest: Manifest },
+  options: CheckConfig,
+  log: Log,
+): Promise<void> {
+  const { entry } = newest;
+  const previous = newest.catalog.backups
+    .filter((b) => b.hasManifest && b.label === entry.label && b.time.getTime() < entry.time.getTime())
+    .at(-1);
+  if (!previous) return;
+  let before: Manifest;
+  try {
+    before = await readManifest(newest.store, previous);
+  } catch (error) {
+    r.warnings.push(`The anomaly comparison is skipped: ${(error as Error).message}`);
+    return;
+  }
+  const found = findAnomalies(before, newest.manifest, { maxRowDrop: options.anomaly.maxRowDrop });
+  r.anomalies = { previousKey: previous.key, found: found.anomalies, notes: found.notes };
+  for (const note of found.notes) log.info(note);
+  if (found.anomalies.length === 0) {
+    log.info(`No per-table anomaly against the previous backup ${previous.key}.`);
+    return;
+  }
+  const text = `${found.anomalies.length} anomal${found.anomalies.length === 1 ? 'y' : 'ies'} against ${previous.key}: ${describeAnomalies(found.anomalies)}`;
+  if (options.anomaly.mode === 'warn') r.warnings.push(`${text} (anomaly: warn).`);
+  else {
+    r.checks.push({
+      name: 'anomalies',
+      expected: `none (max-row-drop ${options.anomaly.maxRowDrop})`,
+      actual: text,
+      passed: false,
+    });
+    r.passed = false;
+  }
+}
+
+/** The missed-schedule report in the log: the summary, the gaps and the recent backup times. */
+function logSchedule(r: CheckDestinationResult, log: Log): void {
+  const schedule = r.schedule;
+  if (!schedule) return;
+  const line = `Schedule: ${schedule.summary}.`;
+  if (schedule.missed > 0) log.warning(line);
+  else log.info(line);
+  for (const g of schedule.gaps)
+    log.info(`  gap of ${formatDuration(g.seconds)}: ${g.from} → ${g.open ? `now (${g.to})` : g.to}`);
+  if (schedule.recent.length > 0) log.info(`  recent backups: ${schedule.recent.join(', ')}`);
 }

@@ -10,6 +10,7 @@ import type { PruneConfig } from '../config/types.js';
 import { describePolicy } from '../retention/policy.js';
 import { keysToKeep, pruneDestination, type DestinationPrune } from '../retention/prune-destination.js';
 import type { BackupResult } from '../report/backup-report.js';
+import { recomputeHook } from './anomaly.js';
 
 /** Everything runPrune and runList need (no database connection: backups are found by name). */
 export type RetentionCommandOptions = RetentionOptions;
@@ -26,7 +27,8 @@ export type RetentionDeps = Pick<RetentionOptions, 'log' | 'createStore' | 'now'
  */
 export async function runPrune(config: PruneConfig, deps: RetentionDeps): Promise<PruneResult> {
   const { destinations, s3, database, policy, dryRun } = config;
-  return prune({ destinations, s3, database, policy, dryRun, ...deps });
+  const anomalous = config.anomaly ? { anomalous: recomputeHook(config.anomaly, deps.log) } : {};
+  return prune({ destinations, s3, database, policy, dryRun, ...anomalous, ...deps });
 }
 
 /**

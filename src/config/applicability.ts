@@ -73,6 +73,9 @@ export const INPUT_COMMANDS: Readonly<Record<string, readonly Command[]>> = {
   'max-age': ['check'],
   'min-size-ratio': ['check'],
   'expect-label': ['check'],
+  // Per-table anomalies: after a backup, and of the newest backup in check.
+  anomaly: ['backup', 'check'],
+  'max-row-drop': ['backup', 'check', 'prune'],
 };
 
 /**

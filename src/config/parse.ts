@@ -17,6 +17,7 @@ import { ENCRYPTION_INPUTS } from './encryption.js';
 import { parseReportingInputs } from './reporting.js';
 import { parseHeartbeatInputs } from './heartbeat.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
+import { parseAnomalyInputs } from './anomaly.js';
 import { parseRestoreInputs } from './restore.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
@@ -65,6 +66,7 @@ export function parseConfig(read: InputReader): Config {
   const input = inputs;
 
   const command = oneOf('command', input('command'), COMMANDS);
+  const anomaly = parseAnomalyInputs(input, command);
   const source = parseSource(command, inputs);
   const destinations = parseDestinations(input('destination'));
   const retention = parseRetentionInputs(inputs);
@@ -86,7 +88,8 @@ export function parseConfig(read: InputReader): Config {
     summary: parseBoolean('summary', input('summary')),
     reporting: parseReportingInputs(inputs),
   };
-  if (restore) return restore.command === 'check' ? { ...common, ...restore } : { ...common, ...client, ...restore };
+  if (restore)
+    return restore.command === 'check' ? { ...common, ...restore, anomaly } : { ...common, ...client, ...restore };
   if (source.command === 'backup') {
     const { connection } = source;
     return {
@@ -99,9 +102,10 @@ export function parseConfig(read: InputReader): Config {
       verify,
       ...client,
       retention,
+      anomaly,
     };
   }
-  if (policy.command === 'prune') return { ...common, ...policy };
+  if (policy.command === 'prune') return { ...common, ...policy, anomaly };
   return { command: 'list', ...common, ...(retention.policy ? { policy: retention.policy } : {}) };
 }
 

@@ -2,6 +2,7 @@ import type { Connection, DumpOptions } from '../postgres/types.js';
 import type { DecryptionConfig, EncryptionConfig } from '../crypto/specs.js';
 import type { ReportingConfig } from '../report/reporting-config.js';
 import type { CheckSettings, DrillSettings, RestoreSettings } from '../restore/options.js';
+import type { AnomalyPolicy } from '../retention/anomaly.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import type { Destination, S3Settings } from '../storage/types.js';
 
@@ -49,6 +50,8 @@ export interface BackupConfig extends CommonConfig, ClientConfig {
   retention: RetentionInputs;
   /** OpenPGP encryption of new archives (public key(s) or passphrase); undefined = none. */
   encryption?: EncryptionConfig;
+  /** Per-table anomalies against the previous complete backup (`anomaly`, `max-row-drop`). */
+  anomaly: AnomalyPolicy;
 }
 
 /** `command: prune`: apply the retention policy alone. */
@@ -57,6 +60,8 @@ export interface PruneConfig extends CommonConfig {
   policy: RetentionPolicy;
   /** Plan and report only: `prune-dry-run: true`, or `prune: false`. */
   dryRun: boolean;
+  /** `max-row-drop`: anomalous newest backups (recomputed from their manifests) never cost the last good one. */
+  anomaly?: AnomalyPolicy;
 }
 
 /** `command: list`: the backups, and a preview of the retention policy when one is set. */
@@ -77,7 +82,10 @@ export interface RestoreConfig extends CommonConfig, ClientConfig, RestoreSettin
 export interface DrillConfig extends CommonConfig, ClientConfig, DrillSettings, DecryptionPart {}
 
 /** `command: check`. */
-export interface CheckConfig extends CommonConfig, CheckSettings {}
+export interface CheckConfig extends CommonConfig, CheckSettings {
+  /** Per-table anomalies of the newest backup against the one before (`anomaly`, `max-row-drop`). */
+  anomaly: AnomalyPolicy;
+}
 
 /** Every input, read once, validated and typed for the command that runs. Built by parseConfig. */
 export type Config = BackupConfig | PruneConfig | ListConfig | RestoreConfig | DrillConfig | CheckConfig;

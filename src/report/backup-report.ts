@@ -1,6 +1,7 @@
-import { UploadError } from '../errors.js';
+import { ActionError, UploadError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { Manifest } from '../manifest.js';
+import { anomalyTable, type AnomalyFindings, type AnomalyPolicy } from '../retention/anomaly.js';
 
 /** One destination's outcome. */
 export interface DestinationResult {
@@ -30,6 +31,16 @@ export class PartialBackupError extends UploadError {
     readonly result: BackupResult,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The backup was stored and verified, but it is anomalous against the previous one and the
+ * `anomaly` input is `fail`. The backup stands; retention kept the previous good one.
+ */
+export class AnomalyError extends ActionError {
+  constructor(message: string) {
+    super(message, 'verify');
   }
 }
 
@@ -98,4 +109,28 @@ export function backupSummary(result: BackupResult): string {
   ].join('\n');
   const heading = `## PostgreSQL backup: ${m.database} (❌ ${failed.length} of ${result.destinations.length} destinations failed: ${failed.map((d) => d.url).join(', ')})`;
   return `${heading}\n\n${table}\n\n${where}\n`;
+}
+
+/**
+ * The anomaly section of a backup's summary: the table (table, before, now, change) against the
+ * previous complete backup, and notes; empty when there is nothing to say.
+ */
+export function anomalySummary(
+  assessment: { previousKey?: string; findings: AnomalyFindings },
+  mode: AnomalyPolicy['mode'],
+): string {
+  const { anomalies, notes } = assessment.findings;
+  if (anomalies.length === 0 && notes.length === 0) return '';
+  const lines: string[] = [];
+  if (anomalies.length > 0) {
+    lines.push(
+      `### ${mode === 'fail' ? '❌' : '⚠️'} Anomalies against \`${assessment.previousKey ?? 'the previous backup'}\``,
+      '',
+      ...anomalyTable(anomalies),
+      '',
+      'Retention keeps the previous good backup until a later normal backup.',
+    );
+  }
+  if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${n}`));
+  return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 /** Step outputs and job summary of `command: check`, the result they are made from, and its error. */
 import { ActionError } from '../errors.js';
 import type { CheckDestinationResult } from '../retention/freshness.js';
+import { anomalyTable } from '../retention/anomaly.js';
 
 /** What a check found: every destination's verdict. */
 export interface CheckResult {
@@ -48,7 +49,28 @@ export function checkSummary(result: CheckResult): string {
         `| ${c.name} | ${String(c.expected).replace(/\|/g, '\\|')} | ${String(c.actual).replace(/\|/g, '\\|')} | ${c.passed ? '✅' : '❌'} |`,
       );
     if (d.warnings.length > 0) lines.push('', ...d.warnings.map((w) => `- ⚠️ ${w}`));
+    lines.push(...scheduleLines(d), ...anomalyLines(d));
     lines.push('');
   }
   return `${lines.join('\n')}`;
+}
+
+/** The missed-schedule part of a destination's summary: the verdict, gaps and recent times. */
+function scheduleLines(d: CheckDestinationResult): string[] {
+  const s = d.schedule;
+  if (!s) return [];
+  const lines = ['', `**Schedule:** ${s.missed > 0 ? '⚠️ ' : ''}${s.summary}.`];
+  for (const g of s.gaps) lines.push(`- gap: ${g.from} → ${g.open ? 'now' : g.to}`);
+  if (s.recent.length > 0) lines.push('', `Recent backups: ${s.recent.join(', ')}`);
+  return lines;
+}
+
+/** The per-table anomalies of the newest backup against the one before: a table (table, before, now, change). */
+function anomalyLines(d: CheckDestinationResult): string[] {
+  const a = d.anomalies;
+  if (!a || (a.found.length === 0 && a.notes.length === 0)) return [];
+  const lines = ['', `**Anomalies** against \`${a.previousKey}\`:`];
+  if (a.found.length > 0) lines.push('', ...anomalyTable(a.found));
+  if (a.notes.length > 0) lines.push('', ...a.notes.map((n) => `- ${n}`));
+  return lines;
 }

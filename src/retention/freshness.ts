@@ -4,9 +4,14 @@
  * listing only (the time is in each key, the size in the listing, completeness from the
  * manifest's presence); the manifest's own checks need a GET and live with the restore library.
  */
-import { formatBytes } from '../format.js';
+import { formatBytes, formatSpan as formatDuration } from '../format.js';
+import { isBelowSizeRatio } from './size-ratio.js';
+
+export { formatSpan as formatDuration } from '../format.js';
 import type { Check } from '../manifest.js';
 import type { BackupEntry, Catalog } from '../storage/catalog.js';
+import type { Anomaly } from './anomaly.js';
+import { scheduleReport, type ScheduleReport } from './schedule.js';
 
 /** How many complete backups before the newest make up the size baseline. */
 export const SIZE_HISTORY = 7;
@@ -33,25 +38,10 @@ export interface CheckDestinationResult {
   checks: Check[];
   warnings: string[];
   passed: boolean;
-}
-
-/** `26h 5m`-style duration for messages (seconds → d/h/m/s, two largest units). */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const parts: string[] = [];
-  const units: [string, number][] = [
-    ['d', 86_400],
-    ['h', 3600],
-    ['m', 60],
-    ['s', 1],
-  ];
-  let rest = s;
-  for (const [unit, size] of units) {
-    const n = Math.floor(rest / size);
-    rest -= n * size;
-    if (n > 0 || (unit === 's' && parts.length === 0)) parts.push(`${n}${unit}`);
-  }
-  return parts.slice(0, 2).join(' ');
+  /** With `maxAgeSeconds`: missed periods and gaps over the last 14 periods of max-age. */
+  schedule?: ScheduleReport;
+  /** The newest backup against the complete backup before it (same label), when both manifests were read. */
+  anomalies?: { previousKey: string; found: Anomaly[]; notes: string[] };
 }
 
 /** Median of positive numbers (mean of the middle two for an even count). */
@@ -98,7 +88,13 @@ export function judgeCatalog(
     warnings.push(
       `The newest backup's time (${latest.time.toISOString()}) is ${formatDuration(-ageSeconds)} in the future: check the clocks.`,
     );
+  let schedule: ScheduleReport | undefined;
   if (settings.maxAgeSeconds !== undefined) {
+    schedule = scheduleReport(
+      complete.map((b) => b.time),
+      settings.maxAgeSeconds,
+      now,
+    );
     checks.push({
       name: 'age',
       expected: `≤ ${formatDuration(settings.maxAgeSeconds)}`,
@@ -129,6 +125,7 @@ export function judgeCatalog(
     checks,
     warnings,
     passed: checks.every((c) => c.passed),
+    ...(schedule ? { schedule } : {}),
   };
 }
 
@@ -169,7 +166,7 @@ function sizeCheck(bytes: number, baseline: { medianBytes: number; count: number
     name: 'size',
     expected: `≥ ${Math.round(ratio * 100)}% of the median ${formatBytes(medianBytes)} (${count} earlier)`,
     actual: `${formatBytes(bytes)} (${(actualRatio * 100).toFixed(1)}%)`,
-    passed: bytes >= ratio * medianBytes,
+    passed: !isBelowSizeRatio(bytes, medianBytes, ratio),
   };
 }
 

@@ -1,5 +1,6 @@
 /** The one options shape of the retention room's list and prune. */
 import type { Log } from '../log.js';
+import type { Catalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
 import type { RetentionPolicy } from './policy.js';
 
@@ -22,4 +23,10 @@ export interface RetentionOptions {
    * its listing as complete backups.
    */
   mustKeep?: Record<string, string[]>;
+  /**
+   * Keys of complete backups in `catalog` found anomalous (retention/anomaly.ts), asked once per
+   * destination over the listing the prune reads: they count for the rules, but the last good backup
+   * behind them is kept (planRetention). Must not throw.
+   */
+  anomalous?: (store: ObjectStore, catalog: Catalog) => Promise<ReadonlySet<string>>;
 }

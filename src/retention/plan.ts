@@ -91,6 +91,10 @@ export function newestFirst(a: BackupEntry, b: BackupEntry): number {
  * - `within <d>`: every complete backup with time > now − d (a backup exactly d old is not kept).
  * - `label <l> within <d>`: complete backups labelled l with time > now − d. Labelled backups are
  *   subject to all the other rules too (a pre-migration backup can be a day's newest backup).
+ * - `last good before anomalous <key>`: when the newest complete backups are anomalous (keys in
+ *   `anomalous`: a table vanished or lost rows against the backup before it), the newest complete
+ *   backup that is not is kept too, until a later normal backup. Anomalous backups count for every
+ *   other rule as usual: an anomaly is never the reason an older good backup is deleted.
  * - Archives without a manifest (interrupted runs) never count for the rules. One is deleted when
  *   its time is before the oldest kept complete backup (`incomplete (no manifest), older than the
  *   oldest kept backup`), else kept (`incomplete (no manifest), not older than the oldest kept
@@ -100,9 +104,15 @@ export function newestFirst(a: BackupEntry, b: BackupEntry): number {
  *
  * @param backups one database's backups in one destination, in any order (e.g. `readCatalog().backups`).
  * @param policy as parsed by parseRetentionInputs; an empty policy keeps only the newest complete backup.
+ * @param anomalous archive keys of complete backups found anomalous (see retention/anomaly.ts).
  * @returns kept and deleted backups, newest first, and warnings.
  */
-export function planRetention(backups: BackupEntry[], policy: RetentionPolicy, now: Date): RetentionPlan {
+export function planRetention(
+  backups: BackupEntry[],
+  policy: RetentionPolicy,
+  now: Date,
+  anomalous: ReadonlySet<string> = new Set(),
+): RetentionPlan {
   const sorted = [...backups].sort(newestFirst);
   const nowMs = now.getTime();
   const reasons = new Map<string, string[]>();
@@ -161,6 +171,10 @@ export function planRetention(backups: BackupEntry[], policy: RetentionPolicy, n
         keep(backup, `label ${rule.label} within ${rule.within.text}`);
     }
   }
+
+  const streak = complete.findIndex((b) => !anomalous.has(b.key));
+  const good = streak > 0 ? complete[streak] : undefined;
+  if (good) keep(good, `last good before anomalous ${(complete[0] as BackupEntry).key}`);
 
   let oldestKeptMs: number | undefined;
   for (const backup of sorted) if (backup.hasManifest && reasons.has(backup.key)) oldestKeptMs = backup.time.getTime();

@@ -63,7 +63,8 @@ export async function pruneDestination(
         return { url, ok: false, error, catalog };
       }
     }
-    const plan = planRetention(catalog.backups, policy, options.now);
+    const anomalous = options.anomalous ? await options.anomalous(store, catalog) : undefined;
+    const plan = planRetention(catalog.backups, policy, options.now, anomalous);
     for (const warning of plan.warnings) log.warning(`${url}: ${warning}`);
     const execution = await executePrune(store, catalog, plan, {
       dryRun: options.dryRun,

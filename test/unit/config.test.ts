@@ -46,6 +46,7 @@ describe('parseConfig: good inputs', () => {
       installClient: true,
       summary: true,
       retention: { prune: false, dryRun: false },
+      anomaly: { mode: 'warn', maxRowDrop: 0.5 },
       reporting: {
         githubToken: '',
         issueOnFailure: true,

@@ -59,7 +59,11 @@ interface Case {
   now?: Date;
   kept: Record<string, string[]>;
   deleted: Record<string, string>;
+  /** File names of complete backups found anomalous. */
+  anomalous?: string[];
 }
+
+const ANOMALOUS_10 = 'last good before anomalous prod/shop/2024-03-10T020000Z.dump';
 
 const cases: Case[] = [
   { name: 'empty list', backups: [], policy: policy({ daily: 7 }), kept: {}, deleted: {} },
@@ -382,11 +386,62 @@ const cases: Case[] = [
     },
     deleted: { '2024-03-08T120000Z.dump': GONE, '2024-03-07T120000Z.dump': GONE },
   },
+  {
+    name: 'keep-last 1 after an anomalous backup: the previous good one stays',
+    backups: series('2024-03-08T02:00:00Z', '2024-03-10T02:00:00Z', 24),
+    policy: policy({ last: 1 }),
+    anomalous: ['2024-03-10T020000Z.dump'],
+    kept: {
+      '2024-03-10T020000Z.dump': ['newest complete', 'last 1/1'],
+      '2024-03-09T020000Z.dump': [ANOMALOUS_10],
+    },
+    deleted: { '2024-03-08T020000Z.dump': GONE },
+  },
+  {
+    name: 'two anomalous backups in a row: the last good one before them stays',
+    backups: series('2024-03-07T02:00:00Z', '2024-03-10T02:00:00Z', 24),
+    policy: policy({ last: 2 }),
+    anomalous: ['2024-03-10T020000Z.dump', '2024-03-09T020000Z.dump'],
+    kept: {
+      '2024-03-10T020000Z.dump': ['newest complete', 'last 1/2'],
+      '2024-03-09T020000Z.dump': ['last 2/2'],
+      '2024-03-08T020000Z.dump': [ANOMALOUS_10],
+    },
+    deleted: { '2024-03-07T020000Z.dump': GONE },
+  },
+  {
+    name: 'a later normal backup lifts the protection',
+    backups: series('2024-03-08T02:00:00Z', '2024-03-10T02:00:00Z', 24),
+    policy: policy({ last: 1 }),
+    anomalous: ['2024-03-09T020000Z.dump'],
+    kept: { '2024-03-10T020000Z.dump': ['newest complete', 'last 1/1'] },
+    deleted: { '2024-03-09T020000Z.dump': GONE, '2024-03-08T020000Z.dump': GONE },
+  },
+  {
+    name: 'an anomalous backup already kept by a rule only adds the reason to the good one',
+    backups: series('2024-03-09T02:00:00Z', '2024-03-10T02:00:00Z', 24),
+    policy: policy({ last: 2 }),
+    anomalous: ['2024-03-10T020000Z.dump'],
+    kept: {
+      '2024-03-10T020000Z.dump': ['newest complete', 'last 1/2'],
+      '2024-03-09T020000Z.dump': ['last 2/2', ANOMALOUS_10],
+    },
+    deleted: {},
+  },
+  {
+    name: 'every backup anomalous: nothing extra to keep',
+    backups: series('2024-03-09T02:00:00Z', '2024-03-10T02:00:00Z', 24),
+    policy: policy({ last: 1 }),
+    anomalous: ['2024-03-10T020000Z.dump', '2024-03-09T020000Z.dump'],
+    kept: { '2024-03-10T020000Z.dump': ['newest complete', 'last 1/1'] },
+    deleted: { '2024-03-09T020000Z.dump': GONE },
+  },
 ];
 
 describe('planRetention', () => {
-  test.each(cases)('$name', ({ backups, policy: p, now, kept, deleted }) => {
-    const plan = planRetention(backups, p, now ?? NOW);
+  test.each(cases)('$name', ({ backups, policy: p, now, kept, deleted, anomalous }) => {
+    const flagged = new Set(backups.filter((b) => anomalous?.includes(file(b.key))).map((b) => b.key));
+    const plan = planRetention(backups, p, now ?? NOW, flagged);
     expect(outcome(plan)).toEqual({ kept, deleted });
     expect(plan.kept.length + plan.deleted.length).toBe(backups.length);
   });
