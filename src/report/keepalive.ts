@@ -166,7 +166,7 @@ export async function keepSchedule(
     const clean = redact(text, secrets);
     if (warn) host.log.warning(clean);
     else host.log.info(clean);
-    if (config.summary) await host.writeSummary(`${clean}\n`).catch(() => undefined);
+    if (config.summary) await host.writeSummary(`${clean}\n\n`).catch(() => undefined);
     return clean;
   };
   if (!context) {
