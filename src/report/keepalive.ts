@@ -186,7 +186,7 @@ export async function keepSchedule(
   return client.withBudget(async () => {
     let repository: RepositoryFacts;
     try {
-      const { data } = await client.step('read the repository', 'metadata: read', () =>
+      const { data } = await client.step('read the repository', 'contents: read', () =>
         client.octokit.rest.repos.get({ owner, repo }),
       );
       repository = { private: data.private, pushedAt: data.pushed_at ?? null };
@@ -216,7 +216,7 @@ export async function keepSchedule(
           disableText(plan, `GitHub refused to ${step} (${status}): the token lacks \`actions: write\``),
           true,
         );
-      host.log.warning(`Keepalive: ${client.describe(error)} ${disableText(plan, 'the call did not go through')}`);
+      host.log.warning(disableText(plan, `the call did not go through: ${client.describe(error).replace(/\.$/, '')}`));
       return undefined;
     }
     await say(enabledText(plan.workflowFile, plan), false);

@@ -4,6 +4,12 @@
  */
 import { parseConfig } from '../../src/config/parse.js';
 import {
+  renderFailureComment,
+  renderIssueBody,
+  type FailureContext,
+  type RenderRun,
+} from '../../src/report/issue-render.js';
+import {
   disableText,
   enabledText,
   planKeepalive,
@@ -109,5 +115,40 @@ describe('the keepalive input', () => {
     expect(() => parseConfig(read({ ...BASE, 'database-url': URL, keepalive: 'on' }))).toThrow(
       "Input 'keepalive': 'on' is not a boolean; use true or false.",
     );
+  });
+});
+
+describe('the note in the failure issue', () => {
+  const TOKEN = 'ghs_NoteToken_0123456789';
+  const note = disableText(
+    { lastPush: '2026-10-20', idleDays: 47, disableOn: '2026-12-19' },
+    `GitHub refused it (403, token ${TOKEN})`,
+  );
+  const ctx: FailureContext = {
+    command: 'backup',
+    database: 'shop',
+    error: 'boom',
+    phase: 'dump',
+    note,
+    time: new Date('2026-12-07T03:00:00Z'),
+  };
+  const run: RenderRun = {
+    identity: { workflow: 'Nightly', job: 'backup', database: 'shop' },
+    runId: '42',
+    runAttempt: 1,
+    consecutive: 1,
+    threshold: 1,
+    secrets: [TOKEN],
+  };
+  test.each([
+    ['new issue', renderIssueBody(ctx, run)],
+    ['comment', renderFailureComment(ctx, { ...run, consecutive: 2 })],
+  ])('%s: quoted after the error, secrets redacted', (_name, text) => {
+    expect(text).toMatch(/```\n\n> Keepalive: GitHub will disable this workflow's schedule on 2026-12-19 /);
+    expect(text).not.toContain(TOKEN);
+  });
+  test('no note: no quote', () => {
+    const { note: _unused, ...without } = ctx;
+    expect(renderIssueBody(without, run)).not.toContain('> Keepalive');
   });
 });
