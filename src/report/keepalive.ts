@@ -11,6 +11,7 @@
  * ({@link keepSchedule}) over the failure issue's GitHub client (issue-client.ts). Never fails a run.
  */
 import { GitHubClient, githubContext, statusOf, type ReporterOptions } from './issue-client.js';
+import { errorMessage } from '../errors.js';
 import { redact } from '../redact.js';
 import type { ReportLog } from './webhook.js';
 
@@ -152,6 +153,17 @@ export async function keepSchedule(
   host: KeepaliveHost,
   deps: KeepaliveDeps,
 ): Promise<string | undefined> {
+  try {
+    return await keep(config, host, deps);
+  } catch (error) {
+    const secrets = [config.reporting.githubToken, ...deps.secrets].filter((s) => s !== '');
+    host.log.warning(`Keepalive stopped unexpectedly: ${redact(errorMessage(error), secrets)}; the run goes on.`);
+    return undefined;
+  }
+}
+
+/** {@link keepSchedule} without its last guard. */
+async function keep(config: KeepaliveSettings, host: KeepaliveHost, deps: KeepaliveDeps): Promise<string | undefined> {
   const now = (deps.now ?? (() => new Date()))();
   const { context } = githubContext(deps.env);
   const facts = {

@@ -12,6 +12,7 @@ import {
 import {
   disableText,
   enabledText,
+  keepSchedule,
   planKeepalive,
   type KeepaliveFacts,
   type KeepalivePlan,
@@ -150,5 +151,37 @@ describe('the note in the failure issue', () => {
   test('no note: no quote', () => {
     const { note: _unused, ...without } = ctx;
     expect(renderIssueBody(without, run)).not.toContain('> Keepalive');
+  });
+});
+
+describe('keepSchedule never throws', () => {
+  const TOKEN = 'ghs_GuardToken_0123456789';
+  const logged: string[] = [];
+  const host = {
+    log: { info: (m: string) => logged.push(`info ${m}`), warning: (m: string) => logged.push(`warning ${m}`) },
+    debug: (m: string) => logged.push(`debug ${m}`),
+    writeSummary: () => Promise.resolve(),
+  };
+  const config = { keepalive: true, summary: true, reporting: { githubToken: TOKEN } };
+  beforeEach(() => (logged.length = 0));
+
+  test('not a scheduled run: nothing, not even a log line', async () => {
+    await expect(keepSchedule(config, host, { env: { GITHUB_EVENT_NAME: 'push' }, secrets: [] })).resolves.toBe(
+      undefined,
+    );
+    expect(logged).toEqual([]);
+  });
+
+  test('an unexpected error is one redacted warning', async () => {
+    const env: NodeJS.ProcessEnv = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error(`broken environment ${TOKEN}`);
+        },
+      },
+    );
+    await expect(keepSchedule(config, host, { env, secrets: [] })).resolves.toBe(undefined);
+    expect(logged).toEqual(['warning Keepalive stopped unexpectedly: broken environment ***; the run goes on.']);
   });
 });
