@@ -49,7 +49,8 @@ import { redact } from './redact.js';
 import { parseReportingInputs, reportingSecrets } from './config/reporting.js';
 import { heartbeatSecrets, parseHeartbeatInputs } from './config/heartbeat.js';
 import { sendHeartbeat, type HeartbeatConfig, type HeartbeatOutcome } from './report/heartbeat.js';
-import type { ReportingConfig } from './report/reporting-config.js';
+import { wantsReport, type ReportingConfig } from './report/reporting-config.js';
+import { keepSchedule } from './report/keepalive.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
 import { VERSION } from './version.js';
@@ -93,9 +94,11 @@ export async function run(read: InputReader, host: Host): Promise<Config | undef
     // parseConfig below throws the same error with the input's name.
   }
   const beat = heartbeatSender(inputs, host, secrets);
+  let note: string | undefined; // keepalive's, for the failure issue
   try {
     config = await readConfig(read, host);
     await beat({ event: 'start', command: config.command, database: config.database });
+    note = await keepSchedule(config, host, { env: process.env, secrets });
     const outcome = await runCommand(config, { host, signal: controller.signal, secrets });
     await beat({ event: 'success', command: config.command, database: config.database, ...outcome });
     await reportOutcome(
@@ -108,7 +111,7 @@ export async function run(read: InputReader, host: Host): Promise<Config | undef
       { config: config.reporting, env: process.env, log: host.log, secrets },
     );
   } catch (error) {
-    await reportFailure(error, { config, reporting, inputs, secrets, host, beat });
+    await reportFailure(error, { config, reporting, inputs, secrets, host, beat, note });
   } finally {
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
@@ -150,6 +153,7 @@ interface FailureContext {
   secrets: readonly string[];
   host: Host;
   beat: (outcome: HeartbeatOutcome) => Promise<unknown>;
+  note: string | undefined;
 }
 
 /**
@@ -169,7 +173,7 @@ function heartbeatSender(inputs: InputReader, host: Host, secrets: readonly stri
 /** Fails the step, then writes the failure summary and reports (issue, webhook). Never throws. */
 async function reportFailure(
   error: unknown,
-  { config, reporting, inputs, secrets, host, beat }: FailureContext,
+  { config, reporting, inputs, secrets, host, beat, note }: FailureContext,
 ): Promise<void> {
   // A message may quote an input that holds a secret (a URL pasted into the wrong input): the log,
   // the issue and the webhook get it redacted as the runner would mask it.
@@ -208,6 +212,7 @@ async function reportFailure(
       error: message,
       phase,
       ...(newest.lastSuccess ? { lastSuccess: { key: newest.lastSuccess.key, time: newest.lastSuccess.time } } : {}),
+      ...(note ? { note } : {}),
     };
     await reportOutcome(failure, { config: reporting, env: process.env, log: host.log, secrets });
   }
@@ -348,14 +353,6 @@ async function publish(
 /** The real I/O of prune and list (and of the prune after a backup): stores, and the time now. */
 function retentionDeps(log: Log): RetentionDeps {
   return { now: new Date(), log, createStore };
-}
-
-/** True when a failure report would reach anyone (an issue with a token, or a webhook). */
-function wantsReport(reporting: ReportingConfig): boolean {
-  return (
-    (reporting.issueOnFailure && reporting.githubToken !== '') ||
-    (reporting.webhookUrl !== '' && reporting.notifyOn !== 'never')
-  );
 }
 
 /**

@@ -87,6 +87,7 @@ export function parseConfig(read: InputReader): Config {
     s3,
     summary: parseBoolean('summary', input('summary')),
     reporting: parseReportingInputs(inputs),
+    keepalive: parseBoolean('keepalive', input('keepalive')),
   };
   if (restore)
     return restore.command === 'check' ? { ...common, ...restore, anomaly } : { ...common, ...client, ...restore };

@@ -26,6 +26,8 @@ export interface CommonConfig {
   summary: boolean;
   /** Failure issue and webhook settings (every command reports its outcome). */
   reporting: ReportingConfig;
+  /** `keepalive`: on a scheduled run, re-enable this workflow before GitHub disables it (report/keepalive.ts). */
+  keepalive: boolean;
 }
 
 /** Which PostgreSQL client tools to use (backup, restore, drill). */

@@ -30,6 +30,8 @@ export type Outcome =
       phase: string;
       /** Newest backup with a manifest (catalog `hasManifest`), when the caller could list it. */
       lastSuccess?: { key: string; time: Date };
+      /** A paragraph for the failure issue besides the error (a schedule about to be disabled: keepalive.ts). */
+      note?: string;
     };
 
 /** What reportOutcome needs: the reporting inputs, the environment, a log; the rest for tests. */
@@ -94,6 +96,7 @@ export async function reportOutcome(given: Outcome, deps: ReportDeps): Promise<v
         error: outcome.error,
         phase: outcome.phase,
         ...(outcome.lastSuccess ? { lastSuccess: outcome.lastSuccess } : {}),
+        ...(outcome.note ? { note: outcome.note } : {}),
         time,
       });
       // Below the threshold nobody is alerted yet; a duplicate (this run already reported) was alerted before.
@@ -149,5 +152,6 @@ function redactOutcome(outcome: Outcome, secrets: readonly string[]): Outcome {
     database: clean(outcome.database),
     error: clean(outcome.error),
     ...(outcome.lastSuccess ? { lastSuccess: { ...outcome.lastSuccess, key: clean(outcome.lastSuccess.key) } } : {}),
+    ...(outcome.note ? { note: clean(outcome.note) } : {}),
   };
 }

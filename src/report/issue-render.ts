@@ -16,6 +16,8 @@ export interface FailureContext {
   phase: string;
   /** Newest backup with a manifest before this run, when the caller knows it. */
   lastSuccess?: { key: string; time: Date } | undefined;
+  /** A paragraph shown after the error (a schedule about to be disabled), already masked. */
+  note?: string | undefined;
   /** When the failure is reported. */
   time: Date;
 }
@@ -183,6 +185,7 @@ export function renderIssueBody(ctx: FailureContext, run: RenderRun): string {
     '',
     codeBlock(redact(ctx.error, run.secrets)),
     '',
+    ...noteLines(ctx, run),
     `### What to check (phase: ${ctx.phase})`,
     '',
     ...checklistFor(ctx.phase).map((line) => `- [ ] ${line}`),
@@ -216,7 +219,13 @@ export function renderFailureComment(ctx: FailureContext, run: RenderRun): strin
     '',
     codeBlock(redact(ctx.error, run.secrets)),
     '',
+    ...noteLines(ctx, run),
   ].join('\n');
+}
+
+/** The note's paragraph and a blank line, or nothing. */
+function noteLines(ctx: FailureContext, run: Pick<RenderRun, 'secrets'>): string[] {
+  return ctx.note ? [`> ${redact(ctx.note, run.secrets).replace(/\r?\n/g, ' ')}`, ''] : [];
 }
 
 /** The recovery comment posted before closing. */

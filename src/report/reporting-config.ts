@@ -28,3 +28,11 @@ export interface ReportingConfig {
   webhookUrl: string;
   notifyOn: NotifyOn;
 }
+
+/** True when a failure report would reach anyone (an issue with a token, or a webhook). Pure. */
+export function wantsReport(reporting: ReportingConfig): boolean {
+  return (
+    (reporting.issueOnFailure && reporting.githubToken !== '') ||
+    (reporting.webhookUrl !== '' && reporting.notifyOn !== 'never')
+  );
+}

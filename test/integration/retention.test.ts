@@ -51,7 +51,7 @@ function runPrune(options: RetentionCommandOptions): Promise<PruneResult> {
   if (!policy) throw new Error('these tests always give prune a policy');
   const config = { command: 'prune' as const, destinations, s3, database, policy, dryRun };
   return pruneCommand(
-    { ...config, summary: true, reporting: REPORTING },
+    { ...config, summary: true, reporting: REPORTING, keepalive: false },
     { now, log, createStore: storeMaker(options) },
   );
 }
@@ -61,7 +61,7 @@ function runList(options: Omit<RetentionCommandOptions, 'dryRun'>): Promise<List
   const { destinations, s3, database, policy, now, log } = options;
   const config = { command: 'list' as const, destinations, s3, database, ...(policy ? { policy } : {}) };
   return listCommand(
-    { ...config, summary: true, reporting: REPORTING },
+    { ...config, summary: true, reporting: REPORTING, keepalive: false },
     { now, log, createStore: storeMaker(options) },
   );
 }

@@ -9,6 +9,8 @@
  * - POST   /repos/{o}/{r}/issues/{n}/comments
  * - GET    /repos/{o}/{r}/actions/workflows/{workflow_id}/runs?branch&status&per_page
  * - GET    /repos/{o}/{r}/actions/runs/{id}/jobs  and  /actions/runs/{id}/attempts/{n}/jobs
+ * - GET    /repos/{o}/{r}                                              (`private`, `pushed_at`: `repository`)
+ * - PUT    /repos/{o}/{r}/actions/workflows/{workflow_id}/enable        (204; recorded in `enabled`)
  *
  * Every request is recorded (`requests`). `override` answers a request instead of the fake (a 403
  * with GitHub's body, a 500, …). `basePath` serves under e.g. `/api/v3` like GitHub Enterprise Server.
@@ -84,6 +86,13 @@ export interface FakeGitHubOptions {
   secrets?: string[];
 }
 
+/** What GET /repos/{o}/{r} answers about visibility and the last push (changeable between runs). */
+export interface FakeRepository {
+  private: boolean;
+  /** ISO 8601, or null for a repository never pushed to. */
+  pushed_at: string | null;
+}
+
 /** GitHub's answer to a GITHUB_TOKEN without the needed permission. */
 export function forbiddenBody(doc = 'https://docs.github.com/rest/issues/issues#create-an-issue'): unknown {
   return { message: 'Resource not accessible by integration', documentation_url: doc, status: '403' };
@@ -102,6 +111,10 @@ export class FakeGitHub {
   readonly requests: RecordedRequest[] = [];
   /** `METHOD path: "form"` for each encoding of options.secrets found in a request body. */
   readonly leaks: string[] = [];
+  /** The repository's visibility and last push (GET /repos/{o}/{r}); default public, pushed now. */
+  repository: FakeRepository = { private: false, pushed_at: new Date().toISOString() };
+  /** `workflow_id` of each PUT …/actions/workflows/{workflow_id}/enable, in order. */
+  readonly enabled: string[] = [];
   /** Answer a request before the fake does (return undefined to let the fake answer). */
   override: ((request: RecordedRequest) => FakeAnswer | undefined) | undefined;
   private nextIssue = 1;
@@ -264,6 +277,22 @@ export class FakeGitHub {
     }
     const { owner, repo } = this.options;
     const prefix = `/repos/${owner}/${repo}`;
+    if (path === prefix && request.method === 'GET') {
+      return send({
+        status: 200,
+        body: {
+          id: 4242,
+          name: repo,
+          full_name: `${owner}/${repo}`,
+          owner: { login: owner },
+          private: this.repository.private,
+          visibility: this.repository.private ? 'private' : 'public',
+          pushed_at: this.repository.pushed_at,
+          default_branch: 'main',
+          html_url: `https://github.example/${owner}/${repo}`,
+        },
+      });
+    }
     if (!path.startsWith(`${prefix}/`)) return send({ status: 404, body: { message: 'Not Found', status: '404' } });
     const rest = path.slice(prefix.length);
     const body = (request.body ?? {}) as Record<string, unknown>;
@@ -346,6 +375,10 @@ export class FakeGitHub {
           },
         });
       }
+    }
+    if ((m = /^\/actions\/workflows\/([^/]+)\/enable$/.exec(rest)) && request.method === 'PUT') {
+      this.enabled.push(decodeURIComponent(m[1] ?? ''));
+      return send({ status: 204 });
     }
     if ((m = /^\/actions\/workflows\/([^/]+)\/runs$/.exec(rest)) && request.method === 'GET') {
       const workflow = decodeURIComponent(m[1] ?? '');

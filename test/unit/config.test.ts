@@ -45,6 +45,7 @@ describe('parseConfig: good inputs', () => {
       verify: 'counts',
       installClient: true,
       summary: true,
+      keepalive: false,
       retention: { prune: false, dryRun: false },
       anomaly: { mode: 'warn', maxRowDrop: 0.5 },
       reporting: {
@@ -295,6 +296,11 @@ describe('parseConfig: bad inputs fail before any work with the input named', ()
       "Input 'schema-only': schema-only and data-only are both true; set at most one of them.",
     ],
     ['boolean typo', { ...BASE, 'no-owner': 'yes' }, "Input 'no-owner': 'yes' is not a boolean; use true or false."],
+    [
+      'keepalive not a boolean',
+      { ...BASE, keepalive: 'yes' },
+      "Input 'keepalive': 'yes' is not a boolean; use true or false.",
+    ],
     [
       'compression unknown',
       { ...BASE, compression: 'brotli' },

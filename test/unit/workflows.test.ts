@@ -210,12 +210,12 @@ describe('starter workflows (workflows-templates)', () => {
 });
 
 describe.each(all.map((w) => [w.file, w] as const))('%s', (_file, w) => {
-  test('has a name and top-level permissions; job permissions use known scopes, no write-all', () => {
+  test('has a name and top-level permissions (a reusable workflow: none); known scopes, no write-all', () => {
     expect(typeof w.doc['name']).toBe('string');
-    expect('permissions' in w.doc).toBe(true);
+    expect('permissions' in w.doc).toBe(!REUSABLE.includes(path.basename(w.file)));
     const check = (perms: unknown) => {
       expect(perms).not.toBe('write-all');
-      if (perms === 'read-all' || perms === null) return;
+      if (perms === 'read-all' || perms === null || perms === undefined) return;
       expect(typeof perms).toBe('object');
       for (const [scope, level] of Object.entries(perms as Dict)) {
         expect([scope, PERMISSION_SCOPES.includes(scope)]).toEqual([scope, true]);
@@ -372,13 +372,35 @@ describe.each(REUSABLE.map((f) => [f] as const))('reusable workflow %s', (f) => 
       expect([m[1], (m[1] as string) in secrets]).toEqual([m[1], true]);
   });
 
-  test('asks for issues: write (the failure issue) and nothing else that writes; no id-token', () => {
-    for (const [, job] of jobsOf(w)) {
-      const perms = job['permissions'] as Dict;
-      expect(perms).toEqual({ issues: 'write' });
+  test("asks for no permission its caller may not grant: the keepalive step's job takes the caller's token", () => {
+    // A called workflow can only narrow its caller's token, and one that asks for more fails to
+    // start: asking for `actions: write` would break callers that grant only `issues: write`.
+    expect('permissions' in w.doc).toBe(false);
+    for (const [id, job] of jobsOf(w)) {
+      const keepalive = stepsOf(job).some((s) => (s['with'] as Dict | undefined)?.['keepalive'] !== undefined);
+      if (keepalive) expect([id, job['permissions']]).toEqual([id, undefined]);
+      else expect([id, job['permissions']]).toEqual([id, { issues: 'write' }]);
     }
-    expect(w.doc['permissions']).toEqual({});
+    expect(w.text).toMatch(/`actions: write`/);
   });
+
+  test('passes keepalive (default true) to one step', () => {
+    expect(((call['inputs'] as Record<string, Dict>)['keepalive'] as Dict)['default']).toBe(true);
+    const steps = jobsOf(w).flatMap(([, job]) => stepsOf(job));
+    const given = steps.filter((s) => (s['with'] as Dict | undefined)?.['keepalive'] !== undefined);
+    expect(given.map((s) => (s['with'] as Dict)['keepalive'])).toEqual(['${{ inputs.keepalive }}']);
+  });
+});
+
+test('scheduled templates grant issues: write and actions: write, and turn keepalive on', () => {
+  const scheduled = templates.filter((t) => 'schedule' in ((t.doc['on'] as Dict | undefined) ?? {}));
+  expect(scheduled.length).toBeGreaterThan(1);
+  for (const t of scheduled) {
+    expect([t.file, t.doc['permissions']]).toEqual([t.file, { issues: 'write', actions: 'write' }]);
+    for (const [id, job] of jobsOf(t))
+      if (typeof job['uses'] === 'string')
+        expect([t.file, id, (job['with'] as Dict)['keepalive']]).toEqual([t.file, id, true]);
+  }
 });
 
 test('restore-drill: the service image follows the major the inspect job read from the manifest', () => {
