@@ -60,11 +60,15 @@ const FILTER_OPTIONS = [
   'extraArgs',
 ] as const;
 
+/** A manifest's dump options; a hand-made or damaged manifest may lack them (read as none set). */
+function optionsOf(manifest: Manifest): Partial<Manifest['options']> {
+  return (manifest as Partial<Manifest>).options ?? {};
+}
+
 /** Names of the filter options that differ between two manifests (empty when the same). */
 export function changedFilters(previous: Manifest, current: Manifest): string[] {
-  return FILTER_OPTIONS.filter(
-    (name) => JSON.stringify(previous.options[name] ?? null) !== JSON.stringify(current.options[name] ?? null),
-  );
+  const [before, now] = [optionsOf(previous), optionsOf(current)];
+  return FILTER_OPTIONS.filter((name) => JSON.stringify(before[name] ?? null) !== JSON.stringify(now[name] ?? null));
 }
 
 /** `-60.0%` for 100 → 40. */

@@ -29,6 +29,7 @@ import { asBackup } from '../support/config.js';
 import { ConfigError, VerifyError } from '../../src/errors.js';
 import type { Manifest } from '../../src/manifest.js';
 import { realDeps, restoreDeps } from '../../src/run.js';
+import { parseAnomalyInputs } from '../../src/config/anomaly.js';
 import { parseRestoreInputs } from '../../src/config/restore.js';
 import { CorruptArchiveError, RestoreError } from '../../src/restore/errors.js';
 import { createStore, parseDestination } from '../../src/storage/index.js';
@@ -86,6 +87,7 @@ function options<T>(inputs: Record<string, string>, destination: string, databas
   const parsed = parseRestoreInputs((name) => inputs[name] ?? '');
   return {
     ...parsed,
+    anomaly: parseAnomalyInputs((name) => inputs[name] ?? '', parsed.command),
     database,
     destinations: destination.split('\n').map(parseDestination),
     s3: testS3Settings(s3.endpoint),

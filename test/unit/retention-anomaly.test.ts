@@ -107,6 +107,14 @@ describe('findAnomalies', () => {
       expected: [['archive-small', '(archive)', 2000, 900]],
     },
     {
+      name: 'a previous manifest without dump options (hand-made or damaged): a note, no crash',
+      previous: (({ options: _options, ...rest }) => rest as Manifest)(manifest(both)),
+      current: manifest({ 'public.orders': 400, 'public.customers': 50 }),
+      settings: { maxRowDrop: 0.5 },
+      expected: [],
+      notes: /dump options differ/,
+    },
+    {
       name: 'archive size not checked without min-size-ratio',
       previous: manifest(both, {}, 1000),
       current: manifest(both, {}, 1),
