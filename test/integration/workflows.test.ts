@@ -437,6 +437,8 @@ let s3: S3Server;
 let github: FakeGitHub;
 let hook: Server;
 const hookBodies: Dict[] = [];
+/** Heartbeat pings (HEARTBEAT_URL = <receiver>/beat): path and body, in order. */
+const beats: { path: string; body: string }[] = [];
 let work: string;
 let keys: { publicKey: string; privateKey: string };
 let runner: WorkflowRunner;
@@ -447,7 +449,8 @@ async function startWebhook(): Promise<Server> {
     let body = '';
     req.setEncoding('utf8').on('data', (d: string) => (body += d));
     req.on('end', () => {
-      hookBodies.push(JSON.parse(body) as Dict);
+      if (req.url?.startsWith('/beat')) beats.push({ path: req.url, body });
+      else hookBodies.push(JSON.parse(body) as Dict);
       res.statusCode = 200;
       res.end('ok');
     });
@@ -479,6 +482,7 @@ beforeAll(async () => {
     S3_ACCESS_KEY_ID: 'S3RVER',
     S3_SECRET_ACCESS_KEY: 'S3RVER',
     WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+    HEARTBEAT_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/beat`,
     BACKUP_PUBLIC_KEY: keys.publicKey,
     BACKUP_PRIVATE_KEY: keys.privateKey,
     BACKUP_PRIVATE_KEY_PASSPHRASE: '',
@@ -547,8 +551,11 @@ function explain(result: WorkflowResult): string {
 
 describe('starter workflows through the reusable workflows, run against local servers', () => {
   test('daily backup (schedule: label daily; dispatch: the label input) with retention and encryption', async () => {
+    const pinged = beats.length;
     const scheduled = await runner.run('workflows-templates/postgres-daily-backup.yml', { name: 'schedule' });
     expect(scheduled.result).toBe('success');
+    // The template's HEARTBEAT_URL reaches the backup step: one start and one success ping.
+    expect(beats.slice(pinged).map((b) => b.path)).toEqual(['/beat/start', '/beat']);
     const [step] = actionSteps('.github/workflows/backup.yml');
     expect(step?.exitCode).toBe(0);
     expect(step?.inputs).toMatchObject({
