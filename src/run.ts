@@ -184,7 +184,7 @@ async function lastSuccess(
   config: Config,
   log: Log,
 ): Promise<{ lastSuccess?: { key: string; time: Date; url: string } }> {
-  if (config.database === '') return {};
+  if (config.database === '' || config.databases) return {};
   for (const destination of config.destinations) {
     let store: ReturnType<typeof createStore> | undefined;
     try {

@@ -19,7 +19,6 @@ import type {
   RestoreConfig,
 } from '../config/types.js';
 import { PruneError } from '../errors.js';
-import type { Host } from '../host.js';
 import { redact } from '../redact.js';
 import {
   AnomalyError,
@@ -35,21 +34,24 @@ import { listOutputs, listSummary, pruneOutputs, pruneSummary } from '../report/
 import { describeAnomalies } from '../retention/anomaly.js';
 import { createStore } from '../storage/index.js';
 import { realDeps, restoreDeps, retentionDeps } from './deps.js';
+import type { CommandOutcome, RunContext } from './context.js';
+import { runDatabases, runWithBackupsJson } from './databases.js';
 
-/** What a command hands back for the outcome report. */
-export interface CommandOutcome {
-  backupKey?: string;
-}
+export type { CommandOutcome, RunContext } from './context.js';
 
-/** What every command's run shares: the host, the cancel signal, and the secrets redacted from the job summary. */
-export interface RunContext {
-  host: Host;
-  signal: AbortSignal;
-  secrets: readonly string[];
-}
-
-/** Runs the config's command, then sets its outputs and writes its job summary. */
+/**
+ * Runs the config's command, then sets its outputs and writes its job summary: for each database
+ * when the config names several (run/databases.ts).
+ */
 export async function runCommand(config: Config, context: RunContext): Promise<CommandOutcome> {
+  const { databases } = config;
+  if (databases) return runDatabases({ ...config, databases }, context, runOne);
+  if (config.command === 'backup') return runWithBackupsJson(config, context, runOne);
+  return runOne(config, context);
+}
+
+/** One database's command. */
+async function runOne(config: Config, context: RunContext): Promise<CommandOutcome> {
   switch (config.command) {
     case 'backup':
       return backup(config, context);
