@@ -84,6 +84,9 @@ export async function runDatabases(
     if (config.databases.parallel === 1) log.info(`── ${database} (${index + 1}/${run.length}) ──`);
     let failure: Pick<DatabaseOutcome, 'error' | 'phase'> | undefined;
     try {
+      // Once the run is cancelled, the databases not started yet are not started.
+      if (context.signal.aborted)
+        throw new ActionError('Cancelled before this database started.', DEFAULT_PHASE[config.command]);
       await single(databaseConfig(config, database, index), { ...context, host: captured.host });
     } catch (error) {
       failure = {
