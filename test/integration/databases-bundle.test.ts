@@ -114,3 +114,34 @@ test('list and drill with database: all go over every database with backups in t
   // Each scratch database was dropped after its drill.
   expect(await cluster.psql('postgres', `SELECT count(*) FROM pg_database WHERE datname LIKE 'drill%'`)).toBe('0');
 }, 60_000);
+
+test('a database that fails is reported by name; the others are stored and the run fails at the end; check with all', async () => {
+  const failing = await runAction({
+    inputs: {
+      'database-url': cluster.url('postgres'),
+      database: 'nope\napp',
+      destination: `file://${folder}`,
+      label: 'list',
+      'issue-on-failure': 'false',
+    },
+  });
+  expect(failing.exitCode).toBe(1);
+  const list = entries(failing);
+  expect(list.map((e) => [e.database, e.status])).toEqual([
+    ['nope', 'failed'],
+    ['app', 'ok'],
+  ]);
+  expect(list[0]?.error).toMatch(/nope/);
+  expect(existsSync(path.join(folder, list[1]?.key as string))).toBe(true);
+  // backup-key: the first database that stored one.
+  expect(failing.outputs['backup-key']).toBe(list[1]?.key);
+  const error = failing.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? '';
+  expect(error).toMatch(/^::error::backup failed for 1 of 2 databases: nope \(connect: .*Stored and verified: app\./);
+  expect(failing.summary).toContain('| **Total** (2) | 1 ok, 1 failed, 0 skipped |');
+
+  const check = await runAction({
+    inputs: { command: 'check', database: 'all', destination: `file://${folder}`, 'issue-on-failure': 'false' },
+  });
+  expect(check.exitCode).toBe(0);
+  expect(entries(check).map((e) => e.status)).toEqual(['ok', 'ok', 'ok']);
+}, 60_000);
