@@ -55,6 +55,21 @@ export function databasesOutputs(outcomes: readonly DatabaseOutcome[]): Record<s
   return { 'backups-json': backupsJson(outcomes) };
 }
 
+/** Under a minute to a tenth of a second (`0.8 s`), else as {@link formatDuration}. */
+function seconds(value: number): string {
+  return value < 59.95 ? `${value.toFixed(1)} s` : formatDuration(value);
+}
+
+/**
+ * One database's own summary as a section of the run's: its headings one level down (under the
+ * run's `##`), or a `###` heading with its name when it has none of its own.
+ */
+function section(database: string, summary: string): string {
+  const text = summary.trim();
+  if (!text.startsWith('#')) return `### \`${cell(database)}\`\n\n${text}\n`;
+  return `${text.replace(/^(#{1,5}) /gm, '#$1 ')}\n`;
+}
+
 /** A Markdown table cell: no line breaks, pipes escaped. */
 function cell(text: string): string {
   return text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
@@ -64,7 +79,7 @@ function cell(text: string): string {
  * The job summary of a run over several databases: a heading, a table with one row per database
  * (database, status, size, the first 12 hex digits of the SHA-256, duration) and a Total row (how
  * many ok/failed/skipped, the sizes summed, the run's wall time), each failed database's reason,
- * then each database's own summary under its name.
+ * then each database's own summary (its headings one level down).
  * @param command the command that ran (`backup`, `list`, …).
  * @param wallSeconds the whole run's wall time (with `parallel-databases`, less than the sum).
  */
@@ -73,19 +88,19 @@ export function databasesSummary(command: string, outcomes: readonly DatabaseOut
     const status = o.status === 'ok' ? '✅ ok' : o.status === 'failed' ? '❌ failed' : '⏭️ skipped';
     const size = o.bytes === undefined ? '—' : formatBytes(o.bytes);
     const sha = o.sha256 === undefined ? '—' : `\`${o.sha256.slice(0, 12)}\``;
-    const duration = o.status === 'skipped' ? '—' : formatDuration(o.seconds);
+    const duration = o.status === 'skipped' ? '—' : seconds(o.seconds);
     return `| \`${cell(o.database)}\` | ${status} | ${size} | ${sha} | ${duration} |`;
   });
   const count = (status: DatabaseStatus): number => outcomes.filter((o) => o.status === status).length;
   const bytes = outcomes.reduce((sum, o) => sum + (o.bytes ?? 0), 0);
   const counts = [`${count('ok')} ok`, `${count('failed')} failed`, `${count('skipped')} skipped`].join(', ');
-  const total = `| **Total** (${outcomes.length}) | ${counts} | ${bytes > 0 ? formatBytes(bytes) : '—'} | | ${formatDuration(wallSeconds)} |`;
+  const total = `| **Total** (${outcomes.length}) | ${counts} | ${bytes > 0 ? formatBytes(bytes) : '—'} | | ${seconds(wallSeconds)} |`;
   const failures = outcomes
     .filter((o) => o.status === 'failed')
     .map((o) => `- \`${cell(o.database)}\`: ${cell(o.error ?? 'failed')}`);
   const sections = outcomes
     .filter((o) => o.summary !== undefined && o.summary.trim() !== '')
-    .map((o) => `### \`${cell(o.database)}\`\n\n${(o.summary as string).trim()}\n`);
+    .map((o) => section(o.database, o.summary as string));
   return [
     `## ${command}: ${outcomes.length} databases\n`,
     '| Database | Status | Size | SHA-256 | Duration |',

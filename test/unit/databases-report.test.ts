@@ -20,7 +20,7 @@ const OUTCOMES: DatabaseOutcome[] = [
     bytes: 2048,
     sha256: SHA,
     seconds: 1.23456,
-    summary: '| | |\n|---|---|\n| Database | `app` |\n',
+    summary: '## PostgreSQL backup: app\n\n| | |\n|---|---|\n| Database | `app` |\n',
   },
   { database: 'my db ü', status: 'failed', seconds: 0.5, error: 'pg_dump: error | boom\nsecond line', phase: 'dump' },
   { database: 'tmp', status: 'skipped', seconds: 0 },
@@ -53,7 +53,8 @@ describe('the summary of several databases', () => {
     ['skipped row', '| `tmp` | ⏭️ skipped | — | — | — |'],
     ['total row', '| **Total** (3) | 1 ok, 1 failed, 1 skipped | 2.0 kB | |'],
     ['the failure on one line, pipes escaped', '- `my db ü`: pg_dump: error \\| boom second line'],
-    ["each database's own summary", '### `app`\n\n| | |'],
+    ["each database's own summary, its headings one level down", '### PostgreSQL backup: app\n\n| | |'],
+    ['durations under a minute to a tenth of a second', '| 1.2 s |'],
   ])('%s', (_name, text) => {
     expect(summary).toContain(text);
   });
