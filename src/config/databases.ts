@@ -27,7 +27,7 @@ const PER_DATABASE_FILTERS = ['table', 'schema', 'exclude-table', 'exclude-schem
  * list (names in the given order).
  * @param input inputs with action.yml defaults applied.
  * @throws ConfigError naming the input: `database` (restore with `all`/a list; a name listed twice;
- *   `all` inside a list), `parallel-databases` (not a whole number from 1 to 16), `exclude-database`
+ *   `all` inside a list), `backup-key` (one archive, with `all`/a list), `parallel-databases` (not a whole number from 1 to 16), `exclude-database`
  *   (set without `all`/a list; a pattern with a dot; excludes every listed name), `table`,
  *   `schema`, `exclude-table`, `exclude-schema` (set with `all`/a list for a backup).
  */
@@ -58,6 +58,12 @@ export function parseDatabaseSelection(
       `restore takes one database: set the name of the one database whose backup to restore (all, or a list, is for backup, list, check, prune and drill).`,
     );
   if (mode === 'list') checkList(names);
+  const backupKey = input('backup-key');
+  if (backupKey !== 'latest' && !backupKey.startsWith('latest:') && backupKey !== '' && command !== 'backup')
+    throw new ConfigError(
+      'backup-key',
+      `names one archive, of one database, and database is ${mode === 'all' ? 'all' : 'a list'}; use latest (or latest:<label>) for each database's newest backup, or set database to the archive's database.`,
+    );
   for (const pattern of exclude) checkPattern(pattern);
   if (command === 'backup') {
     const filter = PER_DATABASE_FILTERS.find((name) => input(name) !== '');

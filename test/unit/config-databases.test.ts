@@ -69,6 +69,12 @@ describe('database: all and lists (bad inputs, refused before any work, naming t
       'database',
       /restore takes one database/,
     ],
+    [
+      'drill with all and a backup-key',
+      { command: 'drill', database: 'all', destination: 'file:///tmp/x', 'backup-key': 'a/k.dump' },
+      'backup-key',
+      /names one archive/,
+    ],
     ['a duplicate name', { ...URL, database: 'a\nb\na' }, 'database', /'a' is listed twice/],
     ["'all' inside a list", { ...URL, database: 'a\nall' }, 'database', /'all' is in a list/],
     ['all with table', { ...URL, database: 'all', table: 'orders' }, 'table', /ambiguous across databases/],
