@@ -71,16 +71,28 @@ export function restoreDeps(
   };
 }
 
-/** Finds (or installs, per `install-client`) the client tools for a server or archive major. */
+/**
+ * The end of the last client search of this process: searches (and apt/brew installs) run one at a
+ * time, so that databases backed up in parallel (`parallel-databases`) never run two package
+ * installs at once; the second finds what the first installed.
+ */
+let clientSearch: Promise<unknown> = Promise.resolve();
+
+/** Finds (or installs, per `install-client`) the client tools for a server or archive major, one search at a time. */
 function clientFinder(config: ClientConfig, logTo: Log, io: HostIo): BackupDeps['ensureClient'] {
-  return (serverMajor, tool) =>
-    ensureClient({
-      serverMajor,
-      tool,
-      ...(config.clientMajor === undefined ? {} : { requestedMajor: config.clientMajor }),
-      install: config.installClient,
-      runner: io.runner,
-      log: logTo,
-      ...(io.cache ? { cache: io.cache } : {}),
-    });
+  return (serverMajor, tool) => {
+    const search = (): ReturnType<typeof ensureClient> =>
+      ensureClient({
+        serverMajor,
+        tool,
+        ...(config.clientMajor === undefined ? {} : { requestedMajor: config.clientMajor }),
+        install: config.installClient,
+        runner: io.runner,
+        log: logTo,
+        ...(io.cache ? { cache: io.cache } : {}),
+      });
+    const result = clientSearch.then(search, search);
+    clientSearch = result.catch(() => undefined);
+    return result;
+  };
 }
