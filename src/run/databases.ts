@@ -98,6 +98,10 @@ export async function runDatabases(
     outputs[index] = captured.outputs;
     return outcomeOf(database, captured, (performance.now() - begin) / 1000, failure);
   });
+  if (config.command === 'backup' && config.dump.globals && outcomes[0]?.status === 'failed')
+    log.warning(
+      `The first database, ${run[0]}, failed: the globals (roles, tablespaces), stored beside its archive, may be missing from this run.`,
+    );
   const all = [
     ...outcomes,
     ...skipped.map((database): DatabaseOutcome => ({ database, status: 'skipped', seconds: 0 })),
