@@ -1,48 +1,13 @@
-import { runBackup, type BackupDeps } from './commands/backup.js';
 import type { Log } from './log.js';
 import { INPUT_DEFAULTS, withDefaults } from './config/inputs.js';
 import { secretsToMask, urlCredentialSecrets } from './config/mask.js';
 import { inapplicableInputsWarning } from './config/applicability.js';
 import { resolveConfig } from './config/parse.js';
 import { encryptionSecrets } from './config/encryption.js';
-import type {
-  BackupConfig,
-  CheckConfig,
-  ClientConfig,
-  Config,
-  DrillConfig,
-  InputReader,
-  ListConfig,
-  PruneConfig,
-} from './config/types.js';
-import { ActionError, PruneError, errorMessage } from './errors.js';
-import { detectCompressors } from './pipeline/compression.js';
-import { tmpdir } from 'node:os';
-import { ensureClient, execRunner } from './postgres/client.js';
+import type { Config, InputReader } from './config/types.js';
+import { ActionError, errorMessage } from './errors.js';
 import type { Host } from './host.js';
-import { processDumper } from './postgres/dumper.js';
-import { detectStdbuf } from './postgres/stdbuf.js';
-import { connectInspector } from './postgres/inspect.js';
-import { listOutputs, listSummary, pruneOutputs, pruneSummary } from './report/retention-report.js';
-import {
-  AnomalyError,
-  anomalySummary,
-  backupOutputs,
-  backupSummary,
-  PartialBackupError,
-} from './report/backup-report.js';
-import { anomalyRecorder, assessWithoutPrune } from './commands/anomaly.js';
-import { describeAnomalies } from './retention/anomaly.js';
-import { runList } from './commands/list.js';
-import { runCheck } from './commands/check.js';
-import { CheckError, checkOutputs, checkSummary } from './report/check-report.js';
-import { runDrill } from './commands/drill.js';
-import { DrillError, drillOutputs, drillSummary } from './report/drill-report.js';
-import { runRestore } from './commands/restore.js';
-import type { RestoreDeps } from './restore/deps.js';
-import { restoreOutputs, restoreSummary } from './report/restore-report.js';
 import { restoreSecrets } from './config/restore.js';
-import { pruneAfterBackup, runPrune, type RetentionDeps } from './commands/prune.js';
 import { reportOutcome, type Outcome } from './report/failure-report.js';
 import { failureSummary } from './report/failure-summary.js';
 import { redact } from './redact.js';
@@ -53,19 +18,9 @@ import { wantsReport, type ReportingConfig } from './report/reporting-config.js'
 import { keepSchedule } from './report/keepalive.js';
 import { readCatalog } from './storage/catalog.js';
 import { createStore } from './storage/index.js';
-import { VERSION } from './version.js';
+import { runCommand } from './run/commands.js';
 
-/** What a command hands back for the outcome report. */
-interface CommandOutcome {
-  backupKey?: string;
-}
-
-/** What every command's run shares: the host, the cancel signal, and the secrets redacted from the job summary. */
-interface RunContext {
-  host: Host;
-  signal: AbortSignal;
-  secrets: readonly string[];
-}
+export { realDeps, restoreDeps } from './run/deps.js';
 
 /**
  * Runs one command as its host asks: masks every secret (host.setSecret), reads the inputs into one
@@ -218,142 +173,6 @@ async function reportFailure(
   }
 }
 
-/** Runs the config's command, then sets its outputs and writes its job summary. */
-async function runCommand(config: Config, context: RunContext): Promise<CommandOutcome> {
-  switch (config.command) {
-    case 'backup':
-      return backup(config, context);
-    case 'prune':
-      await prune(config, context);
-      return {};
-    case 'list':
-      await list(config, context);
-      return {};
-    case 'restore': {
-      const result = await runRestore(config, restoreDeps(config, context.signal, context.host.log, context.host));
-      await publish(config, context, restoreOutputs(result), restoreSummary(result));
-      return {};
-    }
-    case 'drill':
-      await drill(config, context);
-      return {};
-    case 'check':
-      await check(config, context);
-      return {};
-  }
-}
-
-/** `backup`, then retention on the destinations that stored it. */
-async function backup(config: BackupConfig, context: RunContext): Promise<CommandOutcome> {
-  // Some destinations failed, others stored the backup: those get their outputs, summary rows
-  // and retention, and the run still fails (with the error naming the failed ones) below.
-  let partial: PartialBackupError | undefined;
-  const result = await runBackup(config, realDeps(config, context.signal, context.host.log, context.host)).catch(
-    (error: unknown) => {
-      if (!(error instanceof PartialBackupError)) throw error;
-      partial = error;
-      return error.result;
-    },
-  );
-  context.host.setOutputs(backupOutputs(result));
-  let summary = backupSummary(result);
-  const { policy, prune: pruneAfter, dryRun } = config.retention;
-  const recorder = anomalyRecorder(result, config.anomaly, context.host.log);
-  if (policy && pruneAfter) {
-    // A prune failure warns (inside pruneAfterBackup); the verified backup stands.
-    // pruneAfterBackup prunes only the destinations that stored and verified the new backup.
-    const { destinations, s3, database } = config;
-    const pruned = await pruneAfterBackup(result, {
-      destinations,
-      s3,
-      database,
-      policy,
-      dryRun,
-      anomalous: (store, catalog) => recorder.hook(store, catalog),
-      ...retentionDeps(context.host.log),
-    });
-    context.host.setOutputs(pruneOutputs(pruned));
-    summary += `\n${pruneSummary(pruned)}`;
-  }
-  const assessment =
-    recorder.assessments[0] ??
-    (await assessWithoutPrune(result, { ...config, policy: config.anomaly }, { createStore, log: context.host.log }));
-  if (assessment) summary = summary.replace(/\n?$/, '\n') + anomalySummary(assessment, config.anomaly.mode);
-  if (config.summary) await context.host.writeSummary(redact(summary, context.secrets));
-  if (partial) throw partial;
-  if (assessment && assessment.findings.anomalies.length > 0 && config.anomaly.mode === 'fail')
-    throw new AnomalyError(
-      `The backup ${assessment.key} was stored and verified but is anomalous against ${assessment.previousKey ?? 'the previous backup'} (anomaly: fail): ${describeAnomalies(assessment.findings.anomalies)}. Find out why the data went; the previous backup is kept until a later normal backup. Set anomaly: warn to only warn, or raise max-row-drop.`,
-    );
-  return { backupKey: result.manifest.archive.key };
-}
-
-/** `prune`: fails when a destination could not be listed or a delete failed. */
-async function prune(config: PruneConfig, context: RunContext): Promise<void> {
-  const result = await runPrune(config, retentionDeps(context.host.log));
-  await publish(config, context, pruneOutputs(result), pruneSummary(result));
-  const failed = result.destinations.filter((d) => !d.ok || (d.execution?.failed.length ?? 0) > 0);
-  if (failed.length > 0) {
-    throw new PruneError(
-      `Pruning failed in ${failed.map((d) => d.url).join(', ')}: ${failed.map((d) => d.error ?? d.execution?.failed.map((f) => `${f.key}: ${f.message}`).join('; ')).join('; ')}. Nothing else was deleted; the keys named are left in place.`,
-    );
-  }
-}
-
-/** `list`: fails when a destination could not be listed. */
-async function list(config: ListConfig, context: RunContext): Promise<void> {
-  const result = await runList(config, retentionDeps(context.host.log));
-  await publish(config, context, listOutputs(result), listSummary(result));
-  const failed = result.destinations.filter((d) => d.error);
-  if (failed.length > 0)
-    throw new PruneError(`Listing failed: ${failed.map((d) => `${d.url}: ${d.error}`).join('; ')}`);
-}
-
-/** `drill`: a failed drill still publishes its table of checks; any other failure says drill-passed=false. */
-async function drill(config: DrillConfig, context: RunContext): Promise<void> {
-  try {
-    const result = await runDrill(config, restoreDeps(config, context.signal, context.host.log, context.host));
-    await publish(config, context, drillOutputs(result), drillSummary(result));
-  } catch (error) {
-    if (error instanceof DrillError)
-      await publish(config, context, drillOutputs(error.result), drillSummary(error.result));
-    else context.host.setOutputs({ 'drill-passed': 'false' });
-    throw error;
-  }
-}
-
-/** `check`: a failed check still publishes its outputs and summary. */
-async function check(config: CheckConfig, context: RunContext): Promise<void> {
-  try {
-    const result = await runCheck(config, { log: context.host.log, createStore, now: () => new Date() });
-    await publish(config, context, checkOutputs(result), checkSummary(result));
-  } catch (error) {
-    if (error instanceof CheckError)
-      await publish(config, context, checkOutputs(error.result), checkSummary(error.result));
-    throw error;
-  }
-}
-
-/**
- * Sets the step's outputs, and writes the job summary when `summary` is on. The job summary is a
- * file the runner does not mask, so it is redacted with the run's secrets (a URL pasted into
- * `database` would otherwise reach it). Step outputs are left as they are: later steps read them as
- * data (a key holding a short password's text must stay usable).
- */
-async function publish(
-  config: Config,
-  context: RunContext,
-  outputs: Record<string, string>,
-  summary: string,
-): Promise<void> {
-  context.host.setOutputs(outputs);
-  if (config.summary) await context.host.writeSummary(redact(summary, context.secrets));
-}
-
-/** The real I/O of prune and list (and of the prune after a backup): stores, and the time now. */
-function retentionDeps(log: Log): RetentionDeps {
-  return { now: new Date(), log, createStore };
-}
 
 /**
  * The newest complete backup (archive with manifest) for the failure summary and issue, best effort:
@@ -365,7 +184,7 @@ async function lastSuccess(
   config: Config,
   log: Log,
 ): Promise<{ lastSuccess?: { key: string; time: Date; url: string } }> {
-  if (config.database === '') return {};
+  if (config.database === '' || config.databases) return {};
   for (const destination of config.destinations) {
     let store: ReturnType<typeof createStore> | undefined;
     try {
@@ -380,67 +199,4 @@ async function lastSuccess(
     }
   }
   return {};
-}
-
-/** What the deps take from the host besides the log: the installer's runner and cache, a temporary folder. */
-type HostIo = Pick<Host, 'runner' | 'cache' | 'tempDir'>;
-
-/** Outside a host (tests, the bench): a quiet runner, no cache, the system's temporary folder. */
-const PLAIN_IO: HostIo = { runner: execRunner({ silent: true }), tempDir: tmpdir() };
-
-/** The real I/O behind a backup: node-pg, pg_dump processes, S3 or folder stores, apt/brew installs. */
-export function realDeps(
-  config: BackupConfig,
-  signal: AbortSignal | undefined,
-  logTo: Log,
-  io: HostIo = PLAIN_IO,
-): BackupDeps {
-  return {
-    log: logTo,
-    connect: (connection) => connectInspector(connection),
-    ensureClient: clientFinder(config, logTo, io),
-    detectCompressors,
-    detectGpg: async () => (await import('./crypto/gpg.js')).detectGpg(),
-    detectStdbuf,
-    createStore,
-    dumper: (binDir) => processDumper(binDir, (line) => logTo.info(line)),
-    tempDir: io.tempDir,
-    now: () => new Date(),
-    ...(signal ? { signal } : {}),
-    version: VERSION,
-  };
-}
-
-/** The real I/O behind a restore or a drill: node-pg, pg_restore and psql processes, stores. */
-export function restoreDeps(
-  config: ClientConfig,
-  signal: AbortSignal | undefined,
-  logTo: Log,
-  io: HostIo & Pick<Host, 'confirmOverwrite'> = PLAIN_IO,
-): RestoreDeps {
-  return {
-    log: logTo,
-    connect: (connection) => connectInspector(connection),
-    ensureClient: clientFinder(config, logTo, io),
-    detectCompressors,
-    createStore,
-    tempDir: io.tempDir,
-    now: () => new Date(),
-    ...(signal ? { signal } : {}),
-    ...(io.confirmOverwrite ? { confirmOverwrite: io.confirmOverwrite } : {}),
-  };
-}
-
-/** Finds (or installs, per `install-client`) the client tools for a server or archive major. */
-function clientFinder(config: ClientConfig, logTo: Log, io: HostIo): BackupDeps['ensureClient'] {
-  return (serverMajor, tool) =>
-    ensureClient({
-      serverMajor,
-      tool,
-      ...(config.clientMajor === undefined ? {} : { requestedMajor: config.clientMajor }),
-      install: config.installClient,
-      runner: io.runner,
-      log: logTo,
-      ...(io.cache ? { cache: io.cache } : {}),
-    });
 }

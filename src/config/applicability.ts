@@ -69,6 +69,9 @@ export const INPUT_COMMANDS: Readonly<Record<string, readonly Command[]>> = {
   'create-database': ['restore'],
   'drop-after': ['drill'],
   'drill-sql': ['drill'],
+  // Several databases in one run (restore takes one).
+  'exclude-database': ['backup', 'prune', 'list', 'drill', 'check'],
+  'parallel-databases': ['backup', 'prune', 'list', 'drill', 'check'],
   // Freshness check.
   'max-age': ['check'],
   'min-size-ratio': ['check'],

@@ -19,6 +19,7 @@ import { parseHeartbeatInputs } from './heartbeat.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
 import { parseAnomalyInputs } from './anomaly.js';
 import { parseRestoreInputs } from './restore.js';
+import { MAINTENANCE_DATABASE, parseDatabaseSelection, selectionName } from './databases.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
 
@@ -67,7 +68,8 @@ export function parseConfig(read: InputReader): Config {
 
   const command = oneOf('command', input('command'), COMMANDS);
   const anomaly = parseAnomalyInputs(input, command);
-  const source = parseSource(command, inputs);
+  const selection = parseDatabaseSelection(inputs, command);
+  const source = parseSource(command, selection ? connectionOfSelection(inputs) : inputs);
   const destinations = parseDestinations(input('destination'));
   const retention = parseRetentionInputs(inputs);
   const policy = retentionPart(command, retention);
@@ -82,7 +84,8 @@ export function parseConfig(read: InputReader): Config {
   // Read again by the runner (run.ts) on its own, so that a bad input elsewhere still pings the failure.
   parseHeartbeatInputs(inputs);
   const common = {
-    database: source.database,
+    database: selection ? selectionName(selection) : source.database,
+    ...(selection ? { databases: selection } : {}),
     destinations,
     s3,
     summary: parseBoolean('summary', input('summary')),
@@ -133,6 +136,17 @@ function parseSource(command: Command, inputs: (name: string) => string): Source
     );
   }
   return { command, database };
+}
+
+/**
+ * The inputs as the connection of a run over several databases reads them: `database` (`all` or a
+ * list) is not the database to connect to. A URL names its own; host inputs connect to
+ * {@link MAINTENANCE_DATABASE}. Other commands read no connection and need no name.
+ */
+function connectionOfSelection(inputs: Input): Input {
+  const database =
+    inputs('database-url') !== '' ? '' : inputs('host') !== '' ? MAINTENANCE_DATABASE : inputs('database');
+  return (name) => (name === 'database' ? database : inputs(name));
 }
 
 /** What `prune` needs of the retention inputs: a policy (checked before the other inputs). */

@@ -15,10 +15,30 @@ export type RowCountMode = 'exact' | 'estimate';
 /** The `verify` input: what the manifest records for drills (`content`: fingerprints and states; `counts`: row and object counts only). */
 export type VerifyMode = 'content' | 'counts';
 
+/**
+ * Several databases in one run (`database: all` or a list; config/databases.ts). The run goes over
+ * them one by one (or `parallel` at a time), each with the single-database config of its own.
+ */
+export interface DatabaseSelection {
+  /** `all`: every database (backup: of the server; other commands: with backups in the first destination). */
+  mode: 'all' | 'list';
+  /** `list`: the names as given, in order; `all`: empty (resolved at run time). */
+  names: string[];
+  /** `exclude-database` patterns (pg_dumpall --exclude-database rules). */
+  exclude: string[];
+  /** `parallel-databases`: databases at a time, 1-16. */
+  parallel: number;
+}
+
 /** What every command reads: where the backups are, and how the run reports. */
 export interface CommonConfig {
-  /** The source database's name: from the connection (backup), or the `database` input. */
+  /**
+   * The source database's name: from the connection (backup), or the `database` input. With
+   * `databases`: the run's display name (`all`, or the names joined by `, `).
+   */
   database: string;
+  /** Several databases (`database: all` or a list); undefined for one database. */
+  databases?: DatabaseSelection;
   /** One or more; a backup streams to all of them from one pg_dump run; restore and drill read the first. */
   destinations: Destination[];
   s3: S3Settings;

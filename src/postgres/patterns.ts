@@ -91,3 +91,28 @@ export const PATTERN_MATCH_SQL = `
          END AS matched
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS p(e, ord)
   ORDER BY p.ord`;
+
+/**
+ * The regex of one database-name pattern, as pg_dumpall's `--exclude-database` matches it against
+ * `pg_database.datname` (expand_dbname_patterns: the psql pattern rules, without any dot-qualified
+ * part). Returns undefined for a pattern with a dot outside double quotes (pg_dumpall refuses it as
+ * "improper qualified name (too many dotted names)"), or one whose regex is not valid.
+ */
+export function databasePatternRegex(pattern: string): RegExp | undefined {
+  const parts = namePatternRegexes(pattern, 'schema');
+  if (parts === undefined || parts.database !== undefined || parts.schema === undefined) return undefined;
+  try {
+    return new RegExp(parts.schema, 'u');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The names that none of `patterns` matches, in their order (pg_dumpall `--exclude-database`).
+ * Patterns must be valid ({@link databasePatternRegex}); an invalid one matches nothing.
+ */
+export function notExcluded(names: readonly string[], patterns: readonly string[]): string[] {
+  const regexes = patterns.map(databasePatternRegex).filter((r): r is RegExp => r !== undefined);
+  return names.filter((name) => !regexes.some((r) => r.test(name)));
+}

@@ -1,5 +1,5 @@
 import { parseClaimKey, STALE_SECONDS } from './claim.js';
-import { databaseSegment, globalsKey, manifestKey, parseArchiveKey } from './keys.js';
+import { databaseSegment, databasesInListing, globalsKey, manifestKey, parseArchiveKey } from './keys.js';
 import type { ObjectStore } from './types.js';
 
 /** HeadObject requests at once when reading the marker of archives without manifest. */
@@ -198,4 +198,17 @@ export async function removeStaleTemporaries(
   await byKind('claim', (keys) => store.delete(keys));
   await byKind('partial', store.removeTemporaries?.bind(store));
   return { removed, errors };
+}
+
+/**
+ * The databases that have backups in `store` (a manifest under `<prefix>/<database>/`), sorted by
+ * name: one listing of the whole prefix ({@link databasesInListing}). What `database: all` means for
+ * list, check, prune and drill.
+ * @throws what the store's listing throws.
+ */
+export async function listDatabases(store: ObjectStore): Promise<string[]> {
+  const prefix = store.destination.prefix;
+  const keys: string[] = [];
+  for await (const object of store.list(prefix === '' ? '' : `${prefix}/`)) keys.push(object.key);
+  return databasesInListing(keys, prefix);
 }

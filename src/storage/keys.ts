@@ -108,3 +108,37 @@ export function parseArchiveKey(key: string, prefix: string): ParsedArchiveKey |
   }
   return { database, time, ...(label ? { label } : {}), extension: extension as string };
 }
+
+/**
+ * The database name of one key segment written by {@link databaseSegment} (its inverse); undefined
+ * for a segment that no database name encodes to (bad percent-encoding, or a safe-looking segment
+ * that {@link databaseSegment} would have encoded differently).
+ */
+export function databaseFromSegment(segment: string): string | undefined {
+  let database: string;
+  try {
+    database = decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+  return database !== '' && databaseSegment(database) === segment ? database : undefined;
+}
+
+/**
+ * The databases that have backups under `prefix`, from a listing of its keys: each
+ * `<prefix>/<segment>/…manifest.json` key's segment, decoded ({@link databaseFromSegment}); sorted
+ * by name, each once. Keys elsewhere, and segments that no name encodes to, are left out.
+ */
+export function databasesInListing(keys: readonly string[], prefix: string): string[] {
+  const found = new Set<string>();
+  const start = prefix === '' ? '' : `${prefix}/`;
+  for (const key of keys) {
+    if (!key.startsWith(start) || !key.endsWith('.manifest.json')) continue;
+    const rest = key.slice(start.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0 || rest.indexOf('/', slash + 1) !== -1) continue;
+    const database = databaseFromSegment(rest.slice(0, slash));
+    if (database !== undefined) found.add(database);
+  }
+  return [...found].sort();
+}

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { databasesOutputs } from '../../src/report/databases-report.js';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ACTION_INPUTS, INPUT_DEFAULTS } from '../../src/config/action-inputs.js';
@@ -83,6 +84,7 @@ describe('action.yml', () => {
       ...Object.keys(prune),
       ...Object.keys(list),
       ...RESTORE_OUTPUTS.map((o) => o.name),
+      ...Object.keys(databasesOutputs([])),
     ];
     expect(set.sort()).toEqual(Object.keys(action.outputs).sort());
   });
