@@ -173,7 +173,6 @@ async function reportFailure(
   }
 }
 
-
 /**
  * The newest complete backup (archive with manifest) for the failure summary and issue, best effort:
  * one listing of `<prefix>/<database>/` per destination, in order, until one holds a complete

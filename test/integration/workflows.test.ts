@@ -691,6 +691,55 @@ describe('reusable restore-drill.yml called directly', () => {
   }, 120_000);
 });
 
+describe('a whole server through the reusable workflows', () => {
+  test('backup.yml with database: all stores each database; restore-drill.yml drills each', async () => {
+    await prod.psql('postgres', 'CREATE DATABASE ledger');
+    await prod.psql(
+      'ledger',
+      'CREATE TABLE entries (id int PRIMARY KEY); INSERT INTO entries SELECT generate_series(1, 42)',
+    );
+    const store = {
+      S3_ENDPOINT: s3.endpoint,
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+    };
+    const backup = await runner.run('.github/workflows/backup.yml', {
+      name: 'workflow_call',
+      callerName: 'Server backup',
+      inputs: { database: 'all', 'exclude-database': 'postgres', destination: 's3://my-backups/server' },
+      secrets: { ...store, DATABASE_URL: prod.url('postgres'), BACKUP_PUBLIC_KEY: keys.publicKey },
+    });
+    if (backup.result !== 'success') throw new Error(explain(backup));
+    const stored = JSON.parse(backup.outputs['backups-json'] as string) as { database: string; status: string }[];
+    expect(stored.map((b) => [b.database, b.status])).toEqual([
+      ['app', 'ok'],
+      ['ledger', 'ok'],
+      ['postgres', 'skipped'],
+    ]);
+    expect(backup.outputs['backup-key']).toMatch(/^server\/app\//);
+    expect((await bucketKeys('server/ledger/')).filter((k) => k.endsWith('.manifest.json'))).toHaveLength(1);
+
+    const before = runner.steps.length;
+    const drill = await runner.run('.github/workflows/restore-drill.yml', {
+      name: 'workflow_call',
+      callerName: 'Server drill',
+      inputs: { database: 'all', destination: 's3://my-backups/server', 'timeout-minutes': 30 },
+      secrets: { ...store, BACKUP_PRIVATE_KEY: keys.privateKey },
+    });
+    if (drill.result !== 'success') throw new Error(explain(drill));
+    expect(drill.outputs['drill-passed']).toBe('true');
+    const [, step] = runner.steps.slice(before).filter((s) => s.kind === 'action');
+    // Each database's newest backup, not the first database's key for all of them.
+    expect(step?.inputs?.['backup-key']).toBe('latest');
+    const drilled = JSON.parse(step?.outputs?.['backups-json'] ?? '[]') as { database: string; status: string }[];
+    expect(drilled.map((b) => [b.database, b.status])).toEqual([
+      ['app', 'ok'],
+      ['ledger', 'ok'],
+    ]);
+    expect(await service.psql('postgres', "SELECT count(*) FROM pg_database WHERE datname LIKE 'drill%'")).toBe('0');
+  }, 180_000);
+});
+
 describe("CI's end-to-end job (uses: ./)", () => {
   test('loads the schema, backs up, checks and drills into a second database of the service', async () => {
     const before = runner.steps.length;
