@@ -58,9 +58,9 @@ test('what `all` means for the role: every database that accepts connections exc
     `SELECT datname FROM pg_database WHERE NOT datistemplate AND NOT has_database_privilege('${server.role}', datname, 'CONNECT')`,
   );
   expect(refused).toBe(server.unreachable);
-  expect(await cluster.psql('postgres', `SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = '${server.role}'`)).toBe(
-    'f',
-  );
+  expect(
+    await cluster.psql('postgres', `SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = '${server.role}'`),
+  ).toBe('f');
 });
 
 test('plain pg_dump as the backup role: healthy databases dump, locked refuses the connection', async () => {
