@@ -395,6 +395,11 @@ describe('bad input is refused before any work', () => {
     ['parallel-databases 17', { 'parallel-databases': '17' }, /Input 'parallel-databases'/],
     ['parallel-databases two', { 'parallel-databases': 'two' }, /Input 'parallel-databases'/],
     ['exclude-database excluding everything', { 'exclude-database': '*' }, /Input 'exclude-database'/],
+    [
+      'exclude-database excluding every listed database',
+      { database: 'app\nanalytics', 'exclude-database': 'a*' },
+      /Input 'exclude-database'/,
+    ],
   ];
   let attempt = 0;
   test.each(cases)(
