@@ -276,6 +276,9 @@ async function scenario(prefix: string, extra: Record<string, string> = {}): Pro
   ].sort();
   expect(await s3Keys(prefix)).toEqual(expected);
   expect(folderKeys(prefix)).toEqual(expected);
+  const planted = first.get('ledger') as Entry;
+  expect(sha256(await s3Object(planted.key as string))).toBe(planted.sha256);
+  expect(sha256(readFileSync(path.join(folderOf(prefix), firstLedger)))).toBe(planted.sha256);
 
   const counts = new Map<string, Record<string, number>>();
   for (const db of ok) {
