@@ -177,7 +177,8 @@ let restores = 0;
 
 /**
  * Restores the folder copy of `entry`'s archive into a fresh database (pg_restore as postgres) and
- * compares its row counts with the manifest's, and the manifest's with the source database's.
+ * compares its row counts with the manifest's, and the manifest's with the source database's; the
+ * fresh database is dropped afterwards.
  */
 async function expectRestores(prefix: string, entry: Entry): Promise<Manifest> {
   const archive = path.join(folderOf(prefix), relative(prefix, entry.key));
@@ -185,6 +186,15 @@ async function expectRestores(prefix: string, entry: Entry): Promise<Manifest> {
   expect(manifest.database).toBe(entry.database);
   const target = `restored_${++restores}`;
   await cluster.createDatabase(target);
+  try {
+    return await restoreInto(target, archive, manifest, entry);
+  } finally {
+    // Gone before the next run: `all` would back it up too.
+    await cluster.psql('postgres', `DROP DATABASE ${target}`);
+  }
+}
+
+async function restoreInto(target: string, archive: string, manifest: Manifest, entry: Entry): Promise<Manifest> {
   await execFileAsync(
     'sh',
     ['-c', `${archive.endsWith('.zst') ? 'zstd -q -dc' : 'cat'} "$ARCHIVE" | "$PG_RESTORE" --exit-on-error -d "$DB"`],
@@ -217,6 +227,32 @@ interface Scenario {
   run2: ActionRun;
   /** Row counts per database of the second run's manifests. */
   counts: Map<string, Record<string, number>>;
+  /** Most databases other than postgres the role had sessions in at once during the second run. */
+  concurrent: number;
+}
+
+/**
+ * Runs `during` while polling pg_stat_activity: the most databases (other than postgres, where the
+ * run connects first) that the backup role had sessions in at one time.
+ */
+async function watchingSessions<V>(during: () => Promise<V>): Promise<{ value: V; most: number }> {
+  let most = 0;
+  let done = false;
+  const poll = (async () => {
+    while (!done) {
+      const n = await cluster.psql(
+        'postgres',
+        `SELECT count(DISTINCT datname) FROM pg_stat_activity WHERE usename = '${server.role}' AND datname <> 'postgres'`,
+      );
+      most = Math.max(most, Number(n));
+    }
+  })();
+  try {
+    return { value: await during(), most };
+  } finally {
+    done = true;
+    await poll;
+  }
 }
 
 /** The two-run scenario of the header on the stores of `prefix`. */
@@ -232,7 +268,7 @@ async function scenario(prefix: string, extra: Record<string, string> = {}): Pro
   expect(warnings(run1).some((l) => l.includes('locked'))).toBe(true);
 
   await server.breakDump();
-  const run2 = await backupAll(prefix, extra);
+  const { value: run2, most: concurrent } = await watchingSessions(() => backupAll(prefix, extra));
   expect(run2.exitCode).toBe(1);
   const list2 = entries(run2);
   const second = byDatabase(list2);
@@ -293,7 +329,7 @@ async function scenario(prefix: string, extra: Record<string, string> = {}): Pro
     });
     counts.set(db, manifestCounts(await expectRestores(prefix, e)));
   }
-  return { first, second, run2, counts };
+  return { first, second, run2, counts, concurrent };
 }
 
 let sequential: Scenario;
@@ -301,6 +337,7 @@ let sequential: Scenario;
 describe('database: all through the bundle', () => {
   test('sequential: every other database stored and restorable, ledger failed, retention spares it', async () => {
     sequential = await scenario('seq');
+    expect(sequential.concurrent).toBe(1);
   }, 600_000);
 
   test('parallel-databases: 2 gives the same result', async () => {
@@ -309,6 +346,8 @@ describe('database: all through the bundle', () => {
       Object.fromEntries([...s.second].map(([db, e]) => [db, e.status]));
     expect(statuses(parallel)).toEqual(statuses(sequential));
     expect(parallel.counts).toEqual(sequential.counts);
+    // Two databases at a time, never more.
+    expect(parallel.concurrent).toBe(2);
   }, 600_000);
 
   test('without exclude-database, locked is named in one error and nothing is dumped', async () => {
