@@ -5,13 +5,16 @@
  * COPY once row-level security is on; `locked` it cannot connect to. Two destinations per scenario:
  * s3rver (first) and a folder.
  *
- * - `database: all` with `exclude-database: locked`, sequential and with `parallel-databases: 2`:
+ * - `database: all` with `exclude-database: locked`, sequential (database-url naming `app`) and with
+ *   `parallel-databases: 2` (host inputs):
  *   a first run (ledger healthy) plants a backup of every database; a second run (ledger broken)
  *   stores every other database (each archive restores into a fresh database with the manifest's and
  *   the source's row counts, and has the sha256 and size that `backups-json` gives in both stores),
  *   reports ledger failed in `backups-json`, the error and the summary, exits 1, and `keep-last: 1`
  *   prunes only the databases whose backup was verified: ledger's first backup stays. The globals are
- *   stored once, beside the first database's archive.
+ *   stored once, beside the first database's archive. pg_stat_activity, polled during the second
+ *   run, shows the role in one database at a time sequentially and in exactly two with
+ *   `parallel-databases: 2`.
  * - without exclude-database, `locked` is named in one error and nothing is dumped;
  * - `list`, `check`, `prune` and `drill` with `database: all` and with a list;
  * - bad input is refused before any work;
@@ -100,10 +103,13 @@ async function action(inputs: Record<string, string>): Promise<ActionRun> {
   return run;
 }
 
-/** A backup of `database: all` (locked excluded, keep-last 1, globals) into both stores of `prefix`. */
+/**
+ * A backup of `database: all` (locked excluded, keep-last 1, globals) into both stores of `prefix`;
+ * the connection names another database of the server (`app`) unless `extra` says otherwise.
+ */
 async function backupAll(prefix: string, extra: Record<string, string> = {}): Promise<ActionRun> {
   const run = await action({
-    'database-url': server.url('postgres'),
+    'database-url': server.url('app'),
     database: 'all',
     'exclude-database': 'locked',
     destination: destinations(prefix),
@@ -341,7 +347,15 @@ describe('database: all through the bundle', () => {
   }, 600_000);
 
   test('parallel-databases: 2 gives the same result', async () => {
-    const parallel = await scenario('par', { 'parallel-databases': '2' });
+    // With host inputs this time: the run connects to postgres, as pg_dumpall does.
+    const parallel = await scenario('par', {
+      'parallel-databases': '2',
+      'database-url': '',
+      host: '127.0.0.1',
+      port: String(cluster.port),
+      username: server.role,
+      password: PASSWORD,
+    });
     const statuses = (s: Scenario): Record<string, string> =>
       Object.fromEntries([...s.second].map(([db, e]) => [db, e.status]));
     expect(statuses(parallel)).toEqual(statuses(sequential));
