@@ -23,34 +23,25 @@
  * Expected values come from the fixture, the source databases and the stores, never from the run
  * under test alone.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '../../src/manifest.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
-import { createMultiDbServer, type MultiDbServer } from '../support/multi-db.js';
+import { createMultiDbServer, restoreArchive, watchSessions, type MultiDbServer } from '../support/multi-db.js';
 import { manifestCounts, restoredCounts, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { clockReaches } from '../support/poll.js';
 import { startS3Server, testS3Inputs, type S3Server } from '../support/s3-server.js';
 import { scanForSecrets } from '../support/secret-scan.js';
 
-const execFileAsync = promisify(execFile);
 const PASSWORD = 'Srv-Sentinel-pw-7d3e91';
 const BUCKET = 'servers';
 /** The databases `all` backs up once `locked` is excluded, sorted. */
 const BACKED = ['analytics', 'app', 'ledger', 'my db ü', 'postgres'];
-/** Key segments of those databases, written out here (percent-encoding of a name with a space or ü). */
-const SEGMENT: Record<string, string> = {
-  analytics: 'analytics',
-  app: 'app',
-  ledger: 'ledger',
-  'my db ü': 'my%20db%20%C3%BC',
-  postgres: 'postgres',
-};
+/** The key segment of a database, written out here (percent-encoding of a name with a space or ü). */
+const segment = (db: string): string => (db === 'my db ü' ? 'my%20db%20%C3%BC' : db);
 
 let cluster: Cluster;
 let server: MultiDbServer;
@@ -193,38 +184,21 @@ async function expectRestores(prefix: string, entry: Entry): Promise<Manifest> {
   const target = `restored_${++restores}`;
   await cluster.createDatabase(target);
   try {
-    return await restoreInto(target, archive, manifest, entry);
+    await restoreArchive(cluster, archive, target);
+    const expected = manifestCounts(manifest);
+    // postgres has no tables; every other database has some.
+    expect(manifest.rowCounts.tables.length > 0).toBe(entry.database !== 'postgres');
+    if (manifest.rowCounts.tables.length === 0) return manifest;
+    expect({ db: entry.database, counts: await restoredCounts(cluster, target, manifest) }).toEqual({
+      db: entry.database,
+      counts: expected,
+    });
+    expect(await restoredCounts(cluster, entry.database, manifest)).toEqual(expected);
+    return manifest;
   } finally {
     // Gone before the next run: `all` would back it up too.
     await cluster.psql('postgres', `DROP DATABASE ${target}`);
   }
-}
-
-async function restoreInto(target: string, archive: string, manifest: Manifest, entry: Entry): Promise<Manifest> {
-  await execFileAsync(
-    'sh',
-    ['-c', `${archive.endsWith('.zst') ? 'zstd -q -dc' : 'cat'} "$ARCHIVE" | "$PG_RESTORE" --exit-on-error -d "$DB"`],
-    {
-      env: {
-        PATH: process.env.PATH ?? '',
-        ARCHIVE: archive,
-        PG_RESTORE: path.join(cluster.binDir, 'pg_restore'),
-        DB: `host=${cluster.socketDir} port=${cluster.port} user=postgres dbname=${target}`,
-      },
-    },
-  );
-  if (entry.database === 'postgres') {
-    expect(manifest.rowCounts.tables).toEqual([]);
-    return manifest;
-  }
-  expect(manifest.rowCounts.tables.length).toBeGreaterThan(0);
-  const expected = manifestCounts(manifest);
-  expect({ db: entry.database, counts: await restoredCounts(cluster, target, manifest) }).toEqual({
-    db: entry.database,
-    counts: expected,
-  });
-  expect(await restoredCounts(cluster, entry.database, manifest)).toEqual(expected);
-  return manifest;
 }
 
 interface Scenario {
@@ -235,30 +209,6 @@ interface Scenario {
   counts: Map<string, Record<string, number>>;
   /** Most databases other than postgres the role had sessions in at once during the second run. */
   concurrent: number;
-}
-
-/**
- * Runs `during` while polling pg_stat_activity: the most databases (other than postgres, where the
- * run connects first) that the backup role had sessions in at one time.
- */
-async function watchingSessions<V>(during: () => Promise<V>): Promise<{ value: V; most: number }> {
-  let most = 0;
-  let done = false;
-  const poll = (async () => {
-    while (!done) {
-      const n = await cluster.psql(
-        'postgres',
-        `SELECT count(DISTINCT datname) FROM pg_stat_activity WHERE usename = '${server.role}' AND datname <> 'postgres'`,
-      );
-      most = Math.max(most, Number(n));
-    }
-  })();
-  try {
-    return { value: await during(), most };
-  } finally {
-    done = true;
-    await poll;
-  }
 }
 
 /** The two-run scenario of the header on the stores of `prefix`. */
@@ -274,7 +224,7 @@ async function scenario(prefix: string, extra: Record<string, string> = {}): Pro
   expect(warnings(run1).some((l) => l.includes('locked'))).toBe(true);
 
   await server.breakDump();
-  const { value: run2, most: concurrent } = await watchingSessions(() => backupAll(prefix, extra));
+  const { value: run2, most: concurrent } = await watchSessions(cluster, server.role, () => backupAll(prefix, extra));
   expect(run2.exitCode).toBe(1);
   const list2 = entries(run2);
   const second = byDatabase(list2);
@@ -288,7 +238,7 @@ async function scenario(prefix: string, extra: Record<string, string> = {}): Pro
   for (const db of ok) {
     const e = second.get(db) as Entry;
     expect({ db, status: e.status, error: e.error }).toEqual({ db, status: 'ok', error: undefined });
-    expect(e.key).toMatch(new RegExp(`^${prefix}/${SEGMENT[db] as string}/\\d{4}-\\d{2}-\\d{2}T\\d{6}Z\\.dump\\.zst$`));
+    expect(e.key).toMatch(new RegExp(`^${prefix}/${segment(db)}/\\d{4}-\\d{2}-\\d{2}T\\d{6}Z\\.dump\\.zst$`));
     expect(e.manifestKey).toBe(`${e.key}.manifest.json`);
     expect(e.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(e.seconds).toBeGreaterThanOrEqual(0);

@@ -22,7 +22,12 @@
  * The `postgres` maintenance database stays as initdb made it (no tables; the role may connect).
  * Databases are created in the order app, analytics, my db ü, ledger, locked (oid order).
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { loadSampleDb, type Cluster } from './pg-cluster.js';
+
+const execFileAsync = promisify(execFile);
 
 /** The backup role's name. */
 export const BACKUP_ROLE = 'server_backup';
@@ -120,4 +125,52 @@ export async function createMultiDbServer(cluster: Cluster, password: string): P
     breakDump: () => cluster.psql('ledger', 'ALTER TABLE entries ENABLE ROW LEVEL SECURITY;').then(() => undefined),
     repairDump: () => cluster.psql('ledger', 'ALTER TABLE entries DISABLE ROW LEVEL SECURITY;').then(() => undefined),
   };
+}
+
+/**
+ * Runs `during` while polling pg_stat_activity (one psql after the other): the most databases other
+ * than `postgres` (where a run of `database: all` connects first) that `role` had sessions in at once.
+ */
+export async function watchSessions<V>(
+  cluster: Cluster,
+  role: string,
+  during: () => Promise<V>,
+): Promise<{ value: V; most: number }> {
+  let most = 0;
+  let done = false;
+  const poll = (async () => {
+    while (!done) {
+      const n = await cluster.psql(
+        'postgres',
+        `SELECT count(DISTINCT datname) FROM pg_stat_activity WHERE usename = '${role}' AND datname <> 'postgres'`,
+      );
+      most = Math.max(most, Number(n));
+    }
+  })();
+  try {
+    return { value: await during(), most };
+  } finally {
+    done = true;
+    await poll;
+  }
+}
+
+/**
+ * Restores a custom-format archive file (`.zst` decompressed by the zstd CLI) into the existing
+ * database `target` with pg_restore as postgres over the socket (`--exit-on-error`).
+ * @throws Error with pg_restore's stderr when it fails.
+ */
+export async function restoreArchive(cluster: Cluster, archive: string, target: string): Promise<void> {
+  await execFileAsync(
+    'sh',
+    ['-c', `${archive.endsWith('.zst') ? 'zstd -q -dc' : 'cat'} "$ARCHIVE" | "$PG_RESTORE" --exit-on-error -d "$DB"`],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        ARCHIVE: archive,
+        PG_RESTORE: path.join(cluster.binDir, 'pg_restore'),
+        DB: `host=${cluster.socketDir} port=${cluster.port} user=postgres dbname=${target}`,
+      },
+    },
+  );
 }
