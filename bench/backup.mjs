@@ -17,6 +17,9 @@
 // and its children, exited backends included) and of the S3 server, and writes docs/benchmarks.md.
 //
 // Usage: npm run bench -- [--scale GB] [--reps N] [--sample-db] [--out docs/benchmarks.md] [--verify-only]
+//        npm run bench -- --databases N [--db-scale S] [--reps N] [--out docs/benchmarks.md]
+// --databases N: instead of all the above, N small sample databases backed up with `database: all`
+// (bench/databases.mjs), written to the section "## Many small databases" of the --out file.
 // --verify-only: only the physical limit and the two backups that differ in `verify` (content vs
 // counts), printed with their ratio; docs/benchmarks.md is written only when --out is given.
 // Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf,
@@ -37,6 +40,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { descendants, duBytes, machineCpuSeconds, processCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,7 +60,6 @@ const VERIFY_ONLY = args.includes('--verify-only');
 const SAMPLE_DB_SCALE = String(Math.max(0.01, Math.round(SCALE_GB * 78 * 100) / 100));
 /** The small database of the fixed-cost rows: the project's sample shop at this scale (~23 MB). */
 const SMALL_SCALE = '1';
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const BIN =
   process.env.PG_BIN_DIR ??
   readdirSync('/usr/lib/postgresql')
@@ -70,6 +73,26 @@ const NODE_VERSION = execFileSync(NODE, ['-p', 'process.versions.node']).toStrin
 
 if (!(SCALE_GB > 0) || !(REPS >= 1)) throw new Error('--scale must be > 0 and --reps ≥ 1');
 if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: npm run build');
+
+if (args.includes('--databases')) {
+  // Many small databases instead (bench/databases.mjs): its own cluster, stages and section.
+  const count = Number(arg('databases'));
+  const scale = arg('db-scale', '0.01');
+  if (!(Number.isInteger(count) && count >= 1)) throw new Error('--databases must be a whole number ≥ 1');
+  const { benchDatabases } = await import('./databases.mjs');
+  await benchDatabases({
+    root: ROOT,
+    bin: BIN,
+    node: NODE,
+    nodeVersion: NODE_VERSION,
+    count,
+    scale,
+    reps: REPS,
+    out: OUT,
+    command: `npm run bench -- ${args.join(' ')}`,
+  });
+  process.exit(0);
+}
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'pg-bench-'));
 const asRoot = process.getuid?.() === 0;
@@ -206,7 +229,7 @@ try {
   function measured(argv, { env = {}, watchDir } = {}) {
     return new Promise((resolve, reject) => {
       const cpuBefore = machineCpuSeconds();
-      const serverBefore = serverCpuSeconds();
+      const serverBefore = serverCpuSeconds(path.join(work, 'data'));
       const s3Before = processCpuSeconds(s3.pid);
       const started = process.hrtime.bigint();
       const child = spawn(argv[0], argv.slice(1), {
@@ -232,7 +255,7 @@ try {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const cpuSeconds = machineCpuSeconds() - cpuBefore;
         const s3CpuSeconds = processCpuSeconds(s3.pid) - s3Before;
-        const serverCpu = serverCpuSeconds() - serverBefore;
+        const serverCpu = serverCpuSeconds(path.join(work, 'data')) - serverBefore;
         if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
         else
           resolve({
@@ -618,103 +641,4 @@ function targets(results) {
       `| peak RSS of the action's Node process ≤ 150 MB (encrypted backups) | ${encRss.toFixed(0)} MB | ${encRss <= 150 ? 'yes' : 'no'} |`,
     );
   return rows;
-}
-
-/** CPU seconds (user, nice, system, irq, softirq, steal) of every core since boot, from /proc/stat. */
-function machineCpuSeconds() {
-  const [user, nice, system, , , irq, softirq, steal = 0] = readFileSync('/proc/stat', 'utf8')
-    .split('\n')[0]
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
-}
-
-/**
- * CPU seconds of the PostgreSQL server: the postmaster's user and system time plus that of its
- * children it has reaped (exited backends: fields 16 and 17 of /proc/PID/stat), plus its live
- * children's (backends, checkpointer, …). Differences across a run count the backends it used.
- */
-function serverCpuSeconds() {
-  const pidFile = path.join(work, 'data', 'postmaster.pid');
-  if (!existsSync(pidFile)) return 0;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
-    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    return own + kids.reduce((sum, k) => sum + safeCpu(Number(k)), 0);
-  } catch {
-    return 0;
-  }
-}
-
-function safeCpu(pid) {
-  try {
-    return processCpuSeconds(pid);
-  } catch {
-    return 0;
-  }
-}
-
-/** User and system CPU seconds of one process (fields 14 and 15 of /proc/PID/stat). */
-function processCpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function rssKb(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function descendants(pid) {
-  const out = [];
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop();
-    let kids = [];
-    try {
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        kids = kids.concat(
-          readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-        );
-      }
-    } catch {
-      // exited
-    }
-    out.push(...kids);
-    stack.push(...kids);
-  }
-  return out;
-}
-
-function duBytes(dir) {
-  let total = 0;
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      try {
-        if (e.isDirectory()) walk(p);
-        else total += statSync(p).size;
-      } catch {
-        // vanished
-      }
-    }
-  };
-  walk(dir);
-  return total;
 }
