@@ -84,13 +84,12 @@ export async function backup(config: BackupConfig, context: RunContext): Promise
   // Some destinations failed, others stored the backup: those get their outputs, summary rows
   // and retention, and the run still fails (with the error naming the failed ones) below.
   let partial: PartialBackupError | undefined;
-  const result = await runBackup(config, realDeps(config, context.signal, context.host.log, context.host)).catch(
-    (error: unknown) => {
-      if (!(error instanceof PartialBackupError)) throw error;
-      partial = error;
-      return error.result;
-    },
-  );
+  const deps = realDeps(config, context.signal, context.host.log, context.host, context.probes);
+  const result = await runBackup(config, deps).catch((error: unknown) => {
+    if (!(error instanceof PartialBackupError)) throw error;
+    partial = error;
+    return error.result;
+  });
   context.host.setOutputs(backupOutputs(result));
   let summary = backupSummary(result);
   const { policy, prune: pruneAfter, dryRun } = config.retention;

@@ -20,7 +20,7 @@ import {
 } from '../report/databases-report.js';
 import { listDatabases } from '../storage/catalog.js';
 import { createStore } from '../storage/index.js';
-import type { CommandOutcome, RunContext } from './context.js';
+import type { CommandOutcome, RunContext, ToolProbes } from './context.js';
 
 /** Runs one database's command (run/commands.ts) with the context given. */
 export type SingleRunner = (config: Config, context: RunContext) => Promise<CommandOutcome>;
@@ -78,6 +78,8 @@ export async function runDatabases(
       (config.databases.parallel > 1 ? `; ${config.databases.parallel} at a time.` : '.'),
   );
   const outputs: Record<string, string>[] = [];
+  // The client search and the stdbuf probe are the same for every database of one server.
+  const probes: ToolProbes = { clients: new Map(), stdbuf: new Map() };
   const outcomes: DatabaseOutcome[] = await pool(run, config.databases.parallel, async (database, index) => {
     const captured = captureHost(context.host, database, config.databases.parallel > 1);
     const begin = performance.now();
@@ -87,7 +89,7 @@ export async function runDatabases(
       // Once the run is cancelled, the databases not started yet are not started.
       if (context.signal.aborted)
         throw new ActionError('Cancelled before this database started.', DEFAULT_PHASE[config.command]);
-      await single(databaseConfig(config, database, index), { ...context, host: captured.host });
+      await single(databaseConfig(config, database, index), { ...context, host: captured.host, probes });
     } catch (error) {
       failure = {
         error: redact(errorMessage(error), context.secrets),

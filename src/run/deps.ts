@@ -7,6 +7,7 @@ import type { RetentionDeps } from '../commands/prune.js';
 import type { ClientConfig, BackupConfig } from '../config/types.js';
 import type { Host } from '../host.js';
 import type { Log } from '../log.js';
+import type { ToolProbes } from './context.js';
 import { detectCompressors } from '../pipeline/compression.js';
 import { ensureClient, execRunner } from '../postgres/client.js';
 import { processDumper } from '../postgres/dumper.js';
@@ -34,14 +35,18 @@ export function realDeps(
   signal: AbortSignal | undefined,
   logTo: Log,
   io: HostIo = PLAIN_IO,
+  probes?: ToolProbes,
 ): BackupDeps {
+  const finder = clientFinder(config, logTo, io);
   return {
     log: logTo,
     connect: (connection) => connectInspector(connection),
-    ensureClient: clientFinder(config, logTo, io),
+    ensureClient: probes
+      ? (major, tool) => remembered(probes.clients, `${major}/${tool ?? ''}`, () => finder(major, tool))
+      : finder,
     detectCompressors,
     detectGpg: async () => (await import('../crypto/gpg.js')).detectGpg(),
-    detectStdbuf,
+    detectStdbuf: probes ? (pgDump) => remembered(probes.stdbuf, pgDump, () => detectStdbuf(pgDump)) : detectStdbuf,
     createStore,
     dumper: (binDir) => processDumper(binDir, (line) => logTo.info(line)),
     tempDir: io.tempDir,
@@ -69,6 +74,20 @@ export function restoreDeps(
     ...(signal ? { signal } : {}),
     ...(io.confirmOverwrite ? { confirmOverwrite: io.confirmOverwrite } : {}),
   };
+}
+
+/**
+ * The first answer to `key` in `memo`, asked once: a run over several databases searches for the
+ * client and probes stdbuf once, not once per database (two process starts each, ~100 ms). A
+ * rejected answer is dropped, so a later database asks again.
+ */
+function remembered<T>(memo: Map<string, Promise<unknown>>, key: string, ask: () => Promise<T>): Promise<T> {
+  const known = memo.get(key) as Promise<T> | undefined;
+  if (known) return known;
+  const answer = ask();
+  memo.set(key, answer);
+  answer.catch(() => memo.delete(key));
+  return answer;
 }
 
 /**

@@ -4,7 +4,10 @@ import { DumpError } from '../../src/errors.js';
 import type { Host } from '../../src/host.js';
 import { execRunner } from '../../src/postgres/client.js';
 import { DatabasesError } from '../../src/report/databases-report.js';
+import type { ToolProbes } from '../../src/run/context.js';
 import { runDatabases, type ResolveDeps } from '../../src/run/databases.js';
+import { realDeps } from '../../src/run/deps.js';
+import { asBackup } from '../support/config.js';
 
 /** A host that records what the run shows. */
 function fakeHost(): { host: Host; lines: string[]; outputs: Record<string, string>; summaries: string[] } {
@@ -153,5 +156,37 @@ describe('a run over several databases', () => {
     expect(ran).toEqual(['a']);
     const json = JSON.parse(outputs['backups-json'] ?? '') as { status: string }[];
     expect(json.map((e) => e.status)).toEqual(['ok', 'failed', 'failed', 'skipped']);
+  });
+
+  test('every database of a run gets the same tool probes; a failed probe is asked again', async () => {
+    const { host } = fakeHost();
+    const seen: (ToolProbes | undefined)[] = [];
+    await runDatabases(
+      backupConfig(2),
+      { host, signal: new AbortController().signal, secrets: [] },
+      (_config, context) => {
+        seen.push(context.probes);
+        return Promise.resolve({});
+      },
+      RESOLVE,
+    );
+    expect(seen).toHaveLength(3);
+    expect(seen[0]).toBeDefined();
+    expect(new Set(seen).size).toBe(1);
+
+    const probes = seen[0] as ToolProbes;
+    const config = { ...asBackup(backupConfig(1)), installClient: false };
+    const deps = realDeps(config, undefined, host.log, host, probes);
+    const first = deps.detectStdbuf('/usr/lib/postgresql/15/bin/pg_dump');
+    expect(deps.detectStdbuf('/usr/lib/postgresql/15/bin/pg_dump')).toBe(first);
+    await first;
+    expect(probes.stdbuf.size).toBe(1);
+    // No pg_dump 98 anywhere and no install: rejected, forgotten, asked afresh by the next database.
+    const missing = deps.ensureClient(98);
+    await expect(missing).rejects.toThrow();
+    expect(probes.clients.size).toBe(0);
+    const again = deps.ensureClient(98);
+    expect(again).not.toBe(missing);
+    await expect(again).rejects.toThrow();
   });
 });
