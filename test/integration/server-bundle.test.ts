@@ -30,6 +30,7 @@ import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '../../src/manifest.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 import { createMultiDbServer, restoreArchive, watchSessions, type MultiDbServer } from '../support/multi-db.js';
 import { manifestCounts, restoredCounts, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { clockReaches } from '../support/poll.js';
@@ -47,13 +48,18 @@ let cluster: Cluster;
 let server: MultiDbServer;
 let s3: S3Server;
 let client: S3Client;
+let monitor: WebhookReceiver;
 let work: string;
 /** Every run of the bundle, for the secret scan. */
 const runs: ActionRun[] = [];
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'server-bundle-'));
-  [cluster, s3] = await Promise.all([startCluster(), startS3Server()]);
+  [cluster, s3, monitor] = await Promise.all([
+    startCluster(),
+    startS3Server(),
+    startWebhookReceiver({ status: 200 }, [PASSWORD]),
+  ]);
   server = await createMultiDbServer(cluster, PASSWORD);
   await s3.createBucket(BUCKET);
   client = new S3Client({
@@ -66,7 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.destroy();
-  await Promise.all([cluster?.stop(), s3?.stop()]);
+  await Promise.all([cluster?.stop(), s3?.stop(), monitor?.stop()]);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -224,8 +230,15 @@ async function scenario(prefix: string, extra: Record<string, string> = {}): Pro
   expect(warnings(run1).some((l) => l.includes('locked'))).toBe(true);
 
   await server.breakDump();
-  const { value: run2, most: concurrent } = await watchSessions(cluster, server.role, () => backupAll(prefix, extra));
+  const beat = monitor.received.length;
+  const { value: run2, most: concurrent } = await watchSessions(cluster, server.role, () =>
+    backupAll(prefix, { ...extra, 'heartbeat-url': `${monitor.url}/${prefix}` }),
+  );
   expect(run2.exitCode).toBe(1);
+  // One start and one fail ping for the run (not one per database); the fail body names ledger.
+  const pings = monitor.received.slice(beat);
+  expect(pings.map((p) => p.path)).toEqual([`/${prefix}/start`, `/${prefix}/fail`]);
+  expect(pings[1]?.raw).toMatch(/ledger/);
   const list2 = entries(run2);
   const second = byDatabase(list2);
   expect([...second.keys()].filter((db) => db !== 'locked').sort()).toEqual(BACKED);
@@ -428,6 +441,7 @@ describe('bad input is refused before any work', () => {
 });
 
 test("the role's password is in no output, log, summary, manifest or globals file", () => {
+  expect(monitor.leaks).toEqual([]);
   expect(runs.length).toBeGreaterThan(10);
   const found: string[] = [];
   runs.forEach((run, i) => {
