@@ -27,7 +27,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -36,13 +35,12 @@ import {
   writeFileSync,
   chownSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { descendants, duBytes, machineCpuSeconds, processCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
+import { startBenchS3 } from './s3rver.mjs';
 
-const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const arg = (name, fallback) => {
@@ -195,28 +193,9 @@ try {
   }
 
   // s3rver in a process of its own (not this one, which samples memory every 50 ms).
-  const s3rverDir = path.join(work, 's3');
-  mkdirSync(s3rverDir);
-  s3 = spawn(
-    process.execPath,
-    [
-      '-e',
-      `
-    const S3rver = require(${JSON.stringify(require.resolve('s3rver'))});
-    new S3rver({ silent: true, directory: ${JSON.stringify(s3rverDir)}, port: 0, address: '127.0.0.1', configureBuckets: [{ name: 'bench' }] })
-      .run().then(({ port }) => console.log(port));`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const s3Port = await new Promise((resolve, reject) => {
-    s3.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
-    s3.stdout.once('data', (d) => resolve(Number(String(d).trim())));
-  });
-  const endpoint = `http://127.0.0.1:${s3Port}`;
-  const clearBucket = () => {
-    for (const entry of readdirSync(path.join(s3rverDir, 'bench')))
-      rmSync(path.join(s3rverDir, 'bench', entry), { recursive: true, force: true });
-  };
+  const s3rver = await startBenchS3(path.join(work, 's3'));
+  s3 = s3rver.child;
+  const { endpoint, clearBucket } = s3rver;
 
   // ---------------------------------------------------------------- measuring
   const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGDATABASE: 'bench' };

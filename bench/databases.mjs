@@ -10,22 +10,12 @@
 // children (sampled every 50 ms). Writes the section "## Many small databases" at the end of
 // docs/benchmarks.md (replacing the previous one) and prints it.
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { descendants, machineCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
+import { startBenchS3 } from './s3rver.mjs';
 
-const require = createRequire(import.meta.url);
 const HEADING = '## Many small databases';
 
 /**
@@ -111,29 +101,9 @@ export async function benchDatabases(options) {
       psql(`SELECT sum(pg_database_size(datname)) FROM pg_database WHERE datname LIKE 'sample\\_%'`),
     );
 
-    const s3Dir = path.join(work, 's3');
-    mkdirSync(s3Dir);
-    // Its listing continuation tokens are DES-encrypted: OpenSSL's legacy provider.
-    s3 = spawn(
-      process.execPath,
-      [
-        '--openssl-legacy-provider',
-        '-e',
-        `const S3rver = require(${JSON.stringify(require.resolve('s3rver'))});
-         new S3rver({ silent: true, directory: ${JSON.stringify(s3Dir)}, port: 0, address: '127.0.0.1', configureBuckets: [{ name: 'bench' }] })
-           .run().then(({ port }) => console.log(port));`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const s3Port = await new Promise((resolve, reject) => {
-      s3.once('exit', (code) => reject(new Error(`s3rver exited ${code}`)));
-      s3.stdout.once('data', (d) => resolve(Number(String(d).trim())));
-    });
-    const endpoint = `http://127.0.0.1:${s3Port}`;
-    const clearBucket = () => {
-      for (const entry of readdirSync(path.join(s3Dir, 'bench')))
-        rmSync(path.join(s3Dir, 'bench', entry), { recursive: true, force: true });
-    };
+    const s3rver = await startBenchS3(path.join(work, 's3'));
+    s3 = s3rver.child;
+    const { endpoint, clearBucket } = s3rver;
 
     const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres' };
     const measured = (argv, env = {}) =>
