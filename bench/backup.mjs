@@ -25,21 +25,13 @@
 // Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf,
 // dist/ built. Cleans up after itself.
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  chownSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { descendants, duBytes, machineCpuSeconds, processCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
+import { asPg, log, run, startBenchServer } from './cluster.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -93,16 +85,6 @@ if (args.includes('--databases')) {
 }
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'pg-bench-'));
-const asRoot = process.getuid?.() === 0;
-const asPg = (cmd, cmdArgs) => (asRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...cmdArgs] : [cmd, ...cmdArgs]);
-const run = (argv, options = {}) =>
-  execFileSync(argv[0], argv.slice(1), {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 26,
-    ...options,
-  })?.toString() ?? '';
-const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
-
 let pgStarted = false;
 let s3;
 const cleanup = async () => {
@@ -123,22 +105,7 @@ process.on('SIGINT', async () => {
 
 try {
   // ---------------------------------------------------------------- servers and data
-  if (asRoot)
-    chownSync(work, Number(run(['id', '-u', 'postgres']).trim()), Number(run(['id', '-g', 'postgres']).trim()));
-  const port = 50000 + Math.floor(Math.random() * 10000);
-  run(asPg(`${BIN}/initdb`, ['-D', path.join(work, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync']));
-  run(
-    asPg(`${BIN}/pg_ctl`, [
-      '-D',
-      path.join(work, 'data'),
-      '-w',
-      '-l',
-      path.join(work, 'pg.log'),
-      '-o',
-      `-p ${port} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c shared_buffers=512MB`,
-      'start',
-    ]),
-  );
+  const port = startBenchServer(BIN, work, ['max_wal_size=4GB', 'shared_buffers=512MB']);
   pgStarted = true;
   /** libpq connection flags of the bench's server, as postgres over its socket. */
   const connArgs = ['-h', work, '-p', String(port), '-U', 'postgres'];

@@ -9,12 +9,13 @@
 // with the wall time, the machine's CPU seconds, and the peak RSS of the measured process and of its
 // children (sampled every 50 ms). Writes the section "## Many small databases" at the end of
 // docs/benchmarks.md (replacing the previous one) and prints it.
-import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { descendants, machineCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
+import { asPg, log, run, startBenchServer } from './cluster.mjs';
 
 const HEADING = '## Many small databases';
 
@@ -30,35 +31,11 @@ const HEADING = '## Many small databases';
 export async function benchDatabases(options) {
   const { root, bin, node, nodeVersion, count, scale, reps, out, command } = options;
   const work = mkdtempSync(path.join(os.tmpdir(), 'pg-bench-dbs-'));
-  const asRoot = process.getuid?.() === 0;
-  const asPg = (cmd, cmdArgs) => (asRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...cmdArgs] : [cmd, ...cmdArgs]);
-  const run = (argv, opts = {}) =>
-    execFileSync(argv[0], argv.slice(1), {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 26,
-      ...opts,
-    })?.toString() ?? '';
-  const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
   const dataDir = path.join(work, 'data');
   let pgStarted = false;
   let s3;
   try {
-    if (asRoot)
-      chownSync(work, Number(run(['id', '-u', 'postgres']).trim()), Number(run(['id', '-g', 'postgres']).trim()));
-    const port = 50000 + Math.floor(Math.random() * 10000);
-    run(asPg(`${bin}/initdb`, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '--no-sync']));
-    run(
-      asPg(`${bin}/pg_ctl`, [
-        '-D',
-        dataDir,
-        '-w',
-        '-l',
-        path.join(work, 'pg.log'),
-        '-o',
-        `-p ${port} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
-        'start',
-      ]),
-    );
+    const port = startBenchServer(bin, work);
     pgStarted = true;
     const psql = (sql, db = 'postgres') =>
       run([
