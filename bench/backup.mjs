@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { descendants, duBytes, machineCpuSeconds, processCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
-import { asPg, log, run, startBenchServer } from './cluster.mjs';
+import { asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -114,17 +114,7 @@ try {
   /** Loads the project's sample shop into the new database `db` (scripts/sample-db/load.mjs). */
   const loadSampleDb = (db, scale) => {
     psql(`CREATE DATABASE ${db}`, 'postgres');
-    run(
-      [
-        process.execPath,
-        path.join(ROOT, 'scripts', 'sample-db', 'load.mjs'),
-        '--scale',
-        scale,
-        '--url',
-        `host=${work} port=${port} user=postgres dbname=${db}`,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PSQL: `${BIN}/psql` } },
-    );
+    loadSampleInto({ root: ROOT, bin: BIN, work, port }, db, scale);
   };
   const pgbenchScale = Math.max(1, Math.round(SCALE_GB * 45));
   const docs = Math.round(SCALE_GB * 120_000);

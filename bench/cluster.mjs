@@ -40,3 +40,21 @@ export function startBenchServer(bin, work, settings = []) {
   run(asPg(`${bin}/pg_ctl`, ['-D', dataDir, '-w', '-l', path.join(work, 'pg.log'), '-o', options, 'start']));
   return port;
 }
+
+/**
+ * Loads the project's sample shop (scripts/sample-db/load.mjs) at `scale` into the existing
+ * database `db` of the bench's server (socket folder `work`, `port`), with the psql of `bin`.
+ */
+export function loadSampleInto({ root, bin, work, port }, db, scale) {
+  run(
+    [
+      process.execPath,
+      path.join(root, 'scripts', 'sample-db', 'load.mjs'),
+      '--scale',
+      String(scale),
+      '--url',
+      `host=${work} port=${port} user=postgres dbname=${db}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PSQL: `${bin}/psql` } },
+  );
+}

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { descendants, machineCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
-import { asPg, log, run, startBenchServer } from './cluster.mjs';
+import { asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
 
 const HEADING = '## Many small databases';
 
@@ -60,17 +60,7 @@ export async function benchDatabases(options) {
     log(`loading ${count} sample databases at scale ${scale}`);
     for (const db of names) {
       psql(`CREATE DATABASE ${db}`);
-      run(
-        [
-          process.execPath,
-          path.join(root, 'scripts', 'sample-db', 'load.mjs'),
-          '--scale',
-          scale,
-          '--url',
-          `host=${work} port=${port} user=postgres dbname=${db}`,
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PSQL: `${bin}/psql` } },
-      );
+      loadSampleInto({ root, bin, work, port }, db, scale);
       psql('VACUUM ANALYZE', db);
     }
     const eachBytes = Number(psql(`SELECT pg_database_size('${names[0]}')`));
