@@ -29,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '../../src/manifest.js';
+import type { DatabaseOutcome } from '../../src/report/databases-report.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 import { createMultiDbServer, restoreArchive, watchSessions, type MultiDbServer } from '../support/multi-db.js';
@@ -76,17 +77,8 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** One entry of the `backups-json` output. */
-interface Entry {
-  database: string;
-  status: 'ok' | 'failed' | 'skipped';
-  key?: string;
-  manifestKey?: string;
-  bytes?: number;
-  sha256?: string;
-  seconds: number;
-  error?: string;
-}
+/** One entry of the `backups-json` output (its public shape: no phase, no summary). */
+type Entry = Omit<DatabaseOutcome, 'phase' | 'summary'>;
 
 const folderOf = (prefix: string): string => path.join(work, 'files', prefix);
 const destinations = (prefix: string): string => `s3://${BUCKET}/${prefix}\nfile://${folderOf(prefix)}`;
