@@ -24,12 +24,12 @@
 // counts), printed with their ratio; docs/benchmarks.md is written only when --out is given.
 // Needs: PostgreSQL server binaries (npm run setup), zstd, GNU stdbuf,
 // dist/ built. Cleans up after itself.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { descendants, duBytes, machineCpuSeconds, processCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
+import { measureRun } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
 import { asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
 
@@ -162,50 +162,9 @@ try {
    * the CPU seconds of the whole machine (every process, this one's sampling included) and of the
    * S3 server while it runs.
    */
-  function measured(argv, { env = {}, watchDir } = {}) {
-    return new Promise((resolve, reject) => {
-      const cpuBefore = machineCpuSeconds();
-      const serverBefore = serverCpuSeconds(path.join(work, 'data'));
-      const s3Before = processCpuSeconds(s3.pid);
-      const started = process.hrtime.bigint();
-      const child = spawn(argv[0], argv.slice(1), {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d).length > 65536 && (stderr = stderr.slice(-65536)));
-      let peakMain = 0;
-      let peakChildren = 0;
-      let peakDisk = 0;
-      const sample = () => {
-        const main = rssKb(child.pid);
-        const kids = descendants(child.pid).reduce((sum, pid) => sum + rssKb(pid), 0);
-        peakMain = Math.max(peakMain, main);
-        peakChildren = Math.max(peakChildren, kids);
-        if (watchDir) peakDisk = Math.max(peakDisk, duBytes(watchDir));
-      };
-      const timer = setInterval(sample, 50);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearInterval(timer);
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const cpuSeconds = machineCpuSeconds() - cpuBefore;
-        const s3CpuSeconds = processCpuSeconds(s3.pid) - s3Before;
-        const serverCpu = serverCpuSeconds(path.join(work, 'data')) - serverBefore;
-        if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-        else
-          resolve({
-            seconds,
-            cpuSeconds,
-            s3CpuSeconds,
-            serverCpu,
-            peakMainMb: peakMain / 1024,
-            peakChildrenMb: peakChildren / 1024,
-            peakDiskMb: peakDisk / 1e6,
-          });
-      });
-    });
-  }
+  /** One measured run (bench/proc.mjs measureRun) against this bench's servers. */
+  const measured = (argv, { env = {}, watchDir } = {}) =>
+    measureRun(argv, { env, watchDir, dataDir: path.join(work, 'data'), s3Pid: s3.pid });
 
   const actionInputs = (inputs) => {
     const yml = readFileSync(path.join(ROOT, 'action.yml'), 'utf8');

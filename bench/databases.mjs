@@ -9,11 +9,10 @@
 // with the wall time, the machine's CPU seconds, and the peak RSS of the measured process and of its
 // children (sampled every 50 ms). Writes the section "## Many small databases" at the end of
 // docs/benchmarks.md (replacing the previous one) and prints it.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { descendants, machineCpuSeconds, rssKb, serverCpuSeconds } from './proc.mjs';
+import { measureRun } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
 import { asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
 
@@ -73,46 +72,7 @@ export async function benchDatabases(options) {
     const { endpoint, clearBucket } = s3rver;
 
     const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres' };
-    const measured = (argv, env = {}) =>
-      new Promise((resolve, reject) => {
-        const cpuBefore = machineCpuSeconds();
-        const serverBefore = serverCpuSeconds(dataDir);
-        const started = process.hrtime.bigint();
-        const child = spawn(argv[0], argv.slice(1), {
-          env: { ...process.env, ...env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += d).length > 65536 && (stderr = stderr.slice(-65536)));
-        // The action reports its failure on stdout (\`::error::\`); keep those lines only.
-        let errors = '';
-        child.stdout.setEncoding('utf8').on('data', (d) => {
-          for (const line of d.split('\n')) if (line.startsWith('::error::')) errors += `${line}\n`;
-        });
-        let peakMain = 0;
-        let peakChildren = 0;
-        const timer = setInterval(() => {
-          peakMain = Math.max(peakMain, rssKb(child.pid));
-          peakChildren = Math.max(
-            peakChildren,
-            descendants(child.pid).reduce((sum, pid) => sum + rssKb(pid), 0),
-          );
-        }, 50);
-        child.on('error', reject);
-        child.on('close', (code) => {
-          clearInterval(timer);
-          const result = {
-            seconds: Number(process.hrtime.bigint() - started) / 1e9,
-            cpuSeconds: machineCpuSeconds() - cpuBefore,
-            serverCpu: serverCpuSeconds(dataDir) - serverBefore,
-            peakMainMb: peakMain / 1024,
-            peakChildrenMb: peakChildren / 1024,
-          };
-          if (code !== 0)
-            reject(new Error(`${argv.slice(0, 3).join(' ')} exited ${code}: ${errors}${stderr.slice(-2000)}`));
-          else resolve(result);
-        });
-      });
+    const measured = (argv, env = {}) => measureRun(argv, { env, dataDir });
 
     const defaults = actionDefaults(root);
     /** One run of the bundle; returns its measurement and its outputs file's text. */

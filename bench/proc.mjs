@@ -1,7 +1,7 @@
 // Process measurements of the benches, from /proc (Linux): CPU seconds of the machine, of one
 // process and of the PostgreSQL server, resident memory of a process and its descendants, and the
 // bytes under a folder.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -104,4 +104,55 @@ export function duBytes(dir) {
   };
   walk(dir);
   return total;
+}
+
+/**
+ * Runs `argv` (no shell) and measures it: wall seconds, CPU seconds of the machine, of the
+ * PostgreSQL server in `dataDir` and (with `s3Pid`) of the S3 server, and peak resident memory of
+ * the process and of its descendants (and, with `watchDir`, the peak bytes under it) sampled every
+ * 50 ms. Resolves when the process exits 0; rejects with its `::error::` lines (stdout) and the end
+ * of its stderr otherwise.
+ */
+export function measureRun(argv, { env = {}, dataDir, s3Pid, watchDir } = {}) {
+  return new Promise((resolve, reject) => {
+    const cpuBefore = machineCpuSeconds();
+    const serverBefore = serverCpuSeconds(dataDir);
+    const s3Before = s3Pid ? processCpuSeconds(s3Pid) : 0;
+    const started = process.hrtime.bigint();
+    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d).length > 65536 && (stderr = stderr.slice(-65536)));
+    // The action reports its failure on stdout (`::error::`); keep those lines only.
+    let errors = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      for (const line of d.split('\n')) if (line.startsWith('::error::')) errors += `${line}\n`;
+    });
+    let peakMain = 0;
+    let peakChildren = 0;
+    let peakDisk = 0;
+    const timer = setInterval(() => {
+      peakMain = Math.max(peakMain, rssKb(child.pid));
+      peakChildren = Math.max(
+        peakChildren,
+        descendants(child.pid).reduce((sum, pid) => sum + rssKb(pid), 0),
+      );
+      if (watchDir) peakDisk = Math.max(peakDisk, duBytes(watchDir));
+    }, 50);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      const result = {
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        cpuSeconds: machineCpuSeconds() - cpuBefore,
+        serverCpu: serverCpuSeconds(dataDir) - serverBefore,
+        s3CpuSeconds: s3Pid ? processCpuSeconds(s3Pid) - s3Before : 0,
+        peakMainMb: peakMain / 1024,
+        peakChildrenMb: peakChildren / 1024,
+        peakDiskMb: peakDisk / 1e6,
+      };
+      if (code !== 0)
+        reject(new Error(`${argv.slice(0, 3).join(' ')} exited ${code}: ${errors}${stderr.slice(-2000)}`));
+      else resolve(result);
+    });
+  });
 }
