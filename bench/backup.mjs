@@ -239,6 +239,7 @@ try {
     return {
       seconds: dump.seconds + up.seconds,
       cpuSeconds: dump.cpuSeconds + up.cpuSeconds,
+      serverCpu: dump.serverCpu + up.serverCpu,
       s3CpuSeconds: dump.s3CpuSeconds + up.s3CpuSeconds,
       peakMainMb: up.peakMainMb,
       peakChildrenMb: dump.peakMainMb,
