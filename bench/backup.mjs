@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureRun } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
-import { asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
+import { actionDefaults, asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -167,19 +167,7 @@ try {
     measureRun(argv, { env, watchDir, dataDir: path.join(work, 'data'), s3Pid: s3.pid });
 
   const actionInputs = (inputs) => {
-    const yml = readFileSync(path.join(ROOT, 'action.yml'), 'utf8');
-    const env = {};
-    // Defaults as the runner applies them (simple parse of `default:` lines under inputs).
-    let current;
-    for (const line of yml.split('\n')) {
-      const name = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
-      if (name) current = name[1];
-      const def = /^ {4}default:\s*(.*)$/.exec(line);
-      // Expression defaults (`${{ github.token }}`) are the runner's to evaluate: none here.
-      if (current && def)
-        env[`INPUT_${current.toUpperCase()}`] = def[1].includes('${{') ? '' : def[1].replace(/^'(.*)'$/, '$1');
-      if (/^outputs:/.test(line)) break;
-    }
+    const env = actionDefaults(ROOT);
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
     return env;
   };

@@ -1,6 +1,6 @@
 // The benches' throwaway PostgreSQL server and the process helpers they share: run a program
 // (never through a shell), as the postgres user when the bench runs as root, and a timed log line.
-import { chownSync } from 'node:fs';
+import { chownSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -57,4 +57,22 @@ export function loadSampleInto({ root, bin, work, port }, db, scale) {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PSQL: `${bin}/psql` } },
   );
+}
+
+/**
+ * INPUT_* variables of action.yml's input defaults (under `root`), as the runner applies them; an
+ * expression default (`${{ github.token }}`) is the runner's to evaluate: empty here.
+ */
+export function actionDefaults(root) {
+  const env = {};
+  let current;
+  for (const line of readFileSync(path.join(root, 'action.yml'), 'utf8').split('\n')) {
+    const name = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
+    if (name) current = name[1];
+    const def = /^ {4}default:\s*(.*)$/.exec(line);
+    if (current && def)
+      env[`INPUT_${current.toUpperCase()}`] = def[1].includes('${{') ? '' : def[1].replace(/^'(.*)'$/, '$1');
+    if (/^outputs:/.test(line)) break;
+  }
+  return env;
 }

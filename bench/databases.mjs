@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { measureRun } from './proc.mjs';
 import { startBenchS3 } from './s3rver.mjs';
-import { asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
+import { actionDefaults, asPg, loadSampleInto, log, run, startBenchServer } from './cluster.mjs';
 
 const HEADING = '## Many small databases';
 
@@ -222,19 +222,4 @@ ${(sequential.median / matrix.median).toFixed(2)}× ${count} separate runs; \`pa
     s3?.kill();
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/** INPUT_* variables of action.yml's defaults, as the runner applies them (expressions left empty). */
-function actionDefaults(root) {
-  const env = {};
-  let current;
-  for (const line of readFileSync(path.join(root, 'action.yml'), 'utf8').split('\n')) {
-    const name = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
-    if (name) current = name[1];
-    const def = /^ {4}default:\s*(.*)$/.exec(line);
-    if (current && def)
-      env[`INPUT_${current.toUpperCase()}`] = def[1].includes('${{') ? '' : def[1].replace(/^'(.*)'$/, '$1');
-    if (/^outputs:/.test(line)) break;
-  }
-  return env;
 }
