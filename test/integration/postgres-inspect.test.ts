@@ -7,6 +7,7 @@ import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
 import { connectInspector, type DatabaseInspector, type TableRowCount } from '../../src/postgres/inspect.js';
 import { libpqEnv } from '../../src/postgres/libpq.js';
 import type { Connection, DumpOptions } from '../../src/postgres/types.js';
+import { dumpOptionsFixture } from '../support/dump-options.js';
 import { freePort, loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { eventually } from '../support/poll.js';
 
@@ -26,23 +27,7 @@ function pgEnv(c: Connection): NodeJS.ProcessEnv {
 }
 
 function dumpOptions(overrides: Partial<DumpOptions>): DumpOptions {
-  return {
-    format: 'plain',
-    compression: { method: 'none' },
-    jobs: 1,
-    schemas: [],
-    excludeSchemas: [],
-    tables: [],
-    excludeTables: [],
-    excludeTableData: [],
-    schemaOnly: false,
-    dataOnly: false,
-    noOwner: false,
-    noPrivileges: false,
-    globals: false,
-    extraArgs: [],
-    ...overrides,
-  };
+  return dumpOptionsFixture({ format: 'plain', compression: { method: 'none' }, ...overrides });
 }
 
 async function psqlCounts(db: string, tables: TableRowCount[]): Promise<Map<string, number>> {

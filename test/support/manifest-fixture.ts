@@ -3,9 +3,13 @@
  * zstd backup of `shop` on PostgreSQL 15.20 with no filters, version 1 unless `content` is given.
  */
 import type { Manifest } from '../../src/manifest.js';
+import { dumpOptionsFixture } from './dump-options.js';
 
 /** The fields a test varies; `options` are merged into the unfiltered defaults. */
 export type ManifestPatch = Partial<Omit<Manifest, 'options'>> & { options?: Partial<Manifest['options']> };
+
+/** The options of a backup with no filters, as the manifest records them (no format, no compression). */
+const { format: _format, compression: _compression, ...UNFILTERED } = dumpOptionsFixture();
 
 export function manifestFixture(patch: ManifestPatch = {}): Manifest {
   const { options, ...rest } = patch;
@@ -19,21 +23,7 @@ export function manifestFixture(patch: ManifestPatch = {}): Manifest {
     format: 'custom',
     compression: { method: 'zstd', level: 3, where: 'stream', engine: 'zstd-cli' },
     encryption: null,
-    options: {
-      jobs: 1,
-      schemas: [],
-      excludeSchemas: [],
-      tables: [],
-      excludeTables: [],
-      excludeTableData: [],
-      schemaOnly: false,
-      dataOnly: false,
-      noOwner: false,
-      noPrivileges: false,
-      globals: false,
-      extraArgs: [],
-      ...options,
-    },
+    options: { ...UNFILTERED, ...options },
     startedAt: '2026-11-25T07:00:00.000Z',
     finishedAt: '2026-11-25T07:00:10.000Z',
     durationSeconds: 10,

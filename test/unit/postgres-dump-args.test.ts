@@ -6,26 +6,9 @@ import {
 } from '../../src/postgres/dump-args.js';
 import { detectStdbuf, withStdoutBuffer } from '../../src/postgres/stdbuf.js';
 import type { DumpOptions } from '../../src/postgres/types.js';
+import { dumpOptionsFixture } from '../support/dump-options.js';
 
-function opts(overrides: Partial<DumpOptions> = {}): DumpOptions {
-  return {
-    format: 'custom',
-    compression: { method: 'zstd', level: 3 },
-    jobs: 1,
-    schemas: [],
-    excludeSchemas: [],
-    tables: [],
-    excludeTables: [],
-    excludeTableData: [],
-    schemaOnly: false,
-    dataOnly: false,
-    noOwner: false,
-    noPrivileges: false,
-    globals: false,
-    extraArgs: [],
-    ...overrides,
-  };
-}
+const opts = dumpOptionsFixture;
 
 describe('buildPgDumpArgs', () => {
   test.each<[string, Partial<DumpOptions>, Parameters<typeof buildPgDumpArgs>[1], string[]]>([
