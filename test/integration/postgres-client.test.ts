@@ -1,3 +1,4 @@
+import { dumpOptionsFixture } from '../support/dump-options.js';
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,7 @@ import {
 } from '../../src/postgres/client.js';
 import { buildPgDumpArgs } from '../../src/postgres/dump-args.js';
 import { libpqEnv } from '../../src/postgres/libpq.js';
-import type { Connection, DumpOptions } from '../../src/postgres/types.js';
+import type { Connection } from '../../src/postgres/types.js';
 import { freePort, loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
 
 const execFileAsync = promisify(execFile);
@@ -367,22 +368,8 @@ describe('real pg_dump 15 failures are classified', () => {
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('PG')) env[key] = value;
     return { ...env, ...libpqEnv(conn) };
   }
-  const options: DumpOptions = {
-    format: 'custom',
-    compression: { method: 'none' },
-    jobs: 1,
-    schemas: [],
-    excludeSchemas: [],
-    tables: ['shop.customers'],
-    excludeTables: [],
-    excludeTableData: [],
-    schemaOnly: false,
-    dataOnly: false,
-    noOwner: false,
-    noPrivileges: false,
-    globals: false,
-    extraArgs: [],
-  };
+  const options = dumpOptionsFixture({ compression: { method: 'none' }, tables: ['shop.customers'] });
+
   async function pgDumpStderr(conn: Connection): Promise<string> {
     return execFileAsync(`${PG15}/pg_dump`, buildPgDumpArgs(options, { compress: '0' }), {
       env: dumpEnv(conn),
