@@ -125,6 +125,11 @@ export interface ContentReader {
 
 type Query = Pick<pg.Client, 'query' | 'escapeIdentifier'>;
 
+/** Any connection that answers a query with its rows (node-pg's Client, a drill's target). */
+interface RowsQuery {
+  query<R extends Record<string, unknown>>(sql: string): Promise<{ rows: R[] }>;
+}
+
 const USER_NS = USER_NAMESPACE;
 const NOT_EXT = notExtensionMember;
 
@@ -226,11 +231,26 @@ export async function readLargeObjects(
     : out;
 }
 
+/**
+ * NOT VALID constraints of user schemas as `schema.table.name` (a domain's: `schema.type.name`),
+ * sorted; pg_constraint.convalidated. Read at backup (the manifest) and after a drill's restore.
+ */
+export async function readNotValidConstraints(client: RowsQuery): Promise<string[]> {
+  const rows = (await client.query<{ schema: string; rel: string; name: string }>(NOT_VALID_SQL)).rows;
+  return rows.map((r) => `${r.schema}.${r.rel}.${r.name}`);
+}
+
+/** Invalid indexes of user schemas (pg_index.indisvalid false) as `schema.index`, sorted. */
+export async function readInvalidIndexes(client: RowsQuery): Promise<string[]> {
+  const rows = (await client.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL)).rows;
+  return rows.map((r) => `${r.schema}.${r.name}`);
+}
+
 /** Materialized views, NOT VALID constraints, invalid indexes, trigger and event trigger states. */
 export async function readCatalogState(client: Query): Promise<CatalogState> {
   const matviews = (await client.query<{ schema: string; name: string; populated: boolean }>(MATVIEWS_SQL)).rows;
-  const notValid = (await client.query<{ schema: string; rel: string; name: string }>(NOT_VALID_SQL)).rows;
-  const invalid = (await client.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL)).rows;
+  const notValidConstraints = await readNotValidConstraints(client);
+  const invalidIndexes = await readInvalidIndexes(client);
   const triggers = (await client.query<{ schema: string; table: string; name: string; enabled: string }>(TRIGGERS_SQL))
     .rows;
   const events = (await client.query<{ name: string; enabled: string }>(EVENT_TRIGGERS_SQL)).rows;
@@ -238,8 +258,8 @@ export async function readCatalogState(client: Query): Promise<CatalogState> {
   const lz4 = Number(version[0]?.num) >= 140000 ? (await client.query<{ name: string }>(LZ4_COLUMNS_SQL)).rows : [];
   return {
     matviews: matviews.map((m) => ({ schema: m.schema, name: m.name, populated: m.populated })),
-    notValidConstraints: notValid.map((r) => `${r.schema}.${r.rel}.${r.name}`),
-    invalidIndexes: invalid.map((r) => `${r.schema}.${r.name}`),
+    notValidConstraints,
+    invalidIndexes,
     triggers: triggers.map((t) => ({ schema: t.schema, table: t.table, name: t.name, enabled: t.enabled })),
     eventTriggers: events.map((e) => ({ name: e.name, enabled: e.enabled })),
     lz4Columns: lz4.map((r) => r.name),

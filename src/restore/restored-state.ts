@@ -6,7 +6,7 @@
 import { errorMessage } from '../errors.js';
 import type { Log } from '../log.js';
 import type { ContentRecord, Manifest } from '../manifest.js';
-import { algorithmFor } from '../postgres/fingerprint.js';
+import { algorithmFor, readInvalidIndexes, readNotValidConstraints } from '../postgres/fingerprint.js';
 import type { DatabaseInspector, SnapshotSession } from '../postgres/inspect.js';
 import type { Connection } from '../postgres/types.js';
 import { openTarget, type TargetAccess, type TargetDb } from './target.js';
@@ -67,23 +67,6 @@ export function logVerdict(log: Log, v: Verdict): void {
   for (const note of v.skipped) log.info(`Not checked: ${note}`);
 }
 
-const NOT_VALIDATED_SQL = `
-  SELECT n.nspname AS schema, coalesce(c.relname, t.typname) AS rel, k.conname AS name
-  FROM pg_catalog.pg_constraint k
-  JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
-  LEFT JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-  LEFT JOIN pg_catalog.pg_type t ON t.oid = k.contypid
-  WHERE NOT k.convalidated AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-  ORDER BY 1, 2, 3`;
-
-const INVALID_INDEXES_SQL = `
-  SELECT n.nspname AS schema, i.relname AS name
-  FROM pg_catalog.pg_index x
-  JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
-  WHERE NOT x.indisvalid AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-  ORDER BY 1, 2`;
-
 const ANCESTORS_SQL = `
   WITH RECURSIVE up(child, parent) AS (
     SELECT inhrelid, inhparent FROM pg_catalog.pg_inherits
@@ -134,12 +117,8 @@ export async function readRestoredState(
   }
   const db = await (deps.connectTarget ?? openTarget)(target);
   try {
-    const notValidated = (await db.query<{ schema: string; rel: string; name: string }>(NOT_VALIDATED_SQL)).rows.map(
-      (r) => `${r.schema}.${r.rel}.${r.name}`,
-    );
-    const invalidIndexes = (await db.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL)).rows.map(
-      (r) => `${r.schema}.${r.name}`,
-    );
+    const notValidated = await readNotValidConstraints(db);
+    const invalidIndexes = await readInvalidIndexes(db);
     const ancestors: Record<string, string[]> = {};
     for (const r of (
       await db.query<{ schema: string; name: string; parent_schema: string; parent: string }>(ANCESTORS_SQL)
