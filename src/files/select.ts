@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { Minimatch } from 'minimatch';
+import { isDynamicPattern } from 'tinyglobby';
 
 import { FilesSelectionError } from './errors.js';
 
@@ -67,7 +68,8 @@ export function comparePaths(a: string, b: string): number {
 
 /**
  * Reads the `files` input: one entry a line, blank lines and lines starting with `#` ignored.
- * An entry is a glob when it has glob magic (`*`, `?`, `[…]`, `{…}`, extglobs), else a path.
+ * An entry is a glob when tinyglobby (which expands it) sees glob magic in it (`*`, `?`, `[…]`,
+ * `{…}`, extglobs), else a path.
  * Relative entries are resolved against `workspace` (absolute).
  */
 export function parseEntries(lines: readonly string[], workspace: string): EntrySpec[] {
@@ -75,13 +77,12 @@ export function parseEntries(lines: readonly string[], workspace: string): Entry
   for (const raw of lines) {
     const entry = raw.trim();
     if (entry === '' || entry.startsWith('#')) continue;
-    const mm = new Minimatch(entry, { dot: true });
-    if (!mm.hasMagic()) {
+    if (!isDynamicPattern(entry)) {
       specs.push({ entry, kind: 'path', base: path.resolve(workspace, entry) });
       continue;
     }
     const parts = entry.split('/');
-    const magicAt = parts.findIndex((part) => new Minimatch(part, { dot: true }).hasMagic());
+    const magicAt = parts.findIndex((part) => isDynamicPattern(part));
     const literal = parts.slice(0, magicAt).join('/') || (entry.startsWith('/') ? '/' : '.');
     specs.push({ entry, kind: 'glob', base: path.resolve(workspace, literal), glob: parts.slice(magicAt).join('/') });
   }
