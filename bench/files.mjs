@@ -4,13 +4,17 @@
 // photos, half repeated text), then times side by side, in --reps rounds, each run in its own
 // process under /usr/bin/time (wall seconds, peak RSS of the largest process):
 //   baseline   tar -cf - . | zstd -3 -T0 > /dev/null (a shell pipe: the speed to match, ± 15 %)
+//   hashed     tar -cf - . | tee >(sha256sum) | zstd -3 -T0 | sha256sum: the same work as the stream
+//              below (one SHA-256 over the tar, as the fingerprint hashes every file once, and one
+//              over the compressed archive), still in a shell pipe
 //   gnu-tar    this project's stream: selection, GNU tar fed the list on stdin, the listing
 //              fingerprint tap, the zstd CLI through a pooled pipe, SHA-256 of the compressed bytes
 //   gnu-notap  the same without the fingerprint tap (what the tap costs)
 //   node-tar   the same with node-tar's writer instead of GNU tar
 // and deletes the tree. Prints a table; writes nothing else.
 //
-// Usage: node bench/files.mjs [--files 10000] [--mb 1024] [--reps 3] [--only baseline,gnu-tar]
+// Usage: node bench/files.mjs [--files 10000] [--mb 1024] [--reps 3] [--only baseline,gnu-tar] [--node PATH]
+// --node: the Node.js that runs the stream (default: this one), e.g. a Node 24 as on runners.
 // Needs: GNU tar, zstd, /usr/bin/time; esbuild (devDependency) to bundle bench/files-stream.ts.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +28,8 @@ const { values } = parseArgs({
     files: { type: 'string', default: '10000' },
     mb: { type: 'string', default: '1024' },
     reps: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'baseline,gnu-tar,gnu-notap,node-tar' },
+    only: { type: 'string', default: 'baseline,hashed,gnu-tar,gnu-notap,node-tar' },
+    node: { type: 'string', default: process.execPath },
   },
 });
 const files = Number(values.files);
@@ -90,20 +95,23 @@ function generate(at) {
 }
 
 function run(variant) {
-  const command =
-    variant === 'baseline'
-      ? ['sh', '-c', `tar -C '${root}' -cf - . | zstd -q -3 -T0 > /dev/null`]
-      : [
-          process.execPath,
-          bundle,
-          root,
-          variant === 'node-tar' ? 'node-tar' : 'gnu-tar',
-          ...(variant === 'gnu-notap' ? ['--no-tap'] : []),
-        ];
+  const shell = {
+    baseline: `tar -C '${root}' -cf - . | zstd -q -3 -T0 > /dev/null`,
+    hashed: `tar -C '${root}' -cf - . | tee >(sha256sum > /dev/null) | zstd -q -3 -T0 | sha256sum > /dev/null`,
+  }[variant];
+  const command = shell
+    ? ['bash', '-c', shell]
+    : [
+        values.node,
+        bundle,
+        root,
+        variant === 'node-tar' ? 'node-tar' : 'gnu-tar',
+        ...(variant === 'gnu-notap' ? ['--no-tap'] : []),
+      ];
   const out = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', ...command], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (out.status !== 0) throw new Error(`${variant} failed: ${out.stderr}`);
   const [, wall, rssKiB] = /TIME ([\d.]+) (\d+)/.exec(out.stderr) ?? [];
-  const inner = variant === 'baseline' ? {} : JSON.parse(out.stdout.trim().split('\n').pop());
+  const inner = shell ? {} : JSON.parse(out.stdout.trim().split('\n').pop());
   return { wall: Number(wall), rssMiB: Math.round(Number(rssKiB) / 1024), ...inner };
 }
 
@@ -111,7 +119,7 @@ function report(results) {
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const base = median(results.baseline?.map((r) => r.wall) ?? [NaN]);
   console.log(
-    `\n${execFileSync('tar', ['--version'], { encoding: 'utf8' }).split('\n')[0]}, ${execFileSync('zstd', ['--version'], { encoding: 'utf8' }).trim()}, node ${process.version}`,
+    `\n${execFileSync('tar', ['--version'], { encoding: 'utf8' }).split('\n')[0]}, ${execFileSync('zstd', ['--version'], { encoding: 'utf8' }).trim()}, node ${execFileSync(values.node, ['--version'], { encoding: 'utf8' }).trim()}`,
   );
   console.log(
     '| run | wall s (median; all) | vs baseline | peak RSS MiB (largest process) | selection ms | fingerprint |',
