@@ -1,10 +1,12 @@
 /**
  * The files archive as one tar stream: no temporary file, memory bounded by the pipe buffers.
  * Two writers make the same archive contents (paths, types, modes, mtimes, link targets, bytes):
- * GNU tar, spawned with the list on its stdin (the default: about twice as fast as the in-process
- * writer on a 100 MB tree of 2,000 files), and node-tar's writer inside this process (where no GNU
- * tar is found, e.g. macOS's bsdtar). Paths in the archive are relative: entries outside the
- * workspace are stored without their leading `/`.
+ * GNU tar, spawned with the list on its stdin (the default: faster, and its reads happen outside
+ * this process; measured through the fingerprint tap and zstd -3, 0.9 s against 1.5–1.8 s for
+ * 100 MB in 2,000 files, 10.9 s against 12.7 s for 1 GiB in 10,000 files, bench/files.mjs), and
+ * node-tar's writer inside this process (where no GNU tar is found, e.g. macOS's bsdtar). Paths in
+ * the archive are relative: entries outside the workspace are stored without their leading `/`.
+ * Destroying the stream stops GNU tar.
  */
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import type { Stats } from 'node:fs';
