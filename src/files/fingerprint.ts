@@ -73,6 +73,29 @@ export function digestListing(items: Iterable<ListingItem>): ListingFingerprint 
   return { fingerprint: hash.digest('hex'), files, bytes, entries: sorted.length };
 }
 
+/**
+ * What differs between the listing a manifest recorded and the one found (after extraction, or in
+ * the stored archive): one sentence per difference (file count, bytes, fingerprint); empty when
+ * they agree. The fingerprint alone cannot name the file that changed.
+ */
+export function compareListing(
+  recorded: Pick<ListingFingerprint, 'fingerprint' | 'files' | 'bytes'>,
+  found: ListingFingerprint,
+): string[] {
+  const problems: string[] = [];
+  if (recorded.files !== found.files)
+    problems.push(`${found.files} files where the manifest records ${recorded.files}`);
+  if (recorded.bytes !== found.bytes)
+    problems.push(`${found.bytes} bytes of files where the manifest records ${recorded.bytes}`);
+  if (recorded.fingerprint !== found.fingerprint) {
+    problems.push(
+      `listing fingerprint ${found.fingerprint} where the manifest records ${recorded.fingerprint} ` +
+        '(a path, type, size, link target or file content differs)',
+    );
+  }
+  return problems;
+}
+
 /** A tar entry's path as the fingerprint writes it: no leading `./` or `/`, no trailing `/`. */
 export function normalizeEntryPath(entryPath: string): string {
   return entryPath

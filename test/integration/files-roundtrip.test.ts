@@ -4,7 +4,7 @@
  * stream through zstd and back. Nested folders, unicode and space names, links, an empty folder, a
  * fifo, a 20 MB file and 2,000 small files; modes, mtimes and links compared after the round trip.
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
@@ -12,8 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import { jest } from '@jest/globals';
 import { list } from 'tar';
 
+import { openFilesArchive } from '../../src/files/archive.js';
 import { extractArchive } from '../../src/files/extract.js';
-import { FingerprintTap, fingerprintFolder } from '../../src/files/fingerprint.js';
+import { compareListing, FingerprintTap, fingerprintFolder } from '../../src/files/fingerprint.js';
 import type { FileSelection } from '../../src/files/select.js';
 import { createTarStream, detectTarEngine, type TarEngine } from '../../src/files/tar.js';
 import { selectFiles } from '../../src/files/walk.js';
@@ -163,4 +164,31 @@ test('a listed file that vanished fails the stream (or its start) with a FilesAr
     };
     await expect(attempt()).rejects.toMatchObject({ name: 'FilesArchiveError', phase: 'dump' });
   }
+});
+
+test('openFilesArchive warns, and a drill comparing listings finds one changed file', async () => {
+  const log: string[] = [];
+  const opened = await openFilesArchive({
+    workspace,
+    entries: ['uploads', 'missing/*.txt'],
+    optional: true,
+    log: { warning: (m) => log.push(m) },
+  });
+  expect(log).toEqual([
+    'files: uploads/queue.fifo is a fifo; special files are not archived.',
+    'files: "missing/*.txt" matched nothing (files-optional: true).',
+  ]);
+  const target = join(dir, 'drill');
+  await extractArchive(opened.stream, { target, phase: 'drill' });
+  await opened.done;
+  const recorded = opened.listing();
+  expect(recorded).toMatchObject({ files: opened.selection.files, bytes: opened.selection.bytes });
+  expect(compareListing(recorded, await fingerprintFolder(target))).toEqual([]);
+  const changed = join(target, 'uploads/small/3/f7.txt');
+  const bytes = readFileSync(changed);
+  bytes[0] = bytes[0] === 0x41 ? 0x42 : 0x41;
+  writeFileSync(changed, bytes);
+  const problems = compareListing(recorded, await fingerprintFolder(target));
+  expect(problems).toHaveLength(1);
+  expect(problems[0]).toMatch(/^listing fingerprint [0-9a-f]{64} where the manifest records/);
 });

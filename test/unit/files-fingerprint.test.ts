@@ -5,7 +5,13 @@
 import { createHash } from 'node:crypto';
 
 import { entryProblem } from '../../src/files/extract.js';
-import { digestListing, fingerprintLine, normalizeEntryPath, type ListingItem } from '../../src/files/fingerprint.js';
+import {
+  compareListing,
+  digestListing,
+  fingerprintLine,
+  normalizeEntryPath,
+  type ListingItem,
+} from '../../src/files/fingerprint.js';
 
 const HASH = 'a'.repeat(64);
 
@@ -101,4 +107,27 @@ test.each<[string, { path: string; type: string; linkpath?: string }, string | u
   ['a hard link inside', { path: 'h', type: 'Link', linkpath: 'up/a.jpg' }, undefined],
 ])('entryProblem: %s', (_name, entry, problem) => {
   expect(entryProblem(entry, links)).toBe(problem);
+});
+
+const recorded = { fingerprint: 'f'.repeat(64), files: 3, bytes: 30 };
+test.each<[string, { fingerprint: string; files: number; bytes: number }, RegExp[]]>([
+  ['the same listing', { ...recorded }, []],
+  [
+    'one changed file',
+    { ...recorded, fingerprint: 'e'.repeat(64) },
+    [/^listing fingerprint e{64} where the manifest records f{64}/],
+  ],
+  [
+    'a missing file',
+    { fingerprint: 'e'.repeat(64), files: 2, bytes: 20 },
+    [
+      /^2 files where the manifest records 3$/,
+      /^20 bytes of files where the manifest records 30$/,
+      /^listing fingerprint/,
+    ],
+  ],
+])('compareListing: %s', (_name, found, problems) => {
+  const got = compareListing(recorded, { ...found, entries: 9 });
+  expect(got).toHaveLength(problems.length);
+  problems.forEach((p, i) => expect(got[i]).toMatch(p));
 });
