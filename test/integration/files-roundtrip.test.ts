@@ -75,7 +75,7 @@ test('selection: the tree, its parents outside the workspace, the fifo skipped, 
   expect(selection.skipped).toEqual([{ path: 'uploads/queue.fifo', kind: 'fifo' }]);
   expect(selection.unmatched).toEqual(['missing/*.txt']);
   expect(new Set(paths).size).toBe(paths.length);
-  expect(selection.files).toBe(2000 + 7);
+  expect(selection.files).toBe(2000 + 8);
   const link = selection.entries.find((e) => e.path === 'uploads/link-to-a');
   expect(link).toMatchObject({ type: 'symlink', linkTarget: 'nested/deep/er/a.txt', size: 0 });
 });

@@ -1,6 +1,6 @@
 /**
  * A small tree of uploads for the files-archive tests (src/files/): nested folders, unicode and
- * space names, symbolic links, an empty folder, a fifo, a 20 MB file, 2,000 small files, odd modes
+ * space names, names longer than a tar header holds, symbolic links, an empty folder, a fifo, a 20 MB file, 2,000 small files, odd modes
  * and fixed modification times. Plus what the tests compare: each entry's type, mode, mtime, link
  * target and bytes, read from disk without following links.
  */
@@ -32,6 +32,11 @@ export function buildUploads(root: string, { smallFiles = 2000, bigBytes = 20 * 
   writeFileSync(join(up, 'nested/deep/er/a.txt'), 'a deep file\n');
   writeFileSync(join(up, 'with space/ünïcødé 文件/photo 1.jpg'), Buffer.alloc(3000, 0xab));
   writeFileSync(join(up, 'with space/tab\there.txt'), 'tab in the name\n');
+  mkdirSync(join(up, `long-${'d'.repeat(90)}`));
+  writeFileSync(
+    join(up, `long-${'d'.repeat(90)}`, `${'n'.repeat(150)}.txt`),
+    'a name past the 100 bytes of a tar header\n',
+  );
   const block = createHash('sha256').update('seed').digest();
   const big = Buffer.alloc(bigBytes);
   for (let i = 0; i < bigBytes; i += 32) block.copy(big, i, 0, Math.min(32, bigBytes - i));
