@@ -8,7 +8,7 @@
  * not (the files belong to the user running the restore).
  */
 import type { Stats } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, lutimes, mkdir, readdir, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -68,17 +68,20 @@ export function entryProblem(entry: EntryFacts, symlinks: ReadonlySet<string>): 
   return undefined;
 }
 
-/** Refuses a target that is a file, or a non-empty folder without `overwrite`; creates a missing one. */
+/**
+ * Refuses a target that is a file, or a non-empty folder without `overwrite`; creates a missing one.
+ * The target itself may be a link to a folder (it is the user's choice, not the archive's).
+ */
 export async function prepareTarget(target: string, overwrite: boolean, phase: Phase = 'restore'): Promise<void> {
-  const stat = await lstat(target).catch((error: NodeJS.ErrnoException) => {
+  const found = await stat(target).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw new FilesTargetError(target, `cannot be read: ${errorMessage(error)}.`, phase);
   });
-  if (!stat) {
+  if (!found) {
     await mkdir(target, { recursive: true });
     return;
   }
-  if (!stat.isDirectory()) {
+  if (!found.isDirectory()) {
     throw new FilesTargetError(
       target,
       'is not a folder. Give files-target a folder (it is created when missing).',

@@ -181,3 +181,10 @@ test('a missing target is created; links pointing outside are kept as links, not
   expect(readlinkSync(join(target, 'up'))).toBe('../..');
   expect(await fingerprintFolder(target)).toMatchObject({ files: 1, bytes: 1, entries: 4 });
 });
+
+test('a target that is a link to an empty folder is used', async () => {
+  mkdirSync(join(dir, 'real'));
+  symlinkSync(join(dir, 'real'), join(dir, 'via-link'));
+  await extractArchive(plantedTar([{ path: 'a.txt', body: 'a' }]), { target: join(dir, 'via-link') });
+  expect(readFileSync(join(dir, 'real/a.txt'), 'utf8')).toBe('a');
+});
