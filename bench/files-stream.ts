@@ -4,8 +4,9 @@
 // (level 3, as the action does), hash the compressed bytes and throw them away. Prints one JSON
 // line: milliseconds (selection, stream), bytes in and out, the fingerprint, peak RSS of this process.
 //
-//   node <bundle> <root> <gnu-tar|node-tar> [--no-tap]
-import { Writable } from 'node:stream';
+//   node <bundle> <root> <gnu-tar|node-tar> [--no-tap | --zlib]
+// --zlib: compress inside this process with Node's zlib zstd (Node 24) instead of the zstd CLI.
+import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { FingerprintTap } from '../src/files/fingerprint.js';
@@ -24,18 +25,6 @@ const selected = performance.now();
 const engine: TarEngine = kind === 'gnu-tar' ? await detectTarEngine() : { kind: 'node-tar' };
 const available = await detectCompressors();
 const tar = await createTarStream(selection, { workspace: root, engine });
-const pipe = await openPooledPipe(process.env.TMPDIR ?? '/tmp');
-const plan = {
-  method: 'zstd',
-  level: 3,
-  pgDumpCompress: '0',
-  where: 'stream',
-  engine: 'zstd-cli',
-  suffix: '.zst',
-} as const;
-const compressor = createCompressor(plan, available, pipe.childEnd);
-if (compressor?.kind !== 'child') throw new Error('the zstd CLI is needed');
-pipe.writtenBy(compressor.child);
 const tap = flag === '--no-tap' ? undefined : new FingerprintTap();
 const meter = new Meter();
 const discard = new Writable({
@@ -44,12 +33,23 @@ const discard = new Writable({
     callback();
   },
 });
-await Promise.all([
-  tap ? pipeline(tar.stream, tap, compressor.child.stdin) : pipeline(tar.stream, compressor.child.stdin),
-  pipeline(pipe.output, meter, discard),
-  compressor.child.done,
-  tar.done,
-]);
+const zstd3 = { method: 'zstd', level: 3, pgDumpCompress: '0', where: 'stream', suffix: '.zst' } as const;
+if (flag === '--zlib') {
+  const zlib = createCompressor({ ...zstd3, engine: 'node-zlib' }, available, discard);
+  if (zlib?.kind !== 'in-process') throw new Error("Node's zlib zstd is needed (Node 24)");
+  await Promise.all([pipeline(tar.stream, tap ?? new PassThrough(), zlib.stream, meter, discard), tar.done]);
+} else {
+  const pipe = await openPooledPipe(process.env.TMPDIR ?? '/tmp');
+  const compressor = createCompressor({ ...zstd3, engine: 'zstd-cli' }, available, pipe.childEnd);
+  if (compressor?.kind !== 'child') throw new Error('the zstd CLI is needed');
+  pipe.writtenBy(compressor.child);
+  await Promise.all([
+    tap ? pipeline(tar.stream, tap, compressor.child.stdin) : pipeline(tar.stream, compressor.child.stdin),
+    pipeline(pipe.output, meter, discard),
+    compressor.child.done,
+    tar.done,
+  ]);
+}
 const end = performance.now();
 console.log(
   JSON.stringify({

@@ -11,6 +11,7 @@
 //              fingerprint tap, the zstd CLI through a pooled pipe, SHA-256 of the compressed bytes
 //   gnu-notap  the same without the fingerprint tap (what the tap costs)
 //   node-tar   the same with node-tar's writer instead of GNU tar
+//   gnu-zlib   gnu-tar with Node's own zstd (zlib, Node 24: compression in libuv's threads, no zstd child)
 // and deletes the tree. Prints a table; writes nothing else.
 //
 // Usage: node bench/files.mjs [--files 10000] [--mb 1024] [--reps 3] [--only baseline,gnu-tar] [--node PATH]
@@ -106,7 +107,7 @@ function run(variant) {
         bundle,
         root,
         variant === 'node-tar' ? 'node-tar' : 'gnu-tar',
-        ...(variant === 'gnu-notap' ? ['--no-tap'] : []),
+        ...({ 'gnu-notap': ['--no-tap'], 'gnu-zlib': ['--zlib'] }[variant] ?? []),
       ];
   const out = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', ...command], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (out.status !== 0) throw new Error(`${variant} failed: ${out.stderr}`);
