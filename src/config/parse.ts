@@ -18,6 +18,7 @@ import { parseReportingInputs } from './reporting.js';
 import { parseHeartbeatInputs } from './heartbeat.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
 import { parseAnomalyInputs } from './anomaly.js';
+import { parseFilesInputs } from './files.js';
 import { parseRestoreInputs } from './restore.js';
 import { MAINTENANCE_DATABASE, parseDatabaseSelection, selectionName } from './databases.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
@@ -69,6 +70,7 @@ export function parseConfig(read: InputReader): Config {
   const command = oneOf('command', input('command'), COMMANDS);
   const anomaly = parseAnomalyInputs(input, command);
   const selection = parseDatabaseSelection(inputs, command);
+  const files = parseFilesInputs(input, command, selection !== undefined);
   const source = parseSource(command, selection ? connectionOfSelection(inputs) : inputs);
   const destinations = parseDestinations(input('destination'));
   const retention = parseRetentionInputs(inputs);
@@ -107,6 +109,7 @@ export function parseConfig(read: InputReader): Config {
       ...client,
       retention,
       anomaly,
+      ...(files ? { files } : {}),
     };
   }
   if (policy.command === 'prune') return { ...common, ...policy, anomaly };

@@ -1,6 +1,7 @@
 import type { Connection, DumpOptions } from '../postgres/types.js';
 import type { DecryptionConfig, EncryptionConfig } from '../crypto/specs.js';
 import type { ReportingConfig } from '../report/reporting-config.js';
+import type { FilesSettings } from './files.js';
 import type { CheckSettings, DrillSettings, RestoreSettings } from '../restore/options.js';
 import type { AnomalyPolicy } from '../retention/anomaly.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
@@ -74,6 +75,8 @@ export interface BackupConfig extends CommonConfig, ClientConfig {
   encryption?: EncryptionConfig;
   /** Per-table anomalies against the previous complete backup (`anomaly`, `max-row-drop`). */
   anomaly: AnomalyPolicy;
+  /** `files`, `files-exclude`, `files-optional`: the files archive beside the database; undefined = none. */
+  files?: FilesSettings;
 }
 
 /** `command: prune`: apply the retention policy alone. */
