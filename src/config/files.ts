@@ -4,7 +4,6 @@
  * the backup before any work (commands/backup-files.ts); here only what needs no disk.
  */
 import { ConfigError } from '../errors.js';
-import type { Command } from './types.js';
 import { parseBoolean } from './values.js';
 
 /** The files settings of a backup (the inputs, typed); absent from the config when `files` is empty. */
@@ -35,7 +34,7 @@ function entryLines(value: string): string[] {
  */
 export function parseFilesInputs(
   input: (name: string) => string,
-  command: Command,
+  command: string,
   severalDatabases: boolean,
 ): FilesSettings | undefined {
   const optional = parseBoolean('files-optional', input('files-optional'));

@@ -1,0 +1,288 @@
+/**
+ * The back half of the dump stream for any producer that is a Node stream (the files archive,
+ * docs/files.md): compress in the stream (the `compression` input's method and level) → encrypt
+ * (the same OpenPGP recipients) → sha256/bytes → every store at once, under keys this run has
+ * claimed, with no temporary file. As for the dump, the end of the stream waits for the producer's
+ * own success (`sourceDone`), every child's exit status and the claims, so no upload completes an
+ * object from a failed producer; a failure aborts every upload.
+ */
+import zlib from 'node:zlib';
+import type { Duplex, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { EncryptionInfo } from '../crypto/encrypt.js';
+import type { GpgEncrypter } from '../crypto/gpg.js';
+import type { EncryptionConfig } from '../crypto/specs.js';
+import { ActionError, DumpError, EncryptError, UploadError, errorMessage } from '../errors.js';
+import {
+  createCompressor,
+  DEFAULT_LEVEL,
+  type CompressionMethod,
+  type CompressionPlan,
+  type CompressorsAvailable,
+} from '../pipeline/compression.js';
+import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
+import { killedByUs, type ChildStage } from '../pipeline/process.js';
+import { AllOutputsFailedError, ExitGate, Fanout, Meter, STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
+import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
+import type { ObjectStore, UploadResult } from '../storage/types.js';
+import { chooseGpg, type GpgSearch } from './encryption.js';
+
+/** What {@link streamObject} needs: the producer, how to compress and encrypt, and where to store. */
+export interface ObjectStreamPlan extends GpgSearch {
+  /** What it is, in messages (`the files archive`). */
+  what: string;
+  /** The bytes to store; an error on it fails the whole stream. */
+  source: Readable;
+  /** Settles once the producer finished: a rejection fails the stream instead of ending it. */
+  sourceDone: Promise<unknown>;
+  /** Always compressed in the stream (never by pg_dump): method and level, and the tools there are. */
+  compression: { method: CompressionMethod; level?: number; compressors: CompressorsAvailable };
+  encryption: EncryptionConfig | undefined;
+  /** One per destination, with the object key in `keys` at the same index. */
+  stores: ObjectStore[];
+  keys: string[];
+  contentType: string;
+  /** Bytes expected (for the uploads' part sizes). */
+  expectedBytes: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** What the stream stored. */
+export interface StreamedObject {
+  /** sha256 and bytes of what is stored (after compression and encryption). */
+  measurement: { bytes: number; sha256: string };
+  encryption: EncryptionInfo | null;
+  /** Each store's upload; rejected where the store (or its claim) failed. */
+  uploads: PromiseSettledResult<UploadResult>[];
+  /** Each store's claim of its key, handed to the caller (release once the manifest is written); undefined where it failed. */
+  claims: (Claim | undefined)[];
+}
+
+/** Where the compression runs: a child (zstd, lz4 CLI) the stream is piped into, in Node, or none. */
+function compressionPlan(c: ObjectStreamPlan['compression']): CompressionPlan | 'gzip' | undefined {
+  if (c.method === 'none') return undefined;
+  if (c.method === 'gzip') return 'gzip';
+  const level = c.level ?? DEFAULT_LEVEL[c.method];
+  const engine =
+    c.method === 'zstd'
+      ? c.compressors.zstdCli
+        ? 'zstd-cli'
+        : c.compressors.nodeZstd
+          ? 'node-zlib'
+          : undefined
+      : c.compressors.lz4Cli
+        ? 'lz4-cli'
+        : undefined;
+  if (!engine)
+    throw new DumpError(
+      `compression ${c.method} of the files archive needs the ${c.method} command-line tool${c.method === 'zstd' ? " or Node 24's zlib" : ''}; install ${c.method} or set compression: gzip.`,
+    );
+  return { method: c.method, level, pgDumpCompress: '0', where: 'stream', engine, suffix: '' };
+}
+
+/**
+ * Streams `plan.source` compressed (and encrypted) into every store. A store that fails drops out
+ * while the others go on (its upload is rejected in `uploads`); the stream fails when the producer,
+ * a compressor, the encryption or every store fails, or a key is taken.
+ * @throws the producer's own error (e.g. FilesArchiveError), DumpError (a compressor failed),
+ *   EncryptError, UploadError (every store failed; KeyTakenError when a key is taken).
+ */
+export async function streamObject(plan: ObjectStreamPlan): Promise<StreamedObject> {
+  const run = new ObjectRun(plan);
+  try {
+    return await run.run();
+  } finally {
+    await run.cleanUp();
+  }
+}
+
+/** One {@link streamObject}: its children, claims and pooled pipe until it has cleaned up. */
+class ObjectRun {
+  private readonly children: ChildStage[] = [];
+  private pooled: PooledPipe | undefined;
+  private gpg: GpgEncrypter | undefined;
+  private claiming: Promise<Claim>[] = [];
+  private handedOver = false;
+
+  constructor(private readonly plan: ObjectStreamPlan) {}
+
+  private readonly killAll = (): void => this.children.forEach((c) => c.kill());
+
+  async run(): Promise<StreamedObject> {
+    const { plan } = this;
+    const onAbort = (): void => {
+      this.killAll();
+      plan.source.destroy(new DumpError(`The backup was cancelled while storing ${plan.what}.`));
+    };
+    plan.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const head = await this.startHead();
+      const keysFree = this.claimKeys();
+      keysFree.catch(() => undefined);
+      const gate = new ExitGate(() => [...this.children.map((c) => c.done), plan.sourceDone, keysFree]);
+      const meter = new Meter();
+      const fanout = new Fanout(plan.stores.length);
+      const uploads = this.startUploads(fanout);
+      const stages = [...head, meter, gate, fanout];
+      const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
+      const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads] as const);
+      if (flow.status === 'rejected') throw await this.failure(flow.reason, settled, keysFree);
+      const claims = await keysFree;
+      this.handedOver = true;
+      claims.forEach((claim, i) => {
+        if (!claim) settled[i] = { status: 'rejected', reason: new UploadError('the key could not be claimed') };
+      });
+      return {
+        measurement: meter.result(),
+        encryption: this.gpg?.info ?? this.inProcessInfo ?? null,
+        uploads: settled,
+        claims,
+      };
+    } finally {
+      plan.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private inProcessInfo: EncryptionInfo | undefined;
+
+  /**
+   * The stages before the meter: with a compressor CLI, the source is piped into it, and it (or gpg
+   * after it) writes into a pooled pipe Node reads; else zlib and OpenPGP.js in the process.
+   */
+  private async startHead(): Promise<Readable[]> {
+    const { plan } = this;
+    const compression = compressionPlan(plan.compression);
+    if (compression !== undefined && compression !== 'gzip' && compression.engine !== 'node-zlib') {
+      this.gpg = await chooseGpg(plan.encryption, plan, compression);
+      const pooled = await openPooledPipe(plan.tempDir);
+      this.pooled = pooled;
+      const encrypter = this.gpg?.start(pooled.childEnd);
+      if (encrypter) this.children.push(encrypter);
+      const compressor = createCompressor(
+        compression,
+        plan.compression.compressors,
+        encrypter?.stdin ?? pooled.childEnd,
+      );
+      if (compressor?.kind !== 'child') throw new Error('expected a compressor child');
+      this.children.push(compressor.child);
+      pooled.writtenBy(encrypter ?? compressor.child);
+      const stdin = compressor.child.stdin;
+      stdin.on('error', () => undefined); // a compressor that dies: its exit status says why
+      void pipeline(plan.source, stdin).catch(() => undefined);
+      const encrypting = plan.encryption && !this.gpg ? await this.encryptStage() : [];
+      return [pooled.output, ...encrypting];
+    }
+    const zipped =
+      compression === 'gzip'
+        ? [zlib.createGzip({ level: plan.compression.level ?? DEFAULT_LEVEL.gzip, chunkSize: STREAM_HIGH_WATER_MARK })]
+        : compression
+          ? [(createCompressor(compression, plan.compression.compressors, process.stdout) as { stream: Duplex }).stream]
+          : [];
+    return [plan.source, ...zipped, ...(plan.encryption ? await this.encryptStage() : [])];
+  }
+
+  /** OpenPGP.js in the process (the same stage as the dump's when gpg is not used). */
+  private async encryptStage(): Promise<Duplex[]> {
+    const { plan } = this;
+    if (!plan.encryption) return [];
+    const stage = await (await import('../crypto/encrypt.js')).createEncryptStage(plan.encryption);
+    this.inProcessInfo = stage.info;
+    return [stage.stream];
+  }
+
+  /** Claims every key (storage/claim.ts); a key taken stops the stream, another failure its store only. */
+  private claimKeys(): Promise<(Claim | undefined)[]> {
+    const { stores, keys } = this.plan;
+    this.claiming = stores.map((store, i) => claimKey(store, keys[i] as string));
+    return Promise.all(
+      this.claiming.map((claim) =>
+        claim.catch((error: unknown) => {
+          if (error instanceof KeyTakenError) throw error;
+          return undefined;
+        }),
+      ),
+    );
+  }
+
+  private startUploads(fanout: Fanout): Promise<UploadResult>[] {
+    const { stores, keys, contentType, expectedBytes, signal } = this.plan;
+    const uploads = stores.map((store, i) =>
+      store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
+        contentType,
+        expectedBytes,
+        ...(signal ? { signal } : {}),
+      }),
+    );
+    const drop = (i: number, error: unknown): void => {
+      fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)));
+    };
+    uploads.forEach((upload, i) => void upload.catch((error: unknown) => drop(i, error)));
+    this.claiming.forEach(
+      (claim, i) =>
+        void claim.catch((error: unknown) => {
+          if (!(error instanceof KeyTakenError)) drop(i, error);
+        }),
+    );
+    return uploads;
+  }
+
+  /** Why the stream failed: a key taken, the producer, a child, the encryption, else the stores. */
+  private async failure(
+    reason: unknown,
+    settled: PromiseSettledResult<UploadResult>[],
+    keysFree: Promise<unknown>,
+  ): Promise<Error> {
+    const { plan } = this;
+    this.killAll();
+    plan.source.destroy();
+    const exits = await Promise.allSettled(this.children.map((c) => c.done));
+    const taken = await keysFree.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (taken instanceof Error) return taken;
+    if (plan.signal?.aborted)
+      return new DumpError(`The backup was cancelled while storing ${plan.what}; every upload was aborted.`);
+    const source = await plan.sourceDone.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (source instanceof Error) return source;
+    const child = exits.findIndex((e) => e.status === 'rejected' && !killedByUs(e.reason));
+    const exit = exits[child];
+    if (exit?.status === 'rejected') {
+      const name = this.children[child]?.name ?? 'a child';
+      const text = `${name} failed while storing ${plan.what}: ${errorMessage(exit.reason)}`;
+      return name === 'gpg'
+        ? new EncryptError(text, { cause: exit.reason })
+        : new DumpError(text, { cause: exit.reason });
+    }
+    if (reason instanceof ActionError && !(reason instanceof UploadError)) return reason;
+    const uploadErrors = settled.filter((u): u is PromiseRejectedResult => u.status === 'rejected');
+    if (reason instanceof AllOutputsFailedError || uploadErrors.length > 0)
+      return new UploadError(
+        `${plan.what} could not be stored: ${uploadErrors.map((u) => errorMessage(u.reason)).join('; ') || errorMessage(reason)}`,
+        { cause: reason },
+      );
+    return new DumpError(`${plan.what} could not be stored: ${errorMessage(reason)}`, { cause: reason });
+  }
+
+  /** Kills what still runs, closes the pipe and gpg, and releases the claims unless handed over. */
+  async cleanUp(): Promise<void> {
+    this.killAll();
+    this.pooled?.childEnd.destroy();
+    this.pooled?.output.destroy();
+    await this.gpg?.close().catch(() => undefined);
+    if (this.handedOver) return;
+    const outcomes = await Promise.allSettled(this.claiming);
+    await Promise.all(
+      outcomes.map(async (o, i) => {
+        if (o.status !== 'fulfilled') return;
+        // The object is removed by the caller's clean-up (it is not under a final key for long);
+        // the claim goes once nothing is stored under its key.
+        const stored = await this.plan.stores[i]?.head(o.value.archiveKey).catch(() => ({}));
+        if (!stored) await o.value.release();
+      }),
+    );
+  }
+}
