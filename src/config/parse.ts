@@ -95,7 +95,14 @@ export function parseConfig(read: InputReader): Config {
     keepalive: parseBoolean('keepalive', input('keepalive')),
   };
   if (restore)
-    return restore.command === 'check' ? { ...common, ...restore, anomaly } : { ...common, ...client, ...restore };
+    return restore.command === 'check'
+      ? {
+          ...common,
+          ...restore,
+          anomaly,
+          ...(input('max-row-drop') === '' ? {} : { filesMaxDrop: anomaly.maxRowDrop }),
+        }
+      : { ...common, ...client, ...restore };
   if (source.command === 'backup') {
     const { connection } = source;
     return {

@@ -110,6 +110,8 @@ export interface DrillConfig extends CommonConfig, ClientConfig, DrillSettings, 
 export interface CheckConfig extends CommonConfig, CheckSettings {
   /** Per-table anomalies of the newest backup against the one before (`anomaly`, `max-row-drop`). */
   anomaly: AnomalyPolicy;
+  /** `max-row-drop` when set: the fraction the files part's file count may drop by (docs/files.md). */
+  filesMaxDrop?: number;
 }
 
 /** Every input, read once, validated and typed for the command that runs. Built by parseConfig. */
