@@ -194,6 +194,30 @@ describe('files beside the database, through dist/index.js', () => {
     expect(newerParts.filter((k) => !existsSync(inFolder('keep', k)))).toEqual([]);
   }, 300_000);
 
+  test('list shows the files part; check fails when the newest backup lost its files', async () => {
+    const read = { database: 'app', destination: `s3://${BUCKET}/keep`, ...testS3Inputs(s3.endpoint) };
+    const list = await runAction({ inputs: { ...read, command: 'list' } });
+    runs.push(list);
+    expect(list.exitCode).toBe(0);
+    const listed = JSON.parse(list.outputs['backups'] as string) as { files?: { fileCount: number | null } }[];
+    expect(listed.map((b) => b.files?.fileCount)).toEqual([SMALL + 7]);
+    expect(list.stdout).toContain(`files: ${SMALL + 7} file(s)`);
+
+    const passing = await runAction({ inputs: { ...read, command: 'check', 'max-age': '1d' } });
+    runs.push(passing);
+    expect(passing.exitCode).toBe(0);
+    expect(passing.stdout).toMatch(/PASS files archive/);
+
+    const second = Math.floor(Date.now() / 1000);
+    expect(await eventually(() => Math.floor(Date.now() / 1000) > second, { timeoutMs: 5_000 })).toBe(true);
+    const without = await backup('keep', { files: '' });
+    expect(without.exitCode).toBe(0);
+    const failing = await runAction({ inputs: { ...read, command: 'check', 'max-age': '1d' } });
+    runs.push(failing);
+    expect(failing.exitCode).not.toBe(0);
+    expect(failing.stdout).toMatch(/FAIL files: expected a files archive/);
+  }, 300_000);
+
   test('files matching nothing fails before any dump, naming the input and the entry', async () => {
     const run = await backup('none', { files: 'uploads\nnot/there' });
     expect(run.exitCode).not.toBe(0);
