@@ -23,12 +23,13 @@ import {
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { killedByUs, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter, STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
-import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
-import type { ObjectStore, UploadResult } from '../storage/types.js';
+import type { Claim } from '../storage/claim.js';
+import type { UploadResult } from '../storage/types.js';
 import { chooseGpg, type GpgSearch } from './encryption.js';
+import { claimKeys, startUploads, type StoreTargets } from './store-fanout.js';
 
 /** What {@link streamObject} needs: the producer, how to compress and encrypt, and where to store. */
-export interface ObjectStreamPlan extends GpgSearch {
+export interface ObjectStreamPlan extends GpgSearch, StoreTargets {
   /** What it is, in messages (`the files archive`). */
   what: string;
   /** The bytes to store; an error on it fails the whole stream. */
@@ -38,13 +39,6 @@ export interface ObjectStreamPlan extends GpgSearch {
   /** Always compressed in the stream (never by pg_dump): method and level, and the tools there are. */
   compression: { method: CompressionMethod; level?: number; compressors: CompressorsAvailable };
   encryption: EncryptionConfig | undefined;
-  /** One per destination, with the object key in `keys` at the same index. */
-  stores: ObjectStore[];
-  keys: string[];
-  contentType: string;
-  /** Bytes expected (for the uploads' part sizes). */
-  expectedBytes: number;
-  signal?: AbortSignal | undefined;
 }
 
 /** What the stream stored. */
@@ -117,26 +111,27 @@ class ObjectRun {
     plan.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const head = await this.startHead();
-      const keysFree = this.claimKeys();
+      const claims = claimKeys(plan.stores, plan.keys);
+      this.claiming = claims.claiming;
+      const { keysFree } = claims;
       keysFree.catch(() => undefined);
       const gate = new ExitGate(() => [...this.children.map((c) => c.done), plan.sourceDone, keysFree]);
       const meter = new Meter();
       const fanout = new Fanout(plan.stores.length);
-      const uploads = this.startUploads(fanout);
+      const uploads = startUploads(plan, fanout, meter, this.claiming);
       const stages = [...head, meter, gate, fanout];
       const flowing = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
       const [flow, ...settled] = await Promise.allSettled([flowing, ...uploads] as const);
       if (flow.status === 'rejected') throw await this.failure(flow.reason, settled, keysFree);
-      const claims = await keysFree;
+      const held = await keysFree;
       this.handedOver = true;
-      claims.forEach((claim, i) => {
-        if (!claim) settled[i] = { status: 'rejected', reason: new UploadError('the key could not be claimed') };
-      });
+      // A destination whose claim failed reports the store's answer, not its upload's broken stream.
+      claims.errors.forEach((reason, i) => (settled[i] = { status: 'rejected', reason }));
       return {
         measurement: meter.result(),
         encryption: this.gpg?.info ?? this.inProcessInfo ?? null,
         uploads: settled,
-        claims,
+        claims: held,
       };
     } finally {
       plan.signal?.removeEventListener('abort', onAbort);
@@ -176,7 +171,8 @@ class ObjectRun {
       compression === 'gzip'
         ? [zlib.createGzip({ level: plan.compression.level ?? DEFAULT_LEVEL.gzip, chunkSize: STREAM_HIGH_WATER_MARK })]
         : compression
-          ? [(createCompressor(compression, plan.compression.compressors, process.stdout) as { stream: Duplex }).stream]
+          ? // Node's zlib zstd: a Duplex (the stdout argument is for command-line compressors only)
+            [(createCompressor(compression, plan.compression.compressors, process.stdout) as { stream: Duplex }).stream]
           : [];
     return [plan.source, ...zipped, ...(plan.encryption ? await this.encryptStage() : [])];
   }
@@ -188,42 +184,6 @@ class ObjectRun {
     const stage = await (await import('../crypto/encrypt.js')).createEncryptStage(plan.encryption);
     this.inProcessInfo = stage.info;
     return [stage.stream];
-  }
-
-  /** Claims every key (storage/claim.ts); a key taken stops the stream, another failure its store only. */
-  private claimKeys(): Promise<(Claim | undefined)[]> {
-    const { stores, keys } = this.plan;
-    this.claiming = stores.map((store, i) => claimKey(store, keys[i] as string));
-    return Promise.all(
-      this.claiming.map((claim) =>
-        claim.catch((error: unknown) => {
-          if (error instanceof KeyTakenError) throw error;
-          return undefined;
-        }),
-      ),
-    );
-  }
-
-  private startUploads(fanout: Fanout): Promise<UploadResult>[] {
-    const { stores, keys, contentType, expectedBytes, signal } = this.plan;
-    const uploads = stores.map((store, i) =>
-      store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
-        contentType,
-        expectedBytes,
-        ...(signal ? { signal } : {}),
-      }),
-    );
-    const drop = (i: number, error: unknown): void => {
-      fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)));
-    };
-    uploads.forEach((upload, i) => void upload.catch((error: unknown) => drop(i, error)));
-    this.claiming.forEach(
-      (claim, i) =>
-        void claim.catch((error: unknown) => {
-          if (!(error instanceof KeyTakenError)) drop(i, error);
-        }),
-    );
-    return uploads;
   }
 
   /** Why the stream failed: a key taken, the producer, a child, the encryption, else the stores. */
