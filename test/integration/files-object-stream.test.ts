@@ -1,0 +1,132 @@
+/**
+ * backup/object-stream.ts, the back half of the dump stream for any Node stream (the files
+ * archive), against two folder destinations: what it stores is what it measured, and a producer
+ * that fails (its stream errors, or it reports failure after its last byte) leaves nothing under
+ * the keys: no object, no claim, no temporary file.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
+
+import { streamObject, type ObjectStreamPlan } from '../../src/backup/object-stream.js';
+import { FilesArchiveError } from '../../src/files/errors.js';
+import { detectCompressors } from '../../src/pipeline/compression.js';
+import { parseDestination } from '../../src/storage/destination.js';
+import { createStore } from '../../src/storage/index.js';
+import type { ObjectStore } from '../../src/storage/types.js';
+
+const quiet = { info: () => undefined, warning: () => undefined, group: <T>(_: string, fn: () => Promise<T>) => fn() };
+let root: string;
+let stores: ObjectStore[];
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'object-stream-'));
+  stores = ['a', 'b'].map((name) =>
+    createStore(parseDestination(`file://${path.join(root, name)}`), {
+      region: 'us-east-1',
+      forcePathStyle: false,
+      checksums: 'when_supported',
+      timeoutSeconds: 120,
+    }),
+  );
+});
+
+afterEach(() => {
+  for (const store of stores) store.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** 4 MiB of varied bytes, in 64 KiB chunks; `fail` errors the stream after about half. */
+function producer(fail?: Error): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (fail && sent >= 2 * 1024 * 1024) {
+        this.destroy(fail);
+        return;
+      }
+      if (sent >= 4 * 1024 * 1024) {
+        this.push(null);
+        return;
+      }
+      const chunk = createHash('sha512').update(String(sent)).digest();
+      this.push(Buffer.concat(Array.from({ length: 1024 }, () => chunk)));
+      sent += chunk.length * 1024;
+    },
+  });
+}
+
+async function plan(
+  source: Readable,
+  sourceDone: Promise<unknown>,
+  method: 'zstd' | 'gzip' | 'none',
+): Promise<ObjectStreamPlan> {
+  return {
+    what: 'the files archive',
+    source,
+    sourceDone,
+    compression: { method, compressors: await detectCompressors() },
+    encryption: undefined,
+    stores,
+    keys: ['app/2026-12-07T101010Z.files.tar.x', 'app/2026-12-07T101010Z.files.tar.x'],
+    contentType: 'application/x-tar',
+    expectedBytes: 4 * 1024 * 1024,
+    log: quiet,
+    tempDir: root,
+    detectGpg: () => Promise.resolve(undefined),
+  };
+}
+
+/** Every file under the two destinations (claims and `.partial` files included). */
+function leftovers(): string[] {
+  return ['a', 'b'].flatMap((name) =>
+    readdirSync(path.join(root, name), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)),
+  );
+}
+
+test.each(['zstd', 'gzip', 'none'] as const)(
+  '%s: both stores hold what was measured',
+  async (method) => {
+    const streamed = await streamObject(await plan(producer(), Promise.resolve(), method));
+    expect(streamed.uploads.map((u) => u.status)).toEqual(['fulfilled', 'fulfilled']);
+    for (const name of ['a', 'b']) {
+      const stored = readFileSync(path.join(root, name, 'app/2026-12-07T101010Z.files.tar.x'));
+      expect([stored.length, createHash('sha256').update(stored).digest('hex')]).toEqual([
+        streamed.measurement.bytes,
+        streamed.measurement.sha256,
+      ]);
+      if (method === 'zstd')
+        expect(execFileSync('zstd', ['-dc'], { input: stored, maxBuffer: 1 << 24 }).length).toBe(4 * 1024 * 1024);
+    }
+    for (const claim of streamed.claims) await claim?.release();
+  },
+  60_000,
+);
+
+test.each(['zstd', 'gzip'] as const)(
+  '%s: a producer whose stream fails leaves nothing',
+  async (method) => {
+    const failure = new FilesArchiveError('tar: uploads/x: Cannot open: Permission denied');
+    const done = Promise.reject(failure);
+    done.catch(() => undefined);
+    await expect(streamObject(await plan(producer(failure), done, method))).rejects.toBe(failure);
+    expect(leftovers()).toEqual([]);
+  },
+  60_000,
+);
+
+test('a producer that fails after its last byte leaves nothing', async () => {
+  const failure = new FilesArchiveError('tar exited with status 2');
+  let fail: (error: Error) => void = () => undefined;
+  const done = new Promise((_, reject) => (fail = reject));
+  done.catch(() => undefined);
+  const source = producer();
+  source.on('end', () => fail(failure));
+  await expect(streamObject(await plan(source, done, 'zstd'))).rejects.toBe(failure);
+  expect(leftovers()).toEqual([]);
+}, 60_000);
