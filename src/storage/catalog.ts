@@ -3,6 +3,7 @@ import {
   databaseSegment,
   databasesInListing,
   filesKeysByArchive,
+  filesKeyStem,
   globalsKey,
   manifestKey,
   parseArchiveKey,
@@ -153,7 +154,8 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
   for (const key of keys.keys()) {
     if (owned.has(key)) continue;
     const claim = parseClaimKey(key);
-    if (claim && parseArchiveKey(claim.archiveKey, prefix)) {
+    // Claims of archive keys and of files archive keys (keys.ts filesKey) alike.
+    if (claim && (parseArchiveKey(claim.archiveKey, prefix) || filesKeyStem(claim.archiveKey) !== undefined)) {
       temporary.push({ key, kind: 'claim', size: keys.get(key) ?? 0, lastModified: modified.get(key) ?? claim.time });
     } else if (key.endsWith('.manifest.json') && parseArchiveKey(key.slice(0, -'.manifest.json'.length), prefix))
       orphanManifests.push(key);

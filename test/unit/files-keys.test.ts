@@ -77,6 +77,7 @@ describe('the catalog holds the files archive with its backup', () => {
       { key: 'p/app/2026-12-02T000000Z.dump', size: 100 },
       { key: 'p/app/2026-12-02T000000Z.dump.manifest.json', size: 1 },
       { key: 'p/app/2026-12-05T000000Z.files.tar.zst', size: 7 },
+      { key: 'p/app/2026-12-02T000000Z.files.tar.zst.claim-20261202T000001000Z-0123456789ab', size: 0 },
     ];
     const store = {
       destination: { kind: 's3', url: 's3://b/p', bucket: 'b', prefix: 'p' },
@@ -92,5 +93,9 @@ describe('the catalog holds the files archive with its backup', () => {
       ['p/app/2026-12-02T000000Z.dump', undefined, undefined],
     ]);
     expect(catalog.foreign).toEqual(['p/app/2026-12-05T000000Z.files.tar.zst']);
+    // A killed run's claim of a files key is a temporary object (removed once stale), not foreign.
+    expect(catalog.temporary.map((t) => [t.key, t.kind])).toEqual([
+      ['p/app/2026-12-02T000000Z.files.tar.zst.claim-20261202T000001000Z-0123456789ab', 'claim'],
+    ]);
   });
 });
