@@ -130,3 +130,25 @@ test('a producer that fails after its last byte leaves nothing', async () => {
   await expect(streamObject(await plan(source, done, 'zstd'))).rejects.toBe(failure);
   expect(leftovers()).toEqual([]);
 }, 60_000);
+
+test('zstd and gpg as children: the stored message decrypts to the zstd stream of the bytes', async () => {
+  const { detectGpg } = await import('../../src/crypto/gpg.js');
+  const passphrase = 'object-stream test passphrase';
+  const base = await plan(producer(), Promise.resolve(), 'zstd');
+  const streamed = await streamObject({
+    ...base,
+    encryption: { mode: 'passphrase', passphrase },
+    detectGpg,
+  });
+  expect(streamed.encryption?.engine).toBe('gpg');
+  const stored = readFileSync(path.join(root, 'a', 'app/2026-12-07T101010Z.files.tar.x'));
+  expect(createHash('sha256').update(stored).digest('hex')).toBe(streamed.measurement.sha256);
+  const home = mkdtempSync(path.join(root, 'gpg-'));
+  const zst = execFileSync(
+    'gpg',
+    ['--batch', '--quiet', '--homedir', home, '--pinentry-mode', 'loopback', '--passphrase', passphrase, '-d'],
+    { input: stored, maxBuffer: 1 << 24 },
+  );
+  expect(execFileSync('zstd', ['-dc'], { input: zst, maxBuffer: 1 << 24 }).length).toBe(4 * 1024 * 1024);
+  for (const claim of streamed.claims) await claim?.release();
+}, 60_000);
