@@ -8,7 +8,7 @@
  */
 import zlib from 'node:zlib';
 import type { Duplex, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { EncryptionInfo } from '../crypto/encrypt.js';
 import type { GpgEncrypter } from '../crypto/gpg.js';
 import type { EncryptionConfig } from '../crypto/specs.js';
@@ -115,7 +115,11 @@ class ObjectRun {
       this.claiming = claims.claiming;
       const { keysFree } = claims;
       keysFree.catch(() => undefined);
-      const gate = new ExitGate(() => [...this.children.map((c) => c.done), plan.sourceDone, keysFree]);
+      // The source read to its end without error too: a compressor child given a broken stdin
+      // would otherwise end a valid but short stream.
+      const sourceRead = finished(plan.source);
+      sourceRead.catch(() => undefined);
+      const gate = new ExitGate(() => [...this.children.map((c) => c.done), plan.sourceDone, sourceRead, keysFree]);
       const meter = new Meter();
       const fanout = new Fanout(plan.stores.length);
       const uploads = startUploads(plan, fanout, meter, this.claiming);

@@ -120,6 +120,14 @@ test.each(['zstd', 'gzip'] as const)(
   60_000,
 );
 
+test('a source that errors while its producer reports success still leaves nothing (zstd child)', async () => {
+  const failure = new FilesArchiveError('read error in the middle');
+  await expect(streamObject(await plan(producer(failure), Promise.resolve(), 'zstd'))).rejects.toThrow(
+    'read error in the middle',
+  );
+  expect(leftovers()).toEqual([]);
+}, 60_000);
+
 test('a producer that fails after its last byte leaves nothing', async () => {
   const failure = new FilesArchiveError('tar exited with status 2');
   let fail: (error: Error) => void = () => undefined;
