@@ -20,7 +20,14 @@ import { runAction, type ActionRun } from '../support/action-runner.js';
 import { buildUploads, MiB } from '../support/files-tree.js';
 import { startCluster, type Cluster } from '../support/pg-cluster.js';
 import { eventually } from '../support/poll.js';
-import { startS3Server, testS3Inputs, testS3Settings, type S3Server } from '../support/s3-server.js';
+import {
+  answerS3Error,
+  startS3Proxy,
+  startS3Server,
+  testS3Inputs,
+  testS3Settings,
+  type S3Server,
+} from '../support/s3-server.js';
 import { scanForSecrets } from '../support/secret-scan.js';
 
 const DB_PASSWORD = 'SENTINEL-files-dbpw-41c7e2';
@@ -217,6 +224,36 @@ describe('files beside the database, through dist/index.js', () => {
     expect(failing.exitCode).not.toBe(0);
     expect(failing.stdout).toMatch(/FAIL files: expected a files archive/);
   }, 300_000);
+
+  test('a files archive the store refuses fails the run and leaves nothing under final keys', async () => {
+    // The store refuses the files archive's upload only (not its claim): the dump's archive was
+    // stored and verified by then, and must go too.
+    const proxy = await startS3Proxy(s3.port, (request, req, res, forward) => {
+      if (/\.files\.tar(\.(zst|lz4|gz))?(\.gpg)?$/.test(request.key) && ['PUT', 'POST'].includes(request.method))
+        answerS3Error(req, res, 403, 'AccessDenied', 'Access Denied');
+      else forward();
+    });
+    try {
+      const run = await runAction({
+        inputs: {
+          'database-url': cluster.url('app', 'filer', DB_PASSWORD),
+          destination: `s3://${BUCKET}/refused`,
+          ...testS3Inputs(proxy.endpoint),
+          files: 'uploads',
+        },
+        env: { GITHUB_WORKSPACE: workspace },
+        timeoutMs: 180_000,
+      });
+      runs.push(run);
+      expect(run.exitCode).not.toBe(0);
+      expect(run.stdout).toMatch(/::error::.*the files archive refused\/app\/\S+\.files\.tar\.zst could not be stored/);
+      expect(run.stdout).toMatch(/removed refused\/app\/\S+\.dump\.zst, stored by this run before it failed/);
+      expect(await s3Keys('refused')).toEqual([]);
+      expect(await s3.pendingMultipartUploads(BUCKET)).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  }, 240_000);
 
   test('files matching nothing fails before any dump, naming the input and the entry', async () => {
     const run = await backup('none', { files: 'uploads\nnot/there' });
