@@ -329,7 +329,8 @@ async function storeFiles(
   written: FilesWritten,
 ): Promise<FilesRecord | undefined> {
   const { files } = config;
-  if (!files) return undefined;
+  // No destination holds the verified archive: the run fails with their errors, no files are stored.
+  if (!files || !results.some((r) => r.ok)) return undefined;
   const stored = await deps.log.group('Files archive', () =>
     storeFilesArchive(
       {
