@@ -100,7 +100,7 @@ export function parseConfig(read: InputReader): Config {
           ...common,
           ...restore,
           anomaly,
-          ...(input('max-row-drop') === '' ? {} : { filesMaxDrop: anomaly.maxRowDrop }),
+          filesMaxDrop: anomaly.maxRowDrop,
         }
       : { ...common, ...client, ...restore };
   if (source.command === 'backup') {

@@ -110,7 +110,10 @@ export interface DrillConfig extends CommonConfig, ClientConfig, DrillSettings, 
 export interface CheckConfig extends CommonConfig, CheckSettings {
   /** Per-table anomalies of the newest backup against the one before (`anomaly`, `max-row-drop`). */
   anomaly: AnomalyPolicy;
-  /** `max-row-drop` when set: the fraction the files part's file count may drop by (docs/files.md). */
+  /**
+   * `max-row-drop` (default 0.5; a runner passes the default of an unset input, so it is always
+   * set): the fraction the files part's file count may drop by (docs/files.md).
+   */
   filesMaxDrop?: number;
 }
 
