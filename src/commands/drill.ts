@@ -4,6 +4,7 @@
  * the scratch database (`drop-after`). Reports every check in the log and the job summary.
  */
 import { ConfigError } from '../errors.js';
+import { drillFiles } from './files-restore.js';
 import { round3 } from '../format.js';
 import { drillFailure, provenLine, type DrillResult } from '../report/drill-report.js';
 import {
@@ -78,10 +79,11 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     );
     const missingRoles = created ? await properties.finish() : [];
     const restored = deps.now();
+    const files = await drillFiles(chosen, decrypter, deps);
     const verdict = await log.group('Verify', async () => {
       const own = await properties.checks(created, missingRoles);
       const category = { name: 'database properties', checks: own, proven: `${own.length} database properties` };
-      return verifyRestored(deps, target, manifest, options.drillSql, [category]);
+      return verifyRestored(deps, target, manifest, options.drillSql, [category, ...(files ? [files] : [])]);
     });
     const verified = deps.now();
     const restoreSeconds = round3((verified.getTime() - started.getTime()) / 1000);

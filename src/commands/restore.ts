@@ -4,6 +4,7 @@
  * against its manifest on the way. Needs no connection to the source database.
  */
 import { ConfigError } from '../errors.js';
+import { filesPlan, restoreFiles, restoreFilesOnly } from './files-restore.js';
 import type { RestoreResult } from '../report/restore-report.js';
 import { round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
@@ -41,7 +42,9 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));
   // Everything that can be refused without touching the target is checked first.
+  const files = options.files && (await filesPlan(chosen, options.files));
   const decrypter = await decrypterFor(chosen, options.decryption, deps);
+  if (files?.only) return restoreFilesOnly(chosen, files, decrypter, deps);
   if (options.restoreGlobals) requireGlobals(chosen);
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, chosen.manifest));
   const server = await log.group('Target server', () => checkTargetServer(deps, target, chosen.manifest, client));
@@ -95,8 +98,10 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     throw error;
   });
   if (createdDatabase) await properties.finish();
+  const databaseSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
+  log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${databaseSeconds} s.`);
+  const restoredFiles = files && (await restoreFiles({ chosen, record: files.record, decrypter }, files, deps));
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
-  log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
   return {
     key: chosen.entry.key,
     url: chosen.store.destination.url,
@@ -108,6 +113,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     throughput: outcome.bytes / Math.max(restoreSeconds, 0.001),
     mode: outcome.mode,
     pgRestoreVersion: client.version,
+    ...(restoredFiles ? { files: restoredFiles } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import { parseHeartbeatInputs } from './heartbeat.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
 import { parseAnomalyInputs } from './anomaly.js';
 import { parseRestoreInputs } from './restore.js';
+import { resolveFilesTarget } from './files-target.js';
 import { MAINTENANCE_DATABASE, parseDatabaseSelection, selectionName } from './databases.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
@@ -31,7 +32,7 @@ import { COMMANDS, type ClientConfig, type Command, type Config, type InputReade
  * @throws ConfigError as parseConfig does.
  */
 export async function resolveConfig(read: InputReader): Promise<Config> {
-  const config = parseConfig(read);
+  const config = await withFilesTarget(parseConfig(read));
   const inputs = withDefaults(read);
   // OpenPGP.js is loaded only when a key or passphrase is given to a command that uses it.
   const given = ENCRYPTION_INPUTS.some((i) => inputs(i.name) !== '');
@@ -51,6 +52,17 @@ export async function resolveConfig(read: InputReader): Promise<Config> {
     default:
       return config;
   }
+}
+
+/**
+ * A restore's `files-target` made absolute (against `GITHUB_WORKSPACE`, else the current folder)
+ * and checked not to be a file, before any work.
+ * @throws ConfigError('files-target').
+ */
+async function withFilesTarget(config: Config): Promise<Config> {
+  if (config.command !== 'restore' || !config.files) return config;
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  return { ...config, files: await resolveFilesTarget(config.files, workspace) };
 }
 
 /**
