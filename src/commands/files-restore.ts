@@ -22,9 +22,9 @@ import { STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
 import type { ChosenBackup } from '../restore/archive.js';
 import { createDecompressor } from '../restore/decompress.js';
 import type { RestoreDeps } from '../restore/deps.js';
-import { RestoreError } from '../restore/errors.js';
+import { CorruptArchiveError, RestoreError } from '../restore/errors.js';
 import type { FilesRestore } from '../restore/options.js';
-import { DigestGate, stopStage } from '../restore/stages.js';
+import { DigestGate, stopStage, verifyStored } from '../restore/stages.js';
 import type { CategoryResult } from '../restore/verify-content.js';
 
 /** The manifest's `files` field (docs/manifest.md, "files"): the files archive of the backup. */
@@ -139,9 +139,10 @@ export async function extractStoredFiles(
     await flowing;
     // The stream's own failure (a digest mismatch, a decrypt error) says more than the extractor's
     // "unexpected end" it causes.
-    throw streamFailure(record.key, gate.error ?? (isStreamCause(error) ? (streamError ?? error) : error));
+    if (!isStreamCause(error)) throw error;
+    throw await streamFailure(source, gate, streamError ?? error);
   }
-  if (streamError !== undefined) throw streamFailure(record.key, gate.error ?? streamError);
+  if (streamError !== undefined) throw await streamFailure(source, gate, streamError);
   return {
     ...result,
     folder: path.resolve(where.folder),
@@ -150,10 +151,22 @@ export async function extractStoredFiles(
   };
 }
 
-/** The error to throw: this action's own as it is, anything else (zstd, OpenPGP) as a RestoreError naming the key. */
-function streamFailure(key: string, error: unknown): Error {
+/**
+ * The error of a stream that broke: the digest gate's mismatch when it saw one; else, when the
+ * gate had not reached the end (a decompressor or decryption choked first), the stored object is
+ * hashed again so that corruption is reported as such; else the error itself (this action's own
+ * as it is, anything else as a RestoreError naming the key).
+ */
+async function streamFailure(source: FilesSource, gate: DigestGate, error: unknown): Promise<Error> {
+  if (gate.error) return gate.error;
+  const { record, chosen } = source;
+  if (gate.verdict === 'pending') {
+    const expected = { bytes: record.bytes, sha256: record.sha256 };
+    const stored = await verifyStored(chosen.store, record.key, expected, chosen.store.destination.url);
+    if (stored instanceof CorruptArchiveError) return stored;
+  }
   if (error instanceof ActionError) return error;
-  return new RestoreError(`The files archive ${key} could not be read to its end: ${errorMessage(error)}`, {
+  return new RestoreError(`The files archive ${record.key} could not be read to its end: ${errorMessage(error)}`, {
     cause: error,
   });
 }

@@ -34,7 +34,7 @@ import { openFilesArchive } from '../../src/files/archive.js';
 import type { ListingFingerprint } from '../../src/files/fingerprint.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
 import { buildUploads, MiB, observeTree, type Observed } from '../support/files-tree.js';
-import { loadSampleDb, startCluster, type Cluster } from '../support/pg-cluster.js';
+import { loadSampleDb, repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
 
 jest.setTimeout(300_000);
 const run = promisify(execFile);
@@ -218,7 +218,7 @@ beforeAll(async () => {
   cluster = await startCluster();
   await loadSampleDb(cluster, 'shop');
   products = Number(await cluster.psql('shop', 'SELECT count(*) FROM shop.products'));
-  for (const label of ['plain', 'evil', 'changed']) keys[label] = await backup(label);
+  for (const label of ['plain', 'evil', 'changed', 'corrupt']) keys[label] = await backup(label);
   keys.enc = await backup('enc', { 'encryption-public-key': publicKey });
 }, 300_000);
 
@@ -277,6 +277,12 @@ describe('with files archives planted', () => {
     writeFileSync(victim, bytes);
     execFileSync('touch', ['-r', path.join(workspace, 'uploads/nested/deep/er/a.txt'), victim]);
     plant(keys.changed as string, zstd((await tarOf(copy)).tar), built.listing);
+    // Stored with one byte flipped after the digest was taken: the manifest records the original.
+    const damaged = zstd(built.tar);
+    const planted = plant(keys.corrupt as string, damaged, built.listing);
+    const middle = Math.floor(damaged.length / 2);
+    damaged[middle] = (damaged[middle] as number) ^ 0xff;
+    writeFileSync(path.join(folder, planted.key), damaged);
     plant(
       keys.evil as string,
       zstd(
@@ -416,5 +422,46 @@ describe('with files archives planted', () => {
     expect(message).not.toContain('files: file count');
     expect(result.stdout).toContain('FAIL files: 3 checks, 1 failed');
     expect(readdirSync(runnerTemp).filter((n) => n.startsWith('files-drill-'))).toEqual([]);
+  });
+
+  test('a files archive damaged in storage: refused naming its key, the extraction never completes', async () => {
+    const target = path.join(work, 'corrupt');
+    const result = await action({
+      command: 'restore',
+      'backup-key': keys.corrupt as string,
+      'files-target': target,
+      'files-only': 'true',
+    });
+    expect(result.exitCode).not.toBe(0);
+    const filesKey = filesKeyOf(keys.corrupt as string, false);
+    expect(errors(result).join('\n')).toContain(`The archive ${filesKey} in file://${folder} is corrupt`);
+    expect(existsSync(path.join(target, 'uploads/big.bin')) && tree(target).size === source.size).toBe(false);
+  });
+
+  test('the CLI takes the same flags: postgres-backup restore --files-target … --files-only', async () => {
+    const cli = path.join(repoRoot(), 'dist', 'cli.js');
+    const help = (await run(process.execPath, [cli, 'restore', '--help'])).stdout;
+    for (const flag of ['--files-target <value>', '--files-only [true|false]', '--files-overwrite [true|false]'])
+      expect(help).toContain(flag);
+    const target = path.join(work, 'cli-target');
+    const args = [
+      'restore',
+      '--database',
+      'shop',
+      '--destination',
+      `file://${folder}`,
+      '--backup-key',
+      keys.plain as string,
+    ];
+    await run(process.execPath, [cli, ...args, '--files-target', target, '--files-only'], {
+      env: { PATH: process.env.PATH ?? '', HOME: work },
+    });
+    expect(tree(target)).toEqual(source);
+    const refused = await run(process.execPath, [cli, ...args, '--files-target', target, '--files-only'], {
+      env: { PATH: process.env.PATH ?? '', HOME: work },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect('code' in refused && refused.code).toBe(2);
+    expect(refused.stderr).toContain('is not empty');
+    expect(refused.stderr).toContain('--files-overwrite');
   });
 });
