@@ -19,8 +19,8 @@ import { parseHeartbeatInputs } from './heartbeat.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
 import { parseAnomalyInputs } from './anomaly.js';
 import { parseRestoreInputs } from './restore.js';
-import { resolveFilesTarget } from './files-target.js';
 import { MAINTENANCE_DATABASE, parseDatabaseSelection, selectionName } from './databases.js';
+import { resolveFilesTarget } from './files-target.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
 
