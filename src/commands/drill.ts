@@ -28,7 +28,9 @@ import { dropScratch, prepareScratch } from '../restore/target.js';
  * pg_restore; prepare the scratch database (create it when missing;
  * when it exists with user tables, refuse unless `confirm` equals its name, then drop and recreate
  * it); restore it as `restore` does (digest verified while streaming, first error stops); verify;
- * drop the scratch database when `dropAfter` (also after a failure).
+ * drop the scratch database when `dropAfter` (also after a failure). A backup with a files part
+ * adds the `files` category (commands/files-restore.ts: extracted into a scratch folder and
+ * compared with the manifest's listing).
  *
  * @throws DrillError (a check failed; `result` has them all), ConfigError ('confirm', a data-only
  *   archive), and the errors of restore (BackupNotFoundError, ConnectionError, ClientInstallError,

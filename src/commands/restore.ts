@@ -30,10 +30,12 @@ import {
  * without touching the target (decryption key, globals file, pg_restore of the archive's major or
  * newer); check the target (create it when missing and `createDatabase`; refuse a database with
  * user tables unless `confirm` equals its name — nothing is touched then); apply the globals when
- * asked; stream, verify and restore.
+ * asked; stream, verify and restore. With `files` (`files-target`): the backup's files part and an
+ * empty (or `files-overwrite`) folder are checked before the target is touched, and the files
+ * archive is extracted after the database (commands/files-restore.ts); with `files-only`, only that.
  *
  * @throws BackupNotFoundError (no such backup / manifest), ConfigError ('confirm',
- *   'create-database', 'restore-globals'), ConnectionError, ClientInstallError,
+ *   'create-database', 'restore-globals', 'files-target'), UnsafeArchiveError (files), ConnectionError, ClientInstallError,
  *   CorruptArchiveError (SHA-256/size mismatch, naming the key), RestoreError (pg_restore/psql
  *   stopped at the first error, classified).
  */
@@ -110,7 +112,7 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     createdDatabase,
     globalsApplied: outcome.globalsApplied,
     restoreSeconds,
-    throughput: outcome.bytes / Math.max(restoreSeconds, 0.001),
+    throughput: outcome.bytes / Math.max(databaseSeconds, 0.001),
     mode: outcome.mode,
     pgRestoreVersion: client.version,
     ...(restoredFiles ? { files: restoredFiles } : {}),
