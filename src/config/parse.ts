@@ -21,6 +21,7 @@ import { parseAnomalyInputs } from './anomaly.js';
 import { parseFilesInputs } from './files.js';
 import { parseRestoreInputs } from './restore.js';
 import { MAINTENANCE_DATABASE, parseDatabaseSelection, selectionName } from './databases.js';
+import { resolveFilesTarget } from './files-target.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
 
@@ -32,7 +33,7 @@ import { COMMANDS, type ClientConfig, type Command, type Config, type InputReade
  * @throws ConfigError as parseConfig does.
  */
 export async function resolveConfig(read: InputReader): Promise<Config> {
-  const config = parseConfig(read);
+  const config = await withFilesTarget(parseConfig(read));
   const inputs = withDefaults(read);
   // OpenPGP.js is loaded only when a key or passphrase is given to a command that uses it.
   const given = ENCRYPTION_INPUTS.some((i) => inputs(i.name) !== '');
@@ -52,6 +53,17 @@ export async function resolveConfig(read: InputReader): Promise<Config> {
     default:
       return config;
   }
+}
+
+/**
+ * A restore's `files-target` made absolute (against `GITHUB_WORKSPACE`, else the current folder)
+ * and checked not to be a file, before any work.
+ * @throws ConfigError('files-target').
+ */
+async function withFilesTarget(config: Config): Promise<Config> {
+  if (config.command !== 'restore' || !config.files) return config;
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  return { ...config, files: await resolveFilesTarget(config.files, workspace) };
 }
 
 /**
