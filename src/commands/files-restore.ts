@@ -16,7 +16,7 @@ import { formatBytes, round3 } from '../format.js';
 import { FilesTargetError, UnsafeArchiveError } from '../files/errors.js';
 import { extractArchive, type ExtractResult } from '../files/extract.js';
 import { compareListing, fingerprintFolder } from '../files/fingerprint.js';
-import type { Check, Manifest } from '../manifest.js';
+import type { Check, FilesRecord, Manifest } from '../manifest.js';
 import type { RestoreResult } from '../report/restore-report.js';
 import { STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
 import type { ChosenBackup } from '../restore/archive.js';
@@ -27,30 +27,9 @@ import type { FilesRestore } from '../restore/options.js';
 import { DigestGate, stopStage, verifyStored } from '../restore/stages.js';
 import type { CategoryResult } from '../restore/verify-content.js';
 
-/** The manifest's `files` field (docs/manifest.md, "files"): the files archive of the backup. */
-export interface FilesRecord {
-  /** First destination's object key of the files archive. */
-  key: string;
-  /** Stored object size (after compression and encryption), and its SHA-256 (hex). */
-  bytes: number;
-  sha256: string;
-  compression: 'zstd' | 'lz4' | 'gzip' | 'none';
-  encrypted: boolean;
-  /** Regular files, and the sum of their sizes. */
-  fileCount: number;
-  totalBytes: number;
-  /** Files, folders and symbolic links in the listing. */
-  entries: number;
-  /** The listing fingerprint (files/fingerprint.ts), version {@link FilesRecord.fingerprintVersion}. */
-  listingFingerprint: string;
-  fingerprintVersion: 1;
-  /** Special files skipped at backup (paths). */
-  skipped: string[];
-}
-
 /** The files part of a backup, or undefined when it has none. */
 export function filesRecord(manifest: Manifest): FilesRecord | undefined {
-  return (manifest as Manifest & { files?: FilesRecord | null }).files ?? undefined;
+  return manifest.files ?? undefined;
 }
 
 /** Stream compression suffix of each `compression` of the files archive. */
