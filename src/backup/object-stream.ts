@@ -21,7 +21,7 @@ import {
   type CompressorsAvailable,
 } from '../pipeline/compression.js';
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
-import { killedByUs, type ChildStage } from '../pipeline/process.js';
+import { isChildProducer, killedByUs, type ChildProducer, type ChildStage } from '../pipeline/process.js';
 import { AllOutputsFailedError, ExitGate, Fanout, Meter, STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
 import type { Claim } from '../storage/claim.js';
 import type { UploadResult } from '../storage/types.js';
@@ -32,8 +32,12 @@ import { claimKeys, startUploads, type StoreTargets } from './store-fanout.js';
 export interface ObjectStreamPlan extends GpgSearch, StoreTargets {
   /** What it is, in messages (`the files archive`). */
   what: string;
-  /** The bytes to store; an error on it fails the whole stream. */
-  source: Readable;
+  /**
+   * The bytes to store; an error on it fails the whole stream. A {@link ChildProducer} writes
+   * straight into the compressor child's stdin when there is one (no byte through Node); it is
+   * stopped on cancel and failure.
+   */
+  source: Readable | ChildProducer;
   /** Settles once the producer finished: a rejection fails the stream instead of ending it. */
   sourceDone: Promise<unknown>;
   /** Always compressed in the stream (never by pg_dump): method and level, and the tools there are. */
@@ -97,16 +101,28 @@ class ObjectRun {
   private gpg: GpgEncrypter | undefined;
   private claiming: Promise<Claim>[] = [];
   private handedOver = false;
+  /** The source as a stream Node reads; undefined while not started, or when a child producer writes into a child. */
+  private sourceStream: Readable | undefined;
 
   constructor(private readonly plan: ObjectStreamPlan) {}
 
-  private readonly killAll = (): void => this.children.forEach((c) => c.kill());
+  private readonly killAll = (): void => {
+    this.children.forEach((c) => c.kill());
+    if (isChildProducer(this.plan.source)) this.plan.source.stop();
+  };
+
+  /** The source's stream, started now for a child producer. */
+  private readSource(): Readable {
+    const { source } = this.plan;
+    this.sourceStream = isChildProducer(source) ? source.stream() : source;
+    return this.sourceStream;
+  }
 
   async run(): Promise<StreamedObject> {
     const { plan } = this;
     const onAbort = (): void => {
       this.killAll();
-      plan.source.destroy(new DumpError(`The backup was cancelled while storing ${plan.what}.`));
+      this.sourceStream?.destroy(new DumpError(`The backup was cancelled while storing ${plan.what}.`));
     };
     plan.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -117,7 +133,7 @@ class ObjectRun {
       keysFree.catch(() => undefined);
       // The source read to its end without error too: a compressor child given a broken stdin
       // would otherwise end a valid but short stream.
-      const sourceRead = finished(plan.source);
+      const sourceRead = this.sourceStream ? finished(this.sourceStream) : Promise.resolve();
       sourceRead.catch(() => undefined);
       const gate = new ExitGate(() => [...this.children.map((c) => c.done), plan.sourceDone, sourceRead, keysFree]);
       const meter = new Meter();
@@ -167,7 +183,8 @@ class ObjectRun {
       pooled.writtenBy(encrypter ?? compressor.child);
       const stdin = compressor.child.stdin;
       stdin.on('error', () => undefined); // a compressor that dies: its exit status says why
-      void pipeline(plan.source, stdin).catch(() => undefined);
+      if (isChildProducer(plan.source)) plan.source.pipeInto(stdin);
+      else void pipeline(this.readSource(), stdin).catch(() => undefined);
       const encrypting = plan.encryption && !this.gpg ? await this.encryptStage() : [];
       return [pooled.output, ...encrypting];
     }
@@ -178,7 +195,7 @@ class ObjectRun {
           ? // Node's zlib zstd: a Duplex (the stdout argument is for command-line compressors only)
             [(createCompressor(compression, plan.compression.compressors, process.stdout) as { stream: Duplex }).stream]
           : [];
-    return [plan.source, ...zipped, ...(plan.encryption ? await this.encryptStage() : [])];
+    return [this.readSource(), ...zipped, ...(plan.encryption ? await this.encryptStage() : [])];
   }
 
   /** OpenPGP.js in the process (the same stage as the dump's when gpg is not used). */
@@ -198,7 +215,7 @@ class ObjectRun {
   ): Promise<Error> {
     const { plan } = this;
     this.killAll();
-    plan.source.destroy();
+    this.sourceStream?.destroy();
     const exits = await Promise.allSettled(this.children.map((c) => c.done));
     const taken = await keysFree.then(
       () => undefined,

@@ -108,13 +108,19 @@ export async function storeFilesArchive(plan: FilesStorePlan, written: FilesWrit
   const targets = plan.stores.map((_, i) => i).filter((i) => plan.stored[i]);
   const keys = plan.archiveKeys.map((k) => filesKey(k, { compression: method, encrypted }));
   written.keys = keys;
-  const archive = await openFilesArchive({ workspace: plan.workspace, ...plan.settings, log, socketDir: plan.tempDir });
+  const archive = await openFilesArchive({
+    workspace: plan.workspace,
+    ...plan.settings,
+    log,
+    socketDir: plan.tempDir,
+    direct: true,
+  });
   log.info(
     `Files archive (${archive.engine}): ${archive.selection.files} file(s), ${formatBytes(archive.selection.bytes)}; streaming to ${targets.map((i) => `${plan.stores[i]?.destination.url} → ${keys[i]}`).join(', ')}.`,
   );
   const streamed = await streamObject({
     what: 'the files archive',
-    source: archive.stream,
+    source: archive.source,
     sourceDone: archive.done,
     compression: { ...plan.compression, compressors: plan.compressors },
     encryption: plan.encryption,

@@ -2,15 +2,21 @@
  * The files archive in one call, for the backup command: select (`walk.ts`), stream as tar
  * (`tar.ts`) and fingerprint as it flows (`fingerprint.ts`). The caller puts `stream` where the
  * dump's producer goes (compression, encryption, hash, stores) and records `listing()` and the
- * selection's counts in the manifest once `done` has resolved.
+ * selection's counts in the manifest once `done` has resolved. With `direct` and GNU tar, `tee` and
+ * `mkfifo` on the PATH, `source` is a {@link ChildProducer} instead (`tee-tar.ts`): tar's bytes go
+ * straight into the compressor child, and a FIFO beside them feeds the fingerprint.
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { which } from '@actions/io';
 
 import type { Log } from '../log.js';
+import type { ChildProducer } from '../pipeline/process.js';
 import { FingerprintTap, type ListingFingerprint } from './fingerprint.js';
 import type { FileSelection } from './select.js';
-import { createTarStream, detectTarEngine, type TarEngine } from './tar.js';
+import { createTarStream, detectTarEngine, tarNames, type TarEngine } from './tar.js';
+import { openTeeTar } from './tee-tar.js';
 import { selectFiles, type SelectOptions } from './walk.js';
 
 export interface FilesArchiveOptions extends SelectOptions {
@@ -18,15 +24,20 @@ export interface FilesArchiveOptions extends SelectOptions {
   engine?: TarEngine;
   /** Warnings: special files skipped, optional entries that matched nothing, files changed while read. */
   log?: Pick<Log, 'warning'>;
-  /** Folder for the pooled pipe's socket (default: the OS temporary folder). */
+  /** Folder for the pooled pipe's socket and the FIFO (default: the OS temporary folder). */
   socketDir?: string;
+  /** Hand GNU tar's bytes child to child (a {@link ChildProducer} as `source`) when tee and mkfifo are found. */
+  direct?: boolean;
 }
 
 /** A files archive on its way. */
 export interface FilesArchive {
   selection: FileSelection;
-  /** The tar bytes, fingerprinted as they pass; errors (FilesArchiveError) instead of ending when tar failed. */
-  stream: Readable;
+  /**
+   * The tar bytes: a stream, fingerprinted as it passes, that errors (FilesArchiveError) instead of
+   * ending when tar failed; or (with `direct`) children that write them into the next child's stdin.
+   */
+  source: Readable | ChildProducer;
   /** Resolves when tar finished cleanly and the stream was read to its end. */
   done: Promise<void>;
   /** The listing fingerprint of what went into the archive; throws before `done` resolved. */
@@ -47,6 +58,20 @@ export async function openFilesArchive(options: FilesArchiveOptions): Promise<Fi
     options.log?.warning(`files: ${JSON.stringify(entry)} matched nothing (files-optional: true).`);
   }
   const engine = options.engine ?? (await detectTarEngine());
+  if (options.direct && engine.kind === 'gnu-tar') {
+    const [teePath, mkfifoPath] = await Promise.all([which('tee', false), which('mkfifo', false)]);
+    if (teePath && mkfifoPath) {
+      const tee = await openTeeTar(tarNames(selection, options.workspace), {
+        workspace: options.workspace,
+        tarPath: engine.path,
+        teePath,
+        mkfifoPath,
+        fifoDir: options.socketDir ?? tmpdir(),
+        ...(options.log ? { log: options.log } : {}),
+      });
+      return { selection, source: tee, done: tee.done, listing: () => tee.listing(), engine: 'gnu-tar' };
+    }
+  }
   const tar = await createTarStream(selection, {
     workspace: options.workspace,
     engine,
@@ -60,5 +85,5 @@ export async function openFilesArchive(options: FilesArchiveOptions): Promise<Fi
   });
   const done = Promise.all([tar.done, tapped]).then(() => undefined);
   done.catch(() => undefined);
-  return { selection, stream: tap, done, listing: () => tap.result(), engine: tar.engine };
+  return { selection, source: tap, done, listing: () => tap.result(), engine: tar.engine };
 }

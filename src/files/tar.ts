@@ -63,8 +63,13 @@ export async function detectTarEngine(tarPath = 'tar'): Promise<TarEngine> {
  * no recursion (the selection lists their contents); hard links are stored as regular files.
  */
 export async function createTarStream(selection: FileSelection, options: TarStreamOptions): Promise<TarStream> {
-  const names = selection.entries.map((e) => (isInside(e.source, options.workspace) ? e.path : e.source));
+  const names = tarNames(selection, options.workspace);
   return options.engine.kind === 'gnu-tar' ? gnuTar(names, options.engine.path, options) : nodeTar(names, options);
+}
+
+/** The names tar is given, in the selection's order: relative to `workspace` inside it, else absolute. */
+export function tarNames(selection: FileSelection, workspace: string): string[] {
+  return selection.entries.map((e) => (isInside(e.source, workspace) ? e.path : e.source));
 }
 
 /** Inside the workspace: named relative to it (tar's `--directory`); else by its absolute path. */
@@ -74,18 +79,18 @@ function isInside(source: string, workspace: string): boolean {
 }
 
 /** GNU tar exits 1 for "file changed as we read it": the archive is whole, the file is as read. */
-function changedOnly(error: unknown): boolean {
+export function changedOnly(error: unknown): boolean {
   return (
     error instanceof ChildExitError && error.exitCode === 1 && /changed as we read it|file changed/i.test(error.stderr)
   );
 }
 
-async function gnuTar(names: string[], tarPath: string, options: TarStreamOptions): Promise<TarStream> {
-  const pipe = await openPooledPipe(options.socketDir ?? tmpdir());
-  const args = [
+/** GNU tar's arguments: an archive of the NUL-terminated names read from stdin, written to stdout. */
+export function gnuTarArgs(workspace: string): string[] {
+  return [
     '--create',
     '--file=-',
-    `--directory=${options.workspace}`,
+    `--directory=${workspace}`,
     '--format=gnu',
     '--numeric-owner',
     '--hard-dereference',
@@ -95,7 +100,11 @@ async function gnuTar(names: string[], tarPath: string, options: TarStreamOption
     '--verbatim-files-from',
     '--files-from=-',
   ];
-  const child = spawnStage('tar', tarPath, args, {
+}
+
+async function gnuTar(names: string[], tarPath: string, options: TarStreamOptions): Promise<TarStream> {
+  const pipe = await openPooledPipe(options.socketDir ?? tmpdir());
+  const child = spawnStage('tar', tarPath, gnuTarArgs(options.workspace), {
     stdin: 'pipe',
     stdout: pipe.childEnd,
     onStderrLine: (line) => {
@@ -119,7 +128,8 @@ async function gnuTar(names: string[], tarPath: string, options: TarStreamOption
   return { stream: gated(pipe.output, done), done, engine: 'gnu-tar' };
 }
 
-function* nulTerminated(names: string[]): Generator<Buffer> {
+/** The names as NUL-terminated UTF-8, in batches (GNU tar's `--null --files-from=-`). */
+export function* nulTerminated(names: string[]): Generator<Buffer> {
   const batch = 512;
   for (let i = 0; i < names.length; i += batch) {
     yield Buffer.from(

@@ -24,7 +24,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { jest } from '@jest/globals';
@@ -95,7 +95,7 @@ async function tarOf(root: string): Promise<{ tar: Buffer; listing: ListingFinge
   const archive = await openFilesArchive({ workspace: root, entries: ['uploads'], log: { warning: () => undefined } });
   const chunks: Buffer[] = [];
   await pipeline(
-    archive.stream,
+    archive.source as Readable,
     new Writable({
       write: (chunk: Buffer, _e, callback) => {
         chunks.push(chunk);

@@ -20,7 +20,7 @@ import { createTarStream, detectTarEngine, type TarEngine } from '../../src/file
 import { selectFiles } from '../../src/files/walk.js';
 import { createCompressor, detectCompressors } from '../../src/pipeline/compression.js';
 import { openPooledPipe } from '../../src/pipeline/pooled-pipe.js';
-import { spawnStage } from '../../src/pipeline/process.js';
+import { isChildProducer, spawnStage } from '../../src/pipeline/process.js';
 import { buildUploads, observeTree } from '../support/files-tree.js';
 
 jest.setTimeout(120_000);
@@ -166,20 +166,28 @@ test('a listed file that vanished fails the stream (or its start) with a FilesAr
   }
 });
 
-test('openFilesArchive warns, and a drill comparing listings finds one changed file', async () => {
+test.each([
+  ['in Node', false],
+  ['tee and a FIFO', true],
+])('openFilesArchive (%s) warns, and a drill comparing listings finds one changed file', async (_, direct) => {
   const log: string[] = [];
   const opened = await openFilesArchive({
     workspace,
     entries: ['uploads', 'missing/*.txt'],
     optional: true,
     log: { warning: (m) => log.push(m) },
+    direct,
   });
+  expect(isChildProducer(opened.source)).toBe(direct);
   expect(log).toEqual([
     'files: uploads/queue.fifo is a fifo; special files are not archived.',
     'files: "missing/*.txt" matched nothing (files-optional: true).',
   ]);
-  const target = join(dir, 'drill');
-  await extractArchive(opened.stream, { target, phase: 'drill' });
+  const target = join(dir, `drill-${String(direct)}`);
+  await extractArchive(isChildProducer(opened.source) ? opened.source.stream() : opened.source, {
+    target,
+    phase: 'drill',
+  });
   await opened.done;
   const recorded = opened.listing();
   expect(recorded).toMatchObject({ files: opened.selection.files, bytes: opened.selection.bytes });
