@@ -4,13 +4,17 @@
 // (level 3, as the action does), hash the compressed bytes and throw them away. Prints one JSON
 // line: milliseconds (selection, stream), bytes in and out, the fingerprint, peak RSS of this process.
 //
-//   node <bundle> <root> <gnu-tar|node-tar> [--no-tap | --zlib]
+//   node <bundle> <root> <gnu-tar|node-tar> [--no-tap | --zlib | --through-node]
+// gnu-tar with no flag: what the backup does (src/files/tee-tar.ts): tar → tee → zstd child to child,
+//   tee's FIFO read by this process for the fingerprint only.
+// --through-node: the tar bytes read by this process, fingerprinted and written to zstd's stdin.
 // --zlib: compress inside this process with Node's zlib zstd (Node 24) instead of the zstd CLI.
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { FingerprintTap } from '../src/files/fingerprint.js';
-import { createTarStream, detectTarEngine, type TarEngine } from '../src/files/tar.js';
+import { createTarStream, detectTarEngine, tarNames, type TarEngine } from '../src/files/tar.js';
+import { openTeeTar } from '../src/files/tee-tar.js';
 import { selectFiles } from '../src/files/walk.js';
 import { createCompressor, detectCompressors } from '../src/pipeline/compression.js';
 import { openPooledPipe, releaseChunk } from '../src/pipeline/pooled-pipe.js';
@@ -24,8 +28,9 @@ const selection = await selectFiles({ workspace: root, entries: ['.'] });
 const selected = performance.now();
 const engine: TarEngine = kind === 'gnu-tar' ? await detectTarEngine() : { kind: 'node-tar' };
 const available = await detectCompressors();
-const tar = await createTarStream(selection, { workspace: root, engine });
-const tap = flag === '--no-tap' ? undefined : new FingerprintTap();
+const tee = kind === 'gnu-tar' && flag === undefined;
+const tar = tee ? undefined : await createTarStream(selection, { workspace: root, engine });
+const tap = flag === '--no-tap' || tee ? undefined : new FingerprintTap();
 const meter = new Meter();
 const discard = new Writable({
   write(chunk: Buffer, _e, callback) {
@@ -34,7 +39,25 @@ const discard = new Writable({
   },
 });
 const zstd3 = { method: 'zstd', level: 3, pgDumpCompress: '0', where: 'stream', suffix: '.zst' } as const;
-if (flag === '--zlib') {
+let fingerprint = tap ? () => tap.result().fingerprint : () => undefined as string | undefined;
+if (!tar) {
+  const dir = process.env.TMPDIR ?? '/tmp';
+  const gnu = engine as { kind: 'gnu-tar'; path: string };
+  const producer = await openTeeTar(tarNames(selection, root), {
+    workspace: root,
+    tarPath: gnu.path,
+    teePath: 'tee',
+    mkfifoPath: 'mkfifo',
+    fifoDir: dir,
+  });
+  fingerprint = () => producer.listing().fingerprint;
+  const pipe = await openPooledPipe(dir);
+  const compressor = createCompressor({ ...zstd3, engine: 'zstd-cli' }, available, pipe.childEnd);
+  if (compressor?.kind !== 'child') throw new Error('the zstd CLI is needed');
+  pipe.writtenBy(compressor.child);
+  producer.pipeInto(compressor.child.stdin);
+  await Promise.all([pipeline(pipe.output, meter, discard), compressor.child.done, producer.done]);
+} else if (flag === '--zlib') {
   const zlib = createCompressor({ ...zstd3, engine: 'node-zlib' }, available, discard);
   if (zlib?.kind !== 'in-process') throw new Error("Node's zlib zstd is needed (Node 24)");
   await Promise.all([pipeline(tar.stream, tap ?? new PassThrough(), zlib.stream, meter, discard), tar.done]);
@@ -58,7 +81,7 @@ console.log(
     files: selection.files,
     bytes: selection.bytes,
     zstBytes: meter.result().bytes,
-    fingerprint: tap?.result().fingerprint,
+    fingerprint: fingerprint(),
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   }),
 );

@@ -7,9 +7,11 @@
 //   hashed     tar -cf - . | tee >(sha256sum) | zstd -3 -T0 | sha256sum: the same work as the stream
 //              below (one SHA-256 over the tar, as the fingerprint hashes every file once, and one
 //              over the compressed archive), still in a shell pipe
-//   gnu-tar    this project's stream: selection, GNU tar fed the list on stdin, the listing
-//              fingerprint tap, the zstd CLI through a pooled pipe, SHA-256 of the compressed bytes
-//   gnu-notap  the same without the fingerprint tap (what the tap costs)
+//   gnu-tar    this project's stream: selection, GNU tar fed the list on stdin, writing into tee,
+//              tee into the zstd CLI (child to child), tee's FIFO read by Node for the listing
+//              fingerprint, zstd's output through a pooled pipe, SHA-256 of the compressed bytes
+//   gnu-node   the earlier stream: the tar bytes read by Node, fingerprinted and written to zstd
+//   gnu-notap  gnu-node without the fingerprint tap (what the tap costs)
 //   node-tar   the same with node-tar's writer instead of GNU tar
 //   gnu-zlib   gnu-tar with Node's own zstd (zlib, Node 24: compression in libuv's threads, no zstd child)
 // and deletes the tree. Prints a table; writes nothing else.
@@ -107,13 +109,16 @@ function run(variant) {
         bundle,
         root,
         variant === 'node-tar' ? 'node-tar' : 'gnu-tar',
-        ...({ 'gnu-notap': ['--no-tap'], 'gnu-zlib': ['--zlib'] }[variant] ?? []),
+        ...({ 'gnu-notap': ['--no-tap'], 'gnu-zlib': ['--zlib'], 'gnu-node': ['--through-node'] }[variant] ?? []),
       ];
-  const out = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', ...command], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M %U %S', ...command], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   if (out.status !== 0) throw new Error(`${variant} failed: ${out.stderr}`);
-  const [, wall, rssKiB] = /TIME ([\d.]+) (\d+)/.exec(out.stderr) ?? [];
+  const [, wall, rssKiB, user, sys] = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(out.stderr) ?? [];
   const inner = shell ? {} : JSON.parse(out.stdout.trim().split('\n').pop());
-  return { wall: Number(wall), rssMiB: Math.round(Number(rssKiB) / 1024), ...inner };
+  return { wall: Number(wall), cpu: Number(user) + Number(sys), rssMiB: Math.round(Number(rssKiB) / 1024), ...inner };
 }
 
 function report(results) {
@@ -123,13 +128,13 @@ function report(results) {
     `\n${execFileSync('tar', ['--version'], { encoding: 'utf8' }).split('\n')[0]}, ${execFileSync('zstd', ['--version'], { encoding: 'utf8' }).trim()}, node ${execFileSync(values.node, ['--version'], { encoding: 'utf8' }).trim()}`,
   );
   console.log(
-    '| run | wall s (median; all) | vs baseline | peak RSS MiB (largest process) | selection ms | fingerprint |',
+    '| run | wall s (median; all) | vs baseline | CPU s (user+sys, median) | peak RSS MiB (largest process) | selection ms | fingerprint |',
   );
-  console.log('|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|');
   for (const [variant, rows] of Object.entries(results)) {
     const wall = median(rows.map((r) => r.wall));
     console.log(
-      `| ${variant} | ${wall.toFixed(2)} (${rows.map((r) => r.wall.toFixed(2)).join(', ')}) | ${((wall / base - 1) * 100).toFixed(0)} % | ` +
+      `| ${variant} | ${wall.toFixed(2)} (${rows.map((r) => r.wall.toFixed(2)).join(', ')}) | ${((wall / base - 1) * 100).toFixed(0)} % | ${median(rows.map((r) => r.cpu)).toFixed(2)} | ` +
         `${median(rows.map((r) => r.rssMiB))} | ${rows[0].selectMs ?? '-'} | ${rows[0].fingerprint?.slice(0, 12) ?? '-'} |`,
     );
   }
