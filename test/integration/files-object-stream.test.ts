@@ -5,15 +5,20 @@
  * the keys: no object, no claim, no temporary file.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 
 import { streamObject, type ObjectStreamPlan } from '../../src/backup/object-stream.js';
+import { openFilesArchive } from '../../src/files/archive.js';
 import { FilesArchiveError } from '../../src/files/errors.js';
+import { FingerprintTap } from '../../src/files/fingerprint.js';
 import { detectCompressors } from '../../src/pipeline/compression.js';
+import { isChildProducer, type ChildProducer } from '../../src/pipeline/process.js';
 import { parseDestination } from '../../src/storage/destination.js';
 import { createStore } from '../../src/storage/index.js';
 import type { ObjectStore } from '../../src/storage/types.js';
@@ -60,7 +65,7 @@ function producer(fail?: Error): Readable {
 }
 
 async function plan(
-  source: Readable,
+  source: Readable | ChildProducer,
   sourceDone: Promise<unknown>,
   method: 'zstd' | 'gzip' | 'none',
 ): Promise<ObjectStreamPlan> {
@@ -159,4 +164,47 @@ test('zstd and gpg as children: the stored message decrypts to the zstd stream o
   );
   expect(execFileSync('zstd', ['-dc'], { input: zst, maxBuffer: 1 << 24 }).length).toBe(4 * 1024 * 1024);
   for (const claim of streamed.claims) await claim?.release();
+}, 60_000);
+
+/** A tree of 30 files of 64 KiB under `root/tree`, opened as a tee'd GNU tar (tar → tee → zstd). */
+async function teeArchive(): Promise<Awaited<ReturnType<typeof openFilesArchive>>> {
+  const tree = path.join(root, 'tree');
+  mkdirSync(path.join(tree, 'up'), { recursive: true });
+  for (let i = 0; i < 30; i += 1)
+    writeFileSync(
+      path.join(tree, 'up', `f${i}.bin`),
+      createHash('sha512').update(String(i)).digest().toString('hex').repeat(500),
+    );
+  const archive = await openFilesArchive({ workspace: tree, entries: ['up'], direct: true, socketDir: root });
+  expect(isChildProducer(archive.source)).toBe(true);
+  return archive;
+}
+
+test.each(['zstd', 'gzip'] as const)(
+  "%s: a tee'd GNU tar stores the tar its fingerprint read",
+  async (method) => {
+    const archive = await teeArchive();
+    const streamed = await streamObject(await plan(archive.source, archive.done, method));
+    expect(streamed.uploads.map((u) => u.status)).toEqual(['fulfilled', 'fulfilled']);
+    const stored = readFileSync(path.join(root, 'a', 'app/2026-12-07T101010Z.files.tar.x'));
+    const tar =
+      method === 'zstd' ? execFileSync('zstd', ['-dc'], { input: stored, maxBuffer: 1 << 24 }) : gunzipSync(stored);
+    const tap = new FingerprintTap();
+    await pipeline(Readable.from([tar]), tap, new Writable({ write: (_c, _e, cb) => cb() }));
+    expect(tap.result()).toEqual(archive.listing());
+    expect(archive.listing().files).toBe(30);
+    expect(readdirSync(root).filter((n) => n.startsWith('pg-backup-'))).toEqual([]); // the FIFO's folder is gone
+    for (const claim of streamed.claims) await claim?.release();
+  },
+  60_000,
+);
+
+test("a tee'd GNU tar whose file vanished fails the stream and leaves nothing", async () => {
+  const archive = await teeArchive();
+  rmSync(path.join(root, 'tree', 'up', 'f7.bin'));
+  await expect(streamObject(await plan(archive.source, archive.done, 'zstd'))).rejects.toMatchObject({
+    name: 'FilesArchiveError',
+  });
+  expect(leftovers()).toEqual([]);
+  expect(readdirSync(root).filter((n) => n.startsWith('pg-backup-'))).toEqual([]);
 }, 60_000);
