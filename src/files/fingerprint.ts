@@ -26,10 +26,9 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
 
 import { STREAM_HIGH_WATER_MARK } from '../pipeline/stages.js';
-import { FilesArchiveError } from './errors.js';
+import { TarListingReader, type TarListingEntry } from './tar-listing.js';
 import { comparePaths, type FileEntryType } from './select.js';
 
 /** One entry as the fingerprint sees it. */
@@ -105,39 +104,73 @@ export function normalizeEntryPath(entryPath: string): string {
 }
 
 /**
+ * The listing of a tar archive fed in chunks: a {@link TarListingReader} whose entries are kept
+ * by normalized path (the last one of a path counts), hard links resolved to their target.
+ */
+export class ListingCollector {
+  private readonly items = new Map<string, ListingItem>();
+  private readonly reader = new TarListingReader((entry, linkTarget) => this.onEntry(entry, linkTarget));
+
+  /**
+   * The next bytes of the archive.
+   * @throws FilesArchiveError when they cannot be read as tar.
+   */
+  write(chunk: Buffer): void {
+    this.reader.write(chunk);
+  }
+
+  /**
+   * The archive ended: its fingerprint.
+   * @throws FilesArchiveError when it ended inside an entry.
+   */
+  end(): ListingFingerprint {
+    this.reader.end();
+    return digestListing(this.items.values());
+  }
+
+  private onEntry(entry: TarListingEntry, linkTarget: string | undefined): void {
+    const entryPath = normalizeEntryPath(entry.path);
+    if (entryPath === '' || entryPath === '.') return;
+    if (linkTarget === undefined) {
+      this.items.set(entryPath, { ...entry, path: entryPath });
+      return;
+    }
+    const target = this.items.get(normalizeEntryPath(linkTarget));
+    if (target?.type === 'file') this.items.set(entryPath, { ...target, path: entryPath });
+  }
+}
+
+/**
  * Pass-through stage that fingerprints the tar archive flowing through it: the bytes go on
- * unchanged, a tar parser beside them hashes each file's contents. {@link result} after the end.
- * An archive the parser cannot read makes the stream fail with {@link FilesArchiveError}.
+ * unchanged, a {@link ListingCollector} beside them hashes each file's contents. {@link result}
+ * after the end. An archive that cannot be read as tar makes the stream fail with
+ * FilesArchiveError (errors.ts).
  */
 export class FingerprintTap extends Transform {
-  private readonly items = new Map<string, ListingItem>();
-  private readonly parser: Parser;
-  private failure: Error | undefined;
+  private readonly collector = new ListingCollector();
   private outcome: ListingFingerprint | undefined;
 
   constructor() {
     super({ highWaterMark: STREAM_HIGH_WATER_MARK });
-    this.parser = new Parser({ strict: true });
-    this.parser.on('entry', (entry: ReadEntry) => this.onEntry(entry));
-    this.parser.on('error', (error: unknown) => {
-      this.failure ??= new FilesArchiveError(`the files archive cannot be read as tar: ${String(error)}`, {
-        cause: error,
-      });
-    });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.parser.write(chunk);
-    callback(this.failure ?? null, this.failure ? undefined : chunk);
+    try {
+      this.collector.write(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.parser.end();
-    if (this.failure) {
-      callback(this.failure);
+    try {
+      this.outcome = this.collector.end();
+    } catch (error) {
+      callback(error as Error);
       return;
     }
-    this.outcome = digestListing(this.items.values());
     callback();
   }
 
@@ -145,47 +178,6 @@ export class FingerprintTap extends Transform {
   result(): ListingFingerprint {
     if (!this.outcome) throw new Error('FingerprintTap.result() called before the stream ended');
     return this.outcome;
-  }
-
-  private onEntry(entry: ReadEntry): void {
-    const entryPath = normalizeEntryPath(entry.path);
-    if (entryPath === '' || entryPath === '.') {
-      entry.resume();
-      return;
-    }
-    switch (entry.type) {
-      case 'File':
-      case 'OldFile':
-      case 'ContiguousFile':
-        this.hashFile(entry, entryPath);
-        return;
-      case 'Directory':
-        this.items.set(entryPath, { type: 'dir', path: entryPath, size: 0, detail: '' });
-        break;
-      case 'SymbolicLink':
-        this.items.set(entryPath, { type: 'symlink', path: entryPath, size: 0, detail: entry.linkpath ?? '' });
-        break;
-      case 'Link': {
-        const target = this.items.get(normalizeEntryPath(entry.linkpath ?? ''));
-        if (target?.type === 'file') this.items.set(entryPath, { ...target, path: entryPath });
-        break;
-      }
-      default:
-        break; // devices and fifos are never written by this action; extraction skips them too
-    }
-    entry.resume();
-  }
-
-  private hashFile(entry: ReadEntry, entryPath: string): void {
-    const hash = createHash('sha256');
-    let size = 0;
-    entry.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      size += chunk.length;
-    });
-    entry.on('end', () => {
-      this.items.set(entryPath, { type: 'file', path: entryPath, size, detail: hash.digest('hex') });
-    });
   }
 }
 
