@@ -1,11 +1,11 @@
 /**
  * dependency-cruiser: the house's import rules (docs/architecture.md). Every import points down the
  * data path; imports inside one folder are free. Layers, top to bottom:
- *   entry (index, main, run, run/, host, cli) > commands > config > report > backup | restore | retention | files > manifest >
+ *   entry (index, main, run, run/, host, cli, files-tap) > commands > config > report > backup | restore | retention | files > manifest >
  *   postgres | crypto | storage > pipeline > vocabulary (log, format, errors, redact, version)
  */
 const layers = [
-  ['entry', '^src/((index|main|cli|run|host)\\.ts$|cli/|run/)'],
+  ['entry', '^src/((index|main|cli|files-tap|run|host)\\.ts$|cli/|run/)'],
   ['commands', '^src/commands/'],
   ['config', '^src/config/'],
   ['report', '^src/report/'],

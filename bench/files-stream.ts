@@ -4,9 +4,9 @@
 // (level 3, as the action does), hash the compressed bytes and throw them away. Prints one JSON
 // line: milliseconds (selection, stream), bytes in and out, the fingerprint, peak RSS of this process.
 //
-//   node <bundle> <root> <gnu-tar|node-tar> [--no-tap | --zlib | --through-node]
-// gnu-tar with no flag: what the backup does (src/files/tee-tar.ts): tar → tee → zstd child to child,
-//   tee's FIFO read by this process for the fingerprint only.
+//   node <bundle> <root> <gnu-tar|node-tar> [--no-tap | --zlib | --through-node] [--tap-script PATH]
+// gnu-tar with no flag: what the backup does (src/files/tap-tar.ts): tar → the files tap child
+//   (--tap-script, the bundled src/files-tap.ts) → zstd, child to child.
 // --through-node: the tar bytes read by this process, fingerprinted and written to zstd's stdin.
 // --zlib: compress inside this process with Node's zlib zstd (Node 24) instead of the zstd CLI.
 import { PassThrough, Writable } from 'node:stream';
@@ -14,13 +14,16 @@ import { pipeline } from 'node:stream/promises';
 
 import { FingerprintTap } from '../src/files/fingerprint.js';
 import { createTarStream, detectTarEngine, tarNames, type TarEngine } from '../src/files/tar.js';
-import { openTeeTar } from '../src/files/tee-tar.js';
+import { openTappedTar } from '../src/files/tap-tar.js';
 import { selectFiles } from '../src/files/walk.js';
 import { createCompressor, detectCompressors } from '../src/pipeline/compression.js';
 import { openPooledPipe, releaseChunk } from '../src/pipeline/pooled-pipe.js';
 import { Meter } from '../src/pipeline/stages.js';
 
-const [root, kind, flag] = process.argv.slice(2);
+const [root, kind, ...rest] = process.argv.slice(2);
+const tapAt = rest.indexOf('--tap-script');
+const tapScript = tapAt >= 0 ? rest.splice(tapAt, 2)[1] : undefined;
+const flag = rest[0];
 if (!root || (kind !== 'gnu-tar' && kind !== 'node-tar'))
   throw new Error('usage: <root> <gnu-tar|node-tar> [--no-tap]');
 const start = performance.now();
@@ -43,12 +46,12 @@ let fingerprint = tap ? () => tap.result().fingerprint : () => undefined as stri
 if (!tar) {
   const dir = process.env.TMPDIR ?? '/tmp';
   const gnu = engine as { kind: 'gnu-tar'; path: string };
-  const producer = await openTeeTar(tarNames(selection, root), {
+  if (!tapScript) throw new Error('--tap-script is needed');
+  const producer = openTappedTar(tarNames(selection, root), {
     workspace: root,
     tarPath: gnu.path,
-    teePath: 'tee',
-    mkfifoPath: 'mkfifo',
-    fifoDir: dir,
+    nodePath: process.execPath,
+    tapScript,
   });
   fingerprint = () => producer.listing().fingerprint;
   const pipe = await openPooledPipe(dir);

@@ -7,9 +7,9 @@
 //   hashed     tar -cf - . | tee >(sha256sum) | zstd -3 -T0 | sha256sum: the same work as the stream
 //              below (one SHA-256 over the tar, as the fingerprint hashes every file once, and one
 //              over the compressed archive), still in a shell pipe
-//   gnu-tar    this project's stream: selection, GNU tar fed the list on stdin, writing into tee,
-//              tee into the zstd CLI (child to child), tee's FIFO read by Node for the listing
-//              fingerprint, zstd's output through a pooled pipe, SHA-256 of the compressed bytes
+//   gnu-tar    this project's stream: selection, GNU tar fed the list on stdin, writing into the
+//              files tap child (src/files-tap.ts: copies the bytes on, fingerprints the listing),
+//              the tap into the zstd CLI, zstd's output through a pooled pipe, SHA-256 of it
 //   gnu-node   the earlier stream: the tar bytes read by Node, fingerprinted and written to zstd
 //   gnu-notap  gnu-node without the fingerprint tap (what the tap costs)
 //   node-tar   the same with node-tar's writer instead of GNU tar
@@ -44,6 +44,7 @@ const { build } = await import('esbuild');
 const cacheDir = resolve('node_modules/.cache/bench-files');
 mkdirSync(cacheDir, { recursive: true });
 const bundle = join(cacheDir, `files-stream-${process.pid}.mjs`);
+const tapScript = join(cacheDir, `files-tap-${process.pid}.cjs`);
 const dir = mkdtempSync(join(tmpdir(), 'bench-files-'));
 const root = join(dir, 'tree');
 
@@ -59,6 +60,15 @@ try {
     logLevel: 'warning',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
+  await build({
+    entryPoints: ['src/files-tap.ts'],
+    outfile: tapScript,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+  });
   const made = generate(root);
   console.log(`tree: ${made.files} files, ${(made.bytes / 2 ** 20).toFixed(0)} MiB in ${made.folders} folders`);
   run('baseline'); // warm the page cache; not counted
@@ -70,6 +80,7 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
   rmSync(bundle, { force: true });
+  rmSync(tapScript, { force: true });
 }
 
 /** The tree: 100 files a folder; sizes vary ±50 % around the mean; half random, half text. */
@@ -109,6 +120,7 @@ function run(variant) {
         bundle,
         root,
         variant === 'node-tar' ? 'node-tar' : 'gnu-tar',
+        ...(variant === 'gnu-tar' ? ['--tap-script', tapScript] : []),
         ...({ 'gnu-notap': ['--no-tap'], 'gnu-zlib': ['--zlib'], 'gnu-node': ['--through-node'] }[variant] ?? []),
       ];
   const out = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M %U %S', ...command], {

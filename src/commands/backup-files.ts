@@ -15,6 +15,7 @@ import type { EncryptionConfig } from '../crypto/specs.js';
 import type { GpgTool } from '../crypto/gpg.js';
 import { errorMessage } from '../errors.js';
 import { openFilesArchive } from '../files/archive.js';
+import { bundledTapScript } from '../files/tap-script.js';
 import { FilesSelectionError } from '../files/errors.js';
 import { parseEntries, type FileSelection } from '../files/select.js';
 import { selectFiles } from '../files/walk.js';
@@ -113,10 +114,10 @@ export async function storeFilesArchive(plan: FilesStorePlan, written: FilesWrit
     ...plan.settings,
     log,
     socketDir: plan.tempDir,
-    direct: true,
+    tapScript: bundledTapScript(),
   });
   log.info(
-    `Files archive (${archive.engine}): ${archive.selection.files} file(s), ${formatBytes(archive.selection.bytes)}; streaming to ${targets.map((i) => `${plan.stores[i]?.destination.url} → ${keys[i]}`).join(', ')}.`,
+    `Files archive (${archive.engine}, fingerprinted by ${archive.fingerprintedBy}): ${archive.selection.files} file(s), ${formatBytes(archive.selection.bytes)}; streaming to ${targets.map((i) => `${plan.stores[i]?.destination.url} → ${keys[i]}`).join(', ')}.`,
   );
   const streamed = await streamObject({
     what: 'the files archive',

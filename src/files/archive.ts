@@ -2,21 +2,19 @@
  * The files archive in one call, for the backup command: select (`walk.ts`), stream as tar
  * (`tar.ts`) and fingerprint as it flows (`fingerprint.ts`). The caller puts `stream` where the
  * dump's producer goes (compression, encryption, hash, stores) and records `listing()` and the
- * selection's counts in the manifest once `done` has resolved. With `direct` and GNU tar, `tee` and
- * `mkfifo` on the PATH, `source` is a {@link ChildProducer} instead (`tee-tar.ts`): tar's bytes go
- * straight into the compressor child, and a FIFO beside them feeds the fingerprint.
+ * selection's counts in the manifest once `done` has resolved. With a `tapScript` and GNU tar,
+ * `source` is a {@link ChildProducer} instead (`tap-tar.ts`): tar's bytes go through the files tap
+ * child straight into the compressor child, fingerprinted on the way.
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
-import { tmpdir } from 'node:os';
-import { which } from '@actions/io';
 
 import type { Log } from '../log.js';
 import type { ChildProducer } from '../pipeline/process.js';
 import { FingerprintTap, type ListingFingerprint } from './fingerprint.js';
 import type { FileSelection } from './select.js';
 import { createTarStream, detectTarEngine, tarNames, type TarEngine } from './tar.js';
-import { openTeeTar } from './tee-tar.js';
+import { openTappedTar } from './tap-tar.js';
 import { selectFiles, type SelectOptions } from './walk.js';
 
 export interface FilesArchiveOptions extends SelectOptions {
@@ -24,10 +22,13 @@ export interface FilesArchiveOptions extends SelectOptions {
   engine?: TarEngine;
   /** Warnings: special files skipped, optional entries that matched nothing, files changed while read. */
   log?: Pick<Log, 'warning'>;
-  /** Folder for the pooled pipe's socket and the FIFO (default: the OS temporary folder). */
+  /** Folder for the pooled pipe's socket (default: the OS temporary folder). */
   socketDir?: string;
-  /** Hand GNU tar's bytes child to child (a {@link ChildProducer} as `source`) when tee and mkfifo are found. */
-  direct?: boolean;
+  /**
+   * The files tap's script (`dist/files-tap.js`, see tap-script.ts): with GNU tar, the bytes go
+   * child to child (a {@link ChildProducer} as `source`); without, through this process.
+   */
+  tapScript?: string | undefined;
 }
 
 /** A files archive on its way. */
@@ -43,6 +44,8 @@ export interface FilesArchive {
   /** The listing fingerprint of what went into the archive; throws before `done` resolved. */
   listing(): ListingFingerprint;
   engine: TarEngine['kind'];
+  /** Who fingerprints the bytes: the files tap child (`tapScript` with GNU tar), or this process. */
+  fingerprintedBy: 'files tap' | 'this process';
 }
 
 /**
@@ -58,19 +61,22 @@ export async function openFilesArchive(options: FilesArchiveOptions): Promise<Fi
     options.log?.warning(`files: ${JSON.stringify(entry)} matched nothing (files-optional: true).`);
   }
   const engine = options.engine ?? (await detectTarEngine());
-  if (options.direct && engine.kind === 'gnu-tar') {
-    const [teePath, mkfifoPath] = await Promise.all([which('tee', false), which('mkfifo', false)]);
-    if (teePath && mkfifoPath) {
-      const tee = await openTeeTar(tarNames(selection, options.workspace), {
-        workspace: options.workspace,
-        tarPath: engine.path,
-        teePath,
-        mkfifoPath,
-        fifoDir: options.socketDir ?? tmpdir(),
-        ...(options.log ? { log: options.log } : {}),
-      });
-      return { selection, source: tee, done: tee.done, listing: () => tee.listing(), engine: 'gnu-tar' };
-    }
+  if (options.tapScript && engine.kind === 'gnu-tar') {
+    const tapped = openTappedTar(tarNames(selection, options.workspace), {
+      workspace: options.workspace,
+      tarPath: engine.path,
+      nodePath: process.execPath,
+      tapScript: options.tapScript,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    return {
+      selection,
+      source: tapped,
+      done: tapped.done,
+      listing: () => tapped.listing(),
+      engine: 'gnu-tar',
+      fingerprintedBy: 'files tap',
+    };
   }
   const tar = await createTarStream(selection, {
     workspace: options.workspace,
@@ -85,5 +91,12 @@ export async function openFilesArchive(options: FilesArchiveOptions): Promise<Fi
   });
   const done = Promise.all([tar.done, tapped]).then(() => undefined);
   done.catch(() => undefined);
-  return { selection, source: tap, done, listing: () => tap.result(), engine: tar.engine };
+  return {
+    selection,
+    source: tap,
+    done,
+    listing: () => tap.result(),
+    engine: tar.engine,
+    fingerprintedBy: 'this process',
+  };
 }

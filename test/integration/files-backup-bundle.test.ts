@@ -166,6 +166,8 @@ describe('files beside the database, through dist/index.js', () => {
     );
     expect(names.filter((n) => n.startsWith('uploads/small/') && !n.endsWith('/'))).toHaveLength(SMALL);
     expect(run.stdout).toMatch(/queue\.fifo is a fifo/);
+    // the bundle runs the files tap child (dist/files-tap.js), tar's bytes never through the action
+    expect(run.stdout).toMatch(/Files archive \(gnu-tar, fingerprinted by files tap\)/);
   }, 240_000);
 
   test('an encrypted backup encrypts the files archive with the same passphrase', async () => {

@@ -22,6 +22,7 @@ import { createCompressor, detectCompressors } from '../../src/pipeline/compress
 import { openPooledPipe } from '../../src/pipeline/pooled-pipe.js';
 import { isChildProducer, spawnStage } from '../../src/pipeline/process.js';
 import { buildUploads, observeTree } from '../support/files-tree.js';
+import { buildTapScript } from '../support/tap-script.js';
 
 jest.setTimeout(120_000);
 
@@ -168,7 +169,7 @@ test('a listed file that vanished fails the stream (or its start) with a FilesAr
 
 test.each([
   ['in Node', false],
-  ['tee and a FIFO', true],
+  ['through the files tap child', true],
 ])('openFilesArchive (%s) warns, and a drill comparing listings finds one changed file', async (_, direct) => {
   const log: string[] = [];
   const opened = await openFilesArchive({
@@ -176,7 +177,7 @@ test.each([
     entries: ['uploads', 'missing/*.txt'],
     optional: true,
     log: { warning: (m) => log.push(m) },
-    direct,
+    tapScript: direct ? await buildTapScript(dir) : undefined,
   });
   expect(isChildProducer(opened.source)).toBe(direct);
   expect(log).toEqual([
