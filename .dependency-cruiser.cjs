@@ -1,15 +1,15 @@
 /**
  * dependency-cruiser: the house's import rules (docs/architecture.md). Every import points down the
  * data path; imports inside one folder are free. Layers, top to bottom:
- *   entry (index, main, run, run/, host, cli) > commands > config > report > backup | restore | retention > manifest >
+ *   entry (index, main, run, run/, host, cli, files-tap) > commands > config > report > backup | restore | retention | files > manifest >
  *   postgres | crypto | storage > pipeline > vocabulary (log, format, errors, redact, version)
  */
 const layers = [
-  ['entry', '^src/((index|main|cli|run|host)\\.ts$|cli/|run/)'],
+  ['entry', '^src/((index|main|cli|files-tap|run|host)\\.ts$|cli/|run/)'],
   ['commands', '^src/commands/'],
   ['config', '^src/config/'],
   ['report', '^src/report/'],
-  ['library', '^src/(backup|restore|retention)/'],
+  ['library', '^src/(backup|restore|retention|files)/'],
   ['manifest', '^src/manifest\\.ts$'],
   ['io', '^src/(postgres|crypto|storage)/'],
   ['pipeline', '^src/pipeline/'],
@@ -30,7 +30,7 @@ const upward = layers.slice(1).map(([name, path], i) => ({
   },
 }));
 
-/** Peers in one layer do not import each other (backup, restore, retention; postgres, crypto, storage). */
+/** Peers in one layer do not import each other (backup, restore, retention, files; postgres, crypto, storage). */
 const peers = (name, folders) => ({
   name: `no-peer-imports-${name}`,
   comment: `${folders.join(', ')} are peers: none imports another`,
@@ -55,7 +55,14 @@ module.exports = {
       to: { path: '^src/(?!(log|format|errors|redact|version)\\.ts$)' },
     },
     ...upward,
-    peers('library', ['backup', 'restore', 'retention']),
+    {
+      name: 'files-below-manifest',
+      comment: 'files/ (the files archive) knows no manifest: commands record what it returns',
+      severity: 'error',
+      from: { path: '^src/files/' },
+      to: { path: layers[5][1] },
+    },
+    peers('library', ['backup', 'restore', 'retention', 'files']),
     peers('io', ['postgres', 'crypto', 'storage']),
   ],
   options: {

@@ -1,4 +1,4 @@
-// Bundles src/index.ts (the action) and src/cli.ts (the postgres-backup command) into dist/ (ESM, Node 20+, shared chunks) and writes dist/licenses.txt: name,
+// Bundles src/index.ts (the action), src/cli.ts (the postgres-backup command) and src/files-tap.ts (the files tap child, files/tap-child.ts) into dist/ (ESM, Node 20+, shared chunks) and writes dist/licenses.txt: name,
 // version, licence and licence text of every npm package the bundle contains. `node scripts/build.mjs --check` builds into a temporary folder and fails
 // when the committed dist/ differs (a stale bundle).
 import { build } from 'esbuild';
@@ -13,7 +13,7 @@ const outdir = check ? mkdtempSync(join(tmpdir(), 'dist-check-')) : 'dist';
 
 if (!check) rmSync('dist', { recursive: true, force: true });
 const result = await build({
-  entryPoints: ['src/index.ts', 'src/cli.ts'],
+  entryPoints: ['src/index.ts', 'src/cli.ts', 'src/files-tap.ts'],
   outdir,
   // Code only some runs need (OpenPGP.js, @actions/cache with the Azure SDK) goes into chunks that
   // are loaded by dynamic import(): a plain backup starts faster and with less memory.

@@ -77,6 +77,34 @@ export interface Manifest {
    * bare database).
    */
   databaseProperties?: DatabaseProperties;
+  /**
+   * The files archive stored beside the archive (`files` input, docs/files.md); absent when the
+   * backup has no files part. A backup whose files archive failed has no manifest at all.
+   */
+  files?: FilesRecord;
+}
+
+/** The manifest's `files` (docs/manifest.md, "files"). */
+export interface FilesRecord {
+  /** This destination's key of the files archive (storage/keys.ts filesKey). */
+  key: string;
+  /** Stored object size (after compression and encryption), bytes. */
+  bytes: number;
+  /** SHA-256 (hex) of the stored object. */
+  sha256: string;
+  /** Stream compression of the files archive: the `compression` input's method. */
+  compression: 'zstd' | 'lz4' | 'gzip' | 'none';
+  encrypted: boolean;
+  /** Regular files, and the sum of their sizes (bytes). */
+  fileCount: number;
+  totalBytes: number;
+  /** Files, folders and links in the listing. */
+  entries: number;
+  /** The listing fingerprint (sha256 hex, fingerprint version 1; files/fingerprint.ts). */
+  listingFingerprint: string;
+  fingerprintVersion: 1;
+  /** Special files (fifo, socket, device) skipped, by path in the archive. */
+  skipped: string[];
 }
 
 /**

@@ -19,7 +19,6 @@ import {
 } from '../pipeline/compression.js';
 import { openPooledPipe, type PooledPipe } from '../pipeline/pooled-pipe.js';
 import { spawnStage, type ChildStage } from '../pipeline/process.js';
-import { startProgress, uploadProgressLine } from '../pipeline/progress.js';
 import { ExitGate, Fanout, Meter } from '../pipeline/stages.js';
 import { buildPgDumpArgs } from '../postgres/dump-args.js';
 import { dumpFailure, explainLockWait } from '../postgres/dump-failure.js';
@@ -28,11 +27,12 @@ import type { FingerprintAlgorithm } from '../postgres/fingerprint.js';
 import type { DatabaseInspector, SnapshotSession } from '../postgres/inspect.js';
 import { libpqEnv } from '../postgres/libpq.js';
 import type { Connection, DumpOptions } from '../postgres/types.js';
-import { claimKey, KeyTakenError, type Claim } from '../storage/claim.js';
-import type { ObjectStore, UploadProgress, UploadResult } from '../storage/types.js';
+import type { Claim } from '../storage/claim.js';
+import type { ObjectStore, UploadResult } from '../storage/types.js';
 import { ContentRun, type Counted } from './content.js';
 import { chooseGpg, type GpgSearch } from './encryption.js';
 import { rootCause } from './stream-failure.js';
+import { claimKeys, startUploads } from './store-fanout.js';
 import { releaseClaim } from './unfinished.js';
 
 /** Everything one dump stream needs: what to dump, how, from where, and into which stores. */
@@ -112,7 +112,7 @@ class DumpRun {
   private pooled: PooledPipe | undefined;
   private gpg: GpgEncrypter | undefined;
   private claiming: Promise<Claim>[] = [];
-  private readonly claimErrors: unknown[] = [];
+  private claimErrors: unknown[] = [];
   private claimed = false;
   private readonly content: ContentRun;
 
@@ -245,17 +245,10 @@ class DumpRun {
    * own destination (see {@link stream}), as an upload failure would.
    */
   private claimKeys(counts: Promise<unknown>): { gate: ExitGate; keysFree: Promise<(Claim | undefined)[]> } {
-    const { stores, keys } = this.plan;
-    this.claiming = stores.map((store, i) => claimKey(store, keys[i] as string));
-    const keysFree = Promise.all(
-      this.claiming.map((claim, i) =>
-        claim.catch((error: unknown) => {
-          if (error instanceof KeyTakenError) throw error;
-          this.claimErrors[i] = error;
-          return undefined;
-        }),
-      ),
-    );
+    const claims = claimKeys(this.plan.stores, this.plan.keys);
+    this.claiming = claims.claiming;
+    this.claimErrors = claims.errors;
+    const { keysFree } = claims;
     const gate = new ExitGate(() => [...this.children.map((c) => c.done), keysFree, counts]);
     this.gate = gate;
     if (this.countFailed) gate.destroy(this.countFailed);
@@ -278,7 +271,7 @@ class DumpRun {
       encrypting && !this.gpg ? await (await import('../crypto/encrypt.js')).createEncryptStage(encrypting) : undefined;
     const meter = new Meter();
     const fanout = new Fanout(stores.length);
-    const uploads = this.startUploads(fanout, meter);
+    const uploads = startUploads(this.plan, fanout, meter, this.claiming);
     const stages = [
       chain.pooled.output,
       ...(chain.compressor?.kind === 'in-process' ? [chain.compressor.stream] : []),
@@ -308,50 +301,6 @@ class DumpRun {
       seconds: (Date.now() - this.t0) / 1000,
       claims,
     };
-  }
-
-  /** Starts every store's upload of its fan-out output, with a progress line about every 15 s. */
-  private startUploads(fanout: Fanout, meter: Meter): Promise<UploadResult>[] {
-    const { stores, keys, contentType, expectedBytes, signal, log } = this.plan;
-    const uploadProgress = stores.map((): UploadProgress => ({}));
-    const uploads = stores.map((store, i) =>
-      store.upload(keys[i] as string, fanout.outputs[i] as Readable, {
-        contentType,
-        expectedBytes,
-        ...(signal ? { signal } : {}),
-        progress: uploadProgress[i] as UploadProgress,
-      }),
-    );
-    // A line about every 15 s while the archive streams, so a slow or stalled store shows in the log.
-    const progress = startProgress(
-      log,
-      () => meter.bytes,
-      (start, previous, now) =>
-        uploadProgressLine(
-          start,
-          previous,
-          now,
-          stores.map((store, i) => ({
-            where: store.destination.url,
-            ...(uploadProgress[i]?.stored?.() ?? { bytes: 0 }),
-          })),
-        ),
-    );
-    const stop = (): void => progress.stop();
-    Promise.allSettled(uploads).then(stop, stop);
-    const drop = (i: number, error: unknown): void => {
-      fanout.outputs[i]?.destroy(error instanceof Error ? error : new Error(String(error)));
-    };
-    // A store that gives up stops reading its stream: drop it from the fan-out so the others go on.
-    uploads.forEach((upload, i) => void upload.catch((error: unknown) => drop(i, error)));
-    // So does a store whose claim could not be made: its upload must not complete.
-    this.claiming.forEach(
-      (claim, i) =>
-        void claim.catch((error: unknown) => {
-          if (!(error instanceof KeyTakenError)) drop(i, error);
-        }),
-    );
-    return uploads;
   }
 
   /** Why the stream failed, once the children are stopped: a key taken, a failed count, else {@link rootCause}. */

@@ -4,7 +4,7 @@ import { MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.js';
 import type { CompressionPlan } from '../pipeline/compression.js';
 import type { ServerInfo } from '../postgres/inspect.js';
 import type { ClientTool, DumpOptions } from '../postgres/types.js';
-import { globalsKey } from '../storage/keys.js';
+import { filesKey, globalsKey } from '../storage/keys.js';
 import type { Streamed } from './dump-stream.js';
 
 /** The parts of a manifest, gathered over the backup. */
@@ -23,6 +23,8 @@ export interface ManifestParts {
   key: string;
   contentType: string;
   globals: Manifest['globals'];
+  /** The files archive's record (first destination's key); absent: no files part. */
+  files?: NonNullable<Manifest['files']>;
   /** The database's own properties; absent: not recorded. */
   databaseProperties?: NonNullable<Manifest['databaseProperties']>;
   started: Date;
@@ -77,6 +79,7 @@ export function buildManifest(parts: ManifestParts): Manifest {
     objects: streamed.catalogCounts,
     content: streamed.content,
     ...(parts.databaseProperties ? { databaseProperties: parts.databaseProperties } : {}),
+    ...(parts.files ? { files: parts.files } : {}),
   };
 }
 
@@ -86,6 +89,7 @@ export function manifestText(manifest: Manifest, key: string): string {
     ...manifest,
     archive: { ...manifest.archive, key },
     globals: manifest.globals ? { ...manifest.globals, key: globalsKey(key) } : null,
+    ...(manifest.files ? { files: { ...manifest.files, key: filesKey(key, manifest.files) } } : {}),
   };
   return `${JSON.stringify(own, null, 2)}\n`;
 }

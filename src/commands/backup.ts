@@ -7,11 +7,12 @@ import { checkPatterns, preflightStores } from '../backup/preflight.js';
 import { cleanUpTemporaries, settleUnfinished, type Written } from '../backup/unfinished.js';
 import { verifyArchive } from '../backup/verify.js';
 import type { BackupConfig } from '../config/types.js';
+import { checkFilesSelection, settleFilesArchive, storeFilesArchive, type FilesWritten } from './backup-files.js';
 import type { GpgTool } from '../crypto/gpg.js';
 import { ConfigError, UploadError, errorMessage } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { Log } from '../log.js';
-import { archiveContentType, type Manifest } from '../manifest.js';
+import { archiveContentType, type FilesRecord, type Manifest } from '../manifest.js';
 import type { CompressionPlan, CompressorsAvailable } from '../pipeline/compression.js';
 import { poolerWarning } from '../postgres/classify.js';
 import { checkPgDumpArgsForClient, EXTRA_ARGS_INPUT } from '../postgres/dump-args.js';
@@ -47,6 +48,8 @@ export interface BackupDeps {
   signal?: AbortSignal;
   /** Version of this action, for the manifest. */
   version: string;
+  /** Folder relative `files` entries start from (GITHUB_WORKSPACE, or the CLI's folder); default: the current folder. */
+  workspace?: string;
 }
 
 /**
@@ -62,6 +65,9 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
   const { log } = deps;
   const started = deps.now();
   const { connection, dump } = config;
+  // A `files` entry that matches nothing is refused before any work (docs/files.md).
+  const { files } = config;
+  if (files) await log.group('Files', () => checkFilesSelection(files, deps.workspace ?? process.cwd(), log));
 
   // Refused credentials or a missing bucket are reported before the database is touched.
   await log.group('Storage', () =>
@@ -78,6 +84,7 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
     // What this run wrote in each store, so that a run failing after the upload leaves nothing under
     // the final keys: an archive (or globals file) without its manifest is removed in `finally`.
     const written: Written = { claims: [], uploads: [], globals: [], manifests: [] };
+    const filesWritten: FilesWritten = { keys: [], uploads: [], claims: [] };
     try {
       const streamed = await log.group('Dump and upload', () => dumpAndUpload(config, deps, source, archive));
       written.claims = streamed.claims;
@@ -99,6 +106,7 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
             }),
           )
         : null;
+      const filesRecord = await storeFiles(config, deps, archive, results, filesWritten);
       const databaseProperties = await recordedProperties(inspector, connection.password, log);
       const manifest = buildManifest({
         version: deps.version,
@@ -114,6 +122,7 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
         contentType: archive.contentType,
         globals,
         ...(databaseProperties ? { databaseProperties } : {}),
+        ...(filesRecord ? { files: filesRecord } : {}),
         started,
         finished: deps.now(),
       });
@@ -132,6 +141,7 @@ export async function runBackup(config: BackupConfig, deps: BackupDeps): Promise
       throwIfFailed(result);
       return result;
     } finally {
+      await settleFilesArchive(archive.stores, filesWritten, written.manifests, log);
       await settleUnfinished(archive.stores, archive.keys, written, log);
     }
   } finally {
@@ -305,6 +315,54 @@ async function verifyStored(
       log.warning(result.error);
     }
   }
+}
+
+/**
+ * The files archive (commands/backup-files.ts) into each destination that holds the verified
+ * archive; a destination where it failed fails. Undefined without `files`.
+ */
+async function storeFiles(
+  config: BackupConfig,
+  deps: BackupDeps,
+  archive: Archive,
+  results: DestinationResult[],
+  written: FilesWritten,
+): Promise<FilesRecord | undefined> {
+  const { files } = config;
+  // No destination holds the verified archive: the run fails with their errors, no files are stored.
+  if (!files || !results.some((r) => r.ok)) return undefined;
+  const stored = await deps.log.group('Files archive', () =>
+    storeFilesArchive(
+      {
+        settings: files,
+        workspace: deps.workspace ?? process.cwd(),
+        compression: config.dump.compression,
+        compressors: archive.compressors,
+        encryption: config.encryption,
+        stores: archive.stores,
+        archiveKeys: archive.keys,
+        stored: results.map((r) => r.ok),
+        log: deps.log,
+        tempDir: deps.tempDir,
+        detectGpg: () => deps.detectGpg(),
+        signal: deps.signal,
+      },
+      written,
+    ),
+  );
+  failDestinations(results, stored.errors);
+  return stored.record;
+}
+
+/** A destination whose files archive failed fails: it gets no manifest (its archive is removed). */
+function failDestinations(results: DestinationResult[], errors: (string | undefined)[]): void {
+  errors.forEach((error, i) => {
+    const result = results[i];
+    if (error !== undefined && result?.ok) {
+      result.ok = false;
+      result.error = error;
+    }
+  });
 }
 
 /** Writes each good destination's manifest; one that cannot be written fails that destination only. */

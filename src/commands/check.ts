@@ -9,6 +9,7 @@ import { manifestChecks, readManifest } from '../restore/select.js';
 import { describeAnomalies, findAnomalies } from '../retention/anomaly.js';
 import type { Manifest } from '../manifest.js';
 import type { BackupEntry, Catalog } from '../storage/catalog.js';
+import { filesChecks } from '../retention/files-parts.js';
 import { formatDuration, judgeCatalog, type CheckDestinationResult } from '../retention/freshness.js';
 import { readCatalog } from '../storage/catalog.js';
 import type { Destination, ObjectStore, S3Settings } from '../storage/types.js';
@@ -45,8 +46,11 @@ export async function runCheck(options: CheckConfig, deps: CheckDeps): Promise<C
         r.passed = r.checks.every((c) => c.passed);
         if (read.manifest && latestServerMajor === undefined && destinations.length === 0)
           latestServerMajor = read.manifest.server?.major;
-        if (read.manifest)
-          await compareWithPrevious(r, { store, catalog, entry, manifest: read.manifest }, options, log);
+        if (read.manifest) {
+          const before = await compareWithPrevious(r, { store, catalog, entry, manifest: read.manifest }, options, log);
+          r.checks.push(...filesChecks(entry, read.manifest, before, options.filesMaxDrop));
+          r.passed = r.checks.every((c) => c.passed);
+        }
       }
       if (r.latest)
         log.info(
@@ -81,7 +85,7 @@ export async function runCheck(options: CheckConfig, deps: CheckDeps): Promise<C
 
 /**
  * The newest backup against the complete backup before it with the same label (one more manifest
- * GET): per-table anomalies become a failed `anomalies` check (`anomaly: fail`, check's default) or
+ * GET), whose manifest it returns (undefined: none, or unreadable): per-table anomalies become a failed `anomalies` check (`anomaly: fail`, check's default) or
  * a warning (`warn`). A previous manifest that cannot be read is a warning, not a failure.
  */
 async function compareWithPrevious(
@@ -89,25 +93,25 @@ async function compareWithPrevious(
   newest: { store: ObjectStore; catalog: Catalog; entry: BackupEntry; manifest: Manifest },
   options: CheckConfig,
   log: Log,
-): Promise<void> {
+): Promise<Manifest | undefined> {
   const { entry } = newest;
   const previous = newest.catalog.backups
     .filter((b) => b.hasManifest && b.label === entry.label && b.time.getTime() < entry.time.getTime())
     .at(-1);
-  if (!previous) return;
+  if (!previous) return undefined;
   let before: Manifest;
   try {
     before = await readManifest(newest.store, previous);
   } catch (error) {
     r.warnings.push(`The anomaly comparison is skipped: ${(error as Error).message}`);
-    return;
+    return undefined;
   }
   const found = findAnomalies(before, newest.manifest, { maxRowDrop: options.anomaly.maxRowDrop });
   r.anomalies = { previousKey: previous.key, found: found.anomalies, notes: found.notes };
   for (const note of found.notes) log.info(note);
   if (found.anomalies.length === 0) {
     log.info(`No per-table anomaly against the previous backup ${previous.key}.`);
-    return;
+    return before;
   }
   const text = `${found.anomalies.length} anomal${found.anomalies.length === 1 ? 'y' : 'ies'} against ${previous.key}: ${describeAnomalies(found.anomalies)}`;
   if (options.anomaly.mode === 'warn') r.warnings.push(`${text} (anomaly: warn).`);
@@ -120,6 +124,7 @@ async function compareWithPrevious(
     });
     r.passed = false;
   }
+  return before;
 }
 
 /** The missed-schedule report in the log: the summary, the gaps and the recent backup times. */

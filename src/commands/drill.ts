@@ -4,6 +4,7 @@
  * the scratch database (`drop-after`). Reports every check in the log and the job summary.
  */
 import { ConfigError } from '../errors.js';
+import { drillFiles } from './files-restore.js';
 import { round3 } from '../format.js';
 import { drillFailure, provenLine, type DrillResult } from '../report/drill-report.js';
 import {
@@ -27,7 +28,9 @@ import { dropScratch, prepareScratch } from '../restore/target.js';
  * pg_restore; prepare the scratch database (create it when missing;
  * when it exists with user tables, refuse unless `confirm` equals its name, then drop and recreate
  * it); restore it as `restore` does (digest verified while streaming, first error stops); verify;
- * drop the scratch database when `dropAfter` (also after a failure).
+ * drop the scratch database when `dropAfter` (also after a failure). A backup with a files part
+ * adds the `files` category (commands/files-restore.ts: extracted into a scratch folder and
+ * compared with the manifest's listing).
  *
  * @throws DrillError (a check failed; `result` has them all), ConfigError ('confirm', a data-only
  *   archive), and the errors of restore (BackupNotFoundError, ConnectionError, ClientInstallError,
@@ -78,10 +81,11 @@ export async function runDrill(options: DrillConfig, deps: RestoreDeps): Promise
     );
     const missingRoles = created ? await properties.finish() : [];
     const restored = deps.now();
+    const files = await drillFiles(chosen, decrypter, deps);
     const verdict = await log.group('Verify', async () => {
       const own = await properties.checks(created, missingRoles);
       const category = { name: 'database properties', checks: own, proven: `${own.length} database properties` };
-      return verifyRestored(deps, target, manifest, options.drillSql, [category]);
+      return verifyRestored(deps, target, manifest, options.drillSql, [category, ...(files ? [files] : [])]);
     });
     const verified = deps.now();
     const restoreSeconds = round3((verified.getTime() - started.getTime()) / 1000);

@@ -4,6 +4,7 @@
  * against its manifest on the way. Needs no connection to the source database.
  */
 import { ConfigError } from '../errors.js';
+import { filesPlan, restoreFiles, restoreFilesOnly } from './files-restore.js';
 import type { RestoreResult } from '../report/restore-report.js';
 import { round3 } from '../format.js';
 import { chooseBackup, decrypterFor, requireGlobals, restoreChosen, restoreClient } from '../restore/archive.js';
@@ -29,10 +30,12 @@ import {
  * without touching the target (decryption key, globals file, pg_restore of the archive's major or
  * newer); check the target (create it when missing and `createDatabase`; refuse a database with
  * user tables unless `confirm` equals its name — nothing is touched then); apply the globals when
- * asked; stream, verify and restore.
+ * asked; stream, verify and restore. With `files` (`files-target`): the backup's files part and an
+ * empty (or `files-overwrite`) folder are checked before the target is touched, and the files
+ * archive is extracted after the database (commands/files-restore.ts); with `files-only`, only that.
  *
  * @throws BackupNotFoundError (no such backup / manifest), ConfigError ('confirm',
- *   'create-database', 'restore-globals'), ConnectionError, ClientInstallError,
+ *   'create-database', 'restore-globals', 'files-target'), UnsafeArchiveError (files), ConnectionError, ClientInstallError,
  *   CorruptArchiveError (SHA-256/size mismatch, naming the key), RestoreError (pg_restore/psql
  *   stopped at the first error, classified).
  */
@@ -41,7 +44,9 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
   const target = options.target;
   const chosen = await log.group('Select backup', () => chooseBackup(options, options.backup, deps));
   // Everything that can be refused without touching the target is checked first.
+  const files = options.files && (await filesPlan(chosen, options.files));
   const decrypter = await decrypterFor(chosen, options.decryption, deps);
+  if (files?.only) return restoreFilesOnly(chosen, files, decrypter, deps);
   if (options.restoreGlobals) requireGlobals(chosen);
   const client = await log.group('PostgreSQL client', () => restoreClient(deps, chosen.manifest));
   const server = await log.group('Target server', () => checkTargetServer(deps, target, chosen.manifest, client));
@@ -95,8 +100,10 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     throw error;
   });
   if (createdDatabase) await properties.finish();
+  const databaseSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
+  log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${databaseSeconds} s.`);
+  const restoredFiles = files && (await restoreFiles({ chosen, record: files.record, decrypter }, files, deps));
   const restoreSeconds = round3((deps.now().getTime() - started.getTime()) / 1000);
-  log.info(`Restored ${chosen.entry.key} into '${target.database}' in ${restoreSeconds} s.`);
   return {
     key: chosen.entry.key,
     url: chosen.store.destination.url,
@@ -105,9 +112,10 @@ export async function runRestore(options: RestoreConfig, deps: RestoreDeps): Pro
     createdDatabase,
     globalsApplied: outcome.globalsApplied,
     restoreSeconds,
-    throughput: outcome.bytes / Math.max(restoreSeconds, 0.001),
+    throughput: outcome.bytes / Math.max(databaseSeconds, 0.001),
     mode: outcome.mode,
     pgRestoreVersion: client.version,
+    ...(restoredFiles ? { files: restoredFiles } : {}),
   };
 }
 

@@ -18,8 +18,10 @@ import { parseReportingInputs } from './reporting.js';
 import { parseHeartbeatInputs } from './heartbeat.js';
 import { parseRetentionInputs, PRUNE_NEEDS_POLICY } from './retention.js';
 import { parseAnomalyInputs } from './anomaly.js';
+import { parseFilesInputs } from './files.js';
 import { parseRestoreInputs } from './restore.js';
 import { MAINTENANCE_DATABASE, parseDatabaseSelection, selectionName } from './databases.js';
+import { resolveFilesTarget } from './files-target.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
 import { COMMANDS, type ClientConfig, type Command, type Config, type InputReader } from './types.js';
 
@@ -31,7 +33,7 @@ import { COMMANDS, type ClientConfig, type Command, type Config, type InputReade
  * @throws ConfigError as parseConfig does.
  */
 export async function resolveConfig(read: InputReader): Promise<Config> {
-  const config = parseConfig(read);
+  const config = await withFilesTarget(parseConfig(read));
   const inputs = withDefaults(read);
   // OpenPGP.js is loaded only when a key or passphrase is given to a command that uses it.
   const given = ENCRYPTION_INPUTS.some((i) => inputs(i.name) !== '');
@@ -54,6 +56,17 @@ export async function resolveConfig(read: InputReader): Promise<Config> {
 }
 
 /**
+ * A restore's `files-target` made absolute (against `GITHUB_WORKSPACE`, else the current folder)
+ * and checked not to be a file, before any work.
+ * @throws ConfigError('files-target').
+ */
+async function withFilesTarget(config: Config): Promise<Config> {
+  if (config.command !== 'restore' || !config.files) return config;
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  return { ...config, files: await resolveFilesTarget(config.files, workspace) };
+}
+
+/**
  * Reads every input once and returns the typed, validated {@link Config} of the command that runs.
  * Every input is validated whatever the command (a bad `keep-last` fails a restore too); the
  * config carries only what its command reads.
@@ -69,6 +82,7 @@ export function parseConfig(read: InputReader): Config {
   const command = oneOf('command', input('command'), COMMANDS);
   const anomaly = parseAnomalyInputs(input, command);
   const selection = parseDatabaseSelection(inputs, command);
+  const files = parseFilesInputs(input, command, selection !== undefined);
   const source = parseSource(command, selection ? connectionOfSelection(inputs) : inputs);
   const destinations = parseDestinations(input('destination'));
   const retention = parseRetentionInputs(inputs);
@@ -93,7 +107,14 @@ export function parseConfig(read: InputReader): Config {
     keepalive: parseBoolean('keepalive', input('keepalive')),
   };
   if (restore)
-    return restore.command === 'check' ? { ...common, ...restore, anomaly } : { ...common, ...client, ...restore };
+    return restore.command === 'check'
+      ? {
+          ...common,
+          ...restore,
+          anomaly,
+          filesMaxDrop: anomaly.maxRowDrop,
+        }
+      : { ...common, ...client, ...restore };
   if (source.command === 'backup') {
     const { connection } = source;
     return {
@@ -107,6 +128,7 @@ export function parseConfig(read: InputReader): Config {
       ...client,
       retention,
       anomaly,
+      ...(files ? { files } : {}),
     };
   }
   if (policy.command === 'prune') return { ...common, ...policy, anomaly };

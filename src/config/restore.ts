@@ -14,6 +14,7 @@ import type { InputReader } from './reader.js';
 import { namePatternRegexes } from '../postgres/patterns.js';
 import { isPartial, type TocSelection } from '../restore/toc.js';
 import { secretsToMask } from './mask.js';
+import { FILES_RESTORE_INPUTS, parseFilesRestoreInputs } from './files-target.js';
 import {
   oneOf,
   parseBoolean,
@@ -57,10 +58,9 @@ export const RESTORE_INPUTS: readonly InputSpec[] = inputSpecs([
 ]);
 
 const DEFAULTS: Record<string, string> = Object.fromEntries(
-  [...RESTORE_INPUTS.map((i) => i.name), 'jobs', 'no-owner', 'no-privileges'].map((name) => [
-    name,
-    INPUT_DEFAULTS[name] ?? '',
-  ]),
+  [...[...RESTORE_INPUTS, ...FILES_RESTORE_INPUTS].map((i) => i.name), 'jobs', 'no-owner', 'no-privileges'].map(
+    (name) => [name, INPUT_DEFAULTS[name] ?? ''],
+  ),
 );
 
 /** The restore target's connection inputs. */
@@ -76,6 +76,9 @@ const TARGET_CONNECTION: ConnectionInputNames = {
   purpose: 'restore into',
   example: 'postgres://user:password@host:5432/restored',
 };
+
+/** The target of a `files-only` restore, which touches no database: never connected to. */
+const NO_DATABASE_TARGET = { host: '', port: 5432, user: '', password: '', database: '', params: {} };
 
 /**
  * Parses the inputs of `command: restore | drill | check` (read from `command`).
@@ -97,9 +100,10 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
     if (input(name) !== '')
       throw new ConfigError(name, `is only used with command: check; remove it or set command: check.`);
   }
+  const files = command === 'restore' ? parseFilesRestoreInputs(input) : undefined;
   const behaviour: RestoreBehaviour = {
     backup: parseBackupKey(input('backup-key')),
-    target: parseConnectionInputs(input, TARGET_CONNECTION),
+    target: files?.only ? NO_DATABASE_TARGET : parseConnectionInputs(input, TARGET_CONNECTION),
     ...(input('confirm') === '' ? {} : { confirm: input('confirm') }),
     jobs: parseInteger('jobs', input('jobs'), { min: 1, max: 64 }),
     noOwner: parseBoolean('no-owner', input('no-owner')),
@@ -117,6 +121,7 @@ export function parseRestoreInputs(read: InputReader): RestoreInputs {
       clean: parseBoolean('clean', input('clean')),
       createDatabase: parseBoolean('create-database', input('create-database')),
       ...(selection ? { selection } : {}),
+      ...(files ? { files } : {}),
     };
   }
   if (parseBoolean('clean', input('clean'))) {

@@ -1,6 +1,7 @@
 import type { Connection, DumpOptions } from '../postgres/types.js';
 import type { DecryptionConfig, EncryptionConfig } from '../crypto/specs.js';
 import type { ReportingConfig } from '../report/reporting-config.js';
+import type { FilesSettings } from './files.js';
 import type { CheckSettings, DrillSettings, RestoreSettings } from '../restore/options.js';
 import type { AnomalyPolicy } from '../retention/anomaly.js';
 import type { RetentionInputs, RetentionPolicy } from '../retention/policy.js';
@@ -74,6 +75,8 @@ export interface BackupConfig extends CommonConfig, ClientConfig {
   encryption?: EncryptionConfig;
   /** Per-table anomalies against the previous complete backup (`anomaly`, `max-row-drop`). */
   anomaly: AnomalyPolicy;
+  /** `files`, `files-exclude`, `files-optional`: the files archive beside the database; undefined = none. */
+  files?: FilesSettings;
 }
 
 /** `command: prune`: apply the retention policy alone. */
@@ -107,6 +110,11 @@ export interface DrillConfig extends CommonConfig, ClientConfig, DrillSettings, 
 export interface CheckConfig extends CommonConfig, CheckSettings {
   /** Per-table anomalies of the newest backup against the one before (`anomaly`, `max-row-drop`). */
   anomaly: AnomalyPolicy;
+  /**
+   * `max-row-drop` (default 0.5; a runner passes the default of an unset input, so it is always
+   * set): the fraction the files part's file count may drop by (docs/files.md).
+   */
+  filesMaxDrop?: number;
 }
 
 /** Every input, read once, validated and typed for the command that runs. Built by parseConfig. */

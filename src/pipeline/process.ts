@@ -148,3 +148,21 @@ function inherited(keep: ((name: string) => boolean) | undefined): NodeJS.Proces
   if (!keep) return process.env;
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => keep(name)));
 }
+
+/**
+ * A producer made of child processes (e.g. the files archive: GNU tar → tee) that can write straight
+ * into the next child's stdin, as pg_dump writes into zstd's: no byte passes through Node.
+ */
+export interface ChildProducer {
+  /** Starts the producer writing into `stdin`, a child's stdin pipe (handed over: Node's copy is closed). */
+  pipeInto(stdin: Writable): void;
+  /** Starts the producer writing into a stream Node reads (when no compressor child follows). */
+  stream(): Readable;
+  /** Stops the producer's children (SIGTERM) if they still run. Safe to call more than once. */
+  stop(): void;
+}
+
+/** True when `source` is a {@link ChildProducer} rather than a stream. */
+export function isChildProducer(source: Readable | ChildProducer): source is ChildProducer {
+  return typeof (source as Partial<ChildProducer>).pipeInto === 'function';
+}

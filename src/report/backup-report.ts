@@ -64,6 +64,15 @@ export function backupOutputs(result: BackupResult): Record<string, string> {
   };
 }
 
+/** The summary's line for the files archive (docs/files.md). */
+export function filesRow(files: NonNullable<BackupResult['manifest']['files']>): [string, string] {
+  const skipped = files.skipped.length > 0 ? `; ${files.skipped.length} special file(s) skipped` : '';
+  return [
+    'Files',
+    `${files.fileCount} file(s), ${formatBytes(files.totalBytes)} → \`${files.key}\` (${formatBytes(files.bytes)}, ${files.compression}${files.encrypted ? ', encrypted' : ''}; sha256 \`${files.sha256.slice(0, 12)}…\`)${skipped}`,
+  ];
+}
+
 /** Markdown for the job summary: what was backed up, where, how big, how fast. */
 export function backupSummary(result: BackupResult): string {
   const { manifest: m } = result;
@@ -85,6 +94,7 @@ export function backupSummary(result: BackupResult): string {
       'Tables',
       `${m.rowCounts.tables.length} (${m.rowCounts.tables.reduce((n, t) => n + t.rows, 0)} rows, ${m.rowCounts.mode})`,
     ],
+    ...(m.files ? [filesRow(m.files)] : []),
     ['pg_dump', m.client.pgDumpVersion],
   ];
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');

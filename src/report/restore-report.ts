@@ -16,8 +16,28 @@ export interface RestoreResult {
   restoreSeconds: number;
   /** Archive bytes per second over that time. */
   throughput: number;
-  mode: StreamOutcome['mode'];
+  /** How the database was restored; `none` with `filesOnly`. */
+  mode: StreamOutcome['mode'] | 'none';
+  /** pg_restore's version; '' with `filesOnly`. */
   pgRestoreVersion: string;
+  /** The files archive restored into `files-target` (after the database, or alone). */
+  files?: RestoredFiles;
+  /** `files-only`: the database was not restored (`target` and `createdDatabase` say nothing). */
+  filesOnly?: boolean;
+}
+
+/** The files archive a restore extracted (docs/files.md, "Restore and drill"). */
+export interface RestoredFiles {
+  /** Object key of the files archive, and its stored bytes (SHA-256 verified). */
+  key: string;
+  storedBytes: number;
+  /** The folder written into (absolute). */
+  folder: string;
+  /** Regular files and their bytes; every entry (files, folders, links). */
+  files: number;
+  bytes: number;
+  entries: number;
+  seconds: number;
 }
 
 /** Step outputs of `command: restore` (names as in action.yml). */
@@ -28,9 +48,22 @@ export function restoreOutputs(result: RestoreResult): Record<string, string> {
 /** Markdown for the job summary of a restore. */
 export function restoreSummary(result: RestoreResult): string {
   const m = result.manifest;
-  const rows: [string, string][] = [
+  const f = result.files;
+  const files: [string, string][] = f
+    ? [
+        [
+          'Files',
+          `${f.files} files (${formatBytes(f.bytes)}), ${f.entries} entries into \`${f.folder}\` in ${f.seconds} s; \`${f.key}\` (${formatBytes(f.storedBytes)}), SHA-256 verified`,
+        ],
+      ]
+    : [];
+  const backup: [string, string][] = [
     ['Backup', `\`${result.key}\` (${result.url})`],
     ['Taken', `${m.startedAt} from PostgreSQL ${m.server.version}`],
+  ];
+  if (result.filesOnly) return table(m.database, [...backup, ...files, ['Database', 'not restored (files-only)']]);
+  const rows: [string, string][] = [
+    ...backup,
     [
       'Restored into',
       `\`${result.target.database}\` on ${result.target.host}:${result.target.port}${result.createdDatabase ? ' (created)' : ''}`,
@@ -40,6 +73,11 @@ export function restoreSummary(result: RestoreResult): string {
     ['Restore time', `${result.restoreSeconds} s (${formatBytes(result.throughput)}/s)`],
     ['Globals', result.globalsApplied ? 'applied' : 'not applied'],
     ['pg_restore', result.pgRestoreVersion],
+    ...files,
   ];
-  return `## PostgreSQL restore: ${m.database}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
+  return table(m.database, rows);
+}
+
+function table(database: string, rows: [string, string][]): string {
+  return `## PostgreSQL restore: ${database}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
 }

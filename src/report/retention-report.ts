@@ -1,5 +1,6 @@
 /** Outputs, job summaries and the JSON `backups` output of `command: prune` / `command: list`. */
 import { formatBytes } from '../format.js';
+import { describeFilesPart, type FilesPart } from '../retention/files-parts.js';
 import type { DestinationListing } from '../retention/list-destination.js';
 import { deletedRows, keptRows, verdictsOf } from '../retention/plan.js';
 import { describePolicy, type RetentionPolicy } from '../retention/policy.js';
@@ -148,15 +149,25 @@ export function listSummary(result: ListResult): string {
     parts.push(
       `${backups.length} backup(s), ${formatBytes(total)}${d.plan ? `; the policy keeps ${d.plan.kept.length} and would delete ${d.plan.deleted.length}` : ''}. Newest first.\n`,
     );
-    const columns = ['Backup', 'Time (UTC)', 'Label', 'Size', 'Manifest', ...(verdicts ? ['Retention'] : [])];
+    const columns = [
+      'Backup',
+      'Time (UTC)',
+      'Label',
+      'Size',
+      'Manifest',
+      ...(d.files ? ['Files'] : []),
+      ...(verdicts ? ['Retention'] : []),
+    ];
     const rows = backups.map((b) => {
       const v = verdicts?.get(b.key);
+      const files = d.files?.get(b.key);
       return [
         b.key,
         b.time.toISOString(),
         b.label ?? '',
         formatBytes(b.size),
         b.hasManifest ? 'yes' : 'no',
+        ...(d.files ? [files ? describeFilesPart(files, formatBytes).replace(/^files: /, '') : ''] : []),
         ...(v ? [`${v.action}: ${v.reasons.join(', ')}`] : []),
       ];
     });
@@ -198,6 +209,8 @@ export interface ListedBackup {
   complete: boolean;
   /** Present when a policy is set: what it would do. */
   retention?: { action: 'keep' | 'delete'; reasons: string[] };
+  /** The files part (docs/files.md), when the backup has one: counts from the manifest, stored bytes from the listing. */
+  files?: { fileCount: number | null; totalBytes: number | null; storedBytes: number; missing: boolean };
 }
 
 /** Step outputs of `command: list` (names as in action.yml): `backups` ({@link listJson}) and `temporary-files` ({@link temporaryJson}). */
@@ -256,10 +269,18 @@ export function listJson(result: ListResult): string {
         sizeBytes: b.size,
         complete: b.hasManifest,
         ...(v ? { retention: v } : {}),
+        ...filesJson(d.files?.get(b.key)),
       });
     }
   }
   return JSON.stringify(out);
+}
+
+/** A backup's files part in the `backups` output. */
+function filesJson(part: FilesPart | undefined): Pick<ListedBackup, 'files'> {
+  if (!part) return {};
+  const { fileCount, totalBytes, storedBytes, missing } = part;
+  return { files: { fileCount: fileCount ?? null, totalBytes: totalBytes ?? null, storedBytes, missing } };
 }
 
 function table(columns: string[], rows: string[][]): string {

@@ -55,6 +55,19 @@ export interface RestoreSettings extends RestoreBehaviour {
   createDatabase: boolean;
   /** `table`, `schema`, `exclude-table`, `exclude-schema`: restore only part of the archive (toc.ts). */
   selection?: TocSelection;
+  /** `files-target`, `files-only`, `files-overwrite`: restore the backup's files archive too (or alone). */
+  files?: FilesRestore;
+}
+
+/**
+ * Where and how `restore` puts the backup's files archive (config/files-target.ts). With `only`,
+ * the database is not restored and `target` (the database connection) is a placeholder never used.
+ */
+export interface FilesRestore {
+  /** The folder, absolute once the config is resolved (relative to the workspace as given). */
+  folder: string;
+  only: boolean;
+  overwrite: boolean;
 }
 
 /** `command: drill`: restore into a scratch database, then verify it against the manifest. */

@@ -2,7 +2,8 @@
  * Carries out a {@link RetentionPlan} against one store, with safety rules enforced here as well as
  * in the planner: only this action's backups from the catalog are deleted (foreign objects never),
  * the just-written keys (`mustKeep`) and the newest complete backup are never deleted, and each
- * backup's objects go archive first, globals (and an incomplete archive's claims) next, manifest last.
+ * backup's objects go archive first, globals and files archive (and an incomplete archive's claims)
+ * next, manifest last.
  */
 import type { Log } from '../log.js';
 import { errorMessage } from '../errors.js';
@@ -56,7 +57,7 @@ export interface PruneExecution {
  * Deletes what `plan` deletes from `store`, except what the safety rules protect.
  *
  * For each backup: the archive is deleted first, then its globals file (`globalsKey(key)`, when
- * present), then its manifest last; an interruption leaves at worst a manifest without archive
+ * present) and its files archive (`backup.files`, docs/files.md), then its manifest last; an interruption leaves at worst a manifest without archive
  * (reported by readCatalog as an orphan manifest), never an archive that looks complete. When the
  * archive cannot be deleted, its globals and manifest are left alone. Requests carry ≤ 1000 keys.
  *
@@ -153,8 +154,9 @@ async function deleteChunk(
   );
   const archiveGone = chunk.filter((c) => archives.gone.has(c.backup.key));
   const hasGlobals = (c: DeletedBackup): boolean => listed === undefined || listed.has(globalsKey(c.backup.key));
-  // An incomplete archive's claims (see storage/claim.ts) go with its globals, after the archive.
-  const claimsOf = (c: DeletedBackup): string[] => c.backup.claims ?? [];
+  // An incomplete archive's claims (see storage/claim.ts) and the files archive go with its globals,
+  // after the archive: the backup is one backup, its manifest goes last.
+  const claimsOf = (c: DeletedBackup): string[] => [...(c.backup.files ?? []), ...(c.backup.claims ?? [])];
   const globals = await deleteKeys(store, [
     ...archiveGone.filter(hasGlobals).map((c) => globalsKey(c.backup.key)),
     ...archiveGone.flatMap(claimsOf),
@@ -173,6 +175,7 @@ async function deleteChunk(
     const failedKeys = [
       key,
       globalsKey(key),
+      ...(item.backup.files ?? []),
       ...(item.backup.claims ?? []),
       ...(hasManifest ? [manifestKey] : []),
     ].filter((k) => failures.has(k));

@@ -7,6 +7,7 @@ import { formatBytes } from '../format.js';
 import { readCatalog, staleTemporaries, type Catalog } from '../storage/catalog.js';
 import { STALE_SECONDS } from '../storage/claim.js';
 import type { Destination, ObjectStore } from '../storage/types.js';
+import { describeFilesPart, readFilesParts, type FilesPart } from './files-parts.js';
 import type { RetentionOptions } from './options.js';
 import { planRetention, type RetentionPlan, verdictsOf } from './plan.js';
 import { describePolicy } from './policy.js';
@@ -18,6 +19,8 @@ export interface DestinationListing {
   catalog?: Catalog;
   /** The policy's preview (nothing is deleted), when a policy is set. */
   plan?: RetentionPlan;
+  /** Each backup's files part by archive key (docs/files.md); absent when no backup has files. */
+  files?: Map<string, FilesPart>;
   error?: string;
 }
 
@@ -59,11 +62,14 @@ export async function listDestination(
       `${catalog.backups.length} backup(s) (${complete} complete, ${catalog.backups.length - complete} without manifest), ${formatBytes(catalog.backups.reduce((n, b) => n + b.size, 0))}.`,
     );
     const verdicts = plan ? verdictsOf(plan) : undefined;
+    const files = await readFilesParts(store, catalog);
+    for (const error of files.errors) log.warning(`${url}: could not read the manifest ${error}`);
     for (const backup of catalog.backups) {
       const verdict = verdicts?.get(backup.key);
-      log.info(
-        `${backup.key}  ${backup.time.toISOString()}  ${backup.label ?? '-'}  ${formatBytes(backup.size)}${backup.hasManifest ? '' : '  (no manifest)'}${verdict ? `  ${verdict.action}: ${verdict.reasons.join(', ')}` : ''}`,
-      );
+      const part = files.parts.get(backup.key);
+      const line = `${backup.key}  ${backup.time.toISOString()}  ${backup.label ?? '-'}  ${formatBytes(backup.size)}${backup.hasManifest ? '' : '  (no manifest)'}${part ? `  ${describeFilesPart(part, formatBytes)}` : ''}${verdict ? `  ${verdict.action}: ${verdict.reasons.join(', ')}` : ''}`;
+      if (part?.missing) log.warning(line);
+      else log.info(line);
     }
     if (plan) {
       log.info(
@@ -74,7 +80,7 @@ export async function listDestination(
     if (catalog.orphanManifests.length > 0) log.info(`${catalog.orphanManifests.length} manifest(s) without archive.`);
     if (catalog.foreign.length > 0) log.info(`${catalog.foreign.length} other object(s) not written by this action.`);
     for (const line of temporaryLines(catalog, options.now)) log.info(line);
-    return { url, catalog, ...(plan ? { plan } : {}) };
+    return { url, catalog, ...(plan ? { plan } : {}), ...(files.parts.size > 0 ? { files: files.parts } : {}) };
   } catch (error) {
     const message = `${url}: could not list backups: ${errorMessage(error)}`;
     log.warning(message);

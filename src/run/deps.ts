@@ -53,6 +53,7 @@ export function realDeps(
     now: () => new Date(),
     ...(signal ? { signal } : {}),
     version: VERSION,
+    workspace: process.env['GITHUB_WORKSPACE'] || process.cwd(),
   };
 }
 

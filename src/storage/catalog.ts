@@ -1,5 +1,13 @@
 import { parseClaimKey, STALE_SECONDS } from './claim.js';
-import { databaseSegment, databasesInListing, globalsKey, manifestKey, parseArchiveKey } from './keys.js';
+import {
+  databaseSegment,
+  databasesInListing,
+  filesKeysByArchive,
+  filesKeyStem,
+  globalsKey,
+  manifestKey,
+  parseArchiveKey,
+} from './keys.js';
 import type { ObjectStore } from './types.js';
 
 /** HeadObject requests at once when reading the marker of archives without manifest. */
@@ -30,6 +38,12 @@ export interface BackupEntry {
    * action's in a folder, and go with it when it is deleted. Absent when there are none.
    */
   claims?: string[];
+  /**
+   * The files archive(s) beside it (keys/filesKey; normally one), kept and deleted with it; absent
+   * when the listing holds none. `filesBytes` is their size in the listing.
+   */
+  files?: string[];
+  filesBytes?: number;
 }
 
 /**
@@ -64,7 +78,7 @@ export interface Catalog {
 /**
  * Lists `<prefix>/<database>/` (every page) and sorts what is there into this action's archives
  * (with or without their manifest), orphan manifests, temporary objects, and foreign objects.
- * Globals files beside an archive belong to it and are in neither list. Every key listed is also
+ * Globals files and files archives beside an archive belong to it and are in neither list. Every key listed is also
  * added to `listed` when given (e.g. for prune to know which globals files exist without a second
  * listing).
  *
@@ -105,6 +119,7 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
     batch.forEach((key, i) => heads[i]?.writtenByUs === true && marked.add(key));
   }
 
+  const filesOf = filesKeysByArchive(keys.keys(), keys.keys());
   const backups: BackupEntry[] = [];
   const owned = new Set<string>();
   for (const [key, size] of keys) {
@@ -124,8 +139,10 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
       size,
       hasManifest,
       ...(claims ? { claims } : {}),
+      ...filesPart(filesOf.get(key), keys),
     });
     owned.add(key);
+    for (const file of filesOf.get(key) ?? []) owned.add(file);
     owned.add(manifest);
     owned.add(globalsKey(key));
     for (const claim of claims ?? []) owned.add(claim);
@@ -137,7 +154,8 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
   for (const key of keys.keys()) {
     if (owned.has(key)) continue;
     const claim = parseClaimKey(key);
-    if (claim && parseArchiveKey(claim.archiveKey, prefix)) {
+    // Claims of archive keys and of files archive keys (keys.ts filesKey) alike.
+    if (claim && (parseArchiveKey(claim.archiveKey, prefix) || filesKeyStem(claim.archiveKey) !== undefined)) {
       temporary.push({ key, kind: 'claim', size: keys.get(key) ?? 0, lastModified: modified.get(key) ?? claim.time });
     } else if (key.endsWith('.manifest.json') && parseArchiveKey(key.slice(0, -'.manifest.json'.length), prefix))
       orphanManifests.push(key);
@@ -155,6 +173,11 @@ export async function readCatalog(store: ObjectStore, database: string, listed?:
   }
   temporary.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { backups, foreign: foreign.sort(), orphanManifests: orphanManifests.sort(), temporary };
+}
+
+/** A backup's files archive(s) in the listing, and their size. */
+function filesPart(files: string[] | undefined, sizes: Map<string, number>): Pick<BackupEntry, 'files' | 'filesBytes'> {
+  return files ? { files, filesBytes: files.reduce((n, k) => n + (sizes.get(k) ?? 0), 0) } : {};
 }
 
 /** Temporary objects of `catalog` older than {@link STALE_SECONDS} at `now` (left by dead runs). */

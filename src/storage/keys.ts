@@ -1,6 +1,7 @@
 /**
  * Object key layout: `<prefix>/<database>/<yyyy-mm-ddTHHMMSSZ>[-<label>].<ext>`, the manifest at
- * `<archive key>.manifest.json` and the globals at `<archive key without ext>.globals.sql`.
+ * `<archive key>.manifest.json`, the globals at `<archive key without ext>.globals.sql` and the files
+ * archive at `<archive key without ext>.files.tar[.zst|.lz4|.gz][.gpg]`.
  * The time in the key is UTC, so later planning (retention, freshness) needs the listing alone.
  */
 
@@ -70,6 +71,63 @@ export function archiveSuffix(
 export function globalsKey(archive: string): string {
   const encrypted = archive.endsWith(ENCRYPTED_SUFFIX);
   return archive.replace(ARCHIVE_NAME_END, '') + '.globals.sql' + (encrypted ? ENCRYPTED_SUFFIX : '');
+}
+
+/** How a files archive is compressed in the stream (the `compression` input's method). */
+export type FilesCompression = 'zstd' | 'lz4' | 'gzip' | 'none';
+
+const FILES_COMPRESSION_SUFFIX: Readonly<Record<FilesCompression, string>> = {
+  zstd: '.zst',
+  lz4: '.lz4',
+  gzip: '.gz',
+  none: '',
+};
+
+/** The end of a files archive's name: `.files.tar`, the stream compression if any, `.gpg` when encrypted. */
+const FILES_NAME_END = /\.files\.tar(?:\.(?:zst|lz4|gz))?(?:\.gpg)?$/;
+
+/**
+ * Key of the files archive (uploads and media, docs/files.md) stored beside `archive`: the archive
+ * key without its archive extension, then `.files.tar`, then the suffix of its stream compression
+ * (`.zst`, `.lz4`, `.gz`; none for `none`), then `.gpg` when encrypted. E.g.
+ * `prod/app/2026-12-07T101010Z-daily.dump` + zstd + encrypted → `prod/app/2026-12-07T101010Z-daily.files.tar.zst.gpg`.
+ */
+export function filesKey(archive: string, options: { compression: FilesCompression; encrypted: boolean }): string {
+  return (
+    archive.replace(ARCHIVE_NAME_END, '') +
+    '.files.tar' +
+    FILES_COMPRESSION_SUFFIX[options.compression] +
+    (options.encrypted ? ENCRYPTED_SUFFIX : '')
+  );
+}
+
+/** The stem a key shares with its backup's archive when it names a files archive, else undefined. */
+export function filesKeyStem(key: string): string | undefined {
+  return FILES_NAME_END.test(key) ? key.replace(FILES_NAME_END, '') : undefined;
+}
+
+/** The stem of an archive key: the key without its archive extension (shared by its globals and files). */
+export function archiveStem(archive: string): string {
+  return archive.replace(ARCHIVE_NAME_END, '');
+}
+
+/**
+ * Groups the files archives of a listing by the archive they belong to: for each of `archives`,
+ * the keys of `keys` that are its files archive ({@link filesKey} of any compression and
+ * encryption), sorted. Archives without one are absent. Pure.
+ */
+export function filesKeysByArchive(archives: Iterable<string>, keys: Iterable<string>): Map<string, string[]> {
+  const byStem = new Map<string, string[]>();
+  for (const key of keys) {
+    const stem = filesKeyStem(key);
+    if (stem !== undefined) byStem.set(stem, [...(byStem.get(stem) ?? []), key]);
+  }
+  const grouped = new Map<string, string[]>();
+  for (const archive of archives) {
+    const found = byStem.get(archiveStem(archive));
+    if (found) grouped.set(archive, [...found].sort());
+  }
+  return grouped;
 }
 
 const KEY_PATTERN = new RegExp(
