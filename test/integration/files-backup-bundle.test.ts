@@ -3,10 +3,12 @@
  * runner runs it, against a real PostgreSQL cluster, s3rver and a folder destination: a tree with
  * nested folders, unicode and space names, links, an empty folder, a fifo (skipped), a 5 MB file
  * and 500 small files. The files object is under the contract's key in every destination with the
- * manifest's sha256; its tar lists relative paths only; retention deletes both parts of a backup
- * together; `files` matching nothing fails before any dump; no sentinel secret is written anywhere.
+ * manifest's sha256; its tar lists relative paths only; the encrypted one restores through the
+ * bundle identical to the source (content, modes, mtimes, links); the CLI takes the same flags and
+ * runs the files tap too; retention deletes both parts of a backup together; `files` matching
+ * nothing fails before any dump; no sentinel secret is written anywhere.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -17,8 +19,8 @@ import type { Manifest } from '../../src/manifest.js';
 import { s3ClientConfig } from '../../src/storage/s3.js';
 import { filesKey } from '../../src/storage/keys.js';
 import { runAction, type ActionRun } from '../support/action-runner.js';
-import { buildUploads, MiB } from '../support/files-tree.js';
-import { startCluster, type Cluster } from '../support/pg-cluster.js';
+import { buildUploads, MiB, observeTree } from '../support/files-tree.js';
+import { repoRoot, startCluster, type Cluster } from '../support/pg-cluster.js';
 import { eventually } from '../support/poll.js';
 import {
   answerS3Error,
@@ -180,6 +182,67 @@ describe('files beside the database, through dist/index.js', () => {
     const names = tarNames(inS3, files);
     expect(names).toContain('uploads/nested/deep/er/a.txt');
     expect(names.filter((n) => n.startsWith('/') || n.split('/').includes('..'))).toEqual([]);
+  }, 240_000);
+
+  test('the encrypted backup restores through the bundle into a new folder, identical to the source', async () => {
+    const target = mkdtempSync(path.join(os.tmpdir(), 'files-restored-'));
+    try {
+      const run = await runAction({
+        inputs: {
+          command: 'restore',
+          database: 'app',
+          destination: `s3://${BUCKET}/enc`,
+          ...testS3Inputs(s3.endpoint),
+          'decryption-passphrase': PASSPHRASE,
+          'files-target': target,
+          'files-only': 'true',
+        },
+        env: { GITHUB_WORKSPACE: workspace },
+        timeoutMs: 180_000,
+      });
+      runs.push(run);
+      expect(run.exitCode).toBe(0);
+      const source = observeTree(workspace, 'uploads');
+      source.delete('uploads/queue.fifo'); // special files are skipped
+      // content (SHA-256), modes, mtimes (whole seconds) and link targets of every entry
+      expect(observeTree(target, 'uploads')).toEqual(source);
+      expect(run.summary).toContain(`${SMALL + 7} files`);
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
+  }, 240_000);
+
+  test('the CLI backs up with the same flags: postgres-backup backup --files … --files-exclude …', () => {
+    const cli = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot(), 'dist', 'cli.js'),
+        'backup',
+        '--destination',
+        `file://${folder}/cli`,
+        '--files',
+        'uploads',
+        '--files-exclude',
+        'big.bin',
+        '--keep-last',
+        '5',
+      ],
+      {
+        cwd: workspace,
+        env: { PATH: process.env.PATH ?? '', HOME: workspace, DATABASE_URL: cluster.url('app', 'filer', DB_PASSWORD) },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    expect(cli.status).toBe(0);
+    // dist/cli.js finds dist/files-tap.js beside it, as dist/index.js does
+    expect(cli.stderr).toMatch(/Files archive \(gnu-tar, fingerprinted by files tap\)/);
+    const manifestFile = readdirSync(path.join(folder, 'cli', 'app')).find((n) => n.endsWith('.manifest.json'));
+    const text = readFileSync(path.join(folder, 'cli', 'app', manifestFile as string), 'utf8');
+    manifests.push(text, cli.stdout, cli.stderr);
+    const files = (JSON.parse(text) as Manifest).files as NonNullable<Manifest['files']>;
+    expect(files).toMatchObject({ fileCount: SMALL + 6, compression: 'zstd', encrypted: false });
+    expect(existsSync(path.join(folder, 'cli', 'app', files.key.split('/').pop() as string))).toBe(true);
   }, 240_000);
 
   test('retention (keep-last: 1) deletes both parts of the older backup together', async () => {
