@@ -16,7 +16,7 @@ test.each<[string, EntrySpec]>([
   ['uploads', { entry: 'uploads', kind: 'path', base: `${WS}/uploads` }],
   ['./public/uploads/', { entry: './public/uploads/', kind: 'path', base: `${WS}/public/uploads` }],
   ['/srv/media', { entry: '/srv/media', kind: 'path', base: '/srv/media' }],
-  ['../shared', { entry: '../shared', kind: 'path', base: '/home/runner/work/app/shared' }],
+  ['../storage', { entry: '../storage', kind: 'path', base: '/home/runner/work/app/storage' }],
   ['uploads/**/*.jpg', { entry: 'uploads/**/*.jpg', kind: 'glob', base: `${WS}/uploads`, glob: '**/*.jpg' }],
   ['*.sqlite', { entry: '*.sqlite', kind: 'glob', base: WS, glob: '*.sqlite' }],
   ['/srv/*/media', { entry: '/srv/*/media', kind: 'glob', base: '/srv', glob: '*/media' }],
@@ -36,7 +36,7 @@ test.each([
   [`${WS}/uploads`, 'uploads'],
   [WS, ''],
   ['/srv/media/x.png', 'srv/media/x.png'],
-  ['/home/runner/work/app/shared/x', 'home/runner/work/app/shared/x'],
+  ['/home/runner/work/app/storage/x', 'home/runner/work/app/storage/x'],
   [`${WS}-other/x`, `${WS.slice(1)}-other/x`],
   ['/', ''.concat('')],
 ])('archivePath(%s) is %j', (source, expected) => {
