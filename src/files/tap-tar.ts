@@ -128,19 +128,20 @@ class TappedTarRun implements TappedTar {
   private async settle(): Promise<void> {
     const [tar, tap] = await this.started;
     const [tarExit, tapExit] = await Promise.allSettled([tar.done, tap.done]);
-    const tarFailed = tarExit.status === 'rejected' && !changedOnly(tarExit.reason);
-    if (tarFailed && !killedByUs(tarExit.reason))
-      throw new FilesArchiveError(`tar failed while archiving the files: ${errorMessage(tarExit.reason)}`, {
-        cause: tarExit.reason,
-      });
+    const tarReason: unknown = tarExit.status === 'rejected' ? tarExit.reason : undefined;
+    const tarError =
+      tarReason !== undefined && !changedOnly(tarReason)
+        ? new FilesArchiveError(`tar failed while archiving the files: ${errorMessage(tarReason)}`, {
+            cause: tarReason,
+          })
+        : undefined;
+    // tar's own failure names the cause; tar stopped by a failed tap (SIGPIPE) comes after the tap's
+    if (tarError && !killedByUs(tarReason)) throw tarError;
     if (tapExit.status === 'rejected')
       throw new FilesArchiveError(`fingerprinting the files archive failed: ${errorMessage(tapExit.reason)}`, {
         cause: tapExit.reason,
       });
-    if (tarFailed && tarExit.status === 'rejected')
-      throw new FilesArchiveError(`tar failed while archiving the files: ${errorMessage(tarExit.reason)}`, {
-        cause: tarExit.reason,
-      });
+    if (tarError) throw tarError;
     if (!this.reported) throw new FilesArchiveError('the files tap ended without reporting the listing');
     this.outcome = this.reported;
   }
